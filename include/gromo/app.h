@@ -1,0 +1,52 @@
+/* The running service: settings and the shared, long-lived parts that every
+ * request reads. Built by `gromo serve`, borrowed by handlers through
+ * struct req. */
+#ifndef GROMO_APP_H
+#define GROMO_APP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define GROMO_API_VERSION "1.0.0"
+
+#ifndef GROMO_BUILD
+#define GROMO_BUILD "unknown"
+#endif
+
+struct gaz;
+struct store_pool;
+
+/* How libmicrohttpd runs: see docs/operations.md for the measurements. */
+enum http_mode {
+  HTTP_MODE_EPOLL_POOL = 0, /* epoll, a pool of `threads` polling threads */
+  HTTP_MODE_POLL_POOL,      /* poll(2), a pool of threads */
+  HTTP_MODE_EPOLL_SINGLE,   /* epoll, one thread */
+  HTTP_MODE_THREAD_PER_CONN /* one thread per connection */
+};
+
+struct app_config {
+  const char *db;       /* store URI */
+  const char *bind;     /* listen address */
+  int port;             /* 0: any free port */
+  int threads;          /* polling threads (pool modes) */
+  enum http_mode mode;
+  size_t max_body;      /* largest request body accepted, bytes */
+  unsigned conn_timeout; /* idle seconds before a connection is closed */
+  unsigned max_conns;   /* connection cap */
+  unsigned drain_secs;  /* longest wait for in-flight requests at shutdown */
+  const char *log_file; /* NULL: stderr */
+};
+
+void app_config_defaults(struct app_config *c);
+/* Parses a mode name ("epoll-pool", ...). 0 or -1. */
+int http_mode_parse(const char *s, enum http_mode *out);
+const char *http_mode_name(enum http_mode m);
+
+struct app {
+  const struct app_config *cfg;
+  struct gaz *gaz;
+  struct store_pool *pool;
+  int64_t started_mono_us;
+};
+
+#endif

@@ -1,0 +1,32 @@
+/* Bounded growable byte buffer. It refuses to grow past its limit, which is
+ * how every read of client input is bounded.
+ * Invariants: after buf_init, data is NULL or NUL-terminated at len;
+ * len <= limit. */
+#ifndef GROMO_BUF_H
+#define GROMO_BUF_H
+
+#include <stddef.h>
+
+#include "gromo/error.h"
+
+struct buf {
+  char *data;
+  size_t len;
+  size_t cap;
+  size_t limit; /* most bytes the content may hold */
+};
+
+void buf_init(struct buf *b, size_t limit);
+/* 0, or -1 when the limit would be exceeded (errno E2BIG) or memory ran out
+ * (errno ENOMEM); the content is unchanged on failure. */
+int buf_append(struct buf *b, const void *p, size_t n) GROMO_WUR;
+int buf_puts(struct buf *b, const char *s) GROMO_WUR;
+int buf_printf(struct buf *b, const char *fmt, ...) GROMO_PRINTF(2, 3) GROMO_WUR;
+/* Appends s as the inside of a JSON string (no quotes added). */
+int buf_json_escape(struct buf *b, const char *s, size_t n) GROMO_WUR;
+void buf_reset(struct buf *b);
+void buf_release(struct buf *b);
+/* Hands the bytes to the caller (free() them); the buffer is left empty. */
+char *buf_detach(struct buf *b, size_t *len);
+
+#endif

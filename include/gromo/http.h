@@ -1,0 +1,131 @@
+/* The HTTP layer: a route table, a router that checks method, content type,
+ * size and JSON before any handler runs, and the one function that renders
+ * the error envelope. Only src/http/server.c touches libmicrohttpd; the
+ * router works on struct req/resp alone, so handlers are testable without a
+ * socket (see router_dispatch). */
+#ifndef GROMO_HTTP_H
+#define GROMO_HTTP_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "gromo/buf.h"
+#include "gromo/error.h"
+
+struct app;
+struct store;
+
+/* Roles nest: admin ⊃ analyst ⊃ viewer ⊃ public. */
+enum role { ROLE_PUBLIC = 0, ROLE_VIEWER, ROLE_ANALYST, ROLE_ADMIN };
+const char *role_name(enum role r);
+
+#define REQ_MAX_PARAMS 4
+
+/* One request as handlers see it. Strings are owned by the HTTP layer and
+ * live until the response is sent. */
+struct req {
+  struct app *app;
+  const char *method;
+  const char *path;
+  const char *params[REQ_MAX_PARAMS]; /* {name} segments of the pattern */
+  size_t nparams;
+  const char *content_type; /* NULL when absent */
+  const char *body;         /* NUL-terminated; NULL when no body */
+  size_t body_len;
+  json_t *json;             /* parsed body for ROUTE_JSON routes (borrowed) */
+  char request_id[65];
+  /* Query-string lookup, supplied by whoever built the request. */
+  const char *(*query_fn)(void *ctx, const char *name);
+  void *query_ctx;
+  struct store *db; /* taken from the pool by req_store(), put back after */
+};
+
+/* The value of query parameter `name`, or NULL. */
+const char *req_query(const struct req *rq, const char *name);
+/* The request's store connection (taken lazily from the app's pool). NULL
+ * with *err set (GERR_UNAVAILABLE) if the database cannot be reached. */
+struct store *req_store(struct req *rq, struct gerr *err);
+/* Puts the connection back; the HTTP layer calls it after the handler. */
+void req_release(struct req *rq);
+
+#define RESP_MAX_HEADERS 6
+
+/* What a handler answers. Exactly one of the body forms is used:
+ * - success envelope: data (json, owned) or data_raw (JSON text) + message
+ * - bare JSON (json_bare, owned), for the seed's /health shape
+ * - error: err + details (owned), rendered by http_render_error()
+ * - raw bytes with content_type (exports) */
+struct resp {
+  int status;
+  json_t *data;
+  struct buf data_raw;
+  char message[256];
+  json_t *json_bare;
+  struct gerr err;
+  json_t *details;
+  int is_error;
+  struct buf body;
+  const char *content_type; /* static string */
+  const char *hdr_name[RESP_MAX_HEADERS];  /* static strings */
+  char hdr_value[RESP_MAX_HEADERS][128];
+  size_t nhdr;
+};
+
+void resp_init(struct resp *rs);
+void resp_release(struct resp *rs);
+/* Success envelope with `data` (stolen; NULL renders as null). Returns 0. */
+int resp_ok(struct resp *rs, json_t *data, const char *fmt, ...)
+    GROMO_PRINTF(3, 4);
+/* Success envelope whose data is the JSON text in rs->data_raw (filled by the
+ * handler before the call). Returns 0. */
+int resp_ok_raw(struct resp *rs, const char *fmt, ...) GROMO_PRINTF(2, 3);
+/* An error; details (stolen, may be NULL) is an array of objects naming
+ * index/row, field and problem. Returns -1, so: return resp_error(...). */
+int resp_error(struct resp *rs, enum gerr_code code, json_t *details,
+               const char *fmt, ...) GROMO_PRINTF(4, 5);
+int resp_error_from(struct resp *rs, const struct gerr *err);
+int resp_header(struct resp *rs, const char *name, const char *fmt, ...)
+    GROMO_PRINTF(3, 4);
+
+/* Renders rs into its final bytes: sets *body (malloc'd, caller frees),
+ * *len, *content_type and returns the HTTP status. The only place the error
+ * envelope is written. */
+int http_render(struct resp *rs, const char *request_id, char **body,
+                size_t *len, const char **content_type);
+
+/* Routes are data. */
+typedef int (*handler_fn)(struct req *rq, struct resp *rs);
+
+enum route_flags {
+  ROUTE_JSON = 1 << 0,     /* body must be JSON (415 otherwise), parsed into
+                              rq->json */
+  ROUTE_JSON_RAW = 1 << 1, /* body must be JSON (415 otherwise) and not
+                              empty; the handler streams it itself */
+};
+
+struct route {
+  const char *method;
+  const char *pattern; /* "/regions/{id}": {x} matches one segment */
+  enum role role;      /* least role allowed */
+  size_t body_limit;   /* bytes; 0: no body accepted */
+  unsigned flags;
+  handler_fn handler;
+  const char *summary;
+};
+
+/* The service's route table, terminated by a zeroed entry. */
+extern const struct route gromo_routes[];
+
+/* Finds the route for method + path. Returns the route, or NULL with
+ * *status 404 (no such path) or 405 (path exists, method does not; then
+ * allow[] lists the methods, comma-separated). */
+const struct route *router_match(const struct route *table, const char *method,
+                                 const char *path, struct req *rq, int *status,
+                                 char *allow, size_t allow_cap);
+
+/* Runs a request through the checks and the handler. rq->body must be
+ * set for routes with a body. Fills rs; returns the HTTP status. */
+int router_dispatch(const struct route *table, struct req *rq, struct resp *rs);
+
+#endif

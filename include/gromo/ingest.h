@@ -1,0 +1,54 @@
+/* Readers of sales files. Each reader turns its format into validated
+ * struct sale records, one at a time, naming the row of each. */
+#ifndef GROMO_INGEST_H
+#define GROMO_INGEST_H
+
+#include <stddef.h>
+
+#include "gromo/error.h"
+#include "gromo/record.h"
+
+enum ingest_format { INGEST_UNKNOWN = 0, INGEST_JSON_ARRAY, INGEST_NDJSON };
+
+const char *ingest_format_name(enum ingest_format f);
+/* From the file name's extension, then the first bytes. */
+enum ingest_format ingest_detect(const char *name, const char *head, size_t n);
+
+struct ingest_reader; /* opaque */
+
+/* A reader over data[len] (borrowed: must outlive the reader). */
+int ingest_json_open(const char *data, size_t len, enum ingest_format fmt,
+                     struct ingest_reader **out, struct gerr *err) GROMO_WUR;
+
+/* The next record. Returns 1 with *valid set (problems in *pr when not),
+ * 0 at the end, -1 when the file cannot be read further (malformed JSON
+ * array, ...; *err names the line and column). *row is the 1-based line
+ * where the record starts, *index its 0-based position. */
+int ingest_next(struct ingest_reader *r, const struct sale_rules *rules,
+                struct sale *out, int *valid, struct sale_problems *pr,
+                size_t *row, size_t *index, struct gerr *err);
+/* Bytes consumed so far (for progress). */
+size_t ingest_offset(const struct ingest_reader *r);
+void ingest_free(struct ingest_reader *r);
+
+/* Streaming reader of a JSON array of records (or one record object), fed
+ * in chunks of any size (src/ingest/jsonrec.c). Each record, valid or not,
+ * goes to the callback as soon as its object closes; a non-zero return
+ * stops the reading. */
+typedef int (*jsonrec_fn)(void *ctx, size_t index, const struct sale *rec,
+                          int valid, const struct sale_problems *pr);
+struct jsonrec; /* opaque */
+/* rules is borrowed. 0, or -1 when out of memory. */
+int jsonrec_new(const struct sale_rules *rules, jsonrec_fn fn, void *ctx,
+                struct jsonrec **out) GROMO_WUR;
+/* 0; -1 on malformed JSON or a body that is not records (*err,
+ * GERR_INVALID_INPUT); -2 when the callback stopped the reading. */
+int jsonrec_feed(struct jsonrec *j, const char *p, size_t n, struct gerr *err);
+/* Call after the last chunk: -1 when the input ended early or was empty. */
+int jsonrec_finish(struct jsonrec *j, struct gerr *err);
+size_t jsonrec_count(const struct jsonrec *j);
+/* 1 when the top level was one object rather than an array. */
+int jsonrec_single(const struct jsonrec *j);
+void jsonrec_free(struct jsonrec *j);
+
+#endif

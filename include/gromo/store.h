@@ -1,0 +1,84 @@
+/* The store: one interface for every backend. A `struct store` is one
+ * connection, used by one thread at a time; servers take connections from a
+ * store_pool. Callers never know which backend answers: store_open() picks it
+ * from the URI ("postgresql://..." later; anything else is an SQLite path). */
+#ifndef GROMO_STORE_H
+#define GROMO_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "gromo/error.h"
+#include "gromo/record.h"
+
+#define STORE_SCHEMA_VERSION 2
+
+struct store; /* opaque */
+
+int store_open(const char *uri, struct store **out, struct gerr *err) GROMO_WUR;
+void store_close(struct store *s); /* NULL allowed */
+const char *store_backend(const struct store *s); /* "sqlite", ... */
+int store_ping(struct store *s, struct gerr *err) GROMO_WUR;
+int store_schema_version(struct store *s); /* -1 on error */
+
+/* Explicit transactions, for writes that must land together (uploads). */
+int store_begin(struct store *s, struct gerr *err) GROMO_WUR;
+int store_commit(struct store *s, struct gerr *err) GROMO_WUR;
+void store_rollback(struct store *s);
+
+/* Inserts n validated records. A record whose client id is already stored
+ * (or appeared earlier in the same call) is skipped and counted as a
+ * duplicate; dup[i] (if dup is not NULL) says which. Runs in the open
+ * transaction if there is one, else in its own: all n or none. */
+struct store_insert_stats {
+  size_t inserted;
+  size_t duplicates;
+};
+int store_sales_insert(struct store *s, const struct sale *recs, size_t n,
+                       unsigned char *dup, struct store_insert_stats *st,
+                       struct gerr *err) GROMO_WUR;
+
+/* A query of stored sales, ordered by (ts_ms, seq). A cursor is the
+ * (ts_ms, seq) of the last row seen: rows strictly after it are returned. */
+struct sales_filter {
+  int32_t pincode;                    /* 0: any */
+  char product[SALE_IDENT_MAX + 1];   /* "": any */
+  char channel[SALE_IDENT_MAX + 1];   /* "": any */
+  int64_t from_ms;                    /* inclusive; INT64_MIN: open */
+  int64_t to_ms;                      /* exclusive; INT64_MAX: open */
+  int has_cursor;
+  int64_t after_ts_ms;
+  int64_t after_seq;
+  size_t limit;                       /* 0: no limit */
+};
+void sales_filter_init(struct sales_filter *f);
+
+/* Called for each row; a non-zero return stops the query early (and is not
+ * an error). The record is valid only during the call. */
+typedef int (*store_row_fn)(void *ctx, const struct sale *rec, int64_t seq);
+int store_sales_query(struct store *s, const struct sales_filter *f,
+                      store_row_fn fn, void *ctx, struct gerr *err) GROMO_WUR;
+int store_sales_count(struct store *s, int64_t *n, struct gerr *err) GROMO_WUR;
+
+/* Small key/value settings kept with the data (e.g. the build that last
+ * wrote). store_meta_get returns 0 found, 1 absent, -1 error. */
+int store_meta_get(struct store *s, const char *key, char *val, size_t cap,
+                   struct gerr *err) GROMO_WUR;
+int store_meta_set(struct store *s, const char *key, const char *val,
+                   struct gerr *err) GROMO_WUR;
+
+/* When the newest stored model was trained, ISO 8601 in out[cap]:
+ * 0 found, 1 none yet, -1 error. */
+int store_models_last_trained(struct store *s, char *out, size_t cap,
+                              struct gerr *err) GROMO_WUR;
+
+/* A bounded pool of connections for server threads. */
+struct store_pool;
+int store_pool_new(const char *uri, size_t max_idle, struct store_pool **out,
+                   struct gerr *err) GROMO_WUR;
+/* A connection for this thread's exclusive use until store_pool_put(). */
+struct store *store_pool_get(struct store_pool *p, struct gerr *err);
+void store_pool_put(struct store_pool *p, struct store *s);
+void store_pool_free(struct store_pool *p); /* closes every idle connection */
+
+#endif

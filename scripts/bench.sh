@@ -1,0 +1,136 @@
+#!/bin/sh
+# Benchmarks of the foundation, printing figures (docs/benchmarks.md).
+#   scripts/bench.sh [all|generate|sales_add|health|modes]
+# Uses loopback ports only; every load is bounded in time.
+set -eu
+cd "$(dirname "$0")/.."
+B=build/release
+what=${1:-all}
+tmp=$(mktemp -d /tmp/gromo-bench-XXXXXX)
+pids=""
+cleanup() {
+  for p in $pids; do kill "$p" 2>/dev/null || true; done
+  sleep 0.5
+  rm -rf "$tmp"
+}
+trap cleanup EXIT INT TERM
+
+echo "machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -m)"
+echo
+
+calc() { awk "BEGIN { printf \"%.2f\", $1 }"; }
+
+start_server() { # start_server DB [flags...] -> sets PORT, SERVER_PID
+  db=$1; shift
+  : > "$tmp/server.log"
+  ./gromo serve --db "$db" --port 0 --log-file "$tmp/server.log" "$@" &
+  SERVER_PID=$!
+  pids="$pids $SERVER_PID"
+  for i in $(seq 1 100); do
+    PORT=$(sed -n 's/.*"event":"listening".*"port":\([0-9]*\).*/\1/p' "$tmp/server.log" | tail -n 1)
+    [ -n "$PORT" ] && return 0
+    sleep 0.1
+  done
+  echo "server did not start" >&2; exit 1
+}
+
+stop_server() {
+  kill "$SERVER_PID" 2>/dev/null || true
+  wait "$SERVER_PID" 2>/dev/null || true
+}
+
+bench_generate() {
+  echo "== generate 1,000,000 sample records into a fresh SQLite store"
+  for run in 1 2 3; do
+    rm -f "$tmp/gen.db" "$tmp/gen.db-wal" "$tmp/gen.db-shm"
+    t0=$(date +%s.%N)
+    ./gromo generate 1000000 --seed 1 --db "$tmp/gen.db" -q
+    t1=$(date +%s.%N)
+    echo "generate: run $run: $(calc "$t1 - $t0") s"
+  done
+  echo
+}
+
+bench_sales_add() {
+  echo "== POST /sales/add: 1,000,000 records in batches of 10,000"
+  for conns in 1 2; do
+    rm -f "$tmp/add.db"*
+    start_server "$tmp/add.db"
+    $B/bench/bench_sales_add "http://127.0.0.1:$PORT/sales/add" 1000000 10000 "$conns"
+    stop_server
+  done
+  rm -f "$tmp/add.db"*
+  start_server "$tmp/add.db"
+  $B/bench/bench_sales_add "http://127.0.0.1:$PORT/sales/add" 1000000 10000 2 --ids
+  stop_server
+  echo
+}
+
+wrk_rps() { # wrk_rps URL -> prints requests/s
+  wrk -t1 -c64 -d10s --latency "$1" > "$tmp/wrk.txt" 2>&1
+  awk '/Requests\/sec/ {print $2}' "$tmp/wrk.txt"
+}
+
+wrk_p99() {
+  awk '$1 == "99%" {print $2}' "$tmp/wrk.txt"
+}
+
+nginx_start() {
+  NGINX_PORT=$(awk 'BEGIN { srand(); print 20000 + int(rand() * 30000) }')
+  mkdir -p "$tmp/nginx"
+  cat > "$tmp/nginx/nginx.conf" <<CONF
+worker_processes $(nproc);
+pid $tmp/nginx/nginx.pid;
+error_log $tmp/nginx/error.log;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  client_body_temp_path $tmp/nginx;
+  proxy_temp_path $tmp/nginx;
+  fastcgi_temp_path $tmp/nginx;
+  uwsgi_temp_path $tmp/nginx;
+  scgi_temp_path $tmp/nginx;
+  server {
+    listen 127.0.0.1:$NGINX_PORT;
+    location / { default_type application/json; return 200 '{"status":"healthy"}'; }
+  }
+}
+CONF
+  nginx -c "$tmp/nginx/nginx.conf" -p "$tmp/nginx"
+}
+
+nginx_stop() { nginx -c "$tmp/nginx/nginx.conf" -p "$tmp/nginx" -s stop 2>/dev/null || true; }
+
+bench_health() {
+  echo "== GET /health, wrk -t1 -c64 -d10s, beside nginx returning a fixed 200"
+  ./gromo generate 1000 --seed 1 --db "$tmp/h.db" -q
+  start_server "$tmp/h.db"
+  g=$(wrk_rps "http://127.0.0.1:$PORT/health"); gp=$(wrk_p99)
+  stop_server
+  nginx_start
+  n=$(wrk_rps "http://127.0.0.1:$NGINX_PORT/"); np=$(wrk_p99)
+  nginx_stop
+  echo "health: gromo $g req/s (p99 $gp), nginx $n req/s (p99 $np), ratio $(calc "$g / $n")"
+  echo
+}
+
+bench_modes() {
+  echo "== libmicrohttpd threading modes: GET /health, wrk -t1 -c64 -d10s"
+  [ -f "$tmp/h.db" ] || ./gromo generate 1000 --seed 1 --db "$tmp/h.db" -q
+  for mode in epoll-pool poll-pool epoll-single thread-per-connection; do
+    start_server "$tmp/h.db" --http-mode "$mode"
+    r=$(wrk_rps "http://127.0.0.1:$PORT/health"); p=$(wrk_p99)
+    stop_server
+    echo "mode $mode: $r req/s (p99 $p)"
+  done
+  echo
+}
+
+case "$what" in
+  generate) bench_generate ;;
+  sales_add) bench_sales_add ;;
+  health) bench_health ;;
+  modes) bench_modes ;;
+  all) bench_generate; bench_sales_add; bench_health; bench_modes ;;
+  *) echo "usage: $0 [all|generate|sales_add|health|modes]" >&2; exit 2 ;;
+esac

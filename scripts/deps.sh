@@ -1,0 +1,38 @@
+#!/bin/sh
+# Installs the Debian packages the build, the tests and the benchmarks need,
+# but only those that are missing. Works as root or through sudo.
+#   scripts/deps.sh build   libraries and tools to build and run
+#   scripts/deps.sh test    + test tools
+#   scripts/deps.sh bench   + load generators and nginx for comparison
+set -eu
+
+BUILD="build-essential pkg-config libmicrohttpd-dev libjansson-dev libyajl-dev libsqlite3-dev libsodium-dev"
+TEST="libcmocka-dev libcurl4-openssl-dev curl"
+BENCH="wrk nginx-light curl"
+
+want="$BUILD"
+case "${1:-build}" in
+  build) ;;
+  test) want="$BUILD $TEST" ;;
+  bench) want="$BUILD $TEST $BENCH" ;;
+  *) echo "usage: $0 build|test|bench" >&2; exit 2 ;;
+esac
+
+missing=""
+for p in $want; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing="$missing $p"
+  fi
+done
+[ -z "$missing" ] && exit 0
+
+echo "installing:$missing" >&2
+SUDO=""
+if [ "$(id -u)" != 0 ]; then
+  command -v sudo >/dev/null 2>&1 || { echo "need root or sudo to install:$missing" >&2; exit 1; }
+  SUDO="sudo"
+fi
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+# shellcheck disable=SC2086
+$SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null

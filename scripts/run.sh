@@ -1,0 +1,28 @@
+#!/bin/sh
+# `make run`: a store with sample data on first start, then the server.
+#   GROMO_DB      store (default var/gromo.db)
+#   GROMO_PORT    port (default 8080)
+#   GROMO_SAMPLE  records generated into an empty store (default 200000)
+set -eu
+cd "$(dirname "$0")/.."
+DB=${GROMO_DB:-var/gromo.db}
+PORT=${GROMO_PORT:-8080}
+SAMPLE=${GROMO_SAMPLE:-200000}
+case "$DB" in
+  postgres://*|postgresql://*) ;;
+  *) mkdir -p "$(dirname "$DB")" ;;
+esac
+rows=$(./gromo sales --count --db "$DB")
+if [ "$rows" = 0 ]; then
+  echo "first start: generating $SAMPLE sample sales into $DB"
+  ./gromo generate "$SAMPLE" --seed 42 --db "$DB"
+fi
+echo
+echo "Gromo Demand Analyzer"
+echo "  URL:      http://127.0.0.1:$PORT/"
+echo "  try:      curl http://127.0.0.1:$PORT/health"
+echo "            curl 'http://127.0.0.1:$PORT/sales?pincode=400001&limit=5'"
+echo "  store:    $DB ($(./gromo sales --count --db "$DB") sales)"
+echo "  stop:     Ctrl-C (in-flight requests finish first)"
+echo
+exec ./gromo serve --db "$DB" --port "$PORT"

@@ -1,0 +1,31 @@
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "api/api.h"
+
+int param_int(const char *s, long long lo, long long hi, long long *out) {
+  if (!s || !*s || strlen(s) > 20)
+    return -1;
+  for (const char *p = (*s == '-' ? s + 1 : s); *p; p++)
+    if (*p < '0' || *p > '9')
+      return -1;
+  errno = 0;
+  char *end = NULL;
+  long long v = strtoll(s, &end, 10);
+  if (errno || *end || v < lo || v > hi)
+    return -1;
+  *out = v;
+  return 0;
+}
+
+int param_bool(const char *s, int def) {
+  if (!s)
+    return def;
+  if (!strcasecmp(s, "true") || !strcmp(s, "1") || !strcasecmp(s, "yes"))
+    return 1;
+  if (!strcasecmp(s, "false") || !strcmp(s, "0") || !strcasecmp(s, "no"))
+    return 0;
+  return -1;
+}

@@ -1,0 +1,49 @@
+/* The gromo command line: one table of commands (main.c), one file per
+ * command. Commands return an exit status; only main() exits. */
+#ifndef GROMO_CLI_H
+#define GROMO_CLI_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+/* Exit statuses, documented in docs/cli.md. */
+enum {
+  EXIT_OK = 0,
+  EXIT_FAIL = 1,     /* the work failed (database, I/O, server) */
+  EXIT_USAGE = 2,    /* bad flags or arguments */
+  EXIT_REJECTED = 3, /* some input records were rejected */
+};
+
+struct cli_command {
+  const char *name;
+  int (*run)(int argc, char **argv);
+  const char *summary;
+};
+
+int cmd_serve(int argc, char **argv);
+int cmd_generate(int argc, char **argv);
+int cmd_import(int argc, char **argv);
+int cmd_sales(int argc, char **argv);
+
+/* The value of environment variable `name`, or def when unset or empty. */
+const char *cli_env(const char *name, const char *def);
+/* Prints "gromo CMD: message" to stderr. Returns EXIT_USAGE / EXIT_FAIL. */
+int cli_usage_error(const char *cmd, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+int cli_fail(const char *cmd, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* A progress bar on stderr, drawn only when stderr is a terminal. */
+struct progress {
+  int enabled;
+  const char *label;
+  size_t total;  /* 0: unknown */
+  long long t0_us;
+  long long last_draw_us;
+  double bytes_total; /* optional: for MB/s */
+};
+void progress_start(struct progress *p, const char *label, size_t total);
+void progress_update(struct progress *p, size_t done, double bytes_done);
+void progress_finish(struct progress *p);
+
+#endif

@@ -1,0 +1,203 @@
+/* gromo import FILE...: JSON array and NDJSON files into the store, all in
+ * one transaction. */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "gromo/ingest.h"
+#include "gromo/store.h"
+#include "gromo/timeutil.h"
+
+#define IMPORT_BATCH 10000
+#define IMPORT_SHOW_REJECTED 20
+
+static const char import_help[] =
+    "usage: gromo import [OPTIONS] FILE...\n\n"
+    "Imports sales records from JSON files (an array of records) and NDJSON\n"
+    "files (one record a line). Records are checked against the rules of the\n"
+    "sales record; records whose id is already stored are skipped as\n"
+    "duplicates. Everything is imported in one transaction: by default, if any\n"
+    "record is rejected, nothing is stored and the exit status is 3.\n\n"
+    "  -d, --db URI     store (env GROMO_DB, default gromo.db)\n"
+    "      --partial    store the valid records even if some are rejected\n"
+    "                   (exit status 0)\n"
+    "  -q, --quiet      no progress bar or summary\n"
+    "  -h, --help       this help\n";
+
+struct import_run {
+  struct store *st;
+  struct sale *batch;
+  size_t nbatch;
+  size_t inserted, duplicates, rejected, records;
+  double bytes;
+  struct progress pb;
+  int quiet;
+};
+
+static int flush_batch(struct import_run *ir, struct gerr *err) {
+  struct store_insert_stats s;
+  if (ir->nbatch == 0)
+    return 0;
+  if (store_sales_insert(ir->st, ir->batch, ir->nbatch, NULL, &s, err) < 0)
+    return -1;
+  ir->inserted += s.inserted;
+  ir->duplicates += s.duplicates;
+  ir->nbatch = 0;
+  return 0;
+}
+
+static int import_file(struct import_run *ir, const char *path, struct gerr *err) {
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    return gerr_set(err, GERR_INVALID_INPUT, "%s: %s", path, strerror(errno));
+  struct stat sb;
+  if (fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode)) {
+    close(fd);
+    return gerr_set(err, GERR_INVALID_INPUT, "%s: not a regular file", path);
+  }
+  if (sb.st_size == 0) {
+    close(fd);
+    return gerr_set(err, GERR_INVALID_INPUT, "%s: the file is empty", path);
+  }
+  size_t len = (size_t)sb.st_size;
+  char *data = mmap(NULL, len, PROT_READ, MAP_PRIVATE, fd, 0);
+  close(fd);
+  if (data == MAP_FAILED)
+    return gerr_set(err, GERR_INVALID_INPUT, "%s: %s", path, strerror(errno));
+  madvise(data, len, MADV_SEQUENTIAL);
+
+  int rc = -1;
+  struct ingest_reader *rd = NULL;
+  enum ingest_format fmt = ingest_detect(path, data, len < 4096 ? len : 4096);
+  if (fmt == INGEST_UNKNOWN) {
+    gerr_set(err, GERR_MEDIA_TYPE,
+             "%s: not a JSON array or NDJSON file (it must start with '[' or '{')",
+             path);
+    goto out;
+  }
+  if (ingest_json_open(data, len, fmt, &rd, err) < 0) {
+    gerr_prefix(err, path);
+    goto out;
+  }
+  struct sale_rules rules = {.now_ist_ms = now_ist_ms()};
+  struct sale_problems pr;
+  size_t row, index;
+  int valid, got;
+  size_t base = (size_t)ir->bytes;
+  while ((got = ingest_next(rd, &rules, &ir->batch[ir->nbatch], &valid, &pr,
+                            &row, &index, err)) == 1) {
+    ir->records++;
+    if (valid) {
+      if (++ir->nbatch == IMPORT_BATCH && flush_batch(ir, err) < 0)
+        goto out;
+    } else {
+      if (ir->rejected < IMPORT_SHOW_REJECTED) {
+        int kept = pr.count < SALE_MAX_PROBLEMS ? pr.count : SALE_MAX_PROBLEMS;
+        for (int k = 0; k < kept; k++)
+          fprintf(stderr, "%s:%zu: record %zu: %s %s\n", path, row, index,
+                  sale_field_name(pr.p[k].field), pr.p[k].problem);
+      }
+      ir->rejected++;
+    }
+    if ((ir->records & 4095) == 0)
+      progress_update(&ir->pb, ir->records, (double)(base + ingest_offset(rd)));
+  }
+  if (got < 0) {
+    gerr_prefix(err, path);
+    goto out;
+  }
+  ir->bytes += (double)len;
+  rc = 0;
+out:
+  ingest_free(rd);
+  munmap(data, len);
+  return rc;
+}
+
+int cmd_import(int argc, char **argv) {
+  const char *db = cli_env("GROMO_DB", "gromo.db");
+  int partial = 0, quiet = 0;
+  enum { O_PARTIAL = 256 };
+  static const struct option opts[] = {{"db", required_argument, 0, 'd'},
+                                       {"partial", no_argument, 0, O_PARTIAL},
+                                       {"quiet", no_argument, 0, 'q'},
+                                       {"help", no_argument, 0, 'h'},
+                                       {0, 0, 0, 0}};
+  int c;
+  optind = 1;
+  while ((c = getopt_long(argc, argv, "d:qh", opts, NULL)) != -1) {
+    switch (c) {
+    case 'd': db = optarg; break;
+    case O_PARTIAL: partial = 1; break;
+    case 'q': quiet = 1; break;
+    case 'h': fputs(import_help, stdout); return EXIT_OK;
+    default: return cli_usage_error("import", "unknown option");
+    }
+  }
+  if (optind >= argc)
+    return cli_usage_error("import", "name at least one FILE");
+
+  struct gerr err;
+  struct import_run ir = {.quiet = quiet};
+  int rc = EXIT_FAIL, in_tx = 0;
+  ir.batch = malloc(IMPORT_BATCH * sizeof *ir.batch);
+  if (!ir.batch)
+    return cli_fail("import", "out of memory");
+  if (store_open(db, &ir.st, &err) < 0 || store_begin(ir.st, &err) < 0) {
+    rc = cli_fail("import", "%s", err.msg);
+    goto out;
+  }
+  in_tx = 1;
+  progress_start(&ir.pb, "import", 0);
+  if (quiet)
+    ir.pb.enabled = 0;
+  int64_t t0 = mono_us();
+  for (int i = optind; i < argc; i++) {
+    if (import_file(&ir, argv[i], &err) < 0) {
+      progress_finish(&ir.pb);
+      rc = cli_fail("import", "%s (nothing was stored)", err.msg);
+      goto out;
+    }
+  }
+  if (flush_batch(&ir, &err) < 0) {
+    progress_finish(&ir.pb);
+    rc = cli_fail("import", "%s (nothing was stored)", err.msg);
+    goto out;
+  }
+  progress_update(&ir.pb, ir.records, ir.bytes);
+  progress_finish(&ir.pb);
+  if (ir.rejected && !partial) {
+    fprintf(stderr,
+            "gromo import: %zu of %zu records rejected; nothing was stored "
+            "(fix them, or use --partial to store the valid ones)\n",
+            ir.rejected, ir.records);
+    rc = EXIT_REJECTED;
+    goto out;
+  }
+  if (store_commit(ir.st, &err) < 0) {
+    rc = cli_fail("import", "%s (nothing was stored)", err.msg);
+    goto out;
+  }
+  in_tx = 0;
+  double secs = (double)(mono_us() - t0) / 1e6;
+  if (!quiet)
+    fprintf(stderr,
+            "imported %zu records: %zu inserted, %zu duplicates skipped, %zu "
+            "rejected, in %.2f s (%.0f records/s)\n",
+            ir.records, ir.inserted, ir.duplicates, ir.rejected, secs,
+            secs > 0 ? (double)ir.records / secs : 0.0);
+  rc = EXIT_OK;
+out:
+  if (in_tx)
+    store_rollback(ir.st);
+  store_close(ir.st);
+  free(ir.batch);
+  return rc;
+}

@@ -1,0 +1,206 @@
+/* gromo serve: run the API until SIGINT/SIGTERM, then stop gracefully. */
+#include <errno.h>
+#include <getopt.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "gromo/app.h"
+#include "gromo/gazetteer.h"
+#include "gromo/log.h"
+#include "gromo/server.h"
+#include "gromo/store.h"
+#include "gromo/timeutil.h"
+
+static const char serve_help[] =
+    "usage: gromo serve [OPTIONS]\n\n"
+    "Runs the HTTP API until SIGINT or SIGTERM; in-flight requests finish\n"
+    "before it exits. SIGHUP reopens the log file.\n\n"
+    "  -p, --port N          port (env GROMO_PORT, default 8080; 0 picks a\n"
+    "                        free port, logged as \"listening\")\n"
+    "  -b, --bind ADDR       address to listen on (env GROMO_BIND, default\n"
+    "                        127.0.0.1; 0.0.0.0 or :: for all)\n"
+    "  -d, --db URI          store: SQLite file path (env GROMO_DB, default\n"
+    "                        gromo.db)\n"
+    "      --threads N       HTTP threads (env GROMO_THREADS, default: cores)\n"
+    "      --http-mode M     epoll-pool (default), poll-pool, epoll-single,\n"
+    "                        thread-per-connection (env GROMO_HTTP_MODE)\n"
+    "      --max-body BYTES  largest request body (env GROMO_MAX_BODY,\n"
+    "                        default 67108864)\n"
+    "      --timeout SECS    idle connection timeout (default 30)\n"
+    "      --max-connections N  (default 1024)\n"
+    "      --log-file PATH   append JSON logs here (env GROMO_LOG_FILE)\n"
+    "      --log-level L     debug, info (default), warn, error\n"
+    "  -h, --help            this help\n";
+
+static int parse_uint(const char *s, unsigned long long max, unsigned long long *out) {
+  char *end = NULL;
+  errno = 0;
+  if (!s || !*s || *s == '-')
+    return -1;
+  unsigned long long v = strtoull(s, &end, 10);
+  if (errno || *end || v > max)
+    return -1;
+  *out = v;
+  return 0;
+}
+
+int cmd_serve(int argc, char **argv) {
+  struct app_config cfg;
+  app_config_defaults(&cfg);
+  unsigned long long v;
+  cfg.db = cli_env("GROMO_DB", cfg.db);
+  cfg.bind = cli_env("GROMO_BIND", cfg.bind);
+  cfg.log_file = cli_env("GROMO_LOG_FILE", NULL);
+  const char *port = cli_env("GROMO_PORT", NULL);
+  const char *threads = cli_env("GROMO_THREADS", NULL);
+  const char *mode = cli_env("GROMO_HTTP_MODE", NULL);
+  const char *max_body = cli_env("GROMO_MAX_BODY", NULL);
+  const char *timeout = NULL, *max_conns = NULL, *level = NULL;
+
+  enum { O_THREADS = 256, O_MODE, O_MAXBODY, O_TIMEOUT, O_MAXCONN, O_LOGFILE, O_LEVEL };
+  static const struct option opts[] = {
+      {"port", required_argument, 0, 'p'},
+      {"bind", required_argument, 0, 'b'},
+      {"db", required_argument, 0, 'd'},
+      {"threads", required_argument, 0, O_THREADS},
+      {"http-mode", required_argument, 0, O_MODE},
+      {"max-body", required_argument, 0, O_MAXBODY},
+      {"timeout", required_argument, 0, O_TIMEOUT},
+      {"max-connections", required_argument, 0, O_MAXCONN},
+      {"log-file", required_argument, 0, O_LOGFILE},
+      {"log-level", required_argument, 0, O_LEVEL},
+      {"help", no_argument, 0, 'h'},
+      {0, 0, 0, 0}};
+  int c;
+  optind = 1;
+  while ((c = getopt_long(argc, argv, "p:b:d:h", opts, NULL)) != -1) {
+    switch (c) {
+    case 'p': port = optarg; break;
+    case 'b': cfg.bind = optarg; break;
+    case 'd': cfg.db = optarg; break;
+    case O_THREADS: threads = optarg; break;
+    case O_MODE: mode = optarg; break;
+    case O_MAXBODY: max_body = optarg; break;
+    case O_TIMEOUT: timeout = optarg; break;
+    case O_MAXCONN: max_conns = optarg; break;
+    case O_LOGFILE: cfg.log_file = optarg; break;
+    case O_LEVEL: level = optarg; break;
+    case 'h': fputs(serve_help, stdout); return EXIT_OK;
+    default: return cli_usage_error("serve", "unknown option");
+    }
+  }
+  if (optind < argc)
+    return cli_usage_error("serve", "unexpected argument '%s'", argv[optind]);
+  if (port) {
+    if (parse_uint(port, 65535, &v) < 0)
+      return cli_usage_error("serve", "port must be 0-65535, not '%s'", port);
+    cfg.port = (int)v;
+  }
+  if (threads) {
+    if (parse_uint(threads, 256, &v) < 0 || v == 0)
+      return cli_usage_error("serve", "threads must be 1-256");
+    cfg.threads = (int)v;
+  }
+  if (mode && http_mode_parse(mode, &cfg.mode) < 0)
+    return cli_usage_error("serve", "unknown HTTP mode '%s'", mode);
+  if (max_body) {
+    if (parse_uint(max_body, (unsigned long long)1 << 40, &v) < 0 || v < 1024)
+      return cli_usage_error("serve", "max-body must be at least 1024 bytes");
+    cfg.max_body = (size_t)v;
+  }
+  if (timeout) {
+    if (parse_uint(timeout, 86400, &v) < 0 || v == 0)
+      return cli_usage_error("serve", "timeout must be 1-86400 seconds");
+    cfg.conn_timeout = (unsigned)v;
+  }
+  if (max_conns) {
+    if (parse_uint(max_conns, 100000, &v) < 0 || v == 0)
+      return cli_usage_error("serve", "max-connections must be 1-100000");
+    cfg.max_conns = (unsigned)v;
+  }
+  if (level) {
+    static const char *const levels[] = {"debug", "info", "warn", "error"};
+    int found = -1;
+    for (int i = 0; i < 4; i++)
+      if (!strcmp(level, levels[i]))
+        found = i;
+    if (found < 0)
+      return cli_usage_error("serve", "log-level must be debug, info, warn or error");
+    log_set_level((enum log_level)found);
+  }
+
+  struct gerr err;
+  if (cfg.log_file && log_open(cfg.log_file, &err) < 0)
+    return cli_fail("serve", "%s", err.msg);
+
+  /* Signals are taken by sigwait() in this thread; every other thread,
+   * including the HTTP threads started below, inherits the block. */
+  sigset_t sigs;
+  sigemptyset(&sigs);
+  sigaddset(&sigs, SIGINT);
+  sigaddset(&sigs, SIGTERM);
+  sigaddset(&sigs, SIGHUP);
+  pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+  signal(SIGPIPE, SIG_IGN);
+
+  int rc = EXIT_FAIL;
+  struct app app = {.cfg = &cfg, .started_mono_us = mono_us()};
+  struct server *srv = NULL;
+  int64_t t0 = mono_us();
+  if (gaz_load_default(&app.gaz, &err) < 0) {
+    log_msg(LOG_ERROR, "startup", "gazetteer: %s", err.msg);
+    goto out;
+  }
+  int64_t t_gaz = mono_us() - t0;
+  if (store_pool_new(cfg.db, (size_t)cfg.threads + 2, &app.pool, &err) < 0) {
+    log_msg(LOG_ERROR, "startup", "store: %s", err.msg);
+    goto out;
+  }
+  if (server_start(&app, &srv, &err) < 0) {
+    log_msg(LOG_ERROR, "startup", "%s", err.msg);
+    goto out;
+  }
+  char fields[512];
+  int n = snprintf(fields, sizeof fields,
+                   "\"port\":%d,\"bind\":\"%s\",\"url\":\"http://%s%s%s:%d\","
+                   "\"http_mode\":\"%s\",\"threads\":%d,\"pincodes\":%zu,"
+                   "\"gazetteer_ms\":%.1f,\"build\":\"%s\"",
+                   server_port(srv), cfg.bind, strchr(cfg.bind, ':') ? "[" : "",
+                   strcmp(cfg.bind, "0.0.0.0") == 0 ? "127.0.0.1" : cfg.bind,
+                   strchr(cfg.bind, ':') ? "]" : "", server_port(srv),
+                   http_mode_name(cfg.mode), cfg.threads, gaz_count(app.gaz),
+                   (double)t_gaz / 1000.0, GROMO_BUILD);
+  if (n > 0 && (size_t)n < sizeof fields)
+    log_fields(LOG_INFO, "listening", fields, (size_t)n);
+
+  for (;;) {
+    int sig = 0;
+    if (sigwait(&sigs, &sig) != 0)
+      continue;
+    if (sig == SIGHUP) {
+      if (cfg.log_file && log_open(cfg.log_file, &err) < 0)
+        log_msg(LOG_ERROR, "log", "%s", err.msg);
+      else
+        log_msg(LOG_INFO, "log", "log reopened");
+      continue;
+    }
+    log_msg(LOG_INFO, "shutdown", "signal %d: finishing %u in-flight requests",
+            sig, server_in_flight(srv));
+    break;
+  }
+  server_stop(srv);
+  srv = NULL;
+  rc = EXIT_OK;
+out:
+  server_stop(srv);
+  store_pool_free(app.pool);
+  gaz_free(app.gaz);
+  if (rc == EXIT_OK)
+    log_msg(LOG_INFO, "stopped", "store closed cleanly");
+  log_close();
+  return rc;
+}

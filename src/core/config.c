@@ -1,0 +1,40 @@
+#include <string.h>
+#include <unistd.h>
+
+#include "gromo/app.h"
+
+void app_config_defaults(struct app_config *c) {
+  memset(c, 0, sizeof *c);
+  c->db = "gromo.db";
+  c->bind = "127.0.0.1";
+  c->port = 8080;
+  long n = sysconf(_SC_NPROCESSORS_ONLN);
+  c->threads = n > 0 && n < 64 ? (int)n : 2;
+  c->mode = HTTP_MODE_EPOLL_POOL;
+  c->max_body = (size_t)64 << 20;
+  c->conn_timeout = 30;
+  c->max_conns = 1024;
+  c->drain_secs = 30;
+  c->log_file = NULL;
+}
+
+static const char *const mode_names[] = {
+    [HTTP_MODE_EPOLL_POOL] = "epoll-pool",
+    [HTTP_MODE_POLL_POOL] = "poll-pool",
+    [HTTP_MODE_EPOLL_SINGLE] = "epoll-single",
+    [HTTP_MODE_THREAD_PER_CONN] = "thread-per-connection",
+};
+
+int http_mode_parse(const char *s, enum http_mode *out) {
+  for (size_t i = 0; i < sizeof mode_names / sizeof mode_names[0]; i++)
+    if (strcmp(s, mode_names[i]) == 0) {
+      *out = (enum http_mode)i;
+      return 0;
+    }
+  return -1;
+}
+
+const char *http_mode_name(enum http_mode m) {
+  return (unsigned)m < sizeof mode_names / sizeof mode_names[0] ? mode_names[m]
+                                                                : "unknown";
+}

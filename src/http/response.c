@@ -1,0 +1,170 @@
+/* Response building and rendering. http_render() is the only writer of the
+ * success and error envelopes. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gromo/http.h"
+
+#define RESP_DATA_LIMIT ((size_t)1 << 30)
+
+void resp_init(struct resp *rs) {
+  memset(rs, 0, sizeof *rs);
+  rs->status = 200;
+  buf_init(&rs->data_raw, RESP_DATA_LIMIT);
+  buf_init(&rs->body, RESP_DATA_LIMIT);
+}
+
+void resp_release(struct resp *rs) {
+  json_decref(rs->data);
+  json_decref(rs->json_bare);
+  json_decref(rs->details);
+  buf_release(&rs->data_raw);
+  buf_release(&rs->body);
+  rs->data = rs->json_bare = rs->details = NULL;
+}
+
+static void resp_vmessage(struct resp *rs, const char *fmt, va_list ap) {
+  if (fmt)
+    vsnprintf(rs->message, sizeof rs->message, fmt, ap);
+  else
+    rs->message[0] = '\0';
+}
+
+int resp_ok(struct resp *rs, json_t *data, const char *fmt, ...) {
+  va_list ap;
+  json_decref(rs->data);
+  rs->data = data;
+  rs->is_error = 0;
+  va_start(ap, fmt);
+  resp_vmessage(rs, fmt, ap);
+  va_end(ap);
+  return 0;
+}
+
+int resp_ok_raw(struct resp *rs, const char *fmt, ...) {
+  va_list ap;
+  rs->is_error = 0;
+  va_start(ap, fmt);
+  resp_vmessage(rs, fmt, ap);
+  va_end(ap);
+  return 0;
+}
+
+int resp_error(struct resp *rs, enum gerr_code code, json_t *details,
+               const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  gerr_vset(&rs->err, code, fmt, ap);
+  va_end(ap);
+  json_decref(rs->details);
+  rs->details = details;
+  rs->is_error = 1;
+  rs->status = gerr_http_status(code);
+  return -1;
+}
+
+int resp_error_from(struct resp *rs, const struct gerr *err) {
+  return resp_error(rs, err->code, NULL, "%s", err->msg);
+}
+
+int resp_header(struct resp *rs, const char *name, const char *fmt, ...) {
+  if (rs->nhdr >= RESP_MAX_HEADERS)
+    return -1;
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(rs->hdr_value[rs->nhdr], sizeof rs->hdr_value[0], fmt, ap);
+  va_end(ap);
+  rs->hdr_name[rs->nhdr++] = name;
+  return 0;
+}
+
+static int render_error(struct resp *rs, const char *request_id, struct buf *out) {
+  const char *msg = rs->err.msg[0] ? rs->err.msg : gerr_default_message(rs->err.code);
+  json_t *err = json_object();
+  json_t *root = json_object();
+  if (!err || !root)
+    goto fail;
+  json_object_set_new(err, "code", json_string(gerr_name(rs->err.code)));
+  json_object_set_new(err, "message", json_string(msg));
+  json_object_set_new(err, "details", rs->details ? json_incref(rs->details) : json_array());
+  if (request_id && request_id[0])
+    json_object_set_new(err, "request_id", json_string(request_id));
+  json_object_set_new(root, "status", json_string("error"));
+  json_object_set_new(root, "error", err);
+  err = NULL;
+  char *text = json_dumps(root, JSON_COMPACT | JSON_PRESERVE_ORDER);
+  json_decref(root);
+  if (!text)
+    return -1;
+  int rc = buf_puts(out, text);
+  free(text);
+  return rc;
+fail:
+  json_decref(err);
+  json_decref(root);
+  return -1;
+}
+
+static int render_success(struct resp *rs, struct buf *out) {
+  if (buf_puts(out, "{\"status\":\"success\",\"data\":") < 0)
+    return -1;
+  if (rs->data_raw.len) {
+    if (buf_append(out, rs->data_raw.data, rs->data_raw.len) < 0)
+      return -1;
+  } else if (rs->data) {
+    char *text = json_dumps(rs->data, JSON_COMPACT | JSON_PRESERVE_ORDER |
+                                          JSON_ENCODE_ANY | JSON_REAL_PRECISION(10));
+    if (!text)
+      return -1;
+    int rc = buf_puts(out, text);
+    free(text);
+    if (rc < 0)
+      return -1;
+  } else if (buf_puts(out, "null") < 0) {
+    return -1;
+  }
+  if (buf_puts(out, ",\"message\":\"") < 0 ||
+      buf_json_escape(out, rs->message, strlen(rs->message)) < 0 ||
+      buf_puts(out, "\"}") < 0)
+    return -1;
+  return 0;
+}
+
+int http_render(struct resp *rs, const char *request_id, char **body,
+                size_t *len, const char **content_type) {
+  struct buf out;
+  buf_init(&out, RESP_DATA_LIMIT);
+  *content_type = "application/json";
+  int rc;
+  if (rs->is_error) {
+    rc = render_error(rs, request_id, &out);
+  } else if (rs->content_type) {
+    *content_type = rs->content_type;
+    rc = buf_append(&out, rs->body.data ? rs->body.data : "", rs->body.len);
+  } else if (rs->json_bare) {
+    char *text = json_dumps(rs->json_bare, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    rc = text ? buf_puts(&out, text) : -1;
+    free(text);
+  } else {
+    rc = render_success(rs, &out);
+  }
+  if (rc < 0) {
+    /* Out of memory or over the limit while rendering: a fixed answer. */
+    buf_release(&out);
+    static const char oom[] =
+        "{\"status\":\"error\",\"error\":{\"code\":\"internal_error\","
+        "\"message\":\"the response could not be rendered\",\"details\":[]}}";
+    *body = strdup(oom);
+    *len = *body ? sizeof oom - 1 : 0;
+    *content_type = "application/json";
+    return 500;
+  }
+  *body = buf_detach(&out, len);
+  if (!*body) {
+    *body = strdup("");
+    *len = 0;
+  }
+  return rs->status;
+}

@@ -1,0 +1,178 @@
+/* The router: match the route, then check what every route needs (body
+ * size, content type, JSON) before the handler runs. Handlers never parse
+ * the body themselves and never render errors. */
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "gromo/app.h"
+#include "gromo/http.h"
+#include "gromo/store.h"
+
+#define JSON_PARSE_FLAGS JSON_REJECT_DUPLICATES
+
+const char *role_name(enum role r) {
+  static const char *const names[] = {"public", "viewer", "analyst", "admin"};
+  return (unsigned)r <= ROLE_ADMIN ? names[r] : "unknown";
+}
+
+const char *req_query(const struct req *rq, const char *name) {
+  return rq->query_fn ? rq->query_fn(rq->query_ctx, name) : NULL;
+}
+
+struct store *req_store(struct req *rq, struct gerr *err) {
+  if (!rq->db && rq->app && rq->app->pool)
+    rq->db = store_pool_get(rq->app->pool, err);
+  else if (!rq->db)
+    gerr_set(err, GERR_UNAVAILABLE, "no database configured");
+  return rq->db;
+}
+
+void req_release(struct req *rq) {
+  if (rq->db && rq->app && rq->app->pool)
+    store_pool_put(rq->app->pool, rq->db);
+  rq->db = NULL;
+}
+
+/* Matches path against pattern; {x} segments are captured (pointers into
+ * the scratch copy `segbuf`). Returns 1 on a match. */
+static int pattern_match(const char *pattern, const char *path, char *segbuf,
+                         size_t segcap, const char **params, size_t *nparams) {
+  size_t np = 0, used = 0;
+  const char *p = pattern, *u = path;
+  while (*p && *u) {
+    if (*p != '/' || *u != '/')
+      return 0;
+    p++, u++;
+    const char *pe = strchr(p, '/');
+    const char *ue = strchr(u, '/');
+    size_t pl = pe ? (size_t)(pe - p) : strlen(p);
+    size_t ul = ue ? (size_t)(ue - u) : strlen(u);
+    if (pl >= 2 && p[0] == '{' && p[pl - 1] == '}') {
+      if (ul == 0 || np >= REQ_MAX_PARAMS || used + ul + 1 > segcap)
+        return 0;
+      memcpy(segbuf + used, u, ul);
+      segbuf[used + ul] = '\0';
+      params[np++] = segbuf + used;
+      used += ul + 1;
+    } else if (pl != ul || memcmp(p, u, pl) != 0) {
+      return 0;
+    }
+    p += pl, u += ul;
+  }
+  if (*p || *u)
+    return 0;
+  *nparams = np;
+  return 1;
+}
+
+/* Scratch for captured segments, one per thread (a request is handled by
+ * one thread from match to response). */
+static _Thread_local char route_segbuf[1024];
+
+const struct route *router_match(const struct route *table, const char *method,
+                                 const char *path, struct req *rq, int *status,
+                                 char *allow, size_t allow_cap) {
+  char norm[1024];
+  size_t len = strlen(path);
+  if (len == 0 || len >= sizeof norm || path[0] != '/') {
+    *status = 404;
+    return NULL;
+  }
+  memcpy(norm, path, len + 1);
+  if (len > 1 && norm[len - 1] == '/') /* "/sales/" is "/sales" */
+    norm[len - 1] = '\0';
+
+  int path_seen = 0;
+  if (allow && allow_cap)
+    allow[0] = '\0';
+  for (const struct route *r = table; r->method; r++) {
+    const char *params[REQ_MAX_PARAMS];
+    size_t np = 0;
+    if (!pattern_match(r->pattern, norm, route_segbuf, sizeof route_segbuf,
+                       params, &np))
+      continue;
+    int same = strcmp(r->method, method) == 0 ||
+               (strcmp(method, "HEAD") == 0 && strcmp(r->method, "GET") == 0);
+    if (same) {
+      memcpy(rq->params, params, sizeof params);
+      rq->nparams = np;
+      return r;
+    }
+    if (allow && allow_cap) {
+      size_t al = strlen(allow);
+      snprintf(allow + al, allow_cap - al, "%s%s", al ? ", " : "", r->method);
+    }
+    path_seen = 1;
+  }
+  *status = path_seen ? 405 : 404;
+  return NULL;
+}
+
+/* "application/json", "application/json; charset=utf-8" and absent pass. */
+static int content_type_is_json(const char *ct) {
+  if (!ct)
+    return 1;
+  while (*ct == ' ')
+    ct++;
+  size_t n = strcspn(ct, "; ");
+  return n == 16 && strncasecmp(ct, "application/json", 16) == 0;
+}
+
+static int check_json_body(struct req *rq, struct resp *rs) {
+  if (!content_type_is_json(rq->content_type))
+    return resp_error(rs, GERR_MEDIA_TYPE, NULL,
+                      "this endpoint takes application/json, not %.80s",
+                      rq->content_type);
+  if (!rq->body || rq->body_len == 0)
+    return resp_error(rs, GERR_INVALID_INPUT, NULL,
+                      "the request body is empty; a JSON document is required");
+  return 0;
+}
+
+static int check_and_parse_json(struct req *rq, struct resp *rs) {
+  if (check_json_body(rq, rs) < 0)
+    return -1;
+  json_error_t jerr;
+  rq->json = json_loadb(rq->body, rq->body_len, JSON_PARSE_FLAGS, &jerr);
+  if (!rq->json) {
+    json_t *d = json_pack("[{s:s,s:i,s:i,s:s}]", "field", "body", "line",
+                          jerr.line, "column", jerr.column, "problem", jerr.text);
+    return resp_error(rs, GERR_INVALID_INPUT, d,
+                      "malformed JSON at line %d, column %d: %s", jerr.line,
+                      jerr.column, jerr.text);
+  }
+  return 0;
+}
+
+int router_dispatch(const struct route *table, struct req *rq, struct resp *rs) {
+  char allow[128];
+  int status = 0;
+  const struct route *r = router_match(table, rq->method, rq->path, rq, &status,
+                                       allow, sizeof allow);
+  if (!r) {
+    if (status == 405) {
+      resp_header(rs, "Allow", "%s", allow);
+      resp_error(rs, GERR_METHOD, NULL, "%s is not allowed on %s; allowed: %s",
+                 rq->method, rq->path, allow);
+    } else {
+      resp_error(rs, GERR_NOT_FOUND, NULL, "no endpoint at %s", rq->path);
+    }
+    return rs->status;
+  }
+  if (rq->body_len > r->body_limit) {
+    resp_error(rs, GERR_TOO_LARGE, NULL,
+               "the request body is larger than the %zu bytes this endpoint accepts",
+               r->body_limit);
+    return rs->status;
+  }
+  if ((r->flags & ROUTE_JSON) && check_and_parse_json(rq, rs) < 0)
+    return rs->status;
+  if ((r->flags & ROUTE_JSON_RAW) && check_json_body(rq, rs) < 0)
+    return rs->status;
+  r->handler(rq, rs);
+  req_release(rq);
+  json_decref(rq->json);
+  rq->json = NULL;
+  return rs->status;
+}

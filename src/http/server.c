@@ -1,0 +1,355 @@
+/* libmicrohttpd glue: reads requests (bounding the body while it arrives),
+ * hands them to the router, queues the rendered response and writes one log
+ * line per request. The only file that includes <microhttpd.h>. */
+#include "gromo/server.h"
+
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "gromo/buf.h"
+#include "gromo/http.h"
+#include "gromo/log.h"
+#include "gromo/timeutil.h"
+
+struct server {
+  struct MHD_Daemon *daemon;
+  struct app *app;
+  int port;
+  atomic_uint in_flight;
+  atomic_uint_fast64_t next_id;
+  uint64_t id_salt;
+};
+
+/* Past its limit, at most this much of a body is read and dropped before
+ * the connection is closed without an answer. */
+#define DISCARD_MAX ((size_t)64 << 20)
+
+/* Per-request state, from the first call of the access handler to the
+ * completion callback. */
+struct conn_state {
+  int64_t t0_us;
+  const struct route *route;
+  size_t limit;
+  int refused;     /* a response was queued before the body was complete */
+  enum gerr_code overflow; /* the body passed its limit: answer this */
+  size_t discarded; /* bytes dropped after the overflow */
+  int status;
+  size_t bytes;
+  struct buf body;
+  char request_id[65];
+  char method[16];
+  char path[256];
+};
+
+static const char *query_lookup(void *ctx, const char *name) {
+  return MHD_lookup_connection_value((struct MHD_Connection *)ctx,
+                                     MHD_GET_ARGUMENT_KIND, name);
+}
+
+/* A client's X-Request-Id is kept when it is short and plain. */
+static int request_id_ok(const char *s) {
+  size_t n = 0;
+  for (; s[n]; n++)
+    if (n >= 64 || !(isalnum((unsigned char)s[n]) || strchr("-_.:", s[n])))
+      return 0;
+  return n > 0;
+}
+
+static void copy_printable(char *dst, size_t cap, const char *src) {
+  size_t i = 0;
+  for (; src && src[i] && i + 1 < cap; i++) {
+    unsigned char c = (unsigned char)src[i];
+    dst[i] = (c < 0x20 || c >= 0x7f || c == '"' || c == '\\') ? '?' : (char)c;
+  }
+  dst[i] = '\0';
+}
+
+static enum MHD_Result queue(struct MHD_Connection *conn, struct conn_state *st,
+                             struct resp *rs) {
+  char *body = NULL;
+  size_t len = 0;
+  const char *ctype = NULL;
+  st->status = http_render(rs, st->request_id, &body, &len, &ctype);
+  st->bytes = len;
+  struct MHD_Response *r =
+      MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
+  if (!r) {
+    free(body);
+    return MHD_NO;
+  }
+  MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
+  MHD_add_response_header(r, "X-Request-Id", st->request_id);
+  for (size_t i = 0; i < rs->nhdr; i++)
+    MHD_add_response_header(r, rs->hdr_name[i], rs->hdr_value[i]);
+  enum MHD_Result ret = MHD_queue_response(conn, (unsigned)st->status, r);
+  MHD_destroy_response(r);
+  return ret;
+}
+
+static enum MHD_Result refuse(struct MHD_Connection *conn, struct conn_state *st,
+                              enum gerr_code code, const char *msg) {
+  struct resp rs;
+  resp_init(&rs);
+  resp_error(&rs, code, NULL, "%s", msg);
+  st->refused = 1;
+  enum MHD_Result ret = queue(conn, st, &rs);
+  resp_release(&rs);
+  return ret;
+}
+
+static struct conn_state *state_new(struct server *srv,
+                                    struct MHD_Connection *conn,
+                                    const char *url, const char *method) {
+  struct conn_state *st = calloc(1, sizeof *st);
+  if (!st)
+    return NULL;
+  st->t0_us = mono_us();
+  copy_printable(st->method, sizeof st->method, method);
+  copy_printable(st->path, sizeof st->path, url);
+  const char *rid =
+      MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Request-Id");
+  if (rid && request_id_ok(rid)) {
+    snprintf(st->request_id, sizeof st->request_id, "%s", rid);
+  } else {
+    uint64_t n = atomic_fetch_add(&srv->next_id, 1);
+    snprintf(st->request_id, sizeof st->request_id, "%016llx",
+             (unsigned long long)(srv->id_salt ^ (n * 0x9e3779b97f4a7c15ULL)));
+  }
+  atomic_fetch_add(&srv->in_flight, 1);
+  return st;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
+                                  const char *url, const char *method,
+                                  const char *version, const char *upload_data,
+                                  size_t *upload_data_size, void **con_cls) {
+  struct server *srv = cls;
+  struct conn_state *st = *con_cls;
+
+  if (!st) { /* first call: headers only */
+    st = state_new(srv, conn, url, method);
+    if (!st)
+      return MHD_NO;
+    *con_cls = st;
+    struct req probe = {0};
+    int status = 0;
+    st->route = router_match(gromo_routes, method, url, &probe, &status, NULL, 0);
+    st->limit = st->route ? st->route->body_limit : 0;
+    if (st->limit > srv->app->cfg->max_body)
+      st->limit = srv->app->cfg->max_body;
+    buf_init(&st->body, st->limit);
+    /* A declared length over the limit is refused before any of the body
+     * is read (and before "100 Continue"); the connection then closes. */
+    const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+                                                 MHD_HTTP_HEADER_CONTENT_LENGTH);
+    if (st->route && cl) {
+      errno = 0;
+      char *end = NULL;
+      unsigned long long n = strtoull(cl, &end, 10);
+      if (errno == 0 && end != cl && n > st->limit)
+        return refuse(conn, st, GERR_TOO_LARGE,
+                      "the request body is larger than this endpoint accepts");
+    }
+    return MHD_YES;
+  }
+
+  if (st->refused) { /* discard whatever still arrives */
+    *upload_data_size = 0;
+    return MHD_YES;
+  }
+
+  if (*upload_data_size) {
+    size_t n = *upload_data_size;
+    *upload_data_size = 0;
+    if (!st->route) /* 404/405 bodies are not kept */
+      return MHD_YES;
+    if (st->overflow) {
+      /* libmicrohttpd takes a response only before the body or after all
+       * of it: the rest of an oversized chunked body is read and dropped,
+       * up to a bound past which the connection is simply closed. */
+      st->discarded += n;
+      return st->discarded > DISCARD_MAX ? MHD_NO : MHD_YES;
+    }
+    if (buf_append(&st->body, upload_data, n) < 0) {
+      st->overflow = errno == E2BIG ? GERR_TOO_LARGE : GERR_INTERNAL;
+      buf_release(&st->body);
+    }
+    return MHD_YES;
+  }
+
+  if (st->overflow)
+    return refuse(conn, st, st->overflow,
+                  st->overflow == GERR_TOO_LARGE
+                      ? "the request body is larger than this endpoint accepts"
+                      : "out of memory reading the request body");
+
+  /* Last call: the whole request is here. */
+  struct req rq = {0};
+  rq.app = srv->app;
+  rq.method = method;
+  rq.path = url;
+  rq.content_type =
+      MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
+  rq.body = st->body.data;
+  rq.body_len = st->body.len;
+  rq.query_fn = query_lookup;
+  rq.query_ctx = conn;
+  memcpy(rq.request_id, st->request_id, sizeof rq.request_id);
+  struct resp rs;
+  resp_init(&rs);
+  router_dispatch(gromo_routes, &rq, &rs);
+  req_release(&rq);
+  buf_release(&st->body);
+  enum MHD_Result ret = queue(conn, st, &rs);
+  resp_release(&rs);
+  return ret;
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                         enum MHD_RequestTerminationCode toe) {
+  struct server *srv = cls;
+  struct conn_state *st = *con_cls;
+  if (!st)
+    return;
+  *con_cls = NULL;
+  int64_t us = mono_us() - st->t0_us;
+  char client[INET6_ADDRSTRLEN] = "";
+  const union MHD_ConnectionInfo *ci =
+      MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+  if (ci && ci->client_addr) {
+    const struct sockaddr *sa = ci->client_addr;
+    if (sa->sa_family == AF_INET)
+      inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr,
+                client, sizeof client);
+    else if (sa->sa_family == AF_INET6)
+      inet_ntop(AF_INET6,
+                &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr,
+                client, sizeof client);
+  }
+  char line[768];
+  int n = snprintf(line, sizeof line,
+                   "\"id\":\"%s\",\"method\":\"%s\",\"path\":\"%s\",\"status\":%d,"
+                   "\"us\":%lld,\"bytes\":%zu,\"client\":\"%s\"%s",
+                   st->request_id, st->method, st->path, st->status,
+                   (long long)us, st->bytes, client,
+                   toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? ""
+                                                               : ",\"aborted\":true");
+  if (n > 0)
+    log_fields(LOG_INFO, "request", line,
+               (size_t)n < sizeof line ? (size_t)n : sizeof line - 1);
+  buf_release(&st->body);
+  free(st);
+  atomic_fetch_sub(&srv->in_flight, 1);
+}
+
+static void mhd_logger(void *cls, const char *fmt, va_list ap) {
+  char msg[512];
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  size_t n = strlen(msg);
+  while (n && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
+    msg[--n] = '\0';
+  log_msg(LOG_WARN, "http", "%s", msg);
+}
+
+static unsigned mode_flags(enum http_mode m) {
+  switch (m) {
+  case HTTP_MODE_POLL_POOL:
+    return MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL;
+  case HTTP_MODE_EPOLL_SINGLE:
+    return MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_TURBO;
+  case HTTP_MODE_THREAD_PER_CONN:
+    return MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
+           MHD_USE_POLL;
+  case HTTP_MODE_EPOLL_POOL:
+  default:
+    return MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_TURBO;
+  }
+}
+
+int server_start(struct app *app, struct server **out, struct gerr *err) {
+  const struct app_config *cfg = app->cfg;
+  *out = NULL;
+  struct sockaddr_in sin;
+  struct sockaddr_in6 sin6;
+  const struct sockaddr *addr;
+  unsigned flags = mode_flags(cfg->mode) | MHD_USE_ITC | MHD_USE_ERROR_LOG;
+  memset(&sin, 0, sizeof sin);
+  memset(&sin6, 0, sizeof sin6);
+  if (inet_pton(AF_INET, cfg->bind, &sin.sin_addr) == 1) {
+    sin.sin_family = AF_INET;
+    sin.sin_port = htons((uint16_t)cfg->port);
+    addr = (const struct sockaddr *)&sin;
+  } else if (inet_pton(AF_INET6, cfg->bind, &sin6.sin6_addr) == 1) {
+    sin6.sin6_family = AF_INET6;
+    sin6.sin6_port = htons((uint16_t)cfg->port);
+    addr = (const struct sockaddr *)&sin6;
+    flags |= MHD_USE_IPv6;
+  } else {
+    return gerr_set(err, GERR_INVALID_INPUT,
+                    "bind address %s is not an IPv4 or IPv6 address", cfg->bind);
+  }
+  if (cfg->port < 0 || cfg->port > 65535)
+    return gerr_set(err, GERR_INVALID_INPUT, "port %d is out of range", cfg->port);
+
+  struct server *srv = calloc(1, sizeof *srv);
+  if (!srv)
+    return gerr_set(err, GERR_INTERNAL, "out of memory");
+  srv->app = app;
+  if (getrandom(&srv->id_salt, sizeof srv->id_salt, 0) != sizeof srv->id_salt)
+    srv->id_salt = (uint64_t)time(NULL) * 0x9e3779b97f4a7c15ULL;
+
+  unsigned pool = cfg->threads > 0 ? (unsigned)cfg->threads : 1;
+  int use_pool = cfg->mode == HTTP_MODE_EPOLL_POOL || cfg->mode == HTTP_MODE_POLL_POOL;
+  srv->daemon = MHD_start_daemon(
+      flags, (uint16_t)cfg->port, NULL, NULL, &on_request, srv,
+      MHD_OPTION_SOCK_ADDR, addr,
+      MHD_OPTION_NOTIFY_COMPLETED, &on_completed, srv,
+      MHD_OPTION_EXTERNAL_LOGGER, &mhd_logger, srv,
+      MHD_OPTION_THREAD_POOL_SIZE, use_pool && pool > 1 ? pool : 0,
+      MHD_OPTION_CONNECTION_TIMEOUT, cfg->conn_timeout,
+      MHD_OPTION_CONNECTION_LIMIT, cfg->max_conns,
+      MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)64 * 1024,
+      MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u,
+      MHD_OPTION_END);
+  if (!srv->daemon) {
+    free(srv);
+    return gerr_set(err, GERR_UNAVAILABLE, "cannot listen on %s port %d: %s",
+                    cfg->bind, cfg->port, strerror(errno));
+  }
+  const union MHD_DaemonInfo *di =
+      MHD_get_daemon_info(srv->daemon, MHD_DAEMON_INFO_BIND_PORT);
+  srv->port = di ? di->port : cfg->port;
+  *out = srv;
+  return 0;
+}
+
+int server_port(const struct server *s) { return s->port; }
+
+unsigned server_in_flight(const struct server *s) {
+  return atomic_load(&((struct server *)s)->in_flight);
+}
+
+void server_stop(struct server *s) {
+  if (!s)
+    return;
+  MHD_socket lsock = MHD_quiesce_daemon(s->daemon);
+  if (lsock != MHD_INVALID_SOCKET)
+    close(lsock);
+  int64_t deadline = mono_us() + (int64_t)s->app->cfg->drain_secs * 1000000;
+  while (atomic_load(&s->in_flight) > 0 && mono_us() < deadline) {
+    struct timespec ts = {0, 10 * 1000 * 1000};
+    nanosleep(&ts, NULL);
+  }
+  MHD_stop_daemon(s->daemon);
+  free(s);
+}

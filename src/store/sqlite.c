@@ -1,0 +1,462 @@
+/* The SQLite backend: WAL, prepared statements only, migrations kept in
+ * PRAGMA user_version. One connection per struct store, used by one thread
+ * at a time (SQLITE_OPEN_NOMUTEX). */
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "store/store_int.h"
+
+#define QUERY_VARIANTS 16 /* pincode, product, channel, cursor: on or off */
+
+struct sqlite_store {
+  struct store base; /* first: store.c sees only this */
+  sqlite3 *db;
+  char path[512];
+  sqlite3_stmt *ping, *insert, *count, *meta_get, *meta_set, *models_last;
+  sqlite3_stmt *begin, *commit, *rollback;
+  sqlite3_stmt *query[QUERY_VARIANTS];
+};
+
+#define SQ(s) ((struct sqlite_store *)(void *)(s))
+
+/* Migrations: each runs in its own transaction and moves user_version to
+ * its number. Version 1 is the first released schema. */
+static const struct {
+  int version;
+  const char *sql;
+} migrations[] = {
+    {1,
+     "CREATE TABLE sales("
+     "  seq INTEGER PRIMARY KEY,"
+     "  client_id TEXT UNIQUE,"
+     "  ts_ms INTEGER NOT NULL,"
+     "  pincode INTEGER NOT NULL,"
+     "  city TEXT,"
+     "  product TEXT NOT NULL,"
+     "  channel TEXT NOT NULL,"
+     "  agent_id TEXT,"
+     "  customer_age INTEGER NOT NULL,"
+     "  customer_income REAL NOT NULL);"},
+    {2,
+     /* Client ids become a partial unique index (rows without one cost
+      * nothing there); arrival time is kept; indexes for the queries; room
+      * for keys, models and regions. */
+     "CREATE TABLE sales_v2("
+     "  seq INTEGER PRIMARY KEY,"
+     "  client_id TEXT,"
+     "  ts_ms INTEGER NOT NULL,"
+     "  pincode INTEGER NOT NULL CHECK (pincode BETWEEN 100000 AND 999999),"
+     "  city TEXT,"
+     "  product TEXT NOT NULL,"
+     "  channel TEXT NOT NULL,"
+     "  agent_id TEXT,"
+     "  customer_age INTEGER NOT NULL CHECK (customer_age BETWEEN 18 AND 100),"
+     "  customer_income REAL NOT NULL CHECK (customer_income >= 0),"
+     "  ingested_at INTEGER NOT NULL DEFAULT 0);"
+     "INSERT INTO sales_v2(seq, client_id, ts_ms, pincode, city, product, channel,"
+     "  agent_id, customer_age, customer_income)"
+     "  SELECT seq, client_id, ts_ms, pincode, city, product, channel, agent_id,"
+     "  customer_age, customer_income FROM sales;"
+     "DROP TABLE sales;"
+     "ALTER TABLE sales_v2 RENAME TO sales;"
+     "CREATE UNIQUE INDEX sales_client_id ON sales(client_id)"
+     "  WHERE client_id IS NOT NULL;"
+     "CREATE INDEX sales_ts ON sales(ts_ms);"
+     "CREATE INDEX sales_pincode_ts ON sales(pincode, ts_ms);"
+     "CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;"
+     "CREATE TABLE api_keys("
+     "  id INTEGER PRIMARY KEY,"
+     "  name TEXT NOT NULL UNIQUE,"
+     "  role TEXT NOT NULL CHECK (role IN ('admin','analyst','viewer')),"
+     "  prefix TEXT NOT NULL,"
+     "  hash BLOB NOT NULL UNIQUE,"
+     "  created_at TEXT NOT NULL,"
+     "  revoked_at TEXT);"
+     "CREATE TABLE models("
+     "  version INTEGER PRIMARY KEY,"
+     "  kind TEXT NOT NULL,"
+     "  algorithm TEXT NOT NULL,"
+     "  trained_at TEXT NOT NULL,"
+     "  rows INTEGER NOT NULL,"
+     "  features TEXT,"
+     "  metrics TEXT,"
+     "  blob BLOB,"
+     "  promoted INTEGER NOT NULL DEFAULT 0);"
+     "CREATE INDEX models_trained_at ON models(trained_at);"
+     "CREATE TABLE regions("
+     "  model_version INTEGER NOT NULL,"
+     "  pincode INTEGER NOT NULL,"
+     "  region_id INTEGER NOT NULL,"
+     "  PRIMARY KEY (model_version, pincode)) WITHOUT ROWID;"},
+};
+
+/* Maps an SQLite failure to a gerr: what an operator can act on is
+ * "unavailable" (locked, full, I/O, permissions), the rest is internal. */
+static int db_error(struct sqlite_store *s, int rc, const char *what,
+                    struct gerr *err) {
+  const char *msg = s && s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc);
+  switch (rc & 0xff) {
+  case SQLITE_BUSY:
+  case SQLITE_LOCKED:
+    return gerr_set(err, GERR_UNAVAILABLE, "%s: the database is locked (%s)", what, msg);
+  case SQLITE_FULL:
+    return gerr_set(err, GERR_UNAVAILABLE, "%s: the disk is full (%s)", what, msg);
+  case SQLITE_IOERR:
+  case SQLITE_CANTOPEN:
+  case SQLITE_READONLY:
+  case SQLITE_PERM:
+  case SQLITE_NOTADB:
+  case SQLITE_CORRUPT:
+    return gerr_set(err, GERR_UNAVAILABLE, "%s: %s", what, msg);
+  default:
+    return gerr_set(err, GERR_INTERNAL, "%s: %s", what, msg);
+  }
+}
+
+static int prepare(struct sqlite_store *s, sqlite3_stmt **st, const char *sql,
+                   struct gerr *err) {
+  int rc = sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT, st, NULL);
+  return rc == SQLITE_OK ? 0 : db_error(s, rc, "prepare", err);
+}
+
+/* Runs a one-shot statement with no result rows. */
+static int step_done(struct sqlite_store *s, sqlite3_stmt *st, const char *what,
+                     struct gerr *err) {
+  int rc = sqlite3_step(st);
+  sqlite3_reset(st);
+  return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : db_error(s, rc, what, err);
+}
+
+static int user_version(sqlite3 *db) {
+  sqlite3_stmt *st = NULL;
+  int v = -1;
+  if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL) == SQLITE_OK &&
+      sqlite3_step(st) == SQLITE_ROW)
+    v = sqlite3_column_int(st, 0);
+  sqlite3_finalize(st);
+  return v;
+}
+
+static int migrate(struct sqlite_store *s, struct gerr *err) {
+  for (size_t i = 0; i < sizeof migrations / sizeof migrations[0]; i++) {
+    int rc = sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+    if (rc != SQLITE_OK)
+      return db_error(s, rc, "migration", err);
+    int have = user_version(s->db); /* re-read under the write lock */
+    if (have < 0) {
+      sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+      return db_error(s, SQLITE_ERROR, "reading the schema version", err);
+    }
+    if (have >= migrations[i].version) {
+      sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+      continue;
+    }
+    char setv[64];
+    snprintf(setv, sizeof setv, "PRAGMA user_version = %d", migrations[i].version);
+    if ((rc = sqlite3_exec(s->db, migrations[i].sql, NULL, NULL, NULL)) != SQLITE_OK ||
+        (rc = sqlite3_exec(s->db, setv, NULL, NULL, NULL)) != SQLITE_OK ||
+        (rc = sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL)) != SQLITE_OK) {
+      char what[64];
+      snprintf(what, sizeof what, "schema migration to version %d",
+               migrations[i].version);
+      db_error(s, rc, what, err);
+      sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+      return -1;
+    }
+  }
+  return 0;
+}
+
+static const char QUERY_COLUMNS[] =
+    "SELECT seq, ts_ms, pincode, city, product, channel, agent_id, customer_age,"
+    " customer_income, client_id FROM sales WHERE ts_ms >= ?1 AND ts_ms < ?2";
+
+static void sq_close(struct store *base) {
+  struct sqlite_store *s = SQ(base);
+  sqlite3_stmt **all[] = {&s->ping, &s->insert, &s->count, &s->meta_get, &s->meta_set,
+                          &s->models_last, &s->begin, &s->commit, &s->rollback};
+  for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
+    sqlite3_finalize(*all[i]);
+  for (size_t i = 0; i < QUERY_VARIANTS; i++)
+    sqlite3_finalize(s->query[i]);
+  sqlite3_close_v2(s->db);
+  free(s);
+}
+
+static int sq_open(const char *uri, struct store **out, struct gerr *err) {
+  *out = NULL;
+  if (!strncmp(uri, "sqlite:", 7))
+    uri += 7;
+  if (strlen(uri) >= sizeof ((struct sqlite_store *)0)->path)
+    return gerr_set(err, GERR_INVALID_INPUT, "the database path is too long");
+  struct sqlite_store *s = calloc(1, sizeof *s);
+  if (!s)
+    return gerr_set(err, GERR_INTERNAL, "out of memory");
+  s->base.ops = &store_sqlite_ops;
+  snprintf(s->path, sizeof s->path, "%s", uri);
+  int rc = sqlite3_open_v2(uri, &s->db,
+                           SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
+                               SQLITE_OPEN_NOMUTEX,
+                           NULL);
+  if (rc != SQLITE_OK) {
+    gerr_set(err, GERR_UNAVAILABLE, "cannot open database %s: %s", uri,
+             s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc));
+    sq_close(&s->base);
+    return -1;
+  }
+  sqlite3_busy_timeout(s->db, 5000);
+  sqlite3_extended_result_codes(s->db, 1);
+  static const char pragmas[] =
+      "PRAGMA journal_mode = WAL;"
+      "PRAGMA synchronous = NORMAL;"
+      "PRAGMA foreign_keys = ON;"
+      "PRAGMA temp_store = MEMORY;"
+      "PRAGMA cache_size = -65536;"
+      "PRAGMA mmap_size = 268435456;";
+  if ((rc = sqlite3_exec(s->db, pragmas, NULL, NULL, NULL)) != SQLITE_OK) {
+    db_error(s, rc, "cannot open database", err);
+    sq_close(&s->base);
+    return -1;
+  }
+  int v = user_version(s->db);
+  if (v < 0) {
+    db_error(s, SQLITE_NOTADB, "cannot read the database", err);
+    sq_close(&s->base);
+    return -1;
+  }
+  if (v > STORE_SCHEMA_VERSION) {
+    gerr_set(err, GERR_UNAVAILABLE,
+             "database %s has schema version %d, newer than this program's %d; "
+             "use a newer gromo",
+             uri, v, STORE_SCHEMA_VERSION);
+    sq_close(&s->base);
+    return -1;
+  }
+  if (v < STORE_SCHEMA_VERSION && migrate(s, err) < 0) {
+    sq_close(&s->base);
+    return -1;
+  }
+  if (prepare(s, &s->ping, "SELECT 1", err) < 0 ||
+      prepare(s, &s->insert,
+              "INSERT INTO sales(client_id, ts_ms, pincode, city, product, channel,"
+              " agent_id, customer_age, customer_income, ingested_at)"
+              " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"
+              " ON CONFLICT(client_id) WHERE client_id IS NOT NULL DO NOTHING",
+              err) < 0 ||
+      prepare(s, &s->count, "SELECT count(*) FROM sales", err) < 0 ||
+      prepare(s, &s->meta_get, "SELECT value FROM meta WHERE key = ?1", err) < 0 ||
+      prepare(s, &s->meta_set,
+              "INSERT INTO meta(key, value) VALUES (?1, ?2)"
+              " ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+              err) < 0 ||
+      prepare(s, &s->models_last,
+              "SELECT trained_at FROM models ORDER BY trained_at DESC LIMIT 1",
+              err) < 0 ||
+      prepare(s, &s->begin, "BEGIN IMMEDIATE", err) < 0 ||
+      prepare(s, &s->commit, "COMMIT", err) < 0 ||
+      prepare(s, &s->rollback, "ROLLBACK", err) < 0) {
+    sq_close(&s->base);
+    return -1;
+  }
+  *out = &s->base;
+  return 0;
+}
+
+static int sq_ping(struct store *base, struct gerr *err) {
+  struct sqlite_store *s = SQ(base);
+  int rc = sqlite3_step(s->ping);
+  sqlite3_reset(s->ping);
+  return rc == SQLITE_ROW ? 0 : db_error(s, rc, "ping", err);
+}
+
+static int sq_schema_version(struct store *base) { return user_version(SQ(base)->db); }
+
+static int sq_begin(struct store *base, struct gerr *err) {
+  return step_done(SQ(base), SQ(base)->begin, "begin", err);
+}
+
+static int sq_commit(struct store *base, struct gerr *err) {
+  return step_done(SQ(base), SQ(base)->commit, "commit", err);
+}
+
+static void sq_rollback(struct store *base) {
+  struct sqlite_store *s = SQ(base);
+  if (!sqlite3_get_autocommit(s->db))
+    step_done(s, s->rollback, "rollback", NULL);
+}
+
+static void bind_text_or_null(sqlite3_stmt *st, int i, const char *v) {
+  if (v[0])
+    sqlite3_bind_text(st, i, v, -1, SQLITE_STATIC);
+  else
+    sqlite3_bind_null(st, i);
+}
+
+static int sq_sales_insert(struct store *base, const struct sale *recs, size_t n,
+                           unsigned char *dup, struct store_insert_stats *stats,
+                           struct gerr *err) {
+  struct sqlite_store *s = SQ(base);
+  sqlite3_stmt *st = s->insert;
+  struct timespec now;
+  clock_gettime(CLOCK_REALTIME, &now);
+  sqlite3_int64 ingested = (sqlite3_int64)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+  for (size_t i = 0; i < n; i++) {
+    const struct sale *r = &recs[i];
+    bind_text_or_null(st, 1, r->id);
+    sqlite3_bind_int64(st, 2, r->ts_ms);
+    sqlite3_bind_int(st, 3, r->pincode);
+    bind_text_or_null(st, 4, r->city);
+    sqlite3_bind_text(st, 5, r->product, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 6, r->channel, -1, SQLITE_STATIC);
+    bind_text_or_null(st, 7, r->agent_id);
+    sqlite3_bind_int(st, 8, r->customer_age);
+    sqlite3_bind_double(st, 9, r->customer_income);
+    sqlite3_bind_int64(st, 10, ingested);
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE)
+      return db_error(s, rc, "storing sales", err);
+    int added = sqlite3_changes(s->db) > 0;
+    if (dup)
+      dup[i] = (unsigned char)!added;
+    if (added)
+      stats->inserted++;
+    else
+      stats->duplicates++;
+  }
+  sqlite3_clear_bindings(st);
+  return 0;
+}
+
+static void column_text(sqlite3_stmt *st, int col, char *dst, size_t cap) {
+  const unsigned char *t = sqlite3_column_text(st, col);
+  int n = sqlite3_column_bytes(st, col);
+  if (!t || n <= 0) {
+    dst[0] = '\0';
+    return;
+  }
+  size_t len = (size_t)n < cap - 1 ? (size_t)n : cap - 1;
+  memcpy(dst, t, len);
+  dst[len] = '\0';
+}
+
+static int sq_sales_query(struct store *base, const struct sales_filter *f,
+                          store_row_fn fn, void *ctx, struct gerr *err) {
+  struct sqlite_store *s = SQ(base);
+  unsigned mask = (f->pincode ? 1u : 0) | (f->product[0] ? 2u : 0) |
+                  (f->channel[0] ? 4u : 0) | (f->has_cursor ? 8u : 0);
+  if (!s->query[mask]) {
+    /* The SQL varies only by which constant fragments are present; every
+     * value is bound. */
+    char sql[512];
+    snprintf(sql, sizeof sql, "%s%s%s%s%s ORDER BY ts_ms, seq LIMIT ?8",
+             QUERY_COLUMNS, mask & 1 ? " AND pincode = ?3" : "",
+             mask & 2 ? " AND product = ?4" : "", mask & 4 ? " AND channel = ?5" : "",
+             mask & 8 ? " AND (ts_ms, seq) > (?6, ?7)" : "");
+    if (prepare(s, &s->query[mask], sql, err) < 0)
+      return -1;
+  }
+  sqlite3_stmt *st = s->query[mask];
+  sqlite3_bind_int64(st, 1, f->from_ms);
+  sqlite3_bind_int64(st, 2, f->to_ms);
+  if (mask & 1)
+    sqlite3_bind_int(st, 3, f->pincode);
+  if (mask & 2)
+    sqlite3_bind_text(st, 4, f->product, -1, SQLITE_STATIC);
+  if (mask & 4)
+    sqlite3_bind_text(st, 5, f->channel, -1, SQLITE_STATIC);
+  if (mask & 8) {
+    sqlite3_bind_int64(st, 6, f->after_ts_ms);
+    sqlite3_bind_int64(st, 7, f->after_seq);
+  }
+  sqlite3_bind_int64(st, 8, f->limit ? (sqlite3_int64)f->limit : -1);
+  struct sale rec;
+  int rc;
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    memset(&rec, 0, sizeof rec);
+    int64_t seq = sqlite3_column_int64(st, 0);
+    rec.ts_ms = sqlite3_column_int64(st, 1);
+    rec.pincode = sqlite3_column_int(st, 2);
+    column_text(st, 3, rec.city, sizeof rec.city);
+    column_text(st, 4, rec.product, sizeof rec.product);
+    column_text(st, 5, rec.channel, sizeof rec.channel);
+    column_text(st, 6, rec.agent_id, sizeof rec.agent_id);
+    rec.customer_age = sqlite3_column_int(st, 7);
+    rec.customer_income = sqlite3_column_double(st, 8);
+    column_text(st, 9, rec.id, sizeof rec.id);
+    if (fn(ctx, &rec, seq) != 0) {
+      rc = SQLITE_DONE;
+      break;
+    }
+  }
+  sqlite3_reset(st);
+  sqlite3_clear_bindings(st);
+  return rc == SQLITE_DONE ? 0 : db_error(s, rc, "querying sales", err);
+}
+
+static int sq_sales_count(struct store *base, int64_t *n, struct gerr *err) {
+  struct sqlite_store *s = SQ(base);
+  int rc = sqlite3_step(s->count);
+  if (rc == SQLITE_ROW)
+    *n = sqlite3_column_int64(s->count, 0);
+  sqlite3_reset(s->count);
+  return rc == SQLITE_ROW ? 0 : db_error(s, rc, "counting sales", err);
+}
+
+static int sq_meta_get(struct store *base, const char *key, char *val, size_t cap,
+                       struct gerr *err) {
+  struct sqlite_store *s = SQ(base);
+  sqlite3_bind_text(s->meta_get, 1, key, -1, SQLITE_STATIC);
+  int rc = sqlite3_step(s->meta_get);
+  int found = rc == SQLITE_ROW;
+  if (found)
+    column_text(s->meta_get, 0, val, cap);
+  sqlite3_reset(s->meta_get);
+  sqlite3_clear_bindings(s->meta_get);
+  if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+    return db_error(s, rc, "reading settings", err);
+  return found ? 0 : 1;
+}
+
+static int sq_meta_set(struct store *base, const char *key, const char *val,
+                       struct gerr *err) {
+  struct sqlite_store *s = SQ(base);
+  sqlite3_bind_text(s->meta_set, 1, key, -1, SQLITE_STATIC);
+  sqlite3_bind_text(s->meta_set, 2, val, -1, SQLITE_STATIC);
+  int rc = step_done(s, s->meta_set, "writing settings", err);
+  sqlite3_clear_bindings(s->meta_set);
+  return rc;
+}
+
+static int sq_models_last_trained(struct store *base, char *out, size_t cap,
+                                  struct gerr *err) {
+  struct sqlite_store *s = SQ(base);
+  int rc = sqlite3_step(s->models_last);
+  int found = rc == SQLITE_ROW;
+  if (found)
+    column_text(s->models_last, 0, out, cap);
+  sqlite3_reset(s->models_last);
+  if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+    return db_error(s, rc, "reading models", err);
+  return found ? 0 : 1;
+}
+
+const struct store_ops store_sqlite_ops = {
+    .name = "sqlite",
+    .open = sq_open,
+    .close = sq_close,
+    .ping = sq_ping,
+    .schema_version = sq_schema_version,
+    .begin = sq_begin,
+    .commit = sq_commit,
+    .rollback = sq_rollback,
+    .sales_insert = sq_sales_insert,
+    .sales_query = sq_sales_query,
+    .sales_count = sq_sales_count,
+    .meta_get = sq_meta_get,
+    .meta_set = sq_meta_set,
+    .models_last_trained = sq_models_last_trained,
+};

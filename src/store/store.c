@@ -1,0 +1,190 @@
+/* Store dispatch (by URI) and the connection pool. */
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "store/store_int.h"
+
+static const struct store_ops *backend_for(const char *uri, struct gerr *err) {
+  if (!uri || !*uri) {
+    gerr_set(err, GERR_INVALID_INPUT, "no database given");
+    return NULL;
+  }
+  if (!strncmp(uri, "postgresql://", 13) || !strncmp(uri, "postgres://", 11)) {
+    gerr_set(err, GERR_UNAVAILABLE,
+             "the PostgreSQL backend is not part of this build; use an SQLite "
+             "file path");
+    return NULL;
+  }
+  return &store_sqlite_ops;
+}
+
+int store_open(const char *uri, struct store **out, struct gerr *err) {
+  *out = NULL;
+  const struct store_ops *ops = backend_for(uri, err);
+  if (!ops)
+    return -1;
+  return ops->open(uri, out, err);
+}
+
+void store_close(struct store *s) {
+  if (s)
+    s->ops->close(s);
+}
+
+const char *store_backend(const struct store *s) { return s->ops->name; }
+
+int store_ping(struct store *s, struct gerr *err) { return s->ops->ping(s, err); }
+
+int store_schema_version(struct store *s) { return s->ops->schema_version(s); }
+
+int store_begin(struct store *s, struct gerr *err) {
+  if (s->in_tx)
+    return gerr_set(err, GERR_INTERNAL, "a transaction is already open");
+  if (s->ops->begin(s, err) < 0)
+    return -1;
+  s->in_tx = 1;
+  return 0;
+}
+
+int store_commit(struct store *s, struct gerr *err) {
+  if (!s->in_tx)
+    return gerr_set(err, GERR_INTERNAL, "no transaction is open");
+  if (s->ops->commit(s, err) < 0) {
+    s->ops->rollback(s);
+    s->in_tx = 0;
+    return -1;
+  }
+  s->in_tx = 0;
+  return 0;
+}
+
+void store_rollback(struct store *s) {
+  if (s && s->in_tx) {
+    s->ops->rollback(s);
+    s->in_tx = 0;
+  }
+}
+
+int store_sales_insert(struct store *s, const struct sale *recs, size_t n,
+                       unsigned char *dup, struct store_insert_stats *st,
+                       struct gerr *err) {
+  struct store_insert_stats local;
+  if (!st)
+    st = &local;
+  st->inserted = st->duplicates = 0;
+  if (n == 0)
+    return 0;
+  if (s->in_tx)
+    return s->ops->sales_insert(s, recs, n, dup, st, err);
+  if (s->ops->begin(s, err) < 0)
+    return -1;
+  if (s->ops->sales_insert(s, recs, n, dup, st, err) < 0 ||
+      s->ops->commit(s, err) < 0) {
+    s->ops->rollback(s);
+    st->inserted = st->duplicates = 0;
+    return -1;
+  }
+  return 0;
+}
+
+void sales_filter_init(struct sales_filter *f) {
+  memset(f, 0, sizeof *f);
+  f->from_ms = INT64_MIN;
+  f->to_ms = INT64_MAX;
+}
+
+int store_sales_query(struct store *s, const struct sales_filter *f,
+                      store_row_fn fn, void *ctx, struct gerr *err) {
+  return s->ops->sales_query(s, f, fn, ctx, err);
+}
+
+int store_sales_count(struct store *s, int64_t *n, struct gerr *err) {
+  return s->ops->sales_count(s, n, err);
+}
+
+int store_meta_get(struct store *s, const char *key, char *val, size_t cap,
+                   struct gerr *err) {
+  return s->ops->meta_get(s, key, val, cap, err);
+}
+
+int store_meta_set(struct store *s, const char *key, const char *val,
+                   struct gerr *err) {
+  return s->ops->meta_set(s, key, val, err);
+}
+
+int store_models_last_trained(struct store *s, char *out, size_t cap,
+                              struct gerr *err) {
+  return s->ops->models_last_trained(s, out, cap, err);
+}
+
+/* The pool: a stack of idle connections behind a mutex. */
+struct store_pool {
+  pthread_mutex_t lock;
+  char *uri;
+  struct store **idle;
+  size_t nidle, max_idle;
+};
+
+int store_pool_new(const char *uri, size_t max_idle, struct store_pool **out,
+                   struct gerr *err) {
+  *out = NULL;
+  if (max_idle == 0)
+    max_idle = 1;
+  struct store_pool *p = calloc(1, sizeof *p);
+  if (!p)
+    return gerr_set(err, GERR_INTERNAL, "out of memory");
+  p->uri = strdup(uri ? uri : "");
+  p->idle = calloc(max_idle, sizeof *p->idle);
+  p->max_idle = max_idle;
+  pthread_mutex_init(&p->lock, NULL);
+  if (!p->uri || !p->idle) {
+    store_pool_free(p);
+    return gerr_set(err, GERR_INTERNAL, "out of memory");
+  }
+  /* Open one connection now: it creates or migrates the schema and shows a
+   * bad URI at start rather than at the first request. */
+  struct store *s = NULL;
+  if (store_open(uri, &s, err) < 0) {
+    store_pool_free(p);
+    return -1;
+  }
+  p->idle[p->nidle++] = s;
+  *out = p;
+  return 0;
+}
+
+struct store *store_pool_get(struct store_pool *p, struct gerr *err) {
+  struct store *s = NULL;
+  pthread_mutex_lock(&p->lock);
+  if (p->nidle)
+    s = p->idle[--p->nidle];
+  pthread_mutex_unlock(&p->lock);
+  if (!s && store_open(p->uri, &s, err) < 0)
+    return NULL;
+  return s;
+}
+
+void store_pool_put(struct store_pool *p, struct store *s) {
+  if (!s)
+    return;
+  store_rollback(s);
+  pthread_mutex_lock(&p->lock);
+  if (p->nidle < p->max_idle) {
+    p->idle[p->nidle++] = s;
+    s = NULL;
+  }
+  pthread_mutex_unlock(&p->lock);
+  store_close(s);
+}
+
+void store_pool_free(struct store_pool *p) {
+  if (!p)
+    return;
+  for (size_t i = 0; i < p->nidle; i++)
+    store_close(p->idle[i]);
+  pthread_mutex_destroy(&p->lock);
+  free(p->idle);
+  free(p->uri);
+  free(p);
+}

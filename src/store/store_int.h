@@ -1,0 +1,40 @@
+/* The backend interface behind include/gromo/store.h, shaped like
+ * sqlite3_vfs: a table of operations. A backend's connection struct begins
+ * with struct store, so store.c can call through s->ops without knowing
+ * which backend answers. */
+#ifndef GROMO_STORE_INT_H
+#define GROMO_STORE_INT_H
+
+#include "gromo/store.h"
+
+struct store_ops {
+  const char *name;
+  int (*open)(const char *uri, struct store **out, struct gerr *err);
+  void (*close)(struct store *s);
+  int (*ping)(struct store *s, struct gerr *err);
+  int (*schema_version)(struct store *s);
+  int (*begin)(struct store *s, struct gerr *err);
+  int (*commit)(struct store *s, struct gerr *err);
+  void (*rollback)(struct store *s);
+  int (*sales_insert)(struct store *s, const struct sale *recs, size_t n,
+                      unsigned char *dup, struct store_insert_stats *st,
+                      struct gerr *err);
+  int (*sales_query)(struct store *s, const struct sales_filter *f,
+                     store_row_fn fn, void *ctx, struct gerr *err);
+  int (*sales_count)(struct store *s, int64_t *n, struct gerr *err);
+  int (*meta_get)(struct store *s, const char *key, char *val, size_t cap,
+                  struct gerr *err);
+  int (*meta_set)(struct store *s, const char *key, const char *val,
+                  struct gerr *err);
+  int (*models_last_trained)(struct store *s, char *out, size_t cap,
+                             struct gerr *err);
+};
+
+struct store {
+  const struct store_ops *ops;
+  int in_tx; /* an explicit transaction is open */
+};
+
+extern const struct store_ops store_sqlite_ops;
+
+#endif

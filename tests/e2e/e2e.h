@@ -1,0 +1,54 @@
+/* End-to-end test support: start the real `gromo serve` on a free loopback
+ * port (port 0, read back from its log) and talk HTTP to it with libcurl. */
+#ifndef GROMO_E2E_H
+#define GROMO_E2E_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+struct srv {
+  pid_t pid;
+  int port;
+  char dir[256];   /* a fresh temporary directory */
+  char db[320];
+  char log[320];
+};
+
+/* Starts the server with a fresh database in a new temp dir; extra flags
+ * (NULL-terminated, may be NULL) are appended. 0 or -1. */
+int srv_start(struct srv *s, const char *const *extra);
+/* SIGTERM, then waits; returns the exit status (or -1). Removes the dir. */
+int srv_stop(struct srv *s);
+/* Path of the gromo executable under test ($GROMO_BIN or ./gromo). */
+const char *gromo_bin(void);
+/* Runs the gromo CLI with args (NULL-terminated); captures stdout/stderr
+ * into out/err (may be NULL, each at most cap bytes); returns exit status. */
+int run_cli(const char *const *args, char *out, size_t cap, char *errout,
+            size_t errcap);
+
+struct http_res {
+  long status;
+  char *body;
+  size_t len;
+  json_t *json;      /* parsed body, or NULL */
+  char headers[8192];
+};
+
+/* One request. body may be NULL; ctype NULL sends no Content-Type. */
+int http_do(const struct srv *s, const char *method, const char *path,
+            const char *ctype, const char *body, size_t len,
+            struct http_res *res);
+void http_res_free(struct http_res *r);
+/* Header value from a response (case-insensitive name), copied to out. */
+int http_header(const struct http_res *r, const char *name, char *out, size_t cap);
+
+/* Sends raw bytes over a fresh TCP connection and reads the answer until
+ * the server closes or timeout_ms passes. Returns bytes read or -1. */
+long raw_exchange(int port, const char *data, size_t len, char *out,
+                  size_t cap, int timeout_ms);
+
+/* Number of stored sales, read directly from the server's database. */
+long long db_sales_count(const struct srv *s);
+
+#endif

@@ -1,0 +1,318 @@
+#include <arpa/inet.h>
+#include <curl/curl.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "e2e.h"
+#include "gromo/store.h"
+
+const char *gromo_bin(void) {
+  const char *b = getenv("GROMO_BIN");
+  return b && *b ? b : "./gromo";
+}
+
+static void sleep_ms(int ms) {
+  struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+  nanosleep(&ts, NULL);
+}
+
+/* Finds "\"port\":N" in the listening line of the log. */
+static int read_port(const char *log) {
+  FILE *f = fopen(log, "r");
+  if (!f)
+    return -1;
+  char line[4096];
+  int port = -1;
+  while (fgets(line, sizeof line, f)) {
+    if (!strstr(line, "\"event\":\"listening\""))
+      continue;
+    char *p = strstr(line, "\"port\":");
+    if (p)
+      port = atoi(p + 7);
+  }
+  fclose(f);
+  return port;
+}
+
+int srv_start(struct srv *s, const char *const *extra) {
+  memset(s, 0, sizeof *s);
+  snprintf(s->dir, sizeof s->dir, "/tmp/gromo-e2e-XXXXXX");
+  if (!mkdtemp(s->dir))
+    return -1;
+  snprintf(s->db, sizeof s->db, "%s/test.db", s->dir);
+  snprintf(s->log, sizeof s->log, "%s/server.log", s->dir);
+  const char *argv[40];
+  size_t n = 0;
+  argv[n++] = gromo_bin();
+  argv[n++] = "serve";
+  argv[n++] = "--port";
+  argv[n++] = "0";
+  argv[n++] = "--db";
+  argv[n++] = s->db;
+  argv[n++] = "--log-file";
+  argv[n++] = s->log;
+  for (size_t i = 0; extra && extra[i] && n < 38; i++)
+    argv[n++] = extra[i];
+  argv[n] = NULL;
+  pid_t pid = fork();
+  if (pid < 0)
+    return -1;
+  if (pid == 0) {
+    int devnull = open("/dev/null", O_RDWR);
+    if (devnull >= 0) {
+      dup2(devnull, 0);
+      dup2(devnull, 1);
+    }
+    execv(argv[0], (char *const *)argv);
+    _exit(127);
+  }
+  s->pid = pid;
+  for (int i = 0; i < 600; i++) { /* up to 30 s under sanitizers */
+    int st;
+    if (waitpid(pid, &st, WNOHANG) == pid) {
+      s->pid = 0;
+      return -1;
+    }
+    s->port = read_port(s->log);
+    if (s->port > 0)
+      return 0;
+    sleep_ms(50);
+  }
+  return -1;
+}
+
+static void rm_rf(const char *dir) {
+  char cmd[600];
+  if (strncmp(dir, "/tmp/gromo-e2e-", 15) != 0)
+    return;
+  snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+  if (system(cmd) != 0)
+    fprintf(stderr, "could not remove %s\n", dir);
+}
+
+int srv_stop(struct srv *s) {
+  int status = -1;
+  if (s->pid > 0) {
+    kill(s->pid, SIGTERM);
+    for (int i = 0; i < 600; i++) {
+      int st;
+      if (waitpid(s->pid, &st, WNOHANG) == s->pid) {
+        status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+        break;
+      }
+      sleep_ms(50);
+    }
+    if (status < 0) {
+      kill(s->pid, SIGKILL);
+      waitpid(s->pid, NULL, 0);
+    }
+    s->pid = 0;
+  }
+  if (!getenv("GROMO_KEEP_TEST_DIRS"))
+    rm_rf(s->dir);
+  return status;
+}
+
+int run_cli(const char *const *args, char *out, size_t cap, char *errout,
+            size_t errcap) {
+  char opath[] = "/tmp/gromo-cli-out-XXXXXX", epath[] = "/tmp/gromo-cli-err-XXXXXX";
+  int ofd = mkstemp(opath), efd = mkstemp(epath);
+  if (ofd < 0 || efd < 0)
+    return -1;
+  const char *argv[40];
+  size_t n = 0;
+  argv[n++] = gromo_bin();
+  for (size_t i = 0; args[i] && n < 38; i++)
+    argv[n++] = args[i];
+  argv[n] = NULL;
+  pid_t pid = fork();
+  if (pid == 0) {
+    int devnull = open("/dev/null", O_RDONLY);
+    dup2(devnull, 0);
+    dup2(ofd, 1);
+    dup2(efd, 2);
+    execv(argv[0], (char *const *)argv);
+    _exit(127);
+  }
+  int st = 0;
+  waitpid(pid, &st, 0);
+  if (out && cap) {
+    ssize_t r = pread(ofd, out, cap - 1, 0);
+    out[r > 0 ? r : 0] = '\0';
+  }
+  if (errout && errcap) {
+    ssize_t r = pread(efd, errout, errcap - 1, 0);
+    errout[r > 0 ? r : 0] = '\0';
+  }
+  close(ofd);
+  close(efd);
+  unlink(opath);
+  unlink(epath);
+  return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+struct sink {
+  char *p;
+  size_t n;
+};
+
+static size_t on_body(char *ptr, size_t size, size_t nmemb, void *ud) {
+  struct sink *s = ud;
+  size_t add = size * nmemb;
+  char *q = realloc(s->p, s->n + add + 1);
+  if (!q)
+    return 0;
+  memcpy(q + s->n, ptr, add);
+  s->p = q;
+  s->n += add;
+  s->p[s->n] = '\0';
+  return add;
+}
+
+static size_t on_header(char *ptr, size_t size, size_t nmemb, void *ud) {
+  struct http_res *r = ud;
+  size_t add = size * nmemb, have = strlen(r->headers);
+  if (have + add < sizeof r->headers) {
+    memcpy(r->headers + have, ptr, add);
+    r->headers[have + add] = '\0';
+  }
+  return add;
+}
+
+int http_do(const struct srv *s, const char *method, const char *path,
+            const char *ctype, const char *body, size_t len,
+            struct http_res *res) {
+  memset(res, 0, sizeof *res);
+  CURL *c = curl_easy_init();
+  if (!c)
+    return -1;
+  char url[2048];
+  snprintf(url, sizeof url, "http://127.0.0.1:%d%s", s->port, path);
+  struct curl_slist *h = NULL;
+  char ct[256];
+  if (ctype) {
+    snprintf(ct, sizeof ct, "Content-Type: %s", ctype);
+    h = curl_slist_append(h, ct);
+  } else {
+    h = curl_slist_append(h, "Content-Type:");
+  }
+  h = curl_slist_append(h, "Expect:");
+  struct sink sk = {0};
+  curl_easy_setopt(c, CURLOPT_URL, url);
+  curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+  curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+  curl_easy_setopt(c, CURLOPT_WRITEDATA, &sk);
+  curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+  curl_easy_setopt(c, CURLOPT_HEADERDATA, res);
+  curl_easy_setopt(c, CURLOPT_TIMEOUT, 60L);
+  curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+  if (!strcmp(method, "HEAD"))
+    curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
+  if (body) {
+    curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+    curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
+  }
+  CURLcode rc = curl_easy_perform(c);
+  if (rc == CURLE_OK)
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &res->status);
+  curl_slist_free_all(h);
+  curl_easy_cleanup(c);
+  res->body = sk.p ? sk.p : calloc(1, 1);
+  res->len = sk.n;
+  if (res->len)
+    res->json = json_loadb(res->body, res->len, 0, NULL);
+  return rc == CURLE_OK ? 0 : -1;
+}
+
+void http_res_free(struct http_res *r) {
+  free(r->body);
+  json_decref(r->json);
+  r->body = NULL;
+  r->json = NULL;
+}
+
+int http_header(const struct http_res *r, const char *name, char *out, size_t cap) {
+  size_t nl = strlen(name);
+  const char *p = r->headers;
+  while (p && *p) {
+    const char *eol = strstr(p, "\r\n");
+    if (!eol)
+      break;
+    if ((size_t)(eol - p) > nl && strncasecmp(p, name, nl) == 0 && p[nl] == ':') {
+      const char *v = p + nl + 1;
+      while (*v == ' ')
+        v++;
+      snprintf(out, cap, "%.*s", (int)(eol - v), v);
+      return 0;
+    }
+    p = eol + 2;
+  }
+  return -1;
+}
+
+long raw_exchange(int port, const char *data, size_t len, char *out, size_t cap,
+                  int timeout_ms) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0)
+    return -1;
+  struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (connect(fd, (struct sockaddr *)&a, sizeof a) < 0) {
+    close(fd);
+    return -1;
+  }
+  fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+  /* Send and read at once, as a real client does: a server may answer
+   * (e.g. 413) before it has read everything. */
+  size_t sent = 0, got = 0;
+  for (;;) {
+    struct pollfd pfd = {.fd = fd, .events = POLLIN | (sent < len ? POLLOUT : 0)};
+    if (poll(&pfd, 1, timeout_ms) <= 0)
+      break;
+    if (pfd.revents & POLLIN) {
+      if (got + 1 >= cap)
+        break;
+      ssize_t r = recv(fd, out + got, cap - 1 - got, 0);
+      if (r <= 0)
+        break;
+      got += (size_t)r;
+      continue;
+    }
+    if (pfd.revents & POLLOUT) {
+      ssize_t w = send(fd, data + sent, len - sent, MSG_NOSIGNAL);
+      if (w <= 0)
+        len = sent; /* the server stopped reading: only listen now */
+      else
+        sent += (size_t)w;
+      continue;
+    }
+    if (pfd.revents & (POLLERR | POLLHUP))
+      break;
+  }
+  out[got] = '\0';
+  close(fd);
+  return (long)got;
+}
+
+long long db_sales_count(const struct srv *s) {
+  struct store *st = NULL;
+  int64_t n = -1;
+  if (store_open(s->db, &st, NULL) == 0) {
+    if (store_sales_count(st, &n, NULL) < 0)
+      n = -1;
+  }
+  store_close(st);
+  return n;
+}

@@ -1,0 +1,238 @@
+/* End-to-end: the gromo command line, and the server's lifecycle. */
+#include <pthread.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "e2e.h"
+
+static char dir[64];
+static char db[128];
+
+static int setup(void **state) {
+  snprintf(dir, sizeof dir, "/tmp/gromo-e2e-XXXXXX");
+  if (!mkdtemp(dir))
+    return -1;
+  snprintf(db, sizeof db, "%s/cli.db", dir);
+  return 0;
+}
+
+static int teardown(void **state) {
+  char cmd[128];
+  snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+  return system(cmd) == 0 ? 0 : -1;
+}
+
+static void write_file(const char *path, const char *text) {
+  FILE *f = fopen(path, "w");
+  assert_non_null(f);
+  fputs(text, f);
+  fclose(f);
+}
+
+static long long count_rows(void) {
+  char out[64];
+  const char *const a[] = {"sales", "--db", db, "--count", NULL};
+  assert_int_equal(run_cli(a, out, sizeof out, NULL, 0), 0);
+  return atoll(out);
+}
+
+static void test_cli__help_everywhere(void **state) {
+  static const char *const cmds[] = {"serve", "generate", "import", "sales"};
+  char out[8192];
+  for (size_t i = 0; i < 4; i++) {
+    const char *const a[] = {cmds[i], "--help", NULL};
+    assert_int_equal(run_cli(a, out, sizeof out, NULL, 0), 0);
+    assert_non_null(strstr(out, "usage: gromo"));
+  }
+  const char *const top[] = {"--help", NULL};
+  assert_int_equal(run_cli(top, out, sizeof out, NULL, 0), 0);
+  const char *const bad[] = {"frobnicate", NULL};
+  assert_int_equal(run_cli(bad, NULL, 0, out, sizeof out), 2);
+  assert_non_null(strstr(out, "unknown command"));
+  const char *const badflag[] = {"generate", "--nope", "5", NULL};
+  assert_int_equal(run_cli(badflag, NULL, 0, NULL, 0), 2);
+  const char *const badn[] = {"generate", "0", "--db", db, NULL};
+  assert_int_equal(run_cli(badn, NULL, 0, NULL, 0), 2);
+}
+
+static void test_cli__generate_is_deterministic(void **state) {
+  const char *const g[] = {"generate", "2000", "--seed", "11", "--end", "2025-06-30",
+                           "--db", db, "-q", NULL};
+  assert_int_equal(run_cli(g, NULL, 0, NULL, 0), 0);
+  assert_int_equal(count_rows(), 2000);
+  char a[65536], b[65536];
+  const char *const q[] = {"sales", "--db", db, "--limit", "50", NULL};
+  assert_int_equal(run_cli(q, a, sizeof a, NULL, 0), 0);
+  /* A second database with the same seed holds the same first rows. */
+  char db2[160];
+  snprintf(db2, sizeof db2, "%s/cli2.db", dir);
+  const char *const g2[] = {"generate", "2000", "--seed", "11", "--end", "2025-06-30",
+                            "--db", db2, "-q", NULL};
+  assert_int_equal(run_cli(g2, NULL, 0, NULL, 0), 0);
+  const char *const q2[] = {"sales", "--db", db2, "--limit", "50", NULL};
+  assert_int_equal(run_cli(q2, b, sizeof b, NULL, 0), 0);
+  assert_true(strlen(a) > 1000);
+  assert_string_equal(a, b);
+  /* Dates end on the given day. */
+  const char *const late[] = {"sales", "--db", db, "--from", "2025-07-01", NULL};
+  assert_int_equal(run_cli(late, a, sizeof a, NULL, 0), 0);
+  assert_string_equal(a, "");
+}
+
+static void test_cli__import_json_and_ndjson(void **state) {
+  char arr[200], nd[200];
+  snprintf(arr, sizeof arr, "%s/a.json", dir);
+  snprintf(nd, sizeof nd, "%s/b.ndjson", dir);
+  write_file(arr,
+             "[\n {\"id\":\"a1\",\"date\":\"2025-01-01\",\"pincode\":\"400001\","
+             "\"product\":\"loan\",\"channel\":\"online\",\"customer_age\":30,"
+             "\"customer_income\":40000},\n"
+             " {\"id\":\"a2\",\"date\":\"2025-01-02\",\"pincode\":\"110001\","
+             "\"product\":\"insurance\",\"channel\":\"offline\",\"customer_age\":50,"
+             "\"customer_income\":90000}\n]\n");
+  write_file(nd,
+             "{\"id\":\"n1\",\"date\":\"2025-01-03\",\"pincode\":\"560001\","
+             "\"product\":\"credit_card\",\"channel\":\"online\",\"customer_age\":25,"
+             "\"customer_income\":150000}\n\n"
+             "{\"id\":\"n2\",\"date\":\"2025-01-04\",\"pincode\":\"700001\","
+             "\"product\":\"loan\",\"channel\":\"offline\",\"customer_age\":44,"
+             "\"customer_income\":30000}\n");
+  long long before = count_rows();
+  char err[4096];
+  const char *const imp[] = {"import", "--db", db, arr, nd, NULL};
+  assert_int_equal(run_cli(imp, NULL, 0, err, sizeof err), 0);
+  assert_non_null(strstr(err, "4 inserted"));
+  assert_int_equal(count_rows(), before + 4);
+  /* Again: all duplicates, nothing new. */
+  assert_int_equal(run_cli(imp, NULL, 0, err, sizeof err), 0);
+  assert_non_null(strstr(err, "4 duplicates"));
+  assert_int_equal(count_rows(), before + 4);
+}
+
+static void test_cli__import_rejects(void **state) {
+  char bad[200], broken[200], empty[200];
+  snprintf(bad, sizeof bad, "%s/bad.ndjson", dir);
+  snprintf(broken, sizeof broken, "%s/broken.json", dir);
+  snprintf(empty, sizeof empty, "%s/empty.json", dir);
+  write_file(bad,
+             "{\"date\":\"2025-01-03\",\"pincode\":\"560001\",\"product\":\"loan\","
+             "\"channel\":\"online\",\"customer_age\":25,\"customer_income\":1}\n"
+             "{\"date\":\"2025-01-03\",\"pincode\":\"56000\",\"product\":\"loan\","
+             "\"channel\":\"online\",\"customer_age\":25,\"customer_income\":1}\n"
+             "{not json}\n");
+  write_file(broken, "[{\"date\":\"2025-01-03\",\"pincode\":\"560001\"");
+  write_file(empty, "");
+  long long before = count_rows();
+  char err[4096];
+  const char *const imp[] = {"import", "--db", db, bad, NULL};
+  assert_int_equal(run_cli(imp, NULL, 0, err, sizeof err), 3);
+  assert_non_null(strstr(err, ":2: record 1: pincode"));
+  assert_non_null(strstr(err, ":3: record 2: record malformed JSON"));
+  assert_int_equal(count_rows(), before); /* all or nothing */
+  const char *const part[] = {"import", "--partial", "--db", db, bad, NULL};
+  assert_int_equal(run_cli(part, NULL, 0, err, sizeof err), 0);
+  assert_int_equal(count_rows(), before + 1);
+  const char *const br[] = {"import", "--db", db, broken, NULL};
+  assert_int_equal(run_cli(br, NULL, 0, err, sizeof err), 1);
+  assert_non_null(strstr(err, "truncated"));
+  const char *const em[] = {"import", "--db", db, empty, NULL};
+  assert_int_equal(run_cli(em, NULL, 0, err, sizeof err), 1);
+  assert_non_null(strstr(err, "empty"));
+  const char *const missing[] = {"import", "--db", db, "/nonexistent/file.json", NULL};
+  assert_int_equal(run_cli(missing, NULL, 0, err, sizeof err), 1);
+  assert_int_equal(count_rows(), before + 1);
+}
+
+static void test_cli__sales_table_and_filters(void **state) {
+  char out[65536];
+  const char *const q[] = {"sales", "--db", db, "--pincode", "400001", "--format",
+                           "table", "--limit", "1000000", NULL};
+  assert_int_equal(run_cli(q, out, sizeof out, NULL, 0), 0);
+  assert_non_null(strstr(out, "400001"));
+  const char *const badq[] = {"sales", "--db", db, "--from", "yesterday", NULL};
+  assert_int_equal(run_cli(badq, NULL, 0, out, sizeof out), 2);
+  assert_non_null(strstr(out, "from"));
+}
+
+struct slow_req {
+  const struct srv *s;
+  long status;
+};
+
+static void *slow_generate(void *arg) {
+  struct slow_req *sr = arg;
+  struct http_res r;
+  if (http_do(sr->s, "GET", "/generate-sample-data/100000?seed=3", NULL, NULL, 0, &r) == 0)
+    sr->status = r.status;
+  http_res_free(&r);
+  return NULL;
+}
+
+/* SIGTERM while a request is running: it completes, then the server exits
+ * cleanly and the store holds all of it. */
+static void test_cli__graceful_shutdown(void **state) {
+  struct srv s;
+  assert_int_equal(srv_start(&s, NULL), 0);
+  struct slow_req sr = {.s = &s};
+  pthread_t t;
+  assert_int_equal(pthread_create(&t, NULL, slow_generate, &sr), 0);
+  usleep(300 * 1000);
+  char keep_db[400];
+  snprintf(keep_db, sizeof keep_db, "%s", s.db);
+  kill(s.pid, SIGTERM);
+  int st = 0;
+  waitpid(s.pid, &st, 0);
+  s.pid = 0;
+  pthread_join(t, NULL);
+  assert_true(WIFEXITED(st));
+  assert_int_equal(WEXITSTATUS(st), 0);
+  assert_int_equal(sr.status, 200);
+  char out[64];
+  const char *const a[] = {"sales", "--db", keep_db, "--count", NULL};
+  assert_int_equal(run_cli(a, out, sizeof out, NULL, 0), 0);
+  assert_int_equal(atoll(out), 100000);
+  FILE *f = fopen(s.log, "r");
+  assert_non_null(f);
+  char line[2048];
+  int stopped = 0;
+  while (fgets(line, sizeof line, f))
+    if (strstr(line, "\"event\":\"stopped\""))
+      stopped = 1;
+  fclose(f);
+  assert_true(stopped);
+  srv_stop(&s);
+}
+
+static void test_cli__serve_bad_settings(void **state) {
+  char err[4096];
+  const char *const a[] = {"serve", "--port", "70000", NULL};
+  assert_int_equal(run_cli(a, NULL, 0, err, sizeof err), 2);
+  const char *const b[] = {"serve", "--http-mode", "fastest", NULL};
+  assert_int_equal(run_cli(b, NULL, 0, err, sizeof err), 2);
+  const char *const c[] = {"serve", "--port", "0", "--db", "/nonexistent/dir/x.db", NULL};
+  assert_int_equal(run_cli(c, NULL, 0, err, sizeof err), 1);
+  assert_non_null(strstr(err, "store"));
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_cli__help_everywhere),
+      cmocka_unit_test(test_cli__generate_is_deterministic),
+      cmocka_unit_test(test_cli__import_json_and_ndjson),
+      cmocka_unit_test(test_cli__import_rejects),
+      cmocka_unit_test(test_cli__sales_table_and_filters),
+      cmocka_unit_test(test_cli__graceful_shutdown),
+      cmocka_unit_test(test_cli__serve_bad_settings),
+  };
+  return cmocka_run_group_tests_name("e2e_cli", tests, setup, teardown);
+}
