@@ -81,7 +81,8 @@ int main(int argc, char **argv) {
   struct gaz *g = NULL;
   struct gen *gen = NULL;
   struct gerr err;
-  struct gen_config cfg = {.seed = 99, .end_ist_ms = now_ist_ms(), .days = 730};
+  struct gen_config cfg = {.seed = 99, .end_ist_ms = now_ist_ms(), .days = 730,
+                           .count = total};
   if (gaz_load_default(&g, &err) < 0 || gen_new(g, &cfg, &gen, &err) < 0) {
     fprintf(stderr, "%s\n", err.msg);
     return 1;

@@ -12,8 +12,12 @@
 
 struct gen_config {
   uint64_t seed;
-  int64_t end_ist_ms; /* the newest sale falls on this day (IST ms) */
+  int64_t end_ist_ms; /* the newest sale falls on this day (IST ms), never
+                         after this instant */
   int days;           /* span of dates, ending at end_ist_ms; default 730 */
+  size_t count;       /* records that will be drawn: the first `count` come
+                         in date order, as real sales arrive (0: unknown;
+                         then, and after `count`, each draw is independent) */
 };
 
 struct gen; /* opaque; borrows the gazetteer, which must outlive it */

@@ -31,6 +31,13 @@ struct gen {
   uint32_t *alias_i;
   int64_t start_day, days, end_ms;
   uint64_t seed;
+  /* Date-ordered mode: how many records each day gets, and the sorted
+   * times of the current day. */
+  uint32_t *day_count;
+  size_t count, produced;
+  int64_t cur_day;       /* index into day_count; -1 before the first */
+  int64_t *times;
+  size_t ntimes, next_time, times_cap;
 };
 
 static uint64_t splitmix64(uint64_t *x) {
@@ -124,6 +131,119 @@ static int build_alias(struct gen *g, const double *w) {
   return 0;
 }
 
+/* Overall volume by month (1-12): festive Oct-Nov and the Jan-Mar tax
+ * season sell more. */
+static const double month_volume[13] = {0, 1.10, 1.10, 1.15, 0.95, 0.95, 0.90,
+                                        0.90, 0.95, 1.00, 1.30, 1.30, 1.05};
+
+/* The acceptance of area a on a day at relative time t in [0,1]: its trend
+ * makes it sell more (or less) as time goes on. */
+static double trend_accept(const struct area *a, double t) {
+  return (1.0 + a->trend * (2.0 * t - 1.0)) / (1.0 + fabs(a->trend));
+}
+
+/* Splits `count` records over the days in proportion to each day's expected
+ * volume (all areas' trends and the month), by systematic rounding, so the
+ * stream can come in date order and still total exactly `count`. */
+static int plan_days(struct gen *g, size_t count) {
+  g->day_count = calloc((size_t)g->days, sizeof *g->day_count);
+  double *wd = malloc((size_t)g->days * sizeof *wd);
+  if (!g->day_count || !wd) {
+    free(wd);
+    return -1;
+  }
+  double a_sum = 0, b_sum = 0, total = 0;
+  /* Expected accepted mass per day is linear in t: A + (2t - 1) B. The
+   * weights are recovered from the alias table's implied probabilities. */
+  double *pw = calloc(g->nareas, sizeof *pw);
+  if (!pw) {
+    free(wd);
+    return -1;
+  }
+  for (size_t i = 0; i < g->nareas; i++) {
+    pw[i] += g->alias_p[i];
+    pw[g->alias_i[i]] += 1.0 - g->alias_p[i];
+  }
+  for (size_t i = 0; i < g->nareas; i++) {
+    double k = 1.0 + fabs(g->areas[i].trend);
+    a_sum += pw[i] / k;
+    b_sum += pw[i] * g->areas[i].trend / k;
+  }
+  free(pw);
+  for (int64_t d = 0; d < g->days; d++) {
+    int y;
+    unsigned m, dd;
+    civil_from_days(g->start_day + d, &y, &m, &dd);
+    double t = ((double)d + 0.5) / (double)g->days;
+    wd[d] = month_volume[m] * (a_sum + (2.0 * t - 1.0) * b_sum);
+    total += wd[d];
+  }
+  double offset = uniform(g), cum = 0;
+  size_t given = 0;
+  for (int64_t d = 0; d < g->days; d++) {
+    cum += wd[d];
+    size_t upto = (size_t)floor((double)count * cum / total + offset);
+    if (upto > count || d == g->days - 1)
+      upto = count;
+    g->day_count[d] = (uint32_t)(upto - given);
+    given = upto;
+  }
+  free(wd);
+  g->count = count;
+  return 0;
+}
+
+static int cmp_i64(const void *a, const void *b) {
+  int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+  return (x > y) - (x < y);
+}
+
+/* A time of day for a sale: mostly business hours. */
+static int64_t time_of_day_ms(struct gen *g) {
+  double hour = 14.0 + 3.2 * normal(g);
+  if (hour < 8)
+    hour = 8 + uniform(g) * 2;
+  if (hour >= 22)
+    hour = 20 + uniform(g) * 2;
+  int64_t ms = (int64_t)(hour * 3600000.0);
+  return ms - ms % 1000; /* whole seconds */
+}
+
+/* Keeps a sale on the last day from falling after the end instant. */
+static int64_t clamp_to_end(struct gen *g, int64_t day, int64_t ms) {
+  if (ms <= g->end_ms)
+    return ms;
+  int64_t span = g->end_ms - day * DAY_MS;
+  if (span <= 0)
+    return g->end_ms - g->end_ms % 1000;
+  ms = day * DAY_MS + (int64_t)(uniform(g) * (double)span);
+  return ms - ms % 1000;
+}
+
+/* Enters the next day that has records; fills its sorted times. */
+static int next_planned_day(struct gen *g) {
+  while (++g->cur_day < g->days) {
+    size_t n = g->day_count[g->cur_day];
+    if (!n)
+      continue;
+    if (n > g->times_cap) {
+      int64_t *t = realloc(g->times, n * sizeof *t);
+      if (!t)
+        return -1;
+      g->times = t;
+      g->times_cap = n;
+    }
+    int64_t day = g->start_day + g->cur_day;
+    for (size_t i = 0; i < n; i++)
+      g->times[i] = clamp_to_end(g, day, day * DAY_MS + time_of_day_ms(g));
+    qsort(g->times, n, sizeof *g->times, cmp_i64);
+    g->ntimes = n;
+    g->next_time = 0;
+    return 0;
+  }
+  return -1;
+}
+
 static const double tier_weight[4] = {1.0, 2.0, 5.0, 12.0};
 static const double tier_active[4] = {0.15, 0.6, 1.0, 1.0};
 static const double tier_income[4] = {15000, 22000, 32000, 48000};
@@ -181,6 +301,11 @@ int gen_new(const struct gaz *gz, const struct gen_config *cfg, struct gen **out
     return gerr_set(err, GERR_INTERNAL, "cannot build the sample-data tables");
   }
   free(w);
+  g->cur_day = -1;
+  if (cfg->count && plan_days(g, cfg->count) < 0) {
+    gen_free(g);
+    return gerr_set(err, GERR_INTERNAL, "out of memory");
+  }
   *out = g;
   return 0;
 }
@@ -188,16 +313,14 @@ int gen_new(const struct gaz *gz, const struct gen_config *cfg, struct gen **out
 void gen_free(struct gen *g) {
   if (!g)
     return;
+  free(g->day_count);
+  free(g->times);
   free(g->areas);
   free(g->alias_p);
   free(g->alias_i);
   free(g);
 }
 
-/* Overall volume by month (1-12): festive Oct-Nov and the Jan-Mar tax
- * season sell more. */
-static const double month_volume[13] = {0, 1.10, 1.10, 1.15, 0.95, 0.95, 0.90,
-                                        0.90, 0.95, 1.00, 1.30, 1.30, 1.05};
 
 static void make_uuid(uint64_t a, uint64_t b, char out[37]) {
   static const char hex[] = "0123456789abcdef";
@@ -218,39 +341,46 @@ static void make_uuid(uint64_t a, uint64_t b, char out[37]) {
   out[k] = '\0';
 }
 
-void gen_next(struct gen *g, struct sale *out) {
-  memset(out, 0, sizeof *out);
-  /* Where: an active pincode, by weight. */
+static const struct area *draw_area(struct gen *g) {
   size_t i = (size_t)(uniform(g) * (double)g->nareas);
   if (i >= g->nareas)
     i = g->nareas - 1;
-  const struct area *a = uniform(g) < g->alias_p[i] ? &g->areas[i] : &g->areas[g->alias_i[i]];
+  return uniform(g) < g->alias_p[i] ? &g->areas[i] : &g->areas[g->alias_i[i]];
+}
 
-  /* When: the area's trend and the month's volume, by rejection. */
+void gen_next(struct gen *g, struct sale *out) {
+  memset(out, 0, sizeof *out);
+  const struct area *a;
   double t;
-  int64_t day;
+  int64_t day, ms;
   unsigned month, dom;
   int year;
-  for (;;) {
-    t = uniform(g);
-    day = g->start_day + (int64_t)(t * (double)g->days);
-    if (day >= g->start_day + g->days)
-      day = g->start_day + g->days - 1;
+  if (g->produced < g->count &&
+      (g->next_time < g->ntimes || next_planned_day(g) == 0)) {
+    /* Date order: the day is planned; pick where, by trend at that day. */
+    day = g->start_day + g->cur_day;
+    t = ((double)g->cur_day + 0.5) / (double)g->days;
+    ms = g->times[g->next_time++];
+    do
+      a = draw_area(g);
+    while (uniform(g) >= trend_accept(a, t));
     civil_from_days(day, &year, &month, &dom);
-    double accept = (1.0 + a->trend * (2.0 * t - 1.0)) / (1.0 + fabs(a->trend)) *
-                    month_volume[month] / 1.30;
-    if (uniform(g) < accept)
-      break;
+  } else {
+    /* Independent draws: where by weight, when by its trend and the
+     * month's volume, by rejection. */
+    a = draw_area(g);
+    for (;;) {
+      t = uniform(g);
+      day = g->start_day + (int64_t)(t * (double)g->days);
+      if (day >= g->start_day + g->days)
+        day = g->start_day + g->days - 1;
+      civil_from_days(day, &year, &month, &dom);
+      if (uniform(g) < trend_accept(a, t) * month_volume[month] / 1.30)
+        break;
+    }
+    ms = clamp_to_end(g, day, day * DAY_MS + time_of_day_ms(g));
   }
-  double hour = 14.0 + 3.2 * normal(g);
-  if (hour < 8)
-    hour = 8 + uniform(g) * 2;
-  if (hour >= 22)
-    hour = 20 + uniform(g) * 2;
-  int64_t ms = day * DAY_MS + (int64_t)(hour * 3600000.0);
-  ms -= ms % 1000; /* whole seconds */
-  if (ms > g->end_ms)
-    ms = g->end_ms - (g->end_ms % 1000) - (int64_t)(uniform(g) * 3600) * 1000;
+  g->produced++;
   out->ts_ms = ms;
   out->pincode = a->pincode;
 

@@ -1,6 +1,7 @@
 /* The SQLite backend: WAL, prepared statements only, migrations kept in
  * PRAGMA user_version. One connection per struct store, used by one thread
  * at a time (SQLITE_OPEN_NOMUTEX). */
+#include <pthread.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,7 +16,7 @@ struct sqlite_store {
   struct store base; /* first: store.c sees only this */
   sqlite3 *db;
   char path[512];
-  sqlite3_stmt *ping, *insert, *count, *meta_get, *meta_set, *models_last;
+  sqlite3_stmt *ping, *insert, *insert_id, *count, *meta_get, *meta_set, *models_last;
   sqlite3_stmt *begin, *commit, *rollback;
   sqlite3_stmt *query[QUERY_VARIANTS];
 };
@@ -176,7 +177,7 @@ static const char QUERY_COLUMNS[] =
 
 static void sq_close(struct store *base) {
   struct sqlite_store *s = SQ(base);
-  sqlite3_stmt **all[] = {&s->ping, &s->insert, &s->count, &s->meta_get, &s->meta_set,
+  sqlite3_stmt **all[] = {&s->ping, &s->insert, &s->insert_id, &s->count, &s->meta_get, &s->meta_set,
                           &s->models_last, &s->begin, &s->commit, &s->rollback};
   for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
     sqlite3_finalize(*all[i]);
@@ -186,8 +187,17 @@ static void sq_close(struct store *base) {
   free(s);
 }
 
+/* Process-wide settings, before SQLite's first use: no memory statistics
+ * (they take a global mutex on every allocation). */
+static pthread_once_t sqlite_once = PTHREAD_ONCE_INIT;
+static void sqlite_configure(void) {
+  sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+  sqlite3_initialize();
+}
+
 static int sq_open(const char *uri, struct store **out, struct gerr *err) {
   *out = NULL;
+  pthread_once(&sqlite_once, sqlite_configure);
   if (!strncmp(uri, "sqlite:", 7))
     uri += 7;
   if (strlen(uri) >= sizeof ((struct sqlite_store *)0)->path)
@@ -210,6 +220,7 @@ static int sq_open(const char *uri, struct store **out, struct gerr *err) {
   sqlite3_busy_timeout(s->db, 5000);
   sqlite3_extended_result_codes(s->db, 1);
   static const char pragmas[] =
+      "PRAGMA page_size = 16384;" /* takes effect on a new database */
       "PRAGMA journal_mode = WAL;"
       "PRAGMA synchronous = NORMAL;"
       "PRAGMA foreign_keys = ON;"
@@ -240,7 +251,14 @@ static int sq_open(const char *uri, struct store **out, struct gerr *err) {
     return -1;
   }
   if (prepare(s, &s->ping, "SELECT 1", err) < 0 ||
+      /* Records without a client id cannot conflict: the plain insert
+       * skips the upsert's extra constraint pass. */
       prepare(s, &s->insert,
+              "INSERT INTO sales(client_id, ts_ms, pincode, city, product, channel,"
+              " agent_id, customer_age, customer_income, ingested_at)"
+              " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+              err) < 0 ||
+      prepare(s, &s->insert_id,
               "INSERT INTO sales(client_id, ts_ms, pincode, city, product, channel,"
               " agent_id, customer_age, customer_income, ingested_at)"
               " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"
@@ -299,12 +317,12 @@ static int sq_sales_insert(struct store *base, const struct sale *recs, size_t n
                            unsigned char *dup, struct store_insert_stats *stats,
                            struct gerr *err) {
   struct sqlite_store *s = SQ(base);
-  sqlite3_stmt *st = s->insert;
   struct timespec now;
   clock_gettime(CLOCK_REALTIME, &now);
   sqlite3_int64 ingested = (sqlite3_int64)now.tv_sec * 1000 + now.tv_nsec / 1000000;
   for (size_t i = 0; i < n; i++) {
     const struct sale *r = &recs[i];
+    sqlite3_stmt *st = r->id[0] ? s->insert_id : s->insert;
     bind_text_or_null(st, 1, r->id);
     sqlite3_bind_int64(st, 2, r->ts_ms);
     sqlite3_bind_int(st, 3, r->pincode);
@@ -327,7 +345,8 @@ static int sq_sales_insert(struct store *base, const struct sale *recs, size_t n
     else
       stats->duplicates++;
   }
-  sqlite3_clear_bindings(st);
+  sqlite3_clear_bindings(s->insert);
+  sqlite3_clear_bindings(s->insert_id);
   return 0;
 }
 
