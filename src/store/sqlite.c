@@ -16,7 +16,7 @@ struct sqlite_store {
   struct store base; /* first: store.c sees only this */
   sqlite3 *db;
   char path[512];
-  sqlite3_stmt *ping, *insert, *insert_id, *count, *meta_get, *meta_set, *models_last;
+  sqlite3_stmt *ping, *insert, *insert_id, *count, *ts_range, *meta_get, *meta_set, *models_last;
   sqlite3_stmt *begin, *commit, *rollback;
   sqlite3_stmt *query[QUERY_VARIANTS];
 };
@@ -66,7 +66,11 @@ static const struct {
      "CREATE UNIQUE INDEX sales_client_id ON sales(client_id)"
      "  WHERE client_id IS NOT NULL;"
      "CREATE INDEX sales_ts ON sales(ts_ms);"
-     "CREATE INDEX sales_pincode_ts ON sales(pincode, ts_ms);"
+     /* Pincode lookups go through 30-day buckets: sales arrive roughly in
+      * date order, so new entries land in the newest bucket's small subtree
+      * instead of all over a (pincode, ts_ms) index, and a commit dirties
+      * few pages. A query seeks each bucket of its date range. */
+     "CREATE INDEX sales_bucket_pincode ON sales(ts_ms / 2592000000, pincode, ts_ms);"
      "CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;"
      "CREATE TABLE api_keys("
      "  id INTEGER PRIMARY KEY,"
@@ -171,13 +175,15 @@ static int migrate(struct sqlite_store *s, struct gerr *err) {
   return 0;
 }
 
+#define BUCKET_MS 2592000000LL /* 30 days: the bucket of the pincode index */
+
 static const char QUERY_COLUMNS[] =
-    "SELECT seq, ts_ms, pincode, city, product, channel, agent_id, customer_age,"
-    " customer_income, client_id FROM sales WHERE ts_ms >= ?1 AND ts_ms < ?2";
+    "SELECT s.seq, s.ts_ms, s.pincode, s.city, s.product, s.channel, s.agent_id,"
+    " s.customer_age, s.customer_income, s.client_id";
 
 static void sq_close(struct store *base) {
   struct sqlite_store *s = SQ(base);
-  sqlite3_stmt **all[] = {&s->ping, &s->insert, &s->insert_id, &s->count, &s->meta_get, &s->meta_set,
+  sqlite3_stmt **all[] = {&s->ping, &s->insert, &s->insert_id, &s->count, &s->ts_range, &s->meta_get, &s->meta_set,
                           &s->models_last, &s->begin, &s->commit, &s->rollback};
   for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
     sqlite3_finalize(*all[i]);
@@ -265,6 +271,7 @@ static int sq_open(const char *uri, struct store **out, struct gerr *err) {
               " ON CONFLICT(client_id) WHERE client_id IS NOT NULL DO NOTHING",
               err) < 0 ||
       prepare(s, &s->count, "SELECT count(*) FROM sales", err) < 0 ||
+      prepare(s, &s->ts_range, "SELECT min(ts_ms), max(ts_ms) FROM sales", err) < 0 ||
       prepare(s, &s->meta_get, "SELECT value FROM meta WHERE key = ?1", err) < 0 ||
       prepare(s, &s->meta_set,
               "INSERT INTO meta(key, value) VALUES (?1, ?2)"
@@ -362,27 +369,74 @@ static void column_text(sqlite3_stmt *st, int col, char *dst, size_t cap) {
   dst[len] = '\0';
 }
 
+/* The buckets a pincode query must visit: those of the date range,
+ * narrowed to the dates stored. 0 with *lo > *hi when there are none. */
+static int bucket_range(struct sqlite_store *s, const struct sales_filter *f,
+                        int64_t *lo, int64_t *hi, struct gerr *err) {
+  int rc = sqlite3_step(s->ts_range);
+  if (rc != SQLITE_ROW) {
+    sqlite3_reset(s->ts_range);
+    return db_error(s, rc, "querying sales", err);
+  }
+  int empty = sqlite3_column_type(s->ts_range, 0) == SQLITE_NULL;
+  int64_t min = sqlite3_column_int64(s->ts_range, 0);
+  int64_t max = sqlite3_column_int64(s->ts_range, 1);
+  sqlite3_reset(s->ts_range);
+  *lo = 1, *hi = 0;
+  if (empty)
+    return 0;
+  int64_t from = f->from_ms > min ? f->from_ms : min;
+  if (f->has_cursor && f->after_ts_ms > from)
+    from = f->after_ts_ms;
+  int64_t to = f->to_ms - 1 < max ? f->to_ms - 1 : max;
+  if (from > to || from < 0)
+    return 0;
+  *lo = from / BUCKET_MS;
+  *hi = to / BUCKET_MS;
+  return 0;
+}
+
 static int sq_sales_query(struct store *base, const struct sales_filter *f,
                           store_row_fn fn, void *ctx, struct gerr *err) {
   struct sqlite_store *s = SQ(base);
   unsigned mask = (f->pincode ? 1u : 0) | (f->product[0] ? 2u : 0) |
                   (f->channel[0] ? 4u : 0) | (f->has_cursor ? 8u : 0);
+  int64_t blo = 0, bhi = 0;
+  if (mask & 1) {
+    if (bucket_range(s, f, &blo, &bhi, err) < 0)
+      return -1;
+    if (blo > bhi)
+      return 0;
+  }
   if (!s->query[mask]) {
     /* The SQL varies only by which constant fragments are present; every
-     * value is bound. */
-    char sql[512];
-    snprintf(sql, sizeof sql, "%s%s%s%s%s ORDER BY ts_ms, seq LIMIT ?8",
-             QUERY_COLUMNS, mask & 1 ? " AND pincode = ?3" : "",
-             mask & 2 ? " AND product = ?4" : "", mask & 4 ? " AND channel = ?5" : "",
-             mask & 8 ? " AND (ts_ms, seq) > (?6, ?7)" : "");
+     * value is bound. With a pincode, the outer loop walks the buckets and
+     * each step seeks (bucket, pincode) in the index. */
+    char sql[1024];
+    snprintf(sql, sizeof sql,
+             "%s%s%s WHERE s.ts_ms >= ?1 AND s.ts_ms < ?2%s%s%s"
+             " ORDER BY s.ts_ms, s.seq LIMIT ?8",
+             mask & 1 ? "WITH RECURSIVE b(x) AS (SELECT ?9 UNION ALL"
+                        " SELECT x + 1 FROM b WHERE x < ?10) "
+                      : "",
+             QUERY_COLUMNS,
+             mask & 1 ? " FROM b CROSS JOIN sales s ON s.ts_ms / 2592000000 = b.x"
+                        " AND s.pincode = ?3"
+                      : " FROM sales s",
+             mask & 2 ? " AND s.product = ?4" : "",
+             mask & 4 ? " AND s.channel = ?5" : "",
+             mask & 8 ? " AND (s.ts_ms, s.seq) > (?6, ?7)" : "");
     if (prepare(s, &s->query[mask], sql, err) < 0)
       return -1;
   }
   sqlite3_stmt *st = s->query[mask];
   sqlite3_bind_int64(st, 1, f->from_ms);
   sqlite3_bind_int64(st, 2, f->to_ms);
-  if (mask & 1)
+  if (mask & 1) {
     sqlite3_bind_int(st, 3, f->pincode);
+    sqlite3_bind_int64(st, 9, blo);
+    sqlite3_bind_int64(st, 10, bhi);
+  }
   if (mask & 2)
     sqlite3_bind_text(st, 4, f->product, -1, SQLITE_STATIC);
   if (mask & 4)
