@@ -312,9 +312,9 @@ int server_start(struct app *app, struct server **out, struct gerr *err) {
   int use_pool = cfg->mode == HTTP_MODE_EPOLL_POOL || cfg->mode == HTTP_MODE_POLL_POOL;
   srv->daemon = MHD_start_daemon(
       flags, (uint16_t)cfg->port, NULL, NULL, &on_request, srv,
+      MHD_OPTION_EXTERNAL_LOGGER, &mhd_logger, srv, /* first, to catch all */
       MHD_OPTION_SOCK_ADDR, addr,
       MHD_OPTION_NOTIFY_COMPLETED, &on_completed, srv,
-      MHD_OPTION_EXTERNAL_LOGGER, &mhd_logger, srv,
       MHD_OPTION_THREAD_POOL_SIZE, use_pool && pool > 1 ? pool : 0,
       MHD_OPTION_CONNECTION_TIMEOUT, cfg->conn_timeout,
       MHD_OPTION_CONNECTION_LIMIT, cfg->max_conns,
