@@ -3,6 +3,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -102,12 +103,159 @@ static void test_ingest__ndjson_keeps_going(void **state) {
   assert_int_equal(s.row[3], 6);
 }
 
+
+/* The streaming JSON reader (jsonrec.c), fed in chunks of every size. */
+struct collected {
+  size_t n, valid;
+  int32_t pins[16];
+  char problems[16][160];
+};
+
+static int collect(void *ctx, size_t index, const struct sale *rec, int valid,
+                   const struct sale_problems *pr) {
+  struct collected *c = ctx;
+  if (c->n < 16) {
+    c->pins[c->n] = valid ? rec->pincode : 0;
+    c->problems[c->n][0] = '\0';
+    if (!valid && pr->count)
+      snprintf(c->problems[c->n], sizeof c->problems[0], "%s %s",
+               sale_field_name(pr->p[0].field), pr->p[0].problem);
+  }
+  c->n++;
+  c->valid += valid != 0;
+  return 0;
+}
+
+static int feed_chunks(const char *text, size_t chunk, struct collected *c,
+                       struct gerr *err) {
+  struct sale_rules rules = {.now_ist_ms = now_ist_ms()};
+  struct jsonrec *j = NULL;
+  memset(c, 0, sizeof *c);
+  assert_int_equal(jsonrec_new(&rules, collect, c, &j), 0);
+  size_t len = strlen(text);
+  int rc = 0;
+  for (size_t off = 0; off < len && rc == 0; off += chunk)
+    rc = jsonrec_feed(j, text + off, len - off < chunk ? len - off : chunk, err);
+  if (rc == 0)
+    rc = jsonrec_finish(j, err);
+  jsonrec_free(j);
+  return rc;
+}
+
+static void test_jsonrec__any_chunking_same_records(void **state) {
+  const char *text = "[" REC("400001") ", " REC("12") ",\n" REC("110001") "]";
+  for (size_t chunk = 1; chunk <= strlen(text); chunk += 7) {
+    struct collected c;
+    struct gerr err;
+    assert_int_equal(feed_chunks(text, chunk, &c, &err), 0);
+    assert_int_equal(c.n, 3);
+    assert_int_equal(c.valid, 2);
+    assert_int_equal(c.pins[0], 400001);
+    assert_int_equal(c.pins[2], 110001);
+    assert_non_null(strstr(c.problems[1], "pincode"));
+  }
+}
+
+static void test_jsonrec__types_and_members(void **state) {
+  static const struct {
+    const char *json;
+    const char *problem; /* NULL: valid */
+  } rows[] = {
+      {"{\"date\":\"2025-01-01\",\"pincode\":400001,\"product\":\"loan\","
+       "\"channel\":\"online\",\"customer_age\":30.0,\"customer_income\":1e3,"
+       "\"extra\":{\"deep\":[1,2,{\"x\":null}]},\"city\":null}",
+       NULL},
+      {"{\"date\":\"2025-01-01\",\"pincode\":400001.0,\"product\":\"loan\","
+       "\"channel\":\"online\",\"customer_age\":30,\"customer_income\":1}",
+       "pincode must be a 6-digit string or integer, not a real"},
+      {"{\"date\":\"2025-01-01\",\"pincode\":\"400001\",\"product\":[\"loan\"],"
+       "\"channel\":\"online\",\"customer_age\":30,\"customer_income\":1}",
+       "product must be a string, not an array"},
+      {"{\"date\":\"2025-01-01\",\"pincode\":\"400001\",\"product\":\"loan\","
+       "\"channel\":\"online\",\"customer_age\":\"30\",\"customer_income\":1}",
+       "customer_age must be an integer, not a string"},
+      {"{\"date\":\"2025-01-01\",\"pincode\":\"400001\",\"product\":\"loan\","
+       "\"channel\":\"online\",\"customer_age\":30,\"customer_income\":true}",
+       "customer_income must be a number, not a boolean"},
+      {"{\"date\":\"2025-01-01\",\"pincode\":\"400001\",\"pincode\":\"400002\","
+       "\"product\":\"loan\",\"channel\":\"online\",\"customer_age\":30,"
+       "\"customer_income\":1}",
+       "pincode is given twice"},
+      {"{\"pincode\":\"400001\",\"product\":\"loan\",\"channel\":\"online\","
+       "\"customer_age\":30,\"customer_income\":99999999999999999999999}",
+       "customer_income must be from 0 to 100000000"},
+      {"{}", "date is required"},
+  };
+  for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+    struct collected c;
+    struct gerr err;
+    assert_int_equal(feed_chunks(rows[i].json, 5, &c, &err), 0);
+    assert_int_equal(c.n, 1);
+    if (!rows[i].problem) {
+      assert_int_equal(c.valid, 1);
+    } else {
+      assert_int_equal(c.valid, 0);
+      if (strcmp(c.problems[0], rows[i].problem) != 0)
+        fail_msg("row %zu: got '%s', want '%s'", i, c.problems[0], rows[i].problem);
+    }
+  }
+}
+
+static void test_jsonrec__structural_errors(void **state) {
+  char deep[200];
+  memset(deep, '[', 100);
+  memset(deep + 100, ']', 99);
+  deep[199] = '\0';
+  static const char *const bad[] = {
+      "42", "\"x\"", "null", "[{}] [{}]", "[" REC("400001"), "[{\"date\":",
+      "{\"a\":1", "[1,]", "", "   ", "[\"\xff\xfe\"]",
+  };
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    struct collected c;
+    struct gerr err;
+    if (feed_chunks(bad[i], 3, &c, &err) != -1)
+      fail_msg("case %zu was accepted", i);
+    assert_int_equal(err.code, GERR_INVALID_INPUT);
+  }
+  struct collected c;
+  struct gerr err;
+  assert_int_equal(feed_chunks(deep, 16, &c, &err), -1);
+  assert_non_null(strstr(err.msg, "nested"));
+  /* Array elements that are not objects are invalid records, not errors. */
+  assert_int_equal(feed_chunks("[1, \"two\", [3], null]", 4, &c, &err), 0);
+  assert_int_equal(c.n, 4);
+  assert_int_equal(c.valid, 0);
+  assert_string_equal(c.problems[2], "record must be a JSON object");
+  assert_int_equal(feed_chunks("[]", 1, &c, &err), 0);
+  assert_int_equal(c.n, 0);
+}
+
+static int stop_after_two(void *ctx, size_t index, const struct sale *rec, int valid,
+                          const struct sale_problems *pr) {
+  return index >= 1;
+}
+
+static void test_jsonrec__callback_stops(void **state) {
+  struct sale_rules rules = {.now_ist_ms = now_ist_ms()};
+  struct jsonrec *j = NULL;
+  struct gerr err;
+  const char *text = "[" REC("400001") "," REC("400001") "," REC("400001") "]";
+  assert_int_equal(jsonrec_new(&rules, stop_after_two, NULL, &j), 0);
+  assert_int_equal(jsonrec_feed(j, text, strlen(text), &err), -2);
+  assert_int_equal(jsonrec_count(j), 2);
+  jsonrec_free(j);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_ingest__detect),
       cmocka_unit_test(test_ingest__json_array_rows),
       cmocka_unit_test(test_ingest__json_array_broken),
       cmocka_unit_test(test_ingest__ndjson_keeps_going),
+      cmocka_unit_test(test_jsonrec__any_chunking_same_records),
+      cmocka_unit_test(test_jsonrec__types_and_members),
+      cmocka_unit_test(test_jsonrec__structural_errors),
+      cmocka_unit_test(test_jsonrec__callback_stops),
   };
   return cmocka_run_group_tests_name("ingest", tests, NULL, NULL);
 }
