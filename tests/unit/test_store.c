@@ -1,0 +1,391 @@
+/* src/store: the SQLite backend through the store interface. */
+#include <pthread.h>
+#include <setjmp.h>
+#include <sqlite3.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "gromo/store.h"
+#include "gromo/timeutil.h"
+
+static char path[128];
+
+static void remove_db(const char *p) {
+  char x[160];
+  unlink(p);
+  snprintf(x, sizeof x, "%s-wal", p);
+  unlink(x);
+  snprintf(x, sizeof x, "%s-shm", p);
+  unlink(x);
+}
+
+static int fresh(void **state) {
+  static int n;
+  snprintf(path, sizeof path, "/tmp/gromo-store-%d-%d.db", (int)getpid(), n++);
+  remove_db(path);
+  return 0;
+}
+
+static int cleanup(void **state) {
+  remove_db(path);
+  return 0;
+}
+
+static struct sale rec(int64_t day, int32_t pin, const char *product, const char *id) {
+  struct sale s;
+  memset(&s, 0, sizeof s);
+  s.ts_ms = days_from_civil(2025, 1, 1) * DAY_MS + day * DAY_MS + 3600000;
+  s.pincode = pin;
+  s.customer_age = 30;
+  s.customer_income = 50000;
+  snprintf(s.product, sizeof s.product, "%s", product);
+  snprintf(s.channel, sizeof s.channel, "online");
+  if (id)
+    snprintf(s.id, sizeof s.id, "%s", id);
+  return s;
+}
+
+static struct store *open_ok(void) {
+  struct store *s = NULL;
+  struct gerr err;
+  if (store_open(path, &s, &err) < 0)
+    fail_msg("open: %s", err.msg);
+  return s;
+}
+
+static int64_t count(struct store *s) {
+  int64_t n = -1;
+  assert_int_equal(store_sales_count(s, &n, NULL), 0);
+  return n;
+}
+
+static void test_store__fresh_schema(void **state) {
+  struct store *s = open_ok();
+  assert_int_equal(store_schema_version(s), STORE_SCHEMA_VERSION);
+  assert_string_equal(store_backend(s), "sqlite");
+  assert_int_equal(store_ping(s, NULL), 0);
+  assert_int_equal(count(s), 0);
+  char buf[64];
+  assert_int_equal(store_models_last_trained(s, buf, sizeof buf, NULL), 1);
+  store_close(s);
+  /* Reopening finds the schema as it is. */
+  s = open_ok();
+  assert_int_equal(store_schema_version(s), STORE_SCHEMA_VERSION);
+  store_close(s);
+}
+
+static void test_store__idempotent_ids(void **state) {
+  struct store *s = open_ok();
+  struct sale batch[4] = {rec(0, 400001, "loan", "a"), rec(1, 400001, "loan", "b"),
+                          rec(2, 400001, "loan", NULL), rec(3, 400001, "loan", "a")};
+  unsigned char dup[4];
+  struct store_insert_stats st;
+  assert_int_equal(store_sales_insert(s, batch, 4, dup, &st, NULL), 0);
+  assert_int_equal(st.inserted, 3); /* "a" twice in one batch: one stored */
+  assert_int_equal(st.duplicates, 1);
+  assert_int_equal(dup[3], 1);
+  assert_int_equal(dup[0], 0);
+  assert_int_equal(store_sales_insert(s, batch, 4, dup, &st, NULL), 0);
+  assert_int_equal(st.inserted, 1); /* only the record without an id */
+  assert_int_equal(st.duplicates, 3);
+  assert_int_equal(count(s), 4);
+  store_close(s);
+}
+
+static void test_store__batch_is_atomic(void **state) {
+  struct store *s = open_ok();
+  struct sale batch[3] = {rec(0, 400001, "loan", "x1"), rec(1, 400001, "loan", "x2"),
+                          rec(2, 400001, "loan", "x3")};
+  batch[2].customer_age = 7; /* breaks the table's CHECK: the insert fails */
+  struct gerr err;
+  struct store_insert_stats st;
+  assert_int_equal(store_sales_insert(s, batch, 3, NULL, &st, &err), -1);
+  assert_int_equal(err.code, GERR_INTERNAL);
+  assert_int_equal(count(s), 0); /* nothing of the batch */
+  assert_int_equal(st.inserted, 0);
+  batch[2].customer_age = 70;
+  assert_int_equal(store_sales_insert(s, batch, 3, NULL, &st, &err), 0);
+  assert_int_equal(count(s), 3);
+  store_close(s);
+}
+
+static void test_store__explicit_transactions(void **state) {
+  struct store *s = open_ok();
+  struct sale r1 = rec(0, 110001, "loan", NULL);
+  struct gerr err;
+  assert_int_equal(store_begin(s, &err), 0);
+  assert_int_equal(store_begin(s, &err), -1); /* no nesting */
+  assert_int_equal(store_sales_insert(s, &r1, 1, NULL, NULL, &err), 0);
+  store_rollback(s);
+  assert_int_equal(count(s), 0);
+  assert_int_equal(store_begin(s, &err), 0);
+  assert_int_equal(store_sales_insert(s, &r1, 1, NULL, NULL, &err), 0);
+  assert_int_equal(store_sales_insert(s, &r1, 1, NULL, NULL, &err), 0);
+  assert_int_equal(store_commit(s, &err), 0);
+  assert_int_equal(count(s), 2);
+  assert_int_equal(store_commit(s, &err), -1); /* nothing open */
+  store_close(s);
+}
+
+struct rows {
+  int64_t seq[64];
+  int64_t ts[64];
+  int32_t pin[64];
+  size_t n;
+};
+
+static int collect(void *ctx, const struct sale *r, int64_t seq) {
+  struct rows *rw = ctx;
+  if (rw->n < 64) {
+    rw->seq[rw->n] = seq;
+    rw->ts[rw->n] = r->ts_ms;
+    rw->pin[rw->n] = r->pincode;
+  }
+  rw->n++;
+  return 0;
+}
+
+static size_t query(struct store *s, const struct sales_filter *f, struct rows *rw) {
+  memset(rw, 0, sizeof *rw);
+  struct gerr err;
+  if (store_sales_query(s, f, collect, rw, &err) < 0)
+    fail_msg("query: %s", err.msg);
+  return rw->n;
+}
+
+static void test_store__query_filters(void **state) {
+  struct store *s = open_ok();
+  struct sale b[6] = {rec(0, 400001, "loan", NULL),       rec(40, 400001, "insurance", NULL),
+                      rec(80, 110001, "loan", NULL),      rec(80, 400001, "loan", "id-1"),
+                      rec(400, 400001, "credit_card", NULL), rec(10, 560001, "loan", NULL)};
+  snprintf(b[5].channel, sizeof b[5].channel, "offline");
+  snprintf(b[5].city, sizeof b[5].city, "Bengaluru");
+  assert_int_equal(store_sales_insert(s, b, 6, NULL, NULL, NULL), 0);
+  struct sales_filter f;
+  struct rows rw;
+  sales_filter_init(&f);
+  assert_int_equal(query(s, &f, &rw), 6);
+  for (size_t i = 1; i < 6; i++) /* ordered by (ts, seq) */
+    assert_true(rw.ts[i - 1] < rw.ts[i] || (rw.ts[i - 1] == rw.ts[i] && rw.seq[i - 1] < rw.seq[i]));
+  f.pincode = 400001;
+  assert_int_equal(query(s, &f, &rw), 4); /* across buckets 0..400 days */
+  snprintf(f.product, sizeof f.product, "loan");
+  assert_int_equal(query(s, &f, &rw), 2);
+  sales_filter_init(&f);
+  snprintf(f.channel, sizeof f.channel, "offline");
+  assert_int_equal(query(s, &f, &rw), 1);
+  assert_int_equal(rw.pin[0], 560001);
+  /* from inclusive, to exclusive, to the millisecond */
+  sales_filter_init(&f);
+  f.from_ms = b[2].ts_ms;
+  f.to_ms = b[4].ts_ms;
+  assert_int_equal(query(s, &f, &rw), 2);
+  f.to_ms = b[4].ts_ms + 1;
+  assert_int_equal(query(s, &f, &rw), 3);
+  f.pincode = 400001;
+  assert_int_equal(query(s, &f, &rw), 2);
+  f.pincode = 999999; /* unknown: nothing, not an error */
+  assert_int_equal(query(s, &f, &rw), 0);
+  store_close(s);
+}
+
+static void test_store__cursor_visits_each_row_once(void **state) {
+  struct store *s = open_ok();
+  struct sale b[50];
+  for (int i = 0; i < 50; i++) /* many equal timestamps */
+    b[i] = rec(i / 7, i % 2 ? 400001 : 400002, "loan", NULL);
+  assert_int_equal(store_sales_insert(s, b, 50, NULL, NULL, NULL), 0);
+  for (int with_pin = 0; with_pin < 2; with_pin++) {
+    struct sales_filter f;
+    sales_filter_init(&f);
+    f.limit = 6;
+    if (with_pin)
+      f.pincode = 400001;
+    int64_t seen[50] = {0};
+    size_t total = 0;
+    for (;;) {
+      struct rows rw;
+      size_t n = query(s, &f, &rw);
+      for (size_t i = 0; i < n; i++) {
+        assert_true(rw.seq[i] >= 1 && rw.seq[i] <= 50);
+        assert_int_equal(seen[rw.seq[i] - 1]++, 0);
+      }
+      total += n;
+      if (n < f.limit)
+        break;
+      f.has_cursor = 1;
+      f.after_ts_ms = rw.ts[n - 1];
+      f.after_seq = rw.seq[n - 1];
+    }
+    assert_int_equal(total, with_pin ? 25 : 50);
+  }
+  store_close(s);
+}
+
+static void test_store__meta(void **state) {
+  struct store *s = open_ok();
+  char v[32];
+  assert_int_equal(store_meta_get(s, "k", v, sizeof v, NULL), 1);
+  assert_int_equal(store_meta_set(s, "k", "one", NULL), 0);
+  assert_int_equal(store_meta_set(s, "k", "two", NULL), 0);
+  assert_int_equal(store_meta_get(s, "k", v, sizeof v, NULL), 0);
+  assert_string_equal(v, "two");
+  store_close(s);
+}
+
+/* A database made by the first schema, by hand, is migrated with its rows. */
+static void test_store__migrates_old_schema(void **state) {
+  sqlite3 *db;
+  assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+  assert_int_equal(
+      sqlite3_exec(db,
+                   "CREATE TABLE sales(seq INTEGER PRIMARY KEY, client_id TEXT UNIQUE,"
+                   " ts_ms INTEGER NOT NULL, pincode INTEGER NOT NULL, city TEXT,"
+                   " product TEXT NOT NULL, channel TEXT NOT NULL, agent_id TEXT,"
+                   " customer_age INTEGER NOT NULL, customer_income REAL NOT NULL);"
+                   "INSERT INTO sales VALUES (1, 'old-1', 1735700000000, 400001, 'Mumbai',"
+                   " 'loan', 'online', NULL, 30, 1000.5);"
+                   "INSERT INTO sales VALUES (2, NULL, 1735800000000, 110001, NULL,"
+                   " 'insurance', 'offline', NULL, 60, 0);"
+                   "PRAGMA user_version = 1;",
+                   NULL, NULL, NULL),
+      SQLITE_OK);
+  sqlite3_close(db);
+  struct store *s = open_ok();
+  assert_int_equal(store_schema_version(s), STORE_SCHEMA_VERSION);
+  assert_int_equal(count(s), 2);
+  struct sales_filter f;
+  struct rows rw;
+  sales_filter_init(&f);
+  f.pincode = 400001;
+  assert_int_equal(query(s, &f, &rw), 1);
+  /* The old client id still makes a retry a duplicate. */
+  struct sale r = rec(0, 400001, "loan", "old-1");
+  struct store_insert_stats st;
+  assert_int_equal(store_sales_insert(s, &r, 1, NULL, &st, NULL), 0);
+  assert_int_equal(st.duplicates, 1);
+  assert_int_equal(store_meta_set(s, "migrated", "yes", NULL), 0); /* new table */
+  store_close(s);
+}
+
+static void test_store__refuses_newer_schema(void **state) {
+  sqlite3 *db;
+  assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+  assert_int_equal(sqlite3_exec(db, "PRAGMA user_version = 99", NULL, NULL, NULL), SQLITE_OK);
+  sqlite3_close(db);
+  struct store *s = NULL;
+  struct gerr err;
+  assert_int_equal(store_open(path, &s, &err), -1);
+  assert_null(s);
+  assert_non_null(strstr(err.msg, "newer"));
+}
+
+static void test_store__bad_uris(void **state) {
+  struct store *s = NULL;
+  struct gerr err;
+  assert_int_equal(store_open("/nonexistent/dir/x.db", &s, &err), -1);
+  assert_int_equal(err.code, GERR_UNAVAILABLE);
+  assert_int_equal(store_open("postgresql://localhost/gromo", &s, &err), -1);
+  assert_non_null(strstr(err.msg, "PostgreSQL"));
+  assert_int_equal(store_open("", &s, &err), -1);
+  /* A file that is not a database. */
+  FILE *f = fopen(path, "w");
+  fputs("this is not a database, just text that is long enough to matter......", f);
+  fclose(f);
+  assert_int_equal(store_open(path, &s, &err), -1);
+  assert_int_equal(err.code, GERR_UNAVAILABLE);
+}
+
+struct writer {
+  struct store_pool *pool;
+  int id;
+  int failures;
+};
+
+static void *write_many(void *arg) {
+  struct writer *w = arg;
+  for (int b = 0; b < 20; b++) {
+    struct gerr err;
+    struct store *s = store_pool_get(w->pool, &err);
+    if (!s) {
+      w->failures++;
+      continue;
+    }
+    struct sale batch[50];
+    for (int i = 0; i < 50; i++) {
+      char id[32];
+      snprintf(id, sizeof id, "w%d-%d-%d", w->id, b, i);
+      batch[i] = rec(i, 400001 + w->id, "loan", id);
+    }
+    if (store_sales_insert(s, batch, 50, NULL, NULL, &err) < 0)
+      w->failures++;
+    store_pool_put(w->pool, s);
+  }
+  return NULL;
+}
+
+static void test_store__pool_concurrent_writers(void **state) {
+  struct store_pool *pool = NULL;
+  assert_int_equal(store_pool_new(path, 2, &pool, NULL), 0);
+  pthread_t t[4];
+  struct writer w[4];
+  for (int i = 0; i < 4; i++) {
+    w[i] = (struct writer){.pool = pool, .id = i};
+    pthread_create(&t[i], NULL, write_many, &w[i]);
+  }
+  for (int i = 0; i < 4; i++) {
+    pthread_join(t[i], NULL);
+    assert_int_equal(w[i].failures, 0);
+  }
+  struct store *s = store_pool_get(pool, NULL);
+  assert_non_null(s);
+  assert_int_equal(count(s), 4 * 20 * 50);
+  store_pool_put(pool, s);
+  store_pool_free(pool);
+}
+
+static void test_store__insert_throughput(void **state) {
+  /* A figure, not an assertion: 1,000,000 rows in batches of 10,000. */
+  struct store *s = open_ok();
+  struct sale *b = malloc(10000 * sizeof *b);
+  assert_non_null(b);
+  int64_t t0 = mono_us();
+  for (int k = 0; k < 20; k++) {
+    for (int i = 0; i < 10000; i++)
+      b[i] = rec((k * 10000 + i) / 1000, 100000 + (i * 7919) % 800000, "loan", NULL);
+    assert_int_equal(store_sales_insert(s, b, 10000, NULL, NULL, NULL), 0);
+  }
+  double secs = (double)(mono_us() - t0) / 1e6;
+  printf("store: 200,000 rows in batches of 10,000: %.0f rows/s\n", 200000 / secs);
+  int64_t p0 = mono_us();
+  for (int i = 0; i < 10000; i++)
+    assert_int_equal(store_ping(s, NULL), 0);
+  printf("store: ping %.2f us\n", (double)(mono_us() - p0) / 10000);
+  free(b);
+  store_close(s);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test_setup_teardown(test_store__fresh_schema, fresh, cleanup),
+      cmocka_unit_test_setup_teardown(test_store__idempotent_ids, fresh, cleanup),
+      cmocka_unit_test_setup_teardown(test_store__batch_is_atomic, fresh, cleanup),
+      cmocka_unit_test_setup_teardown(test_store__explicit_transactions, fresh, cleanup),
+      cmocka_unit_test_setup_teardown(test_store__query_filters, fresh, cleanup),
+      cmocka_unit_test_setup_teardown(test_store__cursor_visits_each_row_once, fresh, cleanup),
+      cmocka_unit_test_setup_teardown(test_store__meta, fresh, cleanup),
+      cmocka_unit_test_setup_teardown(test_store__migrates_old_schema, fresh, cleanup),
+      cmocka_unit_test_setup_teardown(test_store__refuses_newer_schema, fresh, cleanup),
+      cmocka_unit_test_setup_teardown(test_store__bad_uris, fresh, cleanup),
+      cmocka_unit_test_setup_teardown(test_store__pool_concurrent_writers, fresh, cleanup),
+      cmocka_unit_test_setup_teardown(test_store__insert_throughput, fresh, cleanup),
+  };
+  return cmocka_run_group_tests_name("store", tests, NULL, NULL);
+}
