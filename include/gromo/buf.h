@@ -24,6 +24,9 @@ int buf_puts(struct buf *b, const char *s) GROMO_WUR;
 int buf_printf(struct buf *b, const char *fmt, ...) GROMO_PRINTF(2, 3) GROMO_WUR;
 /* Appends s as the inside of a JSON string (no quotes added). */
 int buf_json_escape(struct buf *b, const char *s, size_t n) GROMO_WUR;
+/* Makes room for n more bytes without changing the content (a hint: 0 or
+ * -1 as buf_append). */
+int buf_reserve(struct buf *b, size_t n) GROMO_WUR;
 void buf_reset(struct buf *b);
 void buf_release(struct buf *b);
 /* Hands the bytes to the caller (free() them); the buffer is left empty. */

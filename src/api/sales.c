@@ -71,6 +71,14 @@ int api_sales_add(struct req *rq, struct resp *rs) {
   json_t *dups = NULL;
   struct gerr err;
   int ret = -1;
+  /* Room for the records the body can hold (at least ~100 bytes each), so
+   * the array is not regrown record by record. */
+  size_t guess = rq->body_len / 100 + 1;
+  b.cap = guess < SALES_ADD_MAX ? guess : SALES_ADD_MAX;
+  b.recs = malloc(b.cap * sizeof *b.recs);
+  b.index_of = malloc(b.cap * sizeof *b.index_of);
+  if (!b.recs || !b.index_of)
+    b.cap = 0;
   if (!b.invalid || jsonrec_new(&rules, batch_add, &b, &jr) < 0) {
     resp_error(rs, GERR_INTERNAL, NULL, "out of memory");
     goto out;

@@ -14,7 +14,7 @@ void buf_init(struct buf *b, size_t limit) {
   b->limit = limit;
 }
 
-static int buf_reserve(struct buf *b, size_t extra) {
+int buf_reserve(struct buf *b, size_t extra) {
   if (extra > b->limit || b->len > b->limit - extra) {
     errno = E2BIG;
     return -1;

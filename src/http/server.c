@@ -159,6 +159,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
       if (errno == 0 && end != cl && n > st->limit)
         return refuse(conn, st, GERR_TOO_LARGE,
                       "the request body is larger than this endpoint accepts");
+      /* The declared length, within the limit, is allocated once. */
+      if (errno == 0 && end != cl && n > 0 && buf_reserve(&st->body, (size_t)n) < 0)
+        return refuse(conn, st, GERR_INTERNAL, "out of memory for the request body");
     }
     return MHD_YES;
   }

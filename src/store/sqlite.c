@@ -232,7 +232,10 @@ static int sq_open(const char *uri, struct store **out, struct gerr *err) {
       "PRAGMA foreign_keys = ON;"
       "PRAGMA temp_store = MEMORY;"
       "PRAGMA cache_size = -65536;"
-      "PRAGMA mmap_size = 268435456;";
+      "PRAGMA mmap_size = 268435456;"
+      /* Pools checkpoint in the background (sq_maintain); a writer does it
+       * itself only past 128 MiB of WAL, as a backstop. */
+      "PRAGMA wal_autocheckpoint = 8192;";
   if ((rc = sqlite3_exec(s->db, pragmas, NULL, NULL, NULL)) != SQLITE_OK) {
     db_error(s, rc, "cannot open database", err);
     sq_close(&s->base);
@@ -517,6 +520,14 @@ static int sq_models_last_trained(struct store *base, char *out, size_t cap,
   return found ? 0 : 1;
 }
 
+/* Copies committed WAL frames into the database without waiting for
+ * readers or writers; the WAL restarts once it has all been copied. */
+static int sq_maintain(struct store *base, struct gerr *err) {
+  struct sqlite_store *s = SQ(base);
+  int rc = sqlite3_wal_checkpoint_v2(s->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+  return rc == SQLITE_OK || (rc & 0xff) == SQLITE_BUSY ? 0 : db_error(s, rc, "checkpoint", err);
+}
+
 const struct store_ops store_sqlite_ops = {
     .name = "sqlite",
     .open = sq_open,
@@ -532,4 +543,5 @@ const struct store_ops store_sqlite_ops = {
     .meta_get = sq_meta_get,
     .meta_set = sq_meta_set,
     .models_last_trained = sq_models_last_trained,
+    .maintain = sq_maintain,
 };

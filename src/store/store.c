@@ -2,6 +2,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "store/store_int.h"
 
@@ -118,13 +119,38 @@ int store_models_last_trained(struct store *s, char *out, size_t cap,
   return s->ops->models_last_trained(s, out, cap, err);
 }
 
-/* The pool: a stack of idle connections behind a mutex. */
+/* The pool: a stack of idle connections behind a mutex, and a thread that
+ * runs the backend's upkeep on a connection of its own. */
 struct store_pool {
   pthread_mutex_t lock;
+  pthread_cond_t wake;
   char *uri;
   struct store **idle;
   size_t nidle, max_idle;
+  struct store *maint_conn;
+  pthread_t maint_thread;
+  int maint_running, stopping;
 };
+
+static void *maintain_loop(void *arg) {
+  struct store_pool *p = arg;
+  pthread_mutex_lock(&p->lock);
+  while (!p->stopping) {
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_nsec += STORE_MAINTAIN_MS * 1000000L;
+    until.tv_sec += until.tv_nsec / 1000000000L;
+    until.tv_nsec %= 1000000000L;
+    pthread_cond_timedwait(&p->wake, &p->lock, &until);
+    if (p->stopping)
+      break;
+    pthread_mutex_unlock(&p->lock);
+    p->maint_conn->ops->maintain(p->maint_conn, NULL);
+    pthread_mutex_lock(&p->lock);
+  }
+  pthread_mutex_unlock(&p->lock);
+  return NULL;
+}
 
 int store_pool_new(const char *uri, size_t max_idle, struct store_pool **out,
                    struct gerr *err) {
@@ -138,6 +164,7 @@ int store_pool_new(const char *uri, size_t max_idle, struct store_pool **out,
   p->idle = calloc(max_idle, sizeof *p->idle);
   p->max_idle = max_idle;
   pthread_mutex_init(&p->lock, NULL);
+  pthread_cond_init(&p->wake, NULL);
   if (!p->uri || !p->idle) {
     store_pool_free(p);
     return gerr_set(err, GERR_INTERNAL, "out of memory");
@@ -150,6 +177,10 @@ int store_pool_new(const char *uri, size_t max_idle, struct store_pool **out,
     return -1;
   }
   p->idle[p->nidle++] = s;
+  if (s->ops->maintain && store_open(uri, &p->maint_conn, err) == 0) {
+    if (pthread_create(&p->maint_thread, NULL, maintain_loop, p) == 0)
+      p->maint_running = 1;
+  }
   *out = p;
   return 0;
 }
@@ -181,8 +212,17 @@ void store_pool_put(struct store_pool *p, struct store *s) {
 void store_pool_free(struct store_pool *p) {
   if (!p)
     return;
+  if (p->maint_running) {
+    pthread_mutex_lock(&p->lock);
+    p->stopping = 1;
+    pthread_cond_signal(&p->wake);
+    pthread_mutex_unlock(&p->lock);
+    pthread_join(p->maint_thread, NULL);
+  }
+  store_close(p->maint_conn);
   for (size_t i = 0; i < p->nidle; i++)
     store_close(p->idle[i]);
+  pthread_cond_destroy(&p->wake);
   pthread_mutex_destroy(&p->lock);
   free(p->idle);
   free(p->uri);

@@ -28,7 +28,12 @@ struct store_ops {
                   struct gerr *err);
   int (*models_last_trained)(struct store *s, char *out, size_t cap,
                              struct gerr *err);
+  /* Background upkeep a pool runs every STORE_MAINTAIN_MS on a connection
+   * of its own (SQLite: WAL checkpoints off the request path). May be NULL. */
+  int (*maintain)(struct store *s, struct gerr *err);
 };
+
+#define STORE_MAINTAIN_MS 200
 
 struct store {
   const struct store_ops *ops;
