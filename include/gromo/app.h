@@ -7,6 +7,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "gromo/keys.h"
+#include "gromo/ratelimit.h"
+
 #define GROMO_API_VERSION "1.0.0"
 
 #ifndef GROMO_BUILD
@@ -15,6 +18,7 @@
 
 struct gaz;
 struct store_pool;
+struct metrics;
 
 /* How libmicrohttpd runs: see docs/operations.md for the measurements. */
 enum http_mode {
@@ -34,7 +38,13 @@ struct app_config {
   unsigned conn_timeout; /* idle seconds before a connection is closed */
   unsigned max_conns;   /* connection cap */
   unsigned drain_secs;  /* longest wait for in-flight requests at shutdown */
+  unsigned max_conns_per_ip;
+  unsigned body_timeout; /* seconds a request body may take to arrive */
   const char *log_file; /* NULL: stderr */
+  struct rate_rule rates[ROLE_ADMIN + 1];
+  int rate_limits_on;   /* 0: --no-rate-limit */
+  const char *cors_origins; /* comma-separated origins or "*"; NULL: none */
+  const char *tls_cert, *tls_key; /* PEM files; both or neither */
 };
 
 void app_config_defaults(struct app_config *c);
@@ -46,7 +56,11 @@ struct app {
   const struct app_config *cfg;
   struct gaz *gaz;
   struct store_pool *pool;
+  unsigned char key_secret[KEY_SECRET_LEN]; /* hashes API keys */
+  struct ratelimit *limiter;                /* NULL: no limits */
+  struct metrics *metrics;                  /* NULL: not counted */
   int64_t started_mono_us;
+  int64_t started_unix;
 };
 
 #endif

@@ -12,13 +12,10 @@
 
 #include "gromo/buf.h"
 #include "gromo/error.h"
+#include "gromo/keys.h"
 
 struct app;
 struct store;
-
-/* Roles nest: admin ⊃ analyst ⊃ viewer ⊃ public. */
-enum role { ROLE_PUBLIC = 0, ROLE_VIEWER, ROLE_ANALYST, ROLE_ADMIN };
-const char *role_name(enum role r);
 
 #define REQ_MAX_PARAMS 4
 
@@ -35,21 +32,31 @@ struct req {
   size_t body_len;
   json_t *json;             /* parsed body for ROUTE_JSON routes (borrowed) */
   char request_id[65];
-  /* Query-string lookup, supplied by whoever built the request. */
+  /* Query-string and header lookups, supplied by whoever built the
+   * request (the same ctx serves both). */
   const char *(*query_fn)(void *ctx, const char *name);
+  const char *(*header_fn)(void *ctx, const char *name);
   void *query_ctx;
+  const char *client; /* the client's address, for per-address limits */
+  /* Set by the router once the key is checked: */
+  enum role role;
+  char key_name[65];
+  int64_t key_id;
+  int rate_limited;
   struct store *db; /* taken from the pool by req_store(), put back after */
 };
 
 /* The value of query parameter `name`, or NULL. */
 const char *req_query(const struct req *rq, const char *name);
+/* The value of request header `name` (case-insensitive), or NULL. */
+const char *req_header(const struct req *rq, const char *name);
 /* The request's store connection (taken lazily from the app's pool). NULL
  * with *err set (GERR_UNAVAILABLE) if the database cannot be reached. */
 struct store *req_store(struct req *rq, struct gerr *err);
 /* Puts the connection back; the HTTP layer calls it after the handler. */
 void req_release(struct req *rq);
 
-#define RESP_MAX_HEADERS 6
+#define RESP_MAX_HEADERS 12
 
 /* What a handler answers. Exactly one of the body forms is used:
  * - success envelope: data (json, owned) or data_raw (JSON text) + message
@@ -102,6 +109,7 @@ enum route_flags {
                               rq->json */
   ROUTE_JSON_RAW = 1 << 1, /* body must be JSON (415 otherwise) and not
                               empty; the handler streams it itself */
+  ROUTE_UNLIMITED = 1 << 2, /* not rate-limited (health checks) */
 };
 
 struct route {

@@ -72,6 +72,28 @@ int store_meta_set(struct store *s, const char *key, const char *val,
 int store_models_last_trained(struct store *s, char *out, size_t cap,
                               struct gerr *err) GROMO_WUR;
 
+/* API keys: only a keyed hash of each key is stored (see keys.h). */
+struct key_row {
+  int64_t id;
+  char name[65];
+  char role[16];
+  char prefix[24];  /* the key's public start, for lookup and display */
+  unsigned char hash[32];
+  char created_at[32];
+  char revoked_at[32]; /* "" while active */
+};
+/* 0, or -1 (GERR_CONFLICT when the name is taken). */
+int store_key_insert(struct store *s, const struct key_row *k, int64_t *id,
+                     struct gerr *err) GROMO_WUR;
+/* Calls fn for each key whose prefix matches (all keys when prefix is NULL),
+ * oldest first; a non-zero return stops. */
+int store_key_scan(struct store *s, const char *prefix,
+                   int (*fn)(void *ctx, const struct key_row *k), void *ctx,
+                   struct gerr *err) GROMO_WUR;
+/* Revokes the active key named `name` (or with that id, when name is all
+ * digits): 0 done, 1 no such active key, -1 error. */
+int store_key_revoke(struct store *s, const char *name, struct gerr *err) GROMO_WUR;
+
 /* A bounded pool of connections for server threads. */
 struct store_pool;
 int store_pool_new(const char *uri, size_t max_idle, struct store_pool **out,

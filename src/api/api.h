@@ -11,6 +11,8 @@ int api_version(struct req *rq, struct resp *rs);       /* health.c */
 int api_sales_add(struct req *rq, struct resp *rs);     /* sales.c */
 int api_sales_list(struct req *rq, struct resp *rs);    /* sales.c */
 int api_sample_generate(struct req *rq, struct resp *rs); /* sample.c */
+int api_metrics(struct req *rq, struct resp *rs);       /* ops.c */
+int api_stats(struct req *rq, struct resp *rs);         /* ops.c */
 
 /* Helpers shared by handlers (params.c). */
 /* Parses a decimal integer in [lo, hi]; 0 or -1. */

@@ -5,12 +5,18 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sodium.h>
 #include <string.h>
+#include <time.h>
 
 #include "cli/cli.h"
 #include "gromo/app.h"
 #include "gromo/gazetteer.h"
+#include "gromo/http.h"
+#include "gromo/keys.h"
 #include "gromo/log.h"
+#include "gromo/metrics.h"
+#include "gromo/ratelimit.h"
 #include "gromo/server.h"
 #include "gromo/store.h"
 #include "gromo/timeutil.h"
@@ -34,6 +40,18 @@ static const char serve_help[] =
     "      --max-connections N  (default 1024)\n"
     "      --log-file PATH   append JSON logs here (env GROMO_LOG_FILE)\n"
     "      --log-level L     debug, info (default), warn, error\n"
+    "      --rate-limits S   requests a second per key (per address without a\n"
+    "                        key), by role: ROLE=RATE[:BURST],... (env\n"
+    "                        GROMO_RATE_LIMITS; defaults public=50:100,\n"
+    "                        viewer=200:400, analyst=20000:40000, admin=200:400)\n"
+    "      --no-rate-limit   no rate limits\n"
+    "      --max-connections-per-ip N  (default 256)\n"
+    "      --body-timeout SECS  longest time a request body may take (default 120)\n"
+    "      --cors-origins L  allowed browser origins, comma-separated, or *\n"
+    "                        (env GROMO_CORS_ORIGINS; default none)\n"
+    "      --tls-cert FILE   serve HTTPS with this PEM certificate (env\n"
+    "                        GROMO_TLS_CERT) ...\n"
+    "      --tls-key FILE    ... and this PEM private key (env GROMO_TLS_KEY)\n"
     "  -h, --help            this help\n";
 
 static int parse_uint(const char *s, unsigned long long max, unsigned long long *out) {
@@ -60,8 +78,13 @@ int cmd_serve(int argc, char **argv) {
   const char *mode = cli_env("GROMO_HTTP_MODE", NULL);
   const char *max_body = cli_env("GROMO_MAX_BODY", NULL);
   const char *timeout = NULL, *max_conns = NULL, *level = NULL;
+  const char *rates = cli_env("GROMO_RATE_LIMITS", NULL), *per_ip = NULL, *body_timeout = NULL;
+  cfg.cors_origins = cli_env("GROMO_CORS_ORIGINS", NULL);
+  cfg.tls_cert = cli_env("GROMO_TLS_CERT", NULL);
+  cfg.tls_key = cli_env("GROMO_TLS_KEY", NULL);
 
-  enum { O_THREADS = 256, O_MODE, O_MAXBODY, O_TIMEOUT, O_MAXCONN, O_LOGFILE, O_LEVEL };
+  enum { O_THREADS = 256, O_MODE, O_MAXBODY, O_TIMEOUT, O_MAXCONN, O_LOGFILE, O_LEVEL,
+         O_RATES, O_NORATE, O_PERIP, O_BODYTO, O_CORS, O_CERT, O_KEY };
   static const struct option opts[] = {
       {"port", required_argument, 0, 'p'},
       {"bind", required_argument, 0, 'b'},
@@ -73,6 +96,13 @@ int cmd_serve(int argc, char **argv) {
       {"max-connections", required_argument, 0, O_MAXCONN},
       {"log-file", required_argument, 0, O_LOGFILE},
       {"log-level", required_argument, 0, O_LEVEL},
+      {"rate-limits", required_argument, 0, O_RATES},
+      {"no-rate-limit", no_argument, 0, O_NORATE},
+      {"max-connections-per-ip", required_argument, 0, O_PERIP},
+      {"body-timeout", required_argument, 0, O_BODYTO},
+      {"cors-origins", required_argument, 0, O_CORS},
+      {"tls-cert", required_argument, 0, O_CERT},
+      {"tls-key", required_argument, 0, O_KEY},
       {"help", no_argument, 0, 'h'},
       {0, 0, 0, 0}};
   int c;
@@ -89,6 +119,13 @@ int cmd_serve(int argc, char **argv) {
     case O_MAXCONN: max_conns = optarg; break;
     case O_LOGFILE: cfg.log_file = optarg; break;
     case O_LEVEL: level = optarg; break;
+    case O_RATES: rates = optarg; break;
+    case O_NORATE: cfg.rate_limits_on = 0; break;
+    case O_PERIP: per_ip = optarg; break;
+    case O_BODYTO: body_timeout = optarg; break;
+    case O_CORS: cfg.cors_origins = optarg; break;
+    case O_CERT: cfg.tls_cert = optarg; break;
+    case O_KEY: cfg.tls_key = optarg; break;
     case 'h': fputs(serve_help, stdout); return EXIT_OK;
     default: return cli_usage_error("serve", "unknown option");
     }
@@ -122,6 +159,23 @@ int cmd_serve(int argc, char **argv) {
       return cli_usage_error("serve", "max-connections must be 1-100000");
     cfg.max_conns = (unsigned)v;
   }
+  if (rates) {
+    char why[160];
+    if (rate_rules_parse(rates, cfg.rates, why, sizeof why) < 0)
+      return cli_usage_error("serve", "rate-limits: %s", why);
+  }
+  if (per_ip) {
+    if (parse_uint(per_ip, 100000, &v) < 0 || v == 0)
+      return cli_usage_error("serve", "max-connections-per-ip must be 1-100000");
+    cfg.max_conns_per_ip = (unsigned)v;
+  }
+  if (body_timeout) {
+    if (parse_uint(body_timeout, 86400, &v) < 0 || v == 0)
+      return cli_usage_error("serve", "body-timeout must be 1-86400 seconds");
+    cfg.body_timeout = (unsigned)v;
+  }
+  if (!cfg.tls_cert != !cfg.tls_key)
+    return cli_usage_error("serve", "--tls-cert and --tls-key go together");
   if (level) {
     static const char *const levels[] = {"debug", "info", "warn", "error"};
     int found = -1;
@@ -148,7 +202,8 @@ int cmd_serve(int argc, char **argv) {
   signal(SIGPIPE, SIG_IGN);
 
   int rc = EXIT_FAIL;
-  struct app app = {.cfg = &cfg, .started_mono_us = mono_us()};
+  struct app app = {.cfg = &cfg, .started_mono_us = mono_us(),
+                    .started_unix = (int64_t)time(NULL)};
   struct server *srv = NULL;
   int64_t t0 = mono_us();
   if (gaz_load_default(&app.gaz, &err) < 0) {
@@ -160,20 +215,42 @@ int cmd_serve(int argc, char **argv) {
     log_msg(LOG_ERROR, "startup", "store: %s", err.msg);
     goto out;
   }
+  {
+    struct store *db = store_pool_get(app.pool, &err);
+    int ok = db && keys_secret(db, app.key_secret, &err) == 0;
+    store_pool_put(app.pool, db);
+    if (!ok) {
+      log_msg(LOG_ERROR, "startup", "keys: %s", err.msg);
+      goto out;
+    }
+  }
+  size_t nroutes = 0;
+  while (gromo_routes[nroutes].method)
+    nroutes++;
+  app.metrics = metrics_new(nroutes);
+  if (cfg.rate_limits_on)
+    app.limiter = ratelimit_new(cfg.rates);
+  if (!app.metrics || (cfg.rate_limits_on && !app.limiter)) {
+    log_msg(LOG_ERROR, "startup", "out of memory");
+    goto out;
+  }
   if (server_start(&app, &srv, &err) < 0) {
     log_msg(LOG_ERROR, "startup", "%s", err.msg);
     goto out;
   }
-  char fields[512];
+  char fields[768];
   int n = snprintf(fields, sizeof fields,
-                   "\"port\":%d,\"bind\":\"%s\",\"url\":\"http://%s%s%s:%d\","
+                   "\"port\":%d,\"bind\":\"%s\",\"url\":\"%s://%s%s%s:%d\","
                    "\"http_mode\":\"%s\",\"threads\":%d,\"pincodes\":%zu,"
-                   "\"gazetteer_ms\":%.1f,\"build\":\"%s\"",
-                   server_port(srv), cfg.bind, strchr(cfg.bind, ':') ? "[" : "",
+                   "\"gazetteer_ms\":%.1f,\"build\":\"%s\",\"tls\":%s,"
+                   "\"rate_limits\":%s",
+                   server_port(srv), cfg.bind, cfg.tls_cert ? "https" : "http",
+                   strchr(cfg.bind, ':') ? "[" : "",
                    strcmp(cfg.bind, "0.0.0.0") == 0 ? "127.0.0.1" : cfg.bind,
                    strchr(cfg.bind, ':') ? "]" : "", server_port(srv),
                    http_mode_name(cfg.mode), cfg.threads, gaz_count(app.gaz),
-                   (double)t_gaz / 1000.0, GROMO_BUILD);
+                   (double)t_gaz / 1000.0, GROMO_BUILD, cfg.tls_cert ? "true" : "false",
+                   cfg.rate_limits_on ? "true" : "false");
   if (n > 0 && (size_t)n < sizeof fields)
     log_fields(LOG_INFO, "listening", fields, (size_t)n);
 
@@ -199,6 +276,9 @@ out:
   server_stop(srv);
   store_pool_free(app.pool);
   gaz_free(app.gaz);
+  ratelimit_free(app.limiter);
+  metrics_free(app.metrics);
+  sodium_memzero(app.key_secret, sizeof app.key_secret);
   if (rc == EXIT_OK)
     log_msg(LOG_INFO, "stopped", "store closed cleanly");
   log_close();

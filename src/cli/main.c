@@ -10,6 +10,7 @@ static const struct cli_command commands[] = {
     {"generate", cmd_generate, "generate realistic sample sales into the store"},
     {"import", cmd_import, "import sales from JSON or NDJSON files"},
     {"sales", cmd_sales, "query stored sales"},
+    {"keys", cmd_keys, "create, list and revoke API keys"},
     {NULL, NULL, NULL},
 };
 

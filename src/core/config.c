@@ -15,7 +15,11 @@ void app_config_defaults(struct app_config *c) {
   c->conn_timeout = 30;
   c->max_conns = 1024;
   c->drain_secs = 30;
+  c->max_conns_per_ip = 256;
+  c->body_timeout = 120;
   c->log_file = NULL;
+  rate_rules_default(c->rates);
+  c->rate_limits_on = 1;
 }
 
 static const char *const mode_names[] = {

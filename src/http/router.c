@@ -7,17 +7,19 @@
 
 #include "gromo/app.h"
 #include "gromo/http.h"
+#include "gromo/log.h"
+#include "gromo/ratelimit.h"
 #include "gromo/store.h"
+#include "gromo/timeutil.h"
 
 #define JSON_PARSE_FLAGS JSON_REJECT_DUPLICATES
 
-const char *role_name(enum role r) {
-  static const char *const names[] = {"public", "viewer", "analyst", "admin"};
-  return (unsigned)r <= ROLE_ADMIN ? names[r] : "unknown";
-}
-
 const char *req_query(const struct req *rq, const char *name) {
   return rq->query_fn ? rq->query_fn(rq->query_ctx, name) : NULL;
+}
+
+const char *req_header(const struct req *rq, const char *name) {
+  return rq->header_fn ? rq->header_fn(rq->query_ctx, name) : NULL;
 }
 
 struct store *req_store(struct req *rq, struct gerr *err) {
@@ -145,11 +147,107 @@ static int check_and_parse_json(struct req *rq, struct resp *rs) {
   return 0;
 }
 
+/* The presented key: X-API-Key, or Authorization: Bearer. */
+static const char *presented_key(const struct req *rq) {
+  const char *k = req_header(rq, "X-API-Key");
+  if (k && *k)
+    return k;
+  const char *a = req_header(rq, "Authorization");
+  if (a && strncasecmp(a, "Bearer ", 7) == 0) {
+    a += 7;
+    while (*a == ' ')
+      a++;
+    return *a ? a : NULL;
+  }
+  return NULL;
+}
+
+/* Checks the key against the route's role: 401 without a valid key, 403
+ * with one whose role is too low. */
+static int authenticate(struct req *rq, struct resp *rs, const struct route *r) {
+  const char *key = presented_key(rq);
+  if (!key) {
+    resp_header(rs, "WWW-Authenticate", "Bearer realm=\"gromo\"");
+    return resp_error(rs, GERR_UNAUTHORIZED, NULL,
+                      "an API key is required: send it as X-API-Key or "
+                      "Authorization: Bearer");
+  }
+  struct gerr err;
+  struct key_row k;
+  enum role role = ROLE_PUBLIC;
+  struct store *db = rq->app ? req_store(rq, &err) : NULL;
+  if (!rq->app)
+    gerr_set(&err, GERR_UNAVAILABLE, "no key store");
+  int rc = db ? keys_verify(db, rq->app->key_secret, key, strlen(key), &k, &role, &err) : -1;
+  if (rc < 0)
+    return resp_error(rs, GERR_UNAVAILABLE, NULL, "cannot check the API key: %s", err.msg);
+  if (rc == 1) {
+    resp_header(rs, "WWW-Authenticate", "Bearer realm=\"gromo\", error=\"invalid_token\"");
+    return resp_error(rs, GERR_UNAUTHORIZED, NULL,
+                      "the API key is not valid (unknown or revoked)");
+  }
+  rq->role = role;
+  rq->key_id = k.id;
+  snprintf(rq->key_name, sizeof rq->key_name, "%s", k.name);
+  if (role < r->role)
+    return resp_error(rs, GERR_FORBIDDEN, NULL,
+                      "%s %s needs the %s role; the key '%s' has the %s role",
+                      r->method, r->pattern, role_name(r->role), k.name,
+                      role_name(role));
+  return 0;
+}
+
+/* One token from the caller's bucket: the key's, or the address's. */
+static int rate_limit(struct req *rq, struct resp *rs, const struct route *r) {
+  if (!rq->app || !rq->app->limiter || (r->flags & ROUTE_UNLIMITED))
+    return 0;
+  char who[96];
+  if (rq->key_name[0])
+    snprintf(who, sizeof who, "k:%lld", (long long)rq->key_id);
+  else
+    snprintf(who, sizeof who, "a:%s", rq->client ? rq->client : "?");
+  struct rate_info ri;
+  int ok = ratelimit_take(rq->app->limiter, rq->role, who, mono_us(), &ri);
+  if (ri.limit > 0) {
+    resp_header(rs, "RateLimit-Limit", "%ld", ri.limit);
+    resp_header(rs, "RateLimit-Remaining", "%ld", ri.remaining);
+    resp_header(rs, "RateLimit-Reset", "%ld", ri.reset);
+  }
+  if (ok)
+    return 0;
+  rq->rate_limited = 1;
+  resp_header(rs, "Retry-After", "%ld", ri.retry_after);
+  return resp_error(rs, GERR_RATE_LIMITED, NULL,
+                    "too many requests for this %s; retry in %ld s",
+                    rq->key_name[0] ? "key" : "address", ri.retry_after);
+}
+
+/* One audit line for each admin action, whatever its outcome. */
+static void audit(const struct req *rq, const struct route *r, int status) {
+  char line[512];
+  int n = snprintf(line, sizeof line,
+                   "\"id\":\"%s\",\"key\":\"%s\",\"role\":\"%s\",\"action\":\"%s %s\","
+                   "\"status\":%d",
+                   rq->request_id, rq->key_name, role_name(rq->role), r->method,
+                   r->pattern, status);
+  if (n > 0 && (size_t)n < sizeof line)
+    log_fields(LOG_INFO, "audit", line, (size_t)n);
+}
+
 int router_dispatch(const struct route *table, struct req *rq, struct resp *rs) {
   char allow[128];
   int status = 0;
   const struct route *r = router_match(table, rq->method, rq->path, rq, &status,
                                        allow, sizeof allow);
+  if (!r && status == 405 && strcmp(rq->method, "OPTIONS") == 0) {
+    /* A CORS preflight or a question about the methods: the answer is the
+     * Allow list (the server adds the CORS headers). */
+    resp_header(rs, "Allow", "%s, OPTIONS", allow);
+    resp_header(rs, "Access-Control-Allow-Methods", "%s, OPTIONS", allow);
+    rs->status = 204;
+    rs->content_type = "text/plain";
+    return rs->status;
+  }
   if (!r) {
     if (status == 405) {
       resp_header(rs, "Allow", "%s", allow);
@@ -158,6 +256,15 @@ int router_dispatch(const struct route *table, struct req *rq, struct resp *rs) 
     } else {
       resp_error(rs, GERR_NOT_FOUND, NULL, "no endpoint at %s", rq->path);
     }
+    return rs->status;
+  }
+  rq->role = ROLE_PUBLIC;
+  if (r->role > ROLE_PUBLIC && authenticate(rq, rs, r) < 0) {
+    req_release(rq);
+    return rs->status;
+  }
+  if (rate_limit(rq, rs, r) < 0) {
+    req_release(rq);
     return rs->status;
   }
   if (rq->body_len > r->body_limit) {
@@ -172,6 +279,8 @@ int router_dispatch(const struct route *table, struct req *rq, struct resp *rs) 
     return rs->status;
   r->handler(rq, rs);
   req_release(rq);
+  if (r->role == ROLE_ADMIN)
+    audit(rq, r, rs->status);
   json_decref(rq->json);
   rq->json = NULL;
   return rs->status;

@@ -7,6 +7,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <microhttpd.h>
+#include <sodium.h>
 #include <netinet/in.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -19,6 +20,7 @@
 #include "gromo/buf.h"
 #include "gromo/http.h"
 #include "gromo/log.h"
+#include "gromo/metrics.h"
 #include "gromo/timeutil.h"
 
 struct server {
@@ -28,6 +30,7 @@ struct server {
   atomic_uint in_flight;
   atomic_uint_fast64_t next_id;
   uint64_t id_salt;
+  char *tls_cert, *tls_key;
 };
 
 /* Past its limit, at most this much of a body is read and dropped before
@@ -49,11 +52,59 @@ struct conn_state {
   char request_id[65];
   char method[16];
   char path[256];
+  char client[INET6_ADDRSTRLEN];
+  char key_name[65];
+  enum role role;
 };
 
 static const char *query_lookup(void *ctx, const char *name) {
   return MHD_lookup_connection_value((struct MHD_Connection *)ctx,
                                      MHD_GET_ARGUMENT_KIND, name);
+}
+
+static const char *header_lookup(void *ctx, const char *name) {
+  return MHD_lookup_connection_value((struct MHD_Connection *)ctx,
+                                     MHD_HEADER_KIND, name);
+}
+
+static void client_address(struct MHD_Connection *conn, char *out, size_t cap) {
+  out[0] = '\0';
+  const union MHD_ConnectionInfo *ci =
+      MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+  if (!ci || !ci->client_addr)
+    return;
+  const struct sockaddr *sa = ci->client_addr;
+  if (sa->sa_family == AF_INET)
+    inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr,
+              out, (socklen_t)cap);
+  else if (sa->sa_family == AF_INET6)
+    inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr,
+              out, (socklen_t)cap);
+}
+
+/* The Origin, when CORS allows it (--cors-origins: "*" or a list). */
+static const char *cors_origin(const struct app_config *cfg,
+                               struct MHD_Connection *conn) {
+  const char *origin = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Origin");
+  if (!cfg->cors_origins || !origin || !*origin || strlen(origin) > 200)
+    return NULL;
+  if (!strcmp(cfg->cors_origins, "*"))
+    return origin;
+  size_t n = strlen(origin);
+  for (const char *p = cfg->cors_origins; *p;) {
+    const char *e = strchr(p, ',');
+    size_t len = e ? (size_t)(e - p) : strlen(p);
+    while (len && *p == ' ')
+      p++, len--;
+    while (len && p[len - 1] == ' ')
+      len--;
+    if (len == n && !memcmp(p, origin, n))
+      return origin;
+    if (!e)
+      break;
+    p = e + 1;
+  }
+  return NULL;
 }
 
 /* A client's X-Request-Id is kept when it is short and plain. */
@@ -74,8 +125,8 @@ static void copy_printable(char *dst, size_t cap, const char *src) {
   dst[i] = '\0';
 }
 
-static enum MHD_Result queue(struct MHD_Connection *conn, struct conn_state *st,
-                             struct resp *rs) {
+static enum MHD_Result queue(struct server *srv, struct MHD_Connection *conn,
+                             struct conn_state *st, struct resp *rs) {
   char *body = NULL;
   size_t len = 0;
   const char *ctype = NULL;
@@ -91,18 +142,30 @@ static enum MHD_Result queue(struct MHD_Connection *conn, struct conn_state *st,
   MHD_add_response_header(r, "X-Request-Id", st->request_id);
   for (size_t i = 0; i < rs->nhdr; i++)
     MHD_add_response_header(r, rs->hdr_name[i], rs->hdr_value[i]);
+  const char *origin = cors_origin(srv->app->cfg, conn);
+  if (origin) {
+    MHD_add_response_header(r, "Access-Control-Allow-Origin", origin);
+    MHD_add_response_header(r, "Vary", "Origin");
+    MHD_add_response_header(r, "Access-Control-Allow-Headers",
+                            "Content-Type, X-API-Key, Authorization, X-Request-Id");
+    MHD_add_response_header(r, "Access-Control-Expose-Headers",
+                            "X-Request-Id, RateLimit-Limit, RateLimit-Remaining, "
+                            "RateLimit-Reset, Retry-After");
+    MHD_add_response_header(r, "Access-Control-Max-Age", "600");
+  }
   enum MHD_Result ret = MHD_queue_response(conn, (unsigned)st->status, r);
   MHD_destroy_response(r);
   return ret;
 }
 
-static enum MHD_Result refuse(struct MHD_Connection *conn, struct conn_state *st,
-                              enum gerr_code code, const char *msg) {
+static enum MHD_Result refuse(struct server *srv, struct MHD_Connection *conn,
+                              struct conn_state *st, enum gerr_code code,
+                              const char *msg) {
   struct resp rs;
   resp_init(&rs);
   resp_error(&rs, code, NULL, "%s", msg);
   st->refused = 1;
-  enum MHD_Result ret = queue(conn, st, &rs);
+  enum MHD_Result ret = queue(srv, conn, st, &rs);
   resp_release(&rs);
   return ret;
 }
@@ -116,6 +179,7 @@ static struct conn_state *state_new(struct server *srv,
   st->t0_us = mono_us();
   copy_printable(st->method, sizeof st->method, method);
   copy_printable(st->path, sizeof st->path, url);
+  client_address(conn, st->client, sizeof st->client);
   const char *rid =
       MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Request-Id");
   if (rid && request_id_ok(rid)) {
@@ -157,11 +221,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
       char *end = NULL;
       unsigned long long n = strtoull(cl, &end, 10);
       if (errno == 0 && end != cl && n > st->limit)
-        return refuse(conn, st, GERR_TOO_LARGE,
+        return refuse(srv, conn, st, GERR_TOO_LARGE,
                       "the request body is larger than this endpoint accepts");
       /* The declared length, within the limit, is allocated once. */
       if (errno == 0 && end != cl && n > 0 && buf_reserve(&st->body, (size_t)n) < 0)
-        return refuse(conn, st, GERR_INTERNAL, "out of memory for the request body");
+        return refuse(srv, conn, st, GERR_INTERNAL, "out of memory for the request body");
     }
     return MHD_YES;
   }
@@ -176,6 +240,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
     *upload_data_size = 0;
     if (!st->route) /* 404/405 bodies are not kept */
       return MHD_YES;
+    /* A body that trickles in closes the connection when it is late. */
+    if (mono_us() - st->t0_us > (int64_t)srv->app->cfg->body_timeout * 1000000)
+      return MHD_NO;
     if (st->overflow) {
       /* libmicrohttpd takes a response only before the body or after all
        * of it: the rest of an oversized chunked body is read and dropped,
@@ -191,7 +258,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
   }
 
   if (st->overflow)
-    return refuse(conn, st, st->overflow,
+    return refuse(srv, conn, st, st->overflow,
                   st->overflow == GERR_TOO_LARGE
                       ? "the request body is larger than this endpoint accepts"
                       : "out of memory reading the request body");
@@ -206,14 +273,18 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
   rq.body = st->body.data;
   rq.body_len = st->body.len;
   rq.query_fn = query_lookup;
+  rq.header_fn = header_lookup;
   rq.query_ctx = conn;
+  rq.client = st->client;
   memcpy(rq.request_id, st->request_id, sizeof rq.request_id);
   struct resp rs;
   resp_init(&rs);
   router_dispatch(gromo_routes, &rq, &rs);
   req_release(&rq);
+  memcpy(st->key_name, rq.key_name, sizeof st->key_name);
+  st->role = rq.role;
   buf_release(&st->body);
-  enum MHD_Result ret = queue(conn, st, &rs);
+  enum MHD_Result ret = queue(srv, conn, st, &rs);
   resp_release(&rs);
   return ret;
 }
@@ -226,25 +297,16 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     return;
   *con_cls = NULL;
   int64_t us = mono_us() - st->t0_us;
-  char client[INET6_ADDRSTRLEN] = "";
-  const union MHD_ConnectionInfo *ci =
-      MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-  if (ci && ci->client_addr) {
-    const struct sockaddr *sa = ci->client_addr;
-    if (sa->sa_family == AF_INET)
-      inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr,
-                client, sizeof client);
-    else if (sa->sa_family == AF_INET6)
-      inet_ntop(AF_INET6,
-                &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr,
-                client, sizeof client);
-  }
+  metrics_request(srv->app->metrics, st->route ? (int)(st->route - gromo_routes) : -1,
+                  st->status, us, st->key_name, (int64_t)time(NULL));
   char line[768];
   int n = snprintf(line, sizeof line,
                    "\"id\":\"%s\",\"method\":\"%s\",\"path\":\"%s\",\"status\":%d,"
-                   "\"us\":%lld,\"bytes\":%zu,\"client\":\"%s\"%s",
+                   "\"us\":%lld,\"bytes\":%zu,\"client\":\"%s\",\"key\":\"%s\","
+                   "\"role\":\"%s\"%s",
                    st->request_id, st->method, st->path, st->status,
-                   (long long)us, st->bytes, client,
+                   (long long)us, st->bytes, st->client, st->key_name,
+                   role_name(st->role),
                    toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? ""
                                                                : ",\"aborted\":true");
   if (n > 0)
@@ -279,6 +341,32 @@ static unsigned mode_flags(enum http_mode m) {
   }
 }
 
+/* A PEM file, whole, NUL-terminated (bounded: certificates are small). */
+static char *read_pem(const char *path, struct gerr *err) {
+  FILE *f = fopen(path, "rb");
+  if (!f) {
+    gerr_set(err, GERR_INVALID_INPUT, "cannot read %s: %s", path, strerror(errno));
+    return NULL;
+  }
+  struct buf b;
+  buf_init(&b, 1 << 20);
+  char chunk[4096];
+  size_t n;
+  int bad = 0;
+  while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
+    if (buf_append(&b, chunk, n) < 0) {
+      bad = 1;
+      break;
+    }
+  fclose(f);
+  if (bad || b.len == 0) {
+    buf_release(&b);
+    gerr_set(err, GERR_INVALID_INPUT, "%s is empty or larger than 1 MiB", path);
+    return NULL;
+  }
+  return buf_detach(&b, NULL);
+}
+
 int server_start(struct app *app, struct server **out, struct gerr *err) {
   const struct app_config *cfg = app->cfg;
   *out = NULL;
@@ -311,6 +399,23 @@ int server_start(struct app *app, struct server **out, struct gerr *err) {
   if (getrandom(&srv->id_salt, sizeof srv->id_salt, 0) != sizeof srv->id_salt)
     srv->id_salt = (uint64_t)time(NULL) * 0x9e3779b97f4a7c15ULL;
 
+  char *cert = NULL, *key = NULL;
+  if (!cfg->tls_cert != !cfg->tls_key) {
+    free(srv);
+    return gerr_set(err, GERR_INVALID_INPUT, "TLS needs both a certificate and a key");
+  }
+  if (cfg->tls_cert) {
+    if (!(cert = read_pem(cfg->tls_cert, err)) || !(key = read_pem(cfg->tls_key, err))) {
+      free(cert);
+      free(srv);
+      return -1;
+    }
+    flags |= MHD_USE_TLS;
+  }
+  struct MHD_OptionItem tls_opts[] = {
+      {cert ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, 0, cert},
+      {MHD_OPTION_HTTPS_MEM_KEY, 0, key},
+      {MHD_OPTION_END, 0, NULL}};
   unsigned pool = cfg->threads > 0 ? (unsigned)cfg->threads : 1;
   int use_pool = cfg->mode == HTTP_MODE_EPOLL_POOL || cfg->mode == HTTP_MODE_POLL_POOL;
   srv->daemon = MHD_start_daemon(
@@ -323,8 +428,16 @@ int server_start(struct app *app, struct server **out, struct gerr *err) {
       MHD_OPTION_CONNECTION_LIMIT, cfg->max_conns,
       MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)64 * 1024,
       MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u,
+      MHD_OPTION_PER_IP_CONNECTION_LIMIT, cfg->max_conns_per_ip,
+      MHD_OPTION_ARRAY, tls_opts,
       MHD_OPTION_END);
+  srv->tls_cert = cert; /* libmicrohttpd keeps pointers to both */
+  srv->tls_key = key;
   if (!srv->daemon) {
+    if (key)
+      sodium_memzero(key, strlen(key));
+    free(cert);
+    free(key);
     free(srv);
     return gerr_set(err, GERR_UNAVAILABLE, "cannot listen on %s port %d: %s",
                     cfg->bind, cfg->port, strerror(errno));
@@ -354,5 +467,9 @@ void server_stop(struct server *s) {
     nanosleep(&ts, NULL);
   }
   MHD_stop_daemon(s->daemon);
+  if (s->tls_key)
+    sodium_memzero(s->tls_key, strlen(s->tls_key));
+  free(s->tls_cert);
+  free(s->tls_key);
   free(s);
 }

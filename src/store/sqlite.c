@@ -18,6 +18,7 @@ struct sqlite_store {
   char path[512];
   sqlite3_stmt *ping, *insert, *insert_id, *count, *ts_range, *meta_get, *meta_set, *models_last;
   sqlite3_stmt *begin, *commit, *rollback;
+  sqlite3_stmt *key_insert, *key_by_prefix, *key_all, *key_revoke_name, *key_revoke_id;
   sqlite3_stmt *query[QUERY_VARIANTS];
 };
 
@@ -80,6 +81,7 @@ static const struct {
      "  hash BLOB NOT NULL UNIQUE,"
      "  created_at TEXT NOT NULL,"
      "  revoked_at TEXT);"
+     "CREATE INDEX api_keys_prefix ON api_keys(prefix);"
      "CREATE TABLE models("
      "  version INTEGER PRIMARY KEY,"
      "  kind TEXT NOT NULL,"
@@ -184,7 +186,9 @@ static const char QUERY_COLUMNS[] =
 static void sq_close(struct store *base) {
   struct sqlite_store *s = SQ(base);
   sqlite3_stmt **all[] = {&s->ping, &s->insert, &s->insert_id, &s->count, &s->ts_range, &s->meta_get, &s->meta_set,
-                          &s->models_last, &s->begin, &s->commit, &s->rollback};
+                          &s->models_last, &s->begin, &s->commit, &s->rollback,
+                          &s->key_insert, &s->key_by_prefix, &s->key_all,
+                          &s->key_revoke_name, &s->key_revoke_id};
   for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
     sqlite3_finalize(*all[i]);
   for (size_t i = 0; i < QUERY_VARIANTS; i++)
@@ -282,6 +286,26 @@ static int sq_open(const char *uri, struct store **out, struct gerr *err) {
               err) < 0 ||
       prepare(s, &s->models_last,
               "SELECT trained_at FROM models ORDER BY trained_at DESC LIMIT 1",
+              err) < 0 ||
+      prepare(s, &s->key_insert,
+              "INSERT INTO api_keys(name, role, prefix, hash, created_at)"
+              " VALUES (?1, ?2, ?3, ?4, strftime('%Y-%m-%dT%H:%M:%SZ', 'now'))",
+              err) < 0 ||
+      prepare(s, &s->key_by_prefix,
+              "SELECT id, name, role, prefix, hash, created_at, revoked_at"
+              " FROM api_keys WHERE prefix = ?1 ORDER BY id",
+              err) < 0 ||
+      prepare(s, &s->key_all,
+              "SELECT id, name, role, prefix, hash, created_at, revoked_at"
+              " FROM api_keys ORDER BY id",
+              err) < 0 ||
+      prepare(s, &s->key_revoke_name,
+              "UPDATE api_keys SET revoked_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now')"
+              " WHERE name = ?1 AND revoked_at IS NULL",
+              err) < 0 ||
+      prepare(s, &s->key_revoke_id,
+              "UPDATE api_keys SET revoked_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now')"
+              " WHERE id = ?1 AND revoked_at IS NULL",
               err) < 0 ||
       prepare(s, &s->begin, "BEGIN IMMEDIATE", err) < 0 ||
       prepare(s, &s->commit, "COMMIT", err) < 0 ||
@@ -520,6 +544,70 @@ static int sq_models_last_trained(struct store *base, char *out, size_t cap,
   return found ? 0 : 1;
 }
 
+static int sq_key_insert(struct store *base, const struct key_row *k, int64_t *id,
+                         struct gerr *err) {
+  struct sqlite_store *s = SQ(base);
+  sqlite3_stmt *st = s->key_insert;
+  sqlite3_bind_text(st, 1, k->name, -1, SQLITE_STATIC);
+  sqlite3_bind_text(st, 2, k->role, -1, SQLITE_STATIC);
+  sqlite3_bind_text(st, 3, k->prefix, -1, SQLITE_STATIC);
+  sqlite3_bind_blob(st, 4, k->hash, sizeof k->hash, SQLITE_STATIC);
+  int rc = sqlite3_step(st);
+  sqlite3_reset(st);
+  sqlite3_clear_bindings(st);
+  if (rc == SQLITE_CONSTRAINT_UNIQUE)
+    return gerr_set(err, GERR_CONFLICT, "a key named '%s' already exists", k->name);
+  if (rc != SQLITE_DONE)
+    return db_error(s, rc, "storing the key", err);
+  if (id)
+    *id = sqlite3_last_insert_rowid(s->db);
+  return 0;
+}
+
+static int sq_key_scan(struct store *base, const char *prefix,
+                       int (*fn)(void *ctx, const struct key_row *k), void *ctx,
+                       struct gerr *err) {
+  struct sqlite_store *s = SQ(base);
+  sqlite3_stmt *st = prefix ? s->key_by_prefix : s->key_all;
+  if (prefix)
+    sqlite3_bind_text(st, 1, prefix, -1, SQLITE_STATIC);
+  struct key_row k;
+  int rc;
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    memset(&k, 0, sizeof k);
+    k.id = sqlite3_column_int64(st, 0);
+    column_text(st, 1, k.name, sizeof k.name);
+    column_text(st, 2, k.role, sizeof k.role);
+    column_text(st, 3, k.prefix, sizeof k.prefix);
+    if (sqlite3_column_bytes(st, 4) == (int)sizeof k.hash)
+      memcpy(k.hash, sqlite3_column_blob(st, 4), sizeof k.hash);
+    column_text(st, 5, k.created_at, sizeof k.created_at);
+    column_text(st, 6, k.revoked_at, sizeof k.revoked_at);
+    if (fn(ctx, &k) != 0) {
+      rc = SQLITE_DONE;
+      break;
+    }
+  }
+  sqlite3_reset(st);
+  sqlite3_clear_bindings(st);
+  return rc == SQLITE_DONE ? 0 : db_error(s, rc, "reading keys", err);
+}
+
+static int sq_key_revoke(struct store *base, const char *name, struct gerr *err) {
+  struct sqlite_store *s = SQ(base);
+  int by_id = name[0] != '\0' && strspn(name, "0123456789") == strlen(name);
+  sqlite3_stmt *st = by_id ? s->key_revoke_id : s->key_revoke_name;
+  if (by_id)
+    sqlite3_bind_int64(st, 1, strtoll(name, NULL, 10));
+  else
+    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+  int rc = step_done(s, st, "revoking the key", err);
+  sqlite3_clear_bindings(st);
+  if (rc < 0)
+    return -1;
+  return sqlite3_changes(s->db) > 0 ? 0 : 1;
+}
+
 /* Copies committed WAL frames into the database without waiting for
  * readers or writers; the WAL restarts once it has all been copied. */
 static int sq_maintain(struct store *base, struct gerr *err) {
@@ -543,5 +631,8 @@ const struct store_ops store_sqlite_ops = {
     .meta_get = sq_meta_get,
     .meta_set = sq_meta_set,
     .models_last_trained = sq_models_last_trained,
+    .key_insert = sq_key_insert,
+    .key_scan = sq_key_scan,
+    .key_revoke = sq_key_revoke,
     .maintain = sq_maintain,
 };

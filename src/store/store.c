@@ -119,6 +119,21 @@ int store_models_last_trained(struct store *s, char *out, size_t cap,
   return s->ops->models_last_trained(s, out, cap, err);
 }
 
+int store_key_insert(struct store *s, const struct key_row *k, int64_t *id,
+                     struct gerr *err) {
+  return s->ops->key_insert(s, k, id, err);
+}
+
+int store_key_scan(struct store *s, const char *prefix,
+                   int (*fn)(void *ctx, const struct key_row *k), void *ctx,
+                   struct gerr *err) {
+  return s->ops->key_scan(s, prefix, fn, ctx, err);
+}
+
+int store_key_revoke(struct store *s, const char *name, struct gerr *err) {
+  return s->ops->key_revoke(s, name, err);
+}
+
 /* The pool: a stack of idle connections behind a mutex, and a thread that
  * runs the backend's upkeep on a connection of its own. */
 struct store_pool {

@@ -28,6 +28,12 @@ struct store_ops {
                   struct gerr *err);
   int (*models_last_trained)(struct store *s, char *out, size_t cap,
                              struct gerr *err);
+  int (*key_insert)(struct store *s, const struct key_row *k, int64_t *id,
+                    struct gerr *err);
+  int (*key_scan)(struct store *s, const char *prefix,
+                  int (*fn)(void *ctx, const struct key_row *k), void *ctx,
+                  struct gerr *err);
+  int (*key_revoke)(struct store *s, const char *name, struct gerr *err);
   /* Background upkeep a pool runs every STORE_MAINTAIN_MS on a connection
    * of its own (SQLite: WAL checkpoints off the request path). May be NULL. */
   int (*maintain)(struct store *s, struct gerr *err);

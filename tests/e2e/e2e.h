@@ -9,10 +9,12 @@
 
 struct srv {
   pid_t pid;
+  int tls;         /* started with --tls-cert: use https */
   int port;
   char dir[256];   /* a fresh temporary directory */
   char db[320];
   char log[320];
+  char key[128];   /* an admin key made before the start; sent by http_do */
 };
 
 /* Starts the server with a fresh database in a new temp dir; extra flags
@@ -35,10 +37,19 @@ struct http_res {
   char headers[8192];
 };
 
-/* One request. body may be NULL; ctype NULL sends no Content-Type. */
+/* One request with the server's admin key. body may be NULL; ctype NULL
+ * sends no Content-Type. */
 int http_do(const struct srv *s, const char *method, const char *path,
             const char *ctype, const char *body, size_t len,
             struct http_res *res);
+/* The same with a given key (NULL: none) and extra header lines (NULL-
+ * terminated, may be NULL); https when the server was started with TLS. */
+int http_do_as(const struct srv *s, const char *key, const char *const *headers,
+               const char *method, const char *path, const char *ctype,
+               const char *body, size_t len, struct http_res *res);
+/* Creates a key with the CLI; writes it to out. 0 or -1. */
+int make_key(const struct srv *s, const char *role, const char *name, char *out,
+             size_t cap);
 void http_res_free(struct http_res *r);
 /* Header value from a response (case-insensitive name), copied to out. */
 int http_header(const struct http_res *r, const char *name, char *out, size_t cap);

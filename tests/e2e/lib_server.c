@@ -45,6 +45,24 @@ static int read_port(const char *log) {
   return port;
 }
 
+int make_key(const struct srv *s, const char *role, const char *name, char *out,
+             size_t cap) {
+  char text[1024];
+  const char *const args[] = {"keys", "create", "--role", role, "--name", name,
+                              "--db", s->db, NULL};
+  if (run_cli(args, text, sizeof text, NULL, 0) != 0)
+    return -1;
+  size_t n = strlen(text);
+  while (n && text[n - 1] == '\n')
+    text[--n] = '\0';
+  const char *last = strrchr(text, '\n');
+  last = last ? last + 1 : text;
+  if (strncmp(last, "gromo_", 6) != 0)
+    return -1;
+  snprintf(out, cap, "%s", last);
+  return 0;
+}
+
 int srv_start(struct srv *s, const char *const *extra) {
   memset(s, 0, sizeof *s);
   snprintf(s->dir, sizeof s->dir, "/tmp/gromo-e2e-XXXXXX");
@@ -52,6 +70,11 @@ int srv_start(struct srv *s, const char *const *extra) {
     return -1;
   snprintf(s->db, sizeof s->db, "%s/test.db", s->dir);
   snprintf(s->log, sizeof s->log, "%s/server.log", s->dir);
+  if (make_key(s, "admin", "e2e-admin", s->key, sizeof s->key) < 0)
+    return -1;
+  for (size_t i = 0; extra && extra[i]; i++)
+    if (!strcmp(extra[i], "--tls-cert"))
+      s->tls = 1;
   const char *argv[40];
   size_t n = 0;
   argv[n++] = gromo_bin();
@@ -193,13 +216,32 @@ static size_t on_header(char *ptr, size_t size, size_t nmemb, void *ud) {
 int http_do(const struct srv *s, const char *method, const char *path,
             const char *ctype, const char *body, size_t len,
             struct http_res *res) {
+  return http_do_as(s, s->key[0] ? s->key : NULL, NULL, method, path, ctype, body,
+                    len, res);
+}
+
+int http_do_as(const struct srv *s, const char *key, const char *const *headers,
+               const char *method, const char *path, const char *ctype,
+               const char *body, size_t len, struct http_res *res) {
   memset(res, 0, sizeof *res);
   CURL *c = curl_easy_init();
   if (!c)
     return -1;
   char url[2048];
-  snprintf(url, sizeof url, "http://127.0.0.1:%d%s", s->port, path);
+  snprintf(url, sizeof url, "%s://127.0.0.1:%d%s", s->tls ? "https" : "http",
+           s->port, path);
   struct curl_slist *h = NULL;
+  char keyh[200];
+  if (key) {
+    snprintf(keyh, sizeof keyh, "X-API-Key: %s", key);
+    h = curl_slist_append(h, keyh);
+  }
+  for (size_t i = 0; headers && headers[i]; i++)
+    h = curl_slist_append(h, headers[i]);
+  if (s->tls) { /* the test certificate is self-signed */
+    curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 0L);
+    curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L);
+  }
   char ct[256];
   if (ctype) {
     snprintf(ct, sizeof ct, "Content-Type: %s", ctype);

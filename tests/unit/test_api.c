@@ -14,22 +14,30 @@
 #include "gromo/app.h"
 #include "gromo/gazetteer.h"
 #include "gromo/http.h"
+#include "gromo/keys.h"
 #include "gromo/salesquery.h"
 #include "gromo/store.h"
 
 static char dbpath[64];
 static struct app_config cfg;
 static struct app app;
+static char admin_key[KEY_TEXT_LEN + 1];
 
 struct kv {
   const char *k, *v;
 };
 
 static const char *kv_lookup(void *ctx, const char *name) {
+  if (!ctx)
+    return NULL;
   for (const struct kv *p = ctx; p && p->k; p++)
     if (!strcmp(p->k, name))
       return p->v;
   return NULL;
+}
+
+static const char *key_header(void *ctx, const char *name) {
+  return strcmp(name, "X-API-Key") == 0 ? admin_key : NULL;
 }
 
 static int setup(void **state) {
@@ -40,7 +48,16 @@ static int setup(void **state) {
   struct gerr err;
   if (gaz_load_default(&app.gaz, &err) < 0)
     return -1;
-  return store_pool_new(dbpath, 4, &app.pool, &err);
+  if (store_pool_new(dbpath, 4, &app.pool, &err) < 0)
+    return -1;
+  struct store *db = store_pool_get(app.pool, &err);
+  int rc = db && keys_secret(db, app.key_secret, &err) == 0 &&
+                   keys_create(db, app.key_secret, "unit-admin", ROLE_ADMIN, admin_key,
+                               NULL, &err) == 0
+               ? 0
+               : -1;
+  store_pool_put(app.pool, db);
+  return rc;
 }
 
 static int teardown(void **state) {
@@ -64,6 +81,7 @@ static json_t *call(const char *method, const char *path, const struct kv *q,
   rq.body = body;
   rq.body_len = body ? strlen(body) : 0;
   rq.query_fn = kv_lookup;
+  rq.header_fn = key_header;
   rq.query_ctx = (void *)q;
   struct resp rs;
   resp_init(&rs);

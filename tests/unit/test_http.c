@@ -28,10 +28,11 @@ static int h_fail(struct req *rq, struct resp *rs) {
 }
 
 static const struct route table[] = {
-    {"GET", "/things", ROLE_VIEWER, 0, 0, h_echo, "list"},
-    {"GET", "/things/{id}", ROLE_VIEWER, 0, 0, h_echo, "one"},
-    {"POST", "/things", ROLE_ADMIN, 100, ROUTE_JSON, h_echo, "add"},
-    {"POST", "/fail", ROLE_ADMIN, 100, ROUTE_JSON, h_fail, "fail"},
+    {"GET", "/things", ROLE_PUBLIC, 0, 0, h_echo, "list"},
+    {"GET", "/things/{id}", ROLE_PUBLIC, 0, 0, h_echo, "one"},
+    {"POST", "/things", ROLE_PUBLIC, 100, ROUTE_JSON, h_echo, "add"},
+    {"POST", "/fail", ROLE_PUBLIC, 100, ROUTE_JSON, h_fail, "fail"},
+    {"GET", "/secret", ROLE_ADMIN, 0, 0, h_echo, "needs a key"},
     {0},
 };
 
@@ -111,6 +112,7 @@ static void test_http__not_found_and_method(void **state) {
   assert_int_equal(rs.nhdr, 1);
   assert_string_equal(rs.hdr_name[0], "Allow");
   assert_string_equal(rs.hdr_value[0], "GET, POST");
+  assert_int_equal(rs.status, 405);
   resp_release(&rs);
   char longpath[3000];
   memset(longpath, 'a', sizeof longpath - 1);
@@ -193,6 +195,22 @@ static void test_http__raw_data_and_bare_json(void **state) {
   resp_release(&rs);
 }
 
+static void test_http__keys_checked_before_handler(void **state) {
+  /* Without a key: 401 and a WWW-Authenticate challenge, handler not run. */
+  expect_error("GET", "/secret", NULL, NULL, 401, "unauthorized");
+  struct resp rs;
+  assert_int_equal(dispatch("GET", "/secret", NULL, NULL, &rs), 401);
+  int found = 0;
+  for (size_t i = 0; i < rs.nhdr; i++)
+    found |= !strcmp(rs.hdr_name[i], "WWW-Authenticate");
+  assert_true(found);
+  resp_release(&rs);
+  /* OPTIONS on a known path answers the methods. */
+  assert_int_equal(dispatch("OPTIONS", "/things", NULL, NULL, &rs), 204);
+  assert_string_equal(rs.hdr_value[0], "GET, POST, OPTIONS");
+  resp_release(&rs);
+}
+
 static void test_http__service_table_is_well_formed(void **state) {
   /* Every route has a handler, a role and a leading slash; no two rows share
    * method and pattern. */
@@ -222,6 +240,7 @@ int main(void) {
       cmocka_unit_test(test_http__malformed_json_names_position),
       cmocka_unit_test(test_http__handler_error_envelope),
       cmocka_unit_test(test_http__raw_data_and_bare_json),
+      cmocka_unit_test(test_http__keys_checked_before_handler),
       cmocka_unit_test(test_http__service_table_is_well_formed),
   };
   return cmocka_run_group_tests_name("http", tests, NULL, NULL);

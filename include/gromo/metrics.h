@@ -1,0 +1,37 @@
+/* Request counters for GET /metrics (Prometheus text format) and usage by
+ * endpoint and key over the last 24 hours for GET /stats. Counting is a few
+ * atomic additions per request. */
+#ifndef GROMO_METRICS_H
+#define GROMO_METRICS_H
+
+#include <jansson.h>
+#include <stdint.h>
+
+#include "gromo/buf.h"
+#include "gromo/http.h"
+
+struct metrics; /* opaque */
+
+/* For a route table of nroutes entries. */
+struct metrics *metrics_new(size_t nroutes);
+void metrics_free(struct metrics *m);
+
+/* One answered request: route index in the table (-1: no route matched),
+ * HTTP status, microseconds, the key's name ("" without a key). */
+void metrics_request(struct metrics *m, int route, int status, int64_t us,
+                     const char *key_name, int64_t now_unix);
+
+/* Values read elsewhere, rendered with the counters. */
+struct metrics_gauges {
+  int64_t sales_records;       /* -1: unknown */
+  int64_t model_trained_unix;  /* 0: no model */
+  int64_t started_unix;
+  const char *build;
+};
+int metrics_render(const struct metrics *m, const struct route *table,
+                   const struct metrics_gauges *g, struct buf *out) GROMO_WUR;
+/* {"window_hours":24,"since":..., "total":{...}, "by_endpoint":[...],
+ *  "by_key":[...]} */
+json_t *metrics_stats(struct metrics *m, const struct route *table, int64_t now_unix);
+
+#endif
