@@ -17,12 +17,19 @@ if [ "$rows" = 0 ]; then
   echo "first start: generating $SAMPLE sample sales into $DB"
   ./gromo generate "$SAMPLE" --seed 42 --db "$DB"
 fi
+key_line="  admin key: (kept from an earlier start; make another with: ./gromo keys create --role admin --name NAME --db $DB)"
+if ! ./gromo keys list --db "$DB" | grep -Eq '^[0-9]+ +[^ ]+ +admin .* -$'; then
+  key=$(./gromo keys create --role admin --name admin --db "$DB" 2>/dev/null | tail -n 1)
+  key_line="  admin key: $key   (shown once: keep it)"
+  KEY=$key
+fi
 echo
 echo "Gromo Demand Analyzer"
-echo "  URL:      http://127.0.0.1:$PORT/"
-echo "  try:      curl http://127.0.0.1:$PORT/health"
-echo "            curl 'http://127.0.0.1:$PORT/sales?pincode=400001&limit=5'"
-echo "  store:    $DB ($(./gromo sales --count --db "$DB") sales)"
-echo "  stop:     Ctrl-C (in-flight requests finish first)"
+echo "  URL:       http://127.0.0.1:$PORT/"
+echo "$key_line"
+echo "  try:       curl http://127.0.0.1:$PORT/health"
+echo "             curl -H \"X-API-Key: ${KEY:-<admin key>}\" 'http://127.0.0.1:$PORT/sales?pincode=400001&limit=5'"
+echo "  store:     $DB ($(./gromo sales --count --db "$DB") sales)"
+echo "  stop:      Ctrl-C (in-flight requests finish first)"
 echo
 exec ./gromo serve --db "$DB" --port "$PORT"
