@@ -7,7 +7,7 @@
 set -eu
 
 BUILD="build-essential pkg-config libmicrohttpd-dev libjansson-dev libyajl-dev libsqlite3-dev libsodium-dev"
-TEST="libcmocka-dev libcurl4-openssl-dev curl"
+TEST="libcmocka-dev libcurl4-openssl-dev curl prometheus"
 BENCH="wrk nginx-light curl"
 
 want="$BUILD"

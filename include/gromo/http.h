@@ -43,6 +43,7 @@ struct req {
   char key_name[65];
   int64_t key_id;
   int rate_limited;
+  int rate_checked; /* a token was taken for this request */
   struct store *db; /* taken from the pool by req_store(), put back after */
 };
 

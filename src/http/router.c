@@ -147,6 +147,8 @@ static int check_and_parse_json(struct req *rq, struct resp *rs) {
   return 0;
 }
 
+static int rate_limit(struct req *rq, struct resp *rs, const struct route *r);
+
 /* The presented key: X-API-Key, or Authorization: Bearer. */
 static const char *presented_key(const struct req *rq) {
   const char *k = req_header(rq, "X-API-Key");
@@ -166,7 +168,11 @@ static const char *presented_key(const struct req *rq) {
  * with one whose role is too low. */
 static int authenticate(struct req *rq, struct resp *rs, const struct route *r) {
   const char *key = presented_key(rq);
+  /* Requests without a valid key count against their address's bucket,
+   * so guessing keys is rate-limited too. */
   if (!key) {
+    if (rate_limit(rq, rs, r) < 0)
+      return -1;
     resp_header(rs, "WWW-Authenticate", "Bearer realm=\"gromo\"");
     return resp_error(rs, GERR_UNAUTHORIZED, NULL,
                       "an API key is required: send it as X-API-Key or "
@@ -182,6 +188,8 @@ static int authenticate(struct req *rq, struct resp *rs, const struct route *r) 
   if (rc < 0)
     return resp_error(rs, GERR_UNAVAILABLE, NULL, "cannot check the API key: %s", err.msg);
   if (rc == 1) {
+    if (rate_limit(rq, rs, r) < 0)
+      return -1;
     resp_header(rs, "WWW-Authenticate", "Bearer realm=\"gromo\", error=\"invalid_token\"");
     return resp_error(rs, GERR_UNAUTHORIZED, NULL,
                       "the API key is not valid (unknown or revoked)");
@@ -199,8 +207,9 @@ static int authenticate(struct req *rq, struct resp *rs, const struct route *r) 
 
 /* One token from the caller's bucket: the key's, or the address's. */
 static int rate_limit(struct req *rq, struct resp *rs, const struct route *r) {
-  if (!rq->app || !rq->app->limiter || (r->flags & ROUTE_UNLIMITED))
+  if (!rq->app || !rq->app->limiter || (r->flags & ROUTE_UNLIMITED) || rq->rate_checked)
     return 0;
+  rq->rate_checked = 1;
   char who[96];
   if (rq->key_name[0])
     snprintf(who, sizeof who, "k:%lld", (long long)rq->key_id);
@@ -259,29 +268,20 @@ int router_dispatch(const struct route *table, struct req *rq, struct resp *rs) 
     return rs->status;
   }
   rq->role = ROLE_PUBLIC;
-  if (r->role > ROLE_PUBLIC && authenticate(rq, rs, r) < 0) {
-    req_release(rq);
-    return rs->status;
-  }
-  if (rate_limit(rq, rs, r) < 0) {
-    req_release(rq);
-    return rs->status;
-  }
-  if (rq->body_len > r->body_limit) {
+  if ((r->role == ROLE_PUBLIC || authenticate(rq, rs, r) == 0) &&
+      rate_limit(rq, rs, r) == 0 && rq->body_len <= r->body_limit &&
+      (!(r->flags & ROUTE_JSON) || check_and_parse_json(rq, rs) == 0) &&
+      (!(r->flags & ROUTE_JSON_RAW) || check_json_body(rq, rs) == 0))
+    r->handler(rq, rs);
+  else if (rq->body_len > r->body_limit && !rs->is_error)
     resp_error(rs, GERR_TOO_LARGE, NULL,
                "the request body is larger than the %zu bytes this endpoint accepts",
                r->body_limit);
-    return rs->status;
-  }
-  if ((r->flags & ROUTE_JSON) && check_and_parse_json(rq, rs) < 0)
-    return rs->status;
-  if ((r->flags & ROUTE_JSON_RAW) && check_json_body(rq, rs) < 0)
-    return rs->status;
-  r->handler(rq, rs);
   req_release(rq);
-  if (r->role == ROLE_ADMIN)
-    audit(rq, r, rs->status);
   json_decref(rq->json);
   rq->json = NULL;
+  /* Admin actions are audited whatever their outcome, refusals included. */
+  if (r->role == ROLE_ADMIN)
+    audit(rq, r, rs->status);
   return rs->status;
 }
