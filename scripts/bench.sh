@@ -126,11 +126,31 @@ bench_modes() {
   echo
 }
 
+bench_ratelimit() {
+  echo "== rate limiting: the check itself, and GET /sales?limit=1 with it on and off"
+  $B/bench/bench_ratelimit 5000000
+  ./gromo generate 10000 --seed 1 --db "$tmp/r.db" -q
+  key=$(./gromo keys create --role analyst --name bench --db "$tmp/r.db" 2>/dev/null | tail -n 1)
+  # Alternating runs, since the machine is shared; limits high enough never
+  # to refuse, so the bucket is still taken on every request.
+  for run in 1 2 3; do
+    start_server "$tmp/r.db" --no-rate-limit
+    off=$(wrk -t1 -c64 -d5s -H "X-API-Key: $key" "http://127.0.0.1:$PORT/sales?limit=1" | awk '/Requests\/sec/ {print $2}')
+    stop_server
+    start_server "$tmp/r.db" --rate-limits analyst=10000000
+    on=$(wrk -t1 -c64 -d5s -H "X-API-Key: $key" "http://127.0.0.1:$PORT/sales?limit=1" | awk '/Requests\/sec/ {print $2}')
+    stop_server
+    echo "ratelimit: run $run: off $off req/s, on $on req/s"
+  done
+  echo
+}
+
 case "$what" in
   generate) bench_generate ;;
   sales_add) bench_sales_add ;;
   health) bench_health ;;
   modes) bench_modes ;;
-  all) bench_generate; bench_sales_add; bench_health; bench_modes ;;
-  *) echo "usage: $0 [all|generate|sales_add|health|modes]" >&2; exit 2 ;;
+  ratelimit) bench_ratelimit ;;
+  all) bench_generate; bench_sales_add; bench_health; bench_modes; bench_ratelimit ;;
+  *) echo "usage: $0 [all|generate|sales_add|health|modes|ratelimit]" >&2; exit 2 ;;
 esac

@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <signal.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -360,6 +361,30 @@ static void test_access__metrics_exposition(void **state) {
   assert_int_equal(srv_stop(&s), 0);
 }
 
+/* SIGHUP reopens the log file, for rotation. */
+static void test_access__sighup_reopens_log(void **state) {
+  struct srv s;
+  assert_int_equal(srv_start(&s, NULL), 0);
+  char rotated[400];
+  snprintf(rotated, sizeof rotated, "%s.1", s.log);
+  assert_int_equal(rename(s.log, rotated), 0);
+  assert_int_equal(kill(s.pid, SIGHUP), 0);
+  int found = 0;
+  for (int i = 0; i < 100 && !found; i++) {
+    status_of(&s, NULL, "GET", "/version", NULL);
+    FILE *f = fopen(s.log, "r");
+    char line[2048];
+    while (f && fgets(line, sizeof line, f))
+      found |= strstr(line, "\"path\":\"/version\"") != NULL;
+    if (f)
+      fclose(f);
+    struct timespec ts = {0, 20 * 1000 * 1000};
+    nanosleep(&ts, NULL);
+  }
+  assert_true(found);
+  assert_int_equal(srv_stop(&s), 0);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_access__role_matrix),
@@ -369,6 +394,7 @@ int main(void) {
       cmocka_unit_test(test_access__tls),
       cmocka_unit_test(test_access__cors),
       cmocka_unit_test(test_access__metrics_exposition),
+      cmocka_unit_test(test_access__sighup_reopens_log),
   };
   return cmocka_run_group_tests_name("e2e_access", tests, NULL, NULL);
 }
