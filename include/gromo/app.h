@@ -35,6 +35,7 @@ struct app_config {
   int threads;          /* polling threads (pool modes) */
   enum http_mode mode;
   size_t max_body;      /* largest request body accepted, bytes */
+  size_t max_upload;    /* largest file upload (/sales/upload), bytes */
   unsigned conn_timeout; /* idle seconds before a connection is closed */
   unsigned max_conns;   /* connection cap */
   unsigned drain_secs;  /* longest wait for in-flight requests at shutdown */

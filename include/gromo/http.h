@@ -75,6 +75,14 @@ struct resp {
   int is_error;
   struct buf body;
   const char *content_type; /* static string */
+  /* A body produced as it is sent (exports): read() appends the next part
+   * to the buffer and returns 0, setting *done at the end (-1 on failure);
+   * free() runs when the response is over. Owned by the HTTP layer once the
+   * handler returns. */
+  int (*stream_read)(void *ctx, struct buf *out, int *done);
+  void (*stream_free)(void *ctx);
+  void *stream_ctx;
+  int body_fd; /* or a file to send whole (owned; -1: none) */
   const char *hdr_name[RESP_MAX_HEADERS];  /* static strings */
   char hdr_value[RESP_MAX_HEADERS][128];
   size_t nhdr;
@@ -111,6 +119,23 @@ enum route_flags {
   ROUTE_JSON_RAW = 1 << 1, /* body must be JSON (415 otherwise) and not
                               empty; the handler streams it itself */
   ROUTE_UNLIMITED = 1 << 2, /* not rate-limited (health checks) */
+  ROUTE_STREAM = 1 << 3,    /* the body goes to stream_ops as it arrives,
+                               never held whole; multipart/form-data is
+                               decoded on the way (field "file") */
+};
+
+/* A route that reads its body as it arrives. Calls come in this order:
+ * open (after the key and rate checks, before any of the body), part (for
+ * multipart bodies: the file's name and type), chunk for each piece, close
+ * after the last byte, and always free at the end, also when the client went
+ * away: free must undo whatever close did not finish (roll back). */
+struct stream_ops {
+  int (*open)(struct req *rq, struct resp *rs, void **state);
+  int (*part)(void *state, const char *filename, const char *content_type,
+              struct resp *rs);
+  int (*chunk)(void *state, const char *p, size_t n, struct resp *rs);
+  int (*close)(void *state, struct req *rq, struct resp *rs);
+  void (*free)(void *state);
 };
 
 struct route {
@@ -121,6 +146,7 @@ struct route {
   unsigned flags;
   handler_fn handler;
   const char *summary;
+  const struct stream_ops *stream; /* ROUTE_STREAM routes */
 };
 
 /* The service's route table, terminated by a zeroed entry. */
@@ -132,6 +158,13 @@ extern const struct route gromo_routes[];
 const struct route *router_match(const struct route *table, const char *method,
                                  const char *path, struct req *rq, int *status,
                                  char *allow, size_t allow_cap);
+
+/* For ROUTE_STREAM routes, at the request's headers: the key, role and rate
+ * checks, then stream->open. 0, or -1 with rs filled. */
+int router_stream_open(const struct route *r, struct req *rq, struct resp *rs,
+                       void **state);
+/* After a streamed request: the audit line of admin routes. */
+void router_stream_done(const struct route *r, const struct req *rq, int status);
 
 /* Runs a request through the checks and the handler. rq->body must be
  * set for routes with a body. Fills rs; returns the HTTP status. */

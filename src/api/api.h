@@ -13,6 +13,7 @@ int api_sales_list(struct req *rq, struct resp *rs);    /* sales.c */
 int api_sample_generate(struct req *rq, struct resp *rs); /* sample.c */
 int api_metrics(struct req *rq, struct resp *rs);       /* ops.c */
 int api_stats(struct req *rq, struct resp *rs);         /* ops.c */
+extern const struct stream_ops api_upload_ops;         /* upload.c */
 
 /* Helpers shared by handlers (params.c). */
 /* Parses a decimal integer in [lo, hi]; 0 or -1. */

@@ -1,11 +1,14 @@
 /* POST /sales/add and GET /sales. */
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "api/api.h"
 #include "gromo/app.h"
+#include "gromo/export.h"
 #include "gromo/gazetteer.h"
 #include "gromo/ingest.h"
 #include "gromo/record.h"
@@ -191,9 +194,65 @@ static int sales_filter_from_query(struct req *rq, struct resp *rs,
   char why[200];
   if (sales_filter_parse(&t, SALES_PAGE_MAX, f, why, sizeof why) < 0)
     return resp_error(rs, GERR_INVALID_INPUT, NULL, "%s", why);
-  const char *v = req_query(rq, "format");
-  if (v && strcmp(v, "json") != 0)
-    return resp_error(rs, GERR_INVALID_INPUT, NULL, "format must be json");
+  return 0;
+}
+
+/* An export streamed page by page, each page on a pooled connection. */
+struct export_stream {
+  struct export_cursor c;
+  struct store_pool *pool;
+};
+
+static int export_read(void *ctx, struct buf *out, int *done) {
+  struct export_stream *x = ctx;
+  struct gerr err;
+  struct store *db = store_pool_get(x->pool, &err);
+  if (!db)
+    return -1;
+  int rc = export_next_page(&x->c, db, 2000, out, &err);
+  store_pool_put(x->pool, db);
+  *done = x->c.done;
+  return rc;
+}
+
+/* GET /sales?format=csv|ndjson|json|xlsx: every matching row (or the first
+ * `limit`), as a download. */
+static int sales_export(struct req *rq, struct resp *rs, struct sales_filter *f,
+                        enum export_format fmt, int limited) {
+  if (!limited)
+    f->limit = 0;
+  const struct gaz *gaz = rq->app ? rq->app->gaz : NULL;
+  resp_header(rs, "Content-Disposition", "attachment; filename=\"sales.%s\"",
+              export_extension(fmt));
+  rs->content_type = export_content_type(fmt);
+  struct gerr err;
+  if (fmt == EXPORT_XLSX) {
+    char path[] = "/tmp/gromo-export-XXXXXX";
+    int fd = mkstemp(path);
+    struct store *db = fd >= 0 ? req_store(rq, &err) : NULL;
+    if (fd < 0)
+      return resp_error(rs, GERR_UNAVAILABLE, NULL, "cannot create the workbook");
+    size_t rows = 0;
+    int rc = db ? export_xlsx(db, f, gaz, path, &rows, &err) : -1;
+    int rfd = rc == 0 ? open(path, O_RDONLY | O_CLOEXEC) : -1;
+    unlink(path);
+    close(fd);
+    if (rc < 0 || rfd < 0)
+      return rc < 0 ? resp_error_from(rs, &err)
+                    : resp_error(rs, GERR_INTERNAL, NULL, "cannot read the workbook");
+    rs->body_fd = rfd;
+    return 0;
+  }
+  struct export_stream *x = calloc(1, sizeof *x);
+  if (!x || !rq->app) {
+    free(x);
+    return resp_error(rs, GERR_INTERNAL, NULL, "out of memory");
+  }
+  export_cursor_init(&x->c, fmt, f, gaz);
+  x->pool = rq->app->pool;
+  rs->stream_read = export_read;
+  rs->stream_free = free;
+  rs->stream_ctx = x;
   return 0;
 }
 
@@ -201,6 +260,14 @@ int api_sales_list(struct req *rq, struct resp *rs) {
   struct sales_filter f;
   if (sales_filter_from_query(rq, rs, &f) < 0)
     return -1;
+  const char *format = req_query(rq, "format");
+  if (format) {
+    enum export_format fmt;
+    if (export_format_parse(format, &fmt) < 0)
+      return resp_error(rs, GERR_INVALID_INPUT, NULL,
+                        "format must be csv, ndjson, json or xlsx");
+    return sales_export(rq, rs, &f, fmt, req_query(rq, "limit") != NULL);
+  }
   struct page pg = {.out = &rs->data_raw, .gaz = rq->app ? rq->app->gaz : NULL,
                     .limit = f.limit};
   size_t want = f.limit;

@@ -25,6 +25,7 @@ int cmd_generate(int argc, char **argv);
 int cmd_import(int argc, char **argv);
 int cmd_sales(int argc, char **argv);
 int cmd_keys(int argc, char **argv);
+int cmd_export(int argc, char **argv);
 
 /* The value of environment variable `name`, or def when unset or empty. */
 const char *cli_env(const char *name, const char *def);

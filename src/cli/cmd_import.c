@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -13,6 +14,7 @@
 #include "cli/cli.h"
 #include "gromo/ingest.h"
 #include "gromo/store.h"
+#include "gromo/tabular.h"
 #include "gromo/timeutil.h"
 
 #define IMPORT_BATCH 10000
@@ -20,8 +22,9 @@
 
 static const char import_help[] =
     "usage: gromo import [OPTIONS] FILE...\n\n"
-    "Imports sales records from JSON files (an array of records) and NDJSON\n"
-    "files (one record a line). Records are checked against the rules of the\n"
+    "Imports sales records from CSV, XLSX and XLS files (a header row naming\n"
+    "the columns, see docs/files.md), JSON files (an array of records) and\n"
+    "NDJSON files (one record a line). Records are checked against the rules of the\n"
     "sales record; records whose id is already stored are skipped as\n"
     "duplicates. Everything is imported in one transaction: by default, if any\n"
     "record is rejected, nothing is stored and the exit status is 3.\n\n"
@@ -53,6 +56,70 @@ static int flush_batch(struct import_run *ir, struct gerr *err) {
   return 0;
 }
 
+struct tab_ctx {
+  struct import_run *ir;
+  const char *path;
+  struct gerr *err;
+  int failed;
+};
+
+/* Rows of CSV and spreadsheets. */
+static int import_row(void *ctx, size_t row, const struct sale *rec, int valid,
+                      const struct sale_problems *pr) {
+  struct tab_ctx *t = ctx;
+  struct import_run *ir = t->ir;
+  ir->records++;
+  if (valid) {
+    ir->batch[ir->nbatch++] = *rec;
+    if (ir->nbatch == IMPORT_BATCH && flush_batch(ir, t->err) < 0) {
+      t->failed = 1;
+      return 1;
+    }
+  } else {
+    if (ir->rejected < IMPORT_SHOW_REJECTED) {
+      int kept = pr->count < SALE_MAX_PROBLEMS ? pr->count : SALE_MAX_PROBLEMS;
+      for (int k = 0; k < kept; k++)
+        fprintf(stderr, "%s: row %zu: %s %s\n", t->path, row,
+                sale_field_name(pr->p[k].field), pr->p[k].problem);
+    }
+    ir->rejected++;
+  }
+  if ((ir->records & 4095) == 0)
+    progress_update(&ir->pb, ir->records, 0);
+  return 0;
+}
+
+static int is_ext(const char *path, const char *ext) {
+  size_t n = strlen(path), m = strlen(ext);
+  return n > m && strcasecmp(path + n - m, ext) == 0;
+}
+
+/* XLSX and XLS are read from the file; CSV through its streaming reader. */
+static int import_table(struct import_run *ir, const char *path, const char *data,
+                        size_t len, int kind, struct gerr *err) {
+  struct sale_rules rules = {.now_ist_ms = now_ist_ms()};
+  struct tab_ctx t = {.ir = ir, .path = path, .err = err};
+  size_t rows = 0;
+  int rc;
+  if (kind == 'x') {
+    rc = xlsxrec_read(path, &rules, NULL, import_row, &t, &rows, err);
+  } else if (kind == 'l') {
+    rc = xlsrec_read(path, &rules, NULL, import_row, &t, &rows, err);
+  } else {
+    struct csvrec *c = NULL;
+    rc = csvrec_new(&rules, NULL, import_row, &t, &c, err);
+    if (rc == 0)
+      rc = csvrec_feed(c, data, len, err);
+    if (rc == 0)
+      rc = csvrec_finish(c, err);
+    csvrec_free(c);
+  }
+  if (rc < 0 && !t.failed)
+    gerr_prefix(err, path);
+  ir->bytes += (double)len;
+  return rc < 0 ? -1 : 0;
+}
+
 static int import_file(struct import_run *ir, const char *path, struct gerr *err) {
   int fd = open(path, O_RDONLY | O_CLOEXEC);
   if (fd < 0)
@@ -75,11 +142,15 @@ static int import_file(struct import_run *ir, const char *path, struct gerr *err
 
   int rc = -1;
   struct ingest_reader *rd = NULL;
-  enum ingest_format fmt = ingest_detect(path, data, len < 4096 ? len : 4096);
-  if (fmt == INGEST_UNKNOWN) {
-    gerr_set(err, GERR_MEDIA_TYPE,
-             "%s: not a JSON array or NDJSON file (it must start with '[' or '{')",
-             path);
+  int kind = (len >= 4 && !memcmp(data, "PK\x03\x04", 4)) || is_ext(path, ".xlsx") ? 'x'
+             : (len >= 4 && !memcmp(data, "\xD0\xCF\x11\xE0", 4)) || is_ext(path, ".xls") ? 'l'
+             : 0;
+  enum ingest_format fmt = kind ? INGEST_UNKNOWN
+                                : ingest_detect(path, data, len < 4096 ? len : 4096);
+  if (is_ext(path, ".csv") || is_ext(path, ".tsv"))
+    fmt = INGEST_UNKNOWN;
+  if (fmt == INGEST_UNKNOWN) { /* CSV, XLSX or XLS */
+    rc = import_table(ir, path, data, len, kind, err);
     goto out;
   }
   if (ingest_json_open(data, len, fmt, &rd, err) < 0) {

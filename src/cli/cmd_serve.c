@@ -36,6 +36,8 @@ static const char serve_help[] =
     "                        thread-per-connection (env GROMO_HTTP_MODE)\n"
     "      --max-body BYTES  largest request body (env GROMO_MAX_BODY,\n"
     "                        default 67108864)\n"
+    "      --max-upload BYTES  largest file upload to /sales/upload (env\n"
+    "                        GROMO_MAX_UPLOAD, default 1073741824)\n"
     "      --timeout SECS    idle connection timeout (default 30)\n"
     "      --max-connections N  (default 1024)\n"
     "      --log-file PATH   append JSON logs here (env GROMO_LOG_FILE)\n"
@@ -77,6 +79,7 @@ int cmd_serve(int argc, char **argv) {
   const char *threads = cli_env("GROMO_THREADS", NULL);
   const char *mode = cli_env("GROMO_HTTP_MODE", NULL);
   const char *max_body = cli_env("GROMO_MAX_BODY", NULL);
+  const char *max_upload = cli_env("GROMO_MAX_UPLOAD", NULL);
   const char *timeout = NULL, *max_conns = NULL, *level = NULL;
   const char *rates = cli_env("GROMO_RATE_LIMITS", NULL), *per_ip = NULL, *body_timeout = NULL;
   cfg.cors_origins = cli_env("GROMO_CORS_ORIGINS", NULL);
@@ -84,7 +87,7 @@ int cmd_serve(int argc, char **argv) {
   cfg.tls_key = cli_env("GROMO_TLS_KEY", NULL);
 
   enum { O_THREADS = 256, O_MODE, O_MAXBODY, O_TIMEOUT, O_MAXCONN, O_LOGFILE, O_LEVEL,
-         O_RATES, O_NORATE, O_PERIP, O_BODYTO, O_CORS, O_CERT, O_KEY };
+         O_RATES, O_NORATE, O_PERIP, O_BODYTO, O_CORS, O_CERT, O_KEY, O_MAXUP };
   static const struct option opts[] = {
       {"port", required_argument, 0, 'p'},
       {"bind", required_argument, 0, 'b'},
@@ -92,6 +95,7 @@ int cmd_serve(int argc, char **argv) {
       {"threads", required_argument, 0, O_THREADS},
       {"http-mode", required_argument, 0, O_MODE},
       {"max-body", required_argument, 0, O_MAXBODY},
+      {"max-upload", required_argument, 0, O_MAXUP},
       {"timeout", required_argument, 0, O_TIMEOUT},
       {"max-connections", required_argument, 0, O_MAXCONN},
       {"log-file", required_argument, 0, O_LOGFILE},
@@ -115,6 +119,7 @@ int cmd_serve(int argc, char **argv) {
     case O_THREADS: threads = optarg; break;
     case O_MODE: mode = optarg; break;
     case O_MAXBODY: max_body = optarg; break;
+    case O_MAXUP: max_upload = optarg; break;
     case O_TIMEOUT: timeout = optarg; break;
     case O_MAXCONN: max_conns = optarg; break;
     case O_LOGFILE: cfg.log_file = optarg; break;
@@ -148,6 +153,11 @@ int cmd_serve(int argc, char **argv) {
     if (parse_uint(max_body, (unsigned long long)1 << 40, &v) < 0 || v < 1024)
       return cli_usage_error("serve", "max-body must be at least 1024 bytes");
     cfg.max_body = (size_t)v;
+  }
+  if (max_upload) {
+    if (parse_uint(max_upload, (unsigned long long)1 << 44, &v) < 0 || v < 1024)
+      return cli_usage_error("serve", "max-upload must be at least 1024 bytes");
+    cfg.max_upload = (size_t)v;
   }
   if (timeout) {
     if (parse_uint(timeout, 86400, &v) < 0 || v == 0)

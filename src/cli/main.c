@@ -8,8 +8,9 @@
 static const struct cli_command commands[] = {
     {"serve", cmd_serve, "run the HTTP API server"},
     {"generate", cmd_generate, "generate realistic sample sales into the store"},
-    {"import", cmd_import, "import sales from JSON or NDJSON files"},
+    {"import", cmd_import, "import sales from CSV, XLSX, XLS, JSON or NDJSON files"},
     {"sales", cmd_sales, "query stored sales"},
+    {"export", cmd_export, "export sales as CSV, NDJSON, JSON or XLSX"},
     {"keys", cmd_keys, "create, list and revoke API keys"},
     {NULL, NULL, NULL},
 };

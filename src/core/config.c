@@ -12,6 +12,7 @@ void app_config_defaults(struct app_config *c) {
   c->threads = n > 0 && n < 64 ? (int)n : 2;
   c->mode = HTTP_MODE_EPOLL_POOL;
   c->max_body = (size_t)64 << 20;
+  c->max_upload = (size_t)1 << 30;
   c->conn_timeout = 30;
   c->max_conns = 1024;
   c->drain_secs = 30;

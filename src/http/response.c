@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "gromo/http.h"
 
@@ -12,6 +13,7 @@
 void resp_init(struct resp *rs) {
   memset(rs, 0, sizeof *rs);
   rs->status = 200;
+  rs->body_fd = -1;
   buf_init(&rs->data_raw, RESP_DATA_LIMIT);
   buf_init(&rs->body, RESP_DATA_LIMIT);
 }
@@ -23,6 +25,13 @@ void resp_release(struct resp *rs) {
   buf_release(&rs->data_raw);
   buf_release(&rs->body);
   rs->data = rs->json_bare = rs->details = NULL;
+  if (rs->stream_ctx && rs->stream_free)
+    rs->stream_free(rs->stream_ctx);
+  rs->stream_ctx = NULL;
+  rs->stream_read = NULL;
+  if (rs->body_fd >= 0)
+    close(rs->body_fd);
+  rs->body_fd = -1;
 }
 
 static void resp_vmessage(struct resp *rs, const char *fmt, va_list ap) {

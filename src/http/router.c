@@ -243,6 +243,22 @@ static void audit(const struct req *rq, const struct route *r, int status) {
     log_fields(LOG_INFO, "audit", line, (size_t)n);
 }
 
+int router_stream_open(const struct route *r, struct req *rq, struct resp *rs,
+                       void **state) {
+  *state = NULL;
+  rq->role = ROLE_PUBLIC;
+  if (r->role > ROLE_PUBLIC && authenticate(rq, rs, r) < 0)
+    return -1;
+  if (rate_limit(rq, rs, r) < 0)
+    return -1;
+  return r->stream->open(rq, rs, state);
+}
+
+void router_stream_done(const struct route *r, const struct req *rq, int status) {
+  if (r->role == ROLE_ADMIN)
+    audit(rq, r, status);
+}
+
 int router_dispatch(const struct route *table, struct req *rq, struct resp *rs) {
   char allow[128];
   int status = 0;

@@ -4,23 +4,30 @@
 
 #define KiB ((size_t)1024)
 #define MiB (KiB * 1024)
+#define GiB (MiB * 1024)
+
+#define ROUTE(m, p, r, limit, fl, h, sum)                                      \
+  {.method = m, .pattern = p, .role = r, .body_limit = limit, .flags = fl,     \
+   .handler = h, .summary = sum}
 
 const struct route gromo_routes[] = {
-    {"GET", "/health", ROLE_PUBLIC, 0, ROUTE_UNLIMITED, api_health,
-     "liveness and dependency checks"},
-    {"GET", "/version", ROLE_PUBLIC, 0, ROUTE_UNLIMITED, api_version,
-     "API version, build and when models were last trained"},
-    {"POST", "/sales/add", ROLE_ADMIN, 64 * MiB, ROUTE_JSON_RAW, api_sales_add,
-     "add sales records (JSON array or object)"},
-    {"GET", "/sales", ROLE_ANALYST, 0, 0, api_sales_list,
-     "query stored sales with filters and cursor pagination"},
-    {"GET", "/generate-sample-data/{count}", ROLE_ADMIN, 0, 0,
-     api_sample_generate, "generate and insert sample records"},
-    {"POST", "/generate-sample-data/{count}", ROLE_ADMIN, 0, 0,
-     api_sample_generate, "generate and insert sample records"},
-    {"GET", "/metrics", ROLE_VIEWER, 0, 0, api_metrics,
-     "Prometheus metrics"},
-    {"GET", "/stats", ROLE_VIEWER, 0, 0, api_stats,
-     "usage by endpoint and key over the last 24 hours"},
+    ROUTE("GET", "/health", ROLE_PUBLIC, 0, ROUTE_UNLIMITED, api_health,
+          "liveness and dependency checks"),
+    ROUTE("GET", "/version", ROLE_PUBLIC, 0, ROUTE_UNLIMITED, api_version,
+          "API version, build and when models were last trained"),
+    ROUTE("POST", "/sales/add", ROLE_ADMIN, 64 * MiB, ROUTE_JSON_RAW, api_sales_add,
+          "add sales records (JSON array or object)"),
+    {.method = "POST", .pattern = "/sales/upload", .role = ROLE_ADMIN,
+     .body_limit = 16 * GiB, .flags = ROUTE_STREAM, .stream = &api_upload_ops,
+     .summary = "upload a file of sales: CSV, XLSX, XLS, JSON array or NDJSON"},
+    ROUTE("GET", "/sales", ROLE_ANALYST, 0, 0, api_sales_list,
+          "query stored sales with filters and cursor pagination"),
+    ROUTE("GET", "/generate-sample-data/{count}", ROLE_ADMIN, 0, 0,
+          api_sample_generate, "generate and insert sample records"),
+    ROUTE("POST", "/generate-sample-data/{count}", ROLE_ADMIN, 0, 0,
+          api_sample_generate, "generate and insert sample records"),
+    ROUTE("GET", "/metrics", ROLE_VIEWER, 0, 0, api_metrics, "Prometheus metrics"),
+    ROUTE("GET", "/stats", ROLE_VIEWER, 0, 0, api_stats,
+          "usage by endpoint and key over the last 24 hours"),
     {0},
 };

@@ -13,7 +13,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/random.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -55,6 +57,15 @@ struct conn_state {
   char client[INET6_ADDRSTRLEN];
   char key_name[65];
   enum role role;
+  /* Routes that stream their body (ROUTE_STREAM): */
+  int streaming;
+  int stream_failed;  /* st->srs holds the error; the rest is dropped */
+  int part_seen;      /* multipart: the "file" field has begun */
+  uint64_t received;
+  struct req srq;     /* lives from the headers to the end */
+  struct resp srs;
+  void *stream;       /* the route's state; NULL once freed */
+  struct MHD_PostProcessor *pp;
 };
 
 static const char *query_lookup(void *ctx, const char *name) {
@@ -125,15 +136,88 @@ static void copy_printable(char *dst, size_t cap, const char *src) {
   dst[i] = '\0';
 }
 
+/* A streamed body: MHD asks for bytes as the socket drains. */
+struct pump {
+  struct resp_stream_state {
+    int (*read)(void *ctx, struct buf *out, int *done);
+    void (*free)(void *ctx);
+    void *ctx;
+  } src;
+  struct buf pending;
+  size_t off;
+  int done;
+};
+
+static ssize_t pump_read(void *cls, uint64_t pos, char *out, size_t max) {
+  struct pump *p = cls;
+  while (p->off == p->pending.len) {
+    if (p->done)
+      return MHD_CONTENT_READER_END_OF_STREAM;
+    buf_reset(&p->pending);
+    p->off = 0;
+    if (p->src.read(p->src.ctx, &p->pending, &p->done) < 0)
+      return MHD_CONTENT_READER_END_WITH_ERROR;
+  }
+  size_t n = p->pending.len - p->off;
+  if (n > max)
+    n = max;
+  memcpy(out, p->pending.data + p->off, n);
+  p->off += n;
+  (void)pos;
+  return (ssize_t)n;
+}
+
+static void pump_free(void *cls) {
+  struct pump *p = cls;
+  if (p->src.free)
+    p->src.free(p->src.ctx);
+  buf_release(&p->pending);
+  free(p);
+}
+
+/* The response object for a streamed or file body; takes them from rs. */
+static struct MHD_Response *stream_response(struct resp *rs) {
+  if (rs->body_fd >= 0) {
+    struct stat sb;
+    if (fstat(rs->body_fd, &sb) < 0)
+      return NULL;
+    struct MHD_Response *r = MHD_create_response_from_fd((size_t)sb.st_size, rs->body_fd);
+    if (r)
+      rs->body_fd = -1; /* MHD closes it */
+    return r;
+  }
+  struct pump *p = calloc(1, sizeof *p);
+  if (!p)
+    return NULL;
+  p->src.read = rs->stream_read;
+  p->src.free = rs->stream_free;
+  p->src.ctx = rs->stream_ctx;
+  buf_init(&p->pending, (size_t)1 << 26);
+  struct MHD_Response *r =
+      MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 64 * 1024, pump_read, p, pump_free);
+  if (!r) {
+    free(p);
+    return NULL;
+  }
+  rs->stream_ctx = NULL; /* the pump owns it now */
+  return r;
+}
+
 static enum MHD_Result queue(struct server *srv, struct MHD_Connection *conn,
                              struct conn_state *st, struct resp *rs) {
   char *body = NULL;
   size_t len = 0;
   const char *ctype = NULL;
-  st->status = http_render(rs, st->request_id, &body, &len, &ctype);
-  st->bytes = len;
-  struct MHD_Response *r =
-      MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
+  struct MHD_Response *r;
+  if (!rs->is_error && (rs->stream_read || rs->body_fd >= 0)) {
+    st->status = rs->status;
+    ctype = rs->content_type;
+    r = stream_response(rs);
+  } else {
+    st->status = http_render(rs, st->request_id, &body, &len, &ctype);
+    st->bytes = len;
+    r = MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
+  }
   if (!r) {
     free(body);
     return MHD_NO;
@@ -193,6 +277,84 @@ static struct conn_state *state_new(struct server *srv,
   return st;
 }
 
+static void req_fill(struct req *rq, struct server *srv, struct MHD_Connection *conn,
+                     struct conn_state *st, const char *url, const char *method) {
+  memset(rq, 0, sizeof *rq);
+  rq->app = srv->app;
+  rq->method = method;
+  rq->path = url;
+  rq->content_type =
+      MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
+  rq->query_fn = query_lookup;
+  rq->header_fn = header_lookup;
+  rq->query_ctx = conn;
+  rq->client = st->client;
+  memcpy(rq->request_id, st->request_id, sizeof rq->request_id);
+}
+
+static void stream_fail(struct conn_state *st) {
+  st->stream_failed = 1;
+}
+
+/* multipart/form-data: the "file" field goes to the stream, others are
+ * ignored. */
+static enum MHD_Result on_post_part(void *cls, enum MHD_ValueKind kind, const char *key,
+                                    const char *filename, const char *content_type,
+                                    const char *transfer_encoding, const char *data,
+                                    uint64_t off, size_t size) {
+  struct conn_state *st = cls;
+  if (st->stream_failed || !key || strcmp(key, "file") != 0)
+    return MHD_YES;
+  const struct stream_ops *ops = st->route->stream;
+  if (!st->part_seen) {
+    st->part_seen = 1;
+    if (ops->part(st->stream, filename, content_type, &st->srs) < 0) {
+      stream_fail(st);
+      return MHD_NO;
+    }
+  }
+  if (size && ops->chunk(st->stream, data, size, &st->srs) < 0) {
+    stream_fail(st);
+    return MHD_NO;
+  }
+  return MHD_YES;
+}
+
+/* The headers of a streamed request: checks, then the route's open. */
+static enum MHD_Result stream_begin(struct server *srv, struct MHD_Connection *conn,
+                                    struct conn_state *st, const char *url,
+                                    const char *method) {
+  st->streaming = 1;
+  req_fill(&st->srq, srv, conn, st, url, method);
+  resp_init(&st->srs);
+  if (router_stream_open(st->route, &st->srq, &st->srs, &st->stream) < 0) {
+    stream_fail(st);
+    return MHD_YES; /* answered when the body is done (or dropped) */
+  }
+  const char *ct = st->srq.content_type;
+  if (ct && !strncasecmp(ct, "multipart/form-data", 19)) {
+    st->pp = MHD_create_post_processor(conn, 64 * 1024, on_post_part, st);
+    if (!st->pp) {
+      resp_error(&st->srs, GERR_INVALID_INPUT, NULL,
+                 "a multipart/form-data body needs a boundary");
+      stream_fail(st);
+    }
+  }
+  return MHD_YES;
+}
+
+static void stream_end_state(struct conn_state *st) {
+  if (st->pp) {
+    MHD_destroy_post_processor(st->pp);
+    st->pp = NULL;
+  }
+  if (st->stream) {
+    st->route->stream->free(st->stream);
+    st->stream = NULL;
+  }
+  req_release(&st->srq);
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
                                   const char *url, const char *method,
                                   const char *version, const char *upload_data,
@@ -209,8 +371,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
     int status = 0;
     st->route = router_match(gromo_routes, method, url, &probe, &status, NULL, 0);
     st->limit = st->route ? st->route->body_limit : 0;
-    if (st->limit > srv->app->cfg->max_body)
-      st->limit = srv->app->cfg->max_body;
+    size_t cap = st->route && (st->route->flags & ROUTE_STREAM) ? srv->app->cfg->max_upload
+                                                                 : srv->app->cfg->max_body;
+    if (st->limit > cap)
+      st->limit = cap;
     buf_init(&st->body, st->limit);
     /* A declared length over the limit is refused before any of the body
      * is read (and before "100 Continue"); the connection then closes. */
@@ -224,9 +388,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
         return refuse(srv, conn, st, GERR_TOO_LARGE,
                       "the request body is larger than this endpoint accepts");
       /* The declared length, within the limit, is allocated once. */
-      if (errno == 0 && end != cl && n > 0 && buf_reserve(&st->body, (size_t)n) < 0)
+      if (errno == 0 && end != cl && n > 0 && !(st->route->flags & ROUTE_STREAM) &&
+          buf_reserve(&st->body, (size_t)n) < 0)
         return refuse(srv, conn, st, GERR_INTERNAL, "out of memory for the request body");
     }
+    if (st->route && (st->route->flags & ROUTE_STREAM))
+      return stream_begin(srv, conn, st, url, method);
     return MHD_YES;
   }
 
@@ -243,6 +410,27 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
     /* A body that trickles in closes the connection when it is late. */
     if (mono_us() - st->t0_us > (int64_t)srv->app->cfg->body_timeout * 1000000)
       return MHD_NO;
+    if (st->streaming) {
+      st->received += n;
+      if (!st->stream_failed && st->received > st->limit) {
+        resp_error(&st->srs, GERR_TOO_LARGE, NULL,
+                   "the upload is larger than the %zu bytes accepted", st->limit);
+        stream_fail(st);
+      }
+      if (st->stream_failed) {
+        st->discarded += n;
+        return st->discarded > DISCARD_MAX ? MHD_NO : MHD_YES;
+      }
+      if (st->pp) {
+        if (MHD_post_process(st->pp, upload_data, n) != MHD_YES && !st->stream_failed) {
+          resp_error(&st->srs, GERR_INVALID_INPUT, NULL, "the multipart body is malformed");
+          stream_fail(st);
+        }
+      } else if (st->route->stream->chunk(st->stream, upload_data, n, &st->srs) < 0) {
+        stream_fail(st);
+      }
+      return MHD_YES;
+    }
     if (st->overflow) {
       /* libmicrohttpd takes a response only before the body or after all
        * of it: the rest of an oversized chunked body is read and dropped,
@@ -257,6 +445,29 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
     return MHD_YES;
   }
 
+  if (st->streaming) {
+    if (st->pp) {
+      int complete = MHD_destroy_post_processor(st->pp) == MHD_YES;
+      st->pp = NULL;
+      if (!st->stream_failed && (!complete || !st->part_seen)) {
+        resp_error(&st->srs, GERR_INVALID_INPUT, NULL,
+                   complete ? "the multipart body has no field named \"file\""
+                            : "the multipart body is incomplete");
+        stream_fail(st);
+      }
+    }
+    if (!st->stream_failed)
+      st->route->stream->close(st->stream, &st->srq, &st->srs);
+    stream_end_state(st);
+    router_stream_done(st->route, &st->srq, st->srs.status);
+    memcpy(st->key_name, st->srq.key_name, sizeof st->key_name);
+    st->role = st->srq.role;
+    enum MHD_Result ret = queue(srv, conn, st, &st->srs);
+    resp_release(&st->srs);
+    st->streaming = 0;
+    return ret;
+  }
+
   if (st->overflow)
     return refuse(srv, conn, st, st->overflow,
                   st->overflow == GERR_TOO_LARGE
@@ -264,19 +475,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
                       : "out of memory reading the request body");
 
   /* Last call: the whole request is here. */
-  struct req rq = {0};
-  rq.app = srv->app;
-  rq.method = method;
-  rq.path = url;
-  rq.content_type =
-      MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
+  struct req rq;
+  req_fill(&rq, srv, conn, st, url, method);
   rq.body = st->body.data;
   rq.body_len = st->body.len;
-  rq.query_fn = query_lookup;
-  rq.header_fn = header_lookup;
-  rq.query_ctx = conn;
-  rq.client = st->client;
-  memcpy(rq.request_id, st->request_id, sizeof rq.request_id);
   struct resp rs;
   resp_init(&rs);
   router_dispatch(gromo_routes, &rq, &rs);
@@ -312,6 +514,10 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
   if (n > 0)
     log_fields(LOG_INFO, "request", line,
                (size_t)n < sizeof line ? (size_t)n : sizeof line - 1);
+  if (st->streaming) { /* ended before its last call: undo */
+    stream_end_state(st);
+    resp_release(&st->srs);
+  }
   buf_release(&st->body);
   free(st);
   atomic_fetch_sub(&srv->in_flight, 1);

@@ -251,8 +251,12 @@ int jsonrec_feed(struct jsonrec *j, const char *p, size_t n, struct gerr *err) {
 }
 
 int jsonrec_finish(struct jsonrec *j, struct gerr *err) {
-  if (yajl_complete_parse(j->h) != yajl_status_ok)
+  if (yajl_complete_parse(j->h) != yajl_status_ok) {
+    if (!j->error[0] && !j->stopped && (j->state == JR_ARRAY || j->state == JR_RECORD))
+      return gerr_set(err, GERR_INVALID_INPUT,
+                      "the JSON ends before the array or record is closed (truncated)");
     return jsonrec_fail(j, NULL, 0, err);
+  }
   if (j->state != JR_DONE)
     return gerr_set(err, GERR_INVALID_INPUT,
                     j->state == JR_TOP ? "the body is empty; a JSON array of "

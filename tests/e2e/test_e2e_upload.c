@@ -1,0 +1,200 @@
+/* End-to-end: POST /sales/upload, streamed, in every format and both body
+ * forms, one transaction per upload. */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "e2e.h"
+
+static struct srv S;
+
+static int setup(void **state) {
+  static const char *const extra[] = {"--max-upload", "4194304", NULL};
+  return srv_start(&S, extra);
+}
+
+static int teardown(void **state) { return srv_stop(&S) == 0 ? 0 : -1; }
+
+static const char CSV[] =
+    "\xEF\xBB\xBF" "Sale Date;PIN;Product;Channel;Customer Age;Income;Notes\r\n"
+    "2025-01-05;400001;Loan;online;35;\"75,000\";\"said \"\"yes\"\"\"\r\n"
+    "2025-01-06;110001;insurance;offline;61;42000;\"two\nlines\"\r\n"
+    "2025-01-07;12345;loan;online;35;1000;bad pin\r\n";
+
+static json_t *data_of(struct http_res *r) { return json_object_get(r->json, "data"); }
+
+static void test_upload__csv_body(void **state) {
+  long long before = db_sales_count(&S);
+  struct http_res r;
+  assert_int_equal(http_do(&S, "POST", "/sales/upload", "text/csv", CSV, sizeof CSV - 1, &r), 0);
+  if (r.status != 200)
+    fail_msg("%ld %s", r.status, r.body);
+  json_t *d = data_of(&r);
+  assert_string_equal(json_string_value(json_object_get(d, "format")), "csv");
+  assert_int_equal(json_integer_value(json_object_get(d, "records")), 3);
+  assert_int_equal(json_integer_value(json_object_get(d, "inserted_count")), 2);
+  assert_int_equal(json_integer_value(json_object_get(d, "rejected_count")), 1);
+  json_t *bad = json_array_get(json_object_get(d, "invalid_records"), 0);
+  assert_int_equal(json_integer_value(json_object_get(bad, "row")), 4); /* header = 1 */
+  assert_string_equal(json_string_value(json_object_get(bad, "field")), "pincode");
+  assert_int_equal(db_sales_count(&S), before + 2);
+  http_res_free(&r);
+}
+
+static void test_upload__atomic_stores_nothing(void **state) {
+  long long before = db_sales_count(&S);
+  struct http_res r;
+  assert_int_equal(http_do(&S, "POST", "/sales/upload?atomic=true", "text/csv", CSV,
+                           sizeof CSV - 1, &r), 0);
+  assert_int_equal(r.status, 422);
+  assert_int_equal(db_sales_count(&S), before);
+  http_res_free(&r);
+}
+
+static void test_upload__ndjson_and_json_detected(void **state) {
+  const char nd[] =
+      "{\"id\":\"u-1\",\"date\":\"2025-02-01\",\"pincode\":\"560001\",\"product\":\"loan\","
+      "\"channel\":\"online\",\"customer_age\":30,\"customer_income\":5000}\n"
+      "{broken\n"
+      "{\"id\":\"u-2\",\"date\":\"2025-02-02\",\"pincode\":\"560001\",\"product\":\"loan\","
+      "\"channel\":\"online\",\"customer_age\":30,\"customer_income\":5000}";
+  long long before = db_sales_count(&S);
+  struct http_res r;
+  /* No content type: the first bytes say NDJSON. */
+  assert_int_equal(http_do(&S, "POST", "/sales/upload", NULL, nd, sizeof nd - 1, &r), 0);
+  assert_int_equal(r.status, 200);
+  assert_string_equal(json_string_value(json_object_get(data_of(&r), "format")), "ndjson");
+  assert_int_equal(json_integer_value(json_object_get(data_of(&r), "inserted_count")), 2);
+  json_t *bad = json_array_get(json_object_get(data_of(&r), "invalid_records"), 0);
+  assert_int_equal(json_integer_value(json_object_get(bad, "row")), 2);
+  http_res_free(&r);
+  /* The same ids again, as a JSON array: duplicates, nothing new. */
+  const char arr[] =
+      "[{\"id\":\"u-1\",\"date\":\"2025-02-01\",\"pincode\":\"560001\",\"product\":\"loan\","
+      "\"channel\":\"online\",\"customer_age\":30,\"customer_income\":5000}]";
+  assert_int_equal(http_do(&S, "POST", "/sales/upload", "application/json", arr,
+                           sizeof arr - 1, &r), 0);
+  assert_int_equal(r.status, 200);
+  assert_int_equal(json_integer_value(json_object_get(data_of(&r), "duplicate_count")), 1);
+  assert_int_equal(db_sales_count(&S), before + 2);
+  http_res_free(&r);
+}
+
+static void test_upload__multipart(void **state) {
+  char body[2048];
+  int n = snprintf(body, sizeof body,
+                   "--XyZ\r\nContent-Disposition: form-data; name=\"note\"\r\n\r\nhello\r\n"
+                   "--XyZ\r\nContent-Disposition: form-data; name=\"file\"; "
+                   "filename=\"sales.csv\"\r\nContent-Type: text/csv\r\n\r\n"
+                   "date,pincode,product,channel,customer_age,customer_income\n"
+                   "2025-03-01,700001,loan,offline,40,30000\n"
+                   "2025-03-02,700001,credit_card,online,29,90000\n"
+                   "\r\n--XyZ--\r\n");
+  long long before = db_sales_count(&S);
+  struct http_res r;
+  assert_int_equal(http_do(&S, "POST", "/sales/upload",
+                           "multipart/form-data; boundary=XyZ", body, (size_t)n, &r), 0);
+  if (r.status != 200)
+    fail_msg("%ld %s", r.status, r.body);
+  assert_int_equal(json_integer_value(json_object_get(data_of(&r), "inserted_count")), 2);
+  assert_int_equal(db_sales_count(&S), before + 2);
+  http_res_free(&r);
+  /* A form without a file field. */
+  n = snprintf(body, sizeof body,
+               "--XyZ\r\nContent-Disposition: form-data; name=\"note\"\r\n\r\nhi\r\n--XyZ--\r\n");
+  assert_int_equal(http_do(&S, "POST", "/sales/upload",
+                           "multipart/form-data; boundary=XyZ", body, (size_t)n, &r), 0);
+  assert_int_equal(r.status, 400);
+  assert_non_null(strstr(r.body, "file"));
+  http_res_free(&r);
+}
+
+static void test_upload__refusals(void **state) {
+  long long before = db_sales_count(&S);
+  struct http_res r;
+  static const struct {
+    const char *ctype, *body;
+    long status;
+    const char *word;
+  } cases[] = {
+      {"image/png", "\x89PNG", 415, "cannot read"},
+      {"text/csv", "", 400, "empty"},
+      {"text/csv", "name,colour\nx,y\n", 400, "column"},
+      {"application/json", "[{\"date\":", 400, "truncated"},
+      {"application/x-ndjson", "\n\n", 200, NULL},
+      {"text/csv", "date,pincode,product,channel,customer_age,customer_income\n", 200, NULL},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    assert_int_equal(http_do(&S, "POST", "/sales/upload", cases[i].ctype, cases[i].body,
+                             strlen(cases[i].body), &r), 0);
+    if (r.status != cases[i].status || (cases[i].word && !strstr(r.body, cases[i].word)))
+      fail_msg("case %zu: %ld %s", i, r.status, r.body);
+    http_res_free(&r);
+  }
+  /* Over --max-upload (4 MiB): 413, nothing stored. */
+  size_t big = 5u << 20;
+  char *b = malloc(big);
+  assert_non_null(b);
+  memcpy(b, "date,pincode,product,channel,customer_age,customer_income\n", 58);
+  for (size_t off = 58; off + 40 <= big; off += 40)
+    memcpy(b + off, "2025-01-01,400001,loan,online,30,1000\n\n\n", 40);
+  assert_int_equal(http_do(&S, "POST", "/sales/upload", "text/csv", b, big, &r), 0);
+  assert_int_equal(r.status, 413);
+  http_res_free(&r);
+  free(b);
+  assert_int_equal(db_sales_count(&S), before + 0);
+}
+
+/* A client that goes away in the middle leaves nothing behind. */
+static void test_upload__disconnect_stores_nothing(void **state) {
+  long long before = db_sales_count(&S);
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)S.port)};
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
+  char head[512];
+  int n = snprintf(head, sizeof head,
+                   "POST /sales/upload HTTP/1.1\r\nHost: x\r\nX-API-Key: %s\r\n"
+                   "Content-Type: text/csv\r\nContent-Length: 10000000\r\n\r\n"
+                   "date,pincode,product,channel,customer_age,customer_income\n",
+                   S.key);
+  assert_int_equal(send(fd, head, (size_t)n, MSG_NOSIGNAL), n);
+  for (int i = 0; i < 30000; i++) { /* more than a batch: some are inserted */
+    const char row[] = "2025-01-01,400001,loan,online,30,1000\n";
+    if (send(fd, row, sizeof row - 1, MSG_NOSIGNAL) != (ssize_t)(sizeof row - 1))
+      break;
+  }
+  struct timespec ts = {0, 300 * 1000 * 1000};
+  nanosleep(&ts, NULL);
+  close(fd);
+  nanosleep(&ts, NULL);
+  assert_int_equal(db_sales_count(&S), before);
+  /* And the store is free for the next writer at once. */
+  struct http_res r;
+  assert_int_equal(http_do(&S, "POST", "/sales/upload", "text/csv", CSV, sizeof CSV - 1, &r), 0);
+  assert_int_equal(r.status, 200);
+  http_res_free(&r);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_upload__csv_body),
+      cmocka_unit_test(test_upload__atomic_stores_nothing),
+      cmocka_unit_test(test_upload__ndjson_and_json_detected),
+      cmocka_unit_test(test_upload__multipart),
+      cmocka_unit_test(test_upload__refusals),
+      cmocka_unit_test(test_upload__disconnect_stores_nothing),
+  };
+  return cmocka_run_group_tests_name("e2e_upload", tests, setup, teardown);
+}
