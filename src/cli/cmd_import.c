@@ -19,6 +19,7 @@
 
 #define IMPORT_BATCH 10000
 #define IMPORT_SHOW_REJECTED 20
+#define IMPORT_CHUNK ((size_t)1 << 20)
 
 static const char import_help[] =
     "usage: gromo import [OPTIONS] FILE...\n\n"
@@ -108,8 +109,11 @@ static int import_table(struct import_run *ir, const char *path, const char *dat
   } else {
     struct csvrec *c = NULL;
     rc = csvrec_new(&rules, NULL, import_row, &t, &c, err);
-    if (rc == 0)
-      rc = csvrec_feed(c, data, len, err);
+    /* Fed in pieces, as an upload arrives: progress shows as it goes. */
+    for (size_t off = 0; rc == 0 && off < len; off += IMPORT_CHUNK) {
+      rc = csvrec_feed(c, data + off, len - off < IMPORT_CHUNK ? len - off : IMPORT_CHUNK, err);
+      progress_update(&ir->pb, ir->records, ir->bytes + (double)off);
+    }
     if (rc == 0)
       rc = csvrec_finish(c, err);
     csvrec_free(c);
