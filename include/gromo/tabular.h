@@ -44,6 +44,9 @@ struct tab_limits {
 #define TAB_RATIO_MIN_SIZE (1024u * 1024)
 /* Columns after this many are ignored (XLSX's own limit, column XFD). */
 #define TAB_MAX_COLUMNS 16384
+/* Header names are read whole up to this many bytes, even when max_cell is
+ * smaller. */
+#define TAB_NAME_MAX 256
 
 /* cell 64 KiB, row 1 MiB, 10,000,000 rows, 512 MiB per entry, ratio 100. */
 void tab_limits_default(struct tab_limits *l);
@@ -143,6 +146,11 @@ int tab_row_end(struct tab_rows *t, struct gerr *err);
 /* After the last row: -1 when no header row was found ("what" names the
  * thing that was empty: "file", "sheet"). */
 int tab_rows_finish(struct tab_rows *t, const char *what, struct gerr *err);
+/* The most bytes of one cell a reader needs to keep: max_cell, or
+ * TAB_NAME_MAX when larger (header names). tab_row_cell judges the rest. */
+static inline size_t tab_cell_keep(const struct tab_limits *l) {
+  return l->max_cell > TAB_NAME_MAX ? l->max_cell : TAB_NAME_MAX;
+}
 /* The field of column col, or -1 (not mapped, or no header yet). */
 static inline int tab_rows_field(const struct tab_rows *t, size_t col) {
   return t->have_header && col < t->ncols ? t->map[col] : -1;

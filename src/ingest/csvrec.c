@@ -108,11 +108,11 @@ static void on_row_end(int term, void *data) {
     c->halt = rc;
 }
 
-/* Between slices: cuts short a cell that outgrew max_cell (libcsv keeps
+/* Between slices: cuts short a cell that outgrew the limit (libcsv keeps
  * parsing it; its text is dropped) and notes a row beyond max_row. */
 static void check_growth(struct csvrec *c) {
   size_t pos = c->p.entry_pos;
-  if (pos <= c->t.lim.max_cell && c->t.row_bytes + pos <= c->t.lim.max_row)
+  if (pos <= tab_cell_keep(&c->t.lim) && c->t.row_bytes + pos <= c->t.lim.max_row)
     return;
   if (c->p.pstate != LIBCSV_FIELD_BEGUN &&
       c->p.pstate != LIBCSV_FIELD_MIGHT_HAVE_ENDED)
@@ -260,7 +260,8 @@ static int is_filler(char ch) {
 }
 
 /* Looks for the end of the header line in the bytes not yet scanned:
- * a line break outside quotes after a line with something on it. */
+ * a line break (LF, CR or CRLF) outside quotes after a line with something
+ * on it. */
 static int head_scan(struct csvrec *c, struct gerr *err) {
   const char *d = c->head.data;
   size_t n = c->head.len;
@@ -269,7 +270,7 @@ static int head_scan(struct csvrec *c, struct gerr *err) {
   for (size_t i = c->scan; i < n; i++) {
     if (d[i] == '"') {
       c->scan_quoted = !c->scan_quoted;
-    } else if (d[i] == '\n' && !c->scan_quoted) {
+    } else if ((d[i] == '\n' || d[i] == '\r') && !c->scan_quoted) {
       size_t s = c->line_start;
       int blank = 1;
       for (size_t k = s; k < i && blank; k++)

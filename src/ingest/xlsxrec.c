@@ -51,7 +51,7 @@ struct xlsx {
   char cell_type;  /* 'n' number, 's' shared, 'i' inline, 'b', 'e', 't' str, 'd' */
   int cell_date;   /* the cell's format shows a date */
   size_t next_row, col, next_col;
-  struct buf val;  /* the cell's text, at most max_cell bytes */
+  struct buf val;  /* the cell's text, at most tab_cell_keep() bytes */
   int val_long;    /* the text was longer */
 };
 
@@ -407,13 +407,13 @@ static void XMLCALL sst_end(void *ud, const XML_Char *name) {
   }
 }
 
-/* A string longer than max_cell is kept at max_cell + 1 bytes: enough to
+/* A string longer than the cell limit is kept at one byte more: enough to
  * tell it is too long, no more. */
 static void XMLCALL sst_text(void *ud, const XML_Char *s, int len) {
   struct xlsx *x = ud;
   if (!x->in_t)
     return;
-  size_t have = x->sst.len - x->si_start, room = x->t.lim.max_cell + 1;
+  size_t have = x->sst.len - x->si_start, room = tab_cell_keep(&x->t.lim) + 1;
   size_t n = (size_t)len;
   if (have >= room)
     return;
@@ -603,7 +603,7 @@ static void XMLCALL sheet_text(void *ud, const XML_Char *s, int len) {
   struct xlsx *x = ud;
   if (!x->in_v || x->val_long)
     return;
-  if ((size_t)len > x->t.lim.max_cell - x->val.len) {
+  if ((size_t)len > x->val.limit - x->val.len) {
     x->val_long = 1;
     return;
   }
@@ -632,7 +632,7 @@ static void cell_done(struct xlsx *x) {
     }
     s = x->sst.data + x->sst_off[idx];
     n = x->sst_off[idx + 1] - x->sst_off[idx];
-    if (n > x->t.lim.max_cell) {
+    if (n > tab_cell_keep(&x->t.lim)) { /* cut short when read */
       tab_row_cell_too_long(&x->t, x->col);
       return;
     }
@@ -733,7 +733,7 @@ int xlsxrec_read(const char *path, const struct sale_rules *rules,
     return gerr_set(err, GERR_INTERNAL, "out of memory");
   tab_rows_init(&x->t, rules, lim, fn, ctx);
   buf_init(&x->sst, (size_t)x->t.lim.max_uncompressed);
-  buf_init(&x->val, x->t.lim.max_cell);
+  buf_init(&x->val, tab_cell_keep(&x->t.lim));
   int rc, code = 0;
   x->zip = zip_open(path, ZIP_RDONLY | ZIP_CHECKCONS, &code);
   if (!x->zip)
