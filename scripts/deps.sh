@@ -6,7 +6,7 @@
 #   scripts/deps.sh bench   + load generators and nginx for comparison
 set -eu
 
-BUILD="build-essential pkg-config libmicrohttpd-dev libjansson-dev libyajl-dev libsqlite3-dev libsodium-dev libcsv-dev libzip-dev libexpat1-dev libfreexl-dev libxlsxwriter-dev"
+BUILD="build-essential pkg-config libmicrohttpd-dev libjansson-dev libyajl-dev libsqlite3-dev libsodium-dev libcsv-dev libzip-dev libexpat1-dev libfreexl-dev libxlsxwriter-dev libxgboost-dev"
 TEST="libcmocka-dev libcurl4-openssl-dev curl prometheus"
 BENCH="wrk nginx-light curl"
 
