@@ -11,7 +11,7 @@
 #include "gromo/error.h"
 #include "gromo/record.h"
 
-#define STORE_SCHEMA_VERSION 2
+#define STORE_SCHEMA_VERSION 3
 
 struct store; /* opaque */
 
@@ -67,10 +67,54 @@ int store_meta_get(struct store *s, const char *key, char *val, size_t cap,
 int store_meta_set(struct store *s, const char *key, const char *val,
                    struct gerr *err) GROMO_WUR;
 
-/* When the newest stored model was trained, ISO 8601 in out[cap]:
+/* When the serving model suite was trained, ISO 8601 in out[cap]:
  * 0 found, 1 none yet, -1 error. */
 int store_models_last_trained(struct store *s, char *out, size_t cap,
                               struct gerr *err) GROMO_WUR;
+
+/* The model registry: one row per trained model suite (models.h). */
+struct model_row {
+  int64_t version;       /* assigned by store_model_insert */
+  char kind[32];         /* "suite" */
+  char algorithm[64];
+  char trained_at[40];   /* ISO 8601 UTC */
+  int64_t rows;          /* training rows */
+  char data_from[24];    /* first and last sale date trained on, YYYY-MM-DD */
+  char data_to[24];
+  int64_t duration_ms;   /* wall time of the training run */
+  int serving;           /* 1: the version the service answers with */
+  /* Owned by the row when filled by the store (free with
+   * model_row_release); borrowed when passed to store_model_insert. */
+  char *features;        /* JSON text */
+  char *metrics;         /* JSON text */
+  unsigned char *blob;   /* the serialised suite */
+  size_t blob_len;
+};
+void model_row_release(struct model_row *r); /* frees the owned texts */
+/* Inserts a version; *version is its number: one more than any version
+ * ever stored, so a number is never reused, also after a prune. r->version
+ * is ignored; r->serving 1 also makes it the serving one. One transaction
+ * (or part of the open one). */
+int store_model_insert(struct store *s, const struct model_row *r,
+                       int64_t *version, struct gerr *err) GROMO_WUR;
+/* Calls fn for each version, newest first, without blob (NULL) but with
+ * features and metrics (valid during the call); a non-zero return stops. */
+int store_model_scan(struct store *s, int (*fn)(void *ctx, const struct model_row *r),
+                     void *ctx, struct gerr *err) GROMO_WUR;
+/* Reads one version whole (0: the serving one) into *out (owned texts and
+ * blob): 0 found, 1 none, -1 error. */
+int store_model_get(struct store *s, int64_t version, struct model_row *out,
+                    struct gerr *err) GROMO_WUR;
+/* Makes `version` the serving one (the others not), in one transaction:
+ * 0, 1 no such version, -1 error. At most one version serves at a time. */
+int store_model_set_serving(struct store *s, int64_t version, struct gerr *err) GROMO_WUR;
+/* The serving version's number without reading its blob (cheap enough to
+ * poll): 0 found, 1 none serves, -1 error. */
+int store_model_serving_version(struct store *s, int64_t *version,
+                                struct gerr *err) GROMO_WUR;
+/* Deletes all but the newest `keep` (>= 0) versions, never the serving one,
+ * with their region assignments. */
+int store_model_prune(struct store *s, int keep, struct gerr *err) GROMO_WUR;
 
 /* API keys: only a keyed hash of each key is stored (see keys.h). */
 struct key_row {

@@ -19,6 +19,9 @@ struct sqlite_store {
   sqlite3_stmt *ping, *insert, *insert_id, *count, *ts_range, *meta_get, *meta_set, *models_last;
   sqlite3_stmt *begin, *commit, *rollback;
   sqlite3_stmt *key_insert, *key_by_prefix, *key_all, *key_revoke_name, *key_revoke_id;
+  sqlite3_stmt *model_next, *model_insert, *model_scan, *model_get, *model_get_serving,
+      *model_exists, *model_unserve, *model_serve, *model_serving, *model_prune,
+      *regions_prune;
   sqlite3_stmt *query[QUERY_VARIANTS];
 };
 
@@ -98,6 +101,33 @@ static const struct {
      "  pincode INTEGER NOT NULL,"
      "  region_id INTEGER NOT NULL,"
      "  PRIMARY KEY (model_version, pincode)) WITHOUT ROWID;"},
+    {3,
+     /* The registry of model suites: the data range and duration of each
+      * training run, and which version serves (v2's `promoted`, at most one
+      * row, enforced by the partial unique index). The blob moves to the
+      * last column so that listing versions never reads its overflow
+      * pages. The counter of versions ever stored lives in meta. */
+     "CREATE TABLE models_v3("
+     "  version INTEGER PRIMARY KEY,"
+     "  kind TEXT NOT NULL,"
+     "  algorithm TEXT NOT NULL,"
+     "  trained_at TEXT NOT NULL,"
+     "  rows INTEGER NOT NULL,"
+     "  data_from TEXT,"
+     "  data_to TEXT,"
+     "  duration_ms INTEGER NOT NULL DEFAULT 0,"
+     "  serving INTEGER NOT NULL DEFAULT 0 CHECK (serving IN (0, 1)),"
+     "  features TEXT,"
+     "  metrics TEXT,"
+     "  blob BLOB);"
+     "INSERT INTO models_v3(version, kind, algorithm, trained_at, rows, serving,"
+     "  features, metrics, blob)"
+     "  SELECT version, kind, algorithm, trained_at, rows,"
+     "  coalesce(version = (SELECT max(version) FROM models WHERE promoted <> 0), 0),"
+     "  features, metrics, blob FROM models;"
+     "DROP TABLE models;"
+     "ALTER TABLE models_v3 RENAME TO models;"
+     "CREATE UNIQUE INDEX models_serving ON models(serving) WHERE serving = 1;"},
 };
 
 /* Maps an SQLite failure to a gerr: what an operator can act on is
@@ -179,6 +209,10 @@ static int migrate(struct sqlite_store *s, struct gerr *err) {
 
 #define BUCKET_MS 2592000000LL /* 30 days: the bucket of the pincode index */
 
+#define MODEL_COLUMNS                                                          \
+  "version, kind, algorithm, trained_at, rows, data_from, data_to, duration_ms," \
+  " serving, features, metrics"
+
 static const char QUERY_COLUMNS[] =
     "SELECT s.seq, s.ts_ms, s.pincode, s.city, s.product, s.channel, s.agent_id,"
     " s.customer_age, s.customer_income, s.client_id";
@@ -188,7 +222,11 @@ static void sq_close(struct store *base) {
   sqlite3_stmt **all[] = {&s->ping, &s->insert, &s->insert_id, &s->count, &s->ts_range, &s->meta_get, &s->meta_set,
                           &s->models_last, &s->begin, &s->commit, &s->rollback,
                           &s->key_insert, &s->key_by_prefix, &s->key_all,
-                          &s->key_revoke_name, &s->key_revoke_id};
+                          &s->key_revoke_name, &s->key_revoke_id, &s->model_next,
+                          &s->model_insert, &s->model_scan, &s->model_get,
+                          &s->model_get_serving, &s->model_exists, &s->model_unserve,
+                          &s->model_serve, &s->model_serving, &s->model_prune,
+                          &s->regions_prune};
   for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
     sqlite3_finalize(*all[i]);
   for (size_t i = 0; i < QUERY_VARIANTS; i++)
@@ -284,8 +322,39 @@ static int sq_open(const char *uri, struct store **out, struct gerr *err) {
               "INSERT INTO meta(key, value) VALUES (?1, ?2)"
               " ON CONFLICT(key) DO UPDATE SET value = excluded.value",
               err) < 0 ||
-      prepare(s, &s->models_last,
-              "SELECT trained_at FROM models ORDER BY trained_at DESC LIMIT 1",
+      prepare(s, &s->models_last, "SELECT trained_at FROM models WHERE serving = 1",
+              err) < 0 ||
+      prepare(s, &s->model_next,
+              "SELECT max(coalesce((SELECT CAST(value AS INTEGER) FROM meta"
+              " WHERE key = 'models_max_version'), 0),"
+              " coalesce((SELECT max(version) FROM models), 0)) + 1",
+              err) < 0 ||
+      prepare(s, &s->model_insert,
+              "INSERT INTO models(version, kind, algorithm, trained_at, rows, data_from,"
+              " data_to, duration_ms, serving, features, metrics, blob)"
+              " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 0, ?9, ?10, ?11)",
+              err) < 0 ||
+      prepare(s, &s->model_scan,
+              "SELECT " MODEL_COLUMNS " FROM models ORDER BY version DESC", err) < 0 ||
+      prepare(s, &s->model_get,
+              "SELECT " MODEL_COLUMNS ", blob FROM models WHERE version = ?1", err) < 0 ||
+      prepare(s, &s->model_get_serving,
+              "SELECT " MODEL_COLUMNS ", blob FROM models WHERE serving = 1", err) < 0 ||
+      prepare(s, &s->model_exists, "SELECT 1 FROM models WHERE version = ?1", err) < 0 ||
+      prepare(s, &s->model_unserve,
+              "UPDATE models SET serving = 0 WHERE serving = 1 AND version <> ?1",
+              err) < 0 ||
+      prepare(s, &s->model_serve,
+              "UPDATE models SET serving = 1 WHERE version = ?1 AND serving = 0",
+              err) < 0 ||
+      prepare(s, &s->model_serving, "SELECT version FROM models WHERE serving = 1",
+              err) < 0 ||
+      prepare(s, &s->model_prune,
+              "DELETE FROM models WHERE serving = 0 AND version NOT IN"
+              " (SELECT version FROM models ORDER BY version DESC LIMIT ?1)",
+              err) < 0 ||
+      prepare(s, &s->regions_prune,
+              "DELETE FROM regions WHERE model_version NOT IN (SELECT version FROM models)",
               err) < 0 ||
       prepare(s, &s->key_insert,
               "INSERT INTO api_keys(name, role, prefix, hash, created_at)"
@@ -547,6 +616,175 @@ static int sq_models_last_trained(struct store *base, char *out, size_t cap,
   return found ? 0 : 1;
 }
 
+/* Binds a fixed-size text field of a row (NUL-terminated within cap). */
+static void bind_field(sqlite3_stmt *st, int i, const char *v, size_t cap) {
+  size_t n = strnlen(v, cap);
+  if (n)
+    sqlite3_bind_text(st, i, v, (int)n, SQLITE_STATIC);
+  else
+    sqlite3_bind_null(st, i);
+}
+
+static int sq_model_insert(struct store *base, const struct model_row *r,
+                           int64_t *version, struct gerr *err) {
+  struct sqlite_store *s = SQ(base);
+  if (!strnlen(r->kind, sizeof r->kind) || !strnlen(r->algorithm, sizeof r->algorithm) ||
+      !strnlen(r->trained_at, sizeof r->trained_at))
+    return gerr_set(err, GERR_INVALID_INPUT, "a model needs a kind, algorithm and trained_at");
+  int rc = sqlite3_step(s->model_next);
+  int64_t v = sqlite3_column_int64(s->model_next, 0);
+  sqlite3_reset(s->model_next);
+  if (rc != SQLITE_ROW)
+    return db_error(s, rc, "numbering the model", err);
+  sqlite3_stmt *st = s->model_insert;
+  sqlite3_bind_int64(st, 1, v);
+  bind_field(st, 2, r->kind, sizeof r->kind);
+  bind_field(st, 3, r->algorithm, sizeof r->algorithm);
+  bind_field(st, 4, r->trained_at, sizeof r->trained_at);
+  sqlite3_bind_int64(st, 5, r->rows);
+  bind_field(st, 6, r->data_from, sizeof r->data_from);
+  bind_field(st, 7, r->data_to, sizeof r->data_to);
+  sqlite3_bind_int64(st, 8, r->duration_ms);
+  if (r->features)
+    sqlite3_bind_text(st, 9, r->features, -1, SQLITE_STATIC);
+  if (r->metrics)
+    sqlite3_bind_text(st, 10, r->metrics, -1, SQLITE_STATIC);
+  if (r->blob)
+    sqlite3_bind_blob64(st, 11, r->blob, r->blob_len, SQLITE_STATIC);
+  rc = sqlite3_step(st);
+  sqlite3_reset(st);
+  sqlite3_clear_bindings(st);
+  if (rc != SQLITE_DONE)
+    return db_error(s, rc, "storing the model", err);
+  char text[24];
+  snprintf(text, sizeof text, "%lld", (long long)v);
+  if (sq_meta_set(base, "models_max_version", text, err) < 0)
+    return -1;
+  *version = v;
+  return 0;
+}
+
+/* The columns every registry read begins with (the blob, when wanted,
+ * comes after them). */
+#define MODEL_COLUMNS_N 11
+
+/* Fills the fixed part of a row from a registry statement; features and
+ * metrics point into the statement (valid until its next step). */
+static void model_columns(sqlite3_stmt *st, struct model_row *r) {
+  memset(r, 0, sizeof *r);
+  r->version = sqlite3_column_int64(st, 0);
+  column_text(st, 1, r->kind, sizeof r->kind);
+  column_text(st, 2, r->algorithm, sizeof r->algorithm);
+  column_text(st, 3, r->trained_at, sizeof r->trained_at);
+  r->rows = sqlite3_column_int64(st, 4);
+  column_text(st, 5, r->data_from, sizeof r->data_from);
+  column_text(st, 6, r->data_to, sizeof r->data_to);
+  r->duration_ms = sqlite3_column_int64(st, 7);
+  r->serving = sqlite3_column_int(st, 8) != 0;
+  r->features = (char *)sqlite3_column_text(st, 9);
+  r->metrics = (char *)sqlite3_column_text(st, 10);
+}
+
+static int sq_model_scan(struct store *base,
+                         int (*fn)(void *ctx, const struct model_row *r), void *ctx,
+                         struct gerr *err) {
+  struct sqlite_store *s = SQ(base);
+  sqlite3_stmt *st = s->model_scan;
+  struct model_row r;
+  int rc;
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    model_columns(st, &r);
+    if (fn(ctx, &r) != 0) {
+      rc = SQLITE_DONE;
+      break;
+    }
+  }
+  sqlite3_reset(st);
+  return rc == SQLITE_DONE ? 0 : db_error(s, rc, "listing models", err);
+}
+
+static char *dup_text(const char *t) { return t ? strdup(t) : NULL; }
+
+static int sq_model_get(struct store *base, int64_t version, struct model_row *out,
+                        struct gerr *err) {
+  struct sqlite_store *s = SQ(base);
+  sqlite3_stmt *st = version ? s->model_get : s->model_get_serving;
+  if (version)
+    sqlite3_bind_int64(st, 1, version);
+  int rc = sqlite3_step(st);
+  int ret = 1;
+  if (rc == SQLITE_ROW) {
+    model_columns(st, out);
+    out->features = dup_text(out->features);
+    out->metrics = dup_text(out->metrics);
+    const void *blob = sqlite3_column_blob(st, MODEL_COLUMNS_N);
+    int n = sqlite3_column_bytes(st, MODEL_COLUMNS_N);
+    if (blob && n > 0) {
+      out->blob = malloc((size_t)n);
+      if (out->blob) {
+        memcpy(out->blob, blob, (size_t)n);
+        out->blob_len = (size_t)n;
+      }
+    }
+    int missing = (sqlite3_column_type(st, 9) != SQLITE_NULL && !out->features) ||
+                  (sqlite3_column_type(st, 10) != SQLITE_NULL && !out->metrics) ||
+                  (blob && n > 0 && !out->blob);
+    ret = 0;
+    if (missing) {
+      model_row_release(out);
+      ret = gerr_set(err, GERR_INTERNAL, "out of memory reading model %lld",
+                     (long long)out->version);
+    }
+  } else if (rc != SQLITE_DONE) {
+    ret = db_error(s, rc, "reading the model", err);
+  }
+  sqlite3_reset(st);
+  sqlite3_clear_bindings(st);
+  return ret;
+}
+
+static int sq_model_set_serving(struct store *base, int64_t version, struct gerr *err) {
+  struct sqlite_store *s = SQ(base);
+  sqlite3_bind_int64(s->model_exists, 1, version);
+  int rc = sqlite3_step(s->model_exists);
+  sqlite3_reset(s->model_exists);
+  sqlite3_clear_bindings(s->model_exists);
+  if (rc == SQLITE_DONE)
+    return 1;
+  if (rc != SQLITE_ROW)
+    return db_error(s, rc, "reading models", err);
+  /* Off first, then on: the unique index never sees two serving rows. */
+  sqlite3_bind_int64(s->model_unserve, 1, version);
+  sqlite3_bind_int64(s->model_serve, 1, version);
+  int ok = step_done(s, s->model_unserve, "changing the serving model", err) == 0 &&
+           step_done(s, s->model_serve, "changing the serving model", err) == 0;
+  sqlite3_clear_bindings(s->model_unserve);
+  sqlite3_clear_bindings(s->model_serve);
+  return ok ? 0 : -1;
+}
+
+static int sq_model_serving_version(struct store *base, int64_t *version,
+                                    struct gerr *err) {
+  struct sqlite_store *s = SQ(base);
+  int rc = sqlite3_step(s->model_serving);
+  if (rc == SQLITE_ROW)
+    *version = sqlite3_column_int64(s->model_serving, 0);
+  sqlite3_reset(s->model_serving);
+  if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+    return db_error(s, rc, "reading models", err);
+  return rc == SQLITE_ROW ? 0 : 1;
+}
+
+static int sq_model_prune(struct store *base, int keep, struct gerr *err) {
+  struct sqlite_store *s = SQ(base);
+  sqlite3_bind_int(s->model_prune, 1, keep);
+  int rc = step_done(s, s->model_prune, "pruning models", err);
+  sqlite3_clear_bindings(s->model_prune);
+  if (rc < 0)
+    return -1;
+  return step_done(s, s->regions_prune, "pruning region assignments", err);
+}
+
 static int sq_key_insert(struct store *base, const struct key_row *k, int64_t *id,
                          struct gerr *err) {
   struct sqlite_store *s = SQ(base);
@@ -634,6 +872,12 @@ const struct store_ops store_sqlite_ops = {
     .meta_get = sq_meta_get,
     .meta_set = sq_meta_set,
     .models_last_trained = sq_models_last_trained,
+    .model_insert = sq_model_insert,
+    .model_scan = sq_model_scan,
+    .model_get = sq_model_get,
+    .model_set_serving = sq_model_set_serving,
+    .model_serving_version = sq_model_serving_version,
+    .model_prune = sq_model_prune,
     .key_insert = sq_key_insert,
     .key_scan = sq_key_scan,
     .key_revoke = sq_key_revoke,

@@ -119,6 +119,92 @@ int store_models_last_trained(struct store *s, char *out, size_t cap,
   return s->ops->models_last_trained(s, out, cap, err);
 }
 
+void model_row_release(struct model_row *r) {
+  if (!r)
+    return;
+  free(r->features);
+  free(r->metrics);
+  free(r->blob);
+  r->features = r->metrics = NULL;
+  r->blob = NULL;
+  r->blob_len = 0;
+}
+
+/* Runs a registry write in the caller's open transaction, or in one of its
+ * own: all of it lands or none. */
+static int in_transaction(struct store *s, int (*fn)(struct store *, void *, struct gerr *),
+                          void *arg, struct gerr *err) {
+  if (s->in_tx)
+    return fn(s, arg, err);
+  if (s->ops->begin(s, err) < 0)
+    return -1;
+  int rc = fn(s, arg, err);
+  if (rc < 0 || s->ops->commit(s, err) < 0) {
+    s->ops->rollback(s);
+    return -1;
+  }
+  return rc;
+}
+
+struct model_insert_args {
+  const struct model_row *r;
+  int64_t *version;
+};
+
+static int model_insert_tx(struct store *s, void *arg, struct gerr *err) {
+  struct model_insert_args *a = arg;
+  if (s->ops->model_insert(s, a->r, a->version, err) < 0)
+    return -1;
+  return a->r->serving ? s->ops->model_set_serving(s, *a->version, err) : 0;
+}
+
+int store_model_insert(struct store *s, const struct model_row *r,
+                       int64_t *version, struct gerr *err) {
+  int64_t v = 0;
+  struct model_insert_args a = {r, &v};
+  int rc = in_transaction(s, model_insert_tx, &a, err);
+  if (rc == 0 && version)
+    *version = v;
+  return rc < 0 ? -1 : 0;
+}
+
+int store_model_scan(struct store *s, int (*fn)(void *ctx, const struct model_row *r),
+                     void *ctx, struct gerr *err) {
+  return s->ops->model_scan(s, fn, ctx, err);
+}
+
+int store_model_get(struct store *s, int64_t version, struct model_row *out,
+                    struct gerr *err) {
+  memset(out, 0, sizeof *out);
+  if (version < 0)
+    return gerr_set(err, GERR_INVALID_INPUT, "model versions are positive");
+  return s->ops->model_get(s, version, out, err);
+}
+
+static int set_serving_tx(struct store *s, void *arg, struct gerr *err) {
+  return s->ops->model_set_serving(s, *(int64_t *)arg, err);
+}
+
+int store_model_set_serving(struct store *s, int64_t version, struct gerr *err) {
+  if (version <= 0)
+    return gerr_set(err, GERR_INVALID_INPUT, "model versions are positive");
+  return in_transaction(s, set_serving_tx, &version, err);
+}
+
+int store_model_serving_version(struct store *s, int64_t *version, struct gerr *err) {
+  return s->ops->model_serving_version(s, version, err);
+}
+
+static int prune_tx(struct store *s, void *arg, struct gerr *err) {
+  return s->ops->model_prune(s, *(int *)arg, err);
+}
+
+int store_model_prune(struct store *s, int keep, struct gerr *err) {
+  if (keep < 0)
+    return gerr_set(err, GERR_INVALID_INPUT, "the number of versions kept is >= 0");
+  return in_transaction(s, prune_tx, &keep, err) < 0 ? -1 : 0;
+}
+
 int store_key_insert(struct store *s, const struct key_row *k, int64_t *id,
                      struct gerr *err) {
   return s->ops->key_insert(s, k, id, err);

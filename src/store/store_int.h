@@ -28,6 +28,17 @@ struct store_ops {
                   struct gerr *err);
   int (*models_last_trained)(struct store *s, char *out, size_t cap,
                              struct gerr *err);
+  /* The model registry. insert, set_serving and prune run inside a
+   * transaction that store.c has opened (the caller's, or its own). */
+  int (*model_insert)(struct store *s, const struct model_row *r, int64_t *version,
+                      struct gerr *err);
+  int (*model_scan)(struct store *s, int (*fn)(void *ctx, const struct model_row *r),
+                    void *ctx, struct gerr *err);
+  int (*model_get)(struct store *s, int64_t version, struct model_row *out,
+                   struct gerr *err);
+  int (*model_set_serving)(struct store *s, int64_t version, struct gerr *err);
+  int (*model_serving_version)(struct store *s, int64_t *version, struct gerr *err);
+  int (*model_prune)(struct store *s, int keep, struct gerr *err);
   int (*key_insert)(struct store *s, const struct key_row *k, int64_t *id,
                     struct gerr *err);
   int (*key_scan)(struct store *s, const char *prefix,

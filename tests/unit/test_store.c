@@ -275,6 +275,376 @@ static void test_store__migrates_old_schema(void **state) {
   store_close(s);
 }
 
+/* ---- the model registry ---- */
+
+static struct model_row model(const char *trained_at, int64_t rows) {
+  struct model_row r;
+  memset(&r, 0, sizeof r);
+  snprintf(r.kind, sizeof r.kind, "suite");
+  snprintf(r.algorithm, sizeof r.algorithm, "xgboost");
+  snprintf(r.trained_at, sizeof r.trained_at, "%s", trained_at);
+  snprintf(r.data_from, sizeof r.data_from, "2024-01-01");
+  snprintf(r.data_to, sizeof r.data_to, "2025-12-31");
+  r.rows = rows;
+  r.duration_ms = 1234;
+  r.features = "[\"pincode\",\"product\"]";
+  r.metrics = "{\"r2\":0.5}";
+  return r;
+}
+
+static int64_t insert_model(struct store *s, const char *trained_at) {
+  struct model_row r = model(trained_at, 100);
+  int64_t v = -1;
+  struct gerr err;
+  if (store_model_insert(s, &r, &v, &err) < 0)
+    fail_msg("insert: %s", err.msg);
+  return v;
+}
+
+struct listing {
+  int64_t version[16];
+  int serving[16];
+  int with_blob;
+  size_t n;
+};
+
+static int list_row(void *ctx, const struct model_row *r) {
+  struct listing *l = ctx;
+  if (r->blob)
+    l->with_blob = 1;
+  if (l->n < 16) {
+    l->version[l->n] = r->version;
+    l->serving[l->n] = r->serving;
+  }
+  l->n++;
+  return 0;
+}
+
+static size_t list(struct store *s, struct listing *l) {
+  memset(l, 0, sizeof *l);
+  struct gerr err;
+  if (store_model_scan(s, list_row, l, &err) < 0)
+    fail_msg("scan: %s", err.msg);
+  return l->n;
+}
+
+/* Rows with serving = 1, counted behind the interface's back. */
+static int serving_rows(void) {
+  sqlite3 *db;
+  sqlite3_stmt *st;
+  int n = -1;
+  assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+  if (sqlite3_prepare_v2(db, "SELECT count(*) FROM models WHERE serving = 1", -1, &st,
+                         NULL) == SQLITE_OK &&
+      sqlite3_step(st) == SQLITE_ROW)
+    n = sqlite3_column_int(st, 0);
+  sqlite3_finalize(st);
+  sqlite3_close(db);
+  return n;
+}
+
+static void test_store__models_insert_scan_get(void **state) {
+  struct store *s = open_ok();
+  struct model_row got;
+  struct gerr err;
+  int64_t v;
+  assert_int_equal(store_model_get(s, 0, &got, &err), 1); /* nothing serves */
+  assert_int_equal(store_model_serving_version(s, &v, &err), 1);
+  assert_int_equal(insert_model(s, "2025-05-01T10:00:00Z"), 1);
+  assert_int_equal(insert_model(s, "2025-05-02T10:00:00Z"), 2);
+  assert_int_equal(insert_model(s, "2025-05-03T10:00:00Z"), 3);
+  struct listing l;
+  assert_int_equal(list(s, &l), 3);
+  assert_int_equal(l.version[0], 3); /* newest first */
+  assert_int_equal(l.version[2], 1);
+  assert_int_equal(l.with_blob, 0);
+  assert_int_equal(l.serving[0] + l.serving[1] + l.serving[2], 0);
+
+  assert_int_equal(store_model_get(s, 2, &got, &err), 0);
+  assert_int_equal(got.version, 2);
+  assert_string_equal(got.kind, "suite");
+  assert_string_equal(got.algorithm, "xgboost");
+  assert_string_equal(got.trained_at, "2025-05-02T10:00:00Z");
+  assert_string_equal(got.data_from, "2024-01-01");
+  assert_string_equal(got.data_to, "2025-12-31");
+  assert_int_equal(got.rows, 100);
+  assert_int_equal(got.duration_ms, 1234);
+  assert_int_equal(got.serving, 0);
+  assert_string_equal(got.features, "[\"pincode\",\"product\"]");
+  assert_string_equal(got.metrics, "{\"r2\":0.5}");
+  assert_null(got.blob);
+  model_row_release(&got);
+  assert_null(got.features);
+  model_row_release(&got); /* twice is harmless */
+  assert_int_equal(store_model_get(s, 9, &got, &err), 1);
+  assert_int_equal(store_model_get(s, -1, &got, &err), -1);
+
+  /* A row missing what every row needs is refused. */
+  struct model_row bad = model("", 1);
+  assert_int_equal(store_model_insert(s, &bad, &v, &err), -1);
+  assert_int_equal(err.code, GERR_INVALID_INPUT);
+  assert_int_equal(list(s, &l), 3);
+  store_close(s);
+}
+
+static void test_store__models_one_serving(void **state) {
+  struct store *s = open_ok();
+  struct gerr err;
+  char trained[64];
+  int64_t v = 0;
+  assert_int_equal(store_models_last_trained(s, trained, sizeof trained, &err), 1);
+  for (int i = 1; i <= 3; i++) {
+    char at[32];
+    snprintf(at, sizeof at, "2025-05-0%dT10:00:00Z", i);
+    insert_model(s, at);
+  }
+  /* Stored is not serving: health and version read the serving one. */
+  assert_int_equal(store_models_last_trained(s, trained, sizeof trained, &err), 1);
+  assert_int_equal(store_model_set_serving(s, 2, &err), 0);
+  assert_int_equal(serving_rows(), 1);
+  assert_int_equal(store_model_serving_version(s, &v, &err), 0);
+  assert_int_equal(v, 2);
+  assert_int_equal(store_models_last_trained(s, trained, sizeof trained, &err), 0);
+  assert_string_equal(trained, "2025-05-02T10:00:00Z");
+  struct model_row got;
+  assert_int_equal(store_model_get(s, 0, &got, &err), 0);
+  assert_int_equal(got.version, 2);
+  assert_int_equal(got.serving, 1);
+  model_row_release(&got);
+
+  assert_int_equal(store_model_set_serving(s, 3, &err), 0);
+  assert_int_equal(serving_rows(), 1);
+  assert_int_equal(store_model_set_serving(s, 3, &err), 0); /* again: no change */
+  assert_int_equal(serving_rows(), 1);
+  assert_int_equal(store_model_set_serving(s, 99, &err), 1);
+  assert_int_equal(store_model_set_serving(s, 0, &err), -1);
+  assert_int_equal(store_model_serving_version(s, &v, &err), 0);
+  assert_int_equal(v, 3); /* unchanged by the failures */
+
+  /* Inserted as serving: the others stop serving in the same transaction. */
+  struct model_row r = model("2025-05-09T10:00:00Z", 7);
+  r.serving = 1;
+  assert_int_equal(store_model_insert(s, &r, &v, &err), 0);
+  assert_int_equal(v, 4);
+  assert_int_equal(serving_rows(), 1);
+  struct listing l;
+  list(s, &l);
+  assert_int_equal(l.serving[0], 1); /* version 4 */
+  assert_int_equal(l.serving[1] + l.serving[2] + l.serving[3], 0);
+
+  /* A second connection (another process, say) sees the change at once. */
+  struct store *other = open_ok();
+  assert_int_equal(store_model_set_serving(other, 1, &err), 0);
+  store_close(other);
+  assert_int_equal(store_model_serving_version(s, &v, &err), 0);
+  assert_int_equal(v, 1);
+  store_close(s);
+}
+
+static void test_store__models_prune_never_reuses(void **state) {
+  struct store *s = open_ok();
+  struct gerr err;
+  for (int i = 0; i < 6; i++)
+    insert_model(s, "2025-05-01T10:00:00Z");
+  assert_int_equal(store_model_set_serving(s, 2, &err), 0);
+  assert_int_equal(store_model_prune(s, 3, &err), 0);
+  struct listing l;
+  assert_int_equal(list(s, &l), 4); /* 6, 5, 4 and the serving 2 */
+  assert_int_equal(l.version[0], 6);
+  assert_int_equal(l.version[2], 4);
+  assert_int_equal(l.version[3], 2);
+  assert_int_equal(l.serving[3], 1);
+  assert_int_equal(store_model_prune(s, 0, &err), 0);
+  assert_int_equal(list(s, &l), 1); /* only the serving one is left */
+  assert_int_equal(l.version[0], 2);
+  assert_int_equal(store_model_prune(s, -1, &err), -1);
+  /* Numbers are never reused, also across connections. */
+  store_close(s);
+  s = open_ok();
+  assert_int_equal(insert_model(s, "2025-05-02T10:00:00Z"), 7);
+  store_close(s);
+}
+
+static void test_store__models_in_caller_transaction(void **state) {
+  struct store *s = open_ok();
+  struct gerr err;
+  assert_int_equal(insert_model(s, "2025-05-01T10:00:00Z"), 1);
+  assert_int_equal(store_model_set_serving(s, 1, &err), 0);
+  /* insert + serve + prune as one unit, rolled back: nothing changed. */
+  assert_int_equal(store_begin(s, &err), 0);
+  struct model_row r = model("2025-05-02T10:00:00Z", 1);
+  r.serving = 1;
+  int64_t v;
+  assert_int_equal(store_model_insert(s, &r, &v, &err), 0);
+  assert_int_equal(v, 2);
+  assert_int_equal(store_model_prune(s, 1, &err), 0);
+  store_rollback(s);
+  struct listing l;
+  assert_int_equal(list(s, &l), 1);
+  assert_int_equal(l.version[0], 1);
+  assert_int_equal(l.serving[0], 1);
+  assert_int_equal(insert_model(s, "2025-05-03T10:00:00Z"), 2); /* counter rolled back too */
+  /* The same, committed. */
+  assert_int_equal(store_begin(s, &err), 0);
+  r.serving = 1;
+  assert_int_equal(store_model_insert(s, &r, &v, &err), 0);
+  assert_int_equal(store_model_prune(s, 1, &err), 0);
+  assert_int_equal(store_commit(s, &err), 0);
+  assert_int_equal(list(s, &l), 1);
+  assert_int_equal(l.version[0], 3);
+  assert_int_equal(l.serving[0], 1);
+  store_close(s);
+}
+
+static void test_store__models_blob_round_trip(void **state) {
+  struct store *s = open_ok();
+  size_t n = 5 * 1024 * 1024 + 17; /* a few MB, not a multiple of a page */
+  unsigned char *blob = malloc(n);
+  assert_non_null(blob);
+  uint64_t x = 88172645463325252ULL;
+  for (size_t i = 0; i < n; i++) { /* xorshift: incompressible, no pattern */
+    x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+    blob[i] = (unsigned char)x;
+  }
+  blob[0] = 0; /* binary, NULs included */
+  struct model_row r = model("2025-05-01T10:00:00Z", 1);
+  r.blob = blob;
+  r.blob_len = n;
+  r.serving = 1;
+  int64_t v;
+  struct gerr err;
+  assert_int_equal(store_model_insert(s, &r, &v, &err), 0);
+  insert_model(s, "2025-05-02T10:00:00Z"); /* a newer one without blob */
+  store_close(s);
+  s = open_ok();
+  struct model_row got;
+  assert_int_equal(store_model_get(s, 0, &got, &err), 0);
+  assert_int_equal(got.version, v);
+  assert_int_equal(got.blob_len, n);
+  assert_non_null(got.blob);
+  assert_memory_equal(got.blob, blob, n);
+  model_row_release(&got);
+  assert_null(got.blob);
+  /* Listing does not read the blobs. */
+  struct listing l;
+  assert_int_equal(list(s, &l), 2);
+  assert_int_equal(l.with_blob, 0);
+  free(blob);
+  store_close(s);
+}
+
+struct numberer {
+  int64_t got[10];
+  int failures;
+};
+
+static void *number_many(void *arg) {
+  struct numberer *nb = arg;
+  struct store *s = NULL;
+  if (store_open(path, &s, NULL) < 0) {
+    nb->failures++;
+    return NULL;
+  }
+  for (int i = 0; i < 10; i++) {
+    struct model_row r = model("2025-05-01T10:00:00Z", i);
+    r.serving = i % 2;
+    if (store_model_insert(s, &r, &nb->got[i], NULL) < 0)
+      nb->failures++;
+  }
+  store_close(s);
+  return NULL;
+}
+
+static void test_store__models_concurrent_numbers(void **state) {
+  store_close(open_ok()); /* create the schema before the race */
+  pthread_t t[3];
+  struct numberer nb[3];
+  memset(nb, 0, sizeof nb);
+  for (int i = 0; i < 3; i++)
+    pthread_create(&t[i], NULL, number_many, &nb[i]);
+  int seen[31] = {0};
+  for (int i = 0; i < 3; i++) {
+    pthread_join(t[i], NULL);
+    assert_int_equal(nb[i].failures, 0);
+    for (int k = 0; k < 10; k++) {
+      assert_true(nb[i].got[k] >= 1 && nb[i].got[k] <= 30);
+      assert_int_equal(seen[nb[i].got[k]]++, 0); /* each number once */
+    }
+  }
+  assert_int_equal(serving_rows(), 1);
+}
+
+/* A v2 database with a models table (made by hand as v2 made it) moves to
+ * v3 keeping its rows; the newest promoted row becomes the serving one. */
+static void test_store__migrates_v2_models(void **state) {
+  sqlite3 *db;
+  assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+  int rc = sqlite3_exec(
+      db,
+      "CREATE TABLE sales(seq INTEGER PRIMARY KEY, client_id TEXT, ts_ms INTEGER NOT NULL,"
+      " pincode INTEGER NOT NULL, city TEXT, product TEXT NOT NULL, channel TEXT NOT NULL,"
+      " agent_id TEXT, customer_age INTEGER NOT NULL, customer_income REAL NOT NULL,"
+      " ingested_at INTEGER NOT NULL DEFAULT 0);"
+      "CREATE UNIQUE INDEX sales_client_id ON sales(client_id) WHERE client_id IS NOT NULL;"
+      "CREATE INDEX sales_ts ON sales(ts_ms);"
+      "CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;"
+      "CREATE TABLE api_keys(id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE,"
+      " role TEXT NOT NULL, prefix TEXT NOT NULL, hash BLOB NOT NULL UNIQUE,"
+      " created_at TEXT NOT NULL, revoked_at TEXT);"
+      "CREATE TABLE models(version INTEGER PRIMARY KEY, kind TEXT NOT NULL,"
+      " algorithm TEXT NOT NULL, trained_at TEXT NOT NULL, rows INTEGER NOT NULL,"
+      " features TEXT, metrics TEXT, blob BLOB, promoted INTEGER NOT NULL DEFAULT 0);"
+      "CREATE INDEX models_trained_at ON models(trained_at);"
+      "CREATE TABLE regions(model_version INTEGER NOT NULL, pincode INTEGER NOT NULL,"
+      " region_id INTEGER NOT NULL, PRIMARY KEY (model_version, pincode)) WITHOUT ROWID;"
+      "INSERT INTO sales(ts_ms, pincode, product, channel, customer_age, customer_income)"
+      " VALUES (1735700000000, 400001, 'loan', 'online', 30, 1000);"
+      "INSERT INTO models VALUES (1, 'suite', 'xgboost', '2025-01-01T00:00:00Z', 10,"
+      " '[]', '{}', x'00ff', 1);"
+      "INSERT INTO models VALUES (2, 'suite', 'xgboost', '2025-02-01T00:00:00Z', 20,"
+      " '[]', '{}', x'0102', 1);"
+      "INSERT INTO models VALUES (3, 'suite', 'xgboost', '2025-03-01T00:00:00Z', 30,"
+      " '[]', '{}', NULL, 0);"
+      "INSERT INTO regions VALUES (1, 400001, 1), (3, 400001, 2);"
+      "PRAGMA user_version = 2;",
+      NULL, NULL, NULL);
+  assert_int_equal(rc, SQLITE_OK);
+  sqlite3_close(db);
+  struct store *s = open_ok();
+  assert_int_equal(store_schema_version(s), 3);
+  assert_int_equal(count(s), 1);
+  struct listing l;
+  assert_int_equal(list(s, &l), 3);
+  assert_int_equal(l.serving[0], 0); /* 3 */
+  assert_int_equal(l.serving[1], 1); /* 2: the newest promoted */
+  assert_int_equal(l.serving[2], 0); /* 1 */
+  struct model_row got;
+  struct gerr err;
+  assert_int_equal(store_model_get(s, 1, &got, &err), 0);
+  assert_int_equal(got.blob_len, 2);
+  assert_int_equal(got.blob[1], 0xff);
+  assert_int_equal(got.rows, 10);
+  assert_string_equal(got.data_from, ""); /* unknown for old rows */
+  assert_int_equal(got.duration_ms, 0);
+  model_row_release(&got);
+  char trained[64];
+  assert_int_equal(store_models_last_trained(s, trained, sizeof trained, &err), 0);
+  assert_string_equal(trained, "2025-02-01T00:00:00Z");
+  assert_int_equal(insert_model(s, "2025-04-01T00:00:00Z"), 4);
+  /* Pruning takes the region assignments of the versions it deletes. */
+  assert_int_equal(store_model_prune(s, 1, &err), 0); /* keeps 4 and serving 2 */
+  assert_int_equal(list(s, &l), 2);
+  store_close(s);
+  assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+  sqlite3_stmt *st;
+  assert_int_equal(sqlite3_prepare_v2(db, "SELECT count(*) FROM regions", -1, &st, NULL),
+                   SQLITE_OK);
+  assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+  assert_int_equal(sqlite3_column_int(st, 0), 0);
+  sqlite3_finalize(st);
+  sqlite3_close(db);
+}
+
 static void test_store__refuses_newer_schema(void **state) {
   sqlite3 *db;
   assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
@@ -382,6 +752,13 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_store__cursor_visits_each_row_once, fresh, cleanup),
       cmocka_unit_test_setup_teardown(test_store__meta, fresh, cleanup),
       cmocka_unit_test_setup_teardown(test_store__migrates_old_schema, fresh, cleanup),
+      cmocka_unit_test_setup_teardown(test_store__migrates_v2_models, fresh, cleanup),
+      cmocka_unit_test_setup_teardown(test_store__models_insert_scan_get, fresh, cleanup),
+      cmocka_unit_test_setup_teardown(test_store__models_one_serving, fresh, cleanup),
+      cmocka_unit_test_setup_teardown(test_store__models_prune_never_reuses, fresh, cleanup),
+      cmocka_unit_test_setup_teardown(test_store__models_in_caller_transaction, fresh, cleanup),
+      cmocka_unit_test_setup_teardown(test_store__models_blob_round_trip, fresh, cleanup),
+      cmocka_unit_test_setup_teardown(test_store__models_concurrent_numbers, fresh, cleanup),
       cmocka_unit_test_setup_teardown(test_store__refuses_newer_schema, fresh, cleanup),
       cmocka_unit_test_setup_teardown(test_store__bad_uris, fresh, cleanup),
       cmocka_unit_test_setup_teardown(test_store__pool_concurrent_writers, fresh, cleanup),
