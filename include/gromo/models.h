@@ -1,0 +1,135 @@
+/* The demand models of SPEC §3 as one unit: a model suite is what one
+ * training run makes from the store (demand, demand rise, top product, their
+ * calibrations and baselines, the period counts they read at serving time)
+ * and what the registry keeps under one version. A suite is immutable once
+ * built or loaded, so any number of threads predict from it without locks;
+ * the service swaps suites through a model_holder. */
+#ifndef GROMO_MODELS_H
+#define GROMO_MODELS_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "gromo/error.h"
+#include "gromo/record.h"
+
+struct gaz;
+struct store;
+struct suite; /* opaque */
+
+/* ---- training ---- */
+
+struct train_config {
+  int period_days;     /* SPEC §3 period length; default 30 */
+  int origins;         /* rolling as-of dates used for training; default 6 */
+  int rounds;          /* boosting rounds per model; default 150 */
+  int depth;           /* tree depth; default 6 */
+  int threads;         /* XGBoost threads; default 2 */
+  double level;        /* interval level; default 0.8 */
+  uint64_t seed;       /* sampling and calibration folds; default 1 */
+  size_t max_sales_rows; /* top-product training sales, sampled; default 400000 */
+};
+void train_config_defaults(struct train_config *c);
+
+/* Progress of a training run: stage name and fraction done (0-1). Called
+ * from the training thread. */
+typedef void (*train_progress_fn)(void *ctx, const char *stage, double frac);
+
+/* Reads every sale of the store, builds period cells at the rolling origins,
+ * trains the three models on all but the last period, evaluates them there
+ * beside the baselines, calibrates on that holdout, then refits on all of
+ * it. *out is the new suite (version 0 until saved). GERR_CONFLICT when the
+ * store holds too little data to train on. */
+int suite_train(struct store *db, const struct gaz *gaz,
+                const struct train_config *cfg, train_progress_fn progress,
+                void *progress_ctx, struct suite **out, struct gerr *err) GROMO_WUR;
+void suite_free(struct suite *s); /* NULL allowed */
+
+/* ---- registry ---- */
+
+/* Saves s as a new version in the registry (its number set in s), makes it
+ * the serving one, and keeps the newest `keep` versions (and the serving).
+ * 0 or -1. */
+int suite_save(struct store *db, struct suite *s, int keep, struct gerr *err) GROMO_WUR;
+/* Loads a version (0: the serving one). 1 when there is none, 0, or -1. */
+int suite_load(struct store *db, const struct gaz *gaz, int64_t version,
+               struct suite **out, struct gerr *err) GROMO_WUR;
+int64_t suite_version(const struct suite *s);
+/* ISO 8601 UTC time the suite was trained. */
+const char *suite_trained_at(const struct suite *s);
+/* 1 when some model lost to its baseline on the holdout, and the baseline
+ * answers in its place ("degraded" in /health). */
+int suite_degraded(const struct suite *s);
+
+/* The /models report: per model algorithm, version, trained_at, rows,
+ * features, holdout metrics beside the baselines, promotion; with the seed's
+ * `evaluation` keys. New reference. */
+json_t *suite_report(const struct suite *s);
+
+/* ---- serving ---- */
+
+/* A query of SPEC §3. has_customer: both customer_age and customer_income
+ * given (segment cell); neither given: the whole pincode x product x channel.
+ * Strings are identifiers already lower-cased. */
+struct predict_query {
+  int32_t pincode;
+  char product[SALE_IDENT_MAX + 1]; /* "" for top-product */
+  char channel[SALE_IDENT_MAX + 1];
+  int has_customer;
+  int32_t customer_age;
+  double customer_income;
+};
+
+#define PREDICT_MAX_DRIVERS 5
+#define PREDICT_MAX_PRODUCTS 64
+
+struct predict_driver {
+  const char *feature; /* readable name, static */
+  double value;        /* the feature's value (NaN: missing) */
+  double contribution; /* SHAP value, in the model's margin (log/logit) */
+};
+
+struct predict_answer {
+  int fallback;
+  char fallback_reason[200];
+  const char *source; /* "model" or the baseline that answered */
+  /* demand */
+  double predicted_demand, last_period_demand;
+  double low, high, level, confidence;
+  /* demand rise */
+  double probability;
+  int demand_rise;
+  /* top product */
+  size_t nproducts;
+  const char *products[PREDICT_MAX_PRODUCTS]; /* owned by the suite */
+  double product_prob[PREDICT_MAX_PRODUCTS];
+  size_t top; /* index of the most probable */
+  /* ?explain=true */
+  size_t ndrivers;
+  struct predict_driver drivers[PREDICT_MAX_DRIVERS];
+};
+
+enum predict_kind { PREDICT_DEMAND = 0, PREDICT_RISE, PREDICT_TOP_PRODUCT, PREDICT__COUNT };
+
+/* Answers one query; never fails for a well-formed query (unseen pincode,
+ * product or channel fall back, with the reason). explain: fill drivers.
+ * Thread-safe. */
+void suite_predict(const struct suite *s, enum predict_kind kind,
+                   const struct predict_query *q, int explain,
+                   struct predict_answer *out);
+
+/* The serving suite of a running service, swapped atomically: a reader takes
+ * a reference that stays valid until it puts it back, whatever swaps happen
+ * meanwhile. */
+struct model_holder;
+int model_holder_new(struct model_holder **out);
+void model_holder_free(struct model_holder *h); /* releases the suite */
+/* The current suite with a reference taken, or NULL when none. */
+const struct suite *model_holder_get(struct model_holder *h);
+void model_holder_put(struct model_holder *h, const struct suite *s);
+/* Installs s (ownership passes to the holder); the old suite is freed once
+ * its last reader puts it back. */
+void model_holder_swap(struct model_holder *h, struct suite *s);
+
+#endif

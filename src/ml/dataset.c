@@ -1,0 +1,649 @@
+/* The period-cell data set: every (pincode, product, channel, segment) cell
+ * with its sales counted per period, plus the totals that features read
+ * (pincode, product, state, nearby pincodes). Built once per training run
+ * from the store; a trimmed copy of its last ML_HIST periods goes with the
+ * suite so serving computes features from the same counts. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gromo/gazetteer.h"
+#include "gromo/timeutil.h"
+#include "ml/ml_int.h"
+
+int ml_age_band(int32_t age) {
+  return age <= 25 ? 0 : age <= 35 ? 1 : age <= 45 ? 2 : age <= 60 ? 3 : 4;
+}
+int ml_income_band(double income) {
+  return income < 25000 ? 0 : income < 50000 ? 1 : income < 100000 ? 2
+                                                 : income < 200000 ? 3 : 4;
+}
+int ml_segment(int32_t age, double income) {
+  return ml_age_band(age) * ML_INCOME_BANDS + ml_income_band(income);
+}
+
+uint64_t ml_cell_key(int32_t pin, int prod, int chan, int seg) {
+  return (uint64_t)(uint32_t)pin << 24 | (uint64_t)prod << 16 | (uint64_t)chan << 8 |
+         (uint64_t)seg;
+}
+
+static size_t hash_key(uint64_t k) {
+  k ^= k >> 33;
+  k *= 0xff51afd7ed558ccdULL;
+  k ^= k >> 33;
+  return (size_t)k;
+}
+
+long ml_cell_find(const struct dataset *d, int32_t pin, int prod, int chan, int seg) {
+  if (!d->htab)
+    return -1;
+  uint64_t key = ml_cell_key(pin, prod, chan, seg);
+  for (size_t h = hash_key(key) & (d->hcap - 1);; h = (h + 1) & (d->hcap - 1)) {
+    int32_t c = d->htab[h];
+    if (c < 0)
+      return -1;
+    if (d->cell_key[c] == key)
+      return c;
+  }
+}
+
+/* Index of the cell, added with zero counts when new; -1 out of memory. */
+static long cell_get(struct dataset *d, uint64_t key) {
+  if ((d->ncell + 1) * 2 > d->hcap) {
+    size_t ncap = d->hcap ? d->hcap * 2 : 1024;
+    int32_t *nt = malloc(ncap * sizeof *nt);
+    if (!nt)
+      return -1;
+    memset(nt, 0xff, ncap * sizeof *nt);
+    for (size_t c = 0; c < d->ncell; c++) {
+      size_t h = hash_key(d->cell_key[c]) & (ncap - 1);
+      while (nt[h] >= 0)
+        h = (h + 1) & (ncap - 1);
+      nt[h] = (int32_t)c;
+    }
+    free(d->htab);
+    d->htab = nt;
+    d->hcap = ncap;
+  }
+  size_t h = hash_key(key) & (d->hcap - 1);
+  for (; d->htab[h] >= 0; h = (h + 1) & (d->hcap - 1))
+    if (d->cell_key[d->htab[h]] == key)
+      return d->htab[h];
+  if (d->ncell == d->cell_cap) {
+    size_t ncap = d->cell_cap ? d->cell_cap * 2 : 1024;
+    uint64_t *nk = realloc(d->cell_key, ncap * sizeof *nk);
+    if (!nk)
+      return -1;
+    d->cell_key = nk;
+    uint32_t *nc = realloc(d->counts, ncap * (size_t)d->nper * sizeof *nc);
+    if (!nc)
+      return -1;
+    d->counts = nc;
+    d->cell_cap = ncap;
+  }
+  long c = (long)d->ncell++;
+  d->cell_key[c] = key;
+  memset(d->counts + (size_t)c * d->nper, 0, (size_t)d->nper * sizeof *d->counts);
+  d->htab[h] = (int32_t)c;
+  return c;
+}
+
+int ml_prod_index(const struct dataset *d, const char *name) {
+  for (size_t i = 0; i < d->nprod; i++)
+    if (!strcmp(d->prod[i], name))
+      return (int)i;
+  return -1;
+}
+int ml_chan_index(const struct dataset *d, const char *name) {
+  for (size_t i = 0; i < d->nchan; i++)
+    if (!strcmp(d->chan[i], name))
+      return (int)i;
+  return -1;
+}
+
+long ml_pin_index(const struct dataset *d, int32_t pincode) {
+  size_t lo = 0, hi = d->npin;
+  while (lo < hi) {
+    size_t mid = (lo + hi) / 2;
+    if (d->pins[mid] < pincode)
+      lo = mid + 1;
+    else
+      hi = mid;
+  }
+  return lo < d->npin && d->pins[lo] == pincode ? (long)lo : -1;
+}
+
+/* ---- building from sales ---- */
+
+/* Sales are kept raw (compactly) until the newest is known, since periods
+ * count back from it. */
+struct raw_sale {
+  int32_t day, pincode, age;
+  float income;
+  uint8_t prod, chan;
+};
+
+struct name_count {
+  char name[SALE_IDENT_MAX + 1];
+  size_t n;
+};
+
+struct dataset_builder {
+  int period;
+  struct raw_sale *s;
+  size_t n, cap;
+  struct name_count prod[256], chan[256];
+  size_t nprod, nchan;
+  int64_t first_ms, last_ms;
+};
+
+int dataset_builder_new(int period, struct dataset_builder **out, struct gerr *err) {
+  struct dataset_builder *b = calloc(1, sizeof *b);
+  if (!b)
+    return gerr_set(err, GERR_INTERNAL, "out of memory");
+  b->period = period;
+  b->first_ms = INT64_MAX;
+  b->last_ms = INT64_MIN;
+  *out = b;
+  return 0;
+}
+
+void dataset_builder_free(struct dataset_builder *b) {
+  if (!b)
+    return;
+  free(b->s);
+  free(b);
+}
+
+/* Index of name in the list (added when new); 255 when the list is full. */
+static int name_slot(struct name_count *list, size_t *n, const char *name) {
+  for (size_t i = 0; i < *n; i++)
+    if (!strcmp(list[i].name, name))
+      return (int)i;
+  if (*n == 255)
+    return 255;
+  snprintf(list[*n].name, sizeof list[*n].name, "%s", name);
+  list[*n].n = 0;
+  return (int)(*n)++;
+}
+
+int dataset_builder_add(struct dataset_builder *b, const struct ml_sale_src *s) {
+  if (b->n == b->cap) {
+    size_t ncap = b->cap ? b->cap * 2 : 65536;
+    struct raw_sale *ns = realloc(b->s, ncap * sizeof *ns);
+    if (!ns)
+      return -1;
+    b->s = ns;
+    b->cap = ncap;
+  }
+  int p = name_slot(b->prod, &b->nprod, s->product);
+  int c = name_slot(b->chan, &b->nchan, s->channel);
+  if (p < 255)
+    b->prod[p].n++;
+  if (c < 255)
+    b->chan[c].n++;
+  struct raw_sale *r = &b->s[b->n++];
+  r->day = (int32_t)(s->ts_ms / DAY_MS - (s->ts_ms < 0 && s->ts_ms % DAY_MS));
+  r->pincode = s->pincode;
+  r->age = s->age;
+  r->income = (float)s->income;
+  r->prod = (uint8_t)p;
+  r->chan = (uint8_t)c;
+  if (s->ts_ms < b->first_ms)
+    b->first_ms = s->ts_ms;
+  if (s->ts_ms > b->last_ms)
+    b->last_ms = s->ts_ms;
+  return 0;
+}
+
+static int by_count_desc(const void *a, const void *b) {
+  const struct name_count *x = a, *y = b;
+  if (x->n != y->n)
+    return x->n > y->n ? -1 : 1;
+  return strcmp(x->name, y->name);
+}
+
+static int by_name(const void *a, const void *b) {
+  return strcmp(((const struct name_count *)a)->name, ((const struct name_count *)b)->name);
+}
+
+/* Keeps the `max` most frequent names, sorted by name; map[old] is the new
+ * index or -1. Returns how many were kept. */
+static size_t keep_names(struct name_count *list, size_t n, size_t max, int map[256],
+                         char (*out)[SALE_IDENT_MAX + 1]) {
+  struct name_count sorted[256];
+  memcpy(sorted, list, n * sizeof *list);
+  qsort(sorted, n, sizeof *sorted, by_count_desc);
+  size_t k = n < max ? n : max;
+  qsort(sorted, k, sizeof *sorted, by_name);
+  for (int i = 0; i < 256; i++)
+    map[i] = -1;
+  for (size_t i = 0; i < k; i++) {
+    memcpy(out[i], sorted[i].name, sizeof out[i]);
+    for (size_t o = 0; o < n; o++)
+      if (!strcmp(list[o].name, sorted[i].name))
+        map[o] = (int)i;
+  }
+  return k;
+}
+
+static int cmp_i32(const void *a, const void *b) {
+  int32_t x = *(const int32_t *)a, y = *(const int32_t *)b;
+  return (x > y) - (x < y);
+}
+
+static struct dataset *dataset_alloc(int period, int nper) {
+  struct dataset *d = calloc(1, sizeof *d);
+  if (!d)
+    return NULL;
+  d->period = period;
+  d->nper = nper;
+  return d;
+}
+
+int dataset_builder_finish(struct dataset_builder *b, const struct gaz *gaz, int nper,
+                           int keep_sales_periods, struct dataset **out,
+                           struct ml_sale **sales, size_t *nsales, struct gerr *err) {
+  struct dataset *d = NULL;
+  struct ml_sale *ks = NULL;
+  int32_t *pins = NULL;
+  int pmap[256], cmap[256];
+  *out = NULL;
+  if (sales) {
+    *sales = NULL;
+    *nsales = 0;
+  }
+  if (b->n == 0) {
+    dataset_builder_free(b);
+    return gerr_set(err, GERR_CONFLICT, "there are no sales to train on");
+  }
+  d = dataset_alloc(b->period, nper);
+  if (!d)
+    goto oom;
+  int32_t last_day = INT32_MIN;
+  for (size_t i = 0; i < b->n; i++)
+    if (b->s[i].day > last_day)
+      last_day = b->s[i].day;
+  d->asof_day = last_day;
+  d->first_ms = b->first_ms;
+  d->last_ms = b->last_ms;
+  d->nsales_read = b->n;
+  d->nprod = keep_names(b->prod, b->nprod, ML_MAX_PRODUCTS, pmap, d->prod);
+  d->nchan = keep_names(b->chan, b->nchan, ML_MAX_CHANNELS, cmap, d->chan);
+
+  /* the pincodes of the periods kept */
+  int32_t oldest = last_day - nper * b->period; /* exclusive */
+  pins = malloc(b->n * sizeof *pins);
+  if (!pins)
+    goto oom;
+  size_t np = 0;
+  for (size_t i = 0; i < b->n; i++)
+    if (b->s[i].day > oldest)
+      pins[np++] = b->s[i].pincode;
+  qsort(pins, np, sizeof *pins, cmp_i32);
+  size_t u = 0;
+  for (size_t i = 0; i < np; i++)
+    if (u == 0 || pins[u - 1] != pins[i])
+      pins[u++] = pins[i];
+  d->npin = u;
+  d->pins = realloc(pins, (u ? u : 1) * sizeof *pins);
+  if (!d->pins) {
+    d->pins = pins;
+    goto oom;
+  }
+  pins = NULL;
+
+  int32_t keep_from = last_day - keep_sales_periods * b->period;
+  size_t nk = 0, kcap = 0;
+  for (size_t i = 0; i < b->n; i++) {
+    const struct raw_sale *r = &b->s[i];
+    if (r->day <= oldest || pmap[r->prod] < 0 || cmap[r->chan] < 0)
+      continue;
+    int a = (last_day - r->day) / b->period;
+    long pin = ml_pin_index(d, r->pincode);
+    int seg = ml_segment(r->age, r->income);
+    long c1 = cell_get(d, ml_cell_key((int32_t)pin, pmap[r->prod], cmap[r->chan], seg));
+    if (c1 < 0)
+      goto oom;
+    d->counts[(size_t)c1 * nper + a]++;
+    long c2 = cell_get(d, ml_cell_key((int32_t)pin, pmap[r->prod], cmap[r->chan], ML_SEG_TOTAL));
+    if (c2 < 0)
+      goto oom;
+    d->counts[(size_t)c2 * nper + a]++;
+    if (sales && r->day > keep_from) {
+      if (nk == kcap) {
+        kcap = kcap ? kcap * 2 : 65536;
+        struct ml_sale *nks = realloc(ks, kcap * sizeof *nks);
+        if (!nks)
+          goto oom;
+        ks = nks;
+      }
+      ks[nk++] = (struct ml_sale){.day = r->day, .pin = (int32_t)pin,
+                                  .prod = (uint8_t)pmap[r->prod],
+                                  .chan = (uint8_t)cmap[r->chan], .seg = (uint8_t)seg,
+                                  .age = r->age, .income = r->income};
+    }
+  }
+  dataset_builder_free(b);
+  b = NULL;
+  if (dataset_index(d, gaz, err) < 0) {
+    free(ks);
+    dataset_free(d);
+    return -1;
+  }
+  *out = d;
+  if (sales) {
+    *sales = ks;
+    *nsales = nk;
+  } else {
+    free(ks);
+  }
+  return 0;
+oom:
+  free(pins);
+  free(ks);
+  dataset_free(d);
+  dataset_builder_free(b);
+  return gerr_set(err, GERR_INTERNAL, "out of memory building the period cells");
+}
+
+/* ---- aggregates ---- */
+
+static void add_into(uint32_t *dst, const uint32_t *src, int n) {
+  for (int a = 0; a < n; a++)
+    dst[a] += src[a];
+}
+
+/* The ML_NEAR nearest other pincodes of the gazetteer around each, as
+ * indices into d (-1: a pincode without sales). Geography alone decides,
+ * not the data, so adding sales never changes another pincode's
+ * neighbours. */
+static int nearby_lists(struct dataset *d, const struct gaz *gaz) {
+  size_t n = d->npin, gn = gaz ? gaz_count(gaz) : 0;
+  float(*u)[3] = malloc((gn ? gn : 1) * sizeof *u);
+  d->near = malloc((n ? n : 1) * ML_NEAR * sizeof *d->near);
+  if (!u || !d->near) {
+    free(u);
+    return -1;
+  }
+  for (size_t i = 0; i < gn; i++) {
+    const struct gaz_entry *e = gaz_at(gaz, i);
+    double la = e->lat * M_PI / 180, lo = e->lng * M_PI / 180;
+    u[i][0] = (float)(cos(la) * cos(lo));
+    u[i][1] = (float)(cos(la) * sin(lo));
+    u[i][2] = (float)sin(la);
+  }
+  for (size_t i = 0; i < n; i++) {
+    int32_t *best = d->near + i * ML_NEAR;
+    long at[ML_NEAR];
+    float dot[ML_NEAR];
+    size_t k = 0;
+    for (size_t t = 0; t < ML_NEAR; t++)
+      best[t] = -1;
+    long self = d->ge[i] ? gaz_index(gaz, d->pins[i]) : -1;
+    if (self < 0)
+      continue;
+    const float *q = u[self];
+    for (size_t j = 0; j < gn; j++) {
+      float v = q[0] * u[j][0] + q[1] * u[j][1] + q[2] * u[j][2];
+      if ((long)j == self || (k == ML_NEAR && v <= dot[k - 1]))
+        continue;
+      size_t t = k < ML_NEAR ? k++ : ML_NEAR - 1;
+      while (t > 0 && dot[t - 1] < v) { /* insertion, largest dot first */
+        dot[t] = dot[t - 1];
+        at[t] = at[t - 1];
+        t--;
+      }
+      dot[t] = v;
+      at[t] = (long)j;
+    }
+    for (size_t t = 0; t < k; t++)
+      best[t] = (int32_t)ml_pin_index(d, gaz_at(gaz, (size_t)at[t])->pincode);
+  }
+  free(u);
+  return 0;
+}
+
+int dataset_index(struct dataset *d, const struct gaz *gaz, struct gerr *err) {
+  size_t P = (size_t)d->nper, np = d->npin, K = d->nprod;
+  free(d->ge);
+  free(d->state);
+  free(d->near);
+  d->ge = calloc(np ? np : 1, sizeof *d->ge);
+  d->state = calloc(np ? np : 1, sizeof *d->state);
+  if (!d->ge || !d->state)
+    return gerr_set(err, GERR_INTERNAL, "out of memory");
+  /* state ids: the gazetteer's state names in sorted order, the last id for
+   * pincodes it does not know (independent of the data) */
+  const char *names[ML_MAX_STATES];
+  d->nstate = 0;
+  for (size_t i = 0, gn = gaz ? gaz_count(gaz) : 0; i < gn; i++) {
+    const char *st = gaz_at(gaz, i)->state;
+    size_t s = 0;
+    while (s < d->nstate && strcmp(names[s], st) < 0)
+      s++;
+    if ((s < d->nstate && !strcmp(names[s], st)) || d->nstate == ML_MAX_STATES - 1)
+      continue;
+    memmove(names + s + 1, names + s, (d->nstate - s) * sizeof *names);
+    names[s] = st;
+    d->nstate++;
+  }
+  for (size_t i = 0; i < np; i++) {
+    d->ge[i] = gaz ? gaz_find(gaz, d->pins[i]) : NULL;
+    size_t s = 0;
+    while (d->ge[i] && s < d->nstate && strcmp(names[s], d->ge[i]->state))
+      s++;
+    d->state[i] = (int16_t)(d->ge[i] ? s : d->nstate);
+  }
+  d->nstate++; /* the unknown state */
+  size_t ns = d->nstate ? d->nstate : 1;
+  int32_t first_day = (int32_t)(d->first_ms / DAY_MS);
+  d->known = d->asof_day >= first_day ? (d->asof_day - first_day) / d->period + 1 : 1;
+  if (d->known > d->nper)
+    d->known = d->nper;
+  free(d->pin_all);
+  free(d->pin_prod);
+  free(d->pin_chan);
+  free(d->nat_prod);
+  free(d->state_prod);
+  free(d->nat_seg_prod);
+  d->pin_all = calloc((np ? np : 1) * P, sizeof(uint32_t));
+  d->pin_prod = calloc((np ? np : 1) * K * P + 1, sizeof(uint32_t));
+  d->pin_chan = calloc((np ? np : 1) * d->nchan * P + 1, sizeof(uint32_t));
+  d->nat_prod = calloc(K * P + 1, sizeof(uint32_t));
+  d->state_prod = calloc(ns * K * P + 1, sizeof(uint32_t));
+  d->nat_seg_prod = calloc(ML_SEGMENTS * K * P + 1, sizeof(uint32_t));
+  if (!d->pin_all || !d->pin_prod || !d->pin_chan || !d->nat_prod || !d->state_prod ||
+      !d->nat_seg_prod)
+    return gerr_set(err, GERR_INTERNAL, "out of memory");
+  for (size_t c = 0; c < d->ncell; c++) {
+    uint64_t key = d->cell_key[c];
+    size_t pin = (size_t)(key >> 24), prod = (key >> 16) & 0xff, chan = (key >> 8) & 0xff,
+           seg = key & 0xff;
+    const uint32_t *cnt = d->counts + c * P;
+    size_t st = (size_t)d->state[pin];
+    if (seg == ML_SEG_TOTAL) {
+      add_into(d->pin_all + pin * P, cnt, (int)P);
+      add_into(d->pin_prod + (pin * K + prod) * P, cnt, (int)P);
+      add_into(d->pin_chan + (pin * d->nchan + chan) * P, cnt, (int)P);
+      add_into(d->nat_prod + prod * P, cnt, (int)P);
+      add_into(d->state_prod + (st * K + prod) * P, cnt, (int)P);
+    } else {
+      add_into(d->nat_seg_prod + (seg * K + prod) * P, cnt, (int)P);
+    }
+  }
+  if (nearby_lists(d, gaz) < 0)
+    return gerr_set(err, GERR_INTERNAL, "out of memory");
+  return 0;
+}
+
+void dataset_free(struct dataset *d) {
+  if (!d)
+    return;
+  free(d->pins);
+  free(d->ge);
+  free(d->state);
+  free(d->near);
+  free(d->cell_key);
+  free(d->counts);
+  free(d->htab);
+  free(d->pin_all);
+  free(d->pin_prod);
+  free(d->pin_chan);
+  free(d->nat_prod);
+  free(d->state_prod);
+  free(d->nat_seg_prod);
+  free(d);
+}
+
+/* Copies catalog and pincodes, then the cells with a sale in [0, nper). */
+static int copy_cells(const struct dataset *d, struct dataset *t) {
+  t->asof_day = d->asof_day;
+  t->nprod = d->nprod;
+  t->nchan = d->nchan;
+  memcpy(t->prod, d->prod, sizeof t->prod);
+  memcpy(t->chan, d->chan, sizeof t->chan);
+  t->first_ms = d->first_ms;
+  t->last_ms = d->last_ms;
+  t->nsales_read = d->nsales_read;
+  t->npin = d->npin;
+  t->pins = malloc((d->npin ? d->npin : 1) * sizeof *t->pins);
+  if (!t->pins)
+    return -1;
+  memcpy(t->pins, d->pins, d->npin * sizeof *t->pins);
+  for (size_t c = 0; c < d->ncell; c++) {
+    const uint32_t *cnt = d->counts + c * (size_t)d->nper;
+    uint64_t sum = 0;
+    for (int a = 0; a < t->nper; a++)
+      sum += cnt[a];
+    if (!sum)
+      continue;
+    long nc = cell_get(t, d->cell_key[c]);
+    if (nc < 0)
+      return -1;
+    memcpy(t->counts + (size_t)nc * t->nper, cnt, (size_t)t->nper * sizeof *cnt);
+  }
+  return 0;
+}
+
+int dataset_trim(const struct dataset *d, const struct gaz *gaz, int nper,
+                 struct dataset **out, struct gerr *err) {
+  if (nper > d->nper)
+    nper = d->nper;
+  struct dataset *t = dataset_alloc(d->period, nper);
+  if (!t || copy_cells(d, t) < 0) {
+    dataset_free(t);
+    return gerr_set(err, GERR_INTERNAL, "out of memory");
+  }
+  if (dataset_index(t, gaz, err) < 0) {
+    dataset_free(t);
+    return -1;
+  }
+  *out = t;
+  return 0;
+}
+
+/* ---- serialised form ----
+ * "GDS1", then little-endian: u32 period, nper, asof_day (i32), nprod,
+ * nchan, npin, ncell; i64 first_ms, last_ms, nsales_read; the names
+ * (u8 length + bytes); the pincodes (i32); per cell its key (u64) and nper
+ * counts (u32). Loading checks every count and index. */
+
+static int put(struct buf *b, const void *p, size_t n) { return buf_append(b, p, n); }
+static int put_u32(struct buf *b, uint32_t v) { return put(b, &v, 4); }
+static int put_i64(struct buf *b, int64_t v) { return put(b, &v, 8); }
+
+int dataset_save(const struct dataset *d, struct buf *b) {
+  if (put(b, "GDS1", 4) || put_u32(b, (uint32_t)d->period) || put_u32(b, (uint32_t)d->nper) ||
+      put_u32(b, (uint32_t)d->asof_day) || put_u32(b, (uint32_t)d->nprod) ||
+      put_u32(b, (uint32_t)d->nchan) || put_u32(b, (uint32_t)d->npin) ||
+      put_u32(b, (uint32_t)d->ncell) || put_i64(b, d->first_ms) || put_i64(b, d->last_ms) ||
+      put_i64(b, (int64_t)d->nsales_read))
+    return -1;
+  for (size_t i = 0; i < d->nprod + d->nchan; i++) {
+    const char *s = i < d->nprod ? d->prod[i] : d->chan[i - d->nprod];
+    unsigned char len = (unsigned char)strlen(s);
+    if (put(b, &len, 1) || put(b, s, len))
+      return -1;
+  }
+  if (put(b, d->pins, d->npin * sizeof *d->pins))
+    return -1;
+  for (size_t c = 0; c < d->ncell; c++)
+    if (put(b, &d->cell_key[c], 8) ||
+        put(b, d->counts + c * (size_t)d->nper, (size_t)d->nper * 4))
+      return -1;
+  return 0;
+}
+
+struct reader {
+  const unsigned char *p;
+  size_t n, at;
+};
+static int get(struct reader *r, void *out, size_t n) {
+  if (r->n - r->at < n)
+    return -1;
+  memcpy(out, r->p + r->at, n);
+  r->at += n;
+  return 0;
+}
+
+int dataset_load(const unsigned char *p, size_t n, const struct gaz *gaz,
+                 struct dataset **out, struct gerr *err) {
+  struct reader r = {p, n, 0};
+  char magic[4];
+  uint32_t period, nper, asof, nprod, nchan, npin, ncell;
+  int64_t first, last, nread;
+  if (get(&r, magic, 4) || memcmp(magic, "GDS1", 4) || get(&r, &period, 4) ||
+      get(&r, &nper, 4) || get(&r, &asof, 4) || get(&r, &nprod, 4) || get(&r, &nchan, 4) ||
+      get(&r, &npin, 4) || get(&r, &ncell, 4) || get(&r, &first, 8) || get(&r, &last, 8) ||
+      get(&r, &nread, 8))
+    return gerr_set(err, GERR_INTERNAL, "the stored period cells are damaged");
+  if (period < 1 || period > 366 || nper < 1 || nper > 64 || nprod > ML_MAX_PRODUCTS ||
+      nchan > ML_MAX_CHANNELS || npin > 1000000 || ncell > (r.n - r.at) / 8)
+    return gerr_set(err, GERR_INTERNAL, "the stored period cells are damaged");
+  struct dataset *d = dataset_alloc((int)period, (int)nper);
+  if (!d)
+    return gerr_set(err, GERR_INTERNAL, "out of memory");
+  d->asof_day = (int32_t)asof;
+  d->nprod = nprod;
+  d->nchan = nchan;
+  d->first_ms = first;
+  d->last_ms = last;
+  d->nsales_read = (size_t)nread;
+  for (size_t i = 0; i < nprod + nchan; i++) {
+    unsigned char len;
+    char *dst = i < nprod ? d->prod[i] : d->chan[i - nprod];
+    if (get(&r, &len, 1) || len > SALE_IDENT_MAX || get(&r, dst, len))
+      goto bad;
+    dst[len] = 0;
+  }
+  d->npin = npin;
+  d->pins = malloc((npin ? npin : 1) * sizeof *d->pins);
+  if (!d->pins || get(&r, d->pins, npin * sizeof *d->pins))
+    goto bad;
+  for (size_t i = 1; i < npin; i++)
+    if (d->pins[i] <= d->pins[i - 1])
+      goto bad;
+  for (size_t c = 0; c < ncell; c++) {
+    uint64_t key;
+    if (get(&r, &key, 8))
+      goto bad;
+    if ((key >> 24) >= npin || ((key >> 16) & 0xff) >= nprod || ((key >> 8) & 0xff) >= nchan ||
+        (key & 0xff) > ML_SEG_TOTAL)
+      goto bad;
+    long nc = cell_get(d, key);
+    if (nc < 0 || (size_t)nc != c || get(&r, d->counts + c * nper, (size_t)nper * 4))
+      goto bad; /* a repeated key */
+  }
+  if (r.at != r.n)
+    goto bad;
+  if (dataset_index(d, gaz, err) < 0) {
+    dataset_free(d);
+    return -1;
+  }
+  *out = d;
+  return 0;
+bad:
+  dataset_free(d);
+  return gerr_set(err, GERR_INTERNAL, "the stored period cells are damaged");
+}

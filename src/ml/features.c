@@ -1,0 +1,214 @@
+/* Feature vectors of a cell or a customer at origin j. Every value reads
+ * periods j and older only (period j is the last one before the origin), so
+ * no feature sees data after its as-of date; tests/unit/test_ml.c checks it
+ * by adding later sales and comparing. Periods older than the first sale
+ * are unknown, and read as missing (NaN) rather than as zero. */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "gromo/gazetteer.h"
+#include "gromo/timeutil.h"
+#include "ml/ml_int.h"
+
+const char *const ml_cell_feature_names[CF__COUNT] = {
+#define CF_NAME(e, name) name,
+    CELL_FEATURES(CF_NAME)
+#undef CF_NAME
+};
+
+const char *const ml_cust_feature_names[UF__COUNT] = {
+#define UF_NAME(e, name) name,
+    CUST_FEATURES(UF_NAME)
+#undef UF_NAME
+};
+
+/* Count of period a of series s (nper long), or NaN when a is unknown. */
+static double at(const struct dataset *d, const uint32_t *s, int a) {
+  return s && a < d->known ? (double)s[a] : NAN;
+}
+
+/* Sum and number of known periods in [j + from, j + from + len). */
+static double sum_of(const struct dataset *d, const uint32_t *s, int j, int from, int len,
+                     int *known) {
+  double sum = 0;
+  int k = 0;
+  for (int a = j + from; a < j + from + len && a < d->known; a++, k++)
+    sum += s ? s[a] : 0;
+  if (known)
+    *known = k;
+  return sum;
+}
+
+static double mean_of(const struct dataset *d, const uint32_t *s, int j, int len) {
+  int k;
+  double sum = sum_of(d, s, j, 0, len, &k);
+  return k ? sum / k : NAN;
+}
+
+/* Least-squares slope per period over the last `len` known periods
+ * (positive: rising toward the origin). */
+static double slope_of(const struct dataset *d, const uint32_t *s, int j, int len) {
+  double sx = 0, sy = 0, sxx = 0, sxy = 0;
+  int k = 0;
+  for (int a = j; a < j + len && a < d->known; a++, k++) {
+    double x = -(double)(a - j), y = s ? s[a] : 0;
+    sx += x;
+    sy += y;
+    sxx += x * x;
+    sxy += x * y;
+  }
+  double den = k * sxx - sx * sx;
+  return k >= 3 && den > 0 ? (k * sxy - sx * sy) / den : NAN;
+}
+
+static double ratio(double a, double b) { return b > 0 ? a / b : NAN; }
+
+static const uint32_t *cell_series(const struct dataset *d, long pin, int prod, int chan,
+                                   int seg) {
+  long c = ml_cell_find(d, (int32_t)pin, prod, chan, seg);
+  return c < 0 ? NULL : d->counts + (size_t)c * d->nper;
+}
+
+/* The month (1-12) in the middle of the period after origin j. */
+static double next_month(const struct dataset *d, int j) {
+  int y;
+  unsigned m, dd;
+  civil_from_days(d->asof_day - (int64_t)j * d->period + d->period / 2 + 1, &y, &m, &dd);
+  return m;
+}
+
+static void geography(const struct dataset *d, long pin, float *lat, float *lng,
+                      float *region, float *circle, float *sorting, float *state,
+                      float *tier, float *neighbours) {
+  const struct gaz_entry *e = d->ge[pin];
+  int32_t p = d->pins[pin];
+  *region = (float)(p / 100000);
+  *circle = (float)(p / 10000);
+  if (sorting)
+    *sorting = (float)(p / 1000);
+  *state = (float)d->state[pin];
+  *lat = e ? e->lat : NAN;
+  *lng = e ? e->lng : NAN;
+  *tier = e ? (float)e->tier : NAN;
+  if (neighbours)
+    *neighbours = e ? (float)e->neighbours : NAN;
+}
+
+void ml_cell_features(const struct dataset *d, long pin, int prod, int chan, int seg,
+                      int j, float *x) {
+  size_t P = (size_t)d->nper, K = d->nprod;
+  const uint32_t *c = cell_series(d, pin, prod, chan, seg);
+  const uint32_t *tot = seg == ML_SEG_TOTAL ? c : cell_series(d, pin, prod, chan, ML_SEG_TOTAL);
+  const uint32_t *pa = d->pin_all + (size_t)pin * P;
+  const uint32_t *pp = d->pin_prod + ((size_t)pin * K + (size_t)prod) * P;
+  const uint32_t *pc = d->pin_chan + ((size_t)pin * d->nchan + (size_t)chan) * P;
+  const uint32_t *np = d->nat_prod + (size_t)prod * P;
+  const uint32_t *sp = d->state_prod + ((size_t)d->state[pin] * K + (size_t)prod) * P;
+
+  x[CF_LAG1] = (float)(j < d->known ? (c ? c[j] : 0) : NAN);
+  x[CF_LAG2] = (float)(j + 1 < d->known ? (c ? c[j + 1] : 0) : NAN);
+  x[CF_LAG3] = (float)(j + 2 < d->known ? (c ? c[j + 2] : 0) : NAN);
+  x[CF_MA3] = (float)mean_of(d, c, j, 3);
+  x[CF_MA6] = (float)mean_of(d, c, j, 6);
+  x[CF_MA12] = (float)mean_of(d, c, j, 12);
+  x[CF_SLOPE6] = (float)slope_of(d, c, j, 6);
+  x[CF_YEAR_AGO] = (float)(j + 11 < d->known ? (c ? c[j + 11] : 0) : NAN);
+  x[CF_YEAR_AGO_LAST] = (float)(j + 12 < d->known ? (c ? c[j + 12] : 0) : NAN);
+  x[CF_PARENT_MA6] = (float)mean_of(d, tot, j, 6);
+  if (seg == ML_SEG_TOTAL) {
+    x[CF_SEG_SHARE] = NAN;
+    x[CF_AGE_BAND] = NAN;
+    x[CF_INCOME_BAND] = NAN;
+  } else {
+    x[CF_SEG_SHARE] = (float)ratio(sum_of(d, c, j, 0, 12, NULL), sum_of(d, tot, j, 0, 12, NULL));
+    x[CF_AGE_BAND] = (float)(seg / ML_INCOME_BANDS);
+    x[CF_INCOME_BAND] = (float)(seg % ML_INCOME_BANDS);
+  }
+  double pin12 = sum_of(d, pa, j, 0, 12, NULL);
+  x[CF_PIN_LAG1] = (float)at(d, pa, j);
+  x[CF_PIN_MA6] = (float)mean_of(d, pa, j, 6);
+  x[CF_PIN_PROD_SHARE] = (float)ratio(sum_of(d, pp, j, 0, 12, NULL), pin12);
+  x[CF_PIN_CHAN_SHARE] = (float)ratio(sum_of(d, pc, j, 0, 12, NULL), pin12);
+  x[CF_NAT_TREND] = (float)ratio(mean_of(d, np, j, 3), mean_of(d, np, j, 12));
+  x[CF_NAT_SEASON] = (float)ratio(at(d, np, j + 11), at(d, np, j + 12));
+  x[CF_STATE_TREND] = (float)ratio(mean_of(d, sp, j, 3), mean_of(d, sp, j, 12));
+  x[CF_STATE_SLOPE] = (float)ratio(slope_of(d, sp, j, 6), mean_of(d, sp, j, 6) + 1);
+  double near = 0;
+  int nn = 0;
+  for (int t = 0; t < ML_NEAR; t++) {
+    int32_t q = d->near[(size_t)pin * ML_NEAR + t];
+    if (q == -1 && !d->ge[pin])
+      break;
+    double v = q >= 0 ? mean_of(d, d->pin_prod + ((size_t)q * K + (size_t)prod) * P, j, 3) : 0;
+    if (!isnan(v)) {
+      near += v;
+      nn++;
+    }
+  }
+  x[CF_NEAR_MA3] = nn ? (float)(near / nn) : NAN;
+  geography(d, pin, &x[CF_LAT], &x[CF_LNG], &x[CF_PIN_REGION], &x[CF_PIN_CIRCLE],
+            &x[CF_PIN_SORTING], &x[CF_STATE], &x[CF_TIER], &x[CF_NEIGHBOURS]);
+  x[CF_MONTH] = (float)next_month(d, j);
+  x[CF_PRODUCT] = (float)prod;
+  x[CF_CHANNEL] = (float)chan;
+}
+
+size_t ml_cust_nfeatures(const struct dataset *d) {
+  return UF__COUNT + UF_PER_PRODUCT * d->nprod;
+}
+
+const char *ml_cust_feature_name(const struct dataset *d, size_t i, char *buf, size_t cap) {
+  if (i < UF__COUNT)
+    return ml_cust_feature_names[i];
+  size_t k = (i - UF__COUNT) / UF_PER_PRODUCT, w = (i - UF__COUNT) % UF_PER_PRODUCT;
+  const char *name = k < d->nprod ? d->prod[k] : "?";
+  if (w == 0)
+    snprintf(buf, cap, "%s share of the pincode's sales", name);
+  else if (w == 1)
+    snprintf(buf, cap, "%s share of this segment's sales in the pincode", name);
+  else
+    snprintf(buf, cap, "national trend of %s", name);
+  return buf;
+}
+
+void ml_cust_features(const struct dataset *d, long pin, int chan, int32_t age,
+                      double income, int j, float *x) {
+  size_t P = (size_t)d->nper, K = d->nprod;
+  int seg = ml_segment(age, income);
+  x[UF_AGE] = (float)age;
+  x[UF_INCOME] = (float)income;
+  x[UF_AGE_BAND] = (float)ml_age_band(age);
+  x[UF_INCOME_BAND] = (float)ml_income_band(income);
+  x[UF_CHANNEL] = (float)chan;
+  geography(d, pin, &x[UF_LAT], &x[UF_LNG], &x[UF_PIN_REGION], &x[UF_PIN_CIRCLE], NULL,
+            &x[UF_STATE], &x[UF_TIER], NULL);
+  const uint32_t *pa = d->pin_all + (size_t)pin * P;
+  x[UF_PIN_MA6] = (float)mean_of(d, pa, j, 6);
+  x[UF_MONTH] = (float)next_month(d, j);
+
+  /* shares, each shrunk toward the national one by two sales' weight */
+  double nat[ML_MAX_PRODUCTS], natseg[ML_MAX_PRODUCTS], segp[ML_MAX_PRODUCTS];
+  double nat_all = 0, natseg_all = 0, seg_all = 0;
+  for (size_t k = 0; k < K; k++) {
+    nat[k] = sum_of(d, d->nat_prod + k * P, j, 0, 12, NULL);
+    natseg[k] = sum_of(d, d->nat_seg_prod + ((size_t)seg * K + k) * P, j, 0, 12, NULL);
+    segp[k] = 0;
+    for (size_t ch = 0; ch < d->nchan; ch++)
+      segp[k] += sum_of(d, cell_series(d, pin, (int)k, (int)ch, seg), j, 0, 12, NULL);
+    nat_all += nat[k];
+    natseg_all += natseg[k];
+    seg_all += segp[k];
+  }
+  double pin12 = sum_of(d, pa, j, 0, 12, NULL);
+  float *blk = x + UF__COUNT;
+  for (size_t k = 0; k < K; k++, blk += UF_PER_PRODUCT) {
+    double prior = nat_all > 0 ? nat[k] / nat_all : 1.0 / (double)K;
+    double segprior = natseg_all > 0 ? natseg[k] / natseg_all : prior;
+    double pp = sum_of(d, d->pin_prod + ((size_t)pin * K + k) * P, j, 0, 12, NULL);
+    blk[0] = (float)((pp + 2 * prior) / (pin12 + 2));
+    blk[1] = (float)((segp[k] + 2 * segprior) / (seg_all + 2));
+    blk[2] = (float)ratio(mean_of(d, d->nat_prod + k * P, j, 3),
+                          mean_of(d, d->nat_prod + k * P, j, 12));
+  }
+}

@@ -1,0 +1,271 @@
+/* Inside the demand models: the period-cell data set that training builds
+ * from the store and serving reads features from, the feature vectors, and
+ * the layout of a suite. Not for use outside src/ml/. */
+#ifndef GROMO_ML_INT_H
+#define GROMO_ML_INT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "gromo/buf.h"
+#include "gromo/error.h"
+#include "gromo/evaluate.h"
+#include "gromo/forest.h"
+#include "gromo/models.h"
+
+struct gaz;
+struct gaz_entry;
+
+#define ML_AGE_BANDS 5
+#define ML_INCOME_BANDS 5
+#define ML_SEGMENTS (ML_AGE_BANDS * ML_INCOME_BANDS)
+#define ML_SEG_TOTAL ML_SEGMENTS /* the cell without segment */
+#define ML_MAX_PRODUCTS PREDICT_MAX_PRODUCTS
+#define ML_MAX_CHANNELS 32
+#define ML_MAX_STATES 64
+/* Periods of history a feature may read, counting the last one: lags 0-11
+ * and the period a year before the next one. Serving keeps this many. */
+#define ML_HIST 13
+#define ML_NEAR 10 /* nearby pincodes averaged */
+
+/* SPEC §3 segment of a customer, 0 .. ML_SEGMENTS-1. */
+int ml_segment(int32_t age, double income);
+int ml_age_band(int32_t age);
+int ml_income_band(double income);
+
+/* One sale as training reads it. */
+struct ml_sale {
+  int32_t day;      /* days since 1970-01-01 (IST) */
+  int32_t pin;      /* index into the data set's pincodes */
+  uint8_t prod, chan, seg;
+  int32_t age;
+  float income;
+};
+
+/* Period counts of every cell. Period a (0 = the last) covers the days
+ * (T - (a+1)P, T - aP] where T is the as-of day. At origin j (the as-of
+ * date T - jP) the feature "lag k" reads period j + k, and the target (the
+ * next period) is period j - 1: nothing after the origin is read. */
+struct dataset {
+  int32_t asof_day; /* T */
+  int period;       /* P, days */
+  int nper;         /* periods kept: counts[cell * nper + a] */
+  int known;        /* periods with data (those from the first sale on);
+                       features read older ones as missing */
+  size_t nprod, nchan;
+  char prod[ML_MAX_PRODUCTS][SALE_IDENT_MAX + 1];
+  char chan[ML_MAX_CHANNELS][SALE_IDENT_MAX + 1];
+  /* pincodes with sales, ascending, with their gazetteer entries (NULL when
+   * the gazetteer does not know the pincode) */
+  size_t npin;
+  int32_t *pins;
+  const struct gaz_entry **ge;
+  int16_t *state; /* state id of each pincode */
+  size_t nstate;
+  int32_t *near; /* npin x ML_NEAR nearest other pincodes (-1: none) */
+  /* cells: key -> index through an open-addressing table */
+  size_t ncell, cell_cap;
+  uint64_t *cell_key;
+  uint32_t *counts;
+  size_t hcap; /* power of two */
+  int32_t *htab; /* -1 empty */
+  /* aggregates of the total cells, nper each */
+  uint32_t *pin_all;   /* [pin] */
+  uint32_t *pin_prod;  /* [pin][prod] */
+  uint32_t *pin_chan;  /* [pin][chan] */
+  uint32_t *nat_prod;  /* [prod] */
+  uint32_t *state_prod; /* [state][prod] */
+  uint32_t *nat_seg_prod; /* [seg][prod], segment cells */
+  int64_t first_ms, last_ms; /* range of the sales read */
+  size_t nsales_read;
+};
+
+uint64_t ml_cell_key(int32_t pin, int prod, int chan, int seg);
+/* Cell index or -1. */
+long ml_cell_find(const struct dataset *d, int32_t pin, int prod, int chan, int seg);
+/* Index of a product / channel name, or -1. */
+int ml_prod_index(const struct dataset *d, const char *name);
+int ml_chan_index(const struct dataset *d, const char *name);
+/* Index of a pincode among the data set's, or -1. */
+long ml_pin_index(const struct dataset *d, int32_t pincode);
+
+/* Builds the data set from sales (any order). nper periods are kept; older
+ * sales are dropped. 0 or -1. */
+struct ml_sale_src {
+  int64_t ts_ms;
+  int32_t pincode;
+  const char *product, *channel;
+  int32_t age;
+  double income;
+};
+struct dataset_builder;
+int dataset_builder_new(int period, struct dataset_builder **out, struct gerr *err);
+/* Adds one sale; -1 on out of memory. */
+int dataset_builder_add(struct dataset_builder *b, const struct ml_sale_src *s);
+/* Finishes: counts over nper periods ending at the newest sale; *sales
+ * (malloc'd, may be NULL) gets the sales of the last `keep_sales_periods`
+ * periods. The builder is freed. */
+int dataset_builder_finish(struct dataset_builder *b, const struct gaz *gaz, int nper,
+                           int keep_sales_periods, struct dataset **out,
+                           struct ml_sale **sales, size_t *nsales, struct gerr *err);
+void dataset_builder_free(struct dataset_builder *b);
+/* Recomputes the aggregates and nearby lists from the cells. 0 or -1. */
+int dataset_index(struct dataset *d, const struct gaz *gaz, struct gerr *err);
+void dataset_free(struct dataset *d);
+/* A copy holding only periods [0, nper) (serving keeps ML_HIST). */
+int dataset_trim(const struct dataset *d, const struct gaz *gaz, int nper,
+                 struct dataset **out, struct gerr *err);
+/* Serialised form, for the registry. */
+int dataset_save(const struct dataset *d, struct buf *out);
+int dataset_load(const unsigned char *p, size_t n, const struct gaz *gaz,
+                 struct dataset **out, struct gerr *err);
+
+/* ---- features ---- */
+
+/* The cell features, in this order; names readable for ?explain=true. */
+#define CELL_FEATURES(XX)                                                     \
+  XX(CF_LAG1, "demand in the last period")                                   \
+  XX(CF_LAG2, "demand two periods ago")                                      \
+  XX(CF_LAG3, "demand three periods ago")                                    \
+  XX(CF_MA3, "average demand over the last 3 periods")                      \
+  XX(CF_MA6, "average demand over the last 6 periods")                      \
+  XX(CF_MA12, "average demand over the last 12 periods")                    \
+  XX(CF_SLOPE6, "trend (slope) over the last 6 periods")                    \
+  XX(CF_YEAR_AGO, "demand in the same period a year ago")                   \
+  XX(CF_YEAR_AGO_LAST, "demand in the last period a year ago")              \
+  XX(CF_PARENT_MA6, "average demand of the whole cell over 6 periods")      \
+  XX(CF_SEG_SHARE, "customer segment's share of the cell")                  \
+  XX(CF_PIN_LAG1, "pincode's demand, all products, last period")            \
+  XX(CF_PIN_MA6, "pincode's average demand, all products, 6 periods")       \
+  XX(CF_PIN_PROD_SHARE, "product's share of the pincode's sales")           \
+  XX(CF_PIN_CHAN_SHARE, "channel's share of the pincode's sales")           \
+  XX(CF_NAT_TREND, "national trend of the product")                         \
+  XX(CF_NAT_SEASON, "national seasonal change of the product a year ago")   \
+  XX(CF_STATE_TREND, "state trend of the product")                          \
+  XX(CF_STATE_SLOPE, "state slope of the product over 6 periods")           \
+  XX(CF_NEAR_MA3, "product demand of nearby pincodes")                      \
+  XX(CF_LAT, "latitude")                                                    \
+  XX(CF_LNG, "longitude")                                                   \
+  XX(CF_PIN_REGION, "PIN region (first digit)")                             \
+  XX(CF_PIN_CIRCLE, "PIN circle (first two digits)")                        \
+  XX(CF_PIN_SORTING, "PIN sorting district (first three digits)")           \
+  XX(CF_STATE, "state")                                                     \
+  XX(CF_TIER, "urbanness")                                                  \
+  XX(CF_NEIGHBOURS, "pincodes within 10 km")                                \
+  XX(CF_MONTH, "month of the next period")                                  \
+  XX(CF_PRODUCT, "product")                                                 \
+  XX(CF_CHANNEL, "channel")                                                 \
+  XX(CF_AGE_BAND, "customer age band")                                      \
+  XX(CF_INCOME_BAND, "customer income band")
+
+enum cell_feature {
+#define CF_ENUM(e, name) e,
+  CELL_FEATURES(CF_ENUM)
+#undef CF_ENUM
+  CF__COUNT
+};
+extern const char *const ml_cell_feature_names[CF__COUNT];
+
+/* The features of cell (pin, prod, chan, seg) at origin j into x[CF__COUNT].
+ * pin, prod, chan must be indices of d; seg may be ML_SEG_TOTAL. Reads only
+ * periods >= j. */
+void ml_cell_features(const struct dataset *d, long pin, int prod, int chan, int seg,
+                      int j, float *x);
+
+/* The customer features of top product: fixed ones, then per product its
+ * pincode share, its segment share in the pincode and its national trend. */
+#define CUST_FEATURES(XX)                                                     \
+  XX(UF_AGE, "customer age")                                                \
+  XX(UF_INCOME, "customer monthly income")                                  \
+  XX(UF_AGE_BAND, "customer age band")                                      \
+  XX(UF_INCOME_BAND, "customer income band")                                \
+  XX(UF_CHANNEL, "channel")                                                 \
+  XX(UF_LAT, "latitude")                                                    \
+  XX(UF_LNG, "longitude")                                                   \
+  XX(UF_PIN_REGION, "PIN region (first digit)")                             \
+  XX(UF_PIN_CIRCLE, "PIN circle (first two digits)")                        \
+  XX(UF_STATE, "state")                                                     \
+  XX(UF_TIER, "urbanness")                                                  \
+  XX(UF_PIN_MA6, "pincode's average demand over 6 periods")                 \
+  XX(UF_MONTH, "month of the next period")
+
+enum cust_feature {
+#define UF_ENUM(e, name) e,
+  CUST_FEATURES(UF_ENUM)
+#undef UF_ENUM
+  UF__COUNT
+};
+extern const char *const ml_cust_feature_names[UF__COUNT];
+/* Per-product blocks after the fixed ones. */
+#define UF_PER_PRODUCT 3
+size_t ml_cust_nfeatures(const struct dataset *d);
+/* The name of customer feature i (per-product ones name the product) into
+ * buf; returns buf. */
+const char *ml_cust_feature_name(const struct dataset *d, size_t i, char *buf, size_t cap);
+void ml_cust_features(const struct dataset *d, long pin, int chan, int32_t age,
+                      double income, int j, float *x);
+
+/* ---- the suite ---- */
+
+/* Demand intervals and confidence: the predicted count has a negative
+ * binomial law with mean mu and variance mu (1 + alpha mu); the interval is
+ * its central interval at `nominal`, the level that made the holdout
+ * coverage equal `level`; confidence is the law's probability of the
+ * +-25% band, mapped through an isotonic calibration. One per cell kind. */
+struct demand_calib {
+  double alpha;
+  double nominal;
+  struct isotonic conf;
+};
+
+enum ml_kind { ML_TOTAL = 0, ML_SEGMENT = 1 };
+
+struct suite {
+  const struct gaz *gaz; /* borrowed: outlives the suite */
+  int64_t version;
+  char trained_at[40];
+  struct dataset *d; /* ML_HIST periods, origin 0 = as-of */
+  struct forest *demand, *rise, *top;
+  int use_baseline[PREDICT__COUNT]; /* 1: the model lost to its baseline */
+  struct demand_calib dcal[2];
+  int rise_iso; /* 1: isotonic, 0: Platt */
+  struct platt rise_platt;
+  struct isotonic rise_cal;
+  double top_temp;
+  double level;
+  /* baseline of rise: rate of rise by last-period demand 0..RISE_BASE_MAX */
+#define RISE_BASE_MAX 20
+  double rise_base[RISE_BASE_MAX + 1];
+  /* per product the names' order of the top-product classes is d->prod */
+  json_t *report; /* /models: metrics, baselines, promotion, data range */
+  int64_t rows;
+  char data_from[24], data_to[24];
+  int64_t duration_ms;
+};
+
+/* Demand interval and confidence for mean mu. */
+void ml_demand_interval(const struct demand_calib *c, double mu, double *low, double *high);
+double ml_demand_confidence_raw(double alpha, double mu);
+double ml_demand_confidence(const struct demand_calib *c, double mu);
+/* Negative binomial (Poisson when alpha = 0) CDF and quantile. */
+double ml_nb_cdf(double mu, double alpha, long k);
+long ml_nb_quantile(double mu, double alpha, double q);
+
+/* XGBoost training behind one call (xgb.c, the only file with the C API). */
+struct xgb_params {
+  const char *objective; /* "count:poisson", "binary:logistic", "multi:softprob" */
+  int num_class;
+  int rounds, depth, threads;
+  double eta;
+  uint64_t seed;
+  int early_stop; /* rounds without improvement on the eval set; 0: none */
+};
+/* Trains on X[n x nf] (row-major, NaN missing) with labels y (and weights,
+ * may be NULL); with an eval set (Xe, ye, ne > 0) and early_stop, stops when
+ * it stops improving and *best_rounds is the best round count. The model
+ * comes back as a native forest. */
+int xgb_train(const struct xgb_params *p, const float *X, const float *y, size_t n,
+              size_t nf, const float *Xe, const float *ye, size_t ne,
+              struct forest **out, int *best_rounds, struct gerr *err);
+
+#endif

@@ -1,0 +1,716 @@
+/* A trained model suite: serving (predictions, fallbacks, explanations),
+ * its place in the registry, and the holder that swaps it atomically. */
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gromo/gazetteer.h"
+#include "gromo/store.h"
+#include "ml/ml_int.h"
+
+/* ---- count laws ---- */
+
+/* Above this mean the negative binomial is taken as normal (with a
+ * continuity correction): the sums would cost a term per count. */
+#define NB_NORMAL_ABOVE 200.0
+
+static double nb_var(double mu, double alpha) { return mu * (1 + alpha * mu); }
+
+double ml_nb_cdf(double mu, double alpha, long k) {
+  if (k < 0)
+    return 0;
+  if (mu <= 0)
+    return 1;
+  if (mu > NB_NORMAL_ABOVE) {
+    double z = ((double)k + 0.5 - mu) / sqrt(nb_var(mu, alpha));
+    return 0.5 * erfc(-z / M_SQRT2);
+  }
+  double pmf, sum = 0;
+  if (alpha < 1e-9) {
+    pmf = exp(-mu);
+    for (long i = 0; i <= k; i++) {
+      sum += pmf;
+      pmf *= mu / (double)(i + 1);
+    }
+  } else {
+    double r = 1 / alpha, q = mu / (r + mu);
+    pmf = exp(r * log(r / (r + mu)));
+    for (long i = 0; i <= k; i++) {
+      sum += pmf;
+      pmf *= ((double)i + r) / (double)(i + 1) * q;
+    }
+  }
+  return sum > 1 ? 1 : sum;
+}
+
+long ml_nb_quantile(double mu, double alpha, double q) {
+  if (mu <= 0 || q <= 0)
+    return 0;
+  if (mu > NB_NORMAL_ABOVE) {
+    /* invert the normal by bisection on the continuity-corrected CDF */
+    double sd = sqrt(nb_var(mu, alpha));
+    long lo = 0, hi = (long)(mu + 40 * sd) + 1;
+    while (lo < hi) {
+      long mid = lo + (hi - lo) / 2;
+      if (ml_nb_cdf(mu, alpha, mid) >= q)
+        hi = mid;
+      else
+        lo = mid + 1;
+    }
+    return lo;
+  }
+  double pmf, sum = 0, r = alpha < 1e-9 ? 0 : 1 / alpha, p = r ? mu / (r + mu) : 0;
+  pmf = r ? exp(r * log(r / (r + mu))) : exp(-mu);
+  for (long i = 0; i < 1000000; i++) {
+    sum += pmf;
+    if (sum >= q)
+      return i;
+    pmf *= r ? ((double)i + r) / (double)(i + 1) * p : mu / (double)(i + 1);
+  }
+  return 1000000;
+}
+
+void ml_demand_interval(const struct demand_calib *c, double mu, double *low, double *high) {
+  *low = (double)ml_nb_quantile(mu, c->alpha, (1 - c->nominal) / 2);
+  *high = (double)ml_nb_quantile(mu, c->alpha, (1 + c->nominal) / 2);
+}
+
+double ml_demand_confidence_raw(double alpha, double mu) {
+  double band = fmax(0.25 * mu, 1.0);
+  long hi = (long)floor(mu + band), lo = (long)ceil(mu - band);
+  if (lo < 0)
+    lo = 0;
+  return ml_nb_cdf(mu, alpha, hi) - ml_nb_cdf(mu, alpha, lo - 1);
+}
+
+double ml_demand_confidence(const struct demand_calib *c, double mu) {
+  double raw = ml_demand_confidence_raw(c->alpha, mu);
+  double v = c->conf.n ? isotonic_apply(&c->conf, raw) : raw;
+  return isnan(v) ? raw : fmin(fmax(v, 0), 1);
+}
+
+/* ---- serving ---- */
+
+static double baseline_of(const float *x, int which) {
+  double v = which == 1 ? x[CF_LAG1] : which == 2 ? x[CF_MA3] : x[CF_MA6];
+  return isnan(v) ? 0 : v;
+}
+static const char *const demand_sources[4] = {"model", "baseline:last_period",
+                                              "baseline:moving_average_3",
+                                              "baseline:moving_average_6"};
+
+static int accept_known(int32_t pincode, void *ctx) {
+  return ml_pin_index(ctx, pincode) >= 0;
+}
+
+#define FALLBACK_NEAR 5
+
+/* The pincodes, products and channels an answer averages over. */
+struct cover {
+  long pin[FALLBACK_NEAR];
+  size_t npin;
+  int prod[ML_MAX_PRODUCTS];
+  size_t nprod;
+  int chan[ML_MAX_CHANNELS];
+  size_t nchan;
+};
+
+/* Appends a reason (what, then its subject in quotes, then why). */
+static void note(struct predict_answer *a, const char *what, const char *subject,
+                 const char *why) {
+  size_t len = strlen(a->fallback_reason);
+  snprintf(a->fallback_reason + len, sizeof a->fallback_reason - len, "%s%s '%s' %s",
+           len ? "; " : "", what, subject, why);
+  a->fallback = 1;
+}
+
+static void resolve(const struct suite *s, const struct predict_query *q, int need_prod,
+                    struct cover *c, struct predict_answer *a) {
+  const struct dataset *d = s->d;
+  c->npin = c->nprod = c->nchan = 0;
+  long pin = ml_pin_index(d, q->pincode);
+  if (pin >= 0) {
+    c->pin[c->npin++] = pin;
+  } else {
+    struct gaz_near near[FALLBACK_NEAR];
+    size_t n = s->gaz ? gaz_nearest(s->gaz, q->pincode, accept_known, (void *)d,
+                                    FALLBACK_NEAR, near)
+                      : 0;
+    for (size_t i = 0; i < n; i++)
+      c->pin[c->npin++] = ml_pin_index(d, near[i].e->pincode);
+    char buf[16];
+    snprintf(buf, sizeof buf, "%06d", (int)q->pincode);
+    note(a, "pincode", buf, "has no sales in training: the nearest pincodes with sales answer");
+    if (c->npin == 0)
+      for (size_t i = 0; i < d->npin && c->npin < FALLBACK_NEAR; i++)
+        c->pin[c->npin++] = (long)i;
+  }
+  int prod = need_prod ? ml_prod_index(d, q->product) : -1;
+  if (prod >= 0) {
+    c->prod[c->nprod++] = prod;
+  } else if (need_prod) {
+    for (size_t k = 0; k < d->nprod; k++)
+      c->prod[c->nprod++] = (int)k;
+    note(a, "product", q->product, "was never seen in training: the average over known products");
+  }
+  int chan = ml_chan_index(d, q->channel);
+  if (chan >= 0) {
+    c->chan[c->nchan++] = chan;
+  } else {
+    for (size_t k = 0; k < d->nchan; k++)
+      c->chan[c->nchan++] = (int)k;
+    note(a, "channel", q->channel, "was never seen in training: the average over known channels");
+  }
+}
+
+/* Fills the drivers from contributions cb[nf + 1] of features x. */
+static void drivers(const double *cb, const float *x, size_t nf,
+                    const char *(*name)(const struct dataset *, size_t, char *, size_t),
+                    const struct dataset *d, struct predict_answer *a) {
+  a->ndrivers = 0;
+  for (size_t i = 0; i < nf; i++) {
+    double v = fabs(cb[i]);
+    if (v < 1e-12)
+      continue;
+    size_t t = a->ndrivers < PREDICT_MAX_DRIVERS ? a->ndrivers++ : PREDICT_MAX_DRIVERS;
+    if (t == PREDICT_MAX_DRIVERS) {
+      if (v <= fabs(a->drivers[PREDICT_MAX_DRIVERS - 1].contribution))
+        continue;
+      t = PREDICT_MAX_DRIVERS - 1;
+    }
+    while (t > 0 && fabs(a->drivers[t - 1].contribution) < v) {
+      a->drivers[t] = a->drivers[t - 1];
+      t--;
+    }
+    char buf[8];
+    a->drivers[t].feature = name(d, i, buf, sizeof buf);
+    a->drivers[t].value = x[i];
+    a->drivers[t].contribution = cb[i];
+  }
+}
+
+/* Names that outlive the call: per-product customer features are static
+ * per suite only through the data set, so they name the feature kind. */
+static const char *cell_name(const struct dataset *d, size_t i, char *buf, size_t cap) {
+  (void)d;
+  (void)buf;
+  (void)cap;
+  return ml_cell_feature_names[i];
+}
+static const char *const cust_block_names[UF_PER_PRODUCT] = {
+    "product's share of the pincode's sales", "product's share of this segment's sales",
+    "national trend of the product"};
+static const char *cust_name(const struct dataset *d, size_t i, char *buf, size_t cap) {
+  (void)d;
+  (void)buf;
+  (void)cap;
+  return i < UF__COUNT ? ml_cust_feature_names[i]
+                       : cust_block_names[(i - UF__COUNT) % UF_PER_PRODUCT];
+}
+
+static void predict_cells(const struct suite *s, enum predict_kind kind,
+                          const struct predict_query *q, int explain,
+                          struct predict_answer *a) {
+  const struct dataset *d = s->d;
+  struct cover c;
+  resolve(s, q, 1, &c, a);
+  int seg = q->has_customer ? ml_segment(q->customer_age, q->customer_income) : ML_SEG_TOTAL;
+  enum ml_kind mk = seg == ML_SEG_TOTAL ? ML_TOTAL : ML_SEGMENT;
+  float x[CF__COUNT];
+  double mu_sum = 0, p_sum = 0, last_sum = 0;
+  size_t n = 0;
+  int single = c.npin * c.nprod * c.nchan == 1;
+  for (size_t i = 0; i < c.npin; i++)
+    for (size_t k = 0; k < c.nprod; k++)
+      for (size_t h = 0; h < c.nchan; h++, n++) {
+        ml_cell_features(d, c.pin[i], c.prod[k], c.chan[h], seg, 0, x);
+        last_sum += isnan(x[CF_LAG1]) ? 0 : x[CF_LAG1];
+        if (kind == PREDICT_DEMAND) {
+          double mu;
+          if (s->use_baseline[PREDICT_DEMAND])
+            mu = baseline_of(x, s->use_baseline[PREDICT_DEMAND]);
+          else
+            forest_predict(s->demand, x, &mu);
+          mu_sum += mu;
+          if (explain && single && !s->use_baseline[PREDICT_DEMAND]) {
+            double cb[CF__COUNT + 1];
+            if (forest_contribs(s->demand, x, cb) == 0)
+              drivers(cb, x, CF__COUNT, cell_name, d, a);
+          }
+        } else {
+          double p;
+          if (s->use_baseline[PREDICT_RISE]) {
+            double l = isnan(x[CF_LAG1]) ? 0 : x[CF_LAG1];
+            p = s->rise_base[l > RISE_BASE_MAX ? RISE_BASE_MAX : (int)l];
+          } else {
+            forest_predict(s->rise, x, &p);
+            p = s->rise_iso ? isotonic_apply(&s->rise_cal, p) : platt_apply(&s->rise_platt, p);
+            if (explain && single) {
+              double cb[CF__COUNT + 1];
+              if (forest_contribs(s->rise, x, cb) == 0)
+                drivers(cb, x, CF__COUNT, cell_name, d, a);
+            }
+          }
+          p_sum += p;
+        }
+      }
+  a->last_period_demand = n ? last_sum / (double)n : 0;
+  a->level = s->level;
+  if (kind == PREDICT_DEMAND) {
+    double mu = n ? mu_sum / (double)n : 0;
+    if (mu < 0)
+      mu = 0;
+    a->predicted_demand = mu;
+    ml_demand_interval(&s->dcal[mk], mu, &a->low, &a->high);
+    a->confidence = ml_demand_confidence(&s->dcal[mk], mu);
+    a->source = demand_sources[s->use_baseline[PREDICT_DEMAND]];
+  } else {
+    double p = n ? p_sum / (double)n : 0;
+    a->probability = fmin(fmax(p, 0), 1);
+    a->demand_rise = a->probability > 0.5;
+    a->source = s->use_baseline[PREDICT_RISE] ? "baseline:rise_rate_by_last_period" : "model";
+  }
+}
+
+static void predict_top(const struct suite *s, const struct predict_query *q, int explain,
+                        struct predict_answer *a) {
+  const struct dataset *d = s->d;
+  size_t K = d->nprod, nf = ml_cust_nfeatures(d);
+  struct cover c;
+  resolve(s, q, 0, &c, a);
+  float *x = malloc(nf * sizeof *x);
+  double *cb = explain ? malloc(K * (nf + 1) * sizeof *cb) : NULL;
+  double acc[ML_MAX_PRODUCTS] = {0}, pr[ML_MAX_PRODUCTS], wsum = 0;
+  a->nproducts = K;
+  a->source = s->use_baseline[PREDICT_TOP_PRODUCT] ? "baseline:pincode_product_shares" : "model";
+  if (!x) {
+    free(cb);
+    for (size_t k = 0; k < K; k++)
+      a->product_prob[k] = 1.0 / (double)K;
+    return;
+  }
+  int single = c.npin * c.nchan == 1 && q->has_customer;
+  for (size_t i = 0; i < c.npin; i++)
+    for (size_t h = 0; h < c.nchan; h++) {
+      /* the customer, or the pincode's customers by their segment mix */
+      for (int seg = 0; seg < (q->has_customer ? 1 : ML_SEGMENTS); seg++) {
+        double w = 1;
+        int32_t age = q->customer_age;
+        double income = q->customer_income;
+        if (!q->has_customer) {
+          static const int32_t ages[ML_AGE_BANDS] = {22, 30, 40, 52, 66};
+          static const double incomes[ML_INCOME_BANDS] = {15000, 37500, 75000, 150000, 300000};
+          w = 0;
+          for (size_t k = 0; k < K; k++) {
+            long cell = ml_cell_find(d, (int32_t)c.pin[i], (int)k, c.chan[h], seg);
+            for (int t = 0; cell >= 0 && t < 12 && t < d->nper; t++)
+              w += d->counts[(size_t)cell * d->nper + t];
+          }
+          if (w == 0)
+            continue;
+          age = ages[seg / ML_INCOME_BANDS];
+          income = incomes[seg % ML_INCOME_BANDS];
+        }
+        ml_cust_features(d, c.pin[i], c.chan[h], age, income, 0, x);
+        if (s->use_baseline[PREDICT_TOP_PRODUCT]) {
+          double sum = 0;
+          for (size_t k = 0; k < K; k++)
+            sum += pr[k] = x[UF__COUNT + k * UF_PER_PRODUCT];
+          for (size_t k = 0; k < K; k++)
+            pr[k] /= sum > 0 ? sum : 1;
+        } else {
+          forest_predict(s->top, x, pr);
+          temperature_apply(pr, K, s->top_temp);
+        }
+        for (size_t k = 0; k < K; k++)
+          acc[k] += w * pr[k];
+        wsum += w;
+      }
+    }
+  if (wsum <= 0) { /* no customers seen there: national shares */
+    for (size_t k = 0; k < K; k++) {
+      acc[k] = 0;
+      for (int t = 0; t < 12 && t < d->nper; t++)
+        acc[k] += d->nat_prod[k * (size_t)d->nper + t];
+      wsum += acc[k];
+    }
+  }
+  a->top = 0;
+  for (size_t k = 0; k < K; k++) {
+    a->products[k] = d->prod[k];
+    a->product_prob[k] = wsum > 0 ? acc[k] / wsum : 1.0 / (double)K;
+    if (a->product_prob[k] > a->product_prob[a->top])
+      a->top = k;
+  }
+  a->probability = a->product_prob[a->top];
+  if (explain && single && cb && !s->use_baseline[PREDICT_TOP_PRODUCT] &&
+      forest_contribs(s->top, x, cb) == 0)
+    drivers(cb + a->top * (nf + 1), x, nf, cust_name, d, a);
+  free(x);
+  free(cb);
+}
+
+void suite_predict(const struct suite *s, enum predict_kind kind, const struct predict_query *q,
+                   int explain, struct predict_answer *out) {
+  memset(out, 0, sizeof *out);
+  if (kind == PREDICT_TOP_PRODUCT)
+    predict_top(s, q, explain, out);
+  else
+    predict_cells(s, kind, q, explain, out);
+}
+
+/* ---- lifecycle and report ---- */
+
+void suite_free(struct suite *s) {
+  if (!s)
+    return;
+  dataset_free(s->d);
+  forest_free(s->demand);
+  forest_free(s->rise);
+  forest_free(s->top);
+  for (int k = 0; k < 2; k++)
+    isotonic_release(&s->dcal[k].conf);
+  isotonic_release(&s->rise_cal);
+  json_decref(s->report);
+  free(s);
+}
+
+int64_t suite_version(const struct suite *s) { return s->version; }
+const char *suite_trained_at(const struct suite *s) { return s->trained_at; }
+
+json_t *suite_report(const struct suite *s) { return json_deep_copy(s->report); }
+
+int suite_degraded(const struct suite *s) {
+  for (int k = 0; k < PREDICT__COUNT; k++)
+    if (s->use_baseline[k])
+      return 1;
+  return 0;
+}
+
+/* ---- the blob ----
+ * "GSU1", then little-endian: i32 use_baseline[3], f64 level, per cell kind
+ * f64 alpha, nominal and an isotonic map (u32 n, n x f64, n x f64), i32
+ * rise_iso, f64 platt a, b, the rise isotonic map, f64 top_temp,
+ * f64 rise_base[RISE_BASE_MAX + 1], then three length-prefixed parts
+ * (u64): the period cells, and the demand, rise and top-product forests;
+ * last, a 64-bit FNV-1a hash of everything before it. */
+
+static uint64_t fnv1a(const unsigned char *p, size_t n) {
+  uint64_t h = 0xcbf29ce484222325ULL;
+  for (size_t i = 0; i < n; i++)
+    h = (h ^ p[i]) * 0x100000001b3ULL;
+  return h;
+}
+
+static int put(struct buf *b, const void *p, size_t n) { return buf_append(b, p, n); }
+static int put_iso(struct buf *b, const struct isotonic *c) {
+  uint32_t n = (uint32_t)c->n;
+  return put(b, &n, 4) || put(b, c->x, c->n * 8) || put(b, c->y, c->n * 8);
+}
+static int put_part(struct buf *b, const void *p, size_t n) {
+  uint64_t len = n;
+  return put(b, &len, 8) || put(b, p, n);
+}
+static int put_forest(struct buf *b, const struct forest *f) {
+  unsigned char *fb = NULL;
+  size_t fl = 0;
+  struct gerr err;
+  if (f && forest_save(f, &fb, &fl, &err) < 0)
+    return -1;
+  int rc = put_part(b, fb, fl);
+  free(fb);
+  return rc;
+}
+
+static int suite_blob(const struct suite *s, struct buf *b) {
+  int32_t ub[PREDICT__COUNT];
+  for (int k = 0; k < PREDICT__COUNT; k++)
+    ub[k] = s->use_baseline[k];
+  if (put(b, "GSU1", 4) || put(b, ub, sizeof ub) || put(b, &s->level, 8))
+    return -1;
+  for (int k = 0; k < 2; k++)
+    if (put(b, &s->dcal[k].alpha, 8) || put(b, &s->dcal[k].nominal, 8) ||
+        put_iso(b, &s->dcal[k].conf))
+      return -1;
+  int32_t iso = s->rise_iso;
+  if (put(b, &iso, 4) || put(b, &s->rise_platt.a, 8) || put(b, &s->rise_platt.b, 8) ||
+      put_iso(b, &s->rise_cal) || put(b, &s->top_temp, 8) ||
+      put(b, s->rise_base, sizeof s->rise_base))
+    return -1;
+  struct buf ds;
+  buf_init(&ds, (size_t)1 << 33);
+  int rc = dataset_save(s->d, &ds) || put_part(b, ds.data, ds.len) || put_forest(b, s->demand) ||
+           put_forest(b, s->rise) || put_forest(b, s->top);
+  buf_release(&ds);
+  if (rc)
+    return -1;
+  uint64_t h = fnv1a((const unsigned char *)b->data, b->len);
+  return put(b, &h, 8);
+}
+
+struct rd {
+  const unsigned char *p;
+  size_t n, at;
+};
+static int get(struct rd *r, void *out, size_t n) {
+  if (r->n - r->at < n)
+    return -1;
+  memcpy(out, r->p + r->at, n);
+  r->at += n;
+  return 0;
+}
+static int get_iso(struct rd *r, struct isotonic *c) {
+  uint32_t n;
+  if (get(r, &n, 4) || n > (r->n - r->at) / 16)
+    return -1;
+  c->n = n;
+  c->x = malloc((n ? n : 1) * 8);
+  c->y = malloc((n ? n : 1) * 8);
+  if (!c->x || !c->y || get(r, c->x, (size_t)n * 8) || get(r, c->y, (size_t)n * 8))
+    return -1;
+  for (uint32_t i = 0; i < n; i++)
+    if (!isfinite(c->x[i]) || !isfinite(c->y[i]) || (i && c->x[i] <= c->x[i - 1]))
+      return -1;
+  return 0;
+}
+static int get_part(struct rd *r, const unsigned char **p, size_t *n) {
+  uint64_t len;
+  if (get(r, &len, 8) || len > r->n - r->at)
+    return -1;
+  *p = r->p + r->at;
+  *n = (size_t)len;
+  r->at += (size_t)len;
+  return 0;
+}
+
+static int suite_unblob(struct suite *s, const unsigned char *p, size_t n, struct gerr *err) {
+  uint64_t want;
+  if (n < 12)
+    goto bad;
+  memcpy(&want, p + n - 8, 8);
+  n -= 8;
+  if (fnv1a(p, n) != want)
+    goto bad;
+  struct rd r = {p, n, 0};
+  char magic[4];
+  int32_t ub[PREDICT__COUNT], iso;
+  if (get(&r, magic, 4) || memcmp(magic, "GSU1", 4) || get(&r, ub, sizeof ub) ||
+      get(&r, &s->level, 8))
+    goto bad;
+  for (int k = 0; k < PREDICT__COUNT; k++) {
+    if (ub[k] < 0 || ub[k] > (k == PREDICT_DEMAND ? 3 : 1))
+      goto bad;
+    s->use_baseline[k] = ub[k];
+  }
+  for (int k = 0; k < 2; k++)
+    if (get(&r, &s->dcal[k].alpha, 8) || get(&r, &s->dcal[k].nominal, 8) ||
+        get_iso(&r, &s->dcal[k].conf) || !(s->dcal[k].alpha >= 0) ||
+        !(s->dcal[k].nominal > 0 && s->dcal[k].nominal < 1))
+      goto bad;
+  if (get(&r, &iso, 4) || get(&r, &s->rise_platt.a, 8) || get(&r, &s->rise_platt.b, 8) ||
+      get_iso(&r, &s->rise_cal) || get(&r, &s->top_temp, 8) ||
+      get(&r, s->rise_base, sizeof s->rise_base))
+    goto bad;
+  s->rise_iso = iso != 0;
+  const unsigned char *part;
+  size_t plen;
+  if (get_part(&r, &part, &plen) || dataset_load(part, plen, s->gaz, &s->d, err) < 0)
+    goto bad;
+  struct forest **fs[3] = {&s->demand, &s->rise, &s->top};
+  for (int k = 0; k < 3; k++) {
+    if (get_part(&r, &part, &plen))
+      goto bad;
+    if (plen && forest_load_blob(part, plen, fs[k], err) < 0)
+      goto bad;
+  }
+  if (r.at != r.n || !s->demand || !s->rise || !s->top ||
+      forest_num_features(s->demand) > CF__COUNT || forest_num_features(s->rise) > CF__COUNT ||
+      forest_num_features(s->top) > ml_cust_nfeatures(s->d) ||
+      forest_num_groups(s->top) != s->d->nprod)
+    goto bad;
+  return 0;
+bad:
+  return gerr_set(err, GERR_INTERNAL, "the stored model is damaged");
+}
+
+int suite_save(struct store *db, struct suite *s, int keep, struct gerr *err) {
+  struct buf b;
+  buf_init(&b, (size_t)1 << 34);
+  char *features = NULL, *metrics = NULL;
+  int rc = -1;
+  if (suite_blob(s, &b) < 0) {
+    gerr_set(err, GERR_INTERNAL, "out of memory saving the model");
+    goto out;
+  }
+  json_t *fl = json_pack("{s:O,s:O,s:O}", "demand",
+                         json_object_get(json_object_get(json_object_get(s->report, "models"),
+                                                         "demand"), "features"),
+                         "demand_rise",
+                         json_object_get(json_object_get(json_object_get(s->report, "models"),
+                                                         "demand_rise"), "features"),
+                         "top_product",
+                         json_object_get(json_object_get(json_object_get(s->report, "models"),
+                                                         "top_product"), "features"));
+  features = fl ? json_dumps(fl, JSON_COMPACT) : NULL;
+  json_decref(fl);
+  struct model_row row = {0};
+  snprintf(row.kind, sizeof row.kind, "suite");
+  snprintf(row.algorithm, sizeof row.algorithm, "XGBoost %s", "gbtree, native evaluation");
+  snprintf(row.trained_at, sizeof row.trained_at, "%s", s->trained_at);
+  row.rows = s->rows;
+  snprintf(row.data_from, sizeof row.data_from, "%s", s->data_from);
+  snprintf(row.data_to, sizeof row.data_to, "%s", s->data_to);
+  row.duration_ms = s->duration_ms;
+  row.features = features;
+  row.blob = (unsigned char *)b.data;
+  row.blob_len = b.len;
+  /* the report names its version: insert, then write it in */
+  metrics = json_dumps(s->report, JSON_COMPACT);
+  row.metrics = metrics;
+  if (!features || !metrics) {
+    gerr_set(err, GERR_INTERNAL, "out of memory saving the model");
+    goto out;
+  }
+  int64_t version;
+  if (store_model_insert(db, &row, &version, err) < 0 ||
+      store_model_set_serving(db, version, err) < 0 || store_model_prune(db, keep, err) < 0)
+    goto out;
+  s->version = version;
+  json_object_set_new(s->report, "version", json_integer((json_int_t)version));
+  rc = 0;
+out:
+  free(features);
+  free(metrics);
+  buf_release(&b);
+  return rc;
+}
+
+int suite_load(struct store *db, const struct gaz *gaz, int64_t version, struct suite **out,
+               struct gerr *err) {
+  struct model_row row;
+  memset(&row, 0, sizeof row);
+  *out = NULL;
+  int rc = store_model_get(db, version, &row, err);
+  if (rc != 0)
+    return rc;
+  struct suite *s = calloc(1, sizeof *s);
+  if (!s) {
+    model_row_release(&row);
+    return gerr_set(err, GERR_INTERNAL, "out of memory");
+  }
+  s->gaz = gaz;
+  s->version = row.version;
+  snprintf(s->trained_at, sizeof s->trained_at, "%s", row.trained_at);
+  snprintf(s->data_from, sizeof s->data_from, "%s", row.data_from);
+  snprintf(s->data_to, sizeof s->data_to, "%s", row.data_to);
+  s->rows = row.rows;
+  s->duration_ms = row.duration_ms;
+  json_error_t je;
+  s->report = row.metrics ? json_loads(row.metrics, 0, &je) : NULL;
+  if (!s->report || !json_is_object(s->report) ||
+      suite_unblob(s, row.blob, row.blob_len, err) < 0) {
+    if (!s->report)
+      gerr_set(err, GERR_INTERNAL, "the stored model's report is damaged");
+    gerr_prefix(err, "loading model version");
+    model_row_release(&row);
+    suite_free(s);
+    return -1;
+  }
+  json_object_set_new(s->report, "version", json_integer((json_int_t)s->version));
+  model_row_release(&row);
+  *out = s;
+  return 0;
+}
+
+/* ---- the holder ---- */
+
+struct model_holder {
+  pthread_mutex_t mu;
+  struct suite *cur;
+  /* references by suite; a suite no longer current is freed at zero */
+  struct ref {
+    struct suite *s;
+    long n;
+  } refs[16];
+};
+
+int model_holder_new(struct model_holder **out) {
+  struct model_holder *h = calloc(1, sizeof *h);
+  if (!h || pthread_mutex_init(&h->mu, NULL) != 0) {
+    free(h);
+    return -1;
+  }
+  *out = h;
+  return 0;
+}
+
+static struct ref *ref_of(struct model_holder *h, const struct suite *s, int add) {
+  struct ref *free_slot = NULL;
+  for (size_t i = 0; i < sizeof h->refs / sizeof *h->refs; i++) {
+    if (h->refs[i].s == s)
+      return &h->refs[i];
+    if (!h->refs[i].s && !free_slot)
+      free_slot = &h->refs[i];
+  }
+  if (add && free_slot) {
+    free_slot->s = (struct suite *)s;
+    free_slot->n = 0;
+  }
+  return add ? free_slot : NULL;
+}
+
+const struct suite *model_holder_get(struct model_holder *h) {
+  pthread_mutex_lock(&h->mu);
+  struct suite *s = h->cur;
+  struct ref *r = s ? ref_of(h, s, 0) : NULL;
+  if (r)
+    r->n++;
+  pthread_mutex_unlock(&h->mu);
+  return s;
+}
+
+void model_holder_put(struct model_holder *h, const struct suite *s) {
+  if (!s)
+    return;
+  struct suite *dead = NULL;
+  pthread_mutex_lock(&h->mu);
+  struct ref *r = ref_of(h, s, 0);
+  if (r && --r->n == 0 && r->s != h->cur) {
+    dead = r->s;
+    r->s = NULL;
+  }
+  pthread_mutex_unlock(&h->mu);
+  suite_free(dead);
+}
+
+void model_holder_swap(struct model_holder *h, struct suite *s) {
+  struct suite *dead = NULL;
+  pthread_mutex_lock(&h->mu);
+  struct suite *old = h->cur;
+  struct ref *r = s ? ref_of(h, s, 1) : NULL;
+  if (s && !r) { /* every slot holds a suite still read: keep the old one */
+    pthread_mutex_unlock(&h->mu);
+    suite_free(s);
+    return;
+  }
+  h->cur = s;
+  if (r)
+    r->n++; /* the holder's own reference */
+  struct ref *o = old ? ref_of(h, old, 0) : NULL;
+  if (o && --o->n == 0) {
+    dead = o->s;
+    o->s = NULL;
+  }
+  pthread_mutex_unlock(&h->mu);
+  suite_free(dead);
+}
+
+void model_holder_free(struct model_holder *h) {
+  if (!h)
+    return;
+  model_holder_swap(h, NULL);
+  pthread_mutex_destroy(&h->mu);
+  free(h);
+}

@@ -1,0 +1,462 @@
+/* The demand models: segments, count laws, features that never read past
+ * their origin, and the whole pipeline on sales drawn from a known process
+ * (accuracy on large cells, interval coverage, calibration of every
+ * probability), the registry round trip and the holder's swaps. */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "gromo/gazetteer.h"
+#include "gromo/generator.h"
+#include "gromo/models.h"
+#include "gromo/store.h"
+#include "gromo/timeutil.h"
+#include "ml/ml_int.h"
+
+static struct gaz *gaz;
+
+static uint64_t rng_state;
+static uint64_t next64(void) {
+  uint64_t z = (rng_state += 0x9e3779b97f4a7c15ULL);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  return z ^ (z >> 31);
+}
+static double unif(void) { return (double)(next64() >> 11) / 9007199254740992.0; }
+static int poisson(double lambda) {
+  double l = exp(-lambda), p = 1;
+  int k = 0;
+  do {
+    k++;
+    p *= unif();
+  } while (p > l);
+  return k - 1;
+}
+
+static void test_ml__segments(void **state) {
+  (void)state;
+  static const struct {
+    int age, band;
+  } ages[] = {{18, 0}, {25, 0}, {26, 1}, {35, 1}, {36, 2}, {45, 2}, {46, 3}, {60, 3}, {61, 4}, {100, 4}};
+  for (size_t i = 0; i < sizeof ages / sizeof *ages; i++)
+    assert_int_equal(ml_age_band(ages[i].age), ages[i].band);
+  static const struct {
+    double income;
+    int band;
+  } incomes[] = {{0, 0}, {24999.99, 0}, {25000, 1}, {49999, 1}, {50000, 2}, {99999, 2},
+                 {100000, 3}, {199999.5, 3}, {200000, 4}, {1e8, 4}};
+  for (size_t i = 0; i < sizeof incomes / sizeof *incomes; i++)
+    assert_int_equal(ml_income_band(incomes[i].income), incomes[i].band);
+  assert_int_equal(ml_segment(30, 60000), 1 * ML_INCOME_BANDS + 2);
+}
+
+static void test_ml__count_laws(void **state) {
+  (void)state;
+  /* Poisson(2): P(X <= 2) = 5 e^-2 */
+  assert_true(fabs(ml_nb_cdf(2, 0, 2) - 5 * exp(-2)) < 1e-12);
+  assert_int_equal(ml_nb_quantile(2, 0, 0.5), 2);
+  assert_int_equal(ml_nb_quantile(0.1, 0, 0.9), 0);
+  /* negative binomial: variance mu (1 + alpha mu) from the pmf */
+  double mu = 6, alpha = 0.5, m1 = 0, m2 = 0, prev = 0;
+  for (long k = 0; k < 400; k++) {
+    double c = ml_nb_cdf(mu, alpha, k), pk = c - prev;
+    prev = c;
+    m1 += (double)k * pk;
+    m2 += (double)k * (double)k * pk;
+  }
+  assert_true(fabs(m1 - mu) < 1e-6);
+  assert_true(fabs(m2 - m1 * m1 - mu * (1 + alpha * mu)) < 1e-4);
+  /* the normal branch joins the exact one smoothly */
+  assert_true(fabs(ml_nb_cdf(200.1, 0, 210) - ml_nb_cdf(199.9, 0, 210)) < 0.02);
+  /* confidence of a huge mean is the probability of +-25%: about 1 */
+  assert_true(ml_demand_confidence_raw(0, 5000) > 0.999);
+}
+
+/* Sales of the generator ending on `end_day`, into a builder. */
+static void add_generated(struct dataset_builder *b, size_t n, uint64_t seed, int64_t end_ms) {
+  struct gen_config cfg = {.seed = seed, .end_ist_ms = end_ms, .days = 400, .count = n};
+  struct gen *g = NULL;
+  struct gerr err;
+  assert_int_equal(gen_new(gaz, &cfg, &g, &err), 0);
+  for (size_t i = 0; i < n; i++) {
+    struct sale s;
+    gen_next(g, &s);
+    struct ml_sale_src src = {s.ts_ms, s.pincode, s.product, s.channel, s.customer_age,
+                              s.customer_income};
+    assert_int_equal(dataset_builder_add(b, &src), 0);
+  }
+  gen_free(g);
+}
+
+static int same_float(float a, float b) { return (isnan(a) && isnan(b)) || a == b; }
+
+/* Features at origin j read nothing after it: adding sales after the
+ * origin (at known and at new pincodes) changes no feature of any cell or
+ * customer at that origin. */
+static void test_ml__no_feature_reads_the_future(void **state) {
+  (void)state;
+  int64_t end = days_from_civil(2026, 6, 30) * DAY_MS + 12 * 3600000LL;
+  struct dataset_builder *b1 = NULL, *b2 = NULL;
+  struct gerr err;
+  assert_int_equal(dataset_builder_new(30, &b1, &err), 0);
+  assert_int_equal(dataset_builder_new(30, &b2, &err), 0);
+  add_generated(b1, 20000, 7, end);
+  add_generated(b2, 20000, 7, end);
+  /* later sales: within the last period (after origin 1), same as-of day */
+  static const int32_t pins[] = {400001, 110001, 560001, 700001, 600001, 799999, 190001};
+  for (int i = 0; i < 3000; i++) {
+    struct ml_sale_src s = {end - (int64_t)(next64() % 29) * DAY_MS, pins[i % 7],
+                            i % 3 ? "loan" : "insurance", i % 2 ? "online" : "offline",
+                            18 + i % 60, 1000.0 * (i % 300)};
+    assert_int_equal(dataset_builder_add(b2, &s), 0);
+  }
+  struct dataset *d1 = NULL, *d2 = NULL;
+  assert_int_equal(dataset_builder_finish(b1, gaz, 19, 0, &d1, NULL, NULL, &err), 0);
+  assert_int_equal(dataset_builder_finish(b2, gaz, 19, 0, &d2, NULL, NULL, &err), 0);
+  assert_int_equal(d1->asof_day, d2->asof_day);
+  assert_int_equal(d1->nprod, d2->nprod);
+  float x1[CF__COUNT], x2[CF__COUNT];
+  size_t nf = ml_cust_nfeatures(d1), checked = 0;
+  float *u1 = malloc(nf * sizeof *u1), *u2 = malloc(nf * sizeof *u2);
+  for (int j = 1; j <= 4; j++) {
+    for (size_t c = 0; c < d1->ncell; c += 3) {
+      uint64_t key = d1->cell_key[c];
+      long p1 = (long)(key >> 24), p2 = ml_pin_index(d2, d1->pins[p1]);
+      assert_true(p2 >= 0);
+      int prod = (int)((key >> 16) & 0xff), chan = (int)((key >> 8) & 0xff), seg = (int)(key & 0xff);
+      ml_cell_features(d1, p1, prod, chan, seg, j, x1);
+      ml_cell_features(d2, p2, prod, chan, seg, j, x2);
+      for (int f = 0; f < CF__COUNT; f++)
+        if (!same_float(x1[f], x2[f]))
+          fail_msg("feature '%s' of a cell at origin %d changed with later sales: %g vs %g",
+                   ml_cell_feature_names[f], j, x1[f], x2[f]);
+      ml_cust_features(d1, p1, chan, 30 + (int)(c % 40), 20000.0 + (double)(c % 9) * 30000, j, u1);
+      ml_cust_features(d2, p2, chan, 30 + (int)(c % 40), 20000.0 + (double)(c % 9) * 30000, j, u2);
+      for (size_t f = 0; f < nf; f++)
+        if (!same_float(u1[f], u2[f]))
+          fail_msg("customer feature %zu at origin %d changed with later sales", f, j);
+      checked++;
+    }
+  }
+  assert_true(checked > 1000);
+  /* and the later sales do show at origin 0 */
+  long p = ml_pin_index(d2, 400001);
+  ml_cell_features(d2, p, ml_prod_index(d2, "loan"), ml_chan_index(d2, "online"), ML_SEG_TOTAL, 0, x2);
+  long q = ml_pin_index(d1, 400001);
+  if (q >= 0) {
+    ml_cell_features(d1, q, ml_prod_index(d1, "loan"), ml_chan_index(d1, "online"), ML_SEG_TOTAL, 0, x1);
+    assert_true(x2[CF_LAG1] > x1[CF_LAG1]);
+  }
+  free(u1);
+  free(u2);
+  dataset_free(d1);
+  dataset_free(d2);
+}
+
+/* A known process: each (pincode, product, channel) cell sells Poisson
+ * lambda a period, constant in time; each customer's product depends on
+ * the age band only, with known probabilities. */
+#define KP_PINS 400
+#define KP_PERIODS 10
+static const char *const kp_prod[3] = {"credit_card", "insurance", "loan"};
+static const char *const kp_chan[2] = {"offline", "online"};
+static const double kp_ages[5] = {21, 30, 40, 52, 70};
+/* P(product | age band): rows sum to 1 */
+static const double kp_choice[5][3] = {{0.6, 0.1, 0.3}, {0.4, 0.2, 0.4}, {0.2, 0.3, 0.5},
+                                       {0.15, 0.55, 0.3}, {0.1, 0.8, 0.1}};
+
+struct kp {
+  int32_t pin[KP_PINS];
+  double lambda[KP_PINS][2]; /* per pincode and channel: all products */
+};
+
+static void kp_make(struct kp *k, struct store *db, int64_t end_day) {
+  for (int i = 0; i < KP_PINS; i++) {
+    k->pin[i] = gaz_at(gaz, (size_t)i * (gaz_count(gaz) / KP_PINS))->pincode;
+    for (int c = 0; c < 2; c++)
+      k->lambda[i][c] = 8 + 30 * unif() * unif();
+  }
+  struct sale *batch = calloc(10000, sizeof *batch);
+  size_t n = 0;
+  struct store_insert_stats st;
+  struct gerr err;
+  for (int a = KP_PERIODS - 1; a >= 0; a--)
+    for (int i = 0; i < KP_PINS; i++)
+      for (int c = 0; c < 2; c++) {
+        int cnt = poisson(k->lambda[i][c]);
+        for (int s = 0; s < cnt; s++) {
+          struct sale *r = &batch[n++];
+          memset(r, 0, sizeof *r);
+          int64_t day = end_day - (int64_t)a * 30 - (int64_t)(next64() % 30);
+          r->ts_ms = day * DAY_MS + 10 * 3600000LL;
+          r->pincode = k->pin[i];
+          int band = (int)(next64() % 5);
+          r->customer_age = (int32_t)kp_ages[band];
+          r->customer_income = 20000 + 100000 * unif();
+          double u = unif(), acc = 0;
+          int p = 0;
+          for (; p < 2; p++)
+            if (u < (acc += kp_choice[band][p]))
+              break;
+          snprintf(r->product, sizeof r->product, "%s", kp_prod[p]);
+          snprintf(r->channel, sizeof r->channel, "%s", kp_chan[c]);
+          if (n == 10000) {
+            assert_int_equal(store_sales_insert(db, batch, n, NULL, &st, &err), 0);
+            n = 0;
+          }
+        }
+      }
+  /* the as-of day holds a sale, so periods align with the generated ones */
+  struct sale *r = &batch[n++];
+  memset(r, 0, sizeof *r);
+  r->ts_ms = end_day * DAY_MS + 11 * 3600000LL;
+  r->pincode = k->pin[0];
+  r->customer_age = 30;
+  r->customer_income = 50000;
+  snprintf(r->product, sizeof r->product, "loan");
+  snprintf(r->channel, sizeof r->channel, "online");
+  assert_int_equal(store_sales_insert(db, batch, n, NULL, &st, &err), 0);
+  free(batch);
+}
+
+static double jget(json_t *o, const char *path) {
+  char buf[200];
+  snprintf(buf, sizeof buf, "%s", path);
+  for (char *t = strtok(buf, "."); t && o; t = strtok(NULL, "."))
+    o = json_object_get(o, t);
+  if (!json_is_number(o))
+    fail_msg("no number at %s", path);
+  return json_number_value(o);
+}
+
+static void test_ml__known_process(void **state) {
+  (void)state;
+  char dir[] = "/tmp/gromo-ml-XXXXXX";
+  assert_non_null(mkdtemp(dir));
+  char path[128];
+  snprintf(path, sizeof path, "%s/kp.db", dir);
+  struct store *db = NULL;
+  struct gerr err;
+  assert_int_equal(store_open(path, &db, &err), 0);
+  rng_state = 42;
+  struct kp k;
+  int64_t end_day = days_from_civil(2026, 10, 31);
+  kp_make(&k, db, end_day);
+
+  struct train_config cfg;
+  train_config_defaults(&cfg);
+  cfg.rounds = 60;
+  struct suite *s = NULL;
+  if (suite_train(db, gaz, &cfg, NULL, NULL, &s, &err) < 0)
+    fail_msg("training: %s", err.msg);
+  json_t *r = suite_report(s);
+  /* intervals and confidence, judged on the holdout (cross-fitted) */
+  double cov = jget(r, "models.demand.holdout.by_cell_kind.pincode_product_channel.interval_coverage");
+  printf("coverage %.3f, confidence ECE %.3f / max gap %.3f\n", cov,
+         jget(r, "models.demand.holdout.by_cell_kind.pincode_product_channel.confidence_calibration_error"),
+         jget(r, "models.demand.holdout.by_cell_kind.pincode_product_channel.confidence_max_decile_gap"));
+  assert_true(fabs(cov - 0.8) <= 0.05);
+  assert_true(jget(r, "models.demand.holdout.by_cell_kind.pincode_product_channel."
+                      "confidence_max_decile_gap") <= 0.1);
+  /* rise and top-product probabilities calibrated */
+  printf("rise ECE %.3f, top ECE %.3f\n", jget(r, "models.demand_rise.holdout.calibration_error"),
+         jget(r, "models.top_product.holdout.top_probability_calibration_error"));
+  assert_true(jget(r, "models.demand_rise.holdout.calibration_error") <= 0.05);
+  assert_true(jget(r, "models.top_product.holdout.top_probability_calibration_error") <= 0.05);
+  assert_true(jget(r, "evaluation.dataset_size") > 100000);
+  json_decref(r);
+
+  /* predicted demand within 10% of the true rate on large cells; the
+   * product the process favours for each age */
+  double rel = 0;
+  int cells = 0;
+  for (int i = 0; i < KP_PINS; i++)
+    for (int c = 0; c < 2; c++) {
+      if (k.lambda[i][c] < 15)
+        continue;
+      struct predict_query q = {.pincode = k.pin[i]};
+      snprintf(q.channel, sizeof q.channel, "%s", kp_chan[c]);
+      double sum = 0;
+      struct predict_answer a;
+      for (int p = 0; p < 3; p++) {
+        snprintf(q.product, sizeof q.product, "%s", kp_prod[p]);
+        suite_predict(s, PREDICT_DEMAND, &q, 0, &a);
+        assert_false(a.fallback);
+        assert_true(a.low <= a.predicted_demand + 1 && a.high >= a.predicted_demand - 1);
+        sum += a.predicted_demand;
+      }
+      rel += fabs(sum - k.lambda[i][c]) / k.lambda[i][c];
+      cells++;
+    }
+  assert_true(cells > 20);
+  printf("mean relative error on %d large cells: %.3f\n", cells, rel / cells);
+  assert_true(rel / cells <= 0.10);
+  for (int band = 0; band < 5; band++) {
+    struct predict_query q = {.pincode = k.pin[3], .has_customer = 1,
+                              .customer_age = (int32_t)kp_ages[band], .customer_income = 60000};
+    snprintf(q.channel, sizeof q.channel, "online");
+    struct predict_answer a;
+    suite_predict(s, PREDICT_TOP_PRODUCT, &q, 1, &a);
+    int best = 0;
+    for (int p = 1; p < 3; p++)
+      if (kp_choice[band][p] > kp_choice[band][best])
+        best = p;
+    assert_string_equal(a.products[a.top], kp_prod[best]);
+    double sum = 0;
+    for (size_t p = 0; p < a.nproducts; p++)
+      sum += a.product_prob[p];
+    assert_true(fabs(sum - 1) < 1e-6);
+    assert_true(a.ndrivers > 0);
+  }
+
+  /* unseen pincode, product and channel fall back, with reasons */
+  struct predict_query q = {.pincode = 999999};
+  snprintf(q.product, sizeof q.product, "gold_loan");
+  snprintf(q.channel, sizeof q.channel, "kiosk");
+  struct predict_answer a;
+  suite_predict(s, PREDICT_DEMAND, &q, 1, &a);
+  assert_true(a.fallback);
+  assert_non_null(strstr(a.fallback_reason, "999999"));
+  assert_non_null(strstr(a.fallback_reason, "gold_loan"));
+  assert_non_null(strstr(a.fallback_reason, "kiosk"));
+  assert_true(a.predicted_demand >= 0);
+  suite_predict(s, PREDICT_RISE, &q, 0, &a);
+  assert_true(a.fallback && a.probability >= 0 && a.probability <= 1);
+
+  /* registry round trip: the loaded suite answers the same */
+  assert_int_equal(suite_save(db, s, 5, &err), 0);
+  assert_int_equal(suite_version(s), 1);
+  struct suite *l = NULL;
+  if (suite_load(db, gaz, 0, &l, &err) != 0)
+    fail_msg("load: %s", err.msg);
+  assert_int_equal(suite_version(l), 1);
+  for (int i = 0; i < KP_PINS; i += 7) {
+    struct predict_query pq = {.pincode = k.pin[i], .has_customer = i % 2,
+                               .customer_age = 40, .customer_income = 30000};
+    snprintf(pq.product, sizeof pq.product, "loan");
+    snprintf(pq.channel, sizeof pq.channel, "offline");
+    for (int kind = 0; kind < PREDICT__COUNT; kind++) {
+      struct predict_answer x, y;
+      suite_predict(s, (enum predict_kind)kind, &pq, 1, &x);
+      suite_predict(l, (enum predict_kind)kind, &pq, 1, &y);
+      assert_true(x.predicted_demand == y.predicted_demand && x.probability == y.probability &&
+                  x.confidence == y.confidence && x.ndrivers == y.ndrivers);
+    }
+  }
+  /* the holder: a reader keeps its suite across a swap */
+  struct model_holder *h = NULL;
+  assert_int_equal(model_holder_new(&h), 0);
+  assert_null(model_holder_get(h));
+  model_holder_swap(h, l);
+  const struct suite *held = model_holder_get(h);
+  assert_ptr_equal(held, l);
+  struct suite *l2 = NULL;
+  assert_int_equal(suite_load(db, gaz, 1, &l2, &err), 0);
+  model_holder_swap(h, l2);
+  struct predict_answer after;
+  suite_predict(held, PREDICT_DEMAND, &q, 0, &after); /* still valid */
+  model_holder_put(h, held);
+  const struct suite *now = model_holder_get(h);
+  assert_ptr_equal(now, l2);
+  model_holder_put(h, now);
+  model_holder_free(h);
+
+  suite_free(s);
+  store_close(db);
+  char cmd[200];
+  snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+  assert_int_equal(system(cmd), 0);
+}
+
+/* A damaged registry blob is refused, never trusted. */
+static void test_ml__damaged_blob_refused(void **state) {
+  (void)state;
+  char dir[] = "/tmp/gromo-ml-XXXXXX";
+  assert_non_null(mkdtemp(dir));
+  char path[128];
+  snprintf(path, sizeof path, "%s/gen.db", dir);
+  struct store *db = NULL;
+  struct gerr err;
+  assert_int_equal(store_open(path, &db, &err), 0);
+  struct gen_config gc = {.seed = 3, .end_ist_ms = days_from_civil(2026, 3, 1) * DAY_MS, .days = 200,
+                          .count = 8000};
+  struct gen *g = NULL;
+  assert_int_equal(gen_new(gaz, &gc, &g, &err), 0);
+  struct sale *recs = calloc(8000, sizeof *recs);
+  for (int i = 0; i < 8000; i++)
+    gen_next(g, &recs[i]);
+  gen_free(g);
+  struct store_insert_stats st;
+  assert_int_equal(store_sales_insert(db, recs, 8000, NULL, &st, &err), 0);
+  free(recs);
+  struct train_config cfg;
+  train_config_defaults(&cfg);
+  cfg.rounds = 5;
+  struct suite *s = NULL;
+  if (suite_train(db, gaz, &cfg, NULL, NULL, &s, &err) < 0)
+    fail_msg("training: %s", err.msg);
+  assert_int_equal(suite_save(db, s, 5, &err), 0);
+  struct model_row row;
+  memset(&row, 0, sizeof row);
+  assert_int_equal(store_model_get(db, 0, &row, &err), 0);
+  /* flipped bytes anywhere and truncations: refused */
+  for (size_t at = 0; at < row.blob_len; at += row.blob_len / 37 + 1) {
+    struct model_row bad = row;
+    unsigned char *copy = malloc(row.blob_len);
+    memcpy(copy, row.blob, row.blob_len);
+    copy[at] ^= 0x5a;
+    bad.blob = copy;
+    int64_t v;
+    assert_int_equal(store_model_insert(db, &bad, &v, &err), 0);
+    struct suite *l = NULL;
+    assert_int_equal(suite_load(db, gaz, v, &l, &err), -1);
+    assert_null(l);
+    bad.blob_len = at;
+    assert_int_equal(store_model_insert(db, &bad, &v, &err), 0);
+    assert_int_equal(suite_load(db, gaz, v, &l, &err), -1);
+    free(copy);
+  }
+  model_row_release(&row);
+  suite_free(s);
+  /* too little data: a clear refusal */
+  snprintf(path, sizeof path, "%s/tiny.db", dir);
+  struct store *tiny = NULL;
+  assert_int_equal(store_open(path, &tiny, &err), 0);
+  assert_int_equal(suite_train(tiny, gaz, &cfg, NULL, NULL, &s, &err), -1);
+  assert_int_equal(err.code, GERR_CONFLICT);
+  store_close(tiny);
+  store_close(db);
+  char cmd[200];
+  snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+  assert_int_equal(system(cmd), 0);
+}
+
+static int setup(void **state) {
+  (void)state;
+  struct gerr err;
+  return gaz_load_default(&gaz, &err);
+}
+static int teardown(void **state) {
+  (void)state;
+  gaz_free(gaz);
+  return 0;
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_ml__segments),
+      cmocka_unit_test(test_ml__count_laws),
+      cmocka_unit_test(test_ml__no_feature_reads_the_future),
+      cmocka_unit_test(test_ml__known_process),
+      cmocka_unit_test(test_ml__damaged_blob_refused),
+  };
+  return cmocka_run_group_tests(tests, setup, teardown);
+}
