@@ -145,12 +145,21 @@ bench_ratelimit() {
   echo
 }
 
+bench_train() {
+  echo "== full training (all models, holdout evaluation, calibration, refit) on 1,000,000 sample sales"
+  rm -f "$tmp/train.db"*
+  ./gromo generate 1000000 --seed 1 --db "$tmp/train.db" -q
+  $B/bench/bench_train "$tmp/train.db"
+  echo
+}
+
 case "$what" in
   generate) bench_generate ;;
   sales_add) bench_sales_add ;;
   health) bench_health ;;
   modes) bench_modes ;;
   ratelimit) bench_ratelimit ;;
-  all) bench_generate; bench_sales_add; bench_health; bench_modes; bench_ratelimit ;;
-  *) echo "usage: $0 [all|generate|sales_add|health|modes|ratelimit]" >&2; exit 2 ;;
+  train) bench_train ;;
+  all) bench_generate; bench_sales_add; bench_health; bench_modes; bench_ratelimit; bench_train ;;
+  *) echo "usage: $0 [all|generate|sales_add|health|modes|ratelimit|train]" >&2; exit 2 ;;
 esac
