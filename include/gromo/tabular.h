@@ -132,11 +132,13 @@ void tab_rows_release(struct tab_rows *t);
 /* Starts spreadsheet row number row. */
 void tab_row_begin(struct tab_rows *t, size_t row);
 /* The text of the cell in column col (0-based) of the current row; s need
- * not be NUL-terminated. Checks the cell and row limits and UTF-8, then the
- * field's rule. */
+ * not be NUL-terminated. Checks the cell and row limits (the header row has
+ * the row limit too) and UTF-8, then the field's rule. */
 void tab_row_cell(struct tab_rows *t, size_t col, const char *s, size_t n);
-/* The cell in column col was longer than lim.max_cell (its text dropped). */
-void tab_row_cell_too_long(struct tab_rows *t, size_t col);
+/* The cell in column col had n bytes, more than the reader kept (its text
+ * dropped); n counts toward the row limit. When the reader does not know
+ * the whole length, n is at least what it kept plus one. */
+void tab_row_cell_too_long(struct tab_rows *t, size_t col, size_t n);
 /* The row already has more than lim.max_row bytes (its rest dropped). */
 void tab_row_too_long(struct tab_rows *t);
 /* Ends the row. 0; -1 on a header without the required columns or with a

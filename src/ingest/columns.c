@@ -236,6 +236,11 @@ static void header_cell(struct tab_rows *t, size_t col, const char *s, size_t n)
 }
 
 static int header_end(struct tab_rows *t, struct gerr *err) {
+  if (t->row_too_long) /* its names are not all known: refused whole */
+    return gerr_set(err, GERR_INVALID_INPUT,
+                    "the header row (row %zu) is longer than the limit of %zu "
+                    "bytes",
+                    t->row, t->lim.max_row);
   if (t->dup[0])
     return gerr_set(err, GERR_INVALID_INPUT, "the header row (row %zu): %s",
                     t->row, t->dup);
@@ -266,8 +271,8 @@ static int header_end(struct tab_rows *t, struct gerr *err) {
 }
 
 void tab_row_cell(struct tab_rows *t, size_t col, const char *s, size_t n) {
-  if (!t->have_header) {
-    header_cell(t, col, s, n);
+  if (n > (t->have_header ? t->lim.max_cell : tab_cell_keep(&t->lim))) {
+    tab_row_cell_too_long(t, col, n);
     return;
   }
   if (t->row_too_long)
@@ -277,8 +282,8 @@ void tab_row_cell(struct tab_rows *t, size_t col, const char *s, size_t n) {
     tab_row_too_long(t);
     return;
   }
-  if (n > t->lim.max_cell) {
-    tab_row_cell_too_long(t, col);
+  if (!t->have_header) {
+    header_cell(t, col, s, n);
     return;
   }
   int f = col < t->ncols ? t->map[col] : -1;
@@ -297,10 +302,19 @@ void tab_row_cell(struct tab_rows *t, size_t col, const char *s, size_t n) {
   sale_text_set(&t->rec, (enum sale_field)f, s, n, t->rules, &t->pr);
 }
 
-void tab_row_cell_too_long(struct tab_rows *t, size_t col) {
+void tab_row_cell_too_long(struct tab_rows *t, size_t col, size_t n) {
   t->nonblank = 1;
-  if (!t->have_header || t->row_too_long)
+  if (t->row_too_long)
     return;
+  t->row_bytes += n + 1;
+  if (t->row_bytes > t->lim.max_row + 1) {
+    tab_row_too_long(t);
+    return;
+  }
+  if (!t->have_header) { /* no name of ours is that long */
+    found_add(t, "(a long cell)", 13);
+    return;
+  }
   int f = col < t->ncols ? t->map[col] : -1;
   if (f >= 0)
     sale_problem_add(&t->pr, (enum sale_field)f,

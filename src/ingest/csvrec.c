@@ -37,6 +37,12 @@ struct csvrec {
   int row_started;    /* tab_row_begin was called for the current row */
   int last_term;      /* the character that ended the previous row */
   size_t long_col;    /* 1 + the column whose cell was cut short; 0 none */
+  /* The cell under way, when check_growth took bytes out of libcsv's
+   * buffer: its text already dropped (counted), the spaces after it set
+   * aside (counted only if more text follows them, else libcsv would have
+   * trimmed them), and the text kept in the buffer when only spaces were
+   * set aside. */
+  size_t cut, pend, kept;
   int halt;           /* -1 error (in err), -2 stopped by the callback */
   struct gerr err;
 };
@@ -77,12 +83,13 @@ static void on_cell(void *s, size_t len, void *data) {
     return;
   row_start(c);
   size_t col = c->col++;
-  if (c->long_col == col + 1) {
-    c->long_col = 0;
-    tab_row_cell_too_long(&c->t, col);
-    return;
-  }
-  tab_row_cell(&c->t, col, s, len);
+  int spilled = c->pend && len > c->kept; /* text after the spaces set aside */
+  if (c->long_col == col + 1 || spilled)
+    tab_row_cell_too_long(&c->t, col, c->cut + (spilled ? c->pend : 0) + len);
+  else
+    tab_row_cell(&c->t, col, s, len);
+  c->long_col = 0;
+  c->cut = c->pend = c->kept = 0;
 }
 
 static void on_row_end(int term, void *data) {
@@ -109,23 +116,47 @@ static void on_row_end(int term, void *data) {
 }
 
 /* Between slices: cuts short a cell that outgrew the limit (libcsv keeps
- * parsing it; its text is dropped) and notes a row beyond max_row. */
+ * parsing it; its text is dropped) and notes a row beyond max_row, so that
+ * libcsv's buffer stays within the cell limit and one slice. The cell's
+ * length is still counted exactly, as if it had been read whole: the
+ * result does not depend on how the input was cut into pieces. The last
+ * bytes of the buffer may yet be trimmed by libcsv (spaces after unquoted
+ * text; a closing quote and the spaces after it), so they count only once
+ * more text follows. A long run of such spaces after short text is set
+ * aside the same way, the text kept. */
 static void check_growth(struct csvrec *c) {
-  size_t pos = c->p.entry_pos;
-  if (pos <= tab_cell_keep(&c->t.lim) && c->t.row_bytes + pos <= c->t.lim.max_row)
+  struct csv_parser *p = &c->p;
+  if (p->pstate != LIBCSV_FIELD_BEGUN && p->pstate != LIBCSV_FIELD_MIGHT_HAVE_ENDED)
     return;
-  if (c->p.pstate != LIBCSV_FIELD_BEGUN &&
-      c->p.pstate != LIBCSV_FIELD_MIGHT_HAVE_ENDED)
-    return;
-  row_start(c);
-  if (c->t.row_bytes + pos > c->t.lim.max_row)
-    tab_row_too_long(&c->t);
-  else
+  size_t quote = p->pstate == LIBCSV_FIELD_MIGHT_HAVE_ENDED;
+  size_t tail = p->spaces + quote, sure = p->entry_pos - tail;
+  size_t keep = tab_cell_keep(&c->t.lim), max_row = c->t.lim.max_row;
+  int spilled = c->pend && sure > c->kept; /* the spaces set aside were text */
+  size_t text = c->cut + sure + (spilled ? c->pend : 0);
+  /* A cell under way in a row not begun yet (its first cell): the bytes
+   * counted so far are the previous row's. */
+  size_t before = c->row_started ? c->t.row_bytes : 0;
+  size_t keep_text;
+  if (c->long_col == c->col + 1 || spilled || text > keep || before + text > max_row) {
+    row_start(c);
+    if (c->t.row_bytes + text > max_row)
+      tab_row_too_long(&c->t);
     c->long_col = c->col + 1;
-  /* Keep libcsv's bookkeeping consistent: after a closing quote it later
-   * removes the quote (one byte) and the spaces after it. */
-  c->p.spaces = 0;
-  c->p.entry_pos = c->p.pstate == LIBCSV_FIELD_MIGHT_HAVE_ENDED ? 1 : 0;
+    c->cut = text;
+    if (spilled)
+      c->pend = 0;
+    c->kept = keep_text = 0;
+  } else if (tail > keep) {
+    c->kept = keep_text = sure;
+  } else {
+    return;
+  }
+  /* One space after a closing quote stays: libcsv reads a quote that
+   * follows spaces differently. */
+  size_t spaces_kept = quote && p->spaces ? 1 : 0;
+  c->pend += p->spaces - spaces_kept;
+  p->spaces = spaces_kept;
+  p->entry_pos = keep_text + quote + spaces_kept;
 }
 
 /* Parses p[n] in slices. 0, or the halt code. */
@@ -259,6 +290,15 @@ static int is_filler(char ch) {
          ch == ';' || ch == '|' || ch == '"';
 }
 
+/* The header line must end within the first max_row bytes of the file,
+ * however its bytes arrive. */
+static int no_header(struct csvrec *c, struct gerr *err) {
+  return csv_fail(c, err,
+                  "no header row in the first %zu bytes (the row limit): not a "
+                  "CSV file, or the header row is too long",
+                  c->t.lim.max_row);
+}
+
 /* Looks for the end of the header line in the bytes not yet scanned:
  * a line break (LF, CR or CRLF) outside quotes after a line with something
  * on it. */
@@ -276,16 +316,13 @@ static int head_scan(struct csvrec *c, struct gerr *err) {
       for (size_t k = s; k < i && blank; k++)
         blank = is_filler(d[k]);
       if (!blank)
-        return start_body(c, s, i, err);
+        return i > c->t.lim.max_row ? no_header(c, err) : start_body(c, s, i, err);
       c->line_start = i + 1;
     }
   }
   c->scan = n;
   if (n > c->t.lim.max_row)
-    return csv_fail(c, err,
-                    "no header row in the first %zu bytes (the row limit): "
-                    "not a CSV file, or the header row is too long",
-                    c->t.lim.max_row);
+    return no_header(c, err);
   return 0;
 }
 
@@ -295,7 +332,7 @@ int csvrec_new(const struct sale_rules *rules, const struct tab_limits *lim,
   if (!c)
     return gerr_set(err, GERR_INTERNAL, "out of memory");
   tab_rows_init(&c->t, rules, lim, fn, ctx);
-  buf_init(&c->head, c->t.lim.max_row + 4096);
+  buf_init(&c->head, c->t.lim.max_row + 1);
   c->row = 1;
   c->phase = CSV_HEAD;
   *out = c;
@@ -309,15 +346,25 @@ int csvrec_feed(struct csvrec *c, const char *p, size_t n, struct gerr *err) {
   size_t ok = nul ? (size_t)(nul - p) : n;
   int rc;
   if (c->phase == CSV_HEAD) {
-    if (buf_append(&c->head, p, ok) < 0)
-      return csv_fail(c, err, "no header row in the first %zu bytes (the row "
-                              "limit): not a CSV file, or the header row is "
-                              "too long",
-                      c->t.lim.max_row);
+    /* Kept: at most one byte past the row limit, enough to find the header
+     * line or to know it is too long (head.len <= max_row here). The rest
+     * of the piece goes to the parser once the header line is found. */
+    size_t room = c->t.lim.max_row + 1 - c->head.len;
+    size_t take = ok < room ? ok : room;
+    if (buf_append(&c->head, p, take) < 0) {
+      c->phase = CSV_END;
+      c->halt = -1;
+      gerr_set(&c->err, GERR_INTERNAL, "out of memory");
+      if (err)
+        *err = c->err;
+      return -1;
+    }
     const char *kind = binary_kind(c->head.data ? c->head.data : "", c->head.len);
     if (kind)
       return csv_fail(c, err, "not a CSV file: %s", kind);
     rc = head_scan(c, err);
+    if (rc == 0 && c->phase == CSV_BODY && take < ok)
+      rc = body_feed(c, p + take, ok - take, err);
   } else {
     rc = body_feed(c, p, ok, err);
   }
@@ -344,10 +391,9 @@ int csvrec_finish(struct csvrec *c, struct gerr *err) {
       blank = is_filler(d[k]);
     if (blank || n <= s)
       return csv_fail(c, err, "the file is empty");
-    if (start_body(c, s, n, err) < 0)
-      return -1;
-    if (c->halt)
-      return csv_halted(c, err);
+    int rc = start_body(c, s, n, err); /* -2 too: the callback stopped it */
+    if (rc)
+      return rc;
   }
   if (c->p.pstate == LIBCSV_FIELD_BEGUN && c->p.quoted)
     return csv_fail(c, err,

@@ -618,7 +618,7 @@ static int take_cell(struct pipe_in *in, struct tab_rows *t, size_t col, int typ
         return -1;
       left -= k;
     }
-    tab_row_cell_too_long(t, col);
+    tab_row_cell_too_long(t, col, len);
     return 0;
   }
   char num[48];

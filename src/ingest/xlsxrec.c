@@ -53,6 +53,7 @@ struct xlsx {
   size_t next_row, col, next_col;
   struct buf val;  /* the cell's text, at most tab_cell_keep() bytes */
   int val_long;    /* the text was longer */
+  size_t val_bytes; /* the text's whole length */
 };
 
 static int xlsx_fail(struct xlsx *x, enum gerr_code code, const char *fmt, ...)
@@ -587,6 +588,7 @@ static void XMLCALL sheet_start(void *ud, const XML_Char *name,
     x->in_v = 0;
     x->in_rph = 0;
     x->val_long = 0;
+    x->val_bytes = 0;
     buf_reset(&x->val);
   } else if (strcmp(el, "row") == 0) {
     const char *r = attr(atts, "r", 0);
@@ -601,7 +603,10 @@ static void XMLCALL sheet_start(void *ud, const XML_Char *name,
 
 static void XMLCALL sheet_text(void *ud, const XML_Char *s, int len) {
   struct xlsx *x = ud;
-  if (!x->in_v || x->val_long)
+  if (!x->in_v)
+    return;
+  x->val_bytes += (size_t)len;
+  if (x->val_long)
     return;
   if ((size_t)len > x->val.limit - x->val.len) {
     x->val_long = 1;
@@ -614,7 +619,7 @@ static void XMLCALL sheet_text(void *ud, const XML_Char *s, int len) {
 /* Hands the finished cell to tab_rows, as text a spreadsheet would show. */
 static void cell_done(struct xlsx *x) {
   if (x->val_long) {
-    tab_row_cell_too_long(&x->t, x->col);
+    tab_row_cell_too_long(&x->t, x->col, x->val_bytes);
     return;
   }
   const char *s = x->val.data ? x->val.data : "";
@@ -632,8 +637,8 @@ static void cell_done(struct xlsx *x) {
     }
     s = x->sst.data + x->sst_off[idx];
     n = x->sst_off[idx + 1] - x->sst_off[idx];
-    if (n > tab_cell_keep(&x->t.lim)) { /* cut short when read */
-      tab_row_cell_too_long(&x->t, x->col);
+    if (n > tab_cell_keep(&x->t.lim)) { /* cut short when read: n is one more */
+      tab_row_cell_too_long(&x->t, x->col, n);
       return;
     }
     break;

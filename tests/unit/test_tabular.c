@@ -500,11 +500,12 @@ static void test_csv__cell_too_long(void **state) {
 }
 
 /* A cell far larger than one slice of input is cut short while streaming,
- * quoted or not, and so is a row of many cells; the reading goes on. */
+ * quoted or not, and so is a row of many cells or with a cell larger than
+ * the row limit; the reading goes on. */
 static void test_csv__huge_cell_streamed(void **state) {
-  size_t big = 3u << 20;
+  size_t big = 512u << 10, huge = 3u << 20;
   struct buf b;
-  buf_init(&b, big * 3 + 4096);
+  buf_init(&b, big * 2 + huge + (4u << 20));
   assert_int_equal(buf_puts(&b, H "2025-01-15,400001,\""), 0);
   for (size_t i = 0; i < big; i += 8)
     assert_int_equal(buf_append(&b, "ab\"\"cd\n ", 8), 0);
@@ -518,11 +519,16 @@ static void test_csv__huge_cell_streamed(void **state) {
     for (size_t i = 0; i < 60000; i += 6)
       assert_int_equal(buf_append(&b, "xyzxyz", 6), 0);
   }
+  /* a city of 3 MiB: longer than the row limit */
+  assert_int_equal(buf_puts(&b, "\n2025-01-15,400001,\""), 0);
+  for (size_t i = 0; i < huge; i += 8)
+    assert_int_equal(buf_append(&b, "ab,cd,  ", 8), 0);
+  assert_int_equal(buf_puts(&b, "\",loan,online,,35,1000,"), 0);
   assert_int_equal(buf_puts(&b, "\n" ROW("400002")), 0);
   struct seen *s = seen_new();
   read_csv(b.data, b.len, 100000, NULL, s);
   assert_int_equal(s->rc, 0);
-  assert_int_equal(s->n, 4);
+  assert_int_equal(s->n, 5);
   assert_false(s->valid[0]);
   assert_true(has_problem(s, 0, SF_CITY, "limit of 65536 bytes"));
   assert_int_equal(s->pr[0].count, 1);
@@ -532,8 +538,11 @@ static void test_csv__huge_cell_streamed(void **state) {
   assert_false(s->valid[2]);
   assert_int_equal(s->pr[2].count, 1);
   assert_true(has_problem(s, 2, SF_RECORD, "row is longer than the limit of 1048576 bytes"));
-  assert_true(s->valid[3]);
-  assert_int_equal(s->row[3], 5);
+  assert_false(s->valid[3]);
+  assert_int_equal(s->pr[3].count, 1);
+  assert_true(has_problem(s, 3, SF_RECORD, "row is longer than the limit of 1048576 bytes"));
+  assert_true(s->valid[4]);
+  assert_int_equal(s->row[4], 6);
   buf_release(&b);
   seen_free(s);
 }
@@ -541,10 +550,10 @@ static void test_csv__huge_cell_streamed(void **state) {
 static void test_csv__row_too_long(void **state) {
   struct tab_limits lim;
   tab_limits_default(&lim);
-  lim.max_row = 64;
+  lim.max_row = 80; /* the header row has 74 bytes */
   struct seen *s = seen_new();
   read_csv_str(H ROW("400001")
-               "2025-01-15 10:30:00,400002,Mumbai,loan,online,,35,42500,,1,2,3,4,5,6,7,8,9\n"
+               "2025-01-15 10:30:00,400002,Mumbai,loan,online,,35,42500,,10,11,12,13,14,15,16,17,18\n"
                ROW("400003"),
                &lim, s);
   assert_int_equal(s->rc, 0);
@@ -552,8 +561,13 @@ static void test_csv__row_too_long(void **state) {
   assert_true(s->valid[0]);
   assert_false(s->valid[1]);
   assert_int_equal(s->pr[1].count, 1);
-  assert_true(has_problem(s, 1, SF_RECORD, "row is longer than the limit of 64 bytes"));
+  assert_true(has_problem(s, 1, SF_RECORD, "row is longer than the limit of 80 bytes"));
   assert_true(s->valid[2]);
+  /* the header row has the row limit too */
+  lim.max_row = 64;
+  read_csv_str(H ROW("400001"), &lim, s);
+  assert_error(s, "no header row in the first 64 bytes (the row limit)");
+  assert_int_equal(s->n, 0);
   seen_free(s);
 }
 
@@ -614,6 +628,174 @@ static void test_csv__every_chunk_size_same_result(void **state) {
   }
   seen_free(whole);
   seen_free(part);
+}
+
+/* ---- CSV: found by tests/fuzz/fuzz_csv.c ---------------------------------
+ * Uploads arrive in pieces of any size; a reading must not depend on them. */
+
+/* Reads text whole (left in *s), then in pieces of 1 to 17 bytes and of a
+ * few larger sizes: every reading must give the same records and end. */
+static void read_csv_every_way(const char *text, size_t n, const struct tab_limits *lim,
+                               struct seen *s) {
+  static const size_t sizes[] = {1,  2,  3,  4,  5,  6,  7,    8,    9,     10,   11,
+                                 12, 13, 14, 15, 16, 17, 64, 1000, 4097, 65536, 65537};
+  struct seen *part = seen_new();
+  part->stop_after = s->stop_after;
+  read_csv(text, n, 0, lim, s);
+  for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+    read_csv(text, n, sizes[i], lim, part);
+    if (part->rc != s->rc || part->n != s->n || strcmp(part->err.msg, s->err.msg) ||
+        strcmp(part->log.data ? part->log.data : "", s->log.data ? s->log.data : ""))
+      fail_msg("in pieces of %zu: rc %d, %s\n%s\nwhole: rc %d, %s\n%s", sizes[i], part->rc,
+               part->err.msg, (const char *)part->log.data, s->rc, s->err.msg,
+               (const char *)s->log.data);
+  }
+  seen_free(part);
+}
+
+#define SHORT_H "date,pincode,product,channel,customer_age,customer_income\n" /* 57 bytes */
+#define SHORT_ROW(pin) "2025-01-15," pin ",loan,online,35,42500\n"
+
+/* A first piece longer than the row limit (plus 4 KiB) was refused as
+ * having no header row, though the header row was short. */
+static void test_csv__first_piece_of_any_size(void **state) {
+  struct tab_limits lim;
+  tab_limits_default(&lim);
+  lim.max_row = 100;
+  struct buf b;
+  buf_init(&b, 1 << 20);
+  assert_int_equal(buf_puts(&b, SHORT_H), 0);
+  for (int i = 0; i < 200; i++)
+    assert_int_equal(buf_puts(&b, SHORT_ROW("400001")), 0);
+  struct seen *s = seen_new();
+  read_csv_every_way(b.data, b.len, &lim, s);
+  if (s->rc != 0)
+    fail_msg("%s", s->err.msg);
+  assert_int_equal(s->n, 200);
+  buf_release(&b);
+  seen_free(s);
+}
+
+/* A header row over the row limit was read when it came whole and refused
+ * when it came in pieces; a header row that libcsv reads past its line (a
+ * quote inside a cell) lost the text of its cells in pieces. Both are now
+ * refused, however they come. */
+static void test_csv__header_row_over_the_limit(void **state) {
+  struct tab_limits lim;
+  tab_limits_default(&lim);
+  lim.max_row = 48;
+  struct seen *s = seen_new();
+  const char long_line[] = SHORT_H SHORT_ROW("400001");
+  read_csv_every_way(long_line, sizeof long_line - 1, &lim, s);
+  assert_error(s, "no header row in the first 48 bytes (the row limit)");
+  const char quoted[] = "\"date\"x,pincode,product\n"
+                        "channel,customer_age,customer_income,more,more,more\"\n" SHORT_ROW("400001");
+  read_csv_every_way(quoted, sizeof quoted - 1, &lim, s);
+  assert_error(s, "the header row (row 1) is longer than the limit of 48 bytes");
+  assert_int_equal(s->n, 0);
+  seen_free(s);
+}
+
+/* The first cell of the row after a long one was blamed for the length of
+ * that row when a piece ended inside it. */
+static void test_csv__row_after_a_long_row(void **state) {
+  struct tab_limits lim;
+  tab_limits_default(&lim);
+  lim.max_row = 48;
+  struct seen *s = seen_new();
+  const char text[] = "pin,date,product,channel,age,income\n"
+                      "400001,2025-01-15,loan,online,35,42500,and,a,few,more,cells\n"
+                      "400002,2025-01-15,loan,online,35,42500\n"
+                      "400003,2025-01-15,loan,online,35,42500\n";
+  read_csv_every_way(text, sizeof text - 1, &lim, s);
+  assert_int_equal(s->rc, 0);
+  assert_int_equal(s->n, 3);
+  assert_false(s->valid[0]);
+  assert_true(has_problem(s, 0, SF_RECORD, "row is longer than the limit of 48 bytes"));
+  assert_true(s->valid[1]);
+  assert_true(s->valid[2]);
+  seen_free(s);
+}
+
+/* A cell cut short while streaming did not count toward the row limit, so
+ * the same row was too long or not depending on the pieces. */
+static void test_csv__cut_cells_count_toward_the_row(void **state) {
+  struct tab_limits lim;
+  tab_limits_default(&lim);
+  lim.max_cell = 10; /* header names are still kept up to 256 bytes */
+  lim.max_row = 400;
+  struct buf b;
+  buf_init(&b, 1 << 20);
+  assert_int_equal(buf_puts(&b, "pin,date,product,channel,age,income,notes,more\n"), 0);
+  for (int k = 0; k < 2; k++) { /* 342 bytes, then 441 */
+    assert_int_equal(buf_puts(&b, "400001,2025-01-15,loan,online,35,42500,"), 0);
+    for (int i = 0; i < 300; i++)
+      assert_int_equal(buf_append(&b, "n", 1), 0);
+    assert_int_equal(buf_puts(&b, k ? ",1234567890123456789012345678901234567890123456789012345678901234567890"
+                                     "123456789012345678901234567890\n"
+                                   : ",x\n"), 0);
+  }
+  struct seen *s = seen_new();
+  read_csv_every_way(b.data, b.len, &lim, s);
+  assert_int_equal(s->rc, 0);
+  assert_int_equal(s->n, 2);
+  assert_true(has_problem(s, 0, SF_RECORD, "the cell in column 7 is longer than the limit of 10 bytes"));
+  assert_int_equal(s->pr[0].count, 1);
+  assert_true(has_problem(s, 1, SF_RECORD, "row is longer than the limit of 400 bytes"));
+  buf_release(&b);
+  seen_free(s);
+}
+
+/* Spaces after a cell's text are trimmed by libcsv when the cell ends, and
+ * are text when more follows; a long run of them is set aside while
+ * streaming, so memory stays bounded and the result is the same. */
+static void test_csv__long_runs_of_spaces(void **state) {
+  struct tab_limits lim;
+  tab_limits_default(&lim);
+  lim.max_cell = 10;
+  lim.max_row = 2000;
+  /* "Thane" and 600 spaces, then: the cell's end; more text (after a
+   * closing quote, libcsv keeps the quote and reads on inside quotes); a
+   * quote after the closing one (both kept as text) */
+  static const char *const cities[] = {"Thane", "\"Thane\"", "Thane", "\"Thane\"", "\"Thane\""};
+  static const char *const after[] = {",", ",", "x,", "x\",", "\" ,"};
+  struct buf b;
+  buf_init(&b, 1 << 20);
+  assert_int_equal(buf_puts(&b, "pin,date,product,channel,age,income,city,notes\n"), 0);
+  for (int k = 0; k < 5; k++) {
+    assert_int_equal(buf_printf(&b, "400001,2025-01-15,loan,online,35,42500,%s", cities[k]), 0);
+    for (int i = 0; i < 600; i++)
+      assert_int_equal(buf_append(&b, " ", 1), 0);
+    assert_int_equal(buf_printf(&b, "%sok\n", after[k]), 0);
+  }
+  struct seen *s = seen_new();
+  read_csv_every_way(b.data, b.len, &lim, s);
+  assert_int_equal(s->rc, 0);
+  assert_int_equal(s->n, 5);
+  for (int k = 0; k < 2; k++) {
+    if (!s->valid[k])
+      fail_msg("%s", (const char *)s->log.data);
+    assert_string_equal(s->rec[k].city, "Thane");
+  }
+  for (int k = 2; k < 5; k++)
+    assert_true(has_problem(s, (size_t)k, SF_CITY, "longer than the limit of 10 bytes"));
+  buf_release(&b);
+  seen_free(s);
+}
+
+/* When the header line was only found at the end of the input (a quote
+ * in it kept it open) and the callback stopped the reading there,
+ * csvrec_finish said -1 with no message instead of -2. */
+static void test_csv__stopped_at_the_end(void **state) {
+  struct seen *s = seen_new();
+  s->stop_after = 1;
+  const char text[] = "date,pincode,product,channel,customer_age,customer_income,no\"tes\n"
+                      "2025-01-15,400001,loan,online,35,42500,a\n"
+                      "2025-01-15,400002,loan,online,35,42500,b\n";
+  read_csv_every_way(text, sizeof text - 1, NULL, s);
+  assert_int_equal(s->rc, -2);
+  assert_int_equal(s->n, 1);
+  seen_free(s);
 }
 
 static int count_only(void *ctx, size_t row, const struct sale *rec, int valid,
@@ -995,6 +1177,12 @@ int main(void) {
       cmocka_unit_test(test_csv__too_many_rows),
       cmocka_unit_test(test_csv__callback_stops),
       cmocka_unit_test(test_csv__every_chunk_size_same_result),
+      cmocka_unit_test(test_csv__first_piece_of_any_size),
+      cmocka_unit_test(test_csv__header_row_over_the_limit),
+      cmocka_unit_test(test_csv__row_after_a_long_row),
+      cmocka_unit_test(test_csv__cut_cells_count_toward_the_row),
+      cmocka_unit_test(test_csv__long_runs_of_spaces),
+      cmocka_unit_test(test_csv__stopped_at_the_end),
       cmocka_unit_test(test_csv__speed),
       cmocka_unit_test(test_xlsx__sales_fixture),
       cmocka_unit_test(test_xlsx__date_systems_and_cell_kinds),
