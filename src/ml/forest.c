@@ -425,8 +425,8 @@ static int forest_check(struct forest *f, struct gerr *err) {
       }
       uint32_t l = n->left;
       if (l <= i || l >= end - 1) {
-        gerr_set(err, GERR_INVALID_INPUT, "tree %u: node %u has child %u outside "
-                 "%u..%u", t, i, l, i + 1, end - 1);
+        gerr_set(err, GERR_INVALID_INPUT, "tree %u: node %u has children %u, %u "
+                 "outside %u..%u", t, i, l, l + 1, i + 1, end - 1);
         goto out;
       }
       if ((n->info & NODE_FEATURE_MASK) >= f->num_features) {
@@ -483,16 +483,20 @@ struct vec {
   size_t n, cap; /* in elements */
 };
 
-/* A new last element of size bytes, or NULL when out of memory or at the
- * limit of FOREST_MAX_NODES elements. */
+/* A new last element of size bytes, or NULL with errno ENOMEM when out of
+ * memory or E2BIG at the limit of FOREST_MAX_NODES elements. */
 static void *vec_push(struct vec *v, size_t size) {
   if (v->n == v->cap) {
-    if (v->cap >= FOREST_MAX_NODES)
+    if (v->cap >= FOREST_MAX_NODES) {
+      errno = E2BIG;
       return NULL;
+    }
     size_t cap = v->cap ? v->cap * 2 : 64;
     void *p = realloc(v->p, cap * size);
-    if (!p)
+    if (!p) {
+      errno = ENOMEM;
       return NULL;
+    }
     v->p = p;
     v->cap = cap;
   }
@@ -605,6 +609,7 @@ struct jparse {
   struct jframe stack[JSON_MAX_DEPTH];
   int depth;
   char error[200];
+  int oom;             /* the error is running out of memory */
   /* the model */
   int64_t version[3];
   size_t version_len;
@@ -636,6 +641,15 @@ static int jfail(struct jparse *j, const char *fmt, ...) {
     va_end(ap);
   }
   return 0; /* stops yajl */
+}
+
+/* After vec_push or vec_room failed. */
+static int jno_room(struct jparse *j, const char *what) {
+  if (errno != E2BIG) {
+    j->oom = 1;
+    return jfail(j, "out of memory");
+  }
+  return jfail(j, "%s has more than %u entries", what, FOREST_MAX_NODES);
 }
 
 static const char *jkey_name(int k) { return k >= 0 ? jkeys[k].key : "value"; }
@@ -748,7 +762,7 @@ static int jtree_value(struct jparse *j, int a, enum jkind kind, const char *s,
   }
   union tval *slot = vec_push(&j->tarr[a], sizeof *slot);
   if (!slot)
-    return jfail(j, "tree %u: too many nodes", j->num_trees);
+    return jno_room(j, tarr_names[a]);
   *slot = v;
   return 1;
 }
@@ -773,7 +787,7 @@ static int jscalar(struct jparse *j, enum jkind kind, const char *s, size_t n, i
     if (kind != JK_NUMBER || text_int(s, n, &v) != 0)
       return jfail(j, "tree_info holds a non-integer");
     if (!(slot = vec_push(&j->tree_info, sizeof *slot)))
-      return jfail(j, "tree_info is too long");
+      return jno_room(j, "tree_info");
     *slot = v;
     return 1;
   }
@@ -839,8 +853,10 @@ static int jtree_end(struct jparse *j) {
                    *dleft = j->tarr[TA_DEFAULT_LEFT].p,
                    *hess = j->tarr[TA_SUM_HESS].p;
   if (vec_room(&j->queue, (size_t)n, sizeof(uint32_t)) ||
-      vec_room(&j->seen_node, (size_t)n, 1))
-    return jfail(j, "out of memory");
+      vec_room(&j->seen_node, (size_t)n, 1)) {
+    errno = ENOMEM;
+    return jno_room(j, "a tree");
+  }
   uint32_t *q = j->queue.p;
   uint8_t *seen = j->seen_node.p;
   memset(seen, 0, (size_t)n);
@@ -877,14 +893,14 @@ static int jtree_end(struct jparse *j) {
     return jfail(j, "more than %u nodes", FOREST_MAX_NODES);
   uint32_t *root = vec_push(&j->roots, sizeof *root);
   if (!root)
-    return jfail(j, "out of memory");
+    return jno_room(j, "trees");
   *root = (uint32_t)base;
   size_t next_child = base + 1;
   for (size_t k = 0; k < m; k++) {
     uint32_t u = q[k];
     struct fnode *nd = vec_push(&j->nodes, sizeof *nd);
     if (!nd)
-      return jfail(j, "out of memory");
+      return jno_room(j, "the forest");
     nd->value = cond[u].f;
     nd->cover = hess[u].f;
     if (left[u].i == -1) {
@@ -1067,7 +1083,7 @@ int forest_load_json(const char *json, size_t len, struct forest **out,
     st = yajl_complete_parse(h);
   if (st != yajl_status_ok) {
     if (j->error[0]) {
-      gerr_set(err, GERR_INVALID_INPUT, "%s", j->error);
+      gerr_set(err, j->oom ? GERR_INTERNAL : GERR_INVALID_INPUT, "%s", j->error);
     } else {
       unsigned char *msg = yajl_get_error(h, 0, NULL, 0);
       gerr_set(err, GERR_INVALID_INPUT, "not JSON: %s",

@@ -334,6 +334,8 @@ static void check_against_xgboost(const struct model_case *c) {
     forest_predict(f, x, a);
     forest_predict(g, x, b);
     assert_memory_equal(a, b, groups * sizeof *a);
+    if (i % 8)
+      continue; /* contributions of every eighth row are enough here */
     assert_int_equal(forest_contribs(f, x, phi), 0);
     assert_int_equal(forest_contribs(g, x, phi2), 0);
     assert_memory_equal(phi, phi2, groups * (F + 1) * sizeof *phi);
@@ -489,16 +491,17 @@ static void *worker_run(void *arg) {
   double *phi = malloc(w->width * sizeof *phi), pred;
   if (!phi)
     return NULL;
-  for (int pass = 0; pass < 3; pass++) {
-    for (size_t k = 0; k < w->d->rows; k++) {
-      size_t i = (k + w->start) % w->d->rows; /* each thread its own order */
-      const float *x = w->d->x + i * w->d->cols;
+  for (size_t k = 0; k < w->d->rows; k++) {
+    size_t i = (k + w->start) % w->d->rows; /* each thread its own order */
+    const float *x = w->d->x + i * w->d->cols;
+    for (int rep = 0; rep < 4; rep++) { /* predictions are cheap: more of them */
       forest_predict(w->f, x, &pred);
-      if (forest_contribs(w->f, x, phi) != 0 ||
-          memcmp(&pred, &w->want_pred[i], sizeof pred) != 0 ||
-          memcmp(phi, w->want_phi + i * w->width, w->width * sizeof *phi) != 0)
+      if (memcmp(&pred, &w->want_pred[i], sizeof pred) != 0)
         w->mismatches++;
     }
+    if (forest_contribs(w->f, x, phi) != 0 ||
+        memcmp(phi, w->want_phi + i * w->width, w->width * sizeof *phi) != 0)
+      w->mismatches++;
   }
   free(phi);
   return arg;
@@ -909,7 +912,7 @@ static void test_forest__corrupt_blob_refused(void **state) {
   unsigned char *copy = malloc(n);
   assert_non_null(copy);
   for (size_t i = 0; i < n; i++) {
-    for (int bit = 0; bit < 8; bit += 3) {
+    for (int bit = 0; bit < 8; bit++) {
       memcpy(copy, blob, n);
       copy[i] ^= (unsigned char)(1u << bit);
       expect_refused_blob(copy, n, NULL, "flipped bit");
