@@ -83,6 +83,14 @@ struct resp {
   void (*stream_free)(void *ctx);
   void *stream_ctx;
   int body_fd; /* or a file to send whole (owned; -1: none) */
+  /* A response that waits for slow work (POST /models/train?wait=true):
+   * the handler sets wait_fn and returns. The server parks the connection,
+   * so its HTTP thread goes on serving others, runs wait_fn(wait_ctx, rs)
+   * on a thread of its own (which fills rs), then sends rs. wait_free runs
+   * once in every case, also when wait_fn never does. */
+  int (*wait_fn)(void *ctx, struct resp *rs);
+  void (*wait_free)(void *ctx);
+  void *wait_ctx;
   const char *hdr_name[RESP_MAX_HEADERS];  /* static strings */
   char hdr_value[RESP_MAX_HEADERS][128];
   size_t nhdr;
@@ -103,6 +111,10 @@ int resp_error(struct resp *rs, enum gerr_code code, json_t *details,
 int resp_error_from(struct resp *rs, const struct gerr *err);
 int resp_header(struct resp *rs, const char *name, const char *fmt, ...)
     GROMO_PRINTF(3, 4);
+/* Runs a waiting response's wait_fn (blocking) and frees its context;
+ * nothing when rs does not wait. Servers call it off their HTTP threads;
+ * callers of router_dispatch without a server call it themselves. */
+void resp_wait_run(struct resp *rs);
 
 /* Renders rs into its final bytes: sets *body (malloc'd, caller frees),
  * *len, *content_type and returns the HTTP status. The only place the error

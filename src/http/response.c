@@ -32,6 +32,20 @@ void resp_release(struct resp *rs) {
   if (rs->body_fd >= 0)
     close(rs->body_fd);
   rs->body_fd = -1;
+  if (rs->wait_ctx && rs->wait_free)
+    rs->wait_free(rs->wait_ctx);
+  rs->wait_ctx = NULL;
+  rs->wait_fn = NULL;
+}
+
+void resp_wait_run(struct resp *rs) {
+  if (!rs->wait_fn)
+    return;
+  rs->wait_fn(rs->wait_ctx, rs);
+  if (rs->wait_ctx && rs->wait_free)
+    rs->wait_free(rs->wait_ctx);
+  rs->wait_ctx = NULL;
+  rs->wait_fn = NULL;
 }
 
 static void resp_vmessage(struct resp *rs, const char *fmt, va_list ap) {

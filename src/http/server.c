@@ -9,6 +9,7 @@
 #include <microhttpd.h>
 #include <sodium.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,6 +31,8 @@ struct server {
   struct app *app;
   int port;
   atomic_uint in_flight;
+  atomic_uint parked; /* responses waiting on threads of their own */
+  int can_park;       /* suspend/resume is on (not thread-per-connection) */
   atomic_uint_fast64_t next_id;
   uint64_t id_salt;
   char *tls_cert, *tls_key;
@@ -66,6 +69,15 @@ struct conn_state {
   struct resp srs;
   void *stream;       /* the route's state; NULL once freed */
   struct MHD_PostProcessor *pp;
+  struct parked *parked; /* a waiting response; sent when resumed */
+};
+
+/* A response whose handler has to wait (resp.wait_fn): its connection is
+ * suspended while a thread of its own waits, then resumed to send it. */
+struct parked {
+  struct server *srv;
+  struct MHD_Connection *conn;
+  struct resp rs;
 };
 
 static const char *query_lookup(void *ctx, const char *name) {
@@ -355,6 +367,48 @@ static void stream_end_state(struct conn_state *st) {
   req_release(&st->srq);
 }
 
+static void *parked_wait(void *arg) {
+  struct parked *pk = arg;
+  struct server *srv = pk->srv; /* pk is freed once the connection resumes */
+  resp_wait_run(&pk->rs);
+  MHD_resume_connection(pk->conn);
+  atomic_fetch_sub(&srv->parked, 1);
+  return NULL;
+}
+
+/* Moves rs into a parked response and suspends the connection until a
+ * thread has waited for it. 0, or -1 (rs untouched) when that cannot be. */
+static int park(struct server *srv, struct MHD_Connection *conn, struct conn_state *st,
+                struct resp *rs) {
+  if (!srv->can_park)
+    return -1;
+  struct parked *pk = malloc(sizeof *pk);
+  if (!pk)
+    return -1;
+  pk->srv = srv;
+  pk->conn = conn;
+  pk->rs = *rs; /* the resp moves: rs must not be released after this */
+  st->parked = pk;
+  atomic_fetch_add(&srv->parked, 1);
+  MHD_suspend_connection(conn);
+  pthread_attr_t attr;
+  pthread_t t;
+  int ok = pthread_attr_init(&attr) == 0;
+  if (ok) {
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    ok = pthread_create(&t, &attr, parked_wait, pk) == 0;
+    pthread_attr_destroy(&attr);
+  }
+  if (ok)
+    return 0;
+  MHD_resume_connection(conn);
+  atomic_fetch_sub(&srv->parked, 1);
+  st->parked = NULL;
+  *rs = pk->rs;
+  free(pk);
+  return -1;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
                                   const char *url, const char *method,
                                   const char *version, const char *upload_data,
@@ -468,6 +522,15 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
     return ret;
   }
 
+  if (st->parked) { /* resumed: the waiting response is ready */
+    struct parked *pk = st->parked;
+    st->parked = NULL;
+    enum MHD_Result ret = queue(srv, conn, st, &pk->rs);
+    resp_release(&pk->rs);
+    free(pk);
+    return ret;
+  }
+
   if (st->overflow)
     return refuse(srv, conn, st, st->overflow,
                   st->overflow == GERR_TOO_LARGE
@@ -486,6 +549,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
   memcpy(st->key_name, rq.key_name, sizeof st->key_name);
   st->role = rq.role;
   buf_release(&st->body);
+  if (rs.wait_fn) {
+    if (park(srv, conn, st, &rs) == 0)
+      return MHD_YES;
+    resp_wait_run(&rs); /* cannot park: wait on this thread */
+  }
   enum MHD_Result ret = queue(srv, conn, st, &rs);
   resp_release(&rs);
   return ret;
@@ -517,6 +585,10 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
   if (st->streaming) { /* ended before its last call: undo */
     stream_end_state(st);
     resp_release(&st->srs);
+  }
+  if (st->parked) { /* resumed but never sent */
+    resp_release(&st->parked->rs);
+    free(st->parked);
   }
   buf_release(&st->body);
   free(st);
@@ -580,6 +652,11 @@ int server_start(struct app *app, struct server **out, struct gerr *err) {
   struct sockaddr_in6 sin6;
   const struct sockaddr *addr;
   unsigned flags = mode_flags(cfg->mode) | MHD_USE_ITC | MHD_USE_ERROR_LOG;
+  /* Waiting responses park their connection; a thread per connection can
+   * simply wait. */
+  int can_park = cfg->mode != HTTP_MODE_THREAD_PER_CONN;
+  if (can_park)
+    flags |= MHD_ALLOW_SUSPEND_RESUME;
   memset(&sin, 0, sizeof sin);
   memset(&sin6, 0, sizeof sin6);
   if (inet_pton(AF_INET, cfg->bind, &sin.sin_addr) == 1) {
@@ -602,6 +679,7 @@ int server_start(struct app *app, struct server **out, struct gerr *err) {
   if (!srv)
     return gerr_set(err, GERR_INTERNAL, "out of memory");
   srv->app = app;
+  srv->can_park = can_park;
   if (getrandom(&srv->id_salt, sizeof srv->id_salt, 0) != sizeof srv->id_salt)
     srv->id_salt = (uint64_t)time(NULL) * 0x9e3779b97f4a7c15ULL;
 
@@ -669,6 +747,12 @@ void server_stop(struct server *s) {
     close(lsock);
   int64_t deadline = mono_us() + (int64_t)s->app->cfg->drain_secs * 1000000;
   while (atomic_load(&s->in_flight) > 0 && mono_us() < deadline) {
+    struct timespec ts = {0, 10 * 1000 * 1000};
+    nanosleep(&ts, NULL);
+  }
+  /* A parked connection must be resumed before the daemon stops: its
+   * waiter ends with the work it waits for (a training run is bounded). */
+  while (atomic_load(&s->parked) > 0) {
     struct timespec ts = {0, 10 * 1000 * 1000};
     nanosleep(&ts, NULL);
   }
