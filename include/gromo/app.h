@@ -19,6 +19,8 @@
 struct gaz;
 struct store_pool;
 struct metrics;
+struct model_holder;
+struct trainer;
 
 /* How libmicrohttpd runs: see docs/operations.md for the measurements. */
 enum http_mode {
@@ -60,6 +62,8 @@ struct app {
   unsigned char key_secret[KEY_SECRET_LEN]; /* hashes API keys */
   struct ratelimit *limiter;                /* NULL: no limits */
   struct metrics *metrics;                  /* NULL: not counted */
+  struct model_holder *models;              /* the serving model suite */
+  struct trainer *trainer;                  /* training jobs; NULL: none here */
   int64_t started_mono_us;
   int64_t started_unix;
 };

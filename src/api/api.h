@@ -5,6 +5,7 @@
 #define GROMO_API_H
 
 #include "gromo/http.h"
+#include "gromo/models.h"
 
 int api_health(struct req *rq, struct resp *rs);        /* health.c */
 int api_version(struct req *rq, struct resp *rs);       /* health.c */
@@ -13,7 +14,19 @@ int api_sales_list(struct req *rq, struct resp *rs);    /* sales.c */
 int api_sample_generate(struct req *rq, struct resp *rs); /* sample.c */
 int api_metrics(struct req *rq, struct resp *rs);       /* ops.c */
 int api_stats(struct req *rq, struct resp *rs);         /* ops.c */
+int api_predict_demand(struct req *rq, struct resp *rs);      /* predict.c */
+int api_predict_rise(struct req *rq, struct resp *rs);        /* predict.c */
+int api_predict_top_product(struct req *rq, struct resp *rs); /* predict.c */
+int api_models(struct req *rq, struct resp *rs);              /* models.c */
+int api_models_train(struct req *rq, struct resp *rs);        /* models.c */
+int api_models_train_job(struct req *rq, struct resp *rs);    /* models.c */
 extern const struct stream_ops api_upload_ops;         /* upload.c */
+
+/* One prediction answer as the API writes it (a JSON object, preceded by a
+ * comma when `comma`), appended to b; also used by `gromo predict --json`.
+ * 0 or -1 (b's limit or memory). predict.c. */
+int predict_render(struct buf *b, int comma, enum predict_kind kind, const struct predict_query *q,
+                   const struct predict_answer *a, int64_t version, int explain) GROMO_WUR;
 
 /* Helpers shared by handlers (params.c). */
 /* Parses a decimal integer in [lo, hi]; 0 or -1. */

@@ -16,10 +16,17 @@
 #include "gromo/keys.h"
 #include "gromo/log.h"
 #include "gromo/metrics.h"
+#include "gromo/models.h"
 #include "gromo/ratelimit.h"
 #include "gromo/server.h"
 #include "gromo/store.h"
 #include "gromo/timeutil.h"
+#include "gromo/trainjob.h"
+
+/* How often a running server checks which model version the registry
+ * serves (a one-row lookup), to pick up `gromo models rollback` and
+ * training done by other processes. */
+#define MODELS_WATCH_MS 2000
 
 static const char serve_help[] =
     "usage: gromo serve [OPTIONS]\n\n"
@@ -55,6 +62,37 @@ static const char serve_help[] =
     "                        GROMO_TLS_CERT) ...\n"
     "      --tls-key FILE    ... and this PEM private key (env GROMO_TLS_KEY)\n"
     "  -h, --help            this help\n";
+
+/* Loads the registry's serving suite into the holder. Not having one is
+ * normal (nothing trained yet); failing to load one is logged and the server
+ * still starts: predictions answer 503 until a model loads. */
+static void load_models(struct app *app) {
+  struct gerr err;
+  struct suite *s = NULL;
+  int64_t t0 = mono_us();
+  struct store *db = store_pool_get(app->pool, &err);
+  int rc = db ? suite_load(db, app->gaz, 0, &s, &err) : -1;
+  store_pool_put(app->pool, db);
+  if (rc == 1) {
+    log_msg(LOG_INFO, "models",
+            "no trained model yet: predictions answer 503 until POST /models/train "
+            "or gromo train");
+    return;
+  }
+  if (rc < 0) {
+    log_msg(LOG_ERROR, "models", "cannot load the serving model: %s", err.msg);
+    return;
+  }
+  char fields[256];
+  int n = snprintf(fields, sizeof fields,
+                   "\"version\":%lld,\"trained_at\":\"%s\",\"degraded\":%s,"
+                   "\"load_ms\":%.1f",
+                   (long long)suite_version(s), suite_trained_at(s),
+                   suite_degraded(s) ? "true" : "false", (double)(mono_us() - t0) / 1000.0);
+  model_holder_swap(app->models, s);
+  if (n > 0 && (size_t)n < sizeof fields)
+    log_fields(LOG_INFO, "models_loaded", fields, (size_t)n);
+}
 
 static int parse_uint(const char *s, unsigned long long max, unsigned long long *out) {
   char *end = NULL;
@@ -234,6 +272,15 @@ int cmd_serve(int argc, char **argv) {
       goto out;
     }
   }
+  if (model_holder_new(&app.models) < 0) {
+    log_msg(LOG_ERROR, "startup", "out of memory");
+    goto out;
+  }
+  load_models(&app);
+  if (trainer_new(cfg.db, app.gaz, app.models, MODELS_WATCH_MS, &app.trainer, &err) < 0) {
+    log_msg(LOG_ERROR, "startup", "models: %s", err.msg);
+    goto out;
+  }
   size_t nroutes = 0;
   while (gromo_routes[nroutes].method)
     nroutes++;
@@ -277,6 +324,10 @@ int cmd_serve(int argc, char **argv) {
     }
     log_msg(LOG_INFO, "shutdown", "signal %d: finishing %u in-flight requests",
             sig, server_in_flight(srv));
+    char job[TRAINJOB_ID_LEN + 1];
+    if (trainer_running(app.trainer, job))
+      log_msg(LOG_INFO, "shutdown",
+              "training job %s is running: the server stops once it has finished", job);
     break;
   }
   server_stop(srv);
@@ -284,6 +335,8 @@ int cmd_serve(int argc, char **argv) {
   rc = EXIT_OK;
 out:
   server_stop(srv);
+  trainer_free(app.trainer); /* waits for a running training */
+  model_holder_free(app.models);
   store_pool_free(app.pool);
   gaz_free(app.gaz);
   ratelimit_free(app.limiter);

@@ -1,0 +1,61 @@
+/* The models of a running service: training jobs run in the background on a
+ * store connection of their own and swap the new suite in when it is saved;
+ * a watch picks up a change of the serving version made elsewhere (gromo
+ * models rollback, another process's training). At most one training runs
+ * at a time. Thread-safe. */
+#ifndef GROMO_TRAINJOB_H
+#define GROMO_TRAINJOB_H
+
+#include <jansson.h>
+#include <stdint.h>
+
+#include "gromo/error.h"
+
+struct gaz;
+struct model_holder;
+struct trainer; /* opaque */
+
+#define TRAINJOB_ID_LEN 16 /* hex characters */
+#define TRAINJOB_KEEP_VERSIONS 5 /* registry versions kept after a training */
+#define TRAINJOB_KEEP_JOBS 32    /* finished jobs remembered */
+
+/* What a job may change from the training defaults; 0: the default. */
+struct train_options {
+  int rounds;  /* boosting rounds per model */
+  int origins; /* rolling as-of dates */
+};
+
+/* db: the store URI (jobs and the watch open their own connections);
+ * gaz and holder are borrowed and must outlive the trainer. watch_ms: how
+ * often the serving version is checked (0: never). */
+int trainer_new(const char *db, const struct gaz *gaz, struct model_holder *holder,
+                unsigned watch_ms, struct trainer **out, struct gerr *err) GROMO_WUR;
+/* Waits for a running job to finish (a run cannot be interrupted), then
+ * stops the watch. NULL allowed. */
+void trainer_free(struct trainer *t);
+
+/* Starts a training job, or finds the one running: id[] gets its id and
+ * *started says which. 0, or -1 (GERR_UNAVAILABLE while shutting down). */
+int trainer_start(struct trainer *t, const struct train_options *opt,
+                  char id[TRAINJOB_ID_LEN + 1], int *started, struct gerr *err) GROMO_WUR;
+/* Blocks until the job has finished: 0, or -1 when no such job. */
+int trainer_wait(struct trainer *t, const char *id);
+/* The job as JSON (job_id, status queued|running|succeeded|failed, stage,
+ * progress 0-1, times, options, and the summary or the error), or NULL
+ * when no such job is remembered. New reference. */
+json_t *trainer_job_json(struct trainer *t, const char *id);
+/* The id of the running job into id[], 1 if one runs, else 0. */
+int trainer_running(struct trainer *t, char id[TRAINJOB_ID_LEN + 1]);
+
+/* Checks the serving version once and loads it when it differs from the
+ * holder's (the watch does this every watch_ms). 1 swapped, 0 nothing to
+ * do, -1 error. */
+int trainer_sync(struct trainer *t, struct gerr *err);
+
+/* The training summary of a saved suite: version, trained_at, duration,
+ * each model's promotion and the holdout report (suite_report). New
+ * reference, or NULL when out of memory. */
+struct suite;
+json_t *trainjob_summary(const struct suite *s, int64_t duration_ms);
+
+#endif

@@ -1,0 +1,185 @@
+/* GET /models, POST /models/train and GET /models/train/{job}. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/api.h"
+#include "gromo/app.h"
+#include "gromo/models.h"
+#include "gromo/store.h"
+#include "gromo/trainjob.h"
+
+#define TRAIN_ROUNDS_MAX 2000
+#define TRAIN_ORIGINS_MAX 24
+
+/* Each model's promotion from a stored report ({"models":{"demand":
+ * {"promoted":true,...},...}}): {"demand":true,...}, or {} when unknown. */
+static json_t *promotion_of(const char *metrics) {
+  json_t *out = json_object();
+  json_t *rep = metrics ? json_loads(metrics, 0, NULL) : NULL;
+  const char *name;
+  json_t *m;
+  json_object_foreach(json_object_get(rep, "models"), name, m) {
+    json_t *p = json_object_get(m, "promoted");
+    if (json_is_boolean(p))
+      json_object_set(out, name, p);
+  }
+  json_decref(rep);
+  return out;
+}
+
+static json_t *text_or_null(const char *s) { return s && *s ? json_string(s) : json_null(); }
+
+static int version_row(void *ctx, const struct model_row *r) {
+  json_t *o = json_pack("{s:I,s:s,s:I,s:o,s:o,s:I,s:b,s:o}", "version", (json_int_t)r->version,
+                        "trained_at", r->trained_at, "rows", (json_int_t)r->rows, "data_from",
+                        text_or_null(r->data_from), "data_to", text_or_null(r->data_to),
+                        "duration_ms", (json_int_t)r->duration_ms, "serving", r->serving,
+                        "promoted", promotion_of(r->metrics));
+  return o ? json_array_append_new(ctx, o) : 1;
+}
+
+int api_models(struct req *rq, struct resp *rs) {
+  struct gerr err;
+  struct store *db = req_store(rq, &err);
+  if (!db)
+    return resp_error_from(rs, &err);
+  json_t *versions = json_array();
+  if (!versions)
+    return resp_error(rs, GERR_INTERNAL, NULL, "out of memory");
+  if (store_model_scan(db, version_row, versions, &err) < 0) {
+    json_decref(versions);
+    return resp_error_from(rs, &err);
+  }
+  struct model_holder *h = rq->app ? rq->app->models : NULL;
+  const struct suite *s = h ? model_holder_get(h) : NULL;
+  json_t *data;
+  char msg[160];
+  if (s) {
+    data = suite_report(s);
+    if (data && json_is_object(data)) {
+      json_object_set_new(data, "version", json_integer((json_int_t)suite_version(s)));
+      json_object_set_new(data, "trained_at", json_string(suite_trained_at(s)));
+      json_object_set_new(data, "degraded", json_boolean(suite_degraded(s)));
+    }
+    snprintf(msg, sizeof msg, "model version %lld, trained %s%s", (long long)suite_version(s),
+             suite_trained_at(s),
+             suite_degraded(s) ? "; some answers come from baselines (see promoted)" : "");
+    model_holder_put(h, s);
+  } else {
+    /* Not an error: the service is up, it has just not learned yet. */
+    data = json_pack("{s:n,s:n,s:b,s:{},s:n}", "version", "trained_at", "degraded", 0,
+                     "models", "evaluation");
+    snprintf(msg, sizeof msg, "no model is trained yet: POST /models/train");
+  }
+  if (!data || !json_is_object(data)) {
+    json_decref(data);
+    json_decref(versions);
+    return resp_error(rs, GERR_INTERNAL, NULL, "out of memory");
+  }
+  json_object_set_new(data, "versions", versions);
+  return resp_ok(rs, data, "%s", msg);
+}
+
+/* ---- training ---- */
+
+struct train_wait {
+  struct trainer *t;
+  char id[TRAINJOB_ID_LEN + 1];
+};
+
+/* Finishes a ?wait=true request off the HTTP threads: the job's summary,
+ * or its error. */
+static int train_wait_finish(void *ctx, struct resp *rs) {
+  struct train_wait *w = ctx;
+  trainer_wait(w->t, w->id);
+  json_t *job = trainer_job_json(w->t, w->id);
+  if (!job)
+    return resp_error(rs, GERR_INTERNAL, NULL, "training job %s was lost", w->id);
+  const char *status = json_string_value(json_object_get(job, "status"));
+  if (status && !strcmp(status, "succeeded")) {
+    json_t *sum = json_object_get(job, "summary");
+    json_int_t v = json_integer_value(json_object_get(sum, "version"));
+    rs->status = 200;
+    return resp_ok(rs, job, "trained and serving model version %lld (job %s)",
+                   (long long)v, w->id);
+  }
+  json_t *e = json_object_get(job, "error");
+  const char *code = json_string_value(json_object_get(e, "code"));
+  const char *msg = json_string_value(json_object_get(e, "message"));
+  enum gerr_code c = GERR_INTERNAL;
+  for (int k = 0; code && k < GERR__COUNT; k++)
+    if (!strcmp(gerr_name((enum gerr_code)k), code))
+      c = (enum gerr_code)k;
+  json_t *details = json_pack("[{s:s,s:s,s:s}]", "field", "job", "job_id", w->id, "problem",
+                              msg ? msg : "training failed");
+  int rc = resp_error(rs, c, details, "training job %s failed: %s", w->id,
+                      msg ? msg : "unknown error");
+  json_decref(job);
+  return rc;
+}
+
+int api_models_train(struct req *rq, struct resp *rs) {
+  struct trainer *t = rq->app ? rq->app->trainer : NULL;
+  if (!t)
+    return resp_error(rs, GERR_UNAVAILABLE, NULL, "training is not available in this process");
+  int wait = param_bool(req_query(rq, "wait"), 0);
+  if (wait < 0)
+    return resp_error(rs, GERR_INVALID_INPUT, NULL, "wait must be true or false");
+  struct train_options opt = {0};
+  const char *rounds = req_query(rq, "rounds"), *origins = req_query(rq, "origins");
+  long long v;
+  if (rounds) {
+    if (param_int(rounds, 1, TRAIN_ROUNDS_MAX, &v) < 0)
+      return resp_error(rs, GERR_INVALID_INPUT, NULL, "rounds must be an integer from 1 to %d",
+                        TRAIN_ROUNDS_MAX);
+    opt.rounds = (int)v;
+  }
+  if (origins) {
+    if (param_int(origins, 1, TRAIN_ORIGINS_MAX, &v) < 0)
+      return resp_error(rs, GERR_INVALID_INPUT, NULL,
+                        "origins must be an integer from 1 to %d", TRAIN_ORIGINS_MAX);
+    opt.origins = (int)v;
+  }
+  char id[TRAINJOB_ID_LEN + 1];
+  int started = 0;
+  struct gerr err;
+  if (trainer_start(t, &opt, id, &started, &err) < 0)
+    return resp_error_from(rs, &err);
+  if (wait) {
+    struct train_wait *w = malloc(sizeof *w);
+    if (!w)
+      return resp_error(rs, GERR_INTERNAL, NULL, "out of memory");
+    w->t = t;
+    memcpy(w->id, id, sizeof w->id);
+    rs->wait_fn = train_wait_finish;
+    rs->wait_free = free;
+    rs->wait_ctx = w;
+    return 0;
+  }
+  json_t *job = trainer_job_json(t, id);
+  if (!job)
+    return resp_error(rs, GERR_INTERNAL, NULL, "out of memory");
+  json_object_set_new(job, "started", json_boolean(started));
+  rs->status = 202;
+  resp_header(rs, "Location", "/models/train/%s", id);
+  if (started)
+    return resp_ok(rs, job, "training started: job %s; its status is at GET /models/train/%s",
+                   id, id);
+  return resp_ok(rs, job,
+                 "a training run is already in progress: job %s; its status is at GET "
+                 "/models/train/%s",
+                 id, id);
+}
+
+int api_models_train_job(struct req *rq, struct resp *rs) {
+  struct trainer *t = rq->app ? rq->app->trainer : NULL;
+  const char *id = rq->nparams ? rq->params[0] : "";
+  json_t *job = t ? trainer_job_json(t, id) : NULL;
+  if (!job)
+    return resp_error(rs, GERR_NOT_FOUND, NULL,
+                      "no training job '%.40s' (jobs are remembered until the server restarts)",
+                      id);
+  const char *status = json_string_value(json_object_get(job, "status"));
+  return resp_ok(rs, job, "training job %s: %s", id, status ? status : "?");
+}
