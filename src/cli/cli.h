@@ -26,6 +26,9 @@ int cmd_import(int argc, char **argv);
 int cmd_sales(int argc, char **argv);
 int cmd_keys(int argc, char **argv);
 int cmd_export(int argc, char **argv);
+int cmd_train(int argc, char **argv);
+int cmd_models(int argc, char **argv);
+int cmd_predict(int argc, char **argv);
 
 /* The value of environment variable `name`, or def when unset or empty. */
 const char *cli_env(const char *name, const char *def);
@@ -47,5 +50,8 @@ struct progress {
 void progress_start(struct progress *p, const char *label, size_t total);
 void progress_update(struct progress *p, size_t done, double bytes_done);
 void progress_finish(struct progress *p);
+/* A bar for work measured in stages: the stage's name and the fraction
+ * done (0-1) of the whole. */
+void progress_stage(struct progress *p, const char *stage, double frac);
 
 #endif

@@ -11,6 +11,9 @@ static const struct cli_command commands[] = {
     {"import", cmd_import, "import sales from CSV, XLSX, XLS, JSON or NDJSON files"},
     {"sales", cmd_sales, "query stored sales"},
     {"export", cmd_export, "export sales as CSV, NDJSON, JSON or XLSX"},
+    {"train", cmd_train, "train the demand models on the stored sales"},
+    {"models", cmd_models, "list trained model versions, roll back to one"},
+    {"predict", cmd_predict, "predict demand, demand rise or the top product"},
     {"keys", cmd_keys, "create, list and revoke API keys"},
     {NULL, NULL, NULL},
 };

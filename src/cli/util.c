@@ -79,6 +79,27 @@ void progress_update(struct progress *p, size_t done, double bytes_done) {
   fflush(stderr);
 }
 
+void progress_stage(struct progress *p, const char *stage, double frac) {
+  if (!p->enabled)
+    return;
+  long long now = mono_us();
+  if (now - p->last_draw_us < 100000 && frac < 1)
+    return;
+  p->last_draw_us = now;
+  if (frac < 0)
+    frac = 0;
+  if (frac > 1)
+    frac = 1;
+  int width = 30, fill = (int)(frac * width);
+  char bar[31];
+  for (int i = 0; i < width; i++)
+    bar[i] = i < fill ? '#' : '.';
+  bar[width] = '\0';
+  fprintf(stderr, "\r%s [%s] %3.0f%% %5.1fs %-40.40s", p->label, bar, frac * 100,
+          (double)(now - p->t0_us) / 1e6, stage ? stage : "");
+  fflush(stderr);
+}
+
 void progress_finish(struct progress *p) {
   if (p->enabled) {
     fputc('\n', stderr);

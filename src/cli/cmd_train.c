@@ -1,0 +1,201 @@
+/* gromo train: train the model suite on the stored sales, save it as the
+ * serving version, and show its holdout metrics beside the baselines. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "gromo/gazetteer.h"
+#include "gromo/models.h"
+#include "gromo/store.h"
+#include "gromo/timeutil.h"
+#include "gromo/trainjob.h"
+
+static const char train_help[] =
+    "usage: gromo train [OPTIONS]\n\n"
+    "Trains the demand, demand-rise and top-product models on every stored\n"
+    "sale, judges each on a time-based holdout (the last period) beside simple\n"
+    "baselines, saves them as a new model version and makes it the serving one\n"
+    "(the newest 5 versions are kept). A running server switches to it within\n"
+    "a few seconds. A model that does worse than its baseline is not promoted:\n"
+    "the baseline answers in its place.\n\n"
+    "  -d, --db URI      store (env GROMO_DB, default gromo.db)\n"
+    "      --rounds N    boosting rounds per model, 1-2000 (default 150)\n"
+    "      --origins N   rolling as-of dates to learn from, 1-24 (default 6)\n"
+    "      --threads N   training threads, 1-64 (default 1: idle OpenMP threads\n"
+    "                    spin, which slows a busy machine more than it helps)\n"
+    "      --json        print the training summary as JSON on standard output\n"
+    "  -q, --quiet       no progress bar or table\n"
+    "  -h, --help        this help\n";
+
+static int parse_bounded(const char *s, long lo, long hi, int *out) {
+  char *end = NULL;
+  errno = 0;
+  long v = strtol(s, &end, 10);
+  if (errno || end == s || *end || v < lo || v > hi)
+    return -1;
+  *out = (int)v;
+  return 0;
+}
+
+static void on_progress(void *ctx, const char *stage, double frac) {
+  progress_stage(ctx, stage, frac);
+}
+
+static void print_num(json_t *v, int width) {
+  if (json_is_integer(v))
+    printf(" %*lld", width, (long long)json_integer_value(v));
+  else if (json_is_real(v))
+    printf(" %*.4f", width, json_real_value(v));
+  else
+    printf(" %*s", width, "-");
+}
+
+static int col_width(const char *name) {
+  int n = (int)strlen(name);
+  return n < 10 ? 10 : n > 40 ? 40 : n;
+}
+
+/* One model's holdout metrics in a table, a column per baseline: the rows
+ * are the numeric metrics that the model and a baseline both report. */
+static void print_model(const char *name, json_t *m) {
+  json_t *hold = json_object_get(m, "holdout");
+  json_t *bases = json_object_get(m, "baselines");
+  int promoted = json_is_true(json_object_get(m, "promoted"));
+  const char *serving = json_string_value(json_object_get(m, "serving"));
+  const char *reason = json_string_value(json_object_get(m, "reason"));
+  printf("\n%s: %s\n", name,
+         promoted ? "promoted, the model answers" : "not promoted, a baseline answers");
+  if (serving && !promoted)
+    printf("  serving: %s\n", serving);
+  if (reason)
+    printf("  %s\n", reason);
+  printf("  %-24s %10s", "holdout metric", "model");
+  const char *bname;
+  json_t *b;
+  json_object_foreach(bases, bname, b) printf(" %*.40s", col_width(bname), bname);
+  printf("\n");
+  const char *key;
+  json_t *v;
+  json_object_foreach(hold, key, v) {
+    if (!json_is_number(v) || !strcmp(key, "n"))
+      continue;
+    int in_base = 0;
+    json_object_foreach(bases, bname, b) in_base |= json_is_number(json_object_get(b, key));
+    if (!in_base)
+      continue;
+    printf("  %-24.24s", key);
+    print_num(v, 10);
+    json_object_foreach(bases, bname, b) print_num(json_object_get(b, key), col_width(bname));
+    printf("\n");
+  }
+}
+
+static void print_summary(json_t *sum) {
+  json_t *data = json_object_get(sum, "data");
+  printf("model version %lld, trained %s in %.1f s\n",
+         (long long)json_integer_value(json_object_get(sum, "version")),
+         json_string_value(json_object_get(sum, "trained_at")),
+         (double)json_integer_value(json_object_get(sum, "duration_ms")) / 1000.0);
+  if (data)
+    printf("data: %lld sales from %s to %s, %lld pincodes\n",
+           (long long)json_integer_value(json_object_get(data, "sales")),
+           json_string_value(json_object_get(data, "from")),
+           json_string_value(json_object_get(data, "to")),
+           (long long)json_integer_value(json_object_get(data, "pincodes")));
+  const char *name;
+  json_t *m;
+  json_object_foreach(json_object_get(sum, "models"), name, m) print_model(name, m);
+}
+
+int cmd_train(int argc, char **argv) {
+  const char *db = cli_env("GROMO_DB", "gromo.db");
+  int quiet = 0, as_json = 0;
+  struct train_config cfg;
+  train_config_defaults(&cfg);
+  cfg.threads = 1;
+  enum { O_ROUNDS = 256, O_ORIGINS, O_JSON, O_THREADS };
+  static const struct option opts[] = {{"db", required_argument, 0, 'd'},
+                                       {"rounds", required_argument, 0, O_ROUNDS},
+                                       {"origins", required_argument, 0, O_ORIGINS},
+                                       {"threads", required_argument, 0, O_THREADS},
+                                       {"json", no_argument, 0, O_JSON},
+                                       {"quiet", no_argument, 0, 'q'},
+                                       {"help", no_argument, 0, 'h'},
+                                       {0, 0, 0, 0}};
+  int c;
+  optind = 1;
+  while ((c = getopt_long(argc, argv, "d:qh", opts, NULL)) != -1) {
+    switch (c) {
+    case 'd': db = optarg; break;
+    case O_ROUNDS:
+      if (parse_bounded(optarg, 1, 2000, &cfg.rounds) < 0)
+        return cli_usage_error("train", "rounds must be an integer from 1 to 2000");
+      break;
+    case O_ORIGINS:
+      if (parse_bounded(optarg, 1, 24, &cfg.origins) < 0)
+        return cli_usage_error("train", "origins must be an integer from 1 to 24");
+      break;
+    case O_THREADS:
+      if (parse_bounded(optarg, 1, 64, &cfg.threads) < 0)
+        return cli_usage_error("train", "threads must be an integer from 1 to 64");
+      break;
+    case O_JSON: as_json = 1; break;
+    case 'q': quiet = 1; break;
+    case 'h': fputs(train_help, stdout); return EXIT_OK;
+    default: return cli_usage_error("train", "unknown option");
+    }
+  }
+  if (optind < argc)
+    return cli_usage_error("train", "unexpected argument '%s'", argv[optind]);
+
+  struct gerr err;
+  struct gaz *gaz = NULL;
+  struct store *st = NULL;
+  struct suite *s = NULL;
+  json_t *sum = NULL;
+  int rc = EXIT_FAIL;
+  if (gaz_load_default(&gaz, &err) < 0 || store_open(db, &st, &err) < 0) {
+    rc = cli_fail("train", "%s", err.msg);
+    goto out;
+  }
+  struct progress pb;
+  progress_start(&pb, "train", 0);
+  if (quiet)
+    pb.enabled = 0;
+  int64_t t0 = mono_us();
+  if (suite_train(st, gaz, &cfg, on_progress, &pb, &s, &err) < 0) {
+    progress_finish(&pb);
+    rc = cli_fail("train", "%s", err.msg);
+    goto out;
+  }
+  progress_stage(&pb, "saving", 1);
+  if (suite_save(st, s, TRAINJOB_KEEP_VERSIONS, &err) < 0) {
+    progress_finish(&pb);
+    rc = cli_fail("train", "saving the models: %s", err.msg);
+    goto out;
+  }
+  progress_finish(&pb);
+  sum = trainjob_summary(s, (mono_us() - t0) / 1000);
+  if (!sum) {
+    rc = cli_fail("train", "out of memory");
+    goto out;
+  }
+  if (as_json) {
+    char *text = json_dumps(sum, JSON_COMPACT | JSON_REAL_PRECISION(10));
+    if (text)
+      puts(text);
+    free(text);
+  } else if (!quiet) {
+    print_summary(sum);
+  }
+  rc = fflush(stdout) == 0 ? EXIT_OK : EXIT_FAIL;
+out:
+  json_decref(sum);
+  suite_free(s);
+  store_close(st);
+  gaz_free(gaz);
+  return rc;
+}
