@@ -1,0 +1,858 @@
+/* End-to-end: training, the model registry and predictions, on the real
+ * server and through the command line.
+ * Data are small (20,000 generated sales) and training short (few rounds),
+ * so the whole file runs in well under a minute. */
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "e2e.h"
+
+static struct srv S;
+static char analyst[128], viewer[128];
+/* A cell present in the data, found after generating it. */
+static char known_pin[8], known_product[40], known_channel[40];
+static char unseen_pin[8];
+static long long trained_version;
+static char cli_db[400]; /* the command line tests' store */
+
+static void sleep_ms(int ms) {
+  struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+  nanosleep(&ts, NULL);
+}
+
+/* The value at a dotted path ("data.evaluation.dataset_size"); a segment
+ * that is all digits indexes an array. */
+static json_t *jget(json_t *j, const char *path) {
+  char seg[64];
+  while (j && *path) {
+    size_t n = strcspn(path, ".");
+    if (n >= sizeof seg)
+      return NULL;
+    memcpy(seg, path, n);
+    seg[n] = '\0';
+    if (json_is_array(j) && n && strspn(seg, "0123456789") == n)
+      j = json_array_get(j, (size_t)atol(seg));
+    else
+      j = json_object_get(j, seg);
+    path += n + (path[n] == '.');
+  }
+  return j;
+}
+
+static const char *jstr(json_t *j, const char *path) { return json_string_value(jget(j, path)); }
+
+static double jnum(json_t *j, const char *path) {
+  json_t *v = jget(j, path);
+  if (!json_is_number(v))
+    fail_msg("%s is not a number", path);
+  return json_number_value(v);
+}
+
+static void post_as(const char *key, const char *path, const char *body, struct http_res *r) {
+  assert_int_equal(http_do_as(&S, key, NULL, "POST", path, "application/json", body,
+                              body ? strlen(body) : 0, r),
+                   0);
+}
+
+static void expect_error(struct http_res *r, long status, const char *code) {
+  if (r->status != status)
+    fail_msg("expected %ld, got %ld: %.300s", status, r->status, r->body);
+  assert_string_equal(jstr(r->json, "status"), "error");
+  assert_string_equal(jstr(r->json, "error.code"), code);
+  assert_non_null(jstr(r->json, "error.message"));
+}
+
+/* details[] holds a problem with this index and field. */
+static int has_detail(struct http_res *r, long index, const char *field) {
+  json_t *d = jget(r->json, "error.details");
+  for (size_t i = 0; i < json_array_size(d); i++) {
+    json_t *p = json_array_get(d, i);
+    if (json_integer_value(json_object_get(p, "index")) == index &&
+        !strcmp(json_string_value(json_object_get(p, "field")), field) &&
+        json_string_value(json_object_get(p, "problem")))
+      return 1;
+  }
+  return 0;
+}
+
+static int group_setup(void **state) {
+  static const char *const extra[] = {"--max-body", "33554432", NULL};
+  if (srv_start(&S, extra) < 0)
+    return -1;
+  snprintf(cli_db, sizeof cli_db, "%s/cli.db", S.dir); /* removed with the server's */
+  if (make_key(&S, "analyst", "e2e-analyst", analyst, sizeof analyst) < 0 ||
+      make_key(&S, "viewer", "e2e-viewer", viewer, sizeof viewer) < 0)
+    return -1;
+  return 0;
+}
+
+static int group_teardown(void **state) {
+  /* A training run is going on (the last test started one): the server
+   * finishes it, then exits 0. */
+  return srv_stop(&S) == 0 ? 0 : -1;
+}
+
+static const char ONE_QUERY[] =
+    "{\"pincode\":\"400001\",\"product\":\"loan\",\"channel\":\"online\","
+    "\"customer_age\":35,\"customer_income\":75000}";
+
+static void test_models__cold_start(void **state) {
+  struct http_res r;
+  assert_int_equal(http_do(&S, "GET", "/health", NULL, NULL, 0, &r), 0);
+  assert_int_equal(r.status, 200);
+  assert_string_equal(jstr(r.json, "checks.models"), "not_trained");
+  http_res_free(&r);
+  assert_int_equal(http_do(&S, "GET", "/version", NULL, NULL, 0, &r), 0);
+  assert_true(json_is_null(jget(r.json, "data.models_last_trained")));
+  http_res_free(&r);
+  static const char *const kinds[] = {"/predict/demand", "/predict/demand-rise",
+                                      "/predict/top-product"};
+  for (int i = 0; i < 3; i++) {
+    post_as(analyst, kinds[i], ONE_QUERY, &r);
+    expect_error(&r, 503, "unavailable");
+    assert_non_null(strstr(jstr(r.json, "error.message"), "POST /models/train"));
+    http_res_free(&r);
+  }
+  /* GET /models answers (the service is up), saying nothing is trained. */
+  assert_int_equal(http_do_as(&S, viewer, NULL, "GET", "/models", NULL, NULL, 0, &r), 0);
+  assert_int_equal(r.status, 200);
+  assert_int_equal(json_object_size(jget(r.json, "data.models")), 0);
+  assert_int_equal(json_array_size(jget(r.json, "data.versions")), 0);
+  assert_true(json_is_null(jget(r.json, "data.version")));
+  assert_non_null(strstr(jstr(r.json, "message"), "no model is trained"));
+  http_res_free(&r);
+  /* Too little data: the job fails and says why. */
+  post_as(S.key, "/models/train?wait=true&rounds=5", NULL, &r);
+  expect_error(&r, 409, "conflict");
+  http_res_free(&r);
+}
+
+static void test_models__roles(void **state) {
+  struct http_res r;
+  post_as(NULL, "/predict/demand", ONE_QUERY, &r);
+  expect_error(&r, 401, "unauthorized");
+  http_res_free(&r);
+  post_as(viewer, "/predict/demand", ONE_QUERY, &r);
+  expect_error(&r, 403, "forbidden");
+  http_res_free(&r);
+  post_as(analyst, "/models/train", NULL, &r);
+  expect_error(&r, 403, "forbidden");
+  http_res_free(&r);
+  assert_int_equal(http_do_as(&S, analyst, NULL, "GET", "/models/train/0123456789abcdef", NULL,
+                              NULL, 0, &r),
+                   0);
+  expect_error(&r, 403, "forbidden");
+  http_res_free(&r);
+  assert_int_equal(http_do_as(&S, NULL, NULL, "GET", "/models", NULL, NULL, 0, &r), 0);
+  expect_error(&r, 401, "unauthorized");
+  http_res_free(&r);
+  assert_int_equal(http_do(&S, "GET", "/models/train/0123456789abcdef", NULL, NULL, 0, &r), 0);
+  expect_error(&r, 404, "not_found");
+  http_res_free(&r);
+  assert_int_equal(http_do(&S, "GET", "/predict/demand", NULL, NULL, 0, &r), 0);
+  expect_error(&r, 405, "method_not_allowed");
+  http_res_free(&r);
+  post_as(S.key, "/models/train?rounds=0", NULL, &r);
+  expect_error(&r, 400, "invalid_input");
+  http_res_free(&r);
+  post_as(S.key, "/models/train?origins=x", NULL, &r);
+  expect_error(&r, 400, "invalid_input");
+  http_res_free(&r);
+}
+
+static int pin_in_data(const char *pin) {
+  char path[96];
+  snprintf(path, sizeof path, "/sales?pincode=%s&limit=1", pin);
+  struct http_res r;
+  assert_int_equal(http_do(&S, "GET", path, NULL, NULL, 0, &r), 0);
+  int n = (int)json_integer_value(jget(r.json, "data.count"));
+  http_res_free(&r);
+  return n > 0;
+}
+
+static void test_models__train_and_wait(void **state) {
+  struct http_res r;
+  assert_int_equal(
+      http_do(&S, "GET", "/generate-sample-data/20000?seed=1", NULL, NULL, 0, &r), 0);
+  assert_int_equal(r.status, 200);
+  http_res_free(&r);
+  assert_int_equal(http_do(&S, "GET", "/sales?limit=1", NULL, NULL, 0, &r), 0);
+  snprintf(known_pin, sizeof known_pin, "%s", jstr(r.json, "data.sales.0.pincode"));
+  snprintf(known_product, sizeof known_product, "%s", jstr(r.json, "data.sales.0.product"));
+  snprintf(known_channel, sizeof known_channel, "%s", jstr(r.json, "data.sales.0.channel"));
+  http_res_free(&r);
+  static const char *const candidates[] = {"110001", "400001", "560001", "600001", "700001",
+                                           "500001", "380001", "302001", "226001", "999999"};
+  for (size_t i = 0; i < sizeof candidates / sizeof candidates[0] && !unseen_pin[0]; i++)
+    if (!pin_in_data(candidates[i]))
+      snprintf(unseen_pin, sizeof unseen_pin, "%s", candidates[i]);
+  assert_true(unseen_pin[0]);
+
+  post_as(S.key, "/models/train?wait=true&rounds=20&origins=3", NULL, &r);
+  if (r.status != 200)
+    fail_msg("train: %ld %.400s", r.status, r.body);
+  assert_string_equal(jstr(r.json, "data.status"), "succeeded");
+  trained_version = (long long)jnum(r.json, "data.summary.version");
+  assert_true(trained_version >= 1);
+  assert_true(jnum(r.json, "data.progress") == 1.0);
+  assert_true(json_is_boolean(jget(r.json, "data.summary.models.demand.promoted")));
+  assert_true(json_is_boolean(jget(r.json, "data.summary.models.demand_rise.promoted")));
+  assert_true(json_is_boolean(jget(r.json, "data.summary.models.top_product.promoted")));
+  assert_true(jnum(r.json, "data.summary.duration_ms") > 0);
+  const char *job = jstr(r.json, "data.job_id");
+  assert_non_null(job);
+  char path[96];
+  snprintf(path, sizeof path, "/models/train/%s", job);
+  http_res_free(&r);
+  assert_int_equal(http_do(&S, "GET", path, NULL, NULL, 0, &r), 0);
+  assert_int_equal(r.status, 200);
+  assert_string_equal(jstr(r.json, "data.status"), "succeeded");
+  assert_string_equal(jstr(r.json, "data.stage"), "done");
+  assert_int_equal((long long)jnum(r.json, "data.summary.version"), trained_version);
+  http_res_free(&r);
+
+  assert_int_equal(http_do(&S, "GET", "/health", NULL, NULL, 0, &r), 0);
+  const char *m = jstr(r.json, "checks.models");
+  assert_true(!strcmp(m, "available") || !strcmp(m, "degraded"));
+  http_res_free(&r);
+  assert_int_equal(http_do(&S, "GET", "/version", NULL, NULL, 0, &r), 0);
+  assert_non_null(jstr(r.json, "data.models_last_trained"));
+  http_res_free(&r);
+}
+
+static void test_models__background_job(void **state) {
+  struct http_res r, r2;
+  post_as(S.key, "/models/train?rounds=10&origins=3", NULL, &r);
+  assert_int_equal(r.status, 202);
+  assert_string_equal(jstr(r.json, "data.status"), "running");
+  assert_true(json_is_true(jget(r.json, "data.started")));
+  char job[40], loc[128], want[128];
+  snprintf(job, sizeof job, "%s", jstr(r.json, "data.job_id"));
+  snprintf(want, sizeof want, "/models/train/%s", job);
+  assert_int_equal(http_header(&r, "Location", loc, sizeof loc), 0);
+  assert_string_equal(loc, want);
+  /* A second request while it runs gets the same job (or, if the first
+   * has just ended, starts the next). */
+  post_as(S.key, "/models/train?rounds=5&origins=2", NULL, &r2);
+  assert_int_equal(r2.status, 202);
+  char job2[40];
+  snprintf(job2, sizeof job2, "%s", jstr(r2.json, "data.job_id"));
+  if (json_is_false(jget(r2.json, "data.started")))
+    assert_string_equal(job2, job);
+  http_res_free(&r2);
+  http_res_free(&r);
+  const char *jobs[2] = {job, job2};
+  for (int k = 0; k < 2; k++) {
+    snprintf(want, sizeof want, "/models/train/%s", jobs[k]);
+    const char *status = NULL;
+    for (int i = 0; i < 1200; i++) {
+      assert_int_equal(http_do(&S, "GET", want, NULL, NULL, 0, &r), 0);
+      assert_int_equal(r.status, 200);
+      double p = jnum(r.json, "data.progress");
+      assert_true(p >= 0 && p <= 1);
+      assert_non_null(jstr(r.json, "data.stage"));
+      status = jstr(r.json, "data.status");
+      if (strcmp(status, "running") != 0)
+        break;
+      http_res_free(&r);
+      sleep_ms(50);
+    }
+    assert_string_equal(status, "succeeded");
+    long long v = (long long)jnum(r.json, "data.summary.version");
+    assert_true(v > trained_version || (k == 1 && v == trained_version));
+    trained_version = v;
+    http_res_free(&r);
+  }
+}
+
+static void test_models__report_keeps_seed_keys(void **state) {
+  struct http_res r;
+  assert_int_equal(http_do_as(&S, viewer, NULL, "GET", "/models", NULL, NULL, 0, &r), 0);
+  assert_int_equal(r.status, 200);
+  json_t *j = r.json;
+  double acc = jnum(j, "data.evaluation.binary_classification_metrics.accuracy");
+  assert_true(acc >= 0 && acc <= 1);
+  jnum(j, "data.evaluation.binary_classification_metrics.report.0.f1-score");
+  jnum(j, "data.evaluation.binary_classification_metrics.report.1.f1-score");
+  acc = jnum(j, "data.evaluation.multi_classification_metrics.accuracy");
+  assert_true(acc >= 0 && acc <= 1);
+  assert_true(jnum(j, "data.evaluation.dataset_size") >= 20000);
+  assert_int_equal((long long)jnum(j, "data.version"), trained_version);
+  static const char *const models[] = {"demand", "demand_rise", "top_product"};
+  for (int i = 0; i < 3; i++) {
+    char p[96];
+    snprintf(p, sizeof p, "data.models.%s.algorithm", models[i]);
+    assert_non_null(jstr(j, p));
+    snprintf(p, sizeof p, "data.models.%s.promoted", models[i]);
+    assert_true(json_is_boolean(jget(j, p)));
+    snprintf(p, sizeof p, "data.models.%s.baselines", models[i]);
+    assert_true(json_object_size(jget(j, p)) >= 1);
+  }
+  json_t *versions = jget(j, "data.versions");
+  assert_true(json_array_size(versions) >= 2);
+  int serving = 0;
+  long long prev = -1;
+  for (size_t i = 0; i < json_array_size(versions); i++) {
+    json_t *v = json_array_get(versions, i);
+    long long n = (long long)json_integer_value(json_object_get(v, "version"));
+    assert_true(prev < 0 || n < prev); /* newest first */
+    prev = n;
+    assert_non_null(json_string_value(json_object_get(v, "trained_at")));
+    assert_non_null(json_string_value(json_object_get(v, "data_from")));
+    assert_non_null(json_string_value(json_object_get(v, "data_to")));
+    assert_true(json_integer_value(json_object_get(v, "rows")) > 0);
+    if (json_is_true(json_object_get(v, "serving"))) {
+      serving++;
+      assert_int_equal(n, trained_version);
+    }
+  }
+  assert_int_equal(serving, 1);
+  http_res_free(&r);
+}
+
+static void test_models__predictions(void **state) {
+  char body[1024];
+  struct http_res r;
+  /* Known cell, one object, segment given. */
+  snprintf(body, sizeof body,
+           "{\"pincode\":%s,\"product\":\"%s\",\"channel\":\"%s\",\"customer_age\":35,"
+           "\"customer_income\":75000}",
+           known_pin, known_product, known_channel);
+  post_as(analyst, "/predict/demand", body, &r);
+  assert_int_equal(r.status, 200);
+  assert_string_equal(jstr(r.json, "status"), "success");
+  json_t *a = jget(r.json, "data.0");
+  assert_non_null(a);
+  assert_string_equal(jstr(a, "pincode"), known_pin); /* a string, as given */
+  assert_string_equal(jstr(a, "product"), known_product);
+  assert_string_equal(jstr(a, "channel"), known_channel);
+  assert_true(jnum(a, "predicted_demand") >= 0);
+  double conf = jnum(a, "confidence");
+  assert_true(conf >= 0 && conf <= 1);
+  assert_true(jnum(a, "interval.low") <= jnum(a, "interval.high"));
+  assert_true(jnum(a, "interval.level") > 0 && jnum(a, "interval.level") < 1);
+  assert_true(jnum(a, "last_period_demand") >= 0);
+  assert_int_equal((long long)jnum(a, "model_version"), trained_version);
+  assert_non_null(jstr(a, "source"));
+  assert_true(json_is_false(jget(a, "fallback")));
+  assert_null(jget(a, "drivers"));
+  http_res_free(&r);
+
+  /* The seed's example body, as is. */
+  post_as(analyst, "/predict/demand",
+          "[{\"pincode\":\"400001\",\"product\":\"loan\",\"channel\":\"online\","
+          "\"customer_age\":35,\"customer_income\":75000}]",
+          &r);
+  assert_int_equal(r.status, 200);
+  assert_int_equal(json_array_size(jget(r.json, "data")), 1);
+  http_res_free(&r);
+
+  /* Unseen pincode, product and channel: answers, marked as fallbacks. */
+  snprintf(body, sizeof body,
+           "[{\"pincode\":\"%s\",\"product\":\"%s\",\"channel\":\"%s\"},"
+           "{\"pincode\":\"%s\",\"product\":\"gold_bond\",\"channel\":\"%s\"},"
+           "{\"pincode\":\"%s\",\"product\":\"%s\",\"channel\":\"kiosk\"}]",
+           unseen_pin, known_product, known_channel, known_pin, known_channel, known_pin,
+           known_product);
+  static const char *const why[] = {"pincode", "product", "channel"};
+  static const char *const kinds[] = {"/predict/demand", "/predict/demand-rise"};
+  for (int k = 0; k < 2; k++) {
+    post_as(analyst, kinds[k], body, &r);
+    assert_int_equal(r.status, 200);
+    for (int i = 0; i < 3; i++) {
+      json_t *x = json_array_get(jget(r.json, "data"), (size_t)i);
+      assert_true(json_is_true(jget(x, "fallback")));
+      const char *reason = jstr(x, "fallback_reason");
+      assert_non_null(reason);
+      assert_non_null(strstr(reason, why[i]));
+      assert_int_equal((long long)jnum(x, "model_version"), trained_version);
+    }
+    http_res_free(&r);
+  }
+
+  /* demand-rise: a probability, and the flag agrees with it. */
+  snprintf(body, sizeof body, "{\"pincode\":\"%s\",\"product\":\"%s\",\"channel\":\"%s\"}",
+           known_pin, known_product, known_channel);
+  post_as(analyst, "/predict/demand-rise", body, &r);
+  assert_int_equal(r.status, 200);
+  a = jget(r.json, "data.0");
+  double p = jnum(a, "probability");
+  assert_true(p >= 0 && p <= 1);
+  assert_int_equal(json_is_true(jget(a, "demand_rise")), p > 0.5);
+  http_res_free(&r);
+
+  /* top-product: probabilities summing to 1, the top is the largest. */
+  snprintf(body, sizeof body,
+           "{\"pincode\":\"%s\",\"channel\":\"%s\",\"customer_age\":30,"
+           "\"customer_income\":40000}",
+           known_pin, known_channel);
+  post_as(analyst, "/predict/top-product", body, &r);
+  assert_int_equal(r.status, 200);
+  a = jget(r.json, "data.0");
+  json_t *all = jget(a, "all_products");
+  assert_true(json_object_size(all) >= 2);
+  double sum = 0, best = -1;
+  const char *key;
+  json_t *v;
+  json_object_foreach(all, key, v) {
+    sum += json_number_value(v);
+    if (json_number_value(v) > best)
+      best = json_number_value(v);
+  }
+  assert_true(sum > 0.99 && sum < 1.01);
+  assert_true(jnum(a, "probability") == best);
+  assert_true(jnum(all, jstr(a, "top_product")) == best);
+  assert_null(jget(a, "product"));
+  http_res_free(&r);
+
+  /* ?explain=true: drivers with plain names. */
+  snprintf(body, sizeof body, "{\"pincode\":\"%s\",\"product\":\"%s\",\"channel\":\"%s\"}",
+           known_pin, known_product, known_channel);
+  post_as(analyst, "/predict/demand?explain=true", body, &r);
+  assert_int_equal(r.status, 200);
+  a = jget(r.json, "data.0");
+  json_t *drivers = jget(a, "drivers");
+  assert_true(json_is_array(drivers));
+  if (!strcmp(jstr(a, "source"), "model"))
+    assert_true(json_array_size(drivers) >= 1);
+  for (size_t i = 0; i < json_array_size(drivers); i++) {
+    json_t *d = json_array_get(drivers, i);
+    assert_true(strlen(jstr(d, "feature")) > 3);
+    assert_true(json_is_number(jget(d, "contribution")));
+    assert_true(json_is_number(jget(d, "value")) || json_is_null(jget(d, "value")));
+  }
+  http_res_free(&r);
+  post_as(analyst, "/predict/demand?explain=maybe", body, &r);
+  expect_error(&r, 400, "invalid_input");
+  http_res_free(&r);
+}
+
+/* Pincodes with sales (fallbacks are answered too, but cost more: the
+ * batches are about order and size). */
+static char pins[64][8];
+static size_t npins;
+
+static void collect_pins(void) {
+  struct http_res r;
+  assert_int_equal(http_do(&S, "GET", "/sales?limit=1000", NULL, NULL, 0, &r), 0);
+  json_t *sales = jget(r.json, "data.sales");
+  for (size_t i = 0; i < json_array_size(sales) && npins < 64; i++) {
+    const char *p = jstr(json_array_get(sales, i), "pincode");
+    int dup = 0;
+    for (size_t k = 0; k < npins && !dup; k++)
+      dup = !strcmp(pins[k], p);
+    if (!dup)
+      snprintf(pins[npins++], sizeof pins[0], "%s", p);
+  }
+  http_res_free(&r);
+  assert_true(npins >= 8);
+}
+
+static const char *batch_pin(size_t i) { return pins[(i * 7) % npins]; }
+
+/* A batch of n queries over many pincodes, products and channels. */
+static char *batch_body(size_t n, size_t *len) {
+  static const char *const products[] = {"loan", "insurance", "credit_card"};
+  static const char *const channels[] = {"online", "offline"};
+  size_t cap = n * 160 + 16, off = 0;
+  char *b = malloc(cap);
+  assert_non_null(b);
+  b[off++] = '[';
+  for (size_t i = 0; i < n; i++) {
+    const char *pin = batch_pin(i);
+    if (i % 3 == 0) /* the pincode as an integer */
+      off += (size_t)snprintf(b + off, cap - off,
+                              "%s{\"pincode\":%s,\"product\":\"%s\",\"channel\":\"%s\"}",
+                              i ? "," : "", pin, products[i % 3], channels[i % 2]);
+    else
+      off += (size_t)snprintf(b + off, cap - off,
+                              "%s{\"pincode\":\"%s\",\"product\":\"%s\",\"channel\":\"%s\","
+                              "\"customer_age\":%d,\"customer_income\":%zu}",
+                              i ? "," : "", pin, products[i % 3], channels[i % 2],
+                              18 + (int)(i % 80), (i * 131) % 400000);
+  }
+  b[off++] = ']';
+  b[off] = '\0';
+  *len = off;
+  return b;
+}
+
+static void test_models__batches_in_order(void **state) {
+  collect_pins();
+  static const char *const products[] = {"loan", "insurance", "credit_card"};
+  static const char *const channels[] = {"online", "offline"};
+  size_t len;
+  char *body = batch_body(10000, &len);
+  struct http_res r;
+  struct timespec t0, t1;
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  assert_int_equal(http_do_as(&S, analyst, NULL, "POST", "/predict/demand", "application/json",
+                              body, len, &r),
+                   0);
+  clock_gettime(CLOCK_MONOTONIC, &t1);
+  assert_int_equal(r.status, 200);
+  printf("batch of 10,000 demand queries: %.1f ms round trip\n",
+         (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6);
+  json_t *data = jget(r.json, "data");
+  assert_int_equal(json_array_size(data), 10000);
+  for (size_t i = 0; i < 10000; i++) {
+    json_t *a = json_array_get(data, i);
+    assert_string_equal(jstr(a, "pincode"), batch_pin(i));
+    assert_string_equal(jstr(a, "product"), products[i % 3]);
+    assert_string_equal(jstr(a, "channel"), channels[i % 2]);
+    assert_int_equal(json_object_get(a, "customer_age") != NULL, i % 3 != 0);
+    assert_int_equal((long long)jnum(a, "model_version"), trained_version);
+  }
+  http_res_free(&r);
+  free(body);
+  /* One more than allowed. */
+  body = batch_body(10001, &len);
+  assert_int_equal(http_do_as(&S, analyst, NULL, "POST", "/predict/top-product",
+                              "application/json", body, len, &r),
+                   0);
+  expect_error(&r, 413, "payload_too_large");
+  assert_non_null(strstr(jstr(r.json, "error.message"), "10000"));
+  http_res_free(&r);
+  free(body);
+}
+
+static void test_models__bad_bodies(void **state) {
+  struct http_res r;
+  struct {
+    const char *path, *body;
+    long status;
+    const char *code;
+    long index;        /* -1: no detail checked */
+    const char *field;
+  } cases[] = {
+      {"/predict/demand", "[{\"pincode\":\"400001\",", 400, "invalid_input", -1, NULL},
+      {"/predict/demand", "{\"pincode\":\"400001\"} x", 400, "invalid_input", -1, NULL},
+      {"/predict/demand", "\"400001\"", 400, "invalid_input", -1, NULL},
+      {"/predict/demand", "[1,{\"pincode\":\"400001\",\"product\":\"loan\","
+                          "\"channel\":\"online\"}]",
+       422, "invalid_records", 0, "record"},
+      {"/predict/demand", "[{\"pincode\":true,\"product\":\"loan\",\"channel\":\"online\"}]",
+       422, "invalid_records", 0, "pincode"},
+      {"/predict/demand", "[{\"pincode\":\"400001\",\"product\":7,\"channel\":\"online\"}]",
+       422, "invalid_records", 0, "product"},
+      {"/predict/demand",
+       "[{\"pincode\":\"400001\",\"product\":\"loan\",\"channel\":\"online\"},"
+       "{\"pincode\":\"012345\",\"product\":\"loan\",\"channel\":\"online\"}]",
+       422, "invalid_records", 1, "pincode"},
+      {"/predict/demand", "[{\"pincode\":\"40001\",\"product\":\"loan\",\"channel\":\"online\"}]",
+       422, "invalid_records", 0, "pincode"},
+      {"/predict/demand",
+       "[{\"pincode\":\"400001\",\"product\":\"loan\",\"channel\":\"online\","
+       "\"customer_age\":35}]",
+       422, "invalid_records", 0, "customer_income"},
+      {"/predict/demand-rise",
+       "[{\"pincode\":\"400001\",\"product\":\"loan\",\"channel\":\"online\","
+       "\"customer_income\":5000}]",
+       422, "invalid_records", 0, "customer_age"},
+      {"/predict/demand",
+       "[{\"pincode\":\"400001\",\"product\":\"loan\",\"channel\":\"online\","
+       "\"customer_age\":17,\"customer_income\":5000}]",
+       422, "invalid_records", 0, "customer_age"},
+      {"/predict/demand",
+       "[{\"pincode\":\"400001\",\"product\":\"loan\",\"channel\":\"online\","
+       "\"customer_age\":30,\"customer_income\":\"5000\"}]",
+       422, "invalid_records", 0, "customer_income"},
+      {"/predict/demand", "[{\"pincode\":\"400001\",\"channel\":\"online\"}]", 422,
+       "invalid_records", 0, "product"},
+      {"/predict/top-product", "[{\"pincode\":\"400001\"}]", 422, "invalid_records", 0,
+       "channel"},
+      {"/predict/demand", "[{\"pincode\":\"400001\",\"product\":\"Loan Plus\","
+                          "\"channel\":\"online\"}]",
+       422, "invalid_records", 0, "product"},
+      {"/predict/demand", "[{\"pincode\":\"400001\",\"product\":\"loan\","
+                          "\"channel\":\"online\",\"channel\":\"offline\"}]",
+       422, "invalid_records", 0, "channel"},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    post_as(analyst, cases[i].path, cases[i].body, &r);
+    expect_error(&r, cases[i].status, cases[i].code);
+    if (cases[i].index >= 0 && !has_detail(&r, cases[i].index, cases[i].field))
+      fail_msg("case %zu: no detail for index %ld field %s: %s", i, cases[i].index,
+               cases[i].field, r.body);
+    http_res_free(&r);
+  }
+  /* Empty body, another media type. */
+  post_as(analyst, "/predict/demand", NULL, &r);
+  expect_error(&r, 400, "invalid_input");
+  http_res_free(&r);
+  assert_int_equal(http_do_as(&S, analyst, NULL, "POST", "/predict/demand", "text/plain",
+                              ONE_QUERY, strlen(ONE_QUERY), &r),
+                   0);
+  expect_error(&r, 415, "unsupported_media_type");
+  http_res_free(&r);
+  /* Unknown members are ignored; product is not an input of top-product. */
+  post_as(analyst, "/predict/top-product",
+          "{\"pincode\":\"400001\",\"channel\":\"online\",\"product\":\"Not Valid!\","
+          "\"note\":{\"x\":[1,2]}}",
+          &r);
+  assert_int_equal(r.status, 200);
+  http_res_free(&r);
+}
+
+/* ---- retraining under load ---- */
+
+struct loader {
+  pthread_t t;
+  volatile int *stop;
+  long requests, errors, mixed;
+  long long first, last; /* versions seen */
+  int went_back;
+};
+
+static void *load_loop(void *arg) {
+  struct loader *l = arg;
+  char body[4096];
+  size_t off = 0;
+  off += (size_t)snprintf(body + off, sizeof body - off, "[");
+  for (int i = 0; i < 20; i++)
+    off += (size_t)snprintf(body + off, sizeof body - off,
+                            "%s{\"pincode\":\"%s\",\"product\":\"%s\",\"channel\":\"%s\"}",
+                            i ? "," : "", i % 2 ? known_pin : unseen_pin, known_product,
+                            known_channel);
+  snprintf(body + off, sizeof body - off, "]");
+  while (!*l->stop) {
+    struct http_res r;
+    if (http_do_as(&S, analyst, NULL, "POST", "/predict/demand", "application/json", body,
+                   strlen(body), &r) < 0 ||
+        r.status != 200) {
+      l->errors++;
+      http_res_free(&r);
+      continue;
+    }
+    l->requests++;
+    json_t *data = json_object_get(r.json, "data");
+    long long v0 = json_integer_value(jget(json_array_get(data, 0), "model_version"));
+    for (size_t i = 1; i < json_array_size(data); i++)
+      if (json_integer_value(jget(json_array_get(data, i), "model_version")) != v0)
+        l->mixed++;
+    if (!l->first)
+      l->first = v0;
+    if (v0 < l->last)
+      l->went_back = 1;
+    l->last = v0;
+    http_res_free(&r);
+    sleep_ms(2); /* leave the training a core */
+  }
+  return NULL;
+}
+
+static void test_models__retrain_under_load(void **state) {
+  volatile int stop = 0;
+  struct loader l[3];
+  memset(l, 0, sizeof l);
+  for (int i = 0; i < 3; i++) {
+    l[i].stop = &stop;
+    assert_int_equal(pthread_create(&l[i].t, NULL, load_loop, &l[i]), 0);
+  }
+  sleep_ms(300);
+  struct http_res r;
+  post_as(S.key, "/models/train?wait=true&rounds=20&origins=3", NULL, &r);
+  assert_int_equal(r.status, 200);
+  long long v = (long long)jnum(r.json, "data.summary.version");
+  assert_int_equal(v, trained_version + 1);
+  http_res_free(&r);
+  sleep_ms(500);
+  stop = 1;
+  long total = 0;
+  for (int i = 0; i < 3; i++) {
+    pthread_join(l[i].t, NULL);
+    assert_int_equal(l[i].errors, 0);
+    assert_int_equal(l[i].mixed, 0); /* one version per answer set */
+    assert_int_equal(l[i].went_back, 0);
+    assert_true(l[i].first == trained_version || l[i].first == v);
+    assert_int_equal(l[i].last, v); /* all moved to the new version */
+    total += l[i].requests;
+  }
+  printf("%ld prediction requests during retraining, none failed\n", total);
+  trained_version = v;
+}
+
+static void test_models__rollback_through_cli(void **state) {
+  char out[4096], err[4096];
+  char ver[24];
+  snprintf(ver, sizeof ver, "%lld", trained_version - 1);
+  const char *const roll[] = {"models", "rollback", ver, "--db", S.db, NULL};
+  assert_int_equal(run_cli(roll, out, sizeof out, err, sizeof err), 0);
+  assert_non_null(strstr(out, "now serves"));
+  /* The running server picks the change up by itself. */
+  char body[256];
+  snprintf(body, sizeof body, "{\"pincode\":\"%s\",\"product\":\"%s\",\"channel\":\"%s\"}",
+           known_pin, known_product, known_channel);
+  long long seen = 0;
+  for (int i = 0; i < 200 && seen != trained_version - 1; i++) {
+    struct http_res r;
+    post_as(analyst, "/predict/demand", body, &r);
+    assert_int_equal(r.status, 200);
+    seen = (long long)jnum(r.json, "data.0.model_version");
+    http_res_free(&r);
+    if (seen != trained_version - 1)
+      sleep_ms(50);
+  }
+  assert_int_equal(seen, trained_version - 1);
+  struct http_res r;
+  assert_int_equal(http_do(&S, "GET", "/models", NULL, NULL, 0, &r), 0);
+  assert_int_equal((long long)jnum(r.json, "data.version"), trained_version - 1);
+  http_res_free(&r);
+  const char *const list[] = {"models", "list", "--db", S.db, NULL};
+  assert_int_equal(run_cli(list, out, sizeof out, err, sizeof err), 0);
+  assert_non_null(strstr(out, "VERSION"));
+  assert_non_null(strstr(out, "yes"));
+  const char *const bad[] = {"models", "rollback", "999", "--db", S.db, NULL};
+  assert_int_equal(run_cli(bad, out, sizeof out, err, sizeof err), 1);
+  assert_non_null(strstr(err, "no model version 999"));
+}
+
+/* The last test: a training runs while the server is told to stop; the
+ * group teardown checks that it still exits cleanly. */
+static void test_models__stop_during_training(void **state) {
+  struct http_res r;
+  post_as(S.key, "/models/train?rounds=20&origins=3", NULL, &r);
+  assert_int_equal(r.status, 202);
+  http_res_free(&r);
+}
+
+/* ---- the command line, on a store of its own ---- */
+
+static void test_models_cli__help(void **state) {
+  static const char *const cmds[] = {"train", "models", "predict"};
+  char out[8192];
+  for (size_t i = 0; i < 3; i++) {
+    const char *const a[] = {cmds[i], "--help", NULL};
+    assert_int_equal(run_cli(a, out, sizeof out, NULL, 0), 0);
+    assert_non_null(strstr(out, "usage: gromo"));
+  }
+}
+
+static void test_models_cli__train_list_predict(void **state) {
+  static char out[65536], err[8192];
+  const char *const pred[] = {"predict", "demand", "--pincode", "400001", "--product", "loan",
+                              "--channel", "online", "--db", cli_db, NULL};
+  assert_int_equal(run_cli(pred, out, sizeof out, err, sizeof err), 1);
+  assert_non_null(strstr(err, "not trained"));
+  const char *const empty[] = {"models", "list", "--db", cli_db, NULL};
+  assert_int_equal(run_cli(empty, out, sizeof out, err, sizeof err), 0);
+  assert_non_null(strstr(out, "no model is trained yet"));
+
+  const char *const gen[] = {"generate", "20000", "--seed", "1", "--quiet", "--db", cli_db, NULL};
+  assert_int_equal(run_cli(gen, NULL, 0, err, sizeof err), 0);
+  const char *const train[] = {"train", "--rounds", "10", "--origins", "3", "--db", cli_db, NULL};
+  assert_int_equal(run_cli(train, out, sizeof out, err, sizeof err), 0);
+  assert_non_null(strstr(out, "model version 1"));
+  assert_non_null(strstr(out, "holdout metric"));
+  assert_non_null(strstr(out, "poisson_deviance"));
+  assert_non_null(strstr(out, "top_product"));
+  const char *const tj[] = {"train", "--rounds", "5", "--origins", "2", "--json", "--db",
+                            cli_db, NULL};
+  assert_int_equal(run_cli(tj, out, sizeof out, err, sizeof err), 0);
+  json_t *sum = json_loads(out, 0, NULL);
+  assert_non_null(sum);
+  assert_int_equal(json_integer_value(json_object_get(sum, "version")), 2);
+  assert_non_null(jget(sum, "evaluation.multi_classification_metrics.accuracy"));
+  json_decref(sum);
+
+  const char *const list[] = {"models", "list", "--json", "--db", cli_db, NULL};
+  assert_int_equal(run_cli(list, out, sizeof out, err, sizeof err), 0);
+  json_t *l = json_loads(out, 0, NULL);
+  assert_int_equal(json_array_size(l), 2);
+  assert_int_equal(json_integer_value(jget(l, "0.version")), 2);
+  assert_true(json_is_true(jget(l, "0.serving")));
+  assert_true(json_is_false(jget(l, "1.serving")));
+  assert_true(json_is_boolean(jget(l, "0.promoted.demand")));
+  json_decref(l);
+
+  assert_int_equal(run_cli(pred, out, sizeof out, err, sizeof err), 0);
+  assert_non_null(strstr(out, "predicted demand"));
+  assert_non_null(strstr(out, "model version 2"));
+  const char *const pj[] = {"predict", "top-product", "--pincode", "999999", "--channel",
+                            "kiosk", "--age", "30", "--income", "45,000", "--json",
+                            "--explain", "--db", cli_db, NULL};
+  assert_int_equal(run_cli(pj, out, sizeof out, err, sizeof err), 0);
+  json_t *a = json_loads(out, 0, NULL);
+  assert_non_null(a);
+  assert_string_equal(jstr(a, "pincode"), "999999");
+  assert_true(json_is_true(jget(a, "fallback")));
+  assert_non_null(jstr(a, "top_product"));
+  assert_true(json_is_array(jget(a, "drivers")));
+  assert_int_equal(json_integer_value(jget(a, "customer_age")), 30);
+  json_decref(a);
+  const char *const rise[] = {"predict", "demand-rise", "--pincode", "400001", "--product",
+                              "loan", "--channel", "online", "--explain", "--db", cli_db, NULL};
+  assert_int_equal(run_cli(rise, out, sizeof out, err, sizeof err), 0);
+  assert_non_null(strstr(out, "probability"));
+
+  const char *const roll[] = {"models", "rollback", "1", "--db", cli_db, NULL};
+  assert_int_equal(run_cli(roll, out, sizeof out, err, sizeof err), 0);
+  assert_int_equal(run_cli(pred, out, sizeof out, err, sizeof err), 0);
+  assert_non_null(strstr(out, "model version 1"));
+}
+
+static void test_models_cli__usage_errors(void **state) {
+  char out[4096], err[4096];
+  struct {
+    const char *args[16];
+  } bad[] = {
+      {{"predict", "demand", "--pincode", "40001", "--product", "loan", "--channel", "online"}},
+      {{"predict", "demand", "--pincode", "400001", "--channel", "online"}},
+      {{"predict", "demand", "--pincode", "400001", "--product", "loan", "--channel", "online",
+        "--age", "30"}},
+      {{"predict", "demand", "--pincode", "400001", "--product", "loan", "--channel", "online",
+        "--age", "12", "--income", "1000"}},
+      {{"predict", "top-product", "--pincode", "400001", "--product", "loan", "--channel",
+        "online"}},
+      {{"predict", "demand-fall", "--pincode", "400001", "--channel", "online"}},
+      {{"predict", "demand", "--pincode", "400001", "--product", "Loan Plus", "--channel",
+        "online"}},
+      {{"train", "--rounds", "0"}},
+      {{"train", "--origins", "99"}},
+      {{"models", "rollback"}},
+      {{"models", "rollback", "x"}},
+      {{"models", "frob"}},
+  };
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    const char *args[20];
+    size_t n = 0;
+    for (; bad[i].args[n]; n++)
+      args[n] = bad[i].args[n];
+    args[n++] = "--db";
+    args[n++] = cli_db;
+    args[n] = NULL;
+    int rc = run_cli(args, out, sizeof out, err, sizeof err);
+    if (rc != 2)
+      fail_msg("case %zu (%s %s): exit %d, %s", i, args[0], args[1], rc, err);
+  }
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_models__cold_start),
+      cmocka_unit_test(test_models__roles),
+      cmocka_unit_test(test_models__train_and_wait),
+      cmocka_unit_test(test_models__background_job),
+      cmocka_unit_test(test_models__report_keeps_seed_keys),
+      cmocka_unit_test(test_models__predictions),
+      cmocka_unit_test(test_models__batches_in_order),
+      cmocka_unit_test(test_models__bad_bodies),
+      cmocka_unit_test(test_models__retrain_under_load),
+      cmocka_unit_test(test_models__rollback_through_cli),
+      cmocka_unit_test(test_models_cli__help),
+      cmocka_unit_test(test_models_cli__train_list_predict),
+      cmocka_unit_test(test_models_cli__usage_errors),
+      cmocka_unit_test(test_models__stop_during_training), /* last */
+  };
+  return cmocka_run_group_tests_name("e2e_models", tests, group_setup, group_teardown);
+}
