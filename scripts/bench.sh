@@ -1,6 +1,6 @@
 #!/bin/sh
 # Benchmarks of the foundation, printing figures (docs/benchmarks.md).
-#   scripts/bench.sh [all|generate|sales_add|health|modes]
+#   scripts/bench.sh [all|generate|sales_add|health|modes|ratelimit|train|upload]
 # Uses loopback ports only; every load is bounded in time.
 set -eu
 cd "$(dirname "$0")/.."
@@ -153,6 +153,80 @@ bench_train() {
   echo
 }
 
+# Bulk files (docs/files.md): a 1,000,000-row CSV of sample sales (written by
+# gromo export) through gromo import and through POST /sales/upload, each
+# into a fresh store, with the server's resident memory before the upload
+# and its peak during it (VmHWM, reset first); the two halves of an import
+# apart (bench_ingest); a 100,000-row XLSX through gromo import. GROMO_BIN
+# and GROMO_BENCH_DIR pick another build (default ./gromo, build/release).
+status_mib() { # status_mib PID FIELD -> that line of /proc/PID/status, MiB
+  awk -v f="$2:" '$1 == f { printf "%.1f", $2 / 1024 }' "/proc/$1/status"
+}
+
+bench_upload() {
+  g=${GROMO_BIN:-./gromo}
+  bd=${GROMO_BENCH_DIR:-$B/bench}
+  echo "== bulk files: 1,000,000-row CSV by gromo import and POST /sales/upload; 100,000-row XLSX by gromo import"
+  "$g" generate 1000000 --seed 1 --db "$tmp/src.db" -q
+  "$g" export --format csv --db "$tmp/src.db" -q -o "$tmp/sales.csv"
+  "$g" export --format xlsx --limit 100000 --db "$tmp/src.db" -q -o "$tmp/sales.xlsx"
+  rows=$(($(wc -l < "$tmp/sales.csv") - 1))
+  echo "files: CSV $rows rows, $(du -m "$tmp/sales.csv" | cut -f1) MiB; XLSX 100000 rows, $(du -m "$tmp/sales.xlsx" | cut -f1) MiB"
+  for run in 1 2 3; do
+    rm -f "$tmp/imp.db"*
+    t0=$(date +%s.%N)
+    "$g" import "$tmp/sales.csv" --db "$tmp/imp.db" -q
+    t1=$(date +%s.%N)
+    echo "import csv: run $run: $(calc "$t1 - $t0") s, $(calc "$rows / ($t1 - $t0)") rows/s"
+  done
+  for run in 1 2 3; do
+    rm -f "$tmp/up.db"* "$tmp/up.log"
+    key=$("$g" keys create --role admin --name bench --db "$tmp/up.db" 2>/dev/null | tail -n 1)
+    "$g" serve --db "$tmp/up.db" --port 0 --log-file "$tmp/up.log" &
+    up_pid=$!
+    pids="$pids $up_pid"
+    port=""
+    for i in $(seq 1 100); do
+      port=$(sed -n 's/.*"event":"listening".*"port":\([0-9]*\).*/\1/p' "$tmp/up.log" 2>/dev/null | tail -n 1)
+      [ -n "$port" ] && break
+      sleep 0.1
+    done
+    [ -n "$port" ] || { echo "server did not start" >&2; exit 1; }
+    echo 5 > "/proc/$up_pid/clear_refs" # VmHWM from here
+    rss0=$(status_mib "$up_pid" VmRSS)
+    t0=$(date +%s.%N)
+    code=$(curl -s -o "$tmp/up.json" -w '%{http_code}' -H "X-API-Key: $key" \
+      -H 'Content-Type: text/csv' --data-binary @"$tmp/sales.csv" \
+      "http://127.0.0.1:$port/sales/upload")
+    t1=$(date +%s.%N)
+    rss1=$(status_mib "$up_pid" VmRSS)
+    hwm=$(status_mib "$up_pid" VmHWM)
+    kill "$up_pid" 2>/dev/null || true
+    wait "$up_pid" 2>/dev/null || true
+    stored=$(sed -n 's/.*"inserted_count":\([0-9]*\).*/\1/p' "$tmp/up.json")
+    if [ "$code" != 200 ] || [ "$stored" != "$rows" ]; then
+      echo "upload failed: HTTP $code: $(head -c 300 "$tmp/up.json")" >&2
+      exit 1
+    fi
+    echo "upload csv: run $run: $(calc "$t1 - $t0") s, $(calc "$rows / ($t1 - $t0)") rows/s;" \
+      "server VmRSS $rss0 MiB before, peak $hwm MiB (+$(calc "$hwm - $rss0")), $rss1 MiB after"
+  done
+  for run in 1 2 3; do
+    rm -f "$tmp/bi.db"*
+    "$bd/bench_ingest" "$tmp/sales.csv" "$tmp/bi.db" | sed "s/^/halves: run $run: /"
+  done
+  for run in 1 2 3; do
+    rm -f "$tmp/x.db"*
+    t0=$(date +%s.%N)
+    "$g" import "$tmp/sales.xlsx" --db "$tmp/x.db" -q
+    t1=$(date +%s.%N)
+    echo "import xlsx: run $run: 100000 rows in $(calc "$t1 - $t0") s"
+  done
+  rm -f "$tmp/src.db"* "$tmp/imp.db"* "$tmp/up.db"* "$tmp/bi.db"* "$tmp/x.db"* \
+    "$tmp/sales.csv" "$tmp/sales.xlsx"
+  echo
+}
+
 case "$what" in
   generate) bench_generate ;;
   sales_add) bench_sales_add ;;
@@ -160,6 +234,7 @@ case "$what" in
   modes) bench_modes ;;
   ratelimit) bench_ratelimit ;;
   train) bench_train ;;
-  all) bench_generate; bench_sales_add; bench_health; bench_modes; bench_ratelimit; bench_train ;;
-  *) echo "usage: $0 [all|generate|sales_add|health|modes|ratelimit|train]" >&2; exit 2 ;;
+  upload) bench_upload ;;
+  all) bench_generate; bench_sales_add; bench_health; bench_modes; bench_ratelimit; bench_train; bench_upload ;;
+  *) echo "usage: $0 [all|generate|sales_add|health|modes|ratelimit|train|upload]" >&2; exit 2 ;;
 esac

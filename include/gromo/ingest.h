@@ -51,4 +51,27 @@ size_t jsonrec_count(const struct jsonrec *j);
 int jsonrec_single(const struct jsonrec *j);
 void jsonrec_free(struct jsonrec *j);
 
+/* Stores valid records in batches from a second thread, so that reading a
+ * file and storing it overlap: the caller's thread parses while the writer
+ * inserts the previous batch (src/ingest/writer.c). From start to finish
+ * (or free) the writer alone uses the store; the caller opens and ends the
+ * transaction around it. At most three batches are held. */
+struct ingest_writer; /* opaque */
+struct store;
+struct store_insert_stats;
+/* batch: records per insert. 0, or -1 when out of memory (*err). */
+int ingest_writer_start(struct store *st, size_t batch, struct ingest_writer **out,
+                        struct gerr *err) GROMO_WUR;
+/* Copies rec into the batch being filled, handing a full batch over. 0;
+ * -1 once an insert has failed (*err: the store's error). */
+int ingest_writer_add(struct ingest_writer *w, const struct sale *rec,
+                      struct gerr *err) GROMO_WUR;
+/* Hands the last batch over and waits until every batch is stored; the
+ * store is the caller's again. 0 with *stats (may be NULL), or -1 (*err). */
+int ingest_writer_finish(struct ingest_writer *w, struct store_insert_stats *stats,
+                         struct gerr *err) GROMO_WUR;
+/* Without finish: waits for the insert under way and stores nothing more
+ * (the caller then rolls back). NULL allowed. */
+void ingest_writer_free(struct ingest_writer *w);
+
 #endif

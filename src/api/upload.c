@@ -3,7 +3,8 @@
  * parsed chunk by chunk; XLSX and XLS need random access, so they are
  * spooled to an unlinked temporary file and read when the body is complete.
  * The whole upload is one transaction: nothing of it is stored unless the
- * response says so. */
+ * response says so. Valid records are stored by an ingest_writer's thread
+ * while the request's thread reads on. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -19,7 +20,9 @@
 #include "gromo/tabular.h"
 #include "gromo/timeutil.h"
 
-#define UPLOAD_BATCH 10000
+/* Records per insert: the writer holds at most three batches (about 1.2 MB
+ * each). */
+#define UPLOAD_BATCH 2000
 #define UPLOAD_DETAILS_MAX 1000
 #define NDJSON_LINE_MAX (1 << 20)
 
@@ -40,8 +43,7 @@ struct upload {
   int skip_line;      /* NDJSON: the current line is too long */
   int spool_fd;
   char spool_path[64];
-  struct sale *batch;
-  size_t nbatch;
+  struct ingest_writer *w; /* uses db from upload_open until upload_close */
   size_t records, inserted, duplicates, rejected;
   json_t *invalid;
   struct gerr err;
@@ -99,18 +101,6 @@ static enum fmt fmt_from_bytes(const char *p, size_t n) {
   return jf == INGEST_JSON_ARRAY ? FMT_JSON : jf == INGEST_NDJSON ? FMT_NDJSON : FMT_CSV;
 }
 
-static int flush(struct upload *u) {
-  struct store_insert_stats st;
-  if (!u->nbatch)
-    return 0;
-  if (store_sales_insert(u->db, u->batch, u->nbatch, NULL, &st, &u->err) < 0)
-    return -1;
-  u->inserted += st.inserted;
-  u->duplicates += st.duplicates;
-  u->nbatch = 0;
-  return 0;
-}
-
 /* Every record of every format comes here. */
 static int on_record(struct upload *u, size_t row, const char *row_key,
                      const struct sale *rec, int valid, const struct sale_problems *pr) {
@@ -125,8 +115,7 @@ static int on_record(struct upload *u, size_t row, const char *row_key,
                                       pr->p[k].problem));
     return 0;
   }
-  u->batch[u->nbatch++] = *rec;
-  return u->nbatch == UPLOAD_BATCH && flush(u) < 0 ? 1 : 0;
+  return ingest_writer_add(u->w, rec, &u->err) < 0 ? 1 : 0;
 }
 
 static int on_tab_row(void *ctx, size_t row, const struct sale *rec, int valid,
@@ -213,7 +202,6 @@ static int upload_open(struct req *rq, struct resp *rs, void **state) {
   u->spool_fd = -1;
   u->rules.now_ist_ms = now_ist_ms();
   u->invalid = json_array();
-  u->batch = malloc(UPLOAD_BATCH * sizeof *u->batch);
   buf_init(&u->line, NDJSON_LINE_MAX);
   const char *ct = rq->content_type;
   if (ct && !strncasecmp(ct, "multipart/form-data", 19))
@@ -222,11 +210,13 @@ static int upload_open(struct req *rq, struct resp *rs, void **state) {
   if (ct && u->declared == FMT_UNKNOWN && strncasecmp(ct, "application/octet-stream", 24))
     return resp_error(rs, GERR_MEDIA_TYPE, NULL,
                       "cannot read %.80s: send CSV, XLSX, XLS, a JSON array or NDJSON", ct);
-  if (!u->invalid || !u->batch)
+  if (!u->invalid)
     return resp_error(rs, GERR_INTERNAL, NULL, "out of memory");
   if (!(u->db = req_store(rq, &u->err)) || store_begin(u->db, &u->err) < 0)
     return resp_error_from(rs, &u->err);
   u->in_tx = 1;
+  if (ingest_writer_start(u->db, UPLOAD_BATCH, &u->w, &u->err) < 0)
+    return resp_error_from(rs, &u->err);
   return 0;
 }
 
@@ -322,8 +312,11 @@ static int upload_close(void *state, struct req *rq, struct resp *rs) {
     rc = xlsrec_read(u->spool_path, &u->rules, NULL, on_tab_row, u, &rows, &u->err);
     break;
   }
-  if (rc == 0 && flush(u) < 0)
-    rc = -1;
+  struct store_insert_stats st = {0, 0};
+  if (rc == 0)
+    rc = ingest_writer_finish(u->w, &st, &u->err);
+  u->inserted = st.inserted;
+  u->duplicates = st.duplicates;
   if (rc < 0)
     return u->err.code == GERR_OK ? resp_error(rs, GERR_INTERNAL, NULL, "upload failed")
                                   : resp_error_from(rs, &u->err);
@@ -351,6 +344,7 @@ static void upload_free(void *state) {
   struct upload *u = state;
   if (!u)
     return;
+  ingest_writer_free(u->w); /* first: it may be storing a batch */
   if (u->in_tx)
     store_rollback(u->db); /* the client went away, or the upload failed */
   if (u->spool_fd >= 0) {
@@ -361,7 +355,6 @@ static void upload_free(void *state) {
   jsonrec_free(u->jr);
   buf_release(&u->line);
   json_decref(u->invalid);
-  free(u->batch);
   free(u);
 }
 

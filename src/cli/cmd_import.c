@@ -1,5 +1,6 @@
-/* gromo import FILE...: JSON array and NDJSON files into the store, all in
- * one transaction. */
+/* gromo import FILE...: CSV, XLSX, XLS, JSON array and NDJSON files into
+ * the store, all in one transaction. The files are read in this thread and
+ * stored by an ingest_writer's, batch by batch, at the same time. */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -37,25 +38,12 @@ static const char import_help[] =
 
 struct import_run {
   struct store *st;
-  struct sale *batch;
-  size_t nbatch;
-  size_t inserted, duplicates, rejected, records;
+  struct ingest_writer *w; /* stores the valid records */
+  size_t rejected, records;
   double bytes;
   struct progress pb;
   int quiet;
 };
-
-static int flush_batch(struct import_run *ir, struct gerr *err) {
-  struct store_insert_stats s;
-  if (ir->nbatch == 0)
-    return 0;
-  if (store_sales_insert(ir->st, ir->batch, ir->nbatch, NULL, &s, err) < 0)
-    return -1;
-  ir->inserted += s.inserted;
-  ir->duplicates += s.duplicates;
-  ir->nbatch = 0;
-  return 0;
-}
 
 struct tab_ctx {
   struct import_run *ir;
@@ -71,8 +59,7 @@ static int import_row(void *ctx, size_t row, const struct sale *rec, int valid,
   struct import_run *ir = t->ir;
   ir->records++;
   if (valid) {
-    ir->batch[ir->nbatch++] = *rec;
-    if (ir->nbatch == IMPORT_BATCH && flush_batch(ir, t->err) < 0) {
+    if (ingest_writer_add(ir->w, rec, t->err) < 0) {
       t->failed = 1;
       return 1;
     }
@@ -162,15 +149,15 @@ static int import_file(struct import_run *ir, const char *path, struct gerr *err
     goto out;
   }
   struct sale_rules rules = {.now_ist_ms = now_ist_ms()};
+  struct sale rec;
   struct sale_problems pr;
   size_t row, index;
   int valid, got;
   size_t base = (size_t)ir->bytes;
-  while ((got = ingest_next(rd, &rules, &ir->batch[ir->nbatch], &valid, &pr,
-                            &row, &index, err)) == 1) {
+  while ((got = ingest_next(rd, &rules, &rec, &valid, &pr, &row, &index, err)) == 1) {
     ir->records++;
     if (valid) {
-      if (++ir->nbatch == IMPORT_BATCH && flush_batch(ir, err) < 0)
+      if (ingest_writer_add(ir->w, &rec, err) < 0)
         goto out;
     } else {
       if (ir->rejected < IMPORT_SHOW_REJECTED) {
@@ -221,15 +208,17 @@ int cmd_import(int argc, char **argv) {
 
   struct gerr err;
   struct import_run ir = {.quiet = quiet};
+  struct store_insert_stats stored = {0, 0};
   int rc = EXIT_FAIL, in_tx = 0;
-  ir.batch = malloc(IMPORT_BATCH * sizeof *ir.batch);
-  if (!ir.batch)
-    return cli_fail("import", "out of memory");
   if (store_open(db, &ir.st, &err) < 0 || store_begin(ir.st, &err) < 0) {
     rc = cli_fail("import", "%s", err.msg);
     goto out;
   }
   in_tx = 1;
+  if (ingest_writer_start(ir.st, IMPORT_BATCH, &ir.w, &err) < 0) {
+    rc = cli_fail("import", "%s", err.msg);
+    goto out;
+  }
   progress_start(&ir.pb, "import", 0);
   if (quiet)
     ir.pb.enabled = 0;
@@ -241,7 +230,7 @@ int cmd_import(int argc, char **argv) {
       goto out;
     }
   }
-  if (flush_batch(&ir, &err) < 0) {
+  if (ingest_writer_finish(ir.w, &stored, &err) < 0) {
     progress_finish(&ir.pb);
     rc = cli_fail("import", "%s (nothing was stored)", err.msg);
     goto out;
@@ -266,13 +255,13 @@ int cmd_import(int argc, char **argv) {
     fprintf(stderr,
             "imported %zu records: %zu inserted, %zu duplicates skipped, %zu "
             "rejected, in %.2f s (%.0f records/s)\n",
-            ir.records, ir.inserted, ir.duplicates, ir.rejected, secs,
+            ir.records, stored.inserted, stored.duplicates, ir.rejected, secs,
             secs > 0 ? (double)ir.records / secs : 0.0);
   rc = EXIT_OK;
 out:
+  ingest_writer_free(ir.w); /* first: it may still be storing */
   if (in_tx)
     store_rollback(ir.st);
   store_close(ir.st);
-  free(ir.batch);
   return rc;
 }

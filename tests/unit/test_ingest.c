@@ -1,14 +1,17 @@
-/* src/ingest/json.c: JSON array and NDJSON readers. */
+/* src/ingest/json.c: JSON array and NDJSON readers; jsonrec.c; writer.c. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
 #include "gromo/ingest.h"
+#include "gromo/store.h"
 #include "gromo/timeutil.h"
 
 #define REC(pin) \
@@ -246,6 +249,123 @@ static void test_jsonrec__callback_stops(void **state) {
   jsonrec_free(j);
 }
 
+/* ---- the writer: batches stored from a second thread ------------------- */
+
+struct temp_store {
+  char dir[64], path[96];
+  struct store *st;
+};
+
+static void temp_store_open(struct temp_store *t) {
+  snprintf(t->dir, sizeof t->dir, "/tmp/gromo-test-writer-XXXXXX");
+  assert_non_null(mkdtemp(t->dir));
+  snprintf(t->path, sizeof t->path, "%s/w.db", t->dir);
+  struct gerr err;
+  assert_int_equal(store_open(t->path, &t->st, &err), 0);
+}
+
+static void temp_store_close(struct temp_store *t) {
+  char p[128];
+  store_close(t->st);
+  static const char *const ext[] = {"", "-wal", "-shm"};
+  for (size_t i = 0; i < 3; i++) {
+    snprintf(p, sizeof p, "%s%s", t->path, ext[i]);
+    unlink(p);
+  }
+  rmdir(t->dir);
+}
+
+static long long stored_count(struct store *st) {
+  int64_t n = -1;
+  struct gerr err;
+  assert_int_equal(store_sales_count(st, &n, &err), 0);
+  return (long long)n;
+}
+
+static struct sale sale_numbered(int i, int with_id) {
+  struct sale r;
+  memset(&r, 0, sizeof r);
+  r.ts_ms = SALE_MIN_DATE_MS + (int64_t)i * 60000;
+  r.pincode = 400001;
+  r.customer_age = 35;
+  r.customer_income = 1000 + i;
+  snprintf(r.product, sizeof r.product, "loan");
+  snprintf(r.channel, sizeof r.channel, "online");
+  if (with_id)
+    snprintf(r.id, sizeof r.id, "W-%d", i);
+  return r;
+}
+
+/* Every record in batches of 7 (the last one short), duplicates counted. */
+static void test_writer__stores_every_batch(void **state) {
+  struct temp_store t;
+  temp_store_open(&t);
+  struct gerr err;
+  struct ingest_writer *w = NULL;
+  assert_int_equal(store_begin(t.st, &err), 0);
+  assert_int_equal(ingest_writer_start(t.st, 7, &w, &err), 0);
+  for (int i = 0; i < 100; i++) {
+    struct sale r = sale_numbered(i < 90 ? i : i - 90, 1); /* 10 ids again */
+    assert_int_equal(ingest_writer_add(w, &r, &err), 0);
+  }
+  struct store_insert_stats st;
+  assert_int_equal(ingest_writer_finish(w, &st, &err), 0);
+  ingest_writer_free(w);
+  assert_int_equal(st.inserted, 90);
+  assert_int_equal(st.duplicates, 10);
+  assert_int_equal(store_commit(t.st, &err), 0);
+  assert_int_equal(stored_count(t.st), 90);
+  temp_store_close(&t);
+}
+
+/* A failed insert reaches the reader at its next hand-over, and finish
+ * reports it; the caller rolls back. */
+static void test_writer__failure_reaches_the_reader(void **state) {
+  struct temp_store t;
+  temp_store_open(&t);
+  struct gerr err;
+  struct ingest_writer *w = NULL;
+  assert_int_equal(store_begin(t.st, &err), 0);
+  assert_int_equal(ingest_writer_start(t.st, 10, &w, &err), 0);
+  int failed_at = -1;
+  for (int i = 0; i < 1000 && failed_at < 0; i++) {
+    struct sale r = sale_numbered(i, 0);
+    if (i == 25)
+      r.pincode = 12; /* the store's own check refuses it */
+    if (ingest_writer_add(w, &r, &err) < 0)
+      failed_at = i;
+  }
+  assert_true(failed_at >= 29); /* the batch of 20-29 was handed over at 29 */
+  assert_true(err.msg[0] != '\0');
+  struct gerr err2;
+  assert_int_equal(ingest_writer_finish(w, NULL, &err2), -1);
+  assert_string_equal(err2.msg, err.msg);
+  ingest_writer_free(w);
+  store_rollback(t.st);
+  assert_int_equal(stored_count(t.st), 0);
+  temp_store_close(&t);
+}
+
+/* Freed without finish (a client gone): nothing more is stored, and the
+ * rollback leaves the store as it was. */
+static void test_writer__free_without_finish(void **state) {
+  struct temp_store t;
+  temp_store_open(&t);
+  struct gerr err;
+  struct ingest_writer *w = NULL;
+  assert_int_equal(store_begin(t.st, &err), 0);
+  assert_int_equal(ingest_writer_start(t.st, 16, &w, &err), 0);
+  for (int i = 0; i < 500; i++) {
+    struct sale r = sale_numbered(i, 0);
+    assert_int_equal(ingest_writer_add(w, &r, &err), 0);
+  }
+  ingest_writer_free(w);
+  store_rollback(t.st);
+  assert_int_equal(stored_count(t.st), 0);
+  ingest_writer_free(NULL);
+  temp_store_close(&t);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_ingest__detect),
@@ -256,6 +376,9 @@ int main(void) {
       cmocka_unit_test(test_jsonrec__types_and_members),
       cmocka_unit_test(test_jsonrec__structural_errors),
       cmocka_unit_test(test_jsonrec__callback_stops),
+      cmocka_unit_test(test_writer__stores_every_batch),
+      cmocka_unit_test(test_writer__failure_reaches_the_reader),
+      cmocka_unit_test(test_writer__free_without_finish),
   };
   return cmocka_run_group_tests_name("ingest", tests, NULL, NULL);
 }
