@@ -26,10 +26,12 @@ static const char import_help[] =
     "usage: gromo import [OPTIONS] FILE...\n\n"
     "Imports sales records from CSV, XLSX and XLS files (a header row naming\n"
     "the columns, see docs/files.md), JSON files (an array of records) and\n"
-    "NDJSON files (one record a line). Records are checked against the rules of the\n"
-    "sales record; records whose id is already stored are skipped as\n"
-    "duplicates. Everything is imported in one transaction: by default, if any\n"
-    "record is rejected, nothing is stored and the exit status is 3.\n\n"
+    "NDJSON files (one record a line). The format is taken from the file name\n"
+    "(.csv .tsv .txt .xlsx .xls .json .ndjson .jsonl), else from the first\n"
+    "bytes. Records are checked against the rules of the sales record;\n"
+    "records whose id is already stored are skipped as duplicates.\n"
+    "Everything is imported in one transaction: by default, if any record\n"
+    "is rejected, nothing is stored and the exit status is 3.\n\n"
     "  -d, --db URI     store (env GROMO_DB, default gromo.db)\n"
     "      --partial    store the valid records even if some are rejected\n"
     "                   (exit status 0)\n"
@@ -111,6 +113,35 @@ static int import_table(struct import_run *ir, const char *path, const char *dat
   return rc < 0 ? -1 : 0;
 }
 
+/* The format of a file: from its name, then from its first bytes (as an
+ * upload without a content type). 'x' XLSX, 'l' XLS, 0 CSV, or 'j' with
+ * *fmt the JSON kind (a .json file says which by its first character). */
+static int kind_of(const char *path, const char *data, size_t len, enum ingest_format *fmt) {
+  static const struct {
+    const char *ext;
+    int kind;
+  } exts[] = {{".csv", 0},    {".tsv", 0},     {".txt", 0},    {".xlsx", 'x'},
+              {".xls", 'l'},  {".json", 'j'},  {".ndjson", 'n'}, {".jsonl", 'n'}};
+  size_t head = len < 4096 ? len : 4096;
+  int kind = -1;
+  for (size_t i = 0; i < sizeof exts / sizeof exts[0] && kind < 0; i++)
+    if (is_ext(path, exts[i].ext))
+      kind = exts[i].kind;
+  if (kind < 0) {
+    if (len >= 4 && !memcmp(data, "PK\x03\x04", 4))
+      return 'x';
+    if (len >= 4 && !memcmp(data, "\xD0\xCF\x11\xE0", 4))
+      return 'l';
+    *fmt = ingest_detect(NULL, data, head);
+    return *fmt == INGEST_UNKNOWN ? 0 : 'j';
+  }
+  if (kind == 'n')
+    *fmt = INGEST_NDJSON;
+  else if (kind == 'j')
+    *fmt = ingest_detect(NULL, data, head) == INGEST_NDJSON ? INGEST_NDJSON : INGEST_JSON_ARRAY;
+  return kind == 'n' ? 'j' : kind;
+}
+
 static int import_file(struct import_run *ir, const char *path, struct gerr *err) {
   int fd = open(path, O_RDONLY | O_CLOEXEC);
   if (fd < 0)
@@ -133,14 +164,9 @@ static int import_file(struct import_run *ir, const char *path, struct gerr *err
 
   int rc = -1;
   struct ingest_reader *rd = NULL;
-  int kind = (len >= 4 && !memcmp(data, "PK\x03\x04", 4)) || is_ext(path, ".xlsx") ? 'x'
-             : (len >= 4 && !memcmp(data, "\xD0\xCF\x11\xE0", 4)) || is_ext(path, ".xls") ? 'l'
-             : 0;
-  enum ingest_format fmt = kind ? INGEST_UNKNOWN
-                                : ingest_detect(path, data, len < 4096 ? len : 4096);
-  if (is_ext(path, ".csv") || is_ext(path, ".tsv"))
-    fmt = INGEST_UNKNOWN;
-  if (fmt == INGEST_UNKNOWN) { /* CSV, XLSX or XLS */
+  enum ingest_format fmt = INGEST_UNKNOWN;
+  int kind = kind_of(path, data, len, &fmt);
+  if (kind != 'j') { /* CSV, XLSX or XLS */
     rc = import_table(ir, path, data, len, kind, err);
     goto out;
   }

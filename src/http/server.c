@@ -438,9 +438,17 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
       errno = 0;
       char *end = NULL;
       unsigned long long n = strtoull(cl, &end, 10);
-      if (errno == 0 && end != cl && n > st->limit)
-        return refuse(srv, conn, st, GERR_TOO_LARGE,
-                      "the request body is larger than this endpoint accepts");
+      if (errno == 0 && end != cl && n > st->limit) {
+        char msg[160];
+        const char *setting = st->limit < cap ? ""
+                              : st->route->flags & ROUTE_STREAM ? " (--max-upload)"
+                                                                : " (--max-body)";
+        snprintf(msg, sizeof msg,
+                 "the request body of %llu bytes is larger than the %zu bytes this "
+                 "endpoint accepts%s",
+                 n, st->limit, setting);
+        return refuse(srv, conn, st, GERR_TOO_LARGE, msg);
+      }
       /* The declared length, within the limit, is allocated once. */
       if (errno == 0 && end != cl && n > 0 && !(st->route->flags & ROUTE_STREAM) &&
           buf_reserve(&st->body, (size_t)n) < 0)
@@ -468,7 +476,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
       st->received += n;
       if (!st->stream_failed && st->received > st->limit) {
         resp_error(&st->srs, GERR_TOO_LARGE, NULL,
-                   "the upload is larger than the %zu bytes accepted", st->limit);
+                   "the upload is larger than the %zu bytes accepted (--max-upload)",
+                   st->limit);
         stream_fail(st);
       }
       if (st->stream_failed) {

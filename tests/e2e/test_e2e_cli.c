@@ -1,4 +1,5 @@
 /* End-to-end: the gromo command line, and the server's lifecycle. */
+#include <limits.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -153,6 +154,111 @@ static void test_cli__import_rejects(void **state) {
   assert_int_equal(count_rows(), before + 1);
 }
 
+static long long count_in(const char *path) {
+  char out[64];
+  const char *const a[] = {"sales", "--db", path, "--count", NULL};
+  assert_int_equal(run_cli(a, out, sizeof out, NULL, 0), 0);
+  return atoll(out);
+}
+
+static char *slurp(const char *path, size_t *len) {
+  FILE *f = fopen(path, "rb");
+  assert_non_null(f);
+  assert_int_equal(fseek(f, 0, SEEK_END), 0);
+  long n = ftell(f);
+  assert_true(n >= 0);
+  rewind(f);
+  char *p = malloc((size_t)n + 1);
+  assert_non_null(p);
+  assert_int_equal(fread(p, 1, (size_t)n, f), (size_t)n);
+  fclose(f);
+  p[n] = '\0';
+  *len = (size_t)n;
+  return p;
+}
+
+static void copy_file(const char *from, const char *to) {
+  size_t n;
+  char *p = slurp(from, &n);
+  FILE *f = fopen(to, "wb");
+  assert_non_null(f);
+  assert_int_equal(fwrite(p, 1, n, f), n);
+  fclose(f);
+  free(p);
+}
+
+/* CSV, XLSX and XLS: rejected rows named by spreadsheet row; exit 3 and
+ * nothing stored unless --partial; the file name decides the format before
+ * the first bytes do. */
+static void test_cli__import_tabular_files(void **state) {
+  char csv[PATH_MAX], xlsx[PATH_MAX], xls[PATH_MAX], tdb[160], tdb2[160];
+  assert_non_null(realpath("tests/fixtures/csv_basic.csv", csv));
+  assert_non_null(realpath("tests/fixtures/xlsx_sales.xlsx", xlsx));
+  assert_non_null(realpath("tests/fixtures/xls_sales.xls", xls));
+  snprintf(tdb, sizeof tdb, "%s/tab.db", dir);
+  snprintf(tdb2, sizeof tdb2, "%s/tab2.db", dir);
+  char err[8192];
+  const char *const one[] = {"import", "--db", tdb, csv, NULL};
+  assert_int_equal(run_cli(one, NULL, 0, err, sizeof err), 3);
+  assert_non_null(strstr(err, "csv_basic.csv: row 4: pincode"));
+  assert_non_null(strstr(err, "csv_basic.csv: row 6: date"));
+  assert_non_null(strstr(err, "2 of 5 records rejected; nothing was stored"));
+  assert_int_equal(count_in(tdb), 0);
+  /* valid rows: 3 of the CSV, 4 of the XLSX, 2 of the XLS (whose formula
+   * cells read as empty) */
+  const char *const all[] = {"import", "--partial", "--db", tdb, csv, xlsx, xls, NULL};
+  assert_int_equal(run_cli(all, NULL, 0, err, sizeof err), 0);
+  assert_non_null(strstr(err, "imported 15 records: 9 inserted"));
+  assert_non_null(strstr(err, "xlsx_sales.xlsx: row 5: pincode"));
+  assert_int_equal(count_in(tdb), 9);
+  char as_csv[200], no_ext[200];
+  snprintf(as_csv, sizeof as_csv, "%s/workbook.csv", dir);
+  snprintf(no_ext, sizeof no_ext, "%s/workbook", dir);
+  copy_file(xlsx, as_csv);
+  copy_file(xlsx, no_ext);
+  const char *const named[] = {"import", "--partial", "--db", tdb2, as_csv, NULL};
+  assert_int_equal(run_cli(named, NULL, 0, err, sizeof err), 1);
+  assert_non_null(strstr(err, "not a CSV file: it looks like an XLSX"));
+  const char *const bytes[] = {"import", "--partial", "--db", tdb2, no_ext, NULL};
+  assert_int_equal(run_cli(bytes, NULL, 0, err, sizeof err), 0);
+  assert_non_null(strstr(err, "4 inserted"));
+  assert_int_equal(count_in(tdb2), 4);
+}
+
+/* Every format gromo export writes, gromo import reads back into the same
+ * records. */
+static void test_cli__export_import_round_trip(void **state) {
+  char src[160], ref[200];
+  snprintf(src, sizeof src, "%s/rt.db", dir);
+  snprintf(ref, sizeof ref, "%s/rt-ref.ndjson", dir);
+  const char *const g[] = {"generate", "3000", "--seed", "5", "--end", "2025-06-30",
+                           "--db", src, "-q", NULL};
+  assert_int_equal(run_cli(g, NULL, 0, NULL, 0), 0);
+  const char *const e[] = {"export", "--format", "ndjson", "--db", src, "-q", "-o", ref, NULL};
+  assert_int_equal(run_cli(e, NULL, 0, NULL, 0), 0);
+  size_t n_ref;
+  char *want = slurp(ref, &n_ref);
+  static const char *const fmts[] = {"csv", "xlsx", "ndjson", "json"};
+  for (size_t k = 0; k < 4; k++) {
+    char file[200], db_k[200], back[200];
+    snprintf(file, sizeof file, "%s/rt.%s", dir, fmts[k]);
+    snprintf(db_k, sizeof db_k, "%s/rt-%s.db", dir, fmts[k]);
+    snprintf(back, sizeof back, "%s/rt-%s.ndjson", dir, fmts[k]);
+    const char *const ex[] = {"export", "--format", fmts[k], "--db", src, "-q", "-o", file, NULL};
+    assert_int_equal(run_cli(ex, NULL, 0, NULL, 0), 0);
+    const char *const im[] = {"import", "--db", db_k, "-q", file, NULL};
+    assert_int_equal(run_cli(im, NULL, 0, NULL, 0), 0);
+    const char *const ex2[] = {"export", "--format", "ndjson", "--db", db_k, "-q", "-o", back, NULL};
+    assert_int_equal(run_cli(ex2, NULL, 0, NULL, 0), 0);
+    size_t n;
+    char *got = slurp(back, &n);
+    if (n != n_ref || memcmp(got, want, n) != 0)
+      fail_msg("%s: the records read back differ", fmts[k]);
+    free(got);
+  }
+  free(want);
+}
+
 static void test_cli__sales_table_and_filters(void **state) {
   char out[65536];
   const char *const q[] = {"sales", "--db", db, "--pincode", "400001", "--format",
@@ -230,6 +336,8 @@ int main(void) {
       cmocka_unit_test(test_cli__generate_is_deterministic),
       cmocka_unit_test(test_cli__import_json_and_ndjson),
       cmocka_unit_test(test_cli__import_rejects),
+      cmocka_unit_test(test_cli__import_tabular_files),
+      cmocka_unit_test(test_cli__export_import_round_trip),
       cmocka_unit_test(test_cli__sales_table_and_filters),
       cmocka_unit_test(test_cli__graceful_shutdown),
       cmocka_unit_test(test_cli__serve_bad_settings),

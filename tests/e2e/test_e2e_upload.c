@@ -16,6 +16,7 @@
 #include <cmocka.h>
 
 #include "e2e.h"
+#include "gromo/buf.h"
 
 static struct srv S;
 
@@ -151,9 +152,89 @@ static void test_upload__refusals(void **state) {
     memcpy(b + off, "2025-01-01,400001,loan,online,30,1000\n\n\n", 40);
   assert_int_equal(http_do(&S, "POST", "/sales/upload", "text/csv", b, big, &r), 0);
   assert_int_equal(r.status, 413);
+  if (!strstr(r.body, "4194304 bytes") || !strstr(r.body, "--max-upload"))
+    fail_msg("the refusal does not name the limit: %s", r.body);
   http_res_free(&r);
   free(b);
   assert_int_equal(db_sales_count(&S), before + 0);
+}
+
+/* Rejected rows are named by spreadsheet row (the header is row 1): the
+ * first 1,000 problems listed, every row counted. */
+static void test_upload__rejected_rows_listed_and_counted(void **state) {
+  struct buf b;
+  buf_init(&b, 1 << 20);
+  assert_int_equal(buf_puts(&b, "date,pincode,product,channel,customer_age,customer_income\n"), 0);
+  for (int i = 0; i < 1500; i++) /* rows 2-1501: a pincode of 5 digits */
+    assert_int_equal(buf_puts(&b, "2025-01-01,40000,loan,online,30,1000\n"), 0);
+  for (int i = 0; i < 10; i++)
+    assert_int_equal(buf_puts(&b, "2025-01-01,400001,loan,online,30,1000\n"), 0);
+  long long before = db_sales_count(&S);
+  struct http_res r;
+  assert_int_equal(http_do(&S, "POST", "/sales/upload", "text/csv", b.data, b.len, &r), 0);
+  if (r.status != 200)
+    fail_msg("%ld %s", r.status, r.body);
+  json_t *d = data_of(&r), *bad = json_object_get(d, "invalid_records");
+  assert_int_equal(json_integer_value(json_object_get(d, "records")), 1510);
+  assert_int_equal(json_integer_value(json_object_get(d, "rejected_count")), 1500);
+  assert_int_equal(json_integer_value(json_object_get(d, "inserted_count")), 10);
+  assert_int_equal(json_array_size(bad), 1000);
+  for (size_t i = 0; i < 1000; i += 333) {
+    json_t *p = json_array_get(bad, i);
+    assert_int_equal(json_integer_value(json_object_get(p, "row")), (json_int_t)i + 2);
+    assert_string_equal(json_string_value(json_object_get(p, "field")), "pincode");
+  }
+  assert_int_equal(db_sales_count(&S), before + 10);
+  http_res_free(&r);
+  buf_release(&b);
+}
+
+/* The format: the content type first, then the part's file name, then the
+ * first bytes. */
+static void test_upload__format_type_then_name_then_bytes(void **state) {
+  static const char rows[] = "date,pincode,product,channel,customer_age,customer_income\n"
+                             "2025-03-05,700001,loan,offline,40,30000\n";
+  static const struct {
+    const char *part_type, *filename;
+    const char *want; /* format, or NULL: refused */
+  } cases[] = {
+      {"text/csv", "sales.json", "csv"},                  /* the type wins */
+      {"application/octet-stream", "sales.csv", "csv"},   /* then the name */
+      {"application/octet-stream", "sales.json", NULL},   /* the name wins over bytes */
+      {"application/octet-stream", "sales.dat", "csv"},   /* then the bytes */
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    char body[1024];
+    int n = snprintf(body, sizeof body,
+                     "--B0\r\nContent-Disposition: form-data; name=\"file\"; filename=\"%s\"\r\n"
+                     "Content-Type: %s\r\n\r\n%s\r\n--B0--\r\n",
+                     cases[i].filename, cases[i].part_type, rows);
+    struct http_res r;
+    assert_int_equal(http_do(&S, "POST", "/sales/upload", "multipart/form-data; boundary=B0",
+                             body, (size_t)n, &r), 0);
+    if (cases[i].want) {
+      if (r.status != 200)
+        fail_msg("case %zu: %ld %s", i, r.status, r.body);
+      assert_string_equal(json_string_value(json_object_get(data_of(&r), "format")),
+                          cases[i].want);
+    } else {
+      assert_int_equal(r.status, 400);
+      assert_non_null(strstr(r.body, "JSON"));
+    }
+    http_res_free(&r);
+  }
+  /* A body's own type beats its first bytes: NDJSON sent as CSV is read as
+   * CSV, and has no header row. */
+  static const char nd[] = "{\"date\":\"2025-02-01\"}\n";
+  struct http_res r;
+  assert_int_equal(http_do(&S, "POST", "/sales/upload", "text/csv", nd, sizeof nd - 1, &r), 0);
+  assert_int_equal(r.status, 400);
+  http_res_free(&r);
+  assert_int_equal(http_do(&S, "POST", "/sales/upload", "application/octet-stream", nd,
+                           sizeof nd - 1, &r), 0);
+  assert_int_equal(r.status, 422); /* read as NDJSON: its one record is invalid */
+  assert_string_equal(json_string_value(json_object_get(r.json, "status")), "error");
+  http_res_free(&r);
 }
 
 /* A client that goes away in the middle leaves nothing behind. */
@@ -247,6 +328,8 @@ int main(void) {
       cmocka_unit_test(test_upload__ndjson_and_json_detected),
       cmocka_unit_test(test_upload__multipart),
       cmocka_unit_test(test_upload__refusals),
+      cmocka_unit_test(test_upload__rejected_rows_listed_and_counted),
+      cmocka_unit_test(test_upload__format_type_then_name_then_bytes),
       cmocka_unit_test(test_upload__disconnect_stores_nothing),
       cmocka_unit_test(test_export__round_trip_every_format),
   };
