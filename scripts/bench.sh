@@ -1,6 +1,6 @@
 #!/bin/sh
 # Benchmarks of the foundation, printing figures (docs/benchmarks.md).
-#   scripts/bench.sh [all|generate|sales_add|health|modes|ratelimit|train|upload]
+#   scripts/bench.sh [all|generate|sales_add|health|modes|ratelimit|train|upload|regions]
 # Uses loopback ports only; every load is bounded in time.
 set -eu
 cd "$(dirname "$0")/.."
@@ -235,6 +235,7 @@ case "$what" in
   ratelimit) bench_ratelimit ;;
   train) bench_train ;;
   upload) bench_upload ;;
+  regions) $B/bench/bench_cluster ;;
   all) bench_generate; bench_sales_add; bench_health; bench_modes; bench_ratelimit; bench_train; bench_upload ;;
-  *) echo "usage: $0 [all|generate|sales_add|health|modes|ratelimit|train|upload]" >&2; exit 2 ;;
+  *) echo "usage: $0 [all|generate|sales_add|health|modes|ratelimit|train|upload|regions]" >&2; exit 2 ;;
 esac
