@@ -116,6 +116,16 @@ int store_model_serving_version(struct store *s, int64_t *version,
  * with their region assignments. */
 int store_model_prune(struct store *s, int keep, struct gerr *err) GROMO_WUR;
 
+/* The region of each clustered pincode under a model version (SPEC §4):
+ * n rows stored in one transaction (or as part of the open one). */
+int store_regions_put(struct store *s, int64_t version, size_t n, const int32_t *pincode,
+                      const int32_t *region_id, struct gerr *err) GROMO_WUR;
+/* Calls fn for each pincode of the version, ascending; a non-zero return
+ * stops. A version without regions calls it never. */
+int store_regions_scan(struct store *s, int64_t version,
+                       int (*fn)(void *ctx, int32_t pincode, int32_t region_id), void *ctx,
+                       struct gerr *err) GROMO_WUR;
+
 /* API keys: only a keyed hash of each key is stored (see keys.h). */
 struct key_row {
   int64_t id;

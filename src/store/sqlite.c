@@ -21,7 +21,7 @@ struct sqlite_store {
   sqlite3_stmt *key_insert, *key_by_prefix, *key_all, *key_revoke_name, *key_revoke_id;
   sqlite3_stmt *model_next, *model_insert, *model_scan, *model_get, *model_get_serving,
       *model_exists, *model_unserve, *model_serve, *model_serving, *model_prune,
-      *regions_prune;
+      *regions_prune, *regions_insert, *regions_scan;
   sqlite3_stmt *query[QUERY_VARIANTS];
 };
 
@@ -226,7 +226,7 @@ static void sq_close(struct store *base) {
                           &s->model_insert, &s->model_scan, &s->model_get,
                           &s->model_get_serving, &s->model_exists, &s->model_unserve,
                           &s->model_serve, &s->model_serving, &s->model_prune,
-                          &s->regions_prune};
+                          &s->regions_prune, &s->regions_insert, &s->regions_scan};
   for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
     sqlite3_finalize(*all[i]);
   for (size_t i = 0; i < QUERY_VARIANTS; i++)
@@ -355,6 +355,13 @@ static int sq_open(const char *uri, struct store **out, struct gerr *err) {
               err) < 0 ||
       prepare(s, &s->regions_prune,
               "DELETE FROM regions WHERE model_version NOT IN (SELECT version FROM models)",
+              err) < 0 ||
+      prepare(s, &s->regions_insert,
+              "INSERT INTO regions(model_version, pincode, region_id) VALUES (?1, ?2, ?3)",
+              err) < 0 ||
+      prepare(s, &s->regions_scan,
+              "SELECT pincode, region_id FROM regions WHERE model_version = ?1"
+              " ORDER BY pincode",
               err) < 0 ||
       prepare(s, &s->key_insert,
               "INSERT INTO api_keys(name, role, prefix, hash, created_at)"
@@ -785,6 +792,40 @@ static int sq_model_prune(struct store *base, int keep, struct gerr *err) {
   return step_done(s, s->regions_prune, "pruning region assignments", err);
 }
 
+static int sq_regions_put(struct store *base, int64_t version, size_t n,
+                          const int32_t *pincode, const int32_t *region_id,
+                          struct gerr *err) {
+  struct sqlite_store *s = SQ(base);
+  sqlite3_stmt *st = s->regions_insert;
+  sqlite3_bind_int64(st, 1, version);
+  for (size_t i = 0; i < n; i++) {
+    sqlite3_bind_int(st, 2, pincode[i]);
+    sqlite3_bind_int(st, 3, region_id[i]);
+    if (step_done(s, st, "storing region assignments", err) < 0) {
+      sqlite3_clear_bindings(st);
+      return -1;
+    }
+  }
+  sqlite3_clear_bindings(st);
+  return 0;
+}
+
+static int sq_regions_scan(struct store *base, int64_t version,
+                           int (*fn)(void *ctx, int32_t pincode, int32_t region_id),
+                           void *ctx, struct gerr *err) {
+  struct sqlite_store *s = SQ(base);
+  sqlite3_stmt *st = s->regions_scan;
+  sqlite3_bind_int64(st, 1, version);
+  int rc, stop = 0;
+  while (!stop && (rc = sqlite3_step(st)) == SQLITE_ROW)
+    stop = fn(ctx, sqlite3_column_int(st, 0), sqlite3_column_int(st, 1));
+  sqlite3_reset(st);
+  sqlite3_clear_bindings(st);
+  if (!stop && rc != SQLITE_DONE)
+    return db_error(s, rc, "reading region assignments", err);
+  return 0;
+}
+
 static int sq_key_insert(struct store *base, const struct key_row *k, int64_t *id,
                          struct gerr *err) {
   struct sqlite_store *s = SQ(base);
@@ -878,6 +919,8 @@ const struct store_ops store_sqlite_ops = {
     .model_set_serving = sq_model_set_serving,
     .model_serving_version = sq_model_serving_version,
     .model_prune = sq_model_prune,
+    .regions_put = sq_regions_put,
+    .regions_scan = sq_regions_scan,
     .key_insert = sq_key_insert,
     .key_scan = sq_key_scan,
     .key_revoke = sq_key_revoke,

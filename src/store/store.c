@@ -329,3 +329,28 @@ void store_pool_free(struct store_pool *p) {
   free(p->uri);
   free(p);
 }
+
+struct regions_put_args {
+  int64_t version;
+  size_t n;
+  const int32_t *pincode, *region_id;
+};
+
+static int regions_put_tx(struct store *s, void *arg, struct gerr *err) {
+  struct regions_put_args *a = arg;
+  return s->ops->regions_put(s, a->version, a->n, a->pincode, a->region_id, err);
+}
+
+int store_regions_put(struct store *s, int64_t version, size_t n, const int32_t *pincode,
+                      const int32_t *region_id, struct gerr *err) {
+  if (version <= 0)
+    return gerr_set(err, GERR_INVALID_INPUT, "model versions are positive");
+  struct regions_put_args a = {version, n, pincode, region_id};
+  return in_transaction(s, regions_put_tx, &a, err) < 0 ? -1 : 0;
+}
+
+int store_regions_scan(struct store *s, int64_t version,
+                       int (*fn)(void *ctx, int32_t pincode, int32_t region_id), void *ctx,
+                       struct gerr *err) {
+  return s->ops->regions_scan(s, version, fn, ctx, err);
+}

@@ -39,6 +39,12 @@ struct store_ops {
   int (*model_set_serving)(struct store *s, int64_t version, struct gerr *err);
   int (*model_serving_version)(struct store *s, int64_t *version, struct gerr *err);
   int (*model_prune)(struct store *s, int keep, struct gerr *err);
+  /* Region assignments of a model version (inside store.c's transaction). */
+  int (*regions_put)(struct store *s, int64_t version, size_t n, const int32_t *pincode,
+                     const int32_t *region_id, struct gerr *err);
+  int (*regions_scan)(struct store *s, int64_t version,
+                      int (*fn)(void *ctx, int32_t pincode, int32_t region_id), void *ctx,
+                      struct gerr *err);
   int (*key_insert)(struct store *s, const struct key_row *k, int64_t *id,
                     struct gerr *err);
   int (*key_scan)(struct store *s, const char *prefix,
