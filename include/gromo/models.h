@@ -29,6 +29,7 @@ struct train_config {
   double level;        /* interval level; default 0.8 */
   uint64_t seed;       /* sampling and calibration folds; default 1 */
   size_t max_sales_rows; /* top-product training sales, sampled; default 400000 */
+  int regions;         /* SPEC §4 regions; 0: chosen from the data */
 };
 void train_config_defaults(struct train_config *c);
 
@@ -85,14 +86,15 @@ struct predict_query {
 #define PREDICT_MAX_PRODUCTS 64
 
 struct predict_driver {
-  const char *feature; /* readable name, static */
+  char feature[96];    /* readable name */
   double value;        /* the feature's value (NaN: missing) */
   double contribution; /* SHAP value, in the model's margin (log/logit) */
 };
 
 struct predict_answer {
+  int32_t region_id; /* the pincode's region (SPEC §4); 0: none */
   int fallback;
-  char fallback_reason[200];
+  char fallback_reason[512]; /* every reason, "; " between them */
   const char *source; /* "model" or the baseline that answered */
   /* demand */
   double predicted_demand, last_period_demand;
@@ -118,6 +120,17 @@ enum predict_kind { PREDICT_DEMAND = 0, PREDICT_RISE, PREDICT_TOP_PRODUCT, PREDI
 void suite_predict(const struct suite *s, enum predict_kind kind,
                    const struct predict_query *q, int explain,
                    struct predict_answer *out);
+
+/* ---- regions (SPEC §4) ---- */
+
+/* Regions of the suite, and their summaries as JSON text (owned by the
+ * suite): the whole list (a JSON array, ascending id; NULL when the suite
+ * has no regions) and one region (NULL: no such id). */
+size_t suite_region_count(const struct suite *s);
+const char *suite_regions_json(const struct suite *s);
+const char *suite_region_json(const struct suite *s, int32_t id);
+/* The region of a pincode, 0 when it is in none. */
+int32_t suite_region_of(const struct suite *s, int32_t pincode);
 
 /* The serving suite of a running service, swapped atomically: a reader takes
  * a reference that stays valid until it puts it back, whatever swaps happen

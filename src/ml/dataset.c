@@ -358,20 +358,29 @@ static void add_into(uint32_t *dst, const uint32_t *src, int n) {
  * indices into d (-1: a pincode without sales). Geography alone decides,
  * not the data, so adding sales never changes another pincode's
  * neighbours. */
-static int nearby_lists(struct dataset *d, const struct gaz *gaz) {
-  size_t n = d->npin, gn = gaz ? gaz_count(gaz) : 0;
+/* Unit vectors of the gazetteer's entries (the dot product orders by
+ * great-circle distance); NULL when out of memory. */
+static float (*gaz_units(const struct gaz *gaz, size_t gn))[3] {
   float(*u)[3] = malloc((gn ? gn : 1) * sizeof *u);
-  d->near = malloc((n ? n : 1) * ML_NEAR * sizeof *d->near);
-  if (!u || !d->near) {
-    free(u);
-    return -1;
-  }
+  if (!u)
+    return NULL;
   for (size_t i = 0; i < gn; i++) {
     const struct gaz_entry *e = gaz_at(gaz, i);
     double la = e->lat * M_PI / 180, lo = e->lng * M_PI / 180;
     u[i][0] = (float)(cos(la) * cos(lo));
     u[i][1] = (float)(cos(la) * sin(lo));
     u[i][2] = (float)sin(la);
+  }
+  return u;
+}
+
+static int nearby_lists(struct dataset *d, const struct gaz *gaz) {
+  size_t n = d->npin, gn = gaz ? gaz_count(gaz) : 0;
+  float(*u)[3] = gaz_units(gaz, gn);
+  d->near = malloc((n ? n : 1) * ML_NEAR * sizeof *d->near);
+  if (!u || !d->near) {
+    free(u);
+    return -1;
   }
   for (size_t i = 0; i < n; i++) {
     int32_t *best = d->near + i * ML_NEAR;
@@ -402,6 +411,62 @@ static int nearby_lists(struct dataset *d, const struct gaz *gaz) {
   }
   free(u);
   return 0;
+}
+
+int dataset_gaz_nearest(const struct dataset *d, const struct gaz *gaz, size_t k,
+                        int32_t **out) {
+  size_t gn = gaz ? gaz_count(gaz) : 0, n = d->npin, nk = 0;
+  *out = NULL;
+  if (k == 0)
+    return -1;
+  int32_t *res = malloc((gn ? gn : 1) * (k ? k : 1) * sizeof *res);
+  float(*u)[3] = gaz_units(gaz, gn);
+  /* the known pincodes with coordinates: their index in d and unit vector */
+  int32_t *kpin = malloc((n ? n : 1) * sizeof *kpin);
+  float(*ku)[3] = malloc((n ? n : 1) * sizeof *ku);
+  float *dot = malloc((k ? k : 1) * sizeof *dot);
+  int rc = -1;
+  if (!res || !u || !kpin || !ku || !dot)
+    goto out;
+  for (size_t i = 0; i < n; i++) {
+    long g = d->ge[i] ? gaz_index(gaz, d->pins[i]) : -1;
+    if (g >= 0) {
+      kpin[nk] = (int32_t)i;
+      memcpy(ku[nk++], u[g], sizeof *ku);
+    }
+  }
+  for (size_t g = 0; g < gn; g++) {
+    int32_t *best = res + g * k;
+    for (size_t t = 0; t < k; t++)
+      best[t] = -1;
+    if (ml_pin_index(d, gaz_at(gaz, g)->pincode) >= 0)
+      continue; /* known pincodes answer for themselves */
+    const float *q = u[g];
+    size_t m = 0;
+    for (size_t j = 0; j < nk; j++) {
+      float v = q[0] * ku[j][0] + q[1] * ku[j][1] + q[2] * ku[j][2];
+      if (m == k && v <= dot[m - 1])
+        continue;
+      size_t t = m < k ? m++ : k - 1;
+      while (t > 0 && dot[t - 1] < v) { /* insertion, nearest first */
+        dot[t] = dot[t - 1];
+        best[t] = best[t - 1];
+        t--;
+      }
+      dot[t] = v;
+      best[t] = kpin[j];
+    }
+  }
+  *out = res;
+  res = NULL;
+  rc = 0;
+out:
+  free(res);
+  free(u);
+  free(kpin);
+  free(ku);
+  free(dot);
+  return rc;
 }
 
 int dataset_index(struct dataset *d, const struct gaz *gaz, struct gerr *err) {

@@ -111,6 +111,11 @@ int dataset_builder_finish(struct dataset_builder *b, const struct gaz *gaz, int
 void dataset_builder_free(struct dataset_builder *b);
 /* Recomputes the aggregates and nearby lists from the cells. 0 or -1. */
 int dataset_index(struct dataset *d, const struct gaz *gaz, struct gerr *err);
+/* For each gazetteer entry without sales in d, the k pincodes of d nearest
+ * to it (indices into d, best first, -1 past the last); -1 entries for the
+ * pincodes of d. *out is malloc'd, gaz_count(gaz) x k. 0 or -1. */
+int dataset_gaz_nearest(const struct dataset *d, const struct gaz *gaz, size_t k,
+                        int32_t **out);
 void dataset_free(struct dataset *d);
 /* A copy holding only periods [0, nper) (serving keeps ML_HIST). */
 int dataset_trim(const struct dataset *d, const struct gaz *gaz, int nper,
@@ -241,7 +246,37 @@ struct suite {
   int64_t rows;
   char data_from[24], data_to[24];
   int64_t duration_ms;
+  /* serving index, not saved: per gazetteer entry without sales its
+   * SUITE_FALLBACK_NEAR nearest pincodes with sales (dataset_gaz_nearest) */
+#define SUITE_FALLBACK_NEAR 5
+  int32_t *fb_near;
+  struct suite_regions *reg; /* SPEC §4 regions; NULL before clustering */
 };
+
+/* The expected next-period demand (>= 0) of the cell with features x, as
+ * /predict/demand answers it for a single known cell. */
+double ml_cell_mu(const struct suite *s, const float *x);
+
+/* ---- regions (regions.c) ---- */
+struct suite_regions;
+void suite_regions_free(struct suite_regions *r);
+/* Clusters the suite's pincodes (k regions, 0: chosen from the data) and
+ * summarises each region from the suite's predictions; ids 1..k, to be
+ * matched to the serving version's by suite_regions_relabel. Adds the
+ * clustering report to s->report. 0 or -1. */
+int suite_regions_build(struct suite *s, int k, uint64_t seed, struct gerr *err);
+/* Renumbers the regions after version `prev`'s stored assignment (shared
+ * members keep their id) and renders the summaries again. 0 or -1. */
+int suite_regions_relabel(struct suite *s, struct store *db, int64_t prev, struct gerr *err);
+/* Stores the assignment under s->version. 0 or -1. */
+int suite_regions_store(const struct suite *s, struct store *db, struct gerr *err);
+/* The blob part: appended to b (nothing when there are no regions). */
+int suite_regions_save(const struct suite *s, struct buf *b);
+/* Loads the blob part (n == 0: no regions). 0 or -1. */
+int suite_regions_load(struct suite *s, const unsigned char *p, size_t n, struct gerr *err);
+
+/* Builds the serving index of a suite whose data set is in place. */
+int suite_index(struct suite *s, struct gerr *err);
 
 /* Demand interval and confidence for mean mu. */
 void ml_demand_interval(const struct demand_calib *c, double mu, double *low, double *high);

@@ -105,7 +105,7 @@ static int accept_known(int32_t pincode, void *ctx) {
   return ml_pin_index(ctx, pincode) >= 0;
 }
 
-#define FALLBACK_NEAR 5
+#define FALLBACK_NEAR SUITE_FALLBACK_NEAR
 
 /* The pincodes, products and channels an answer averages over. */
 struct cover {
@@ -134,12 +134,19 @@ static void resolve(const struct suite *s, const struct predict_query *q, int ne
   if (pin >= 0) {
     c->pin[c->npin++] = pin;
   } else {
-    struct gaz_near near[FALLBACK_NEAR];
-    size_t n = s->gaz ? gaz_nearest(s->gaz, q->pincode, accept_known, (void *)d,
-                                    FALLBACK_NEAR, near)
-                      : 0;
-    for (size_t i = 0; i < n; i++)
-      c->pin[c->npin++] = ml_pin_index(d, near[i].e->pincode);
+    long g = s->gaz && s->fb_near ? gaz_index(s->gaz, q->pincode) : -1;
+    if (g >= 0) { /* in the gazetteer: nearest by distance, precomputed */
+      for (size_t i = 0; i < FALLBACK_NEAR; i++)
+        if (s->fb_near[(size_t)g * FALLBACK_NEAR + i] >= 0)
+          c->pin[c->npin++] = s->fb_near[(size_t)g * FALLBACK_NEAR + i];
+    } else { /* not in it: by shared PIN prefix, then distance */
+      struct gaz_near near[FALLBACK_NEAR];
+      size_t n = s->gaz ? gaz_nearest(s->gaz, q->pincode, accept_known, (void *)d,
+                                      FALLBACK_NEAR, near)
+                        : 0;
+      for (size_t i = 0; i < n; i++)
+        c->pin[c->npin++] = ml_pin_index(d, near[i].e->pincode);
+    }
     char buf[16];
     snprintf(buf, sizeof buf, "%06d", (int)q->pincode);
     note(a, "pincode", buf, "has no sales in training: the nearest pincodes with sales answer");
@@ -184,30 +191,29 @@ static void drivers(const double *cb, const float *x, size_t nf,
       a->drivers[t] = a->drivers[t - 1];
       t--;
     }
-    char buf[8];
-    a->drivers[t].feature = name(d, i, buf, sizeof buf);
+    struct predict_driver *dr = &a->drivers[t];
+    const char *nm = name(d, i, dr->feature, sizeof dr->feature);
+    if (nm != dr->feature)
+      snprintf(dr->feature, sizeof dr->feature, "%s", nm);
     a->drivers[t].value = x[i];
     a->drivers[t].contribution = cb[i];
   }
 }
 
-/* Names that outlive the call: per-product customer features are static
- * per suite only through the data set, so they name the feature kind. */
 static const char *cell_name(const struct dataset *d, size_t i, char *buf, size_t cap) {
   (void)d;
   (void)buf;
   (void)cap;
   return ml_cell_feature_names[i];
 }
-static const char *const cust_block_names[UF_PER_PRODUCT] = {
-    "product's share of the pincode's sales", "product's share of this segment's sales",
-    "national trend of the product"};
-static const char *cust_name(const struct dataset *d, size_t i, char *buf, size_t cap) {
-  (void)d;
-  (void)buf;
-  (void)cap;
-  return i < UF__COUNT ? ml_cust_feature_names[i]
-                       : cust_block_names[(i - UF__COUNT) % UF_PER_PRODUCT];
+
+double ml_cell_mu(const struct suite *s, const float *x) {
+  double mu;
+  if (s->use_baseline[PREDICT_DEMAND])
+    mu = baseline_of(x, s->use_baseline[PREDICT_DEMAND]);
+  else
+    forest_predict(s->demand, x, &mu);
+  return mu > 0 ? mu : 0;
 }
 
 static void predict_cells(const struct suite *s, enum predict_kind kind,
@@ -228,12 +234,7 @@ static void predict_cells(const struct suite *s, enum predict_kind kind,
         ml_cell_features(d, c.pin[i], c.prod[k], c.chan[h], seg, 0, x);
         last_sum += isnan(x[CF_LAG1]) ? 0 : x[CF_LAG1];
         if (kind == PREDICT_DEMAND) {
-          double mu;
-          if (s->use_baseline[PREDICT_DEMAND])
-            mu = baseline_of(x, s->use_baseline[PREDICT_DEMAND]);
-          else
-            forest_predict(s->demand, x, &mu);
-          mu_sum += mu;
+          mu_sum += ml_cell_mu(s, x);
           if (explain && single && !s->use_baseline[PREDICT_DEMAND]) {
             double cb[CF__COUNT + 1];
             if (forest_contribs(s->demand, x, cb) == 0)
@@ -347,7 +348,7 @@ static void predict_top(const struct suite *s, const struct predict_query *q, in
   a->probability = a->product_prob[a->top];
   if (explain && single && cb && !s->use_baseline[PREDICT_TOP_PRODUCT] &&
       forest_contribs(s->top, x, cb) == 0)
-    drivers(cb + a->top * (nf + 1), x, nf, cust_name, d, a);
+    drivers(cb + a->top * (nf + 1), x, nf, ml_cust_feature_name, d, a);
   free(x);
   free(cb);
 }
@@ -355,6 +356,7 @@ static void predict_top(const struct suite *s, const struct predict_query *q, in
 void suite_predict(const struct suite *s, enum predict_kind kind, const struct predict_query *q,
                    int explain, struct predict_answer *out) {
   memset(out, 0, sizeof *out);
+  out->region_id = suite_region_of(s, q->pincode);
   if (kind == PREDICT_TOP_PRODUCT)
     predict_top(s, q, explain, out);
   else
@@ -374,7 +376,17 @@ void suite_free(struct suite *s) {
     isotonic_release(&s->dcal[k].conf);
   isotonic_release(&s->rise_cal);
   json_decref(s->report);
+  free(s->fb_near);
+  suite_regions_free(s->reg);
   free(s);
+}
+
+int suite_index(struct suite *s, struct gerr *err) {
+  free(s->fb_near);
+  s->fb_near = NULL;
+  if (s->gaz && dataset_gaz_nearest(s->d, s->gaz, FALLBACK_NEAR, &s->fb_near) < 0)
+    return gerr_set(err, GERR_INTERNAL, "out of memory indexing the model");
+  return 0;
 }
 
 int64_t suite_version(const struct suite *s) { return s->version; }
@@ -428,7 +440,7 @@ static int suite_blob(const struct suite *s, struct buf *b) {
   int32_t ub[PREDICT__COUNT];
   for (int k = 0; k < PREDICT__COUNT; k++)
     ub[k] = s->use_baseline[k];
-  if (put(b, "GSU1", 4) || put(b, ub, sizeof ub) || put(b, &s->level, 8))
+  if (put(b, "GSU2", 4) || put(b, ub, sizeof ub) || put(b, &s->level, 8))
     return -1;
   for (int k = 0; k < 2; k++)
     if (put(b, &s->dcal[k].alpha, 8) || put(b, &s->dcal[k].nominal, 8) ||
@@ -444,6 +456,10 @@ static int suite_blob(const struct suite *s, struct buf *b) {
   int rc = dataset_save(s->d, &ds) || put_part(b, ds.data, ds.len) || put_forest(b, s->demand) ||
            put_forest(b, s->rise) || put_forest(b, s->top);
   buf_release(&ds);
+  struct buf rg;
+  buf_init(&rg, (size_t)1 << 32);
+  rc = rc || suite_regions_save(s, &rg) || put_part(b, rg.data, rg.len);
+  buf_release(&rg);
   if (rc)
     return -1;
   uint64_t h = fnv1a((const unsigned char *)b->data, b->len);
@@ -496,7 +512,9 @@ static int suite_unblob(struct suite *s, const unsigned char *p, size_t n, struc
   struct rd r = {p, n, 0};
   char magic[4];
   int32_t ub[PREDICT__COUNT], iso;
-  if (get(&r, magic, 4) || memcmp(magic, "GSU1", 4) || get(&r, ub, sizeof ub) ||
+  /* GSU1: no regions part */
+  if (get(&r, magic, 4) || (memcmp(magic, "GSU2", 4) && memcmp(magic, "GSU1", 4)) ||
+      get(&r, ub, sizeof ub) ||
       get(&r, &s->level, 8))
     goto bad;
   for (int k = 0; k < PREDICT__COUNT; k++) {
@@ -525,6 +543,9 @@ static int suite_unblob(struct suite *s, const unsigned char *p, size_t n, struc
     if (plen && forest_load_blob(part, plen, fs[k], err) < 0)
       goto bad;
   }
+  if (!memcmp(magic, "GSU2", 4) &&
+      (get_part(&r, &part, &plen) || suite_regions_load(s, part, plen, err) < 0))
+    goto bad;
   if (r.at != r.n || !s->demand || !s->rise || !s->top ||
       forest_num_features(s->demand) > CF__COUNT || forest_num_features(s->rise) > CF__COUNT ||
       forest_num_features(s->top) > ml_cust_nfeatures(s->d) ||
@@ -535,55 +556,73 @@ bad:
   return gerr_set(err, GERR_INTERNAL, "the stored model is damaged");
 }
 
-int suite_save(struct store *db, struct suite *s, int keep, struct gerr *err) {
+/* The registry row of s, its texts and blob malloc'd (model_row_release). */
+static int suite_row(const struct suite *s, struct model_row *row) {
+  memset(row, 0, sizeof *row);
   struct buf b;
   buf_init(&b, (size_t)1 << 34);
-  char *features = NULL, *metrics = NULL;
-  int rc = -1;
   if (suite_blob(s, &b) < 0) {
-    gerr_set(err, GERR_INTERNAL, "out of memory saving the model");
-    goto out;
+    buf_release(&b);
+    return -1;
   }
+  json_t *models = json_object_get(s->report, "models");
   json_t *fl = json_pack("{s:O,s:O,s:O}", "demand",
-                         json_object_get(json_object_get(json_object_get(s->report, "models"),
-                                                         "demand"), "features"),
+                         json_object_get(json_object_get(models, "demand"), "features"),
                          "demand_rise",
-                         json_object_get(json_object_get(json_object_get(s->report, "models"),
-                                                         "demand_rise"), "features"),
+                         json_object_get(json_object_get(models, "demand_rise"), "features"),
                          "top_product",
-                         json_object_get(json_object_get(json_object_get(s->report, "models"),
-                                                         "top_product"), "features"));
-  features = fl ? json_dumps(fl, JSON_COMPACT) : NULL;
+                         json_object_get(json_object_get(models, "top_product"), "features"));
+  row->features = fl ? json_dumps(fl, JSON_COMPACT) : NULL;
   json_decref(fl);
-  struct model_row row = {0};
-  snprintf(row.kind, sizeof row.kind, "suite");
-  snprintf(row.algorithm, sizeof row.algorithm, "XGBoost %s", "gbtree, native evaluation");
-  snprintf(row.trained_at, sizeof row.trained_at, "%s", s->trained_at);
-  row.rows = s->rows;
-  snprintf(row.data_from, sizeof row.data_from, "%s", s->data_from);
-  snprintf(row.data_to, sizeof row.data_to, "%s", s->data_to);
-  row.duration_ms = s->duration_ms;
-  row.features = features;
-  row.blob = (unsigned char *)b.data;
-  row.blob_len = b.len;
-  /* the report names its version: insert, then write it in */
-  metrics = json_dumps(s->report, JSON_COMPACT);
-  row.metrics = metrics;
-  if (!features || !metrics) {
+  snprintf(row->kind, sizeof row->kind, "suite");
+  snprintf(row->algorithm, sizeof row->algorithm, "XGBoost %s", "gbtree, native evaluation");
+  snprintf(row->trained_at, sizeof row->trained_at, "%s", s->trained_at);
+  row->rows = s->rows;
+  snprintf(row->data_from, sizeof row->data_from, "%s", s->data_from);
+  snprintf(row->data_to, sizeof row->data_to, "%s", s->data_to);
+  row->duration_ms = s->duration_ms;
+  /* the report names its version once loaded: stored without it */
+  row->metrics = json_dumps(s->report, JSON_COMPACT);
+  row->blob_len = b.len;
+  row->blob = (unsigned char *)buf_detach(&b, NULL);
+  if (!row->features || !row->metrics || !row->blob) {
+    model_row_release(row);
+    return -1;
+  }
+  return 0;
+}
+
+int suite_save(struct store *db, struct suite *s, int keep, struct gerr *err) {
+  struct model_row row;
+  memset(&row, 0, sizeof row);
+  int64_t prev = 0, version = 0;
+  int rc = -1;
+  /* One transaction: the regions are numbered after those of the version
+   * serving now, and the version, its regions, the serving mark and the
+   * prune land together or not at all. */
+  if (store_begin(db, err) < 0)
+    return -1;
+  int have = store_model_serving_version(db, &prev, err);
+  if (have < 0 || suite_regions_relabel(s, db, have == 0 ? prev : 0, err) < 0)
+    goto out;
+  if (suite_row(s, &row) < 0) {
     gerr_set(err, GERR_INTERNAL, "out of memory saving the model");
     goto out;
   }
-  int64_t version;
-  if (store_model_insert(db, &row, &version, err) < 0 ||
-      store_model_set_serving(db, version, err) < 0 || store_model_prune(db, keep, err) < 0)
+  if (store_model_insert(db, &row, &version, err) < 0)
     goto out;
   s->version = version;
+  if (suite_regions_store(s, db, err) < 0 || store_model_set_serving(db, version, err) < 0 ||
+      store_model_prune(db, keep, err) < 0 || store_commit(db, err) < 0)
+    goto out;
   json_object_set_new(s->report, "version", json_integer((json_int_t)version));
   rc = 0;
 out:
-  free(features);
-  free(metrics);
-  buf_release(&b);
+  if (rc < 0) {
+    store_rollback(db);
+    s->version = 0;
+  }
+  model_row_release(&row);
   return rc;
 }
 
@@ -620,6 +659,10 @@ int suite_load(struct store *db, const struct gaz *gaz, int64_t version, struct 
   }
   json_object_set_new(s->report, "version", json_integer((json_int_t)s->version));
   model_row_release(&row);
+  if (suite_index(s, err) < 0) {
+    suite_free(s);
+    return -1;
+  }
   *out = s;
   return 0;
 }

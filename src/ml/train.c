@@ -22,6 +22,7 @@ void train_config_defaults(struct train_config *c) {
   c->level = 0.8;
   c->seed = 1;
   c->max_sales_rows = 150000;
+  c->regions = 0;
 }
 
 /* Cell rows the demand and rise models train on, at most (all total cells,
@@ -971,7 +972,7 @@ int suite_train(struct store *db, const struct gaz *gaz, const struct train_conf
 
   stage(progress, progress_ctx, "finishing", 0.95);
   struct suite *s = w.s;
-  if (dataset_trim(w.d, gaz, ML_HIST, &s->d, err) < 0)
+  if (dataset_trim(w.d, gaz, ML_HIST, &s->d, err) < 0 || suite_index(s, err) < 0)
     goto out;
   iso_utc(s->trained_at, sizeof s->trained_at);
   ist_format_date(w.d->first_ms, s->data_from);
@@ -992,6 +993,11 @@ int suite_train(struct store *db, const struct gaz *gaz, const struct train_conf
     gerr_set(err, GERR_INTERNAL, "out of memory");
     goto out;
   }
+  stage(progress, progress_ctx, "regions", 0.97);
+  if (suite_regions_build(s, cfg->regions, cfg->seed, err) < 0)
+    goto out;
+  s->duration_ms = (mono_us() - t0) / 1000;
+  json_object_set_new(s->report, "duration_ms", json_integer((json_int_t)s->duration_ms));
   stage(progress, progress_ctx, "done", 1);
   *out = s;
   w.s = NULL;

@@ -439,6 +439,138 @@ static void test_ml__damaged_blob_refused(void **state) {
   assert_int_equal(system(cmd), 0);
 }
 
+
+static int count_row(void *ctx, int32_t pincode, int32_t region_id) {
+  (void)pincode;
+  (void)region_id;
+  ++*(size_t *)ctx;
+  return 0;
+}
+
+static int accept_in(int32_t pincode, void *ctx) {
+  return ml_pin_index(((struct suite *)ctx)->d, pincode) >= 0;
+}
+
+/* Regions in a suite: every clustered pincode in one region, a region's
+ * predicted demand the sum of its pincodes' predictions, the regions kept
+ * through the registry, ids kept when retraining on the same sales; and
+ * the fallback of a pincode without sales from its nearest ones. */
+static void test_ml__regions_and_fallbacks(void **state) {
+  (void)state;
+  char dir[] = "/tmp/gromo-ml-XXXXXX";
+  assert_non_null(mkdtemp(dir));
+  char path[128];
+  snprintf(path, sizeof path, "%s/reg.db", dir);
+  struct store *db = NULL;
+  struct gerr err;
+  assert_int_equal(store_open(path, &db, &err), 0);
+  struct gen_config gc = {.seed = 5, .end_ist_ms = days_from_civil(2026, 3, 1) * DAY_MS,
+                          .days = 200, .count = 12000};
+  struct gen *g = NULL;
+  assert_int_equal(gen_new(gaz, &gc, &g, &err), 0);
+  struct sale *recs = calloc(12000, sizeof *recs);
+  for (int i = 0; i < 12000; i++)
+    gen_next(g, &recs[i]);
+  gen_free(g);
+  struct store_insert_stats st;
+  assert_int_equal(store_sales_insert(db, recs, 12000, NULL, &st, &err), 0);
+  free(recs);
+  struct train_config cfg;
+  train_config_defaults(&cfg);
+  cfg.rounds = 10;
+  cfg.regions = 6;
+  struct suite *s = NULL;
+  if (suite_train(db, gaz, &cfg, NULL, NULL, &s, &err) < 0)
+    fail_msg("training: %s", err.msg);
+  assert_int_equal(suite_region_count(s), 6);
+  json_error_t je;
+  json_t *list = json_loads(suite_regions_json(s), 0, &je);
+  assert_int_equal(json_array_size(list), 6);
+  const struct dataset *d = s->d;
+  size_t members = 0;
+  for (size_t i = 0; i < 6; i++) {
+    json_t *reg = json_array_get(list, i);
+    int32_t id = (int32_t)json_integer_value(json_object_get(reg, "region_id"));
+    assert_int_equal(id, (int32_t)i + 1);
+    json_t *pins = json_object_get(reg, "pincodes");
+    double sum = 0;
+    for (size_t j = 0; j < json_array_size(pins); j++) {
+      int32_t pin = (int32_t)atol(json_string_value(json_array_get(pins, j)));
+      assert_int_equal(suite_region_of(s, pin), id);
+      for (size_t k = 0; k < d->nprod; k++)
+        for (size_t c = 0; c < d->nchan; c++) {
+          struct predict_query q = {.pincode = pin};
+          snprintf(q.product, sizeof q.product, "%s", d->prod[k]);
+          snprintf(q.channel, sizeof q.channel, "%s", d->chan[c]);
+          struct predict_answer a;
+          suite_predict(s, PREDICT_DEMAND, &q, 0, &a);
+          assert_false(a.fallback);
+          assert_int_equal(a.region_id, id);
+          sum += a.predicted_demand;
+        }
+    }
+    members += json_array_size(pins);
+    double pred = json_number_value(json_object_get(reg, "predicted_demand"));
+    if (fabs(pred - sum) > 1e-4)
+      fail_msg("region %d: predicted %.6f, its pincodes' sum %.6f", id, pred, sum);
+    const char *one = suite_region_json(s, id);
+    assert_non_null(one);
+  }
+  assert_null(suite_region_json(s, 0));
+  assert_null(suite_region_json(s, 7));
+  json_decref(list);
+
+  /* a pincode of the gazetteer without sales answers from its nearest
+   * pincodes with sales, as gaz_nearest ranks them */
+  int32_t unseen = 0;
+  for (size_t i = 0; i < gaz_count(gaz) && !unseen; i += 97)
+    if (ml_pin_index(d, gaz_at(gaz, i)->pincode) < 0)
+      unseen = gaz_at(gaz, i)->pincode;
+  assert_true(unseen > 0);
+  struct gaz_near near[5];
+  size_t nn = gaz_nearest(gaz, unseen, accept_in, s, 5, near);
+  assert_int_equal(nn, 5);
+  struct predict_query q = {.pincode = unseen};
+  snprintf(q.product, sizeof q.product, "%s", d->prod[0]);
+  snprintf(q.channel, sizeof q.channel, "%s", d->chan[0]);
+  struct predict_answer a, b;
+  suite_predict(s, PREDICT_DEMAND, &q, 0, &a);
+  assert_true(a.fallback);
+  assert_int_equal(a.region_id, 0);
+  double mean = 0;
+  for (size_t i = 0; i < nn; i++) {
+    struct predict_query nq = q;
+    nq.pincode = near[i].e->pincode;
+    suite_predict(s, PREDICT_DEMAND, &nq, 0, &b);
+    mean += b.predicted_demand / (double)nn;
+  }
+  assert_true(fabs(a.predicted_demand - mean) < 1e-9);
+
+  /* saved with its regions; loaded the same */
+  assert_int_equal(suite_save(db, s, 5, &err), 0);
+  size_t rows = 0;
+  assert_int_equal(store_regions_scan(db, suite_version(s), count_row, &rows, &err), 0);
+  assert_int_equal(rows, members);
+  struct suite *l = NULL;
+  assert_int_equal(suite_load(db, gaz, 0, &l, &err), 0);
+  assert_string_equal(suite_regions_json(l), suite_regions_json(s));
+  suite_free(l);
+
+  /* retrained on the same sales: the same regions under the same ids */
+  struct suite *s2 = NULL;
+  if (suite_train(db, gaz, &cfg, NULL, NULL, &s2, &err) < 0)
+    fail_msg("training: %s", err.msg);
+  assert_int_equal(suite_save(db, s2, 5, &err), 0);
+  assert_int_equal(suite_version(s2), suite_version(s) + 1);
+  assert_string_equal(suite_regions_json(s2), suite_regions_json(s));
+  suite_free(s2);
+  suite_free(s);
+  store_close(db);
+  char cmd[200];
+  snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+  assert_int_equal(system(cmd), 0);
+}
+
 static int setup(void **state) {
   (void)state;
   struct gerr err;
@@ -457,6 +589,7 @@ int main(void) {
       cmocka_unit_test(test_ml__no_feature_reads_the_future),
       cmocka_unit_test(test_ml__known_process),
       cmocka_unit_test(test_ml__damaged_blob_refused),
+      cmocka_unit_test(test_ml__regions_and_fallbacks),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }
