@@ -20,6 +20,8 @@ int api_predict_top_product(struct req *rq, struct resp *rs); /* predict.c */
 int api_models(struct req *rq, struct resp *rs);              /* models.c */
 int api_models_train(struct req *rq, struct resp *rs);        /* models.c */
 int api_models_train_job(struct req *rq, struct resp *rs);    /* models.c */
+int api_regions(struct req *rq, struct resp *rs);             /* regions.c */
+int api_region(struct req *rq, struct resp *rs);              /* regions.c */
 extern const struct stream_ops api_upload_ops;         /* upload.c */
 
 /* One prediction answer as the API writes it (a JSON object, preceded by a

@@ -11,6 +11,7 @@
 
 #define TRAIN_ROUNDS_MAX 2000
 #define TRAIN_ORIGINS_MAX 24
+#define TRAIN_REGIONS_MAX 5000
 
 /* Each model's promotion from a stored report ({"models":{"demand":
  * {"promoted":true,...},...}}): {"demand":true,...}, or {} when unknown. */
@@ -127,7 +128,8 @@ int api_models_train(struct req *rq, struct resp *rs) {
   if (wait < 0)
     return resp_error(rs, GERR_INVALID_INPUT, NULL, "wait must be true or false");
   struct train_options opt = {0};
-  const char *rounds = req_query(rq, "rounds"), *origins = req_query(rq, "origins");
+  const char *rounds = req_query(rq, "rounds"), *origins = req_query(rq, "origins"),
+             *regions = req_query(rq, "regions");
   long long v;
   if (rounds) {
     if (param_int(rounds, 1, TRAIN_ROUNDS_MAX, &v) < 0)
@@ -140,6 +142,12 @@ int api_models_train(struct req *rq, struct resp *rs) {
       return resp_error(rs, GERR_INVALID_INPUT, NULL,
                         "origins must be an integer from 1 to %d", TRAIN_ORIGINS_MAX);
     opt.origins = (int)v;
+  }
+  if (regions) {
+    if (param_int(regions, 1, TRAIN_REGIONS_MAX, &v) < 0)
+      return resp_error(rs, GERR_INVALID_INPUT, NULL,
+                        "regions must be an integer from 1 to %d", TRAIN_REGIONS_MAX);
+    opt.regions = (int)v;
   }
   char id[TRAINJOB_ID_LEN + 1];
   int started = 0;

@@ -510,6 +510,12 @@ static void render_answer(struct out *o, enum predict_kind kind, const struct pr
   }
   PUT_LIT(o, ",\"model_version\":");
   put_int(o, version);
+  if (a->region_id > 0) {
+    PUT_LIT(o, ",\"region_id\":");
+    put_int(o, a->region_id);
+  } else {
+    PUT_LIT(o, ",\"region_id\":null");
+  }
   PUT_LIT(o, ",\"source\":");
   put_str(o, a->source ? a->source : "model");
   if (a->fallback) {
@@ -530,7 +536,7 @@ static void render_answer(struct out *o, enum predict_kind kind, const struct pr
       if (i)
         PUT_LIT(o, ",");
       PUT_LIT(o, "{\"feature\":");
-      put_str(o, d->feature ? d->feature : "");
+      put_str(o, d->feature);
       PUT_NUM(o, ",\"value\":", d->value);
       PUT_NUM(o, ",\"contribution\":", d->contribution);
       PUT_LIT(o, "}");

@@ -230,6 +230,8 @@ static void *job_run(void *arg) {
     cfg.rounds = opt.rounds;
   if (opt.origins > 0)
     cfg.origins = opt.origins;
+  if (opt.regions > 0)
+    cfg.regions = opt.regions;
   if (store_open(t->db, &db, &err) == 0 &&
       suite_train(db, t->gaz, &cfg, on_progress, t, &s, &err) == 0) {
     on_progress(t, "saving", 1.0);
@@ -348,10 +350,11 @@ json_t *trainer_job_json(struct trainer *t, const char *id) {
   if (j) {
     int done = j->status == JOB_SUCCEEDED || j->status == JOB_FAILED;
     int64_t ms = done ? j->duration_ms : (mono_us() - j->t0_us) / 1000;
-    o = json_pack("{s:s,s:s,s:s,s:f,s:{s:o,s:o},s:s,s:o,s:I}", "job_id", j->id, "status",
-                  status_names[j->status], "stage", j->stage, "progress", j->progress,
-                  "options", "rounds", option_json(j->opt.rounds), "origins",
-                  option_json(j->opt.origins), "started_at", j->started_at, "finished_at",
+    o = json_pack("{s:s,s:s,s:s,s:f,s:{s:o,s:o,s:o},s:s,s:o,s:I}", "job_id", j->id,
+                  "status", status_names[j->status], "stage", j->stage, "progress",
+                  j->progress, "options", "rounds", option_json(j->opt.rounds), "origins",
+                  option_json(j->opt.origins), "regions", option_json(j->opt.regions),
+                  "started_at", j->started_at, "finished_at",
                   done ? json_string(j->finished_at) : json_null(), "duration_ms",
                   (json_int_t)ms);
     if (o && j->status == JOB_SUCCEEDED)

@@ -29,6 +29,7 @@ int cmd_export(int argc, char **argv);
 int cmd_train(int argc, char **argv);
 int cmd_models(int argc, char **argv);
 int cmd_predict(int argc, char **argv);
+int cmd_regions(int argc, char **argv);
 
 /* The value of environment variable `name`, or def when unset or empty. */
 const char *cli_env(const char *name, const char *def);

@@ -22,8 +22,10 @@ static const char train_help[] =
     "a few seconds. A model that does worse than its baseline is not promoted:\n"
     "the baseline answers in its place.\n\n"
     "  -d, --db URI      store (env GROMO_DB, default gromo.db)\n"
-    "      --rounds N    boosting rounds per model, 1-2000 (default 150)\n"
+    "      --rounds N    boosting rounds per model, 1-2000 (default 120)\n"
     "      --origins N   rolling as-of dates to learn from, 1-24 (default 6)\n"
+    "      --regions K   group the pincodes into K regions, 1-5000 (default:\n"
+    "                    chosen from the data; see docs/regions.md)\n"
     "      --threads N   training threads, 1-64 (default 1: idle OpenMP threads\n"
     "                    spin, which slows a busy machine more than it helps)\n"
     "      --json        print the training summary as JSON on standard output\n"
@@ -108,6 +110,15 @@ static void print_summary(json_t *sum) {
   const char *name;
   json_t *m;
   json_object_foreach(json_object_get(sum, "models"), name, m) print_model(name, m);
+  json_t *rg = json_object_get(sum, "regions");
+  if (rg)
+    printf("\nregions: %lld (%s), silhouette %.3f, median %.1f km to the centroid, product-mix "
+           "variance %.2f of a random grouping's\n",
+           (long long)json_integer_value(json_object_get(rg, "regions")),
+           json_string_value(json_object_get(rg, "chosen_by")),
+           json_number_value(json_object_get(rg, "silhouette")),
+           json_number_value(json_object_get(rg, "median_km_to_centroid")),
+           json_number_value(json_object_get(rg, "product_mix_variance_vs_random")));
 }
 
 int cmd_train(int argc, char **argv) {
@@ -116,10 +127,11 @@ int cmd_train(int argc, char **argv) {
   struct train_config cfg;
   train_config_defaults(&cfg);
   cfg.threads = 1;
-  enum { O_ROUNDS = 256, O_ORIGINS, O_JSON, O_THREADS };
+  enum { O_ROUNDS = 256, O_ORIGINS, O_JSON, O_THREADS, O_REGIONS };
   static const struct option opts[] = {{"db", required_argument, 0, 'd'},
                                        {"rounds", required_argument, 0, O_ROUNDS},
                                        {"origins", required_argument, 0, O_ORIGINS},
+                                       {"regions", required_argument, 0, O_REGIONS},
                                        {"threads", required_argument, 0, O_THREADS},
                                        {"json", no_argument, 0, O_JSON},
                                        {"quiet", no_argument, 0, 'q'},
@@ -137,6 +149,10 @@ int cmd_train(int argc, char **argv) {
     case O_ORIGINS:
       if (parse_bounded(optarg, 1, 24, &cfg.origins) < 0)
         return cli_usage_error("train", "origins must be an integer from 1 to 24");
+      break;
+    case O_REGIONS:
+      if (parse_bounded(optarg, 1, 5000, &cfg.regions) < 0)
+        return cli_usage_error("train", "regions must be an integer from 1 to 5000");
       break;
     case O_THREADS:
       if (parse_bounded(optarg, 1, 64, &cfg.threads) < 0)

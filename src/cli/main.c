@@ -14,6 +14,7 @@ static const struct cli_command commands[] = {
     {"train", cmd_train, "train the demand models on the stored sales"},
     {"models", cmd_models, "list trained model versions, roll back to one"},
     {"predict", cmd_predict, "predict demand, demand rise or the top product"},
+    {"regions", cmd_regions, "the regions of the serving models, or one of them"},
     {"keys", cmd_keys, "create, list and revoke API keys"},
     {NULL, NULL, NULL},
 };

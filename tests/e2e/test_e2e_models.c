@@ -2,6 +2,7 @@
  * server and through the command line.
  * Data are small (20,000 generated sales) and training short (few rounds),
  * so the whole file runs in well under a minute. */
+#include <math.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -130,6 +131,13 @@ static void test_models__cold_start(void **state) {
   assert_int_equal(json_array_size(jget(r.json, "data.versions")), 0);
   assert_true(json_is_null(jget(r.json, "data.version")));
   assert_non_null(strstr(jstr(r.json, "message"), "no model is trained"));
+  http_res_free(&r);
+  /* Regions come from training: none yet, and the answer says so. */
+  assert_int_equal(http_do_as(&S, viewer, NULL, "GET", "/regions", NULL, NULL, 0, &r), 0);
+  expect_error(&r, 503, "unavailable");
+  http_res_free(&r);
+  assert_int_equal(http_do_as(&S, viewer, NULL, "GET", "/regions/1", NULL, NULL, 0, &r), 0);
+  expect_error(&r, 503, "unavailable");
   http_res_free(&r);
   /* Too little data: the job fails and says why. */
   post_as(S.key, "/models/train?wait=true&rounds=5", NULL, &r);
@@ -526,6 +534,216 @@ static void test_models__batches_in_order(void **state) {
   free(body);
 }
 
+
+/* ---- regions (SPEC §4) ---- */
+
+/* region id of every pincode of the serving regions, by pincode */
+struct region_map {
+  size_t n;
+  int32_t pin[20000], id[20000];
+};
+
+static void region_map_of(json_t *list, struct region_map *m) {
+  m->n = 0;
+  for (size_t i = 0; i < json_array_size(list); i++) {
+    json_t *reg = json_array_get(list, i);
+    json_t *members = json_object_get(reg, "pincodes");
+    for (size_t j = 0; j < json_array_size(members) && m->n < 20000; j++) {
+      m->pin[m->n] = (int32_t)atol(json_string_value(json_array_get(members, j)));
+      m->id[m->n++] = (int32_t)json_integer_value(json_object_get(reg, "region_id"));
+    }
+  }
+}
+
+static int32_t region_in(const struct region_map *m, int32_t pin) {
+  for (size_t i = 0; i < m->n; i++)
+    if (m->pin[i] == pin)
+      return m->id[i];
+  return 0;
+}
+
+static struct region_map first_regions;
+
+static void test_models__regions(void **state) {
+  struct http_res r;
+  assert_int_equal(http_do_as(&S, NULL, NULL, "GET", "/regions", NULL, NULL, 0, &r), 0);
+  expect_error(&r, 401, "unauthorized");
+  http_res_free(&r);
+  assert_int_equal(http_do_as(&S, viewer, NULL, "GET", "/regions", NULL, NULL, 0, &r), 0);
+  assert_int_equal(r.status, 200);
+  assert_int_equal((long long)jnum(r.json, "data.model_version"), trained_version);
+  json_t *list = jget(r.json, "data.regions");
+  size_t k = json_array_size(list);
+  assert_true(k >= 1);
+  assert_int_equal((size_t)jnum(r.json, "data.count"), k);
+  /* every region whole and coherent; no pincode in two */
+  size_t smallest = 0;
+  long long prev_id = 0, pins_total = 0;
+  for (size_t i = 0; i < k; i++) {
+    json_t *g = json_array_get(list, i);
+    long long id = (long long)jnum(g, "region_id");
+    assert_true(id > prev_id); /* ascending, distinct, from 1 */
+    prev_id = id;
+    size_t n = json_array_size(jget(g, "pincodes"));
+    assert_true(n >= 1);
+    assert_int_equal((size_t)jnum(g, "pincode_count"), n);
+    pins_total += (long long)n;
+    double total = jnum(g, "total_demand"), pred = jnum(g, "predicted_demand");
+    assert_true(total >= 0 && pred >= 0 && total == (double)(long long)total);
+    assert_true(json_is_true(jget(g, "demand_rise_flag")) == (pred > total));
+    assert_true(fabs(jnum(g, "avg_demand_per_pincode") - total / (double)n) < 1e-3);
+    double sum = 0;
+    const char *key;
+    json_t *v;
+    json_object_foreach(jget(g, "products.distribution"), key, v) sum += json_number_value(v);
+    assert_true(total == 0 || fabs(sum - 1) < 1e-3);
+    assert_non_null(jstr(g, "products.top_product"));
+    assert_non_null(jstr(g, "channels.top_channel"));
+    assert_true(jnum(g, "bounding_box.min_lat") <= jnum(g, "centroid.lat") + 1e-6);
+    assert_true(jnum(g, "centroid.lat") <= jnum(g, "bounding_box.max_lat") + 1e-6);
+    assert_true(json_array_size(jget(g, "states")) >= 1);
+    assert_true(json_array_size(jget(g, "districts")) >= 1);
+    assert_non_null(jstr(g, "districts.0.name"));
+    if (n < json_array_size(jget(json_array_get(list, smallest), "pincodes")))
+      smallest = i;
+  }
+  region_map_of(list, &first_regions);
+  assert_int_equal((size_t)pins_total, first_regions.n);
+  for (size_t i = 1; i < first_regions.n; i++)
+    for (size_t j = 0; j < i && j < 64; j++) /* a sample: pincodes listed once */
+      assert_true(first_regions.pin[i] != first_regions.pin[j]);
+
+  /* The smallest region's predicted demand is the sum of its pincodes'
+   * predictions, over every product and channel (in batches of at most
+   * 10,000 queries). */
+  json_t *g = json_array_get(list, smallest);
+  long long gid = (long long)jnum(g, "region_id");
+  json_t *members = jget(g, "pincodes");
+  size_t n = json_array_size(members);
+  const char *prod[16], *chan[16];
+  size_t np = 0, nc = 0;
+  const char *key;
+  json_t *v;
+  json_object_foreach(jget(g, "products.distribution"), key, v) if (np < 16) prod[np++] = key;
+  json_object_foreach(jget(g, "channels.distribution"), key, v) if (nc < 16) chan[nc++] = key;
+  assert_true(np >= 1 && nc >= 1);
+  size_t per = 10000 / (np * nc); /* pincodes a batch */
+  double sum = 0;
+  for (size_t from = 0; from < n; from += per) {
+    size_t to = from + per < n ? from + per : n;
+    size_t cap = (to - from) * np * nc * 96 + 16, len = 0;
+    char *body = malloc(cap);
+    assert_non_null(body);
+    body[len++] = '[';
+    for (size_t i = from; i < to; i++)
+      for (size_t a = 0; a < np; a++)
+        for (size_t c = 0; c < nc; c++)
+          len += (size_t)snprintf(body + len, cap - len,
+                                  "%s{\"pincode\":\"%s\",\"product\":\"%s\",\"channel\":\"%s\"}",
+                                  len > 1 ? "," : "",
+                                  json_string_value(json_array_get(members, i)), prod[a], chan[c]);
+    body[len++] = ']';
+    body[len] = '\0';
+    struct http_res p;
+    assert_int_equal(http_do_as(&S, analyst, NULL, "POST", "/predict/demand",
+                                "application/json", body, len, &p),
+                     0);
+    free(body);
+    assert_int_equal(p.status, 200);
+    json_t *ans = jget(p.json, "data");
+    assert_int_equal(json_array_size(ans), (to - from) * np * nc);
+    for (size_t i = 0; i < json_array_size(ans); i++) {
+      json_t *a = json_array_get(ans, i);
+      assert_int_equal((long long)jnum(a, "region_id"), gid); /* predictions carry it */
+      assert_true(json_is_false(jget(a, "fallback")));
+      sum += jnum(a, "predicted_demand");
+    }
+    http_res_free(&p);
+  }
+  printf("%zu regions; region %lld: predicted %.4f, sum over its %zu cells %.4f\n", k, gid,
+         jnum(g, "predicted_demand"), n * np * nc, sum);
+  /* each answer and the region's figure are rounded to 4 decimals */
+  assert_true(fabs(sum - jnum(g, "predicted_demand")) <= 5e-5 * (double)(n * np * nc) + 1e-4);
+
+  /* One region, by id and by pincode, is the listed one. */
+  char path[128];
+  snprintf(path, sizeof path, "/regions/%lld", gid);
+  struct http_res one;
+  assert_int_equal(http_do_as(&S, viewer, NULL, "GET", path, NULL, NULL, 0, &one), 0);
+  assert_int_equal(one.status, 200);
+  assert_int_equal((long long)jnum(one.json, "data.region_id"), gid);
+  assert_int_equal((long long)jnum(one.json, "data.model_version"), trained_version);
+  assert_true(jnum(one.json, "data.predicted_demand") == jnum(g, "predicted_demand"));
+  assert_true(jnum(one.json, "data.pincode_count") == jnum(g, "pincode_count"));
+  http_res_free(&one);
+  snprintf(path, sizeof path, "/regions?pincode=%s", jstr(g, "pincodes.0"));
+  assert_int_equal(http_do_as(&S, viewer, NULL, "GET", path, NULL, NULL, 0, &one), 0);
+  assert_int_equal(one.status, 200);
+  assert_int_equal((long long)jnum(one.json, "data.region_id"), gid);
+  http_res_free(&one);
+  http_res_free(&r);
+
+  /* Ids that name no region: 404, never 500. */
+  static const char *const bad_ids[] = {"0", "-1", "abc", "1.5", "99999999999999999999",
+                                        "2147483647", "%00", "1%20"};
+  for (size_t i = 0; i < sizeof bad_ids / sizeof bad_ids[0]; i++) {
+    snprintf(path, sizeof path, "/regions/%s", bad_ids[i]);
+    assert_int_equal(http_do_as(&S, viewer, NULL, "GET", path, NULL, NULL, 0, &one), 0);
+    if (one.status != 404)
+      fail_msg("GET %s: %ld %.200s", path, one.status, one.body);
+    expect_error(&one, 404, "not_found");
+    http_res_free(&one);
+  }
+  snprintf(path, sizeof path, "/regions?pincode=%s", unseen_pin);
+  assert_int_equal(http_do_as(&S, viewer, NULL, "GET", path, NULL, NULL, 0, &one), 0);
+  expect_error(&one, 404, "not_found");
+  http_res_free(&one);
+  assert_int_equal(http_do_as(&S, viewer, NULL, "GET", "/regions?pincode=12ab", NULL, NULL, 0,
+                              &one),
+                   0);
+  expect_error(&one, 400, "invalid_input");
+  http_res_free(&one);
+
+  /* /models reports the clustering. */
+  assert_int_equal(http_do_as(&S, viewer, NULL, "GET", "/models", NULL, NULL, 0, &one), 0);
+  assert_int_equal((size_t)jnum(one.json, "data.regions.regions"), k);
+  double sil = jnum(one.json, "data.regions.silhouette");
+  assert_true(sil >= -1 && sil <= 1);
+  assert_true(jnum(one.json, "data.regions.median_km_to_centroid") >= 0);
+  assert_true(jnum(one.json, "data.regions.product_mix_variance_vs_random") < 1);
+  http_res_free(&one);
+}
+
+/* Retraining on the same sales plus 5% more keeps the region ids of the
+ * pincodes whose region stayed. */
+static void test_models__region_ids_stable(void **state) {
+  struct http_res r;
+  assert_int_equal(http_do(&S, "GET", "/generate-sample-data/1000?seed=77", NULL, NULL, 0, &r),
+                   0);
+  assert_int_equal(r.status, 200);
+  http_res_free(&r);
+  post_as(S.key, "/models/train?wait=true&rounds=20&origins=3", NULL, &r);
+  assert_int_equal(r.status, 200);
+  trained_version = (long long)jnum(r.json, "data.summary.version");
+  http_res_free(&r);
+  assert_int_equal(http_do_as(&S, viewer, NULL, "GET", "/regions", NULL, NULL, 0, &r), 0);
+  assert_int_equal((long long)jnum(r.json, "data.model_version"), trained_version);
+  static struct region_map now;
+  region_map_of(jget(r.json, "data.regions"), &now);
+  http_res_free(&r);
+  size_t both = 0, kept = 0;
+  for (size_t i = 0; i < first_regions.n; i++) {
+    int32_t id = region_in(&now, first_regions.pin[i]);
+    if (!id)
+      continue;
+    both++;
+    kept += id == first_regions.id[i];
+  }
+  printf("region ids after 5%% more data: %zu of %zu pincodes kept theirs\n", kept, both);
+  assert_true(both > 0);
+  assert_true((double)kept >= 0.8 * (double)both);
+}
+
 static void test_models__bad_bodies(void **state) {
   struct http_res r;
   struct {
@@ -846,6 +1064,8 @@ int main(void) {
       cmocka_unit_test(test_models__report_keeps_seed_keys),
       cmocka_unit_test(test_models__predictions),
       cmocka_unit_test(test_models__batches_in_order),
+      cmocka_unit_test(test_models__regions),
+      cmocka_unit_test(test_models__region_ids_stable),
       cmocka_unit_test(test_models__bad_bodies),
       cmocka_unit_test(test_models__retrain_under_load),
       cmocka_unit_test(test_models__rollback_through_cli),
