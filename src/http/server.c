@@ -629,6 +629,20 @@ static unsigned mode_flags(enum http_mode m) {
 }
 
 /* A PEM file, whole, NUL-terminated (bounded: certificates are small). */
+/* MHD's own %HH decoding of paths and query values, except that a decoded
+ * NUL becomes DEL (0x7f): a C string cut short at "%00" would otherwise
+ * name another path or value ("/regions/%00" read as "/regions/"). DEL is
+ * valid in no path segment, identifier or number, so it is refused. */
+static size_t unescape(void *cls, struct MHD_Connection *c, char *s) {
+  (void)cls;
+  (void)c;
+  size_t n = MHD_http_unescape(s);
+  for (size_t i = 0; i < n; i++)
+    if (s[i] == '\0')
+      s[i] = 0x7f;
+  return n;
+}
+
 static char *read_pem(const char *path, struct gerr *err) {
   FILE *f = fopen(path, "rb");
   if (!f) {
@@ -715,6 +729,7 @@ int server_start(struct app *app, struct server **out, struct gerr *err) {
       flags, (uint16_t)cfg->port, NULL, NULL, &on_request, srv,
       MHD_OPTION_EXTERNAL_LOGGER, &mhd_logger, srv, /* first, to catch all */
       MHD_OPTION_SOCK_ADDR, addr,
+      MHD_OPTION_UNESCAPE_CALLBACK, &unescape, NULL,
       MHD_OPTION_NOTIFY_COMPLETED, &on_completed, srv,
       MHD_OPTION_THREAD_POOL_SIZE, use_pool && pool > 1 ? pool : 0,
       MHD_OPTION_CONNECTION_TIMEOUT, cfg->conn_timeout,
