@@ -101,6 +101,13 @@ static const double hour_volume[24] = {
 #define TREND_WAVELENGTH_MIN 9.0 /* degrees */
 #define TREND_WAVELENGTH_MAX 16.0
 
+/* Regional product preference: the logits of credit card and insurance
+ * (against loan) move by PREF_FIELD_SD * field(lat, lng), a smooth field of
+ * its own for each, plus PREF_DISTRICT_SD * z_district: some parts of the
+ * country buy more cover, others more cards. */
+#define PREF_FIELD_SD 0.45
+#define PREF_DISTRICT_SD 0.15
+
 /* Channel: logit of online. */
 #define ONLINE_BASE (-0.35)
 #define ONLINE_PER_TIER 0.55 /* times (tier - 1.5) */
@@ -299,6 +306,7 @@ struct area {
   float log_income;   /* log of the median monthly income, age aside */
   int8_t age_shift;   /* years added to the tier's age distribution */
   uint8_t tier;
+  float pref_card, pref_insurance; /* exp of the regional logit shifts */
 };
 
 struct district {
@@ -380,16 +388,17 @@ static double clampd(double x, double lo, double hi) {
   return x < lo ? lo : x > hi ? hi : x;
 }
 
-/* The smooth part of the trend: a few plane waves over India whose
- * directions, wavelengths and phases come from the seed; unit variance. */
-static double trend_field(uint64_t seed, double lat, double lng) {
+/* A smooth field over India: a few plane waves whose directions,
+ * wavelengths and phases come from the seed and the salt; unit variance.
+ * The trend's (salt 0x7e4d) and each product preference's. */
+static double smooth_field(uint64_t seed, uint64_t salt, double lat, double lng) {
   double f = 0;
   for (int j = 0; j < TREND_WAVES; j++) {
-    double dir = 2 * M_PI * hash01(seed, 0x7e4d, (uint64_t)(3 * j));
+    double dir = 2 * M_PI * hash01(seed, salt, (uint64_t)(3 * j));
     double len = TREND_WAVELENGTH_MIN +
                  (TREND_WAVELENGTH_MAX - TREND_WAVELENGTH_MIN) *
-                     hash01(seed, 0x7e4d, (uint64_t)(3 * j + 1));
-    double phase = 2 * M_PI * hash01(seed, 0x7e4d, (uint64_t)(3 * j + 2));
+                     hash01(seed, salt, (uint64_t)(3 * j + 1));
+    double phase = 2 * M_PI * hash01(seed, salt, (uint64_t)(3 * j + 2));
     double k = 2 * M_PI / len;
     f += sin(k * (cos(dir) * lng + sin(dir) * lat) + phase);
   }
@@ -545,7 +554,7 @@ static int build_areas(struct gen *g, const struct gaz *gz, uint64_t seed,
     a->pincode = e->pincode;
     a->tier = (uint8_t)tier;
     a->district = (uint32_t)di;
-    double beta = TREND_DRIFT + TREND_FIELD_SD * trend_field(seed, e->lat, e->lng) +
+    double beta = TREND_DRIFT + TREND_FIELD_SD * smooth_field(seed, 0x7e4d, e->lat, e->lng) +
                   TREND_DISTRICT_SD * hash_normal(seed, dkey, 2) +
                   TREND_PINCODE_SD * hash_normal(seed, pin, 3);
     beta = clampd(beta, -TREND_MAX, TREND_MAX);
@@ -555,6 +564,11 @@ static int build_areas(struct gen *g, const struct gaz *gz, uint64_t seed,
                              0.18 * hash_normal(seed, dkey, 4) +
                              0.12 * hash_normal(seed, pin, 5));
     a->age_shift = (int8_t)clampd(round(2.0 * hash_normal(seed, dkey, 6)), -4, 4);
+    a->pref_card = (float)exp(PREF_FIELD_SD * smooth_field(seed, 0x5ca4d, e->lat, e->lng) +
+                              PREF_DISTRICT_SD * hash_normal(seed, dkey, 8));
+    a->pref_insurance =
+        (float)exp(PREF_FIELD_SD * smooth_field(seed, 0x1a5e, e->lat, e->lng) +
+                   PREF_DISTRICT_SD * hash_normal(seed, dkey, 9));
     w[g->nareas] = tier_weight[tier] * pow(e->offices ? e->offices : 1, 0.25) *
                    exp(0.5 * hash_normal(seed, pin, 7) - 0.125);
     g->districts[di].weight += w[g->nareas];
@@ -845,8 +859,10 @@ void gen_next(struct gen *g, struct sale *out) {
 
   /* What: the product table for the tier, age, income and month. */
   const float *cum = g->product_cum[a->tier][age_band(age)][income_band(log_income)][month];
-  double u = rng_uniform(&g->rng);
-  int product = u < cum[0] ? P_LOAN : u < cum[1] ? P_CARD : P_INSURANCE;
+  double p_loan = cum[0], p_card = (cum[1] - cum[0]) * a->pref_card,
+         p_ins = (1.0 - cum[1]) * a->pref_insurance; /* the area's preference */
+  double u = rng_uniform(&g->rng) * (p_loan + p_card + p_ins);
+  int product = u < p_loan ? P_LOAN : u < p_loan + p_card ? P_CARD : P_INSURANCE;
   memcpy(out->product, product_name[product], sizeof product_name[product]);
 
   /* How: online more for the young, the urban, the better off, and more
