@@ -93,7 +93,9 @@ int main(int argc, char **argv) {
       "models.top_product.holdout.log_loss",
       "models.top_product.holdout.top_probability_calibration_error",
       "models.top_product.baselines.pincode_product_shares.accuracy",
-      "models.top_product.baselines.pincode_product_shares.log_loss"};
+      "models.top_product.baselines.pincode_product_shares.log_loss", "regions.regions",
+      "regions.pincodes", "regions.silhouette", "regions.median_km_to_centroid",
+      "regions.product_mix_variance_vs_random"};
   for (size_t i = 0; i < sizeof paths / sizeof *paths; i++)
     metric(r, paths[i]);
   const char *kinds[3] = {"demand", "demand_rise", "top_product"};

@@ -227,6 +227,66 @@ bench_upload() {
   echo
 }
 
+# Predictions (docs/benchmarks.md): a server on 200,000 sample sales, trained
+# first. One query a request under wrk -t1 -c64, and batches of 10,000
+# queries by curl: over pincodes with sales, with ?explain=true, and over
+# pincodes of the gazetteer without sales (fallbacks).
+bench_predict() {
+  echo "== predictions: one query a request (wrk -t1 -c64 -d8s), batches of 10,000 (curl, wall time)"
+  rm -f "$tmp/p.db"*
+  ./gromo generate 200000 --seed 1 --db "$tmp/p.db" -q
+  ./gromo train --db "$tmp/p.db" -q
+  key=$(./gromo keys create --role analyst --name bench --db "$tmp/p.db" 2>/dev/null | tail -n 1)
+  start_server "$tmp/p.db"
+  base="http://127.0.0.1:$PORT"
+  cat > "$tmp/one.lua" <<LUA
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["X-API-Key"] = "$key"
+wrk.body = '{"pincode":"400001","product":"loan","channel":"online","customer_age":35,"customer_income":75000}'
+LUA
+  for ep in demand demand-rise top-product; do
+    wrk -t1 -c64 -d8s --latency -s "$tmp/one.lua" "$base/predict/$ep" > "$tmp/wrk.txt" 2>&1
+    echo "one query: /predict/$ep: $(awk '/Requests\/sec/ {print $2}' "$tmp/wrk.txt") req/s," \
+      "p99 $(wrk_p99), errors $(awk '/Non-2xx|Socket errors/ {print}' "$tmp/wrk.txt" | tr -s ' ')"
+  done
+  # Pincodes with sales (those of the regions) and pincodes of the
+  # gazetteer without.
+  ./gromo regions --db "$tmp/p.db" --json | grep -o '"[0-9]\{6\}"' | tr -d '"' | sort -u > "$tmp/inreg.txt"
+  awk 'NR > 1 { print $1 }' data/pincodes.tsv | sort -u > "$tmp/all.txt"
+  head -n 500 "$tmp/inreg.txt" > "$tmp/known.txt"
+  comm -23 "$tmp/all.txt" "$tmp/inreg.txt" | head -n 2000 > "$tmp/unseen.txt"
+  mk_batch() { # mk_batch PINFILE -> 10,000 queries cycling over its pincodes
+    awk 'BEGIN { split("loan credit_card insurance", p, " "); split("online offline", c, " ") }
+         { pin[n++] = $1 }
+         END { printf "["; for (i = 0; i < 10000; i++) {
+                 if (i) printf ","
+                 printf "{\"pincode\":\"%s\",\"product\":\"%s\",\"channel\":\"%s\"", pin[i % n], p[i % 3 + 1], c[i % 2 + 1]
+                 if (i % 3) printf ",\"customer_age\":%d,\"customer_income\":%d", 20 + i % 50, 20000 + 97 * (i % 1000)
+                 printf "}" }
+               printf "]" }' "$1"
+  }
+  mk_batch "$tmp/known.txt" > "$tmp/known.json"
+  mk_batch "$tmp/unseen.txt" > "$tmp/unseen.json"
+  echo "batches: $(wc -l < "$tmp/known.txt") pincodes with sales, $(wc -l < "$tmp/unseen.txt") without"
+  batch() { # batch LABEL PATH FILE
+    for run in 1 2 3; do
+      t=$(curl -s -o "$tmp/b.json" -w '%{time_total}' -H "X-API-Key: $key" \
+        -H 'Content-Type: application/json' --data-binary @"$3" "$base$2")
+      n=$(grep -o '"model_version"' "$tmp/b.json" | wc -l)
+      echo "batch: $1: run $run: $(calc "$t * 1000") ms, $n answers"
+    done
+  }
+  batch "demand, 10,000" /predict/demand "$tmp/known.json"
+  batch "demand-rise, 10,000" /predict/demand-rise "$tmp/known.json"
+  batch "top-product, 10,000" /predict/top-product "$tmp/known.json"
+  batch "demand, 10,000 of pincodes without sales" /predict/demand "$tmp/unseen.json"
+  batch "demand ?explain=true, 10,000" "/predict/demand?explain=true" "$tmp/known.json"
+  stop_server
+  rm -f "$tmp/p.db"*
+  echo
+}
+
 case "$what" in
   generate) bench_generate ;;
   sales_add) bench_sales_add ;;
@@ -235,7 +295,8 @@ case "$what" in
   ratelimit) bench_ratelimit ;;
   train) bench_train ;;
   upload) bench_upload ;;
+  predict) bench_predict ;;
   regions) $B/bench/bench_cluster ;;
-  all) bench_generate; bench_sales_add; bench_health; bench_modes; bench_ratelimit; bench_train; bench_upload ;;
+  all) bench_generate; bench_sales_add; bench_health; bench_modes; bench_ratelimit; bench_train; bench_upload; bench_predict; $B/bench/bench_cluster ;;
   *) echo "usage: $0 [all|generate|sales_add|health|modes|ratelimit|train|upload|regions]" >&2; exit 2 ;;
 esac
