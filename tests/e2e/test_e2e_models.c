@@ -957,7 +957,7 @@ static void test_models_cli__help(void **state) {
 }
 
 static void test_models_cli__train_list_predict(void **state) {
-  static char out[65536], err[8192];
+  static char out[1 << 20], err[8192];
   const char *const pred[] = {"predict", "demand", "--pincode", "400001", "--product", "loan",
                               "--channel", "online", "--db", cli_db, NULL};
   assert_int_equal(run_cli(pred, out, sizeof out, err, sizeof err), 1);
@@ -1013,6 +1013,33 @@ static void test_models_cli__train_list_predict(void **state) {
   assert_int_equal(run_cli(rise, out, sizeof out, err, sizeof err), 0);
   assert_non_null(strstr(out, "probability"));
 
+  /* regions: the table, one region, the region of a pincode, as JSON */
+  const char *const regs[] = {"regions", "--db", cli_db, NULL};
+  assert_int_equal(run_cli(regs, out, sizeof out, err, sizeof err), 0);
+  assert_non_null(strstr(out, "regions of model version 2"));
+  assert_non_null(strstr(out, "TOP PRODUCT"));
+  const char *const rj[] = {"regions", "--json", "--db", cli_db, NULL};
+  assert_int_equal(run_cli(rj, out, sizeof out, err, sizeof err), 0);
+  json_t *rl = json_loads(out, 0, NULL);
+  assert_true(json_array_size(rl) >= 1);
+  char first_id[16], first_pin[8];
+  snprintf(first_id, sizeof first_id, "%lld", (long long)json_integer_value(jget(rl, "0.region_id")));
+  snprintf(first_pin, sizeof first_pin, "%s", jstr(rl, "0.pincodes.0"));
+  json_decref(rl);
+  const char *const one[] = {"regions", first_id, "--db", cli_db, NULL};
+  assert_int_equal(run_cli(one, out, sizeof out, err, sizeof err), 0);
+  assert_non_null(strstr(out, "predicted for the next"));
+  assert_non_null(strstr(out, first_pin));
+  const char *const bypin[] = {"regions", "--pincode", first_pin, "--json", "--db", cli_db, NULL};
+  assert_int_equal(run_cli(bypin, out, sizeof out, err, sizeof err), 0);
+  json_t *rp = json_loads(out, 0, NULL);
+  assert_int_equal(json_integer_value(jget(rp, "region_id")), atoll(first_id));
+  assert_int_equal(json_integer_value(jget(rp, "model_version")), 2);
+  json_decref(rp);
+  const char *const nope[] = {"regions", "99999", "--db", cli_db, NULL};
+  assert_int_equal(run_cli(nope, out, sizeof out, err, sizeof err), 1);
+  assert_non_null(strstr(err, "no region 99999"));
+
   const char *const roll[] = {"models", "rollback", "1", "--db", cli_db, NULL};
   assert_int_equal(run_cli(roll, out, sizeof out, err, sizeof err), 0);
   assert_int_equal(run_cli(pred, out, sizeof out, err, sizeof err), 0);
@@ -1038,6 +1065,12 @@ static void test_models_cli__usage_errors(void **state) {
       {{"train", "--rounds", "0"}},
       {{"train", "--origins", "99"}},
       {{"models", "rollback"}},
+      {{"regions", "abc"}},
+      {{"regions", "0"}},
+      {{"regions", "1", "2"}},
+      {{"regions", "--pincode", "12ab"}},
+      {{"regions", "1", "--pincode", "400001"}},
+      {{"train", "--regions", "0"}},
       {{"models", "rollback", "x"}},
       {{"models", "frob"}},
   };
