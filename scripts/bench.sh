@@ -237,22 +237,33 @@ bench_predict() {
   ./gromo generate 200000 --seed 1 --db "$tmp/p.db" -q
   ./gromo train --db "$tmp/p.db" -q
   key=$(./gromo keys create --role analyst --name bench --db "$tmp/p.db" 2>/dev/null | tail -n 1)
-  # Rate limiting on (its bucket is taken on every request) with a limit
-  # the load never reaches: the default analyst limit would refuse it.
-  start_server "$tmp/p.db" --rate-limits analyst=10000000
-  base="http://127.0.0.1:$PORT"
   cat > "$tmp/one.lua" <<LUA
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
 wrk.headers["X-API-Key"] = "$key"
 wrk.body = '{"pincode":"400001","product":"loan","channel":"online","customer_age":35,"customer_income":75000}'
 LUA
-  for ep in demand demand-rise top-product; do
-    wrk -t1 -c64 -d8s --latency -s "$tmp/one.lua" "$base/predict/$ep" > "$tmp/wrk.txt" 2>&1
+  one() { # one LABEL ENDPOINT
+    wrk -t1 -c64 -d8s --latency -s "$tmp/one.lua" "http://127.0.0.1:$PORT/predict/$2" > "$tmp/wrk.txt" 2>&1
     bad=$(awk '/Non-2xx|Socket errors/ {print}' "$tmp/wrk.txt" | tr -s ' ')
-    echo "one query: /predict/$ep: $(awk '/Requests\/sec/ {print $2}' "$tmp/wrk.txt") req/s," \
+    echo "one query: $1: /predict/$2: $(awk '/Requests\/sec/ {print $2}' "$tmp/wrk.txt") req/s," \
       "p99 $(wrk_p99)${bad:+, $bad}"
+  }
+  # Rate limiting off, then on (its bucket taken on every request) with a
+  # limit the load never reaches (the default analyst limit would refuse
+  # it), alternately since the machine is shared.
+  for run in 1 2 3; do
+    start_server "$tmp/p.db" --no-rate-limit
+    one "run $run, rate limit off" demand
+    stop_server
+    start_server "$tmp/p.db" --rate-limits analyst=10000000
+    one "run $run, rate limit on" demand
+    stop_server
   done
+  start_server "$tmp/p.db" --rate-limits analyst=10000000
+  base="http://127.0.0.1:$PORT"
+  one "rate limit on" demand-rise
+  one "rate limit on" top-product
   # Pincodes with sales (those of the regions) and pincodes of the
   # gazetteer without.
   ./gromo regions --db "$tmp/p.db" --json | grep -o '"[0-9]\{6\}"' | tr -d '"' | sort -u > "$tmp/inreg.txt"
