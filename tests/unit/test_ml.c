@@ -376,6 +376,27 @@ static void test_ml__known_process(void **state) {
   assert_int_equal(system(cmd), 0);
 }
 
+/* A new store at path with n sample sales (seed) over 200 days to
+ * 2026-03-01. */
+static struct store *generated_store(const char *path, uint64_t seed, int n) {
+  struct store *db = NULL;
+  struct gerr err;
+  assert_int_equal(store_open(path, &db, &err), 0);
+  struct gen_config gc = {.seed = seed, .end_ist_ms = days_from_civil(2026, 3, 1) * DAY_MS,
+                          .days = 200, .count = (size_t)n};
+  struct gen *g = NULL;
+  assert_int_equal(gen_new(gaz, &gc, &g, &err), 0);
+  struct sale *recs = calloc((size_t)n, sizeof *recs);
+  assert_non_null(recs);
+  for (int i = 0; i < n; i++)
+    gen_next(g, &recs[i]);
+  gen_free(g);
+  struct store_insert_stats st;
+  assert_int_equal(store_sales_insert(db, recs, (size_t)n, NULL, &st, &err), 0);
+  free(recs);
+  return db;
+}
+
 /* A damaged registry blob is refused, never trusted. */
 static void test_ml__damaged_blob_refused(void **state) {
   (void)state;
@@ -383,20 +404,8 @@ static void test_ml__damaged_blob_refused(void **state) {
   assert_non_null(mkdtemp(dir));
   char path[128];
   snprintf(path, sizeof path, "%s/gen.db", dir);
-  struct store *db = NULL;
   struct gerr err;
-  assert_int_equal(store_open(path, &db, &err), 0);
-  struct gen_config gc = {.seed = 3, .end_ist_ms = days_from_civil(2026, 3, 1) * DAY_MS, .days = 200,
-                          .count = 8000};
-  struct gen *g = NULL;
-  assert_int_equal(gen_new(gaz, &gc, &g, &err), 0);
-  struct sale *recs = calloc(8000, sizeof *recs);
-  for (int i = 0; i < 8000; i++)
-    gen_next(g, &recs[i]);
-  gen_free(g);
-  struct store_insert_stats st;
-  assert_int_equal(store_sales_insert(db, recs, 8000, NULL, &st, &err), 0);
-  free(recs);
+  struct store *db = generated_store(path, 3, 8000);
   struct train_config cfg;
   train_config_defaults(&cfg);
   cfg.rounds = 5;
@@ -461,20 +470,8 @@ static void test_ml__regions_and_fallbacks(void **state) {
   assert_non_null(mkdtemp(dir));
   char path[128];
   snprintf(path, sizeof path, "%s/reg.db", dir);
-  struct store *db = NULL;
   struct gerr err;
-  assert_int_equal(store_open(path, &db, &err), 0);
-  struct gen_config gc = {.seed = 5, .end_ist_ms = days_from_civil(2026, 3, 1) * DAY_MS,
-                          .days = 200, .count = 12000};
-  struct gen *g = NULL;
-  assert_int_equal(gen_new(gaz, &gc, &g, &err), 0);
-  struct sale *recs = calloc(12000, sizeof *recs);
-  for (int i = 0; i < 12000; i++)
-    gen_next(g, &recs[i]);
-  gen_free(g);
-  struct store_insert_stats st;
-  assert_int_equal(store_sales_insert(db, recs, 12000, NULL, &st, &err), 0);
-  free(recs);
+  struct store *db = generated_store(path, 5, 12000);
   struct train_config cfg;
   train_config_defaults(&cfg);
   cfg.rounds = 10;
