@@ -116,6 +116,91 @@ static void test_store__batch_is_atomic(void **state) {
   store_close(s);
 }
 
+/* Records without an id go in a run at a time, those with one alone: in a
+ * mixed batch every record keeps its place (seq is arrival order), its
+ * fields and its duplicate flag. */
+struct stored {
+  struct sale rec[16];
+  int64_t seq[16];
+  size_t n;
+};
+
+static int keep_row(void *ctx, const struct sale *r, int64_t seq) {
+  struct stored *st = ctx;
+  if (st->n < 16) {
+    st->rec[st->n] = *r;
+    st->seq[st->n] = seq;
+  }
+  st->n++;
+  return 0;
+}
+
+static void test_store__mixed_batch_keeps_order(void **state) {
+  struct store *s = open_ok();
+  const char *ids[8] = {NULL, NULL, "a", NULL, "a", NULL, "b", NULL};
+  struct sale b[8];
+  for (int i = 0; i < 8; i++) {
+    b[i] = rec(i, 400001 + i, i % 2 ? "insurance" : "loan", ids[i]);
+    b[i].customer_age = 20 + i;
+    b[i].customer_income = 1000.25 * i;
+    if (i % 3 == 0)
+      snprintf(b[i].city, sizeof b[i].city, "City %d", i);
+    if (i % 4 == 1)
+      snprintf(b[i].agent_id, sizeof b[i].agent_id, "00000000-0000-4000-8000-00000000000%d", i);
+  }
+  unsigned char dup[8];
+  memset(dup, 7, sizeof dup);
+  struct store_insert_stats st;
+  assert_int_equal(store_sales_insert(s, b, 8, dup, &st, NULL), 0);
+  assert_int_equal(st.inserted, 7);
+  assert_int_equal(st.duplicates, 1);
+  for (int i = 0; i < 8; i++)
+    assert_int_equal(dup[i], i == 4);
+  struct stored got = {.n = 0};
+  struct sales_filter f;
+  sales_filter_init(&f);
+  assert_int_equal(store_sales_query(s, &f, keep_row, &got, NULL), 0);
+  assert_int_equal(got.n, 7);
+  for (size_t k = 0, i = 0; i < 8; i++) {
+    if (i == 4)
+      continue; /* the duplicate */
+    const struct sale *r = &got.rec[k];
+    assert_int_equal(got.seq[k], (int64_t)k + 1); /* one day apart: ts order is arrival order */
+    assert_int_equal(r->ts_ms, b[i].ts_ms);
+    assert_int_equal(r->pincode, b[i].pincode);
+    assert_string_equal(r->product, b[i].product);
+    assert_string_equal(r->channel, b[i].channel);
+    assert_string_equal(r->city, b[i].city);
+    assert_string_equal(r->agent_id, b[i].agent_id);
+    assert_string_equal(r->id, b[i].id);
+    assert_int_equal(r->customer_age, b[i].customer_age);
+    assert_true(r->customer_income == b[i].customer_income);
+    k++;
+  }
+  store_close(s);
+}
+
+/* A run of records without ids that breaks a CHECK stores none of itself. */
+static void test_store__run_is_atomic(void **state) {
+  struct store *s = open_ok();
+  struct sale batch[4] = {rec(0, 400001, "loan", NULL), rec(1, 400001, "loan", NULL),
+                          rec(2, 400001, "loan", NULL), rec(3, 400001, "loan", NULL)};
+  batch[2].customer_age = 7;
+  struct gerr err;
+  struct store_insert_stats st;
+  assert_int_equal(store_sales_insert(s, batch, 4, NULL, &st, &err), -1);
+  assert_int_equal(count(s), 0);
+  assert_int_equal(st.inserted, 0);
+  /* In the caller's transaction the failed call leaves nothing either. */
+  assert_int_equal(store_begin(s, &err), 0);
+  assert_int_equal(store_sales_insert(s, batch, 2, NULL, &st, &err), 0);
+  assert_int_equal(store_sales_insert(s, batch, 4, NULL, &st, &err), -1);
+  assert_int_equal(count(s), 2);
+  store_rollback(s);
+  assert_int_equal(count(s), 0);
+  store_close(s);
+}
+
 static void test_store__explicit_transactions(void **state) {
   struct store *s = open_ok();
   struct sale r1 = rec(0, 110001, "loan", NULL);
@@ -747,6 +832,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_store__fresh_schema, fresh, cleanup),
       cmocka_unit_test_setup_teardown(test_store__idempotent_ids, fresh, cleanup),
       cmocka_unit_test_setup_teardown(test_store__batch_is_atomic, fresh, cleanup),
+      cmocka_unit_test_setup_teardown(test_store__mixed_batch_keeps_order, fresh, cleanup),
+      cmocka_unit_test_setup_teardown(test_store__run_is_atomic, fresh, cleanup),
       cmocka_unit_test_setup_teardown(test_store__explicit_transactions, fresh, cleanup),
       cmocka_unit_test_setup_teardown(test_store__query_filters, fresh, cleanup),
       cmocka_unit_test_setup_teardown(test_store__cursor_visits_each_row_once, fresh, cleanup),
