@@ -11,7 +11,7 @@
 #include "gromo/error.h"
 #include "gromo/record.h"
 
-#define STORE_SCHEMA_VERSION 3
+#define STORE_SCHEMA_VERSION 4
 
 struct store; /* opaque */
 
