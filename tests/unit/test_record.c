@@ -210,6 +210,10 @@ static void test_record__agent_ids(void **state) {
   expect(record_with("agent_id", json_string("f47ac10b-58cc-4372-a567-0e02b2c3d47")), "UUID");
   expect(record_with("agent_id", json_string("g47ac10b-58cc-4372-a567-0e02b2c3d479")), "UUID");
   expect(record_with("agent_id", json_string("f47ac10b58cc-4372-a567-0e02b2c3d4790")), "UUID");
+  expect(record_with("agent_id", json_string("f47ac10b-58cc-4372-a5670-e02b2c3d479")), "UUID");
+  expect(record_with("agent_id", json_string("F47AC10B58CC4372A5670E02B2C3D47G")), "UUID");
+  expect(record_with("agent_id", json_string("{f47ac10b-58cc-4372-a567-0e02b2c3d479")), "UUID");
+  expect(record_with("agent_id", json_string("f47ac10b-58cc-4372-a567-0e02b2c3d479-")), "UUID");
   expect(record_with("agent_id", json_null()), "");
 }
 
