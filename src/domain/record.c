@@ -262,19 +262,24 @@ bad:
 }
 
 /* Decimal text: digits, optional fraction; commas between digits (thousands
- * separators, also the Indian 1,00,000 grouping) are ignored. */
+ * separators, also the Indian 1,00,000 grouping) are ignored. A whole
+ * number of up to 15 digits (most ages and incomes in files) is converted
+ * here, exactly as strtod would (it is below 2^53); the rest by strtod. */
 static int parse_decimal(const char *s, size_t n, double *out) {
   char buf[64];
   size_t k = 0;
-  int dot = 0, nd = 0;
+  int dot = 0, nd = 0, neg = 0;
+  int64_t whole = 0;
   if (n && (s[0] == '+' || s[0] == '-')) {
+    neg = s[0] == '-';
     buf[k++] = s[0];
     s++, n--;
   }
   for (size_t i = 0; i < n; i++) {
     char c = s[i];
     if (c >= '0' && c <= '9') {
-      nd++;
+      if (++nd <= 15 && !dot)
+        whole = whole * 10 + (c - '0');
     } else if (c == '.' && !dot) {
       dot = 1;
     } else if (c == ',' && i > 0 && i + 1 < n && !dot && s[i - 1] >= '0' &&
@@ -289,6 +294,10 @@ static int parse_decimal(const char *s, size_t n, double *out) {
   }
   if (nd == 0)
     return -1;
+  if (!dot && nd <= 15) {
+    *out = neg ? -(double)whole : (double)whole;
+    return 0;
+  }
   buf[k] = '\0';
   *out = strtod(buf, NULL);
   return 0;
