@@ -219,6 +219,26 @@ static void test_store__explicit_transactions(void **state) {
   store_close(s);
 }
 
+/* The bulk-load hint changes nothing that can be seen: a transaction of
+ * many batches stores them all, and reopening finds them. */
+static void test_store__bulk_load_hint(void **state) {
+  struct store *s = open_ok();
+  struct gerr err;
+  store_hint_bulk_load(s);
+  assert_int_equal(store_begin(s, &err), 0);
+  struct sale b[100];
+  for (int k = 0; k < 30; k++) {
+    for (int i = 0; i < 100; i++)
+      b[i] = rec(k, 400001 + i, "loan", NULL);
+    assert_int_equal(store_sales_insert(s, b, 100, NULL, NULL, &err), 0);
+  }
+  assert_int_equal(store_commit(s, &err), 0);
+  store_close(s);
+  s = open_ok();
+  assert_int_equal(count(s), 3000);
+  store_close(s);
+}
+
 struct rows {
   int64_t seq[64];
   int64_t ts[64];
@@ -942,6 +962,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_store__mixed_batch_keeps_order, fresh, cleanup),
       cmocka_unit_test_setup_teardown(test_store__run_is_atomic, fresh, cleanup),
       cmocka_unit_test_setup_teardown(test_store__explicit_transactions, fresh, cleanup),
+      cmocka_unit_test_setup_teardown(test_store__bulk_load_hint, fresh, cleanup),
       cmocka_unit_test_setup_teardown(test_store__query_filters, fresh, cleanup),
       cmocka_unit_test_setup_teardown(test_store__cursor_visits_each_row_once, fresh, cleanup),
       cmocka_unit_test_setup_teardown(test_store__meta, fresh, cleanup),
