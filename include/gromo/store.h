@@ -11,7 +11,7 @@
 #include "gromo/error.h"
 #include "gromo/record.h"
 
-#define STORE_SCHEMA_VERSION 3
+#define STORE_SCHEMA_VERSION 4
 
 struct store; /* opaque */
 
@@ -20,6 +20,15 @@ void store_close(struct store *s); /* NULL allowed */
 const char *store_backend(const struct store *s); /* "sqlite", ... */
 int store_ping(struct store *s, struct gerr *err) GROMO_WUR;
 int store_schema_version(struct store *s); /* -1 on error */
+
+/* A hint for a process that loads one large transaction and then closes
+ * the store at once (gromo import): the backend may get ready for the
+ * work that closing does. SQLite: the WAL is checkpointed on the last
+ * close, after syncing it; with the hint, the kernel is asked after each
+ * batch to start writing the WAL out, so that sync finds little left.
+ * Not for pooled connections, whose WAL is checkpointed off the request
+ * path: there the hint would only cost the inserting thread. */
+void store_hint_bulk_load(struct store *s);
 
 /* Explicit transactions, for writes that must land together (uploads). */
 int store_begin(struct store *s, struct gerr *err) GROMO_WUR;

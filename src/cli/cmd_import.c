@@ -241,6 +241,7 @@ int cmd_import(int argc, char **argv) {
     goto out;
   }
   in_tx = 1;
+  store_hint_bulk_load(ir.st); /* the store is closed right after the commit */
   if (ingest_writer_start(ir.st, IMPORT_BATCH, &ir.w, &err) < 0) {
     rc = cli_fail("import", "%s", err.msg);
     goto out;

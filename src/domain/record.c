@@ -225,47 +225,36 @@ static int set_ident(char *dst, enum sale_field f, const char *s, size_t n,
   return 0;
 }
 
-static int hexval(char c) {
-  if (c >= '0' && c <= '9')
-    return c - '0';
-  if (c >= 'a' && c <= 'f')
-    return c - 'a' + 10;
+/* The lower-case form of a hex digit, or 0 when c is not one. */
+static char hex_lower(char c) {
+  if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))
+    return c;
   if (c >= 'A' && c <= 'F')
-    return c - 'A' + 10;
-  return -1;
+    return (char)(c - 'A' + 'a');
+  return 0;
 }
 
-/* UUID, 8-4-4-4-12 hex digits, or the 32 digits alone; braces allowed. */
+/* UUID, 8-4-4-4-12 hex digits, or the 32 digits alone; braces allowed.
+ * One pass (every file row with an agent has one); dst is written only
+ * when the whole id is good. */
 static int set_uuid(char *dst, const char *s, size_t n, struct sale_problems *pr) {
   if (n >= 2 && s[0] == '{' && s[n - 1] == '}')
     s++, n -= 2;
   static const char layout[] = "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx";
-  char hex[32];
-  size_t h = 0;
-  if (n == 36) {
-    for (size_t i = 0; i < 36; i++) {
-      if (layout[i] == '-') {
-        if (s[i] != '-')
-          goto bad;
-      } else if (hexval(s[i]) < 0) {
-        goto bad;
-      } else {
-        hex[h++] = s[i];
-      }
-    }
-  } else if (n == 32) {
-    for (size_t i = 0; i < 32; i++) {
-      if (hexval(s[i]) < 0)
-        goto bad;
-      hex[h++] = s[i];
-    }
-  } else {
+  char out[37];
+  if (n != 36 && n != 32)
     goto bad;
+  for (size_t i = 0, j = 0; i < 36; i++) {
+    if (layout[i] == '-') {
+      if (n == 36 && s[j++] != '-')
+        goto bad;
+      out[i] = '-';
+    } else if (!(out[i] = hex_lower(s[j++]))) {
+      goto bad;
+    }
   }
-  h = 0;
-  for (size_t i = 0; i < 36; i++)
-    dst[i] = layout[i] == '-' ? '-' : "0123456789abcdef"[hexval(hex[h++])];
-  dst[36] = '\0';
+  out[36] = '\0';
+  memcpy(dst, out, sizeof out);
   return 0;
 bad:
   sale_problem_add(pr, SF_AGENT_ID, "must be a UUID (8-4-4-4-12 hex digits)");
@@ -273,19 +262,24 @@ bad:
 }
 
 /* Decimal text: digits, optional fraction; commas between digits (thousands
- * separators, also the Indian 1,00,000 grouping) are ignored. */
+ * separators, also the Indian 1,00,000 grouping) are ignored. A whole
+ * number of up to 15 digits (most ages and incomes in files) is converted
+ * here, exactly as strtod would (it is below 2^53); the rest by strtod. */
 static int parse_decimal(const char *s, size_t n, double *out) {
   char buf[64];
   size_t k = 0;
-  int dot = 0, nd = 0;
+  int dot = 0, nd = 0, neg = 0;
+  int64_t whole = 0;
   if (n && (s[0] == '+' || s[0] == '-')) {
+    neg = s[0] == '-';
     buf[k++] = s[0];
     s++, n--;
   }
   for (size_t i = 0; i < n; i++) {
     char c = s[i];
     if (c >= '0' && c <= '9') {
-      nd++;
+      if (++nd <= 15 && !dot)
+        whole = whole * 10 + (c - '0');
     } else if (c == '.' && !dot) {
       dot = 1;
     } else if (c == ',' && i > 0 && i + 1 < n && !dot && s[i - 1] >= '0' &&
@@ -300,6 +294,10 @@ static int parse_decimal(const char *s, size_t n, double *out) {
   }
   if (nd == 0)
     return -1;
+  if (!dot && nd <= 15) {
+    *out = neg ? -(double)whole : (double)whole;
+    return 0;
+  }
   buf[k] = '\0';
   *out = strtod(buf, NULL);
   return 0;

@@ -60,7 +60,8 @@ struct store_ops {
 
 struct store {
   const struct store_ops *ops;
-  int in_tx; /* an explicit transaction is open */
+  int in_tx;     /* an explicit transaction is open */
+  int bulk_load; /* store_hint_bulk_load() was called */
 };
 
 extern const struct store_ops store_sqlite_ops;

@@ -210,6 +210,10 @@ static void test_record__agent_ids(void **state) {
   expect(record_with("agent_id", json_string("f47ac10b-58cc-4372-a567-0e02b2c3d47")), "UUID");
   expect(record_with("agent_id", json_string("g47ac10b-58cc-4372-a567-0e02b2c3d479")), "UUID");
   expect(record_with("agent_id", json_string("f47ac10b58cc-4372-a567-0e02b2c3d4790")), "UUID");
+  expect(record_with("agent_id", json_string("f47ac10b-58cc-4372-a5670-e02b2c3d479")), "UUID");
+  expect(record_with("agent_id", json_string("F47AC10B58CC4372A5670E02B2C3D47G")), "UUID");
+  expect(record_with("agent_id", json_string("{f47ac10b-58cc-4372-a567-0e02b2c3d479")), "UUID");
+  expect(record_with("agent_id", json_string("f47ac10b-58cc-4372-a567-0e02b2c3d479-")), "UUID");
   expect(record_with("agent_id", json_null()), "");
 }
 
@@ -290,6 +294,23 @@ static void test_record__text_setters(void **state) {
   sale_text_begin(&s, &pr);
   assert_int_equal(sale_text_set(&s, SF_CUSTOMER_INCOME, "1,00,000", 8, &rules, &pr), 0);
   assert_true(s.customer_income == 100000);
+  /* Whole numbers take a path of their own: the same doubles as strtod. */
+  static const char *const incomes[][2] = {
+      {"0", "0"},           {"000075000", "75000"},     {"99999999", "99999999"},
+      {"1,23,45,678", "12345678"}, {"25374", "25374"}, {"75000.", "75000."},
+      {"+42", "42"},        {"0.1", "0.1"},             {"12345678.99", "12345678.99"},
+      {"00000000000000000007", "7"}, /* 20 digits: strtod's path */
+  };
+  for (size_t i = 0; i < sizeof incomes / sizeof incomes[0]; i++) {
+    sale_text_begin(&s, &pr);
+    assert_int_equal(sale_text_set(&s, SF_CUSTOMER_INCOME, incomes[i][0],
+                                   strlen(incomes[i][0]), &rules, &pr),
+                     0);
+    if (s.customer_income != strtod(incomes[i][1], NULL))
+      fail_msg("income '%s': %.17g", incomes[i][0], s.customer_income);
+  }
+  sale_text_begin(&s, &pr);
+  assert_int_equal(sale_text_set(&s, SF_CUSTOMER_INCOME, "1,00,000", 8, &rules, &pr), 0);
   assert_int_equal(sale_text_set(&s, SF_PRODUCT, " Insurance ", 11, &rules, &pr), 0);
   assert_string_equal(s.product, "insurance");
   /* Not NUL-terminated input is read to its length only. */

@@ -116,6 +116,91 @@ static void test_store__batch_is_atomic(void **state) {
   store_close(s);
 }
 
+/* Records without an id go in a run at a time, those with one alone: in a
+ * mixed batch every record keeps its place (seq is arrival order), its
+ * fields and its duplicate flag. */
+struct stored {
+  struct sale rec[16];
+  int64_t seq[16];
+  size_t n;
+};
+
+static int keep_row(void *ctx, const struct sale *r, int64_t seq) {
+  struct stored *st = ctx;
+  if (st->n < 16) {
+    st->rec[st->n] = *r;
+    st->seq[st->n] = seq;
+  }
+  st->n++;
+  return 0;
+}
+
+static void test_store__mixed_batch_keeps_order(void **state) {
+  struct store *s = open_ok();
+  const char *ids[8] = {NULL, NULL, "a", NULL, "a", NULL, "b", NULL};
+  struct sale b[8];
+  for (int i = 0; i < 8; i++) {
+    b[i] = rec(i, 400001 + i, i % 2 ? "insurance" : "loan", ids[i]);
+    b[i].customer_age = 20 + i;
+    b[i].customer_income = 1000.25 * i;
+    if (i % 3 == 0)
+      snprintf(b[i].city, sizeof b[i].city, "City %d", i);
+    if (i % 4 == 1)
+      snprintf(b[i].agent_id, sizeof b[i].agent_id, "00000000-0000-4000-8000-00000000000%d", i);
+  }
+  unsigned char dup[8];
+  memset(dup, 7, sizeof dup);
+  struct store_insert_stats st;
+  assert_int_equal(store_sales_insert(s, b, 8, dup, &st, NULL), 0);
+  assert_int_equal(st.inserted, 7);
+  assert_int_equal(st.duplicates, 1);
+  for (int i = 0; i < 8; i++)
+    assert_int_equal(dup[i], i == 4);
+  struct stored got = {.n = 0};
+  struct sales_filter f;
+  sales_filter_init(&f);
+  assert_int_equal(store_sales_query(s, &f, keep_row, &got, NULL), 0);
+  assert_int_equal(got.n, 7);
+  for (size_t k = 0, i = 0; i < 8; i++) {
+    if (i == 4)
+      continue; /* the duplicate */
+    const struct sale *r = &got.rec[k];
+    assert_int_equal(got.seq[k], (int64_t)k + 1); /* one day apart: ts order is arrival order */
+    assert_int_equal(r->ts_ms, b[i].ts_ms);
+    assert_int_equal(r->pincode, b[i].pincode);
+    assert_string_equal(r->product, b[i].product);
+    assert_string_equal(r->channel, b[i].channel);
+    assert_string_equal(r->city, b[i].city);
+    assert_string_equal(r->agent_id, b[i].agent_id);
+    assert_string_equal(r->id, b[i].id);
+    assert_int_equal(r->customer_age, b[i].customer_age);
+    assert_true(r->customer_income == b[i].customer_income);
+    k++;
+  }
+  store_close(s);
+}
+
+/* A run of records without ids that breaks a CHECK stores none of itself. */
+static void test_store__run_is_atomic(void **state) {
+  struct store *s = open_ok();
+  struct sale batch[4] = {rec(0, 400001, "loan", NULL), rec(1, 400001, "loan", NULL),
+                          rec(2, 400001, "loan", NULL), rec(3, 400001, "loan", NULL)};
+  batch[2].customer_age = 7;
+  struct gerr err;
+  struct store_insert_stats st;
+  assert_int_equal(store_sales_insert(s, batch, 4, NULL, &st, &err), -1);
+  assert_int_equal(count(s), 0);
+  assert_int_equal(st.inserted, 0);
+  /* In the caller's transaction the failed call leaves nothing either. */
+  assert_int_equal(store_begin(s, &err), 0);
+  assert_int_equal(store_sales_insert(s, batch, 2, NULL, &st, &err), 0);
+  assert_int_equal(store_sales_insert(s, batch, 4, NULL, &st, &err), -1);
+  assert_int_equal(count(s), 2);
+  store_rollback(s);
+  assert_int_equal(count(s), 0);
+  store_close(s);
+}
+
 static void test_store__explicit_transactions(void **state) {
   struct store *s = open_ok();
   struct sale r1 = rec(0, 110001, "loan", NULL);
@@ -131,6 +216,26 @@ static void test_store__explicit_transactions(void **state) {
   assert_int_equal(store_commit(s, &err), 0);
   assert_int_equal(count(s), 2);
   assert_int_equal(store_commit(s, &err), -1); /* nothing open */
+  store_close(s);
+}
+
+/* The bulk-load hint changes nothing that can be seen: a transaction of
+ * many batches stores them all, and reopening finds them. */
+static void test_store__bulk_load_hint(void **state) {
+  struct store *s = open_ok();
+  struct gerr err;
+  store_hint_bulk_load(s);
+  assert_int_equal(store_begin(s, &err), 0);
+  struct sale b[100];
+  for (int k = 0; k < 30; k++) {
+    for (int i = 0; i < 100; i++)
+      b[i] = rec(k, 400001 + i, "loan", NULL);
+    assert_int_equal(store_sales_insert(s, b, 100, NULL, NULL, &err), 0);
+  }
+  assert_int_equal(store_commit(s, &err), 0);
+  store_close(s);
+  s = open_ok();
+  assert_int_equal(count(s), 3000);
   store_close(s);
 }
 
@@ -611,7 +716,7 @@ static void test_store__migrates_v2_models(void **state) {
   assert_int_equal(rc, SQLITE_OK);
   sqlite3_close(db);
   struct store *s = open_ok();
-  assert_int_equal(store_schema_version(s), 3);
+  assert_int_equal(store_schema_version(s), STORE_SCHEMA_VERSION);
   assert_int_equal(count(s), 1);
   struct listing l;
   assert_int_equal(list(s, &l), 3);
@@ -643,6 +748,113 @@ static void test_store__migrates_v2_models(void **state) {
   assert_int_equal(sqlite3_column_int(st, 0), 0);
   sqlite3_finalize(st);
   sqlite3_close(db);
+}
+
+/* Names of the indexes on sales, behind the interface's back. */
+static void sales_indexes(char *out, size_t cap) {
+  sqlite3 *db;
+  sqlite3_stmt *st;
+  out[0] = '\0';
+  assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+  assert_int_equal(sqlite3_prepare_v2(db,
+                                      "SELECT group_concat(name, ' ') FROM (SELECT name"
+                                      " FROM sqlite_schema WHERE type = 'index' AND"
+                                      " tbl_name = 'sales' ORDER BY name)",
+                                      -1, &st, NULL),
+                   SQLITE_OK);
+  if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0))
+    snprintf(out, cap, "%s", (const char *)sqlite3_column_text(st, 0));
+  sqlite3_finalize(st);
+  sqlite3_close(db);
+}
+
+/* A v3 database, made as v2 and v3 made it, moves to v4 (the pincode
+ * index keyed by one integer) keeping its rows: queries by pincode find
+ * the same rows in the same order, and stored ids still make duplicates. */
+static void test_store__migrates_v3_pincode_index(void **state) {
+  sqlite3 *db;
+  assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+  int rc = sqlite3_exec(
+      db,
+      "CREATE TABLE sales(seq INTEGER PRIMARY KEY, client_id TEXT, ts_ms INTEGER NOT NULL,"
+      " pincode INTEGER NOT NULL CHECK (pincode BETWEEN 100000 AND 999999), city TEXT,"
+      " product TEXT NOT NULL, channel TEXT NOT NULL, agent_id TEXT,"
+      " customer_age INTEGER NOT NULL CHECK (customer_age BETWEEN 18 AND 100),"
+      " customer_income REAL NOT NULL CHECK (customer_income >= 0),"
+      " ingested_at INTEGER NOT NULL DEFAULT 0);"
+      "CREATE UNIQUE INDEX sales_client_id ON sales(client_id) WHERE client_id IS NOT NULL;"
+      "CREATE INDEX sales_ts ON sales(ts_ms);"
+      "CREATE INDEX sales_bucket_pincode ON sales(ts_ms / 2592000000, pincode, ts_ms);"
+      "CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;"
+      "CREATE TABLE api_keys(id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE,"
+      " role TEXT NOT NULL CHECK (role IN ('admin','analyst','viewer')),"
+      " prefix TEXT NOT NULL, hash BLOB NOT NULL UNIQUE, created_at TEXT NOT NULL,"
+      " revoked_at TEXT);"
+      "CREATE INDEX api_keys_prefix ON api_keys(prefix);"
+      "CREATE TABLE models(version INTEGER PRIMARY KEY, kind TEXT NOT NULL,"
+      " algorithm TEXT NOT NULL, trained_at TEXT NOT NULL, rows INTEGER NOT NULL,"
+      " data_from TEXT, data_to TEXT, duration_ms INTEGER NOT NULL DEFAULT 0,"
+      " serving INTEGER NOT NULL DEFAULT 0 CHECK (serving IN (0, 1)), features TEXT,"
+      " metrics TEXT, blob BLOB);"
+      "CREATE UNIQUE INDEX models_serving ON models(serving) WHERE serving = 1;"
+      "CREATE TABLE regions(model_version INTEGER NOT NULL, pincode INTEGER NOT NULL,"
+      " region_id INTEGER NOT NULL, PRIMARY KEY (model_version, pincode)) WITHOUT ROWID;"
+      /* 300 sales over 150 days (six buckets) in three pincodes, two per
+       * day at the same instant; every tenth with an id. */
+      "WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < 299)"
+      " INSERT INTO sales(client_id, ts_ms, pincode, product, channel, customer_age,"
+      " customer_income)"
+      " SELECT CASE WHEN i % 10 = 0 THEN 'v3-' || i END,"
+      " 1735689600000 + (i / 2) * 86400000, 400001 + i % 3, 'loan', 'online', 30, i"
+      " FROM n;"
+      "INSERT INTO meta VALUES ('kept', 'yes');"
+      "PRAGMA user_version = 3;",
+      NULL, NULL, NULL);
+  assert_int_equal(rc, SQLITE_OK);
+  sqlite3_close(db);
+  char names[256];
+  sales_indexes(names, sizeof names);
+  assert_string_equal(names, "sales_bucket_pincode sales_client_id sales_ts");
+
+  struct store *s = open_ok();
+  assert_int_equal(store_schema_version(s), STORE_SCHEMA_VERSION);
+  assert_int_equal(count(s), 300);
+  char v[16];
+  assert_int_equal(store_meta_get(s, "kept", v, sizeof v, NULL), 0);
+  for (int32_t pin = 400001; pin <= 400003; pin++) {
+    struct sales_filter f;
+    struct rows rw;
+    sales_filter_init(&f);
+    f.pincode = pin;
+    assert_int_equal(query(s, &f, &rw), 100);
+    for (size_t i = 0; i < 64; i++) { /* rows keeps the first 64 */
+      assert_int_equal(rw.pin[i], pin);
+      assert_int_equal((rw.seq[i] - 1) % 3, pin - 400001);
+      if (i)
+        assert_true(rw.seq[i - 1] < rw.seq[i]); /* (ts, seq) order */
+    }
+    /* A date range within the third bucket and on into the fourth. */
+    f.from_ms = 1735689600000LL + 70 * DAY_MS;
+    f.to_ms = 1735689600000LL + 95 * DAY_MS;
+    size_t want = 0; /* sales 140..189 are on those days */
+    for (int i = 140; i < 190; i++)
+      want += i % 3 == pin - 400001;
+    assert_int_equal(query(s, &f, &rw), want);
+    for (size_t i = 0; i < rw.n; i++)
+      assert_true(rw.ts[i] >= f.from_ms && rw.ts[i] < f.to_ms);
+  }
+  struct sales_filter f;
+  struct rows rw;
+  sales_filter_init(&f);
+  f.pincode = 110001; /* none there */
+  assert_int_equal(query(s, &f, &rw), 0);
+  struct sale r = rec(0, 400001, "loan", "v3-10");
+  struct store_insert_stats st;
+  assert_int_equal(store_sales_insert(s, &r, 1, NULL, &st, NULL), 0);
+  assert_int_equal(st.duplicates, 1);
+  store_close(s);
+  sales_indexes(names, sizeof names);
+  assert_string_equal(names, "sales_bucket_pincode_key sales_client_id sales_ts");
 }
 
 static void test_store__refuses_newer_schema(void **state) {
@@ -747,7 +959,10 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_store__fresh_schema, fresh, cleanup),
       cmocka_unit_test_setup_teardown(test_store__idempotent_ids, fresh, cleanup),
       cmocka_unit_test_setup_teardown(test_store__batch_is_atomic, fresh, cleanup),
+      cmocka_unit_test_setup_teardown(test_store__mixed_batch_keeps_order, fresh, cleanup),
+      cmocka_unit_test_setup_teardown(test_store__run_is_atomic, fresh, cleanup),
       cmocka_unit_test_setup_teardown(test_store__explicit_transactions, fresh, cleanup),
+      cmocka_unit_test_setup_teardown(test_store__bulk_load_hint, fresh, cleanup),
       cmocka_unit_test_setup_teardown(test_store__query_filters, fresh, cleanup),
       cmocka_unit_test_setup_teardown(test_store__cursor_visits_each_row_once, fresh, cleanup),
       cmocka_unit_test_setup_teardown(test_store__meta, fresh, cleanup),
@@ -759,6 +974,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_store__models_in_caller_transaction, fresh, cleanup),
       cmocka_unit_test_setup_teardown(test_store__models_blob_round_trip, fresh, cleanup),
       cmocka_unit_test_setup_teardown(test_store__models_concurrent_numbers, fresh, cleanup),
+      cmocka_unit_test_setup_teardown(test_store__migrates_v3_pincode_index, fresh, cleanup),
       cmocka_unit_test_setup_teardown(test_store__refuses_newer_schema, fresh, cleanup),
       cmocka_unit_test_setup_teardown(test_store__bad_uris, fresh, cleanup),
       cmocka_unit_test_setup_teardown(test_store__pool_concurrent_writers, fresh, cleanup),
