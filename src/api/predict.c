@@ -23,10 +23,10 @@
 #define DETAILS_MAX 1000 /* problems listed; all are counted */
 #define ANSWER_MAX 32768 /* bytes of one rendered answer, at most */
 
-/* One query as read, with what was given. */
+/* One query as read, with what was given. Kept small (no problems list):
+ * a batch holds up to 10,000 of them. */
 struct pquery {
   struct predict_query q;
-  struct sale_problems pr;
   unsigned seen; /* bit per enum sale_field */
 };
 
@@ -44,6 +44,8 @@ struct pq_reader {
   int depth, skip_depth;
   int field; /* field of the next value; -1 unknown member */
   struct sale scratch; /* the record rules write here */
+  struct sale_problems pr; /* the current query's problems */
+  json_t *details; /* problems of invalid queries so far, at most DETAILS_MAX */
   char error[160];
 };
 
@@ -78,35 +80,51 @@ static int query_begin(struct pq_reader *r) {
   struct pquery *p = cur(r);
   memset(&p->q, 0, sizeof p->q);
   p->seen = 0;
-  sale_problems_clear(&p->pr);
-  sale_text_begin(&r->scratch, &p->pr);
+  sale_problems_clear(&r->pr);
+  sale_text_begin(&r->scratch, &r->pr);
   r->state = PQ_QUERY;
   r->field = -1;
   return 1;
+}
+
+/* Counts the current query invalid and notes its problems (the first
+ * DETAILS_MAX of all queries are listed). */
+static void invalid_query(struct pq_reader *r) {
+  r->invalid++;
+  if (!r->details && !(r->details = json_array())) {
+    r->oom = 1;
+    return;
+  }
+  int kept = r->pr.count < SALE_MAX_PROBLEMS ? r->pr.count : SALE_MAX_PROBLEMS;
+  for (int k = 0; k < kept && json_array_size(r->details) < DETAILS_MAX; k++)
+    json_array_append_new(r->details,
+                          json_pack("{s:I,s:s,s:s}", "index", (json_int_t)r->n, "field",
+                                    sale_field_name(r->pr.p[k].field), "problem",
+                                    r->pr.p[k].problem));
 }
 
 static int query_end(struct pq_reader *r) {
   struct pquery *p = cur(r);
   struct sale *s = &r->scratch;
   unsigned ok = ~0u; /* fields set without a problem */
-  int kept = p->pr.count < SALE_MAX_PROBLEMS ? p->pr.count : SALE_MAX_PROBLEMS;
+  int kept = r->pr.count < SALE_MAX_PROBLEMS ? r->pr.count : SALE_MAX_PROBLEMS;
   for (int i = 0; i < kept; i++)
-    ok &= ~(1u << p->pr.p[i].field);
+    ok &= ~(1u << r->pr.p[i].field);
   if (!(p->seen & (1u << SF_PINCODE)))
-    sale_problem_add(&p->pr, SF_PINCODE, "is required");
+    sale_problem_add(&r->pr, SF_PINCODE, "is required");
   if (r->kind != PREDICT_TOP_PRODUCT && !(p->seen & (1u << SF_PRODUCT)))
-    sale_problem_add(&p->pr, SF_PRODUCT, "is required");
+    sale_problem_add(&r->pr, SF_PRODUCT, "is required");
   if (!(p->seen & (1u << SF_CHANNEL)))
-    sale_problem_add(&p->pr, SF_CHANNEL, "is required");
+    sale_problem_add(&r->pr, SF_CHANNEL, "is required");
   int has_age = (p->seen >> SF_CUSTOMER_AGE) & 1, has_inc = (p->seen >> SF_CUSTOMER_INCOME) & 1;
   if (has_age && !has_inc && ((ok >> SF_CUSTOMER_AGE) & 1))
-    sale_problem_add(&p->pr, SF_CUSTOMER_INCOME,
+    sale_problem_add(&r->pr, SF_CUSTOMER_INCOME,
                      "is required with customer_age (give both or neither)");
   if (has_inc && !has_age && ((ok >> SF_CUSTOMER_INCOME) & 1))
-    sale_problem_add(&p->pr, SF_CUSTOMER_AGE,
+    sale_problem_add(&r->pr, SF_CUSTOMER_AGE,
                      "is required with customer_income (give both or neither)");
-  if (p->pr.count) {
-    r->invalid++;
+  if (r->pr.count) {
+    invalid_query(r);
   } else {
     p->q.pincode = s->pincode;
     memcpy(p->q.product, s->product, sizeof p->q.product);
@@ -126,8 +144,8 @@ static int query_end(struct pq_reader *r) {
 static int element_not_object(struct pq_reader *r) {
   if (!query_begin(r))
     return 0;
-  sale_problem_add(&cur(r)->pr, SF_RECORD, "must be a JSON object");
-  r->invalid++;
+  sale_problem_add(&r->pr, SF_RECORD, "must be a JSON object");
+  invalid_query(r);
   r->n++;
   r->state = PQ_ARRAY;
   return 1;
@@ -158,7 +176,7 @@ static int on_scalar(struct pq_reader *r, char type, const char *s, size_t n, lo
     return 1; /* an unknown member: ignored */
   static const struct sale_rules rules = {0}; /* no dates in a query */
   enum sale_field sf = (enum sale_field)f;
-  struct sale_problems *pr = &cur(r)->pr;
+  struct sale_problems *pr = &r->pr;
   switch (type) {
   case 's':
     sale_json_set_string(&r->scratch, sf, s, n, &rules, pr);
@@ -231,7 +249,7 @@ static int open_container(struct pq_reader *r, int is_map) {
   case PQ_QUERY:
     if (r->field >= 0) {
       sale_json_set_wrong_type(&r->scratch, (enum sale_field)r->field,
-                               is_map ? "object" : "array", &cur(r)->pr);
+                               is_map ? "object" : "array", &r->pr);
     }
     r->field = -1;
     r->skip_depth = 1;
@@ -271,7 +289,7 @@ static int cb_key(void *c, const unsigned char *k, size_t n) {
         return 1; /* not an input of top-product: ignored like any other */
       struct pquery *p = cur(r);
       if (p->seen & (1u << f)) {
-        sale_problem_add(&p->pr, f, "is given twice");
+        sale_problem_add(&r->pr, f, "is given twice");
         return 1;
       }
       p->seen |= 1u << f;
@@ -326,15 +344,8 @@ static int read_queries(struct req *rq, struct resp *rs, struct pq_reader *r) {
   yajl_free(h);
   if (ret < 0 || r->invalid == 0)
     return ret;
-  json_t *details = json_array();
-  for (size_t i = 0; details && i < r->n && json_array_size(details) < DETAILS_MAX; i++) {
-    const struct sale_problems *pr = &r->q[i].pr;
-    int kept = pr->count < SALE_MAX_PROBLEMS ? pr->count : SALE_MAX_PROBLEMS;
-    for (int k = 0; k < kept && json_array_size(details) < DETAILS_MAX; k++)
-      json_array_append_new(details, json_pack("{s:I,s:s,s:s}", "index", (json_int_t)i,
-                                               "field", sale_field_name(pr->p[k].field),
-                                               "problem", pr->p[k].problem));
-  }
+  json_t *details = r->details;
+  r->details = NULL;
   return resp_error(rs, GERR_INVALID_RECORDS, details,
                     "%zu of %zu queries are invalid; nothing was predicted", r->invalid, r->n);
 }
@@ -605,6 +616,7 @@ static int predict(struct req *rq, struct resp *rs, enum predict_kind kind) {
 out:
   model_holder_put(h, s);
   free(r.q);
+  json_decref(r.details);
   return ret;
 }
 
