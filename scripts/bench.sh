@@ -259,6 +259,10 @@ LUA
     start_server "$tmp/p.db" --rate-limits analyst=10000000
     one "run $run, rate limit on" demand
     stop_server
+    # One HTTP thread leaves wrk a core of its own on a 2-core machine.
+    start_server "$tmp/p.db" --rate-limits analyst=10000000 --threads 1
+    one "run $run, rate limit on, one HTTP thread" demand
+    stop_server
   done
   start_server "$tmp/p.db" --rate-limits analyst=10000000
   base="http://127.0.0.1:$PORT"
