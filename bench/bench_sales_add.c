@@ -1,7 +1,7 @@
 /* POST /sales/add throughput: N records in batches, over keep-alive
  * connections, against a running server.
  *   bench_sales_add URL [RECORDS [BATCH [CONNECTIONS [--ids]]]]
- * The JSON bodies are built before the clock starts; the figure is records
+ * with an admin key in GROMO_KEY. The JSON bodies are built before the clock starts; the figure is records
  * stored per second of wall time, as the server reports them inserted. */
 #include <curl/curl.h>
 #include <pthread.h>
@@ -39,6 +39,12 @@ static void *run(void *arg) {
   CURL *c = curl_easy_init();
   struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/json");
   h = curl_slist_append(h, "Expect:");
+  char auth[256];
+  const char *key = getenv("GROMO_KEY");
+  if (key && *key) {
+    snprintf(auth, sizeof auth, "X-API-Key: %s", key);
+    h = curl_slist_append(h, auth);
+  }
   struct buf resp;
   buf_init(&resp, 1 << 24);
   curl_easy_setopt(c, CURLOPT_URL, w->url);

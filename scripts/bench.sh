@@ -53,16 +53,22 @@ bench_generate() {
 
 bench_sales_add() {
   echo "== POST /sales/add: 1,000,000 records in batches of 10,000"
-  for conns in 1 2; do
+  add_store() { # a fresh store with an admin key in GROMO_KEY
     rm -f "$tmp/add.db"*
+    GROMO_KEY=$(./gromo keys create --role admin --name bench --db "$tmp/add.db" 2>/dev/null | tail -n 1)
+    export GROMO_KEY
+  }
+  for conns in 1 2; do
+    add_store
     start_server "$tmp/add.db"
     $B/bench/bench_sales_add "http://127.0.0.1:$PORT/sales/add" 1000000 10000 "$conns"
     stop_server
   done
-  rm -f "$tmp/add.db"*
+  add_store
   start_server "$tmp/add.db"
   $B/bench/bench_sales_add "http://127.0.0.1:$PORT/sales/add" 1000000 10000 2 --ids
   stop_server
+  unset GROMO_KEY
   echo
 }
 
