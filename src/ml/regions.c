@@ -12,6 +12,8 @@
 #include "gromo/store.h"
 #include "ml/ml_int.h"
 
+#define REGION_PLACE_WEIGHT 2.0 /* cluster_config.spatial_weight */
+
 struct suite_regions {
   size_t k;
   int32_t *pin_region; /* d->npin: region id, 0 when not clustered */
@@ -304,6 +306,10 @@ int suite_regions_build(struct suite *s, int k, uint64_t seed, struct gerr *err)
     cluster_config_defaults(&cfg);
     cfg.k = k > 0 && (size_t)k > n ? (int)n : k;
     cfg.seed = seed;
+    /* Place weighs twice the pattern: with equal weights, pincodes of the
+     * same kind (metros, say) far apart fell into one region, as the level
+     * and channel mix of a metro are much alike across the country. */
+    cfg.spatial_weight = REGION_PLACE_WEIGHT;
     if (cluster_run(&in, &cfg, &res, err) < 0) {
       gerr_prefix(err, "clustering regions");
       goto out;
@@ -320,8 +326,8 @@ int suite_regions_build(struct suite *s, int k, uint64_t seed, struct gerr *err)
                                           round4(res.cand_score[c])));
   r->clustering = json_pack(
       "{s:s,s:s,s:i,s:I,s:I,s:f,s:f,s:f,s:o}", "algorithm",
-      "k-means++ with restarts on place (unit sphere) and demand pattern (product mix, channel "
-      "mix, level, trend)",
+      "k-means++ with restarts on place (unit sphere, weight 2) and demand pattern (product "
+      "mix, channel mix, level, trend; averaged over the 8 nearest pincodes)",
       "chosen_by", k > 0 ? "--regions" : "mean silhouette over the candidates", "regions", res.k,
       "pincodes", (json_int_t)n, "pincodes_not_clustered", (json_int_t)unplaced, "silhouette",
       round4(res.silhouette), "median_km_to_centroid", round4(res.median_km),
