@@ -140,7 +140,10 @@ enum route_flags {
  * open (after the key and rate checks, before any of the body), part (for
  * multipart bodies: the file's name and type), chunk for each piece, close
  * after the last byte, and always free at the end, also when the client went
- * away: free must undo whatever close did not finish (roll back). */
+ * away: free must undo whatever close did not finish (roll back). close may
+ * leave slow work in rs->wait_fn (storing what was staged): the server runs
+ * it on a thread of its own, never on an HTTP thread, and calls free only
+ * after it, so the wait may use the state. */
 struct stream_ops {
   int (*open)(struct req *rq, struct resp *rs, void **state);
   int (*part)(void *state, const char *filename, const char *content_type,

@@ -70,6 +70,8 @@ struct conn_state {
   void *stream;       /* the route's state; NULL once freed */
   struct MHD_PostProcessor *pp;
   struct parked *parked; /* a waiting response; sent when resumed */
+  int stream_parked;  /* the parked response finishes a streamed request:
+                         its state is freed once it is sent */
 };
 
 /* A response whose handler has to wait (resp.wait_fn): its connection is
@@ -521,19 +523,37 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
     }
     if (!st->stream_failed)
       st->route->stream->close(st->stream, &st->srq, &st->srs);
-    stream_end_state(st);
-    router_stream_done(st->route, &st->srq, st->srs.status);
     memcpy(st->key_name, st->srq.key_name, sizeof st->key_name);
     st->role = st->srq.role;
+    st->streaming = 0;
+    if (st->srs.wait_fn) {
+      /* close left slow work (storing the staged records): it runs on a
+       * thread of its own while the connection is parked; the stream's
+       * state is freed by the wait's own free function. */
+      struct resp rs = st->srs;
+      resp_init(&st->srs);
+      if (park(srv, conn, st, &rs) == 0) {
+        st->stream_parked = 1;
+        return MHD_YES;
+      }
+      resp_wait_run(&rs);
+      st->srs = rs;
+    }
+    stream_end_state(st);
+    router_stream_done(st->route, &st->srq, st->srs.status);
     enum MHD_Result ret = queue(srv, conn, st, &st->srs);
     resp_release(&st->srs);
-    st->streaming = 0;
     return ret;
   }
 
   if (st->parked) { /* resumed: the waiting response is ready */
     struct parked *pk = st->parked;
     st->parked = NULL;
+    if (st->stream_parked) {
+      st->stream_parked = 0;
+      stream_end_state(st);
+      router_stream_done(st->route, &st->srq, pk->rs.status);
+    }
     enum MHD_Result ret = queue(srv, conn, st, &pk->rs);
     resp_release(&pk->rs);
     free(pk);
@@ -599,6 +619,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     resp_release(&st->parked->rs);
     free(st->parked);
   }
+  if (st->stream_parked)
+    stream_end_state(st);
   buf_release(&st->body);
   free(st);
   atomic_fetch_sub(&srv->in_flight, 1);
