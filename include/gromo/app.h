@@ -43,6 +43,10 @@ struct app_config {
   unsigned drain_secs;  /* longest wait for in-flight requests at shutdown */
   unsigned max_conns_per_ip;
   unsigned body_timeout; /* seconds a request body may take to arrive */
+  size_t min_body_rate;  /* bytes a second a body must keep up; 0: none */
+  unsigned body_rate_grace; /* seconds before min_body_rate applies */
+  unsigned header_timeout; /* seconds for a request's headers; 0: none */
+  size_t max_inflight;   /* request memory held by all requests, bytes */
   const char *log_file; /* NULL: stderr */
   struct rate_rule rates[ROLE_ADMIN + 1];
   int rate_limits_on;   /* 0: --no-rate-limit */

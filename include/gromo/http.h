@@ -16,6 +16,8 @@
 
 struct app;
 struct store;
+struct memshare;
+struct resp;
 
 #define REQ_MAX_PARAMS 4
 
@@ -44,7 +46,10 @@ struct req {
   int64_t key_id;
   int rate_limited;
   int rate_checked; /* a token was taken for this request */
+  int admitted;     /* the key, role and rate checks passed (router_admit) */
   struct store *db; /* taken from the pool by req_store(), put back after */
+  struct memshare *mem; /* the request's share of the server's memory
+                           budget; NULL: not counted */
 };
 
 /* The value of query parameter `name`, or NULL. */
@@ -56,6 +61,13 @@ const char *req_header(const struct req *rq, const char *name);
 struct store *req_store(struct req *rq, struct gerr *err);
 /* Puts the connection back; the HTTP layer calls it after the handler. */
 void req_release(struct req *rq);
+/* Says the request now holds `total` bytes of what it made of its body
+ * (records, queries): 0, or -1 when the server's budget for all requests
+ * cannot hold them (answer resp_budget_error). Never refuses without a
+ * budget (tests, the CLI). */
+int req_mem_hold(struct req *rq, size_t total) GROMO_WUR;
+/* The answer when req_mem_hold refused: 503 with Retry-After. Returns -1. */
+int resp_budget_error(struct resp *rs);
 
 #define RESP_MAX_HEADERS 12
 
@@ -122,6 +134,9 @@ void resp_wait_run(struct resp *rs);
 int http_render(struct resp *rs, const char *request_id, char **body,
                 size_t *len, const char **content_type);
 
+/* 1 for "application/json", "application/json; charset=utf-8" and no type. */
+int http_content_type_is_json(const char *ct);
+
 /* Routes are data. */
 typedef int (*handler_fn)(struct req *rq, struct resp *rs);
 
@@ -132,8 +147,11 @@ enum route_flags {
                               empty; the handler streams it itself */
   ROUTE_UNLIMITED = 1 << 2, /* not rate-limited (health checks) */
   ROUTE_STREAM = 1 << 3,    /* the body goes to stream_ops as it arrives,
-                               never held whole; multipart/form-data is
-                               decoded on the way (field "file") */
+                               never held whole */
+  ROUTE_UPLOAD = 1 << 4,    /* a file upload (with ROUTE_STREAM): limited by
+                               --max-upload, not --max-body, and
+                               multipart/form-data is decoded on the way
+                               (field "file") */
 };
 
 /* A route that reads its body as it arrives. Calls come in this order:
@@ -174,15 +192,21 @@ const struct route *router_match(const struct route *table, const char *method,
                                  const char *path, struct req *rq, int *status,
                                  char *allow, size_t allow_cap);
 
-/* For ROUTE_STREAM routes, at the request's headers: the key, role and rate
- * checks, then stream->open. 0, or -1 with rs filled. */
+/* The key, role and rate checks of route r, once per request (the server
+ * runs them when the headers arrive, before any of the body is read). 0, or
+ * -1 with rs filled (401, 403, 429, 503). */
+int router_admit(const struct route *r, struct req *rq, struct resp *rs);
+/* For ROUTE_STREAM routes, at the request's headers: router_admit, then
+ * stream->open. 0, or -1 with rs filled. */
 int router_stream_open(const struct route *r, struct req *rq, struct resp *rs,
                        void **state);
 /* After a streamed request: the audit line of admin routes. */
 void router_stream_done(const struct route *r, const struct req *rq, int status);
 
 /* Runs a request through the checks and the handler. rq->body must be
- * set for routes with a body. Fills rs; returns the HTTP status. */
+ * set for routes with a body; a ROUTE_STREAM route is given it as one
+ * chunk, and its wait (if any) is left in rs for the caller, as any
+ * handler's. Fills rs; returns the HTTP status. */
 int router_dispatch(const struct route *table, struct req *rq, struct resp *rs);
 
 #endif

@@ -124,4 +124,11 @@ json_t *sale_to_json(const struct sale *s, const char *city_fallback);
 int sale_to_json_buf(const struct sale *s, const char *city_fallback,
                      struct buf *b) GROMO_WUR;
 
+/* The compact form of a record (record_pack.c), about 100 bytes: appended
+ * to b (0, or -1 with b unchanged), and read back (the bytes used, or 0 when
+ * data[n] does not start with a whole record). For holding records within
+ * this process only. */
+int sale_pack(const struct sale *s, struct buf *b) GROMO_WUR;
+size_t sale_unpack(const char *data, size_t n, struct sale *out);
+
 #endif

@@ -9,20 +9,21 @@
 
 int api_health(struct req *rq, struct resp *rs);        /* health.c */
 int api_version(struct req *rq, struct resp *rs);       /* health.c */
-int api_sales_add(struct req *rq, struct resp *rs);     /* sales.c */
 int api_sales_list(struct req *rq, struct resp *rs);    /* sales.c */
 int api_sample_generate(struct req *rq, struct resp *rs); /* sample.c */
 int api_metrics(struct req *rq, struct resp *rs);       /* ops.c */
 int api_stats(struct req *rq, struct resp *rs);         /* ops.c */
-int api_predict_demand(struct req *rq, struct resp *rs);      /* predict.c */
-int api_predict_rise(struct req *rq, struct resp *rs);        /* predict.c */
-int api_predict_top_product(struct req *rq, struct resp *rs); /* predict.c */
 int api_models(struct req *rq, struct resp *rs);              /* models.c */
 int api_models_train(struct req *rq, struct resp *rs);        /* models.c */
 int api_models_train_job(struct req *rq, struct resp *rs);    /* models.c */
 int api_regions(struct req *rq, struct resp *rs);             /* regions.c */
 int api_region(struct req *rq, struct resp *rs);              /* regions.c */
+/* Routes that read their body as it arrives. */
 extern const struct stream_ops api_upload_ops;         /* upload.c */
+extern const struct stream_ops api_sales_add_ops;      /* sales.c */
+extern const struct stream_ops api_predict_demand_ops; /* predict.c */
+extern const struct stream_ops api_predict_rise_ops;   /* predict.c */
+extern const struct stream_ops api_predict_top_ops;    /* predict.c */
 
 /* One prediction answer as the API writes it (a JSON object, preceded by a
  * comma when `comma`), appended to b; also used by `gromo predict --json`.
@@ -33,6 +34,9 @@ int predict_render(struct buf *b, int comma, enum predict_kind kind, const struc
 /* Helpers shared by handlers (params.c). */
 /* Parses a decimal integer in [lo, hi]; 0 or -1. */
 int param_int(const char *s, long long lo, long long hi, long long *out);
+/* 0 when the request's content type is JSON (or absent), else -1 after
+ * a 415 answer. */
+int api_json_content_type(struct req *rq, struct resp *rs);
 /* "true"/"1"/"yes" → 1, "false"/"0"/"no" → 0, absent → def; -1 if invalid. */
 int param_bool(const char *s, int def);
 

@@ -29,3 +29,10 @@ int param_bool(const char *s, int def) {
     return 0;
   return -1;
 }
+
+int api_json_content_type(struct req *rq, struct resp *rs) {
+  if (http_content_type_is_json(rq->content_type))
+    return 0;
+  return resp_error(rs, GERR_MEDIA_TYPE, NULL, "this endpoint takes application/json, not %.80s",
+                    rq->content_type);
+}

@@ -1,7 +1,8 @@
 /* POST /predict/demand, /predict/demand-rise and /predict/top-product.
  *
- * The hot path: the body is read by yajl's event parser straight into
- * queries (no document tree), each field judged by the sales record's own
+ * The hot path: the body is read as it arrives by the flat-object reader
+ * (jsonobj.h, on yajl's event parser) straight into queries (no document
+ * tree, no copy of the text), each field judged by the sales record's own
  * rules (record.h), and the answers are written as JSON text into the
  * response buffer. One reference to the serving suite is held for the whole
  * request, so every answer of a request comes from the same model version
@@ -12,15 +13,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <yajl/yajl_parse.h>
 
 #include "api/api.h"
 #include "gromo/app.h"
+#include "gromo/jsonobj.h"
 #include "gromo/models.h"
 #include "gromo/record.h"
 
 #define PREDICT_MAX_QUERIES 10000
-#define PREDICT_MAX_DEPTH 32
 #define DETAILS_MAX 1000 /* problems listed; all are counted */
 #define ANSWER_MAX 32768 /* bytes of one rendered answer, at most */
 
@@ -31,49 +31,51 @@ struct pquery {
   unsigned seen; /* bit per enum sale_field */
 };
 
-enum pq_state { PQ_TOP, PQ_ARRAY, PQ_QUERY, PQ_DONE };
-
+/* The queries of a body, read as it arrives by the flat-object reader
+ * (the same that reads sales records), each field judged by the record's
+ * rules. */
 struct pq_reader {
   enum predict_kind kind;
+  struct req *rq;   /* for the memory the queries hold */
+  struct jsonobj *jo;
   struct pquery *q; /* queries read */
   size_t n, cap;
   size_t invalid; /* queries with problems */
   int too_many;
-  int oom;
-  enum pq_state state;
-  int single;
-  int depth, skip_depth;
-  int field; /* field of the next value; -1 unknown member */
+  int oom, budget;
   struct sale scratch; /* the record rules write here */
   struct sale_problems pr; /* the current query's problems */
   json_t *details; /* problems of invalid queries so far, at most DETAILS_MAX */
-  char error[160];
 };
 
-static const struct {
-  const char *name;
-  enum sale_field f;
-} query_fields[] = {
-    {"pincode", SF_PINCODE},           {"product", SF_PRODUCT},
-    {"channel", SF_CHANNEL},           {"customer_age", SF_CUSTOMER_AGE},
-    {"customer_income", SF_CUSTOMER_INCOME},
+/* Members of a query, by their enum sale_field. */
+static const char *const query_names[SF__COUNT] = {
+    [SF_PINCODE] = "pincode",   [SF_PRODUCT] = "product",
+    [SF_CHANNEL] = "channel",   [SF_CUSTOMER_AGE] = "customer_age",
+    [SF_CUSTOMER_INCOME] = "customer_income",
 };
+static const struct jsonobj_schema query_schema = {query_names, SF_RECORD, "query", "queries"};
 
 static struct pquery *cur(struct pq_reader *r) { return &r->q[r->n]; }
 
-static int query_begin(struct pq_reader *r) {
+static int query_begin(void *ctx, size_t index, int is_object) {
+  struct pq_reader *r = ctx;
   if (r->n >= PREDICT_MAX_QUERIES) {
     r->too_many = 1;
-    return 0;
+    return 1;
   }
   if (r->n == r->cap) {
     size_t cap = r->cap ? r->cap * 2 : 16;
     if (cap > PREDICT_MAX_QUERIES)
       cap = PREDICT_MAX_QUERIES;
+    if (req_mem_hold(r->rq, cap * sizeof *r->q) < 0) {
+      r->budget = 1;
+      return 1;
+    }
     struct pquery *q = realloc(r->q, cap * sizeof *q);
     if (!q) {
       r->oom = 1;
-      return 0;
+      return 1;
     }
     r->q = q;
     r->cap = cap;
@@ -83,9 +85,10 @@ static int query_begin(struct pq_reader *r) {
   p->seen = 0;
   sale_problems_clear(&r->pr);
   sale_text_begin(&r->scratch, &r->pr);
-  r->state = PQ_QUERY;
-  r->field = -1;
-  return 1;
+  if (!is_object)
+    sale_problem_add(&r->pr, SF_RECORD, "must be a JSON object");
+  (void)index;
+  return 0;
 }
 
 /* Counts the current query invalid and notes its problems (the first
@@ -104,9 +107,16 @@ static void invalid_query(struct pq_reader *r) {
                                     r->pr.p[k].problem));
 }
 
-static int query_end(struct pq_reader *r) {
+static int query_end(void *ctx, size_t index, int is_object) {
+  struct pq_reader *r = ctx;
   struct pquery *p = cur(r);
   struct sale *s = &r->scratch;
+  (void)index;
+  if (!is_object) {
+    invalid_query(r);
+    r->n++;
+    return r->oom;
+  }
   unsigned ok = ~0u; /* fields set without a problem */
   int kept = r->pr.count < SALE_MAX_PROBLEMS ? r->pr.count : SALE_MAX_PROBLEMS;
   for (int i = 0; i < kept; i++)
@@ -137,218 +147,70 @@ static int query_end(struct pq_reader *r) {
       p->q.product[0] = '\0';
   }
   r->n++;
-  r->state = r->single ? PQ_DONE : PQ_ARRAY;
-  return 1;
+  return r->oom;
 }
 
-/* An element that is not an object: one invalid query. */
-static int element_not_object(struct pq_reader *r) {
-  if (!query_begin(r))
-    return 0;
-  sale_problem_add(&r->pr, SF_RECORD, "must be a JSON object");
-  invalid_query(r);
-  r->n++;
-  r->state = PQ_ARRAY;
-  return 1;
-}
-
-static int top_level_error(struct pq_reader *r) {
-  snprintf(r->error, sizeof r->error,
-           "the body must be a JSON array of queries or one query object");
-  return 0;
-}
-
-static int on_scalar(struct pq_reader *r, char type, const char *s, size_t n, long long iv,
-                     double dv) {
-  if (r->skip_depth)
-    return 1;
-  switch (r->state) {
-  case PQ_TOP:
-  case PQ_DONE:
-    return top_level_error(r);
-  case PQ_ARRAY:
-    return element_not_object(r);
-  case PQ_QUERY:
-    break;
-  }
-  int f = r->field;
-  r->field = -1;
-  if (f < 0)
-    return 1; /* an unknown member: ignored */
+static void query_value(void *ctx, int field, const struct jsonobj_value *v) {
+  struct pq_reader *r = ctx;
+  enum sale_field sf = (enum sale_field)field;
+  if (sf == SF_PRODUCT && r->kind == PREDICT_TOP_PRODUCT)
+    return; /* not an input of top-product: ignored like any other */
   static const struct sale_rules rules = {0}; /* no dates in a query */
-  enum sale_field sf = (enum sale_field)f;
   struct sale_problems *pr = &r->pr;
-  switch (type) {
-  case 's':
-    sale_json_set_string(&r->scratch, sf, s, n, &rules, pr);
+  struct pquery *p = cur(r);
+  p->seen |= 1u << sf;
+  switch (v->type) {
+  case JV_STRING:
+    sale_json_set_string(&r->scratch, sf, v->s, v->n, &rules, pr);
     break;
-  case 'i':
-    sale_json_set_integer(&r->scratch, sf, iv, &rules, pr);
+  case JV_INT:
+    sale_json_set_integer(&r->scratch, sf, v->i, &rules, pr);
     break;
-  case 'r':
-    sale_json_set_real(&r->scratch, sf, dv, &rules, pr);
+  case JV_REAL:
+    sale_json_set_real(&r->scratch, sf, v->d, &rules, pr);
     break;
-  case 'n': /* null: absent */
-    cur(r)->seen &= ~(1u << sf);
+  case JV_NULL: /* absent */
+    p->seen &= ~(1u << sf);
+    break;
+  case JV_TWICE:
+    sale_problem_add(pr, sf, "is given twice");
     break;
   default:
-    sale_json_set_wrong_type(&r->scratch, sf, "boolean", pr);
+    sale_json_set_wrong_type(&r->scratch, sf,
+                             v->type == JV_BOOL     ? "boolean"
+                             : v->type == JV_OBJECT ? "object"
+                                                    : "array",
+                             pr);
   }
   /* A blank string counts as absent, as in records. */
-  if (type == 's' && (sf == SF_PRODUCT || sf == SF_CHANNEL || sf == SF_PINCODE)) {
+  if (v->type == JV_STRING && (sf == SF_PRODUCT || sf == SF_CHANNEL || sf == SF_PINCODE)) {
     int blank = 1;
-    for (size_t i = 0; i < n && blank; i++)
-      blank = s[i] == ' ' || s[i] == '\t' || s[i] == '\r' || s[i] == '\n';
+    for (size_t i = 0; i < v->n && blank; i++)
+      blank = v->s[i] == ' ' || v->s[i] == '\t' || v->s[i] == '\r' || v->s[i] == '\n';
     if (blank)
-      cur(r)->seen &= ~(1u << sf);
+      p->seen &= ~(1u << sf);
   }
-  return 1;
 }
 
-static int cb_null(void *c) { return on_scalar(c, 'n', NULL, 0, 0, 0); }
-static int cb_bool(void *c, int b) { return on_scalar(c, 'b', NULL, 0, 0, 0); }
-static int cb_number(void *c, const char *s, size_t n) {
-  char text[64];
-  if (n >= sizeof text)
-    return on_scalar(c, 'r', NULL, 0, 0, HUGE_VAL);
-  memcpy(text, s, n);
-  text[n] = '\0';
-  if (!memchr(s, '.', n) && !memchr(s, 'e', n) && !memchr(s, 'E', n)) {
-    errno = 0;
-    long long v = strtoll(text, NULL, 10);
-    if (errno == 0)
-      return on_scalar(c, 'i', NULL, 0, v, 0);
-  }
-  return on_scalar(c, 'r', NULL, 0, 0, strtod(text, NULL));
-}
-static int cb_string(void *c, const unsigned char *s, size_t n) {
-  return on_scalar(c, 's', (const char *)s, n, 0, 0);
-}
+static const struct jsonobj_ops query_ops = {query_begin, query_value, query_end};
 
-static int open_container(struct pq_reader *r, int is_map) {
-  if (++r->depth > PREDICT_MAX_DEPTH) {
-    snprintf(r->error, sizeof r->error, "JSON nested deeper than %d levels", PREDICT_MAX_DEPTH);
-    return 0;
-  }
-  if (r->skip_depth) {
-    r->skip_depth++;
-    return 1;
-  }
-  switch (r->state) {
-  case PQ_TOP:
-    if (is_map) {
-      r->single = 1;
-      return query_begin(r);
-    }
-    r->state = PQ_ARRAY;
-    return 1;
-  case PQ_ARRAY:
-    if (is_map)
-      return query_begin(r);
-    r->skip_depth = 1;
-    return element_not_object(r);
-  case PQ_QUERY:
-    if (r->field >= 0) {
-      sale_json_set_wrong_type(&r->scratch, (enum sale_field)r->field,
-                               is_map ? "object" : "array", &r->pr);
-    }
-    r->field = -1;
-    r->skip_depth = 1;
-    return 1;
-  case PQ_DONE:
-    return top_level_error(r);
-  }
-  return 1;
-}
-
-static int close_container(struct pq_reader *r) {
-  r->depth--;
-  if (r->skip_depth) {
-    r->skip_depth--;
-    return 1;
-  }
-  if (r->state == PQ_QUERY)
-    return query_end(r);
-  if (r->state == PQ_ARRAY)
-    r->state = PQ_DONE;
-  return 1;
-}
-
-static int cb_start_map(void *c) { return open_container(c, 1); }
-static int cb_start_array(void *c) { return open_container(c, 0); }
-static int cb_end(void *c) { return close_container(c); }
-
-static int cb_key(void *c, const unsigned char *k, size_t n) {
-  struct pq_reader *r = c;
-  if (r->skip_depth)
-    return 1;
-  r->field = -1;
-  for (size_t i = 0; i < sizeof query_fields / sizeof query_fields[0]; i++)
-    if (strlen(query_fields[i].name) == n && !memcmp(query_fields[i].name, k, n)) {
-      enum sale_field f = query_fields[i].f;
-      if (f == SF_PRODUCT && r->kind == PREDICT_TOP_PRODUCT)
-        return 1; /* not an input of top-product: ignored like any other */
-      struct pquery *p = cur(r);
-      if (p->seen & (1u << f)) {
-        sale_problem_add(&r->pr, f, "is given twice");
-        return 1;
-      }
-      p->seen |= 1u << f;
-      r->field = (int)f;
-      return 1;
-    }
-  return 1;
-}
-
-static const yajl_callbacks pq_callbacks = {
-    cb_null, cb_bool, NULL, NULL, cb_number, cb_string,
-    cb_start_map, cb_key, cb_end, cb_start_array, cb_end,
-};
-
-/* Reads the queries of a body. 0; or -1 after resp_error (malformed JSON,
- * too many queries, invalid queries). */
-static int read_queries(struct req *rq, struct resp *rs, struct pq_reader *r) {
-  yajl_handle h = yajl_alloc(&pq_callbacks, NULL, r);
-  if (!h)
+/* The answer to a reading that stopped or failed: -1 after resp_error.
+ * rc: jsonobj's (-1 malformed, -2 stopped). */
+static int read_error(struct pq_reader *r, int rc, const struct gerr *err, struct resp *rs) {
+  if (r->budget)
+    return resp_budget_error(rs);
+  if (r->oom)
     return resp_error(rs, GERR_INTERNAL, NULL, "out of memory");
-  yajl_status st = yajl_parse(h, (const unsigned char *)rq->body, rq->body_len);
-  if (st == yajl_status_ok)
-    st = yajl_complete_parse(h);
-  int ret = 0;
-  if (r->oom) {
-    ret = resp_error(rs, GERR_INTERNAL, NULL, "out of memory");
-  } else if (r->too_many) {
-    ret = resp_error(rs, GERR_TOO_LARGE, NULL,
-                     "more than %d queries in one request; send them in batches",
-                     PREDICT_MAX_QUERIES);
-  } else if (r->error[0]) {
-    ret = resp_error(rs, GERR_INVALID_INPUT, NULL, "%s", r->error);
-  } else if (st != yajl_status_ok || r->state != PQ_DONE) {
-    if (st == yajl_status_ok || r->state == PQ_ARRAY || r->state == PQ_QUERY) {
-      ret = resp_error(rs, GERR_INVALID_INPUT, NULL,
-                       r->state == PQ_TOP
-                           ? "the body is empty; a JSON array of queries is required"
-                           : "the JSON ends before the array or query is closed (truncated)");
-    } else {
-      unsigned char *m = yajl_get_error(h, 0, (const unsigned char *)rq->body, rq->body_len);
-      char msg[200];
-      snprintf(msg, sizeof msg, "%s", m ? (const char *)m : "parse error");
-      if (m)
-        yajl_free_error(h, m);
-      size_t n = strlen(msg);
-      while (n && (msg[n - 1] == '\n' || msg[n - 1] == ' '))
-        msg[--n] = '\0';
-      json_t *d = json_pack("[{s:s,s:s}]", "field", "body", "problem", msg);
-      ret = resp_error(rs, GERR_INVALID_INPUT, d, "malformed JSON: %s", msg);
-    }
+  if (r->too_many)
+    return resp_error(rs, GERR_TOO_LARGE, NULL,
+                      "more than %d queries in one request; send them in batches",
+                      PREDICT_MAX_QUERIES);
+  if (!strncmp(err->msg, "malformed JSON: ", 16)) {
+    json_t *d = json_pack("[{s:s,s:s}]", "field", "body", "problem", err->msg + 16);
+    return resp_error(rs, GERR_INVALID_INPUT, d, "%s", err->msg);
   }
-  yajl_free(h);
-  if (ret < 0 || r->invalid == 0)
-    return ret;
-  json_t *details = r->details;
-  r->details = NULL;
-  return resp_error(rs, GERR_INVALID_RECORDS, details,
-                    "%zu of %zu queries are invalid; nothing was predicted", r->invalid, r->n);
+  (void)rc;
+  return resp_error(rs, GERR_INVALID_INPUT, NULL, "%s", err->msg);
 }
 
 /* ---- answers as JSON text ---- */
@@ -605,25 +467,26 @@ static void *answer_part(void *arg) {
 #define SPLIT_FROM 1000
 #define SPLIT_FROM_EXPLAIN 64
 
-static int predict(struct req *rq, struct resp *rs, enum predict_kind kind) {
-  int explain = param_bool(req_query(rq, "explain"), 0);
-  if (explain < 0)
-    return resp_error(rs, GERR_INVALID_INPUT, NULL, "explain must be true or false");
+/* Answers the queries read, all from one model version. */
+static int predict_answer(struct req *rq, struct resp *rs, enum predict_kind kind,
+                          int explain, const struct pq_reader *rd) {
   struct model_holder *h = rq->app ? rq->app->models : NULL;
   const struct suite *s = h ? model_holder_get(h) : NULL;
   if (!s)
     return resp_error(rs, GERR_UNAVAILABLE, NULL,
                       "models are not trained yet: POST /models/train");
-  struct pq_reader r = {.kind = kind, .field = -1};
+  const struct pq_reader r = *rd;
   struct buf second;
   buf_init(&second, (size_t)1 << 30);
   int ret = -1;
-  if (read_queries(rq, rs, &r) < 0)
-    goto out;
   int64_t version = suite_version(s);
   struct buf *b = &rs->data_raw;
   size_t per = explain ? 700 : 320; /* bytes an answer, about */
   size_t mid = r.n >= (explain ? SPLIT_FROM_EXPLAIN : SPLIT_FROM) ? r.n / 2 : r.n;
+  if (req_mem_hold(rq, r.cap * sizeof *r.q + r.n * per * 2 + 16) < 0) {
+    resp_budget_error(rs);
+    goto out;
+  }
   if (buf_reserve(b, r.n * per + 16) < 0 || buf_puts(b, "[") < 0 ||
       (mid < r.n && buf_reserve(&second, (r.n - mid) * per) < 0)) {
     resp_error(rs, GERR_INTERNAL, NULL, "out of memory");
@@ -657,17 +520,83 @@ static int predict(struct req *rq, struct resp *rs, enum predict_kind kind) {
 out:
   model_holder_put(h, s);
   buf_release(&second);
-  free(r.q);
-  json_decref(r.details);
   return ret;
 }
 
-int api_predict_demand(struct req *rq, struct resp *rs) {
-  return predict(rq, rs, PREDICT_DEMAND);
+/* A prediction request, from its headers to its answer. */
+struct predict_req {
+  enum predict_kind kind;
+  int explain;
+  struct pq_reader r;
+};
+
+static int predict_open(struct req *rq, struct resp *rs, void **state,
+                        enum predict_kind kind) {
+  int explain = param_bool(req_query(rq, "explain"), 0);
+  if (explain < 0)
+    return resp_error(rs, GERR_INVALID_INPUT, NULL, "explain must be true or false");
+  if (api_json_content_type(rq, rs) < 0)
+    return -1;
+  struct predict_req *p = calloc(1, sizeof *p);
+  if (!p)
+    return resp_error(rs, GERR_INTERNAL, NULL, "out of memory");
+  *state = p;
+  p->kind = kind;
+  p->explain = explain;
+  p->r.kind = kind;
+  p->r.rq = rq;
+  if (jsonobj_new(&query_schema, &query_ops, &p->r, &p->r.jo) < 0)
+    return resp_error(rs, GERR_INTERNAL, NULL, "out of memory");
+  return 0;
 }
 
-int api_predict_rise(struct req *rq, struct resp *rs) { return predict(rq, rs, PREDICT_RISE); }
-
-int api_predict_top_product(struct req *rq, struct resp *rs) {
-  return predict(rq, rs, PREDICT_TOP_PRODUCT);
+static int open_demand(struct req *rq, struct resp *rs, void **state) {
+  return predict_open(rq, rs, state, PREDICT_DEMAND);
 }
+static int open_rise(struct req *rq, struct resp *rs, void **state) {
+  return predict_open(rq, rs, state, PREDICT_RISE);
+}
+static int open_top(struct req *rq, struct resp *rs, void **state) {
+  return predict_open(rq, rs, state, PREDICT_TOP_PRODUCT);
+}
+
+static int predict_chunk(void *state, const char *data, size_t n, struct resp *rs) {
+  struct predict_req *p = state;
+  struct gerr err;
+  int rc = jsonobj_feed(p->r.jo, data, n, &err);
+  return rc < 0 || p->r.oom || p->r.budget ? read_error(&p->r, rc, &err, rs) : 0;
+}
+
+static int predict_close(void *state, struct req *rq, struct resp *rs) {
+  struct predict_req *p = state;
+  struct pq_reader *r = &p->r;
+  struct gerr err;
+  int rc = jsonobj_finish(r->jo, &err);
+  if (rc < 0 || r->oom || r->budget)
+    return read_error(r, rc, &err, rs);
+  if (r->invalid) {
+    json_t *details = r->details;
+    r->details = NULL;
+    return resp_error(rs, GERR_INVALID_RECORDS, details,
+                      "%zu of %zu queries are invalid; nothing was predicted", r->invalid,
+                      r->n);
+  }
+  return predict_answer(rq, rs, p->kind, p->explain, r);
+}
+
+static void predict_free(void *state) {
+  struct predict_req *p = state;
+  if (!p)
+    return;
+  jsonobj_free(p->r.jo);
+  free(p->r.q);
+  json_decref(p->r.details);
+  free(p);
+}
+
+const struct stream_ops api_predict_demand_ops = {
+    .open = open_demand, .chunk = predict_chunk, .close = predict_close, .free = predict_free};
+const struct stream_ops api_predict_rise_ops = {
+    .open = open_rise, .chunk = predict_chunk, .close = predict_close, .free = predict_free};
+const struct stream_ops api_predict_top_ops = {
+    .open = open_top, .chunk = predict_chunk, .close = predict_close, .free = predict_free};

@@ -18,142 +18,228 @@
 
 #define SALES_ADD_MAX 100000   /* records in one request */
 #define DETAILS_MAX 1000       /* problems listed; all are counted */
+#define INSERT_BATCH 1024      /* records unpacked for one insert */
 
-/* Collects the records of a body as the streaming reader yields them. */
-struct batch {
-  struct sale *recs;
-  size_t *index_of; /* position in the body of each valid record */
-  size_t n, cap;
+/* POST /sales/add reads its body as it arrives: each record is validated
+ * as soon as its object closes and kept in compact form, so a request
+ * holds its records (about 100 bytes each), never its text. The records
+ * are stored in one transaction by a parked thread once the body is
+ * complete, so no HTTP thread waits for the store's write lock. */
+struct sales_add {
+  struct req *rq;
+  struct app *app;
+  int atomic;
+  struct sale_rules rules;
+  struct jsonrec *jr;
+  struct buf packed;   /* the valid records, packed */
+  uint32_t *index_of;  /* position in the body of each valid record */
+  size_t n, cap;       /* valid records, room in index_of */
   size_t total, rejected;
-  json_t *invalid; /* the first DETAILS_MAX problems */
-  int oom;
+  json_t *invalid;     /* the first DETAILS_MAX problems */
+  int oom, budget;     /* memory ran out, or the server's budget did */
 };
 
-static int batch_add(void *ctx, size_t index, const struct sale *rec, int valid,
-                     const struct sale_problems *pr) {
-  struct batch *b = ctx;
-  if (++b->total > SALES_ADD_MAX)
+static int add_record(void *ctx, size_t index, const struct sale *rec, int valid,
+                      const struct sale_problems *pr) {
+  struct sales_add *a = ctx;
+  if (++a->total > SALES_ADD_MAX)
     return 1;
   if (!valid) {
-    b->rejected++;
+    a->rejected++;
     int kept = pr->count < SALE_MAX_PROBLEMS ? pr->count : SALE_MAX_PROBLEMS;
-    for (int k = 0; k < kept && json_array_size(b->invalid) < DETAILS_MAX; k++)
+    for (int k = 0; k < kept && json_array_size(a->invalid) < DETAILS_MAX; k++)
       json_array_append_new(
-          b->invalid,
+          a->invalid,
           json_pack("{s:I,s:s,s:s}", "index", (json_int_t)index, "field",
                     sale_field_name(pr->p[k].field), "problem", pr->p[k].problem));
     return 0;
   }
-  if (b->n == b->cap) {
-    size_t cap = b->cap ? b->cap * 2 : 256;
-    struct sale *r = realloc(b->recs, cap * sizeof *r);
-    if (r)
-      b->recs = r;
-    size_t *ix = r ? realloc(b->index_of, cap * sizeof *ix) : NULL;
-    if (!r || !ix) {
-      b->oom = 1;
+  if (a->n == a->cap) {
+    size_t cap = a->cap ? a->cap * 2 : 256;
+    if (req_mem_hold(a->rq, a->packed.cap + cap * sizeof *a->index_of) < 0) {
+      a->budget = 1;
       return 1;
     }
-    b->index_of = ix;
-    b->cap = cap;
+    uint32_t *ix = realloc(a->index_of, cap * sizeof *ix);
+    if (!ix) {
+      a->oom = 1;
+      return 1;
+    }
+    a->index_of = ix;
+    a->cap = cap;
   }
-  b->recs[b->n] = *rec;
-  b->index_of[b->n++] = index;
+  size_t before = a->packed.cap;
+  if (sale_pack(rec, &a->packed) < 0) {
+    a->oom = 1;
+    return 1;
+  }
+  if (a->packed.cap != before &&
+      req_mem_hold(a->rq, a->packed.cap + a->cap * sizeof *a->index_of) < 0) {
+    a->budget = 1;
+    return 1;
+  }
+  a->index_of[a->n++] = (uint32_t)index;
   return 0;
 }
 
-int api_sales_add(struct req *rq, struct resp *rs) {
+static int add_open(struct req *rq, struct resp *rs, void **state) {
   int atomic = param_bool(req_query(rq, "atomic"), 0);
   if (atomic < 0)
-    return resp_error(rs, GERR_INVALID_INPUT, NULL,
-                      "atomic must be true or false");
-  struct sale_rules rules = {.now_ist_ms = now_ist_ms()};
-  struct batch b = {.invalid = json_array()};
-  struct jsonrec *jr = NULL;
-  unsigned char *dup = NULL;
-  json_t *dups = NULL;
-  struct gerr err;
-  int ret = -1;
-  /* Room for the records the body can hold (at least ~100 bytes each), so
-   * the array is not regrown record by record. */
-  size_t guess = rq->body_len / 100 + 1;
-  b.cap = guess < SALES_ADD_MAX ? guess : SALES_ADD_MAX;
-  b.recs = malloc(b.cap * sizeof *b.recs);
-  b.index_of = malloc(b.cap * sizeof *b.index_of);
-  if (!b.recs || !b.index_of)
-    b.cap = 0;
-  if (!b.invalid || jsonrec_new(&rules, batch_add, &b, &jr) < 0) {
-    resp_error(rs, GERR_INTERNAL, NULL, "out of memory");
-    goto out;
-  }
-  int rc = jsonrec_feed(jr, rq->body, rq->body_len, &err);
-  if (rc == 0)
-    rc = jsonrec_finish(jr, &err);
-  if (b.oom) {
-    resp_error(rs, GERR_INTERNAL, NULL, "out of memory");
-    goto out;
-  }
-  if (rc == -2 || b.total > SALES_ADD_MAX) {
-    resp_error(rs, GERR_TOO_LARGE, NULL,
-               "more than %d records in one request; send them in batches",
-               SALES_ADD_MAX);
-    goto out;
-  }
-  if (rc < 0) {
-    resp_error(rs, GERR_INVALID_INPUT, NULL, "%s", err.msg);
-    goto out;
-  }
-  size_t n = b.total, nvalid = b.n, rejected = b.rejected;
-  if (rejected && (atomic || nvalid == 0)) {
-    resp_error(rs, GERR_INVALID_RECORDS, json_incref(b.invalid),
-               "%zu of %zu records are invalid; nothing was stored%s", rejected,
-               n, atomic && nvalid ? " (atomic=true)" : "");
-    goto out;
-  }
+    return resp_error(rs, GERR_INVALID_INPUT, NULL, "atomic must be true or false");
+  if (api_json_content_type(rq, rs) < 0)
+    return -1;
+  struct sales_add *a = calloc(1, sizeof *a);
+  if (!a)
+    return resp_error(rs, GERR_INTERNAL, NULL, "out of memory");
+  *state = a;
+  a->rq = rq;
+  a->app = rq->app;
+  a->atomic = atomic;
+  a->rules.now_ist_ms = now_ist_ms();
+  buf_init(&a->packed, (size_t)1 << 31);
+  a->invalid = json_array();
+  if (!a->invalid || jsonrec_new(&a->rules, add_record, a, &a->jr) < 0)
+    return resp_error(rs, GERR_INTERNAL, NULL, "out of memory");
+  return 0;
+}
 
-  struct store_insert_stats st = {0};
-  dup = calloc(nvalid ? nvalid : 1, 1);
-  struct store *db = dup ? req_store(rq, &err) : NULL;
-  if (!dup) {
+/* The answer to a reading that stopped or failed; -1 after resp_error. */
+static int add_read_error(struct sales_add *a, int rc, const struct gerr *err,
+                          struct resp *rs) {
+  if (a->budget)
+    return resp_budget_error(rs);
+  if (a->oom)
+    return resp_error(rs, GERR_INTERNAL, NULL, "out of memory");
+  if (rc == -2 || a->total > SALES_ADD_MAX)
+    return resp_error(rs, GERR_TOO_LARGE, NULL,
+                      "more than %d records in one request; send them in batches",
+                      SALES_ADD_MAX);
+  return resp_error(rs, GERR_INVALID_INPUT, NULL, "%s", err->msg);
+}
+
+static int add_chunk(void *state, const char *p, size_t n, struct resp *rs) {
+  struct sales_add *a = state;
+  struct gerr err;
+  int rc = jsonrec_feed(a->jr, p, n, &err);
+  return rc < 0 || a->budget || a->oom ? add_read_error(a, rc, &err, rs) : 0;
+}
+
+/* On a thread of its own: stores the records in one transaction. */
+static int add_store(void *ctx, struct resp *rs) {
+  struct sales_add *a = ctx;
+  struct gerr err;
+  struct store_insert_stats st = {0, 0};
+  unsigned char *dup = calloc(a->n ? a->n : 1, 1);
+  struct sale *batch = malloc(INSERT_BATCH * sizeof *batch);
+  json_t *dups = NULL;
+  struct store *db = NULL;
+  int in_tx = 0, ret = -1;
+  if (!dup || !batch) {
     resp_error(rs, GERR_INTERNAL, NULL, "out of memory");
     goto out;
   }
-  if (!db || store_sales_insert(db, b.recs, nvalid, dup, &st, &err) < 0) {
+  db = a->app && a->app->pool ? store_pool_get(a->app->pool, &err) : NULL;
+  if (!db) {
+    if (!a->app || !a->app->pool)
+      gerr_set(&err, GERR_UNAVAILABLE, "no database configured");
     resp_error_from(rs, &err);
     goto out;
   }
+  if (store_begin(db, &err) < 0) {
+    resp_error_from(rs, &err);
+    goto out;
+  }
+  in_tx = 1;
+  size_t off = 0;
+  for (size_t done = 0; done < a->n;) {
+    size_t k = 0;
+    while (k < INSERT_BATCH && done + k < a->n) {
+      size_t used = sale_unpack(a->packed.data + off, a->packed.len - off, &batch[k]);
+      if (!used) {
+        resp_error(rs, GERR_INTERNAL, NULL, "a held record could not be read back");
+        goto out;
+      }
+      off += used;
+      k++;
+    }
+    struct store_insert_stats bs = {0, 0};
+    if (store_sales_insert(db, batch, k, dup + done, &bs, &err) < 0) {
+      resp_error_from(rs, &err);
+      goto out;
+    }
+    st.inserted += bs.inserted;
+    st.duplicates += bs.duplicates;
+    done += k;
+  }
+  if (store_commit(db, &err) < 0) {
+    resp_error_from(rs, &err);
+    goto out;
+  }
+  in_tx = 0;
   dups = json_array();
-  for (size_t k = 0; dups && k < nvalid && json_array_size(dups) < DETAILS_MAX; k++)
+  for (size_t k = 0; dups && k < a->n && json_array_size(dups) < DETAILS_MAX; k++)
     if (dup[k])
-      json_array_append_new(dups, json_integer((json_int_t)b.index_of[k]));
-
+      json_array_append_new(dups, json_integer((json_int_t)a->index_of[k]));
   json_t *data = json_pack(
       "{s:I,s:I,s:I,s:o,s:o}", "inserted_count", (json_int_t)st.inserted,
       "duplicate_count", (json_int_t)st.duplicates, "rejected_count",
-      (json_int_t)rejected, "invalid_records",
-      rejected ? json_incref(b.invalid) : json_null(), "duplicate_indexes",
+      (json_int_t)a->rejected, "invalid_records",
+      a->rejected ? json_incref(a->invalid) : json_null(), "duplicate_indexes",
       dups ? json_incref(dups) : json_array());
   if (!data) {
     resp_error(rs, GERR_INTERNAL, NULL, "out of memory");
     goto out;
   }
-  if (rejected || st.duplicates)
+  if (a->rejected || st.duplicates)
     resp_ok(rs, data,
             "Successfully added %zu sales records; %zu rejected, %zu duplicates "
             "skipped",
-            st.inserted, rejected, st.duplicates);
+            st.inserted, a->rejected, st.duplicates);
   else
     resp_ok(rs, data, "Successfully added %zu sales records", st.inserted);
   ret = 0;
 out:
-  jsonrec_free(jr);
-  json_decref(b.invalid);
+  if (in_tx)
+    store_rollback(db);
+  if (db)
+    store_pool_put(a->app->pool, db);
   json_decref(dups);
-  free(b.recs);
-  free(b.index_of);
+  free(batch);
   free(dup);
   return ret;
 }
+
+static int add_close(void *state, struct req *rq, struct resp *rs) {
+  struct sales_add *a = state;
+  struct gerr err;
+  int rc = jsonrec_finish(a->jr, &err);
+  if (rc < 0 || a->budget || a->oom)
+    return add_read_error(a, rc, &err, rs);
+  if (a->rejected && (a->atomic || a->n == 0))
+    return resp_error(rs, GERR_INVALID_RECORDS, json_incref(a->invalid),
+                      "%zu of %zu records are invalid; nothing was stored%s", a->rejected,
+                      a->total, a->atomic && a->n ? " (atomic=true)" : "");
+  /* The state is the stream's: freed by add_free after the wait. */
+  rs->wait_fn = add_store;
+  rs->wait_ctx = a;
+  rs->wait_free = NULL;
+  (void)rq;
+  return 0;
+}
+
+static void add_free(void *state) {
+  struct sales_add *a = state;
+  if (!a)
+    return;
+  jsonrec_free(a->jr);
+  buf_release(&a->packed);
+  json_decref(a->invalid);
+  free(a->index_of);
+  free(a);
+}
+
+const struct stream_ops api_sales_add_ops = {
+    .open = add_open, .chunk = add_chunk, .close = add_close, .free = add_free};
 
 struct page {
   struct buf *out;

@@ -54,8 +54,17 @@ static const char serve_help[] =
     "                        GROMO_RATE_LIMITS; defaults public=50:100,\n"
     "                        viewer=200:400, analyst=20000:40000, admin=200:400)\n"
     "      --no-rate-limit   no rate limits\n"
-    "      --max-connections-per-ip N  (default 256)\n"
+    "      --max-connections-per-ip N  (default 128)\n"
     "      --body-timeout SECS  longest time a request body may take (default 120)\n"
+    "      --min-body-rate BYTES  slowest body, bytes a second on average, once\n"
+    "                        --body-rate-grace has passed (default 1024; 0: none)\n"
+    "      --body-rate-grace SECS  (default 10)\n"
+    "      --header-timeout SECS  longest time for a request's headers, from the\n"
+    "                        connection's start or its previous answer, however\n"
+    "                        slowly they trickle in (default 10; 0: none)\n"
+    "      --max-inflight BYTES  request bodies (and the records made of them)\n"
+    "                        held in memory by all requests together (env\n"
+    "                        GROMO_MAX_INFLIGHT, default 268435456)\n"
     "      --cors-origins L  allowed browser origins, comma-separated, or *\n"
     "                        (env GROMO_CORS_ORIGINS; default none)\n"
     "      --tls-cert FILE   serve HTTPS with this PEM certificate (env\n"
@@ -120,12 +129,15 @@ int cmd_serve(int argc, char **argv) {
   const char *max_upload = cli_env("GROMO_MAX_UPLOAD", NULL);
   const char *timeout = NULL, *max_conns = NULL, *level = NULL;
   const char *rates = cli_env("GROMO_RATE_LIMITS", NULL), *per_ip = NULL, *body_timeout = NULL;
+  const char *max_inflight = cli_env("GROMO_MAX_INFLIGHT", NULL), *header_timeout = NULL,
+             *min_rate = NULL, *rate_grace = NULL;
   cfg.cors_origins = cli_env("GROMO_CORS_ORIGINS", NULL);
   cfg.tls_cert = cli_env("GROMO_TLS_CERT", NULL);
   cfg.tls_key = cli_env("GROMO_TLS_KEY", NULL);
 
   enum { O_THREADS = 256, O_MODE, O_MAXBODY, O_TIMEOUT, O_MAXCONN, O_LOGFILE, O_LEVEL,
-         O_RATES, O_NORATE, O_PERIP, O_BODYTO, O_CORS, O_CERT, O_KEY, O_MAXUP };
+         O_RATES, O_NORATE, O_PERIP, O_BODYTO, O_CORS, O_CERT, O_KEY, O_MAXUP,
+         O_INFLIGHT, O_HDRTO, O_MINRATE, O_GRACE };
   static const struct option opts[] = {
       {"port", required_argument, 0, 'p'},
       {"bind", required_argument, 0, 'b'},
@@ -145,6 +157,10 @@ int cmd_serve(int argc, char **argv) {
       {"cors-origins", required_argument, 0, O_CORS},
       {"tls-cert", required_argument, 0, O_CERT},
       {"tls-key", required_argument, 0, O_KEY},
+      {"max-inflight", required_argument, 0, O_INFLIGHT},
+      {"header-timeout", required_argument, 0, O_HDRTO},
+      {"min-body-rate", required_argument, 0, O_MINRATE},
+      {"body-rate-grace", required_argument, 0, O_GRACE},
       {"help", no_argument, 0, 'h'},
       {0, 0, 0, 0}};
   int c;
@@ -169,6 +185,10 @@ int cmd_serve(int argc, char **argv) {
     case O_CORS: cfg.cors_origins = optarg; break;
     case O_CERT: cfg.tls_cert = optarg; break;
     case O_KEY: cfg.tls_key = optarg; break;
+    case O_INFLIGHT: max_inflight = optarg; break;
+    case O_HDRTO: header_timeout = optarg; break;
+    case O_MINRATE: min_rate = optarg; break;
+    case O_GRACE: rate_grace = optarg; break;
     case 'h': fputs(serve_help, stdout); return EXIT_OK;
     default: return cli_usage_error("serve", "unknown option");
     }
@@ -221,6 +241,26 @@ int cmd_serve(int argc, char **argv) {
     if (parse_uint(body_timeout, 86400, &v) < 0 || v == 0)
       return cli_usage_error("serve", "body-timeout must be 1-86400 seconds");
     cfg.body_timeout = (unsigned)v;
+  }
+  if (max_inflight) {
+    if (parse_uint(max_inflight, (unsigned long long)1 << 44, &v) < 0 || v < ((size_t)1 << 20))
+      return cli_usage_error("serve", "max-inflight must be at least 1048576 bytes");
+    cfg.max_inflight = (size_t)v;
+  }
+  if (header_timeout) {
+    if (parse_uint(header_timeout, 86400, &v) < 0)
+      return cli_usage_error("serve", "header-timeout must be 0-86400 seconds");
+    cfg.header_timeout = (unsigned)v;
+  }
+  if (min_rate) {
+    if (parse_uint(min_rate, (unsigned long long)1 << 40, &v) < 0)
+      return cli_usage_error("serve", "min-body-rate must be a number of bytes a second");
+    cfg.min_body_rate = (size_t)v;
+  }
+  if (rate_grace) {
+    if (parse_uint(rate_grace, 86400, &v) < 0)
+      return cli_usage_error("serve", "body-rate-grace must be 0-86400 seconds");
+    cfg.body_rate_grace = (unsigned)v;
   }
   if (!cfg.tls_cert != !cfg.tls_key)
     return cli_usage_error("serve", "--tls-cert and --tls-key go together");
@@ -291,7 +331,7 @@ int cmd_serve(int argc, char **argv) {
     log_msg(LOG_ERROR, "startup", "out of memory");
     goto out;
   }
-  if (server_start(&app, &srv, &err) < 0) {
+  if (server_start(&app, gromo_routes, &srv, &err) < 0) {
     log_msg(LOG_ERROR, "startup", "%s", err.msg);
     goto out;
   }

@@ -16,8 +16,12 @@ void app_config_defaults(struct app_config *c) {
   c->conn_timeout = 30;
   c->max_conns = 1024;
   c->drain_secs = 30;
-  c->max_conns_per_ip = 256;
+  c->max_conns_per_ip = 128;
   c->body_timeout = 120;
+  c->min_body_rate = 1024;
+  c->body_rate_grace = 10;
+  c->header_timeout = 10;
+  c->max_inflight = (size_t)256 << 20;
   c->log_file = NULL;
   rate_rules_default(c->rates);
   c->rate_limits_on = 1;

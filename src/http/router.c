@@ -2,12 +2,14 @@
  * size, content type, JSON) before the handler runs. Handlers never parse
  * the body themselves and never render errors. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #include "gromo/app.h"
 #include "gromo/http.h"
 #include "gromo/log.h"
+#include "gromo/membudget.h"
 #include "gromo/ratelimit.h"
 #include "gromo/store.h"
 #include "gromo/timeutil.h"
@@ -34,6 +36,17 @@ void req_release(struct req *rq) {
   if (rq->db && rq->app && rq->app->pool)
     store_pool_put(rq->app->pool, rq->db);
   rq->db = NULL;
+}
+
+int req_mem_hold(struct req *rq, size_t total) {
+  return rq->mem ? memshare_hold(rq->mem, total) : 0;
+}
+
+int resp_budget_error(struct resp *rs) {
+  resp_header(rs, "Retry-After", "2");
+  return resp_error(rs, GERR_UNAVAILABLE, NULL,
+                    "the server holds as much request data as it may (--max-inflight); "
+                    "retry in 2 s");
 }
 
 /* Matches path against pattern; {x} segments are captured (pointers into
@@ -111,8 +124,7 @@ const struct route *router_match(const struct route *table, const char *method,
   return NULL;
 }
 
-/* "application/json", "application/json; charset=utf-8" and absent pass. */
-static int content_type_is_json(const char *ct) {
+int http_content_type_is_json(const char *ct) {
   if (!ct)
     return 1;
   while (*ct == ' ')
@@ -122,7 +134,7 @@ static int content_type_is_json(const char *ct) {
 }
 
 static int check_json_body(struct req *rq, struct resp *rs) {
-  if (!content_type_is_json(rq->content_type))
+  if (!http_content_type_is_json(rq->content_type))
     return resp_error(rs, GERR_MEDIA_TYPE, NULL,
                       "this endpoint takes application/json, not %.80s",
                       rq->content_type);
@@ -243,13 +255,22 @@ static void audit(const struct req *rq, const struct route *r, int status) {
     log_fields(LOG_INFO, "audit", line, (size_t)n);
 }
 
-int router_stream_open(const struct route *r, struct req *rq, struct resp *rs,
-                       void **state) {
-  *state = NULL;
+int router_admit(const struct route *r, struct req *rq, struct resp *rs) {
+  if (rq->admitted)
+    return 0;
   rq->role = ROLE_PUBLIC;
   if (r->role > ROLE_PUBLIC && authenticate(rq, rs, r) < 0)
     return -1;
   if (rate_limit(rq, rs, r) < 0)
+    return -1;
+  rq->admitted = 1;
+  return 0;
+}
+
+int router_stream_open(const struct route *r, struct req *rq, struct resp *rs,
+                       void **state) {
+  *state = NULL;
+  if (router_admit(r, rq, rs) < 0)
     return -1;
   return r->stream->open(rq, rs, state);
 }
@@ -257,6 +278,52 @@ int router_stream_open(const struct route *r, struct req *rq, struct resp *rs,
 void router_stream_done(const struct route *r, const struct req *rq, int status) {
   if (r->role == ROLE_ADMIN)
     audit(rq, r, status);
+}
+
+/* A streamed route given its whole body at once (tests, and any caller
+ * without a socket). The stream's state lives until its wait is done. */
+struct stream_whole {
+  const struct route *r;
+  void *state;
+  int (*wait_fn)(void *ctx, struct resp *rs);
+  void (*wait_free)(void *ctx);
+  void *wait_ctx;
+};
+
+static int stream_whole_wait(void *ctx, struct resp *rs) {
+  struct stream_whole *w = ctx;
+  int rc = w->wait_fn(w->wait_ctx, rs);
+  if (w->wait_free)
+    w->wait_free(w->wait_ctx);
+  w->wait_free = NULL;
+  return rc;
+}
+
+static void stream_whole_free(void *ctx) {
+  struct stream_whole *w = ctx;
+  if (w->wait_free)
+    w->wait_free(w->wait_ctx);
+  w->r->stream->free(w->state);
+  free(w);
+}
+
+static void stream_whole(const struct route *r, struct req *rq, struct resp *rs) {
+  void *state = NULL;
+  if (r->stream->open(rq, rs, &state) == 0 &&
+      (!rq->body_len || r->stream->chunk(state, rq->body, rq->body_len, rs) == 0))
+    r->stream->close(state, rq, rs);
+  struct stream_whole *w = rs->wait_fn ? malloc(sizeof *w) : NULL;
+  if (!w) {
+    if (rs->wait_fn) { /* no memory to wait later: wait now */
+      resp_wait_run(rs);
+    }
+    r->stream->free(state);
+    return;
+  }
+  *w = (struct stream_whole){r, state, rs->wait_fn, rs->wait_free, rs->wait_ctx};
+  rs->wait_fn = stream_whole_wait;
+  rs->wait_free = stream_whole_free;
+  rs->wait_ctx = w;
 }
 
 int router_dispatch(const struct route *table, struct req *rq, struct resp *rs) {
@@ -283,16 +350,18 @@ int router_dispatch(const struct route *table, struct req *rq, struct resp *rs) 
     }
     return rs->status;
   }
-  rq->role = ROLE_PUBLIC;
-  if ((r->role == ROLE_PUBLIC || authenticate(rq, rs, r) == 0) &&
-      rate_limit(rq, rs, r) == 0 && rq->body_len <= r->body_limit &&
+  if (router_admit(r, rq, rs) == 0 && rq->body_len <= r->body_limit &&
       (!(r->flags & ROUTE_JSON) || check_and_parse_json(rq, rs) == 0) &&
-      (!(r->flags & ROUTE_JSON_RAW) || check_json_body(rq, rs) == 0))
-    r->handler(rq, rs);
-  else if (rq->body_len > r->body_limit && !rs->is_error)
+      (!(r->flags & ROUTE_JSON_RAW) || check_json_body(rq, rs) == 0)) {
+    if (r->flags & ROUTE_STREAM)
+      stream_whole(r, rq, rs);
+    else
+      r->handler(rq, rs);
+  } else if (rq->body_len > r->body_limit && !rs->is_error) {
     resp_error(rs, GERR_TOO_LARGE, NULL,
                "the request body is larger than the %zu bytes this endpoint accepts",
                r->body_limit);
+  }
   req_release(rq);
   json_decref(rq->json);
   rq->json = NULL;

@@ -10,28 +10,37 @@
   {.method = m, .pattern = p, .role = r, .body_limit = limit, .flags = fl,     \
    .handler = h, .summary = sum}
 
+/* Routes that read their body as it arrives (stream_ops). */
+#define STREAM(m, p, r, limit, fl, ops, sum)                                   \
+  {.method = m, .pattern = p, .role = r, .body_limit = limit,                  \
+   .flags = ROUTE_STREAM | (fl), .stream = &ops, .summary = sum}
+
+/* Bodies follow from the number of items a request may carry: 100,000
+ * records of up to ~330 bytes of JSON, 10,000 queries of up to ~1.6 KB. */
+#define SALES_ADD_BODY_MAX (32 * MiB)
+#define PREDICT_BODY_MAX (16 * MiB)
+
 const struct route gromo_routes[] = {
     ROUTE("GET", "/health", ROLE_PUBLIC, 0, ROUTE_UNLIMITED, api_health,
           "liveness and dependency checks"),
     ROUTE("GET", "/version", ROLE_PUBLIC, 0, ROUTE_UNLIMITED, api_version,
           "API version, build and when models were last trained"),
-    ROUTE("POST", "/sales/add", ROLE_ADMIN, 64 * MiB, ROUTE_JSON_RAW, api_sales_add,
-          "add sales records (JSON array or object)"),
-    {.method = "POST", .pattern = "/sales/upload", .role = ROLE_ADMIN,
-     .body_limit = 16 * GiB, .flags = ROUTE_STREAM, .stream = &api_upload_ops,
-     .summary = "upload a file of sales: CSV, XLSX, XLS, JSON array or NDJSON"},
+    STREAM("POST", "/sales/add", ROLE_ADMIN, SALES_ADD_BODY_MAX, 0, api_sales_add_ops,
+           "add sales records (JSON array or object)"),
+    STREAM("POST", "/sales/upload", ROLE_ADMIN, 16 * GiB, ROUTE_UPLOAD, api_upload_ops,
+           "upload a file of sales: CSV, XLSX, XLS, JSON array or NDJSON"),
     ROUTE("GET", "/sales", ROLE_ANALYST, 0, 0, api_sales_list,
           "query stored sales with filters and cursor pagination"),
     ROUTE("GET", "/generate-sample-data/{count}", ROLE_ADMIN, 0, 0,
           api_sample_generate, "generate and insert sample records"),
     ROUTE("POST", "/generate-sample-data/{count}", ROLE_ADMIN, 0, 0,
           api_sample_generate, "generate and insert sample records"),
-    ROUTE("POST", "/predict/demand", ROLE_ANALYST, 16 * MiB, ROUTE_JSON_RAW,
-          api_predict_demand, "expected next-period demand of up to 10,000 cells"),
-    ROUTE("POST", "/predict/demand-rise", ROLE_ANALYST, 16 * MiB, ROUTE_JSON_RAW,
-          api_predict_rise, "probability that demand rises next period"),
-    ROUTE("POST", "/predict/top-product", ROLE_ANALYST, 16 * MiB, ROUTE_JSON_RAW,
-          api_predict_top_product, "each product's probability of a customer's next purchase"),
+    STREAM("POST", "/predict/demand", ROLE_ANALYST, PREDICT_BODY_MAX, 0,
+           api_predict_demand_ops, "expected next-period demand of up to 10,000 cells"),
+    STREAM("POST", "/predict/demand-rise", ROLE_ANALYST, PREDICT_BODY_MAX, 0,
+           api_predict_rise_ops, "probability that demand rises next period"),
+    STREAM("POST", "/predict/top-product", ROLE_ANALYST, PREDICT_BODY_MAX, 0,
+           api_predict_top_ops, "each product's probability of a customer's next purchase"),
     ROUTE("GET", "/regions", ROLE_VIEWER, 0, 0, api_regions,
           "every region with its summary, or ?pincode=P for the region of a pincode"),
     ROUTE("GET", "/regions/{region_id}", ROLE_VIEWER, 0, 0, api_region,

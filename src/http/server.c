@@ -16,6 +16,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/random.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -23,13 +24,33 @@
 #include "gromo/buf.h"
 #include "gromo/http.h"
 #include "gromo/log.h"
+#include "gromo/membudget.h"
 #include "gromo/metrics.h"
 #include "gromo/timeutil.h"
+
+/* Each open connection, for the header deadline: `since` is when it began
+ * waiting for a request's headers (its accept, or the end of its previous
+ * response), 0 while a request is being read or answered. */
+struct conn_watch {
+  MHD_socket fd;
+  _Atomic int64_t since;
+  struct conn_watch *prev, *next;
+};
 
 struct server {
   struct MHD_Daemon *daemon;
   struct app *app;
+  const struct route *routes;
+  struct membudget budget; /* request bodies and what they became */
   int port;
+  /* The header deadline's watch: every connection, and a thread that
+   * closes those whose headers are late, however slowly bytes trickle. */
+  pthread_mutex_t watch_mu;
+  pthread_cond_t watch_cv;
+  struct conn_watch *watched;
+  pthread_t watchdog;
+  int watchdog_live, watch_stop;
+  atomic_uint_fast64_t header_cut; /* connections closed for late headers */
   atomic_uint in_flight;
   atomic_uint parked; /* responses waiting on threads of their own */
   int can_park;       /* suspend/resume is on (not thread-per-connection) */
@@ -41,6 +62,8 @@ struct server {
 /* Past its limit, at most this much of a body is read and dropped before
  * the connection is closed without an answer. */
 #define DISCARD_MAX ((size_t)64 << 20)
+/* A request refused for want of memory is told to come back after this. */
+#define BUDGET_RETRY_AFTER_S 2
 
 /* Per-request state, from the first call of the access handler to the
  * completion callback. */
@@ -69,6 +92,8 @@ struct conn_state {
   struct resp srs;
   void *stream;       /* the route's state; NULL once freed */
   struct MHD_PostProcessor *pp;
+  struct memshare mem; /* what the request holds of the server's budget */
+  int have_req;        /* srq and srs are set (a route matched, or last call) */
   struct parked *parked; /* a waiting response; sent when resumed */
   int stream_parked;  /* the parked response finishes a streamed request:
                          its state is freed once it is sent */
@@ -81,6 +106,9 @@ struct parked {
   struct MHD_Connection *conn;
   struct resp rs;
 };
+
+static void deadline_headers_done(struct server *srv, struct MHD_Connection *conn);
+static void deadline_headers_wait(struct MHD_Connection *conn);
 
 static const char *query_lookup(void *ctx, const char *name) {
   return MHD_lookup_connection_value((struct MHD_Connection *)ctx,
@@ -256,6 +284,13 @@ static enum MHD_Result queue(struct server *srv, struct MHD_Connection *conn,
   return ret;
 }
 
+/* Sends rs now, before (the rest of) the body; the connection then closes. */
+static enum MHD_Result refuse_with(struct server *srv, struct MHD_Connection *conn,
+                                   struct conn_state *st, struct resp *rs) {
+  st->refused = 1;
+  return queue(srv, conn, st, rs);
+}
+
 static enum MHD_Result refuse(struct server *srv, struct MHD_Connection *conn,
                               struct conn_state *st, enum gerr_code code,
                               const char *msg) {
@@ -334,19 +369,18 @@ static enum MHD_Result on_post_part(void *cls, enum MHD_ValueKind kind, const ch
   return MHD_YES;
 }
 
-/* The headers of a streamed request: checks, then the route's open. */
+/* The headers of a streamed request (st->srq is set): the checks, then the
+ * route's open. */
 static enum MHD_Result stream_begin(struct server *srv, struct MHD_Connection *conn,
-                                    struct conn_state *st, const char *url,
-                                    const char *method) {
+                                    struct conn_state *st) {
   st->streaming = 1;
-  req_fill(&st->srq, srv, conn, st, url, method);
-  resp_init(&st->srs);
   if (router_stream_open(st->route, &st->srq, &st->srs, &st->stream) < 0) {
     stream_fail(st);
     return MHD_YES; /* answered when the body is done (or dropped) */
   }
   const char *ct = st->srq.content_type;
-  if (ct && !strncasecmp(ct, "multipart/form-data", 19)) {
+  if ((st->route->flags & ROUTE_UPLOAD) && ct &&
+      !strncasecmp(ct, "multipart/form-data", 19)) {
     st->pp = MHD_create_post_processor(conn, 64 * 1024, on_post_part, st);
     if (!st->pp) {
       resp_error(&st->srs, GERR_INVALID_INPUT, NULL,
@@ -354,9 +388,11 @@ static enum MHD_Result stream_begin(struct server *srv, struct MHD_Connection *c
       stream_fail(st);
     }
   }
+  (void)srv;
   return MHD_YES;
 }
 
+/* Frees the route's state (it rolls back what it began). */
 static void stream_end_state(struct conn_state *st) {
   if (st->pp) {
     MHD_destroy_post_processor(st->pp);
@@ -411,6 +447,186 @@ static int park(struct server *srv, struct MHD_Connection *conn, struct conn_sta
   return -1;
 }
 
+/* The declared Content-Length: 1 with *n, 0 when absent or unreadable. */
+static int declared_length(struct MHD_Connection *conn, unsigned long long *n) {
+  const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+                                               MHD_HTTP_HEADER_CONTENT_LENGTH);
+  if (!cl)
+    return 0;
+  errno = 0;
+  char *end = NULL;
+  *n = strtoull(cl, &end, 10);
+  return errno == 0 && end != cl;
+}
+
+static int body_announced(struct MHD_Connection *conn) {
+  unsigned long long n;
+  if (declared_length(conn, &n))
+    return n > 0;
+  const char *te = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+                                               MHD_HTTP_HEADER_TRANSFER_ENCODING);
+  return te && *te;
+}
+
+/* What an upload holds in memory while it is read (readers' buffers and
+ * batches); its body itself goes to disk. */
+#define UPLOAD_WORKING_SET ((size_t)8 << 20)
+
+static enum MHD_Result refuse_budget(struct server *srv, struct MHD_Connection *conn,
+                                     struct conn_state *st) {
+  resp_header(&st->srs, "Retry-After", "%d", BUDGET_RETRY_AFTER_S);
+  resp_error(&st->srs, GERR_UNAVAILABLE, NULL,
+             "the server holds as much request data as it may (--max-inflight); "
+             "retry in %d s",
+             BUDGET_RETRY_AFTER_S);
+  return refuse_with(srv, conn, st, &st->srs);
+}
+
+/* The headers are here: the route, its limits, and for a request with a
+ * body the key, role, rate limit and memory, all before any of the body is
+ * read. A refusal now is sent at once and the connection then closes, so
+ * the body is never read. (Requests without a body are checked at their
+ * last call: a response queued now would close a keep-alive connection.) */
+static enum MHD_Result on_headers(struct server *srv, struct MHD_Connection *conn,
+                                  struct conn_state *st, const char *url,
+                                  const char *method) {
+  struct req probe = {0};
+  int status = 0;
+  deadline_headers_done(srv, conn);
+  st->route = router_match(srv->routes, method, url, &probe, &status, NULL, 0);
+  if (!st->route)
+    return MHD_YES; /* 404/405 at the last call; any body is dropped */
+  const struct app_config *cfg = srv->app->cfg;
+  int upload = (st->route->flags & ROUTE_UPLOAD) != 0;
+  size_t cap = upload ? cfg->max_upload : cfg->max_body;
+  st->limit = st->route->body_limit < cap ? st->route->body_limit : cap;
+  buf_init(&st->body, st->limit);
+  st->mem.budget = &srv->budget;
+  req_fill(&st->srq, srv, conn, st, url, method);
+  st->srq.mem = &st->mem;
+  resp_init(&st->srs);
+  st->have_req = 1;
+
+  unsigned long long n = 0;
+  int has_cl = declared_length(conn, &n);
+  if (has_cl && n > st->limit) {
+    resp_error(&st->srs, GERR_TOO_LARGE, NULL,
+               "the request body of %llu bytes is larger than the %zu bytes this "
+               "endpoint accepts%s",
+               n, st->limit,
+               st->limit < cap ? "" : upload ? " (--max-upload)" : " (--max-body)");
+    return refuse_with(srv, conn, st, &st->srs);
+  }
+  if (body_announced(conn)) {
+    if (router_admit(st->route, &st->srq, &st->srs) < 0)
+      return refuse_with(srv, conn, st, &st->srs);
+    size_t want = upload ? UPLOAD_WORKING_SET : has_cl ? (size_t)n : 0;
+    if (memshare_hold(&st->mem, want) < 0)
+      return refuse_budget(srv, conn, st);
+  }
+  if (st->route->flags & ROUTE_STREAM)
+    return stream_begin(srv, conn, st);
+  return MHD_YES;
+}
+
+/* A body slower than --min-body-rate, once its grace period is over, or
+ * later than --body-timeout in all, closes the connection. */
+static int body_too_slow(const struct server *srv, const struct conn_state *st) {
+  const struct app_config *cfg = srv->app->cfg;
+  int64_t el = mono_us() - st->t0_us;
+  if (el > (int64_t)cfg->body_timeout * 1000000)
+    return 1;
+  if (!cfg->min_body_rate || el <= (int64_t)cfg->body_rate_grace * 1000000)
+    return 0;
+  return (double)st->received < (double)cfg->min_body_rate * ((double)el / 1e6);
+}
+
+/* A piece of the body. */
+static enum MHD_Result on_body(struct server *srv, struct conn_state *st,
+                               const char *data, size_t n) {
+  if (!st->route) /* 404/405 bodies are not kept */
+    return MHD_YES;
+  st->received += n;
+  if (body_too_slow(srv, st))
+    return MHD_NO;
+  if (st->streaming) {
+    if (!st->stream_failed && st->received > st->limit) {
+      resp_error(&st->srs, GERR_TOO_LARGE, NULL,
+                 "the request body is larger than the %zu bytes this endpoint accepts%s",
+                 st->limit, st->route->flags & ROUTE_UPLOAD ? " (--max-upload)" : "");
+      stream_fail(st);
+    }
+    if (st->stream_failed) {
+      st->discarded += n;
+      return st->discarded > DISCARD_MAX ? MHD_NO : MHD_YES;
+    }
+    if (st->pp) {
+      if (MHD_post_process(st->pp, data, n) != MHD_YES && !st->stream_failed) {
+        resp_error(&st->srs, GERR_INVALID_INPUT, NULL, "the multipart body is malformed");
+        stream_fail(st);
+      }
+    } else if (st->route->stream->chunk(st->stream, data, n, &st->srs) < 0) {
+      stream_fail(st);
+    }
+    return MHD_YES;
+  }
+  if (st->overflow) {
+    /* libmicrohttpd takes a response only before the body or after all
+     * of it: the rest of a refused chunked body is read and dropped, up to
+     * a bound past which the connection is simply closed. */
+    st->discarded += n;
+    return st->discarded > DISCARD_MAX ? MHD_NO : MHD_YES;
+  }
+  if (st->body.len + n > st->body.limit) {
+    st->overflow = GERR_TOO_LARGE;
+  } else if (memshare_hold(&st->mem, st->body.len + n) < 0) {
+    st->overflow = GERR_UNAVAILABLE;
+  } else if (buf_append(&st->body, data, n) < 0) {
+    st->overflow = GERR_INTERNAL;
+  }
+  if (st->overflow)
+    buf_release(&st->body);
+  return MHD_YES;
+}
+
+/* The last call of a streamed request: close, then answer (or park). */
+static enum MHD_Result stream_finish(struct server *srv, struct MHD_Connection *conn,
+                                     struct conn_state *st) {
+  if (st->pp) {
+    int complete = MHD_destroy_post_processor(st->pp) == MHD_YES;
+    st->pp = NULL;
+    if (!st->stream_failed && (!complete || !st->part_seen)) {
+      resp_error(&st->srs, GERR_INVALID_INPUT, NULL,
+                 complete ? "the multipart body has no field named \"file\""
+                          : "the multipart body is incomplete");
+      stream_fail(st);
+    }
+  }
+  if (!st->stream_failed)
+    st->route->stream->close(st->stream, &st->srq, &st->srs);
+  memcpy(st->key_name, st->srq.key_name, sizeof st->key_name);
+  st->role = st->srq.role;
+  st->streaming = 0;
+  if (st->srs.wait_fn) {
+    /* close left slow work (storing the staged records): it runs on a
+     * thread of its own while the connection is parked; the stream's
+     * state is freed once the answer is sent. */
+    struct resp rs = st->srs;
+    resp_init(&st->srs);
+    if (park(srv, conn, st, &rs) == 0) {
+      st->stream_parked = 1;
+      return MHD_YES;
+    }
+    resp_wait_run(&rs);
+    st->srs = rs;
+  }
+  stream_end_state(st);
+  router_stream_done(st->route, &st->srq, st->srs.status);
+  enum MHD_Result ret = queue(srv, conn, st, &st->srs);
+  resp_release(&st->srs);
+  return ret;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
                                   const char *url, const char *method,
                                   const char *version, const char *upload_data,
@@ -423,42 +639,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
     if (!st)
       return MHD_NO;
     *con_cls = st;
-    struct req probe = {0};
-    int status = 0;
-    st->route = router_match(gromo_routes, method, url, &probe, &status, NULL, 0);
-    st->limit = st->route ? st->route->body_limit : 0;
-    size_t cap = st->route && (st->route->flags & ROUTE_STREAM) ? srv->app->cfg->max_upload
-                                                                 : srv->app->cfg->max_body;
-    if (st->limit > cap)
-      st->limit = cap;
-    buf_init(&st->body, st->limit);
-    /* A declared length over the limit is refused before any of the body
-     * is read (and before "100 Continue"); the connection then closes. */
-    const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
-                                                 MHD_HTTP_HEADER_CONTENT_LENGTH);
-    if (st->route && cl) {
-      errno = 0;
-      char *end = NULL;
-      unsigned long long n = strtoull(cl, &end, 10);
-      if (errno == 0 && end != cl && n > st->limit) {
-        char msg[160];
-        const char *setting = st->limit < cap ? ""
-                              : st->route->flags & ROUTE_STREAM ? " (--max-upload)"
-                                                                : " (--max-body)";
-        snprintf(msg, sizeof msg,
-                 "the request body of %llu bytes is larger than the %zu bytes this "
-                 "endpoint accepts%s",
-                 n, st->limit, setting);
-        return refuse(srv, conn, st, GERR_TOO_LARGE, msg);
-      }
-      /* The declared length, within the limit, is allocated once. */
-      if (errno == 0 && end != cl && n > 0 && !(st->route->flags & ROUTE_STREAM) &&
-          buf_reserve(&st->body, (size_t)n) < 0)
-        return refuse(srv, conn, st, GERR_INTERNAL, "out of memory for the request body");
-    }
-    if (st->route && (st->route->flags & ROUTE_STREAM))
-      return stream_begin(srv, conn, st, url, method);
-    return MHD_YES;
+    return on_headers(srv, conn, st, url, method);
   }
 
   if (st->refused) { /* discard whatever still arrives */
@@ -469,82 +650,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
   if (*upload_data_size) {
     size_t n = *upload_data_size;
     *upload_data_size = 0;
-    if (!st->route) /* 404/405 bodies are not kept */
-      return MHD_YES;
-    /* A body that trickles in closes the connection when it is late. */
-    if (mono_us() - st->t0_us > (int64_t)srv->app->cfg->body_timeout * 1000000)
-      return MHD_NO;
-    if (st->streaming) {
-      st->received += n;
-      if (!st->stream_failed && st->received > st->limit) {
-        resp_error(&st->srs, GERR_TOO_LARGE, NULL,
-                   "the upload is larger than the %zu bytes accepted (--max-upload)",
-                   st->limit);
-        stream_fail(st);
-      }
-      if (st->stream_failed) {
-        st->discarded += n;
-        return st->discarded > DISCARD_MAX ? MHD_NO : MHD_YES;
-      }
-      if (st->pp) {
-        if (MHD_post_process(st->pp, upload_data, n) != MHD_YES && !st->stream_failed) {
-          resp_error(&st->srs, GERR_INVALID_INPUT, NULL, "the multipart body is malformed");
-          stream_fail(st);
-        }
-      } else if (st->route->stream->chunk(st->stream, upload_data, n, &st->srs) < 0) {
-        stream_fail(st);
-      }
-      return MHD_YES;
-    }
-    if (st->overflow) {
-      /* libmicrohttpd takes a response only before the body or after all
-       * of it: the rest of an oversized chunked body is read and dropped,
-       * up to a bound past which the connection is simply closed. */
-      st->discarded += n;
-      return st->discarded > DISCARD_MAX ? MHD_NO : MHD_YES;
-    }
-    if (buf_append(&st->body, upload_data, n) < 0) {
-      st->overflow = errno == E2BIG ? GERR_TOO_LARGE : GERR_INTERNAL;
-      buf_release(&st->body);
-    }
-    return MHD_YES;
+    return on_body(srv, st, upload_data, n);
   }
 
-  if (st->streaming) {
-    if (st->pp) {
-      int complete = MHD_destroy_post_processor(st->pp) == MHD_YES;
-      st->pp = NULL;
-      if (!st->stream_failed && (!complete || !st->part_seen)) {
-        resp_error(&st->srs, GERR_INVALID_INPUT, NULL,
-                   complete ? "the multipart body has no field named \"file\""
-                            : "the multipart body is incomplete");
-        stream_fail(st);
-      }
-    }
-    if (!st->stream_failed)
-      st->route->stream->close(st->stream, &st->srq, &st->srs);
-    memcpy(st->key_name, st->srq.key_name, sizeof st->key_name);
-    st->role = st->srq.role;
-    st->streaming = 0;
-    if (st->srs.wait_fn) {
-      /* close left slow work (storing the staged records): it runs on a
-       * thread of its own while the connection is parked; the stream's
-       * state is freed by the wait's own free function. */
-      struct resp rs = st->srs;
-      resp_init(&st->srs);
-      if (park(srv, conn, st, &rs) == 0) {
-        st->stream_parked = 1;
-        return MHD_YES;
-      }
-      resp_wait_run(&rs);
-      st->srs = rs;
-    }
-    stream_end_state(st);
-    router_stream_done(st->route, &st->srq, st->srs.status);
-    enum MHD_Result ret = queue(srv, conn, st, &st->srs);
-    resp_release(&st->srs);
-    return ret;
-  }
+  if (st->streaming)
+    return stream_finish(srv, conn, st);
 
   if (st->parked) { /* resumed: the waiting response is ready */
     struct parked *pk = st->parked;
@@ -560,31 +670,40 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
     return ret;
   }
 
-  if (st->overflow)
+  if (st->overflow) {
+    if (st->overflow == GERR_UNAVAILABLE)
+      return refuse_budget(srv, conn, st);
     return refuse(srv, conn, st, st->overflow,
                   st->overflow == GERR_TOO_LARGE
                       ? "the request body is larger than this endpoint accepts"
                       : "out of memory reading the request body");
+  }
 
   /* Last call: the whole request is here. */
-  struct req rq;
-  req_fill(&rq, srv, conn, st, url, method);
-  rq.body = st->body.data;
-  rq.body_len = st->body.len;
-  struct resp rs;
-  resp_init(&rs);
-  router_dispatch(gromo_routes, &rq, &rs);
-  req_release(&rq);
-  memcpy(st->key_name, rq.key_name, sizeof st->key_name);
-  st->role = rq.role;
-  buf_release(&st->body);
-  if (rs.wait_fn) {
-    if (park(srv, conn, st, &rs) == 0)
-      return MHD_YES;
-    resp_wait_run(&rs); /* cannot park: wait on this thread */
+  struct req *rq = &st->srq;
+  if (!st->have_req) { /* no route: router_dispatch answers 404/405 */
+    req_fill(rq, srv, conn, st, url, method);
+    resp_init(&st->srs);
+    st->have_req = 1;
   }
-  enum MHD_Result ret = queue(srv, conn, st, &rs);
-  resp_release(&rs);
+  rq->body = st->body.data;
+  rq->body_len = st->body.len;
+  struct resp *rs = &st->srs;
+  router_dispatch(srv->routes, rq, rs);
+  req_release(rq);
+  memcpy(st->key_name, rq->key_name, sizeof st->key_name);
+  st->role = rq->role;
+  buf_release(&st->body);
+  if (rs->wait_fn) {
+    struct resp moved = *rs;
+    resp_init(rs);
+    if (park(srv, conn, st, &moved) == 0)
+      return MHD_YES;
+    resp_wait_run(&moved); /* cannot park: wait on this thread */
+    *rs = moved;
+  }
+  enum MHD_Result ret = queue(srv, conn, st, rs);
+  resp_release(rs);
   return ret;
 }
 
@@ -596,7 +715,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     return;
   *con_cls = NULL;
   int64_t us = mono_us() - st->t0_us;
-  metrics_request(srv->app->metrics, st->route ? (int)(st->route - gromo_routes) : -1,
+  metrics_request(srv->app->metrics, st->route ? (int)(st->route - srv->routes) : -1,
                   st->status, us, st->key_name, (int64_t)time(NULL));
   char line[768];
   int n = snprintf(line, sizeof line,
@@ -621,9 +740,113 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
   }
   if (st->stream_parked)
     stream_end_state(st);
+  if (st->have_req) {
+    req_release(&st->srq);
+    resp_release(&st->srs);
+  }
   buf_release(&st->body);
+  memshare_release(&st->mem);
   free(st);
   atomic_fetch_sub(&srv->in_flight, 1);
+  /* The connection now waits for its next request's headers. */
+  deadline_headers_wait(conn);
+}
+
+/* ---- the header deadline ---- */
+
+static struct conn_watch *watch_of(struct MHD_Connection *conn) {
+  const union MHD_ConnectionInfo *ci =
+      MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+  return ci ? ci->socket_context : NULL;
+}
+
+static void deadline_headers_done(struct server *srv, struct MHD_Connection *conn) {
+  struct conn_watch *w = watch_of(conn);
+  if (w)
+    atomic_store(&w->since, 0);
+  (void)srv;
+}
+
+static void deadline_headers_wait(struct MHD_Connection *conn) {
+  struct conn_watch *w = watch_of(conn);
+  if (w)
+    atomic_store(&w->since, mono_us());
+}
+
+/* libmicrohttpd tells of each connection's start and end; the end comes
+ * before it closes the socket, so the watchdog never touches a descriptor
+ * that another connection may have been given. */
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+                          enum MHD_ConnectionNotificationCode code) {
+  struct server *srv = cls;
+  if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+    struct conn_watch *w = ci ? calloc(1, sizeof *w) : NULL;
+    *socket_context = w;
+    if (!w)
+      return;
+    w->fd = ci->connect_fd;
+    atomic_store(&w->since, mono_us());
+    pthread_mutex_lock(&srv->watch_mu);
+    w->next = srv->watched;
+    if (w->next)
+      w->next->prev = w;
+    srv->watched = w;
+    pthread_mutex_unlock(&srv->watch_mu);
+    return;
+  }
+  struct conn_watch *w = *socket_context;
+  if (!w)
+    return;
+  pthread_mutex_lock(&srv->watch_mu);
+  if (w->prev)
+    w->prev->next = w->next;
+  else
+    srv->watched = w->next;
+  if (w->next)
+    w->next->prev = w->prev;
+  pthread_mutex_unlock(&srv->watch_mu);
+  free(w);
+  *socket_context = NULL;
+}
+
+/* Twice a second: connections whose headers are later than
+ * --header-timeout are shut down (libmicrohttpd then closes them). Bytes
+ * that trickle in do not extend the deadline, unlike the idle timeout. */
+static void *watchdog_run(void *arg) {
+  struct server *srv = arg;
+  int64_t limit_us = (int64_t)srv->app->cfg->header_timeout * 1000000;
+  pthread_mutex_lock(&srv->watch_mu);
+  while (!srv->watch_stop) {
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_nsec += 500 * 1000 * 1000;
+    if (until.tv_nsec >= 1000000000) {
+      until.tv_sec++;
+      until.tv_nsec -= 1000000000;
+    }
+    pthread_cond_timedwait(&srv->watch_cv, &srv->watch_mu, &until);
+    int64_t now = mono_us();
+    unsigned cut = 0;
+    for (struct conn_watch *w = srv->watched; w; w = w->next) {
+      int64_t since = atomic_load(&w->since);
+      if (since && now - since > limit_us) {
+        atomic_store(&w->since, 0);
+        shutdown(w->fd, SHUT_RDWR);
+        cut++;
+      }
+    }
+    if (cut) {
+      atomic_fetch_add(&srv->header_cut, cut);
+      log_msg(LOG_WARN, "http",
+              "closed %u connection%s whose request headers took longer than %u s "
+              "(--header-timeout)",
+              cut, cut == 1 ? "" : "s", srv->app->cfg->header_timeout);
+    }
+  }
+  pthread_mutex_unlock(&srv->watch_mu);
+  return NULL;
 }
 
 static void mhd_logger(void *cls, const char *fmt, va_list ap) {
@@ -690,7 +913,8 @@ static char *read_pem(const char *path, struct gerr *err) {
   return buf_detach(&b, NULL);
 }
 
-int server_start(struct app *app, struct server **out, struct gerr *err) {
+int server_start(struct app *app, const struct route *routes, struct server **out,
+                 struct gerr *err) {
   const struct app_config *cfg = app->cfg;
   *out = NULL;
   struct sockaddr_in sin;
@@ -724,7 +948,11 @@ int server_start(struct app *app, struct server **out, struct gerr *err) {
   if (!srv)
     return gerr_set(err, GERR_INTERNAL, "out of memory");
   srv->app = app;
+  srv->routes = routes;
   srv->can_park = can_park;
+  membudget_init(&srv->budget, cfg->max_inflight);
+  pthread_mutex_init(&srv->watch_mu, NULL);
+  pthread_cond_init(&srv->watch_cv, NULL);
   if (getrandom(&srv->id_salt, sizeof srv->id_salt, 0) != sizeof srv->id_salt)
     srv->id_salt = (uint64_t)time(NULL) * 0x9e3779b97f4a7c15ULL;
 
@@ -753,6 +981,7 @@ int server_start(struct app *app, struct server **out, struct gerr *err) {
       MHD_OPTION_SOCK_ADDR, addr,
       MHD_OPTION_UNESCAPE_CALLBACK, &unescape, NULL,
       MHD_OPTION_NOTIFY_COMPLETED, &on_completed, srv,
+      MHD_OPTION_NOTIFY_CONNECTION, &on_connection, srv,
       MHD_OPTION_THREAD_POOL_SIZE, use_pool && pool > 1 ? pool : 0,
       MHD_OPTION_CONNECTION_TIMEOUT, cfg->conn_timeout,
       MHD_OPTION_CONNECTION_LIMIT, cfg->max_conns,
@@ -775,6 +1004,8 @@ int server_start(struct app *app, struct server **out, struct gerr *err) {
   const union MHD_DaemonInfo *di =
       MHD_get_daemon_info(srv->daemon, MHD_DAEMON_INFO_BIND_PORT);
   srv->port = di ? di->port : cfg->port;
+  if (cfg->header_timeout)
+    srv->watchdog_live = pthread_create(&srv->watchdog, NULL, watchdog_run, srv) == 0;
   *out = srv;
   return 0;
 }
@@ -783,6 +1014,14 @@ int server_port(const struct server *s) { return s->port; }
 
 unsigned server_in_flight(const struct server *s) {
   return atomic_load(&((struct server *)s)->in_flight);
+}
+
+void server_limits(const struct server *s, struct server_limits *out) {
+  struct server *m = (struct server *)s;
+  out->inflight_bytes = membudget_used(&m->budget);
+  out->inflight_cap = m->budget.cap;
+  out->inflight_refused = atomic_load(&m->budget.refused);
+  out->header_timeouts = atomic_load(&m->header_cut);
 }
 
 void server_stop(struct server *s) {
@@ -803,6 +1042,15 @@ void server_stop(struct server *s) {
     nanosleep(&ts, NULL);
   }
   MHD_stop_daemon(s->daemon);
+  if (s->watchdog_live) {
+    pthread_mutex_lock(&s->watch_mu);
+    s->watch_stop = 1;
+    pthread_cond_signal(&s->watch_cv);
+    pthread_mutex_unlock(&s->watch_mu);
+    pthread_join(s->watchdog, NULL);
+  }
+  pthread_mutex_destroy(&s->watch_mu);
+  pthread_cond_destroy(&s->watch_cv);
   if (s->tls_key)
     sodium_memzero(s->tls_key, strlen(s->tls_key));
   free(s->tls_cert);

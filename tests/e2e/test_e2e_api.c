@@ -352,8 +352,11 @@ static void test_e2e__oversized_body(void **state) {
   free(big);
 
   /* Chunked, with no Content-Length: refused while reading. */
-  char head[] = "POST /sales/add HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-                "Transfer-Encoding: chunked\r\n\r\n";
+  char head[512];
+  snprintf(head, sizeof head,
+           "POST /sales/add HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+           "X-API-Key: %s\r\nTransfer-Encoding: chunked\r\n\r\n",
+           S.key);
   size_t chunk = 64 * 1024, chunks = 40;
   size_t total = strlen(head) + chunks * (chunk + 16) + 16;
   char *raw = malloc(total), *p = raw;

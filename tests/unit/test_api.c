@@ -87,6 +87,7 @@ static json_t *call(const char *method, const char *path, const struct kv *q,
   resp_init(&rs);
   router_dispatch(gromo_routes, &rq, &rs);
   assert_null(rq.db); /* the connection went back to the pool */
+  resp_wait_run(&rs); /* slow work (storing records) is the caller's to run */
   char *out;
   size_t len;
   const char *ct;
