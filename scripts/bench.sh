@@ -1,6 +1,6 @@
 #!/bin/sh
 # Benchmarks of the foundation, printing figures (docs/benchmarks.md).
-#   scripts/bench.sh [all|generate|sales_add|health|modes|ratelimit|train|upload|regions]
+#   scripts/bench.sh [all|generate|sales_add|health|modes|ratelimit|train|upload|predict|regions|hostile]
 # Uses loopback ports only; every load is bounded in time.
 set -eu
 cd "$(dirname "$0")/.."
@@ -311,6 +311,23 @@ LUA
   echo
 }
 
+# Hostile bodies: N connections each send a 30 MB POST /sales/add body and
+# hold back its last bytes, against a server with default limits
+# (--max-inflight 256 MiB).
+bench_hostile() {
+  echo "== hostile bodies: 30 MB POST /sales/add bodies held open, default limits"
+  for conns in 16 64 256; do
+    rm -f "$tmp/host.db"*
+    GROMO_KEY=$(./gromo keys create --role admin --name bench --db "$tmp/host.db" 2>/dev/null | tail -n 1)
+    export GROMO_KEY
+    start_server "$tmp/host.db"
+    $B/bench/bench_hostile "$PORT" "$SERVER_PID" "$conns" 30 || echo "hostile: run failed" >&2
+    stop_server
+  done
+  unset GROMO_KEY
+  echo
+}
+
 case "$what" in
   generate) bench_generate ;;
   sales_add) bench_sales_add ;;
@@ -321,6 +338,7 @@ case "$what" in
   upload) bench_upload ;;
   predict) bench_predict ;;
   regions) $B/bench/bench_cluster ;;
-  all) bench_generate; bench_sales_add; bench_health; bench_modes; bench_ratelimit; bench_train; bench_upload; bench_predict; $B/bench/bench_cluster ;;
-  *) echo "usage: $0 [all|generate|sales_add|health|modes|ratelimit|train|upload|regions]" >&2; exit 2 ;;
+  hostile) bench_hostile ;;
+  all) bench_generate; bench_sales_add; bench_health; bench_modes; bench_ratelimit; bench_train; bench_upload; bench_predict; $B/bench/bench_cluster; bench_hostile ;;
+  *) echo "usage: $0 [all|generate|sales_add|health|modes|ratelimit|train|upload|predict|regions|hostile]" >&2; exit 2 ;;
 esac

@@ -139,13 +139,13 @@ static void expect_add_works(const struct srv *s, const char *id) {
   http_res_free(&r);
 }
 
-/* One valid record of about 400 bytes (a long city name), repeated to fill
- * a body: 30 MB of them stay under the 100,000 records of one request. */
+/* One valid record of about 350 bytes (a long city name and a long id),
+ * repeated to fill a body: 30 MB of them stay under the 100,000 records of
+ * one request. */
 static const char RECORD[] =
     "{\"date\":\"2025-04-15T12:30:45\",\"pincode\":\"400001\",\"city\":\"Mumbai "
-    "Fort Churchgate Colaba Nariman Point Marine Lines Kalbadevi Girgaon Grant Road "
-    "Tardeo Byculla Mazgaon Dongri Umerkhadi Bhuleshwar Pydhonie Cuffe Parade "
-    "Navy Nagar Ballard Estate Apollo Bunder Bazargate Kala Ghoda Dhobi Talao\","
+    "Fort Churchgate Colaba Nariman Point Marine Lines Kalbadevi Girgaon Grant Road\","
+    "\"id\":\"a-client-chosen-record-id-of-sixty-characters-0123456789abc\","
     "\"product\":\"loan\",\"channel\":\"online\",\"agent_id\":"
     "\"f47ac10b-58cc-4372-a567-0e02b2c3d479\",\"customer_age\":35,\"customer_income\":75000}";
 
