@@ -30,7 +30,14 @@ struct rate_info {
 };
 
 struct ratelimit; /* opaque */
+/* At most 262,144 buckets (about 30 MB), or max_buckets: when the table is
+ * full of buckets still in use, newcomers share one bucket a role (so a
+ * flood of addresses is limited together and never grows the table). */
 struct ratelimit *ratelimit_new(const struct rate_rule rules[ROLE_ADMIN + 1]);
+struct ratelimit *ratelimit_new_bounded(const struct rate_rule rules[ROLE_ADMIN + 1],
+                                        size_t max_buckets);
+/* Buckets held now. */
+size_t ratelimit_buckets(struct ratelimit *rl);
 void ratelimit_free(struct ratelimit *rl);
 /* Takes a token from the bucket of `who` under `role`'s rule: 1 allowed,
  * 0 refused; *info is filled either way (unless the role has no limit,

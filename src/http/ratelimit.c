@@ -8,7 +8,7 @@
 
 #define SHARDS 16
 #define SLOTS 1024            /* chains per shard */
-#define SHARD_MAX 65536       /* buckets per shard before idle ones go */
+#define SHARD_MAX_DEFAULT 16384 /* buckets per shard: 262,144 in all, ~30 MB */
 #define WHO_MAX 80
 
 struct bucket {
@@ -23,10 +23,15 @@ struct shard {
   pthread_mutex_t lock;
   struct bucket *slot[SLOTS];
   size_t count;
+  /* When the shard is full of busy buckets, newcomers share one bucket a
+   * role: many clients at once are then limited together, and the table
+   * never grows past its bound, however many addresses ask. */
+  struct bucket overflow[ROLE_ADMIN + 1];
 };
 
 struct ratelimit {
   struct rate_rule rules[ROLE_ADMIN + 1];
+  size_t shard_max;
   struct shard shard[SHARDS];
 };
 
@@ -81,14 +86,35 @@ int rate_rules_parse(const char *spec, struct rate_rule r[ROLE_ADMIN + 1], char 
   return 0;
 }
 
-struct ratelimit *ratelimit_new(const struct rate_rule rules[ROLE_ADMIN + 1]) {
+struct ratelimit *ratelimit_new_bounded(const struct rate_rule rules[ROLE_ADMIN + 1],
+                                        size_t max_buckets) {
   struct ratelimit *rl = calloc(1, sizeof *rl);
   if (!rl)
     return NULL;
   memcpy(rl->rules, rules, sizeof rl->rules);
-  for (int i = 0; i < SHARDS; i++)
+  rl->shard_max = max_buckets / SHARDS ? max_buckets / SHARDS : 1;
+  for (int i = 0; i < SHARDS; i++) {
     pthread_mutex_init(&rl->shard[i].lock, NULL);
+    for (int r = 0; r <= ROLE_ADMIN; r++) {
+      rl->shard[i].overflow[r].role = (unsigned char)r;
+      rl->shard[i].overflow[r].tokens = rules[r].burst;
+    }
+  }
   return rl;
+}
+
+struct ratelimit *ratelimit_new(const struct rate_rule rules[ROLE_ADMIN + 1]) {
+  return ratelimit_new_bounded(rules, (size_t)SHARD_MAX_DEFAULT * SHARDS);
+}
+
+size_t ratelimit_buckets(struct ratelimit *rl) {
+  size_t n = 0;
+  for (int i = 0; i < SHARDS; i++) {
+    pthread_mutex_lock(&rl->shard[i].lock);
+    n += rl->shard[i].count;
+    pthread_mutex_unlock(&rl->shard[i].lock);
+  }
+  return n;
 }
 
 void ratelimit_free(struct ratelimit *rl) {
@@ -150,9 +176,15 @@ int ratelimit_take(struct ratelimit *rl, enum role role, const char *who,
   struct bucket *b = sh->slot[slot];
   while (b && (b->role != role || strcmp(b->who, who) != 0))
     b = b->next;
+  if (!b && sh->count >= rl->shard_max) {
+    sweep(rl, sh, now_us);
+    if (sh->count >= rl->shard_max) {
+      b = &sh->overflow[role];
+      if (!b->last_us)
+        b->last_us = now_us;
+    }
+  }
   if (!b) {
-    if (sh->count >= SHARD_MAX)
-      sweep(rl, sh, now_us);
     b = calloc(1, sizeof *b);
     if (!b) {
       pthread_mutex_unlock(&sh->lock);

@@ -1,6 +1,7 @@
 /* The router: match the route, then check what every route needs (body
  * size, content type, JSON) before the handler runs. Handlers never parse
  * the body themselves and never render errors. */
+#include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -217,6 +218,21 @@ static int authenticate(struct req *rq, struct resp *rs, const struct route *r) 
   return 0;
 }
 
+/* The bucket of a client without a key: its IPv4 address, or its IPv6 /64
+ * (one host is given a whole /64, so its addresses count as one). */
+static void address_bucket(const char *client, char *who, size_t cap) {
+  unsigned char a6[16];
+  if (client && strchr(client, ':') && inet_pton(AF_INET6, client, a6) == 1) {
+    char text[INET6_ADDRSTRLEN];
+    memset(a6 + 8, 0, 8);
+    if (inet_ntop(AF_INET6, a6, text, sizeof text)) {
+      snprintf(who, cap, "a:%s/64", text);
+      return;
+    }
+  }
+  snprintf(who, cap, "a:%s", client ? client : "?");
+}
+
 /* One token from the caller's bucket: the key's, or the address's. */
 static int rate_limit(struct req *rq, struct resp *rs, const struct route *r) {
   if (!rq->app || !rq->app->limiter || (r->flags & ROUTE_UNLIMITED) || rq->rate_checked)
@@ -226,7 +242,7 @@ static int rate_limit(struct req *rq, struct resp *rs, const struct route *r) {
   if (rq->key_name[0])
     snprintf(who, sizeof who, "k:%lld", (long long)rq->key_id);
   else
-    snprintf(who, sizeof who, "a:%s", rq->client ? rq->client : "?");
+    address_bucket(rq->client, who, sizeof who);
   struct rate_info ri;
   int ok = ratelimit_take(rq->app->limiter, rq->role, who, mono_us(), &ri);
   if (ri.limit > 0) {
