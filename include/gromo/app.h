@@ -21,6 +21,7 @@ struct store_pool;
 struct metrics;
 struct model_holder;
 struct trainer;
+struct server;
 
 /* How libmicrohttpd runs: see docs/operations.md for the measurements. */
 enum http_mode {
@@ -68,6 +69,7 @@ struct app {
   struct metrics *metrics;                  /* NULL: not counted */
   struct model_holder *models;              /* the serving model suite */
   struct trainer *trainer;                  /* training jobs; NULL: none here */
+  struct server *server;                    /* the HTTP server; NULL: none */
   int64_t started_mono_us;
   int64_t started_unix;
 };

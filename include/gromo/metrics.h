@@ -27,6 +27,9 @@ struct metrics_gauges {
   int64_t model_trained_unix;  /* 0: no model */
   int64_t started_unix;
   const char *build;
+  /* The server's limits at work (server_limits); has_limits 0: unknown. */
+  int has_limits;
+  uint64_t inflight_bytes, inflight_cap, inflight_refused, header_timeouts;
 };
 int metrics_render(const struct metrics *m, const struct route *table,
                    const struct metrics_gauges *g, struct buf *out) GROMO_WUR;

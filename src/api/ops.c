@@ -6,6 +6,7 @@
 #include "gromo/app.h"
 #include "gromo/metrics.h"
 #include "gromo/record.h"
+#include "gromo/server.h"
 #include "gromo/store.h"
 #include "gromo/timeutil.h"
 
@@ -26,6 +27,15 @@ int api_metrics(struct req *rq, struct resp *rs) {
     if (store_models_last_trained(db, trained, sizeof trained, &err) == 0 &&
         sale_parse_date(trained, strlen(trained), &ist, why) == 0)
       g.model_trained_unix = (ist - IST_OFFSET_MS) / 1000;
+  }
+  if (rq->app->server) {
+    struct server_limits lim;
+    server_limits(rq->app->server, &lim);
+    g.has_limits = 1;
+    g.inflight_bytes = lim.inflight_bytes;
+    g.inflight_cap = lim.inflight_cap;
+    g.inflight_refused = lim.inflight_refused;
+    g.header_timeouts = lim.header_timeouts;
   }
   if (metrics_render(rq->app->metrics, gromo_routes, &g, &rs->body) < 0)
     return resp_error(rs, GERR_INTERNAL, NULL, "out of memory");

@@ -203,6 +203,26 @@ int metrics_render(const struct metrics *m, const struct route *table,
                    "# TYPE gromo_model_last_trained_timestamp_seconds gauge\n"
                    "gromo_model_last_trained_timestamp_seconds %lld\n",
                    (long long)g->model_trained_unix);
+  if (g->has_limits)
+    rc |= buf_printf(
+        out,
+        "# HELP gromo_inflight_request_bytes Request memory held now (bodies and "
+        "what they became), against --max-inflight.\n"
+        "# TYPE gromo_inflight_request_bytes gauge\n"
+        "gromo_inflight_request_bytes %llu\n"
+        "# HELP gromo_inflight_request_bytes_limit --max-inflight.\n"
+        "# TYPE gromo_inflight_request_bytes_limit gauge\n"
+        "gromo_inflight_request_bytes_limit %llu\n"
+        "# HELP gromo_inflight_refused_total Requests refused (503) for want of "
+        "request memory.\n"
+        "# TYPE gromo_inflight_refused_total counter\n"
+        "gromo_inflight_refused_total %llu\n"
+        "# HELP gromo_header_timeouts_total Connections closed because their "
+        "request headers were later than --header-timeout.\n"
+        "# TYPE gromo_header_timeouts_total counter\n"
+        "gromo_header_timeouts_total %llu\n",
+        (unsigned long long)g->inflight_bytes, (unsigned long long)g->inflight_cap,
+        (unsigned long long)g->inflight_refused, (unsigned long long)g->header_timeouts);
   return rc ? -1 : 0;
 }
 

@@ -975,6 +975,7 @@ int server_start(struct app *app, const struct route *routes, struct server **ou
       {MHD_OPTION_END, 0, NULL}};
   unsigned pool = cfg->threads > 0 ? (unsigned)cfg->threads : 1;
   int use_pool = cfg->mode == HTTP_MODE_EPOLL_POOL || cfg->mode == HTTP_MODE_POLL_POOL;
+  app->server = srv; /* before any request: handlers read the limits */
   srv->daemon = MHD_start_daemon(
       flags, (uint16_t)cfg->port, NULL, NULL, &on_request, srv,
       MHD_OPTION_EXTERNAL_LOGGER, &mhd_logger, srv, /* first, to catch all */
@@ -997,6 +998,7 @@ int server_start(struct app *app, const struct route *routes, struct server **ou
       sodium_memzero(key, strlen(key));
     free(cert);
     free(key);
+    app->server = NULL;
     free(srv);
     return gerr_set(err, GERR_UNAVAILABLE, "cannot listen on %s port %d: %s",
                     cfg->bind, cfg->port, strerror(errno));
@@ -1051,6 +1053,7 @@ void server_stop(struct server *s) {
   }
   pthread_mutex_destroy(&s->watch_mu);
   pthread_cond_destroy(&s->watch_cv);
+  s->app->server = NULL;
   if (s->tls_key)
     sodium_memzero(s->tls_key, strlen(s->tls_key));
   free(s->tls_cert);

@@ -124,6 +124,19 @@ static void assert_health_within(const struct srv *s, long long timeout_ms) {
     fail_msg("GET /health took %lld ms (bound %lld ms)", took, timeout_ms);
 }
 
+/* A counter's value from GET /metrics. */
+static long long metric(const struct srv *s, const char *name) {
+  struct http_res r;
+  assert_int_equal(http_do(s, "GET", "/metrics", NULL, NULL, 0, &r), 0);
+  assert_int_equal(r.status, 200);
+  char pat[96];
+  snprintf(pat, sizeof pat, "\n%s ", name);
+  const char *p = r.body ? strstr(r.body, pat) : NULL;
+  long long v = p ? strtoll(p + strlen(pat), NULL, 10) : -1;
+  http_res_free(&r);
+  return v;
+}
+
 static void expect_add_works(const struct srv *s, const char *id) {
   char body[512];
   snprintf(body, sizeof body,
@@ -254,6 +267,8 @@ static void test_hostile__inflight_budget(void **state) {
   assert_int_equal(refused, CONNS - 2);
   assert_true(rss_mib(s.pid) < 400);
   assert_health_within(&s, 1000);
+  assert_true(metric(&s, "gromo_inflight_refused_total") >= CONNS - 2);
+  assert_true(metric(&s, "gromo_inflight_request_bytes") >= 2 * (long long)declared);
   for (int i = 0; i < CONNS; i++)
     close(fds[i]);
   /* The budget is given back when the holders go away. */
@@ -300,6 +315,7 @@ static void test_hostile__header_deadline(void **state) {
   printf("a trickling header was cut after %lld ms (deadline 2 s)\n", took);
   assert_true(took < 8000);
   assert_health_within(&s, 2000);
+  assert_true(metric(&s, "gromo_header_timeouts_total") >= 1);
   assert_int_equal(srv_stop(&s), 0);
 }
 
