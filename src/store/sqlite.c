@@ -1,6 +1,7 @@
 /* The SQLite backend: WAL, prepared statements only, migrations kept in
  * PRAGMA user_version. One connection per struct store, used by one thread
  * at a time (SQLITE_OPEN_NOMUTEX). */
+#include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <sqlite3.h>
@@ -151,17 +152,25 @@ static const struct {
      "  ts_ms / 2592000000 * 1000000 + pincode, ts_ms);"},
 };
 
-/* Maps an SQLite failure to a gerr: what an operator can act on is
- * "unavailable" (locked, full, I/O, permissions), the rest is internal. */
+/* Maps an SQLite failure to a gerr: a full disk is "insufficient_storage"
+ * (507: the operator must make room; the same request succeeds then), what
+ * else an operator can act on is "unavailable" (locked, I/O, permissions),
+ * the rest is internal. SQLite reports most failed writes for want of space
+ * as SQLITE_FULL, but a few (growing the WAL index, syncing) as I/O errors:
+ * the system error says which. */
 static int db_error(struct sqlite_store *s, int rc, const char *what,
                     struct gerr *err) {
   const char *msg = s && s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc);
+  int sys = s && s->db ? sqlite3_system_errno(s->db) : 0;
+  if ((rc & 0xff) == SQLITE_FULL ||
+      ((rc & 0xff) == SQLITE_IOERR && (sys == ENOSPC || sys == EDQUOT)))
+    return gerr_set(err, GERR_INSUFFICIENT_STORAGE,
+                    "%s: no space is left on the store's disk (%s); free some and retry",
+                    what, msg);
   switch (rc & 0xff) {
   case SQLITE_BUSY:
   case SQLITE_LOCKED:
     return gerr_set(err, GERR_UNAVAILABLE, "%s: the database is locked (%s)", what, msg);
-  case SQLITE_FULL:
-    return gerr_set(err, GERR_UNAVAILABLE, "%s: the disk is full (%s)", what, msg);
   case SQLITE_IOERR:
   case SQLITE_CANTOPEN:
   case SQLITE_READONLY:
