@@ -583,6 +583,10 @@ static int sq_commit(struct store *base, struct gerr *err) {
   return step_done(SQ(base), SQ(base)->commit, "commit", err);
 }
 
+static int sq_in_transaction(struct store *base) {
+  return !sqlite3_get_autocommit(SQ(base)->db);
+}
+
 static void sq_rollback(struct store *base) {
   struct sqlite_store *s = SQ(base);
   if (!sqlite3_get_autocommit(s->db))
@@ -1141,6 +1145,7 @@ const struct store_ops store_sqlite_ops = {
     .begin = sq_begin,
     .commit = sq_commit,
     .rollback = sq_rollback,
+    .in_transaction = sq_in_transaction,
     .sales_insert = sq_sales_insert,
     .sales_query = sq_sales_query,
     .sales_count = sq_sales_count,
