@@ -30,6 +30,14 @@ int store_schema_version(struct store *s); /* -1 on error */
  * path: there the hint would only cost the inserting thread. */
 void store_hint_bulk_load(struct store *s);
 
+/* How long a write waits for another connection's write transaction to
+ * end before it fails as locked (GERR_UNAVAILABLE); STORE_LOCK_WAIT_MS
+ * unless set. Connections of requests keep the default, since a waiting
+ * request holds an HTTP thread; background work that holds up no request
+ * (a training run's save) may wait longer. */
+#define STORE_LOCK_WAIT_MS 5000
+void store_set_lock_wait(struct store *s, unsigned ms);
+
 /* Explicit transactions, for writes that must land together (uploads). */
 int store_begin(struct store *s, struct gerr *err) GROMO_WUR;
 int store_commit(struct store *s, struct gerr *err) GROMO_WUR;
