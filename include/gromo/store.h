@@ -21,6 +21,15 @@ const char *store_backend(const struct store *s); /* "sqlite", ... */
 int store_ping(struct store *s, struct gerr *err) GROMO_WUR;
 int store_schema_version(struct store *s); /* -1 on error */
 
+/* How long a write waits for another connection's write transaction to
+ * end before it fails as locked (GERR_UNAVAILABLE); STORE_BUSY_MS unless
+ * set. Connections of requests keep it, since a waiting request holds an
+ * HTTP thread; work that holds up no request (a training run's save) may
+ * take STORE_BUSY_LONG_MS. */
+#define STORE_BUSY_MS 5000
+#define STORE_BUSY_LONG_MS 30000
+void store_set_busy_timeout(struct store *s, int ms);
+
 /* A hint for a process that loads one large transaction and then closes
  * the store at once (gromo import): the backend may get ready for the
  * work that closing does. SQLite: the WAL is checkpointed on the last
@@ -29,14 +38,6 @@ int store_schema_version(struct store *s); /* -1 on error */
  * Not for pooled connections, whose WAL is checkpointed off the request
  * path: there the hint would only cost the inserting thread. */
 void store_hint_bulk_load(struct store *s);
-
-/* How long a write waits for another connection's write transaction to
- * end before it fails as locked (GERR_UNAVAILABLE); STORE_LOCK_WAIT_MS
- * unless set. Connections of requests keep the default, since a waiting
- * request holds an HTTP thread; background work that holds up no request
- * (a training run's save) may wait longer. */
-#define STORE_LOCK_WAIT_MS 5000
-void store_set_lock_wait(struct store *s, unsigned ms);
 
 /* Explicit transactions, for writes that must land together (uploads). */
 int store_begin(struct store *s, struct gerr *err) GROMO_WUR;

@@ -22,13 +22,6 @@
 #include "gromo/store.h"
 #include "gromo/timeutil.h"
 
-/* How long a job's save waits for another write to end (an upload whose
- * client sends slowly holds the store's write lock for as long as its body
- * takes, up to the body timeout). Past a request's 5 s: the job's thread
- * holds up no request, and failing would throw the whole run away. A
- * shutdown ends the uploads, so it does not wait this long for the job. */
-#define TRAINJOB_LOCK_WAIT_MS 120000
-
 enum job_status { JOB_QUEUED, JOB_RUNNING, JOB_SUCCEEDED, JOB_FAILED };
 static const char *const status_names[] = {"queued", "running", "succeeded", "failed"};
 
@@ -240,8 +233,12 @@ static void *job_run(void *arg) {
   if (opt.regions > 0)
     cfg.regions = opt.regions;
   int opened = store_open(t->db, &db, &err) == 0;
-  if (opened) /* the save may wait for a long write (see TRAINJOB_LOCK_WAIT_MS) */
-    store_set_lock_wait(db, TRAINJOB_LOCK_WAIT_MS);
+  /* The save waits for another write to end (an upload whose client sends
+   * slowly holds the store's write lock while its body arrives) longer
+   * than a request would: the job's thread holds up no request, and
+   * failing would throw the whole run away. */
+  if (opened)
+    store_set_busy_timeout(db, STORE_BUSY_LONG_MS);
   if (opened && suite_train(db, t->gaz, &cfg, on_progress, t, &s, &err) == 0) {
     on_progress(t, "saving", 1.0);
     pthread_mutex_lock(&t->swap_mu);

@@ -425,7 +425,7 @@ static int sq_open(const char *uri, struct store **out, struct gerr *err) {
     sq_close(&s->base);
     return -1;
   }
-  sqlite3_busy_timeout(s->db, STORE_LOCK_WAIT_MS);
+  sqlite3_busy_timeout(s->db, STORE_BUSY_MS);
   sqlite3_extended_result_codes(s->db, 1);
   static const char pragmas[] =
       "PRAGMA page_size = 16384;" /* takes effect on a new database */
@@ -575,8 +575,8 @@ static int sq_ping(struct store *base, struct gerr *err) {
 
 static int sq_schema_version(struct store *base) { return user_version(SQ(base)->db); }
 
-static void sq_set_lock_wait(struct store *base, unsigned ms) {
-  sqlite3_busy_timeout(SQ(base)->db, ms > INT32_MAX ? INT32_MAX : (int)ms);
+static void sq_busy_timeout(struct store *base, int ms) {
+  sqlite3_busy_timeout(SQ(base)->db, ms);
 }
 
 static int sq_begin(struct store *base, struct gerr *err) {
@@ -1146,7 +1146,7 @@ const struct store_ops store_sqlite_ops = {
     .close = sq_close,
     .ping = sq_ping,
     .schema_version = sq_schema_version,
-    .set_lock_wait = sq_set_lock_wait,
+    .busy_timeout = sq_busy_timeout,
     .begin = sq_begin,
     .commit = sq_commit,
     .rollback = sq_rollback,

@@ -41,7 +41,7 @@ int store_schema_version(struct store *s) { return s->ops->schema_version(s); }
 
 void store_hint_bulk_load(struct store *s) { s->bulk_load = 1; }
 
-void store_set_lock_wait(struct store *s, unsigned ms) { s->ops->set_lock_wait(s, ms); }
+void store_set_busy_timeout(struct store *s, int ms) { s->ops->busy_timeout(s, ms); }
 
 int store_begin(struct store *s, struct gerr *err) {
   if (s->in_tx)

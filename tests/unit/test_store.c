@@ -939,18 +939,18 @@ static void test_store__pool_concurrent_writers(void **state) {
 
 /* A write waits for another connection's transaction as long as its
  * connection's lock wait, then fails as locked. */
-static void test_store__lock_wait(void **state) {
+static void test_store__busy_timeout(void **state) {
   struct store *a = open_ok(), *b = open_ok();
   struct gerr err;
   assert_int_equal(store_begin(a, &err), 0);
-  store_set_lock_wait(b, 200);
+  store_set_busy_timeout(b, 200);
   struct sale r = rec(1, 400001, "loan", "w-1");
   int64_t t0 = mono_us();
   assert_int_equal(store_sales_insert(b, &r, 1, NULL, NULL, &err), -1);
   int64_t waited_ms = (mono_us() - t0) / 1000;
   assert_int_equal(err.code, GERR_UNAVAILABLE);
   assert_non_null(strstr(err.msg, "locked"));
-  assert_true(waited_ms >= 150 && waited_ms < STORE_LOCK_WAIT_MS);
+  assert_true(waited_ms >= 150 && waited_ms < STORE_BUSY_MS);
   store_rollback(a);
   assert_int_equal(store_sales_insert(b, &r, 1, NULL, NULL, &err), 0);
   store_close(a);
@@ -1072,7 +1072,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_store__refuses_newer_schema, fresh, cleanup),
       cmocka_unit_test_setup_teardown(test_store__bad_uris, fresh, cleanup),
       cmocka_unit_test_setup_teardown(test_store__pool_concurrent_writers, fresh, cleanup),
-      cmocka_unit_test_setup_teardown(test_store__lock_wait, fresh, cleanup),
+      cmocka_unit_test_setup_teardown(test_store__busy_timeout, fresh, cleanup),
       cmocka_unit_test_setup_teardown(test_store__disk_full_ends_the_transaction, fresh, cleanup),
       cmocka_unit_test_setup_teardown(test_store__insert_throughput, fresh, cleanup),
   };
