@@ -23,7 +23,9 @@
   XX(GERR_INVALID_RECORDS, 422, "invalid_records", "records failed validation") \
   XX(GERR_RATE_LIMITED, 429, "rate_limited", "too many requests")             \
   XX(GERR_INTERNAL, 500, "internal_error", "internal error")                  \
-  XX(GERR_UNAVAILABLE, 503, "unavailable", "a dependency is unavailable")
+  XX(GERR_UNAVAILABLE, 503, "unavailable", "a dependency is unavailable")     \
+  XX(GERR_INSUFFICIENT_STORAGE, 507, "insufficient_storage",                  \
+     "no space is left where the store keeps its data")
 
 enum gerr_code {
 #define GERR_ENUM(e, status, name, msg) e,

@@ -21,6 +21,15 @@ const char *store_backend(const struct store *s); /* "sqlite", ... */
 int store_ping(struct store *s, struct gerr *err) GROMO_WUR;
 int store_schema_version(struct store *s); /* -1 on error */
 
+/* How long a write waits for another connection's write transaction to
+ * end before it fails as locked (GERR_UNAVAILABLE); STORE_BUSY_MS unless
+ * set. Connections of requests keep it, since a waiting request holds an
+ * HTTP thread; work that holds up no request (a training run's save) may
+ * take STORE_BUSY_LONG_MS. */
+#define STORE_BUSY_MS 5000
+#define STORE_BUSY_LONG_MS 30000
+void store_set_busy_timeout(struct store *s, int ms);
+
 /* A hint for a process that loads one large transaction and then closes
  * the store at once (gromo import): the backend may get ready for the
  * work that closing does. SQLite: the WAL is checkpointed on the last

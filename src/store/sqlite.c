@@ -1,6 +1,7 @@
 /* The SQLite backend: WAL, prepared statements only, migrations kept in
  * PRAGMA user_version. One connection per struct store, used by one thread
  * at a time (SQLITE_OPEN_NOMUTEX). */
+#include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <sqlite3.h>
@@ -151,17 +152,25 @@ static const struct {
      "  ts_ms / 2592000000 * 1000000 + pincode, ts_ms);"},
 };
 
-/* Maps an SQLite failure to a gerr: what an operator can act on is
- * "unavailable" (locked, full, I/O, permissions), the rest is internal. */
+/* Maps an SQLite failure to a gerr: a full disk is "insufficient_storage"
+ * (507: the operator must make room; the same request succeeds then), what
+ * else an operator can act on is "unavailable" (locked, I/O, permissions),
+ * the rest is internal. SQLite reports most failed writes for want of space
+ * as SQLITE_FULL, but a few (growing the WAL index, syncing) as I/O errors:
+ * the system error says which. */
 static int db_error(struct sqlite_store *s, int rc, const char *what,
                     struct gerr *err) {
   const char *msg = s && s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc);
+  int sys = s && s->db ? sqlite3_system_errno(s->db) : 0;
+  if ((rc & 0xff) == SQLITE_FULL ||
+      ((rc & 0xff) == SQLITE_IOERR && (sys == ENOSPC || sys == EDQUOT)))
+    return gerr_set(err, GERR_INSUFFICIENT_STORAGE,
+                    "%s: no space is left on the store's disk (%s); free some and retry",
+                    what, msg);
   switch (rc & 0xff) {
   case SQLITE_BUSY:
   case SQLITE_LOCKED:
     return gerr_set(err, GERR_UNAVAILABLE, "%s: the database is locked (%s)", what, msg);
-  case SQLITE_FULL:
-    return gerr_set(err, GERR_UNAVAILABLE, "%s: the disk is full (%s)", what, msg);
   case SQLITE_IOERR:
   case SQLITE_CANTOPEN:
   case SQLITE_READONLY:
@@ -416,7 +425,7 @@ static int sq_open(const char *uri, struct store **out, struct gerr *err) {
     sq_close(&s->base);
     return -1;
   }
-  sqlite3_busy_timeout(s->db, 5000);
+  sqlite3_busy_timeout(s->db, STORE_BUSY_MS);
   sqlite3_extended_result_codes(s->db, 1);
   static const char pragmas[] =
       "PRAGMA page_size = 16384;" /* takes effect on a new database */
@@ -566,12 +575,20 @@ static int sq_ping(struct store *base, struct gerr *err) {
 
 static int sq_schema_version(struct store *base) { return user_version(SQ(base)->db); }
 
+static void sq_busy_timeout(struct store *base, int ms) {
+  sqlite3_busy_timeout(SQ(base)->db, ms);
+}
+
 static int sq_begin(struct store *base, struct gerr *err) {
   return step_done(SQ(base), SQ(base)->begin, "begin", err);
 }
 
 static int sq_commit(struct store *base, struct gerr *err) {
   return step_done(SQ(base), SQ(base)->commit, "commit", err);
+}
+
+static int sq_in_transaction(struct store *base) {
+  return !sqlite3_get_autocommit(SQ(base)->db);
 }
 
 static void sq_rollback(struct store *base) {
@@ -1129,9 +1146,11 @@ const struct store_ops store_sqlite_ops = {
     .close = sq_close,
     .ping = sq_ping,
     .schema_version = sq_schema_version,
+    .busy_timeout = sq_busy_timeout,
     .begin = sq_begin,
     .commit = sq_commit,
     .rollback = sq_rollback,
+    .in_transaction = sq_in_transaction,
     .sales_insert = sq_sales_insert,
     .sales_query = sq_sales_query,
     .sales_count = sq_sales_count,

@@ -41,6 +41,8 @@ int store_schema_version(struct store *s) { return s->ops->schema_version(s); }
 
 void store_hint_bulk_load(struct store *s) { s->bulk_load = 1; }
 
+void store_set_busy_timeout(struct store *s, int ms) { s->ops->busy_timeout(s, ms); }
+
 int store_begin(struct store *s, struct gerr *err) {
   if (s->in_tx)
     return gerr_set(err, GERR_INTERNAL, "a transaction is already open");
@@ -50,9 +52,25 @@ int store_begin(struct store *s, struct gerr *err) {
   return 0;
 }
 
+/* The caller's open transaction must still be open in the backend: after
+ * a failed write the backend may have rolled it back by itself, and what
+ * the caller wrote next would then be committed on its own, one statement
+ * at a time. Such a transaction fails from then on. */
+static int tx_gone(struct store *s, struct gerr *err) {
+  if (!s->in_tx || s->ops->in_transaction(s))
+    return 0;
+  return gerr_set(err, GERR_UNAVAILABLE,
+                  "the transaction was rolled back after an earlier failure; nothing "
+                  "of it is stored");
+}
+
 int store_commit(struct store *s, struct gerr *err) {
   if (!s->in_tx)
     return gerr_set(err, GERR_INTERNAL, "no transaction is open");
+  if (tx_gone(s, err) < 0) {
+    s->in_tx = 0;
+    return -1;
+  }
   if (s->ops->commit(s, err) < 0) {
     s->ops->rollback(s);
     s->in_tx = 0;
@@ -79,7 +97,7 @@ int store_sales_insert(struct store *s, const struct sale *recs, size_t n,
   if (n == 0)
     return 0;
   if (s->in_tx)
-    return s->ops->sales_insert(s, recs, n, dup, st, err);
+    return tx_gone(s, err) < 0 ? -1 : s->ops->sales_insert(s, recs, n, dup, st, err);
   if (s->ops->begin(s, err) < 0)
     return -1;
   if (s->ops->sales_insert(s, recs, n, dup, st, err) < 0 ||
@@ -113,6 +131,8 @@ int store_meta_get(struct store *s, const char *key, char *val, size_t cap,
 
 int store_meta_set(struct store *s, const char *key, const char *val,
                    struct gerr *err) {
+  if (tx_gone(s, err) < 0)
+    return -1;
   return s->ops->meta_set(s, key, val, err);
 }
 
@@ -137,7 +157,7 @@ void model_row_release(struct model_row *r) {
 static int in_transaction(struct store *s, int (*fn)(struct store *, void *, struct gerr *),
                           void *arg, struct gerr *err) {
   if (s->in_tx)
-    return fn(s, arg, err);
+    return tx_gone(s, err) < 0 ? -1 : fn(s, arg, err);
   if (s->ops->begin(s, err) < 0)
     return -1;
   int rc = fn(s, arg, err);

@@ -13,9 +13,14 @@ struct store_ops {
   void (*close)(struct store *s);
   int (*ping)(struct store *s, struct gerr *err);
   int (*schema_version)(struct store *s);
+  void (*busy_timeout)(struct store *s, int ms);
   int (*begin)(struct store *s, struct gerr *err);
   int (*commit)(struct store *s, struct gerr *err);
   void (*rollback)(struct store *s);
+  /* 1 while the transaction begun by begin() is open. A backend may end
+   * one by itself when a write fails (SQLite does for a full disk or an
+   * I/O error): then 0. */
+  int (*in_transaction)(struct store *s);
   int (*sales_insert)(struct store *s, const struct sale *recs, size_t n,
                       unsigned char *dup, struct store_insert_stats *st,
                       struct gerr *err);

@@ -62,4 +62,14 @@ long raw_exchange(int port, const char *data, size_t len, char *out,
 /* Number of stored sales, read directly from the server's database. */
 long long db_sales_count(const struct srv *s);
 
+/* For fault tests. srv_prepare makes the temporary directory and names the
+ * database and log in it, starting nothing (the test may put the store
+ * elsewhere by changing s->db, and make keys, before srv_spawn). srv_spawn
+ * starts `gromo serve` on s->db, appending to s->log, and waits for its
+ * port; it also restarts a server on the same store after srv_kill9, which
+ * kills it with SIGKILL (no shutdown, no checkpoint) and reaps it. 0 or -1. */
+int srv_prepare(struct srv *s);
+int srv_spawn(struct srv *s, const char *const *extra);
+int srv_kill9(struct srv *s);
+
 #endif

@@ -358,3 +358,100 @@ long long db_sales_count(const struct srv *s) {
   store_close(st);
   return n;
 }
+
+/* ---- faults: the same store across a kill, stores elsewhere ---- */
+
+int srv_prepare(struct srv *s) {
+  memset(s, 0, sizeof *s);
+  snprintf(s->dir, sizeof s->dir, "/tmp/gromo-e2e-XXXXXX");
+  if (!mkdtemp(s->dir))
+    return -1;
+  snprintf(s->db, sizeof s->db, "%s/test.db", s->dir);
+  snprintf(s->log, sizeof s->log, "%s/server.log", s->dir);
+  return 0;
+}
+
+/* The port of the first "listening" line at or after byte `from` of the
+ * log: a restarted server appends to the log of the one before. */
+static int read_port_from(const char *log, long from) {
+  FILE *f = fopen(log, "r");
+  if (!f)
+    return -1;
+  int port = -1;
+  if (fseek(f, from, SEEK_SET) == 0) {
+    char line[4096];
+    while (port < 0 && fgets(line, sizeof line, f)) {
+      if (!strstr(line, "\"event\":\"listening\""))
+        continue;
+      char *p = strstr(line, "\"port\":");
+      if (p)
+        port = atoi(p + 7);
+    }
+  }
+  fclose(f);
+  return port;
+}
+
+static long file_size(const char *path) {
+  FILE *f = fopen(path, "r");
+  if (!f)
+    return 0;
+  long n = fseek(f, 0, SEEK_END) == 0 ? ftell(f) : 0;
+  fclose(f);
+  return n < 0 ? 0 : n;
+}
+
+int srv_spawn(struct srv *s, const char *const *extra) {
+  if (s->pid > 0)
+    return -1;
+  const char *argv[40];
+  size_t n = 0;
+  argv[n++] = gromo_bin();
+  argv[n++] = "serve";
+  argv[n++] = "--port";
+  argv[n++] = "0";
+  argv[n++] = "--db";
+  argv[n++] = s->db;
+  argv[n++] = "--log-file";
+  argv[n++] = s->log;
+  for (size_t i = 0; extra && extra[i] && n < 38; i++)
+    argv[n++] = extra[i];
+  argv[n] = NULL;
+  long from = file_size(s->log);
+  s->port = 0;
+  pid_t pid = fork();
+  if (pid < 0)
+    return -1;
+  if (pid == 0) {
+    int devnull = open("/dev/null", O_RDWR);
+    if (devnull >= 0) {
+      dup2(devnull, 0);
+      dup2(devnull, 1);
+    }
+    execv(argv[0], (char *const *)argv);
+    _exit(127);
+  }
+  s->pid = pid;
+  for (int i = 0; i < 600; i++) { /* up to 30 s under sanitizers */
+    int st;
+    if (waitpid(pid, &st, WNOHANG) == pid) {
+      s->pid = 0;
+      return -1;
+    }
+    s->port = read_port_from(s->log, from);
+    if (s->port > 0)
+      return 0;
+    sleep_ms(50);
+  }
+  return -1;
+}
+
+int srv_kill9(struct srv *s) {
+  if (s->pid <= 0)
+    return -1;
+  kill(s->pid, SIGKILL);
+  int st = 0;
+  pid_t r = waitpid(s->pid, &st, 0);
+  s->pid = 0;
+  return r > 0 && WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL ? 0 : -1;
+}

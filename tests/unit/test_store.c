@@ -8,6 +8,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -933,6 +937,96 @@ static void test_store__pool_concurrent_writers(void **state) {
   store_pool_free(pool);
 }
 
+/* A write waits for another connection's transaction as long as its
+ * connection's lock wait, then fails as locked. */
+static void test_store__busy_timeout(void **state) {
+  struct store *a = open_ok(), *b = open_ok();
+  struct gerr err;
+  assert_int_equal(store_begin(a, &err), 0);
+  store_set_busy_timeout(b, 200);
+  struct sale r = rec(1, 400001, "loan", "w-1");
+  int64_t t0 = mono_us();
+  assert_int_equal(store_sales_insert(b, &r, 1, NULL, NULL, &err), -1);
+  int64_t waited_ms = (mono_us() - t0) / 1000;
+  assert_int_equal(err.code, GERR_UNAVAILABLE);
+  assert_non_null(strstr(err.msg, "locked"));
+  assert_true(waited_ms >= 150 && waited_ms < STORE_BUSY_MS);
+  store_rollback(a);
+  assert_int_equal(store_sales_insert(b, &r, 1, NULL, NULL, &err), 0);
+  store_close(a);
+  store_close(b);
+}
+
+/* A transaction that runs out of disk space part-way (a tmpfs, filled up):
+ * the failure says so (GERR_INSUFFICIENT_STORAGE), and the transaction is
+ * over for good. SQLite rolls a transaction back by itself when a write
+ * fails for want of space; the records the caller goes on inserting must
+ * not then be committed one batch at a time, nor its commit succeed. Once
+ * there is room again, the same writes go in. Needs root (mount). */
+static void test_store__disk_full_ends_the_transaction(void **state) {
+  char dir[] = "/tmp/gromo-store-full-XXXXXX";
+  assert_non_null(mkdtemp(dir));
+  if (mount("tmpfs", dir, "tmpfs", 0, "size=24m") < 0) {
+    rmdir(dir);
+    print_message("cannot mount a tmpfs (not root?): skipped\n");
+    skip();
+  }
+  char db[160], filler[160];
+  snprintf(db, sizeof db, "%s/full.db", dir);
+  snprintf(filler, sizeof filler, "%s/filler", dir);
+  struct store *s = NULL;
+  struct gerr err;
+  int ok = store_open(db, &s, &err) == 0;
+  /* Leave 4 MiB: less than the 16 MiB page cache spills while inserting. */
+  int fd = open(filler, O_WRONLY | O_CREAT, 0600);
+  static char zeros[1 << 16];
+  struct statvfs v;
+  while (ok && fd >= 0 && statvfs(dir, &v) == 0 &&
+         (long long)v.f_bavail * (long long)v.f_frsize > (4 << 20))
+    if (write(fd, zeros, sizeof zeros) <= 0)
+      break;
+  if (fd >= 0)
+    close(fd);
+  enum { BATCH = 2000 };
+  struct sale *b = malloc(BATCH * sizeof *b);
+  int failed_at = -1, later = 0, commit = 0;
+  enum gerr_code code = GERR_OK;
+  if (ok && b && store_begin(s, &err) == 0) {
+    for (int k = 0; k < 200 && failed_at < 0; k++) {
+      for (int i = 0; i < BATCH; i++) {
+        char id[40];
+        snprintf(id, sizeof id, "full-%d-%d", k, i);
+        b[i] = rec(i % 300, 100000 + (i * 7919) % 800000, "loan", id);
+      }
+      if (store_sales_insert(s, b, BATCH, NULL, NULL, &err) < 0) {
+        failed_at = k;
+        code = err.code;
+      }
+    }
+    /* The caller carries on regardless. */
+    later = store_sales_insert(s, b, 1, NULL, NULL, &err);
+    commit = store_commit(s, &err);
+    store_rollback(s);
+  }
+  int64_t after = ok ? count(s) : -1;
+  unlink(filler);
+  int again = ok && b ? store_sales_insert(s, b, BATCH, NULL, NULL, &err) : -1;
+  int64_t last = ok ? count(s) : -1;
+  store_close(s);
+  free(b);
+  if (umount(dir) < 0)
+    umount2(dir, MNT_DETACH);
+  rmdir(dir);
+  assert_true(ok);
+  assert_true(failed_at > 0); /* the first batches fitted */
+  assert_int_equal(code, GERR_INSUFFICIENT_STORAGE);
+  assert_int_equal(later, -1);
+  assert_int_equal(commit, -1);
+  assert_int_equal(after, 0);
+  assert_int_equal(again, 0);
+  assert_int_equal(last, BATCH);
+}
+
 static void test_store__insert_throughput(void **state) {
   /* A figure, not an assertion: 1,000,000 rows in batches of 10,000. */
   struct store *s = open_ok();
@@ -978,6 +1072,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_store__refuses_newer_schema, fresh, cleanup),
       cmocka_unit_test_setup_teardown(test_store__bad_uris, fresh, cleanup),
       cmocka_unit_test_setup_teardown(test_store__pool_concurrent_writers, fresh, cleanup),
+      cmocka_unit_test_setup_teardown(test_store__busy_timeout, fresh, cleanup),
+      cmocka_unit_test_setup_teardown(test_store__disk_full_ends_the_transaction, fresh, cleanup),
       cmocka_unit_test_setup_teardown(test_store__insert_throughput, fresh, cleanup),
   };
   return cmocka_run_group_tests_name("store", tests, NULL, NULL);
