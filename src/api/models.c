@@ -138,9 +138,9 @@ int api_models_train(struct req *rq, struct resp *rs) {
     opt.rounds = (int)v;
   }
   if (origins) {
-    if (param_int(origins, 1, TRAIN_ORIGINS_MAX, &v) < 0)
+    if (param_int(origins, 2, TRAIN_ORIGINS_MAX, &v) < 0)
       return resp_error(rs, GERR_INVALID_INPUT, NULL,
-                        "origins must be an integer from 1 to %d", TRAIN_ORIGINS_MAX);
+                        "origins must be an integer from 2 to %d", TRAIN_ORIGINS_MAX);
     opt.origins = (int)v;
   }
   if (regions) {

@@ -23,7 +23,7 @@ static const char train_help[] =
     "the baseline answers in its place.\n\n"
     "  -d, --db URI      store (env GROMO_DB, default gromo.db)\n"
     "      --rounds N    boosting rounds per model, 1-2000 (default 120)\n"
-    "      --origins N   rolling as-of dates to learn from, 1-24 (default 6)\n"
+    "      --origins N   rolling as-of dates to learn from, 2-24 (default 6)\n"
     "      --regions K   group the pincodes into K regions, 1-5000 (default:\n"
     "                    chosen from the data; see docs/regions.md)\n"
     "      --threads N   training threads, 1-64 (default 1: idle OpenMP threads\n"
@@ -147,8 +147,8 @@ int cmd_train(int argc, char **argv) {
         return cli_usage_error("train", "rounds must be an integer from 1 to 2000");
       break;
     case O_ORIGINS:
-      if (parse_bounded(optarg, 1, 24, &cfg.origins) < 0)
-        return cli_usage_error("train", "origins must be an integer from 1 to 24");
+      if (parse_bounded(optarg, 2, 24, &cfg.origins) < 0)
+        return cli_usage_error("train", "origins must be an integer from 2 to 24");
       break;
     case O_REGIONS:
       if (parse_bounded(optarg, 1, 5000, &cfg.regions) < 0)
