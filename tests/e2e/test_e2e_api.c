@@ -233,7 +233,7 @@ static void test_e2e__sales_query_and_cursor(void **state) {
 static void test_e2e__generate_sample_data(void **state) {
   long long before = db_sales_count(&S);
   struct http_res r, r2;
-  assert_int_equal(http_do(&S, "GET", "/generate-sample-data/5?seed=7", NULL, NULL, 0, &r), 0);
+  assert_int_equal(http_do(&S, "GET", "/generate-sample-data/5?seed=7&end=2026-06-30", NULL, NULL, 0, &r), 0);
   assert_int_equal(r.status, 200);
   json_t *d = json_object_get(r.json, "data");
   assert_int_equal(json_integer_value(json_object_get(d, "inserted_count")), 5);
@@ -252,19 +252,45 @@ static void test_e2e__generate_sample_data(void **state) {
   }
   assert_int_equal(db_sales_count(&S), before + 5);
   /* The same seed gives the same records. */
-  assert_int_equal(http_do(&S, "GET", "/generate-sample-data/5?seed=7", NULL, NULL, 0, &r2), 0);
+  assert_int_equal(http_do(&S, "GET", "/generate-sample-data/5?seed=7&end=2026-06-30", NULL, NULL, 0, &r2), 0);
   assert_true(json_equal(sample, get_path(r2.json, "data", "sample")));
   http_res_free(&r);
   http_res_free(&r2);
 
-  static const char *const bad[] = {"/generate-sample-data/0",
-                                    "/generate-sample-data/1000001",
-                                    "/generate-sample-data/abc",
-                                    "/generate-sample-data/5?seed=-1"};
+  /* The data end on the given day: none after it, some in its last week. */
+  assert_int_equal(
+      http_do(&S, "POST", "/generate-sample-data/2000?seed=8&end=2026-06-30", NULL, NULL, 0, &r),
+      0);
+  assert_int_equal(r.status, 200);
+  http_res_free(&r);
+  assert_int_equal(http_do(&S, "GET", "/sales?from=2026-07-01", NULL, NULL, 0, &r), 0);
+  assert_int_equal(json_array_size(get_path(r.json, "data", "sales")), 0);
+  http_res_free(&r);
+  assert_int_equal(
+      http_do(&S, "GET", "/sales?from=2026-06-24&to=2026-06-30", NULL, NULL, 0, &r), 0);
+  assert_true(json_array_size(get_path(r.json, "data", "sales")) > 0);
+  http_res_free(&r);
+
+  /* Each bad value is named in the message. */
+  static const struct {
+    const char *path, *name;
+  } bad[] = {{"/generate-sample-data/0?end=2026-06-30", "count"},
+             {"/generate-sample-data/1000001?end=2026-06-30", "count"},
+             {"/generate-sample-data/abc?end=2026-06-30", "count"},
+             {"/generate-sample-data/5?seed=-1&end=2026-06-30", "seed"},
+             {"/generate-sample-data/5?end=", "end"},
+             {"/generate-sample-data/5?end=2026-06-31", "end"},
+             {"/generate-sample-data/5?end=1999-12-31", "end"},
+             {"/generate-sample-data/5?end=2999-01-01", "end"},
+             {"/generate-sample-data/5?end=2026-06-30T00:00:00", "end"},
+             {"/generate-sample-data/5?end=30%2F06%2F2026", "end"}};
   long long mid = db_sales_count(&S);
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-    assert_int_equal(http_do(&S, "GET", bad[i], NULL, NULL, 0, &r), 0);
+    assert_int_equal(http_do(&S, "GET", bad[i].path, NULL, NULL, 0, &r), 0);
     expect_error(&r, 400, "invalid_input");
+    const char *msg = json_string_value(get_path(r.json, "error", "message"));
+    if (!msg || strncmp(msg, bad[i].name, strlen(bad[i].name)) != 0)
+      fail_msg("%s: %s", bad[i].path, msg ? msg : "(no message)");
     http_res_free(&r);
   }
   assert_int_equal(db_sales_count(&S), mid);

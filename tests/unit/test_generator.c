@@ -1,6 +1,6 @@
 /* src/domain/generator.c: determinism, validity of every record, and the
  * effects the generative model plants (docs/sample-data.md), measured on
- * the records alone. */
+ * the records alone; and sample.c's end date. */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -14,6 +14,7 @@
 
 #include "gromo/gazetteer.h"
 #include "gromo/generator.h"
+#include "gromo/sample.h"
 #include "gromo/timeutil.h"
 
 #define SAMPLE 200000
@@ -402,6 +403,36 @@ static void test_generator__throughput(void **state) {
          (double)(t1 - t0) / 1000.0, (double)(t2 - t1) / 1000.0);
 }
 
+static void test_sample__end_parse(void **state) {
+  /* "today" is 2026-06-30, 10:15 IST */
+  const int64_t day = days_from_civil(2026, 6, 30) * DAY_MS, now = day + 36900000LL;
+  static const struct {
+    const char *s;
+    int64_t day; /* the day's start, from `day`; 1: refused */
+  } rows[] = {
+      {"2026-06-30", 0},         {"2026-06-29", -DAY_MS},   {"2000-01-01", 946684800000LL},
+      {"2026-07-01", 1},         {"1999-12-31", 1},         {"2026-06-31", 1},
+      {"2026-6-30", 1},          {"2026-06-30 ", 1},        {" 2026-06-30", 1},
+      {"2026-06-30T00:00", 1},   {"", 1},                   {"30-06-2026", 1},
+  };
+  for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+    int64_t end = -5;
+    int rc = sample_end_parse(rows[i].s, now, &end);
+    if (rows[i].day == 1) {
+      if (rc != -1)
+        fail_msg("\"%s\" accepted", rows[i].s);
+      assert_int_equal(end, -5);
+      continue;
+    }
+    if (rc != 0)
+      fail_msg("\"%s\" refused", rows[i].s);
+    int64_t want = rows[i].day > 0 ? rows[i].day : day + rows[i].day;
+    assert_int_equal(end, want + DAY_MS - 1); /* the day's last millisecond */
+  }
+  int64_t end;
+  assert_int_equal(sample_end_parse(NULL, now, &end), -1);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_generator__deterministic),
@@ -413,6 +444,7 @@ int main(void) {
       cmocka_unit_test(test_generator__regional_trends),
       cmocka_unit_test(test_generator__agents_per_district),
       cmocka_unit_test(test_generator__throughput),
+      cmocka_unit_test(test_sample__end_parse),
   };
   return cmocka_run_group_tests_name("generator", tests, setup, teardown);
 }
