@@ -284,7 +284,8 @@ struct slow_req {
 static void *slow_generate(void *arg) {
   struct slow_req *sr = arg;
   struct http_res r;
-  if (http_do(sr->s, "GET", "/generate-sample-data/100000?seed=3", NULL, NULL, 0, &r) == 0)
+  if (http_do(sr->s, "GET", "/generate-sample-data/100000?seed=3&end=2026-06-30", NULL, NULL, 0,
+              &r) == 0)
     sr->status = r.status;
   http_res_free(&r);
   return NULL;
