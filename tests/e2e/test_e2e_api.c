@@ -296,6 +296,57 @@ static void test_e2e__generate_sample_data(void **state) {
   assert_int_equal(db_sales_count(&S), mid);
 }
 
+/* 8-4-4-4-12 lower-case hex digits, as the store gives agent ids back. */
+static int is_uuid(const char *u) {
+  if (!u || strlen(u) != 36)
+    return 0;
+  for (int i = 0; i < 36; i++) {
+    int dash = i == 8 || i == 13 || i == 18 || i == 23;
+    if (dash ? u[i] != '-' : !strchr("0123456789abcdef", u[i]))
+      return 0;
+  }
+  return 1;
+}
+
+/* Every generated sale carries its agent, online ones too: the sample in
+ * the answer and each of a few thousand records read back. The data's span
+ * (2022-2023) holds no other test's records. */
+static void test_e2e__generated_sales_have_agents(void **state) {
+  struct http_res r;
+  assert_int_equal(http_do(&S, "POST", "/generate-sample-data/4000?seed=21&end=2023-12-31", NULL,
+                           NULL, 0, &r),
+                   0);
+  assert_int_equal(r.status, 200);
+  json_t *sample = get_path(r.json, "data", "sample");
+  assert_int_equal(json_array_size(sample), 5);
+  for (size_t i = 0; i < json_array_size(sample); i++)
+    assert_true(is_uuid(json_string_value(json_object_get(json_array_get(sample, i), "agent_id"))));
+  http_res_free(&r);
+
+  assert_int_equal(http_do(&S, "GET", "/sales?to=2023-12-31&format=ndjson", NULL, NULL, 0, &r), 0);
+  assert_int_equal(r.status, 200);
+  size_t n = 0, online = 0;
+  for (char *line = r.body; line < r.body + r.len;) {
+    char *nl = memchr(line, '\n', (size_t)(r.body + r.len - line));
+    size_t len = nl ? (size_t)(nl - line) : (size_t)(r.body + r.len - line);
+    json_error_t jerr;
+    json_t *rec = json_loadb(line, len, 0, &jerr);
+    if (!rec)
+      fail_msg("record %zu: %s", n, jerr.text);
+    const char *agent = json_string_value(json_object_get(rec, "agent_id"));
+    if (!is_uuid(agent))
+      fail_msg("record %zu (%s) has agent_id %s", n,
+               json_string_value(json_object_get(rec, "channel")), agent ? agent : "(none)");
+    online += !strcmp(json_string_value(json_object_get(rec, "channel")), "online");
+    json_decref(rec);
+    n++;
+    line += len + 1;
+  }
+  http_res_free(&r);
+  assert_int_equal(n, 4000);
+  assert_true(online > 1000); /* about half */
+}
+
 /* Bad requests: each gets the right code in the error envelope, the server
  * keeps answering, the store is unchanged. */
 struct bad_case {
@@ -476,6 +527,7 @@ int main(void) {
       cmocka_unit_test(test_e2e__sales_add_idempotent_ids),
       cmocka_unit_test(test_e2e__sales_query_and_cursor),
       cmocka_unit_test(test_e2e__generate_sample_data),
+      cmocka_unit_test(test_e2e__generated_sales_have_agents),
       cmocka_unit_test(test_e2e__bad_input_table),
       cmocka_unit_test(test_e2e__oversized_body),
       cmocka_unit_test(test_e2e__garbage_and_slow_requests),
