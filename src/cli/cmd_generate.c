@@ -18,7 +18,8 @@ static const char generate_help[] =
     "The same seed and end date give the same records.\n\n"
     "  -d, --db URI      store (env GROMO_DB, default gromo.db)\n"
     "  -s, --seed S      random seed, 0 to 2^53-1 (default: random, printed)\n"
-    "      --end DATE    last day of the data, YYYY-MM-DD (default: today, IST)\n"
+    "      --end DATE    last day of the data, YYYY-MM-DD, not after today\n"
+    "                    (default: up to now, IST)\n"
     "  -q, --quiet       no progress bar or summary\n"
     "  -h, --help        this help\n";
 
@@ -65,13 +66,10 @@ int cmd_generate(int argc, char **argv) {
       return cli_usage_error("generate", "seed must be an integer from 0 to 2^53-1");
     seed = (uint64_t)s;
   }
-  int64_t end_ms = now_ist_ms();
-  if (end_s) {
-    char why[120];
-    if (strlen(end_s) != 10 || sale_parse_date(end_s, 10, &end_ms, why) < 0)
-      return cli_usage_error("generate", "--end must be a date YYYY-MM-DD");
-    end_ms += DAY_MS - 1;
-  }
+  int64_t now_ms = now_ist_ms(), end_ms = now_ms;
+  if (end_s && sample_end_parse(end_s, now_ms, &end_ms) < 0)
+    return cli_usage_error("generate",
+                           "--end must be a date YYYY-MM-DD from 2000-01-01 to today (IST)");
 
   struct gerr err;
   struct gaz *gaz = NULL;

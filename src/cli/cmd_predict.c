@@ -11,6 +11,7 @@
 #include "gromo/gazetteer.h"
 #include "gromo/models.h"
 #include "gromo/record.h"
+#include "gromo/shares.h"
 #include "gromo/store.h"
 
 static const char predict_help[] =
@@ -96,11 +97,19 @@ static void print_answer(enum predict_kind kind, const struct predict_query *q,
            a->demand_rise ? "yes" : "no", a->probability * 100);
     printf("  last period                   %.2f sales\n", a->last_period_demand);
     break;
-  default:
+  default: {
+    /* tenths of a percent that add up to 100.0% (none without a positive
+     * probability) */
+    size_t np = a->nproducts < PREDICT_MAX_PRODUCTS ? a->nproducts : PREDICT_MAX_PRODUCTS;
+    long units[PREDICT_MAX_PRODUCTS];
+    int shared = shares_round(a->product_prob, np, 1000, units) == 0;
     printf("next product by %s at %06d%s\n", q->channel, (int)q->pincode, who);
-    for (size_t k = 0; k < a->nproducts && k < PREDICT_MAX_PRODUCTS; k++)
-      printf("  %s %-28s %5.1f%%\n", k == a->top ? "*" : " ", a->products[k],
-             a->product_prob[k] * 100);
+    for (size_t k = 0; k < np; k++) {
+      long u = shared ? units[k] : 0;
+      printf("  %s %-28s %3ld.%ld%%\n", k == a->top ? "*" : " ", a->products[k], u / 10,
+             u % 10);
+    }
+  }
   }
   printf("  model version %lld, answered by %s\n", (long long)version,
          a->source ? a->source : "the model");

@@ -115,7 +115,6 @@ static const double hour_volume[24] = {
 #define ONLINE_PER_LOG_INCOME 0.50 /* log(income / 30,000), in -2..2.5 */
 #define ONLINE_OVER_SPAN 1.10      /* times (t - 0.5) */
 static const double online_by_product[NPRODUCTS] = {0.0, 0.45, -0.35};
-#define ONLINE_WITH_AGENT 0.25 /* assisted online sales */
 
 /* Agents per district: 2 + AGENTS_PER_SQRT_WEIGHT * sqrt(the district's
  * total weight), at most AGENTS_MAX. */
@@ -874,14 +873,13 @@ void gen_next(struct gen *g, struct sale *out) {
   int online = rng_uniform(&g->rng) * (1.0 + exp(-logit)) < 1.0;
   memcpy(out->channel, online ? "online" : "offline", online ? 7 : 8);
 
-  /* By whom: every offline sale has an agent of the district, some online
-   * ones too; a few agents sell more than the rest. */
-  if (!online || rng_uniform(&g->rng) < ONLINE_WITH_AGENT) {
-    const struct district *dist = &g->districts[a->district];
-    double v = rng_uniform(&g->rng);
-    uint32_t j = (uint32_t)((0.5 * v + 0.5 * v * v) * dist->agents);
-    if (j >= dist->agents)
-      j = dist->agents - 1;
-    memcpy(out->agent_id, g->agents[dist->first_agent + j], SALE_UUID_LEN + 1);
-  }
+  /* By whom: every sale has an agent of the district, online ones too (an
+   * online sale is credited to the agent who referred the customer); a few
+   * agents sell more than the rest. */
+  const struct district *dist = &g->districts[a->district];
+  double v = rng_uniform(&g->rng);
+  uint32_t j = (uint32_t)((0.5 * v + 0.5 * v * v) * dist->agents);
+  if (j >= dist->agents)
+    j = dist->agents - 1;
+  memcpy(out->agent_id, g->agents[dist->first_agent + j], SALE_UUID_LEN + 1);
 }

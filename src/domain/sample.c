@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "gromo/generator.h"
+#include "gromo/timeutil.h"
 
 #define SAMPLE_BATCH 10000
 
@@ -120,6 +121,18 @@ out:
   pthread_cond_destroy(&p.cond);
   pthread_mutex_destroy(&p.lock);
   return rc;
+}
+
+int sample_end_parse(const char *s, int64_t now_ist_ms, int64_t *end_ist_ms) {
+  char why[120];
+  int64_t day_ms;
+  if (!s || strlen(s) != 10 || sale_parse_date(s, 10, &day_ms, why) < 0)
+    return -1;
+  int64_t today_ms = now_ist_ms - now_ist_ms % DAY_MS;
+  if (day_ms < SALE_MIN_DATE_MS || day_ms > today_ms)
+    return -1;
+  *end_ist_ms = day_ms + DAY_MS - 1;
+  return 0;
 }
 
 uint64_t sample_random_seed(void) {

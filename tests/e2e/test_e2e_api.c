@@ -233,7 +233,7 @@ static void test_e2e__sales_query_and_cursor(void **state) {
 static void test_e2e__generate_sample_data(void **state) {
   long long before = db_sales_count(&S);
   struct http_res r, r2;
-  assert_int_equal(http_do(&S, "GET", "/generate-sample-data/5?seed=7", NULL, NULL, 0, &r), 0);
+  assert_int_equal(http_do(&S, "GET", "/generate-sample-data/5?seed=7&end=2026-06-30", NULL, NULL, 0, &r), 0);
   assert_int_equal(r.status, 200);
   json_t *d = json_object_get(r.json, "data");
   assert_int_equal(json_integer_value(json_object_get(d, "inserted_count")), 5);
@@ -252,22 +252,99 @@ static void test_e2e__generate_sample_data(void **state) {
   }
   assert_int_equal(db_sales_count(&S), before + 5);
   /* The same seed gives the same records. */
-  assert_int_equal(http_do(&S, "GET", "/generate-sample-data/5?seed=7", NULL, NULL, 0, &r2), 0);
+  assert_int_equal(http_do(&S, "GET", "/generate-sample-data/5?seed=7&end=2026-06-30", NULL, NULL, 0, &r2), 0);
   assert_true(json_equal(sample, get_path(r2.json, "data", "sample")));
   http_res_free(&r);
   http_res_free(&r2);
 
-  static const char *const bad[] = {"/generate-sample-data/0",
-                                    "/generate-sample-data/1000001",
-                                    "/generate-sample-data/abc",
-                                    "/generate-sample-data/5?seed=-1"};
+  /* The data end on the given day: none after it, some in its last week. */
+  assert_int_equal(
+      http_do(&S, "POST", "/generate-sample-data/2000?seed=8&end=2026-06-30", NULL, NULL, 0, &r),
+      0);
+  assert_int_equal(r.status, 200);
+  http_res_free(&r);
+  assert_int_equal(http_do(&S, "GET", "/sales?from=2026-07-01", NULL, NULL, 0, &r), 0);
+  assert_int_equal(json_array_size(get_path(r.json, "data", "sales")), 0);
+  http_res_free(&r);
+  assert_int_equal(
+      http_do(&S, "GET", "/sales?from=2026-06-24&to=2026-06-30", NULL, NULL, 0, &r), 0);
+  assert_true(json_array_size(get_path(r.json, "data", "sales")) > 0);
+  http_res_free(&r);
+
+  /* Each bad value is named in the message. */
+  static const struct {
+    const char *path, *name;
+  } bad[] = {{"/generate-sample-data/0?end=2026-06-30", "count"},
+             {"/generate-sample-data/1000001?end=2026-06-30", "count"},
+             {"/generate-sample-data/abc?end=2026-06-30", "count"},
+             {"/generate-sample-data/5?seed=-1&end=2026-06-30", "seed"},
+             {"/generate-sample-data/5?end=", "end"},
+             {"/generate-sample-data/5?end=2026-06-31", "end"},
+             {"/generate-sample-data/5?end=1999-12-31", "end"},
+             {"/generate-sample-data/5?end=2999-01-01", "end"},
+             {"/generate-sample-data/5?end=2026-06-30T00:00:00", "end"},
+             {"/generate-sample-data/5?end=30%2F06%2F2026", "end"}};
   long long mid = db_sales_count(&S);
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-    assert_int_equal(http_do(&S, "GET", bad[i], NULL, NULL, 0, &r), 0);
+    assert_int_equal(http_do(&S, "GET", bad[i].path, NULL, NULL, 0, &r), 0);
     expect_error(&r, 400, "invalid_input");
+    const char *msg = json_string_value(get_path(r.json, "error", "message"));
+    if (!msg || strncmp(msg, bad[i].name, strlen(bad[i].name)) != 0)
+      fail_msg("%s: %s", bad[i].path, msg ? msg : "(no message)");
     http_res_free(&r);
   }
   assert_int_equal(db_sales_count(&S), mid);
+}
+
+/* 8-4-4-4-12 lower-case hex digits, as the store gives agent ids back. */
+static int is_uuid(const char *u) {
+  if (!u || strlen(u) != 36)
+    return 0;
+  for (int i = 0; i < 36; i++) {
+    int dash = i == 8 || i == 13 || i == 18 || i == 23;
+    if (dash ? u[i] != '-' : !strchr("0123456789abcdef", u[i]))
+      return 0;
+  }
+  return 1;
+}
+
+/* Every generated sale carries its agent, online ones too: the sample in
+ * the answer and each of a few thousand records read back. The data's span
+ * (2022-2023) holds no other test's records. */
+static void test_e2e__generated_sales_have_agents(void **state) {
+  struct http_res r;
+  assert_int_equal(http_do(&S, "POST", "/generate-sample-data/4000?seed=21&end=2023-12-31", NULL,
+                           NULL, 0, &r),
+                   0);
+  assert_int_equal(r.status, 200);
+  json_t *sample = get_path(r.json, "data", "sample");
+  assert_int_equal(json_array_size(sample), 5);
+  for (size_t i = 0; i < json_array_size(sample); i++)
+    assert_true(is_uuid(json_string_value(json_object_get(json_array_get(sample, i), "agent_id"))));
+  http_res_free(&r);
+
+  assert_int_equal(http_do(&S, "GET", "/sales?to=2023-12-31&format=ndjson", NULL, NULL, 0, &r), 0);
+  assert_int_equal(r.status, 200);
+  size_t n = 0, online = 0;
+  for (char *line = r.body; line < r.body + r.len;) {
+    char *nl = memchr(line, '\n', (size_t)(r.body + r.len - line));
+    size_t len = nl ? (size_t)(nl - line) : (size_t)(r.body + r.len - line);
+    json_error_t jerr;
+    json_t *rec = json_loadb(line, len, 0, &jerr);
+    if (!rec)
+      fail_msg("record %zu: %s", n, jerr.text);
+    const char *agent = json_string_value(json_object_get(rec, "agent_id"));
+    if (!is_uuid(agent))
+      fail_msg("record %zu (%s) has agent_id %s", n,
+               json_string_value(json_object_get(rec, "channel")), agent ? agent : "(none)");
+    online += !strcmp(json_string_value(json_object_get(rec, "channel")), "online");
+    json_decref(rec);
+    n++;
+    line += len + 1;
+  }
+  http_res_free(&r);
+  assert_int_equal(n, 4000);
+  assert_true(online > 1000); /* about half */
 }
 
 /* Bad requests: each gets the right code in the error envelope, the server
@@ -453,6 +530,7 @@ int main(void) {
       cmocka_unit_test(test_e2e__sales_add_idempotent_ids),
       cmocka_unit_test(test_e2e__sales_query_and_cursor),
       cmocka_unit_test(test_e2e__generate_sample_data),
+      cmocka_unit_test(test_e2e__generated_sales_have_agents),
       cmocka_unit_test(test_e2e__bad_input_table),
       cmocka_unit_test(test_e2e__oversized_body),
       cmocka_unit_test(test_e2e__garbage_and_slow_requests),

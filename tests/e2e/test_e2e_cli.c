@@ -64,6 +64,12 @@ static void test_cli__help_everywhere(void **state) {
   assert_int_equal(run_cli(badflag, NULL, 0, NULL, 0), 2);
   const char *const badn[] = {"generate", "0", "--db", db, NULL};
   assert_int_equal(run_cli(badn, NULL, 0, NULL, 0), 2);
+  static const char *const bad_end[] = {"2025-6-30", "2025-02-29", "1999-12-31", "2999-01-01"};
+  for (size_t i = 0; i < sizeof bad_end / sizeof bad_end[0]; i++) {
+    const char *const be[] = {"generate", "5", "--end", bad_end[i], "--db", db, NULL};
+    assert_int_equal(run_cli(be, NULL, 0, out, sizeof out), 2);
+    assert_non_null(strstr(out, "--end"));
+  }
 }
 
 static void test_cli__generate_is_deterministic(void **state) {
@@ -278,7 +284,8 @@ struct slow_req {
 static void *slow_generate(void *arg) {
   struct slow_req *sr = arg;
   struct http_res r;
-  if (http_do(sr->s, "GET", "/generate-sample-data/100000?seed=3", NULL, NULL, 0, &r) == 0)
+  if (http_do(sr->s, "GET", "/generate-sample-data/100000?seed=3&end=2026-06-30", NULL, NULL, 0,
+              &r) == 0)
     sr->status = r.status;
   http_res_free(&r);
   return NULL;

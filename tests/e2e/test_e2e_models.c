@@ -18,6 +18,12 @@
 
 #include "e2e.h"
 
+/* The last day of every generated data set: fixed, so that the data, and
+ * with them the models and regions, are the same on any day and hour the
+ * tests run (make check-clock runs them under other dates). */
+#define DATA_END "2026-06-30"
+#define DATA_LAST_MONTH "2026-06-01"
+
 static struct srv S;
 static char analyst[128], viewer[128];
 /* A cell present in the data, found after generating it. */
@@ -190,11 +196,14 @@ static int pin_in_data(const char *pin) {
 
 static void test_models__train_and_wait(void **state) {
   struct http_res r;
-  assert_int_equal(
-      http_do(&S, "GET", "/generate-sample-data/20000?seed=1", NULL, NULL, 0, &r), 0);
+  assert_int_equal(http_do(&S, "GET", "/generate-sample-data/20000?seed=1&end=" DATA_END, NULL,
+                           NULL, 0, &r),
+                   0);
   assert_int_equal(r.status, 200);
   http_res_free(&r);
-  assert_int_equal(http_do(&S, "GET", "/sales?limit=1", NULL, NULL, 0, &r), 0);
+  /* A cell of the data's last month: training keeps the newest periods, so
+   * the oldest days' pincodes may not be in it. */
+  assert_int_equal(http_do(&S, "GET", "/sales?from=" DATA_LAST_MONTH "&limit=1", NULL, NULL, 0, &r), 0);
   snprintf(known_pin, sizeof known_pin, "%s", jstr(r.json, "data.sales.0.pincode"));
   snprintf(known_product, sizeof known_product, "%s", jstr(r.json, "data.sales.0.product"));
   snprintf(known_channel, sizeof known_channel, "%s", jstr(r.json, "data.sales.0.channel"));
@@ -328,6 +337,61 @@ static void test_models__report_keeps_seed_keys(void **state) {
   http_res_free(&r);
 }
 
+/* A probability as the response's text has it, in units of 1e-4: digits, and
+ * at most 4 decimals. *end is set past it; -1 if it is no such number. */
+static long text_units(const char *s, const char **end) {
+  long whole = 0, frac = 0;
+  int digits = 0, decimals = 0;
+  for (; *s >= '0' && *s <= '9'; s++, digits++)
+    whole = whole * 10 + (*s - '0');
+  if (*s == '.')
+    for (s++; *s >= '0' && *s <= '9'; s++)
+      if (++decimals <= 4)
+        frac = frac * 10 + (*s - '0');
+  *end = s;
+  if (!digits || decimals > 4 || digits > 6)
+    return -1;
+  while (decimals++ < 4)
+    frac *= 10;
+  return whole * 10000 + frac;
+}
+
+/* In each top-product answer of the text, as sent: all_products add up to
+ * exactly 1 (10,000 units of 1e-4) and probability is the largest of them.
+ * Returns the number of answers seen. */
+static size_t check_shares_text(const char *text) {
+  size_t answers = 0;
+  for (const char *p = strstr(text, "\"probability\":"); p;
+       p = strstr(p, "\"probability\":")) {
+    const char *q;
+    long prob = text_units(p + strlen("\"probability\":"), &q);
+    assert_true(prob >= 0);
+    static const char all[] = ",\"all_products\":{";
+    if (strncmp(q, all, sizeof all - 1) != 0)
+      fail_msg("no all_products after the probability: %.80s", q);
+    q += sizeof all - 1;
+    long sum = 0, best = -1;
+    while (*q == '"') {
+      const char *colon = strstr(q, "\":");
+      assert_non_null(colon);
+      long u = text_units(colon + 2, &q);
+      if (u < 0)
+        fail_msg("not a 4-decimal share: %.40s", colon + 2);
+      sum += u;
+      best = u > best ? u : best;
+      if (*q == ',')
+        q++;
+    }
+    assert_true(*q == '}');
+    if (sum != 10000)
+      fail_msg("answer %zu: all_products sum to %ld.%04ld", answers, sum / 10000, sum % 10000);
+    assert_int_equal(prob, best);
+    answers++;
+    p = q;
+  }
+  return answers;
+}
+
 static void test_models__predictions(void **state) {
   char body[1024];
   struct http_res r;
@@ -352,7 +416,9 @@ static void test_models__predictions(void **state) {
   assert_true(jnum(a, "last_period_demand") >= 0);
   assert_int_equal((long long)jnum(a, "model_version"), trained_version);
   assert_non_null(jstr(a, "source"));
-  assert_true(json_is_false(jget(a, "fallback")));
+  if (!json_is_false(jget(a, "fallback")))
+    fail_msg("%s/%s/%s: %s", known_pin, known_product, known_channel,
+             jstr(a, "fallback_reason"));
   assert_null(jget(a, "drivers"));
   http_res_free(&r);
 
@@ -421,6 +487,7 @@ static void test_models__predictions(void **state) {
   assert_true(jnum(a, "probability") == best);
   assert_true(jnum(all, jstr(a, "top_product")) == best);
   assert_null(jget(a, "product"));
+  assert_int_equal(check_shares_text(r.body), 1); /* exactly 1 as sent */
   http_res_free(&r);
 
   /* ?explain=true: drivers with plain names. */
@@ -521,6 +588,16 @@ static void test_models__batches_in_order(void **state) {
     assert_int_equal(json_object_get(a, "customer_age") != NULL, i % 3 != 0);
     assert_int_equal((long long)jnum(a, "model_version"), trained_version);
   }
+  http_res_free(&r);
+  free(body);
+  /* Top products over the same queries: in every answer the shares, as
+   * printed, sum to exactly 1. */
+  body = batch_body(3000, &len);
+  assert_int_equal(http_do_as(&S, analyst, NULL, "POST", "/predict/top-product",
+                              "application/json", body, len, &r),
+                   0);
+  assert_int_equal(r.status, 200);
+  assert_int_equal(check_shares_text(r.body), 3000);
   http_res_free(&r);
   free(body);
   /* One more than allowed. */
@@ -718,7 +795,8 @@ static void test_models__regions(void **state) {
  * pincodes whose region stayed. */
 static void test_models__region_ids_stable(void **state) {
   struct http_res r;
-  assert_int_equal(http_do(&S, "GET", "/generate-sample-data/1000?seed=77", NULL, NULL, 0, &r),
+  assert_int_equal(http_do(&S, "GET", "/generate-sample-data/1000?seed=77&end=" DATA_END, NULL,
+                           NULL, 0, &r),
                    0);
   assert_int_equal(r.status, 200);
   http_res_free(&r);
@@ -966,7 +1044,8 @@ static void test_models_cli__train_list_predict(void **state) {
   assert_int_equal(run_cli(empty, out, sizeof out, err, sizeof err), 0);
   assert_non_null(strstr(out, "no model is trained yet"));
 
-  const char *const gen[] = {"generate", "20000", "--seed", "1", "--quiet", "--db", cli_db, NULL};
+  const char *const gen[] = {"generate", "20000", "--seed", "1", "--end", DATA_END, "--quiet",
+                             "--db", cli_db, NULL};
   assert_int_equal(run_cli(gen, NULL, 0, err, sizeof err), 0);
   const char *const train[] = {"train", "--rounds", "10", "--origins", "3", "--db", cli_db, NULL};
   assert_int_equal(run_cli(train, out, sizeof out, err, sizeof err), 0);
@@ -1000,6 +1079,7 @@ static void test_models_cli__train_list_predict(void **state) {
                             "kiosk", "--age", "30", "--income", "45,000", "--json",
                             "--explain", "--db", cli_db, NULL};
   assert_int_equal(run_cli(pj, out, sizeof out, err, sizeof err), 0);
+  assert_int_equal(check_shares_text(out), 1);
   json_t *a = json_loads(out, 0, NULL);
   assert_non_null(a);
   assert_string_equal(jstr(a, "pincode"), "999999");
@@ -1008,6 +1088,23 @@ static void test_models_cli__train_list_predict(void **state) {
   assert_true(json_is_array(jget(a, "drivers")));
   assert_int_equal(json_integer_value(jget(a, "customer_age")), 30);
   json_decref(a);
+  /* The table's percentages add up to 100.0 too. */
+  const char *const top[] = {"predict", "top-product", "--pincode", "400001", "--channel",
+                             "online", "--age", "30", "--income", "45000", "--db", cli_db, NULL};
+  assert_int_equal(run_cli(top, out, sizeof out, err, sizeof err), 0);
+  long tenths = 0;
+  int shown = 0;
+  for (char *line = strtok(out, "\n"); line; line = strtok(NULL, "\n")) {
+    size_t n = strlen(line);
+    long whole, tenth;
+    char *num = strrchr(line, ' ');
+    if (n && line[n - 1] == '%' && num && sscanf(num, " %ld.%1ld%%", &whole, &tenth) == 2) {
+      tenths += whole * 10 + tenth;
+      shown++;
+    }
+  }
+  assert_true(shown >= 2);
+  assert_int_equal(tenths, 1000);
   const char *const rise[] = {"predict", "demand-rise", "--pincode", "400001", "--product",
                               "loan", "--channel", "online", "--explain", "--db", cli_db, NULL};
   assert_int_equal(run_cli(rise, out, sizeof out, err, sizeof err), 0);

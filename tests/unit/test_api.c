@@ -101,6 +101,16 @@ static json_t *call(const char *method, const char *path, const struct kv *q,
 
 static json_t *data_of(json_t *j) { return json_object_get(j, "data"); }
 
+static int64_t sales_count(void) {
+  struct gerr err;
+  struct store *db = store_pool_get(app.pool, &err);
+  assert_non_null(db);
+  int64_t n = -1;
+  assert_int_equal(store_sales_count(db, &n, &err), 0);
+  store_pool_put(app.pool, db);
+  return n;
+}
+
 static void test_api__sales_add_then_list(void **state) {
   int st;
   json_t *j = call("POST", "/sales/add", NULL,
@@ -153,9 +163,13 @@ static void test_api__health_and_version(void **state) {
   json_decref(j);
 }
 
+/* The sample data's last day, for every generation here: fixed, so that
+ * nothing depends on the day the tests run. */
+static const struct kv END[] = {{"end", "2026-06-30"}, {NULL, NULL}};
+
 static void test_api__generate_validates_count(void **state) {
   int st;
-  json_t *j = call("GET", "/generate-sample-data/3", NULL, NULL, &st);
+  json_t *j = call("GET", "/generate-sample-data/3", END, NULL, &st);
   assert_int_equal(st, 200);
   assert_int_equal(json_integer_value(json_object_get(data_of(j), "inserted_count")), 3);
   assert_int_equal(json_array_size(json_object_get(data_of(j), "sample")), 3);
@@ -164,10 +178,61 @@ static void test_api__generate_validates_count(void **state) {
                                     "/generate-sample-data/1e3",
                                     "/generate-sample-data/99999999999999999999999"};
   for (size_t i = 0; i < 3; i++) {
-    j = call("GET", bad[i], NULL, NULL, &st);
+    j = call("GET", bad[i], END, NULL, &st);
     assert_int_equal(st, 400);
     json_decref(j);
   }
+}
+
+static void test_api__generate_end(void **state) {
+  int st;
+  /* The records end on the given day; the same seed and end, the same
+   * records. */
+  const struct kv q[] = {{"seed", "5"}, {"end", "2026-06-30"}, {NULL, NULL}};
+  json_t *a = call("POST", "/generate-sample-data/2000", q, NULL, &st);
+  assert_int_equal(st, 200);
+  json_t *b = call("GET", "/generate-sample-data/2000", q, NULL, &st);
+  assert_int_equal(st, 200);
+  json_t *sample = json_object_get(data_of(a), "sample");
+  assert_int_equal(json_array_size(sample), 5);
+  assert_true(json_equal(sample, json_object_get(data_of(b), "sample")));
+  json_decref(a);
+  json_decref(b);
+  /* 730 days: 2024-07-01 to 2026-06-30 */
+  static const struct {
+    const char *from, *to;
+    int some;
+  } spans[] = {{"2026-06-24", NULL, 1}, {"2026-07-01", NULL, 0}, {NULL, "2024-06-30", 0},
+               {"2024-07-01", "2024-07-31", 1}};
+  for (size_t i = 0; i < sizeof spans / sizeof spans[0]; i++) {
+    const struct kv f[] = {{"from", spans[i].from ? spans[i].from : "2000-01-01"},
+                           {"to", spans[i].to ? spans[i].to : "2099-12-31"},
+                           {"limit", "1"},
+                           {NULL, NULL}};
+    json_t *j = call("GET", "/sales", f, NULL, &st);
+    assert_int_equal(st, 200);
+    size_t n = json_array_size(json_object_get(data_of(j), "sales"));
+    if ((n > 0) != spans[i].some)
+      fail_msg("from %s to %s: %zu", f[0].v, f[1].v, n);
+    json_decref(j);
+  }
+
+  /* A bad end is refused, and nothing is stored. */
+  int64_t before = sales_count();
+  static const char *const bad[] = {"",           "2026-6-30",  "2026-06-31", "2026-02-29",
+                                    "1999-12-31", "2999-01-01", "30/06/2026", "2026-06-30T10:00:00",
+                                    "2026-06-30 ", "today"};
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    const struct kv qb[] = {{"seed", "5"}, {"end", bad[i]}, {NULL, NULL}};
+    json_t *j = call("GET", "/generate-sample-data/10", qb, NULL, &st);
+    if (st != 400)
+      fail_msg("end=\"%s\": %d", bad[i], st);
+    json_t *e = json_object_get(j, "error");
+    assert_string_equal(json_string_value(json_object_get(e, "code")), "invalid_input");
+    assert_non_null(strstr(json_string_value(json_object_get(e, "message")), "end"));
+    json_decref(j);
+  }
+  assert_int_equal(sales_count(), before);
 }
 
 static void test_api__sales_filter_parse_table(void **state) {
@@ -219,6 +284,7 @@ int main(void) {
       cmocka_unit_test(test_api__sales_add_then_list),
       cmocka_unit_test(test_api__health_and_version),
       cmocka_unit_test(test_api__generate_validates_count),
+      cmocka_unit_test(test_api__generate_end),
       cmocka_unit_test(test_api__sales_filter_parse_table),
   };
   return cmocka_run_group_tests_name("api", tests, setup, teardown);

@@ -1,16 +1,19 @@
-/* src/core: errors, bounded buffers, time. */
+/* src/core: errors, bounded buffers, time, shares. */
 #include <errno.h>
+#include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <cmocka.h>
 
 #include "gromo/buf.h"
 #include "gromo/error.h"
+#include "gromo/shares.h"
 #include "gromo/timeutil.h"
 
 static void test_error__table_agrees(void **state) {
@@ -116,9 +119,92 @@ static void test_time__format(void **state) {
   assert_string_equal(day, "2025-04-15");
   ist_format(-1, out); /* before the epoch floors correctly */
   assert_string_equal(out, "1969-12-31 23:59:59.999");
-  /* now_ist_ms is UTC + 5:30 */
-  int64_t now = now_ist_ms();
-  assert_true(now > days_from_civil(2024, 1, 1) * DAY_MS);
+  /* now_ist_ms is UTC + 5:30, whatever the date */
+  int64_t before = (int64_t)time(NULL) * 1000;
+  int64_t now = now_ist_ms() - IST_OFFSET_MS;
+  int64_t after = (int64_t)time(NULL) * 1000 + 1000;
+  assert_true(now >= before && now < after);
+}
+
+/* Each share rounded on its own, as the answers were printed before. */
+static long naive_sum(const double *p, size_t n, long total) {
+  long s = 0;
+  for (size_t i = 0; i < n; i++)
+    s += llround(p[i] * (double)total);
+  return s;
+}
+
+static void test_shares__largest_remainder(void **state) {
+  static const struct {
+    double p[4];
+    size_t n;
+    long total, naive; /* the sum of the shares rounded one by one */
+    long want[4];
+  } rows[] = {
+      /* thirds: 0.3333 x 3 = 0.9999; the tie goes to the first */
+      {{1.0 / 3, 1.0 / 3, 1.0 / 3}, 3, 10000, 9999, {3334, 3333, 3333}},
+      /* 0.2501 x 3 + 0.2498 = 1.0001 */
+      {{0.25006, 0.25006, 0.25006, 0.24982}, 4, 10000, 10001, {2501, 2501, 2500, 2498}},
+      /* 0.9999; equal remainders: the larger share gets the unit */
+      {{0.12344, 0.54344, 0.33312}, 3, 10000, 9999, {1234, 5435, 3331}},
+      /* the CLI's tenths of a percent */
+      {{1.0 / 3, 1.0 / 3, 1.0 / 3}, 3, 1000, 999, {334, 333, 333}},
+      {{0.6667, 0.1667, 0.1666}, 3, 1000, 1001, {667, 167, 166}},
+      /* taken in proportion to their sum */
+      {{2, 1, 1}, 3, 10000, -1, {5000, 2500, 2500}},
+      {{0.7}, 1, 10000, -1, {10000}},
+      /* nothing for a share that is not a positive number */
+      {{0, NAN, -1, 0.5}, 4, 10000, -1, {0, 0, 0, 10000}},
+  };
+  for (size_t r = 0; r < sizeof rows / sizeof rows[0]; r++) {
+    if (rows[r].naive >= 0)
+      assert_int_equal(naive_sum(rows[r].p, rows[r].n, rows[r].total), rows[r].naive);
+    long u[4] = {-7, -7, -7, -7};
+    assert_int_equal(shares_round(rows[r].p, rows[r].n, rows[r].total, u), 0);
+    long sum = 0;
+    for (size_t i = 0; i < rows[r].n; i++) {
+      if (u[i] != rows[r].want[i])
+        fail_msg("row %zu, share %zu: %ld, not %ld", r, i, u[i], rows[r].want[i]);
+      sum += u[i];
+    }
+    assert_int_equal(sum, rows[r].total);
+  }
+  /* Nothing to share: refused, units untouched. */
+  static const double none[] = {0, -0.5, NAN};
+  long u[3] = {-7, -7, -7};
+  assert_int_equal(shares_round(none, 3, 10000, u), -1);
+  assert_int_equal(shares_round(none, 0, 10000, u), -1);
+  assert_true(u[0] == -7 && u[1] == -7 && u[2] == -7);
+}
+
+/* Random shares: they always add up, each stays within a unit of its exact
+ * value, and a larger share never gets fewer units. */
+static void test_shares__properties(void **state) {
+  uint64_t x = 88172645463325252ULL;
+  for (int t = 0; t < 20000; t++) {
+    double p[8], sum = 0;
+    long u[8];
+    size_t n = 1 + (size_t)(t % 8);
+    for (size_t i = 0; i < n; i++) {
+      x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+      p[i] = (double)(x >> 11) / 9007199254740992.0;
+      if (t % 5 == 0)
+        p[i] = floor(p[i] * 8) / 8; /* ties */
+      sum += p[i];
+    }
+    if (!(sum > 0))
+      continue;
+    assert_int_equal(shares_round(p, n, 10000, u), 0);
+    long total = 0;
+    for (size_t i = 0; i < n; i++) {
+      total += u[i];
+      assert_true(fabs((double)u[i] - p[i] / sum * 10000) < 1);
+      for (size_t j = 0; j < n; j++)
+        if (p[i] > p[j])
+          assert_true(u[i] >= u[j]);
+    }
+    assert_int_equal(total, 10000);
+  }
 }
 
 int main(void) {
@@ -129,6 +215,8 @@ int main(void) {
       cmocka_unit_test(test_buf__json_escape),
       cmocka_unit_test(test_time__civil_round_trip),
       cmocka_unit_test(test_time__format),
+      cmocka_unit_test(test_shares__largest_remainder),
+      cmocka_unit_test(test_shares__properties),
   };
   return cmocka_run_group_tests_name("core", tests, NULL, NULL);
 }

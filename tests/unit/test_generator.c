@@ -1,6 +1,6 @@
 /* src/domain/generator.c: determinism, validity of every record, and the
  * effects the generative model plants (docs/sample-data.md), measured on
- * the records alone. */
+ * the records alone; and sample.c's end date. */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -14,6 +14,7 @@
 
 #include "gromo/gazetteer.h"
 #include "gromo/generator.h"
+#include "gromo/sample.h"
 #include "gromo/timeutil.h"
 
 #define SAMPLE 200000
@@ -108,10 +109,8 @@ static void check_record(const struct sale *s, int64_t lo_ms, int64_t hi_ms) {
   assert_true(product_of(s) >= 0 && is_identifier(s->product));
   assert_true(is_identifier(s->channel));
   assert_true(is_online(s) || strcmp(s->channel, "offline") == 0);
-  if (!is_online(s))
-    assert_true(s->agent_id[0] != '\0');
-  if (s->agent_id[0])
-    assert_true(is_uuid_v4(s->agent_id));
+  /* every sale has an agent, online ones too (the referring agent) */
+  assert_true(is_uuid_v4(s->agent_id));
   assert_string_equal(s->id, "");
   assert_string_equal(s->city, "");
 }
@@ -148,7 +147,7 @@ static void test_generator__deterministic(void **state) {
 }
 
 static void test_generator__records_valid(void **state) {
-  size_t daytime = 0, last_day = 0, agents_online = 0, online = 0;
+  size_t daytime = 0, last_day = 0, online = 0;
   for (size_t i = 0; i < SAMPLE; i++) {
     check_record(&sample[i], start_ms, end_ms);
     if (i)
@@ -156,15 +155,12 @@ static void test_generator__records_valid(void **state) {
     int64_t tod = sample[i].ts_ms % DAY_MS;
     daytime += tod >= 9 * 3600000LL && tod < 21 * 3600000LL;
     last_day += sample[i].ts_ms >= end_ms - end_ms % DAY_MS;
-    if (is_online(&sample[i])) {
-      online++;
-      agents_online += sample[i].agent_id[0] != '\0';
-    }
+    online += is_online(&sample[i]);
   }
   assert_true(daytime > SAMPLE * 85 / 100);
   assert_true(last_day > 0);
-  /* Some online sales are assisted, most are not. */
-  assert_true(agents_online > online / 10 && agents_online < online / 2);
+  /* About half the sales are online, each with its agent (check_record). */
+  assert_true(online > SAMPLE * 35 / 100 && online < SAMPLE * 65 / 100);
   /* The first record falls on the first days of the span. */
   assert_true(sample[0].ts_ms < start_ms + 3 * DAY_MS);
 }
@@ -402,6 +398,36 @@ static void test_generator__throughput(void **state) {
          (double)(t1 - t0) / 1000.0, (double)(t2 - t1) / 1000.0);
 }
 
+static void test_sample__end_parse(void **state) {
+  /* "today" is 2026-06-30, 10:15 IST */
+  const int64_t day = days_from_civil(2026, 6, 30) * DAY_MS, now = day + 36900000LL;
+  static const struct {
+    const char *s;
+    int64_t day; /* the day's start, from `day`; 1: refused */
+  } rows[] = {
+      {"2026-06-30", 0},         {"2026-06-29", -DAY_MS},   {"2000-01-01", 946684800000LL},
+      {"2026-07-01", 1},         {"1999-12-31", 1},         {"2026-06-31", 1},
+      {"2026-6-30", 1},          {"2026-06-30 ", 1},        {" 2026-06-30", 1},
+      {"2026-06-30T00:00", 1},   {"", 1},                   {"30-06-2026", 1},
+  };
+  for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+    int64_t end = -5;
+    int rc = sample_end_parse(rows[i].s, now, &end);
+    if (rows[i].day == 1) {
+      if (rc != -1)
+        fail_msg("\"%s\" accepted", rows[i].s);
+      assert_int_equal(end, -5);
+      continue;
+    }
+    if (rc != 0)
+      fail_msg("\"%s\" refused", rows[i].s);
+    int64_t want = rows[i].day > 0 ? rows[i].day : day + rows[i].day;
+    assert_int_equal(end, want + DAY_MS - 1); /* the day's last millisecond */
+  }
+  int64_t end;
+  assert_int_equal(sample_end_parse(NULL, now, &end), -1);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_generator__deterministic),
@@ -413,6 +439,7 @@ int main(void) {
       cmocka_unit_test(test_generator__regional_trends),
       cmocka_unit_test(test_generator__agents_per_district),
       cmocka_unit_test(test_generator__throughput),
+      cmocka_unit_test(test_sample__end_parse),
   };
   return cmocka_run_group_tests_name("generator", tests, setup, teardown);
 }

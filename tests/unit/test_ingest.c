@@ -14,6 +14,10 @@
 #include "gromo/store.h"
 #include "gromo/timeutil.h"
 
+/* "Now" for the records' dates (not more than a day in the future): fixed,
+ * 2026-07-01 12:00 IST, so that nothing depends on the day the tests run. */
+#define NOW_MS (days_from_civil(2026, 7, 1) * DAY_MS + 12 * 3600000LL)
+
 #define REC(pin) \
   "{\"date\":\"2025-01-01\",\"pincode\":\"" pin "\",\"product\":\"loan\"," \
   "\"channel\":\"online\",\"customer_age\":30,\"customer_income\":1000}"
@@ -32,7 +36,7 @@ static void read_all(const char *text, enum ingest_format fmt, struct seen *s) {
   s->rc = ingest_json_open(text, strlen(text), fmt, &r, &s->err);
   if (s->rc < 0)
     return;
-  struct sale_rules rules = {.now_ist_ms = now_ist_ms()};
+  struct sale_rules rules = {.now_ist_ms = NOW_MS};
   struct sale rec;
   struct sale_problems pr;
   size_t row, index;
@@ -131,7 +135,7 @@ static int collect(void *ctx, size_t index, const struct sale *rec, int valid,
 
 static int feed_chunks(const char *text, size_t chunk, struct collected *c,
                        struct gerr *err) {
-  struct sale_rules rules = {.now_ist_ms = now_ist_ms()};
+  struct sale_rules rules = {.now_ist_ms = NOW_MS};
   struct jsonrec *j = NULL;
   memset(c, 0, sizeof *c);
   assert_int_equal(jsonrec_new(&rules, collect, c, &j), 0);
@@ -239,7 +243,7 @@ static int stop_after_two(void *ctx, size_t index, const struct sale *rec, int v
 }
 
 static void test_jsonrec__callback_stops(void **state) {
-  struct sale_rules rules = {.now_ist_ms = now_ist_ms()};
+  struct sale_rules rules = {.now_ist_ms = NOW_MS};
   struct jsonrec *j = NULL;
   struct gerr err;
   const char *text = "[" REC("400001") "," REC("400001") "," REC("400001") "]";
