@@ -236,7 +236,7 @@ int cmd_import(int argc, char **argv) {
   struct import_run ir = {.quiet = quiet};
   struct store_insert_stats stored = {0, 0};
   int rc = EXIT_FAIL, in_tx = 0;
-  if (store_open(db, &ir.st, &err) < 0 || store_begin(ir.st, &err) < 0) {
+  if (cli_store_open(db, &ir.st, &err) < 0 || store_begin(ir.st, &err) < 0) {
     rc = cli_fail("import", "%s", err.msg);
     goto out;
   }

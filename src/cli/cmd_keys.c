@@ -79,7 +79,7 @@ int cmd_keys(int argc, char **argv) {
   struct gerr err;
   struct store *st = NULL;
   int rc = EXIT_FAIL;
-  if (store_open(db, &st, &err) < 0) {
+  if (cli_store_open(db, &st, &err) < 0) {
     rc = cli_fail("keys", "%s", err.msg);
     goto out;
   }

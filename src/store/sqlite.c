@@ -416,7 +416,7 @@ static int sq_open(const char *uri, struct store **out, struct gerr *err) {
     sq_close(&s->base);
     return -1;
   }
-  sqlite3_busy_timeout(s->db, 5000);
+  sqlite3_busy_timeout(s->db, STORE_BUSY_MS);
   sqlite3_extended_result_codes(s->db, 1);
   static const char pragmas[] =
       "PRAGMA page_size = 16384;" /* takes effect on a new database */
@@ -565,6 +565,10 @@ static int sq_ping(struct store *base, struct gerr *err) {
 }
 
 static int sq_schema_version(struct store *base) { return user_version(SQ(base)->db); }
+
+static void sq_busy_timeout(struct store *base, int ms) {
+  sqlite3_busy_timeout(SQ(base)->db, ms);
+}
 
 static int sq_begin(struct store *base, struct gerr *err) {
   return step_done(SQ(base), SQ(base)->begin, "begin", err);
@@ -1129,6 +1133,7 @@ const struct store_ops store_sqlite_ops = {
     .close = sq_close,
     .ping = sq_ping,
     .schema_version = sq_schema_version,
+    .busy_timeout = sq_busy_timeout,
     .begin = sq_begin,
     .commit = sq_commit,
     .rollback = sq_rollback,

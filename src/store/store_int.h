@@ -13,6 +13,7 @@ struct store_ops {
   void (*close)(struct store *s);
   int (*ping)(struct store *s, struct gerr *err);
   int (*schema_version)(struct store *s);
+  void (*busy_timeout)(struct store *s, int ms);
   int (*begin)(struct store *s, struct gerr *err);
   int (*commit)(struct store *s, struct gerr *err);
   void (*rollback)(struct store *s);
