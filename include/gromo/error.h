@@ -23,7 +23,12 @@
   XX(GERR_INVALID_RECORDS, 422, "invalid_records", "records failed validation") \
   XX(GERR_RATE_LIMITED, 429, "rate_limited", "too many requests")             \
   XX(GERR_INTERNAL, 500, "internal_error", "internal error")                  \
-  XX(GERR_UNAVAILABLE, 503, "unavailable", "a dependency is unavailable")
+  XX(GERR_UNAVAILABLE, 503, "unavailable", "a dependency is unavailable")     \
+  XX(GERR_INSUFFICIENT_STORAGE, 507, "insufficient_storage",                  \
+     "no room to keep the upload")                                            \
+  /* The store's disk is full: answered as "unavailable" like any store     \
+   * failure, apart only so that it is logged with its cause. */              \
+  XX(GERR_DISK_FULL, 503, "unavailable", "the disk is full")
 
 enum gerr_code {
 #define GERR_ENUM(e, status, name, msg) e,

@@ -1,6 +1,7 @@
 /* The SQLite backend: WAL, prepared statements only, migrations kept in
  * PRAGMA user_version. One connection per struct store, used by one thread
  * at a time (SQLITE_OPEN_NOMUTEX). */
+#include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <sqlite3.h>
@@ -161,8 +162,11 @@ static int db_error(struct sqlite_store *s, int rc, const char *what,
   case SQLITE_LOCKED:
     return gerr_set(err, GERR_UNAVAILABLE, "%s: the database is locked (%s)", what, msg);
   case SQLITE_FULL:
-    return gerr_set(err, GERR_UNAVAILABLE, "%s: the disk is full (%s)", what, msg);
+    return gerr_set(err, GERR_DISK_FULL, "%s: the disk is full (%s)", what, msg);
   case SQLITE_IOERR:
+    if (s && s->db && sqlite3_system_errno(s->db) == ENOSPC)
+      return gerr_set(err, GERR_DISK_FULL, "%s: the disk is full (%s)", what, msg);
+    return gerr_set(err, GERR_UNAVAILABLE, "%s: %s", what, msg);
   case SQLITE_CANTOPEN:
   case SQLITE_READONLY:
   case SQLITE_PERM:

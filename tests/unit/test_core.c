@@ -31,6 +31,8 @@ static void test_error__table_agrees(void **state) {
       {GERR_RATE_LIMITED, 429, "rate_limited"},
       {GERR_INTERNAL, 500, "internal_error"},
       {GERR_UNAVAILABLE, 503, "unavailable"},
+      {GERR_INSUFFICIENT_STORAGE, 507, "insufficient_storage"},
+      {GERR_DISK_FULL, 503, "unavailable"},
   };
   for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
     assert_int_equal(gerr_http_status(rows[i].code), rows[i].status);
