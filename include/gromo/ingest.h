@@ -4,6 +4,7 @@
 #define GROMO_INGEST_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "gromo/error.h"
 #include "gromo/record.h"
@@ -50,6 +51,29 @@ size_t jsonrec_count(const struct jsonrec *j);
 /* 1 when the top level was one object rather than an array. */
 int jsonrec_single(const struct jsonrec *j);
 void jsonrec_free(struct jsonrec *j);
+
+/* Staged records: validated sales written to a spool file (spool.h) in a
+ * compact binary form (about 90 bytes a record where struct sale takes
+ * 560), to be stored later in one go (src/ingest/stage.c). An upload stages
+ * its records while they arrive and opens its transaction only once the
+ * body is complete, so no store lock is held while a client sends. Used by
+ * one thread at a time. */
+struct sale_stage; /* opaque */
+struct spool;
+/* sp NULL: the default spool. 0, or -1 (*err) when no file can be made. */
+int sale_stage_new(struct spool *sp, struct sale_stage **out, struct gerr *err) GROMO_WUR;
+/* 0, or -1 (*err: GERR_INSUFFICIENT_STORAGE when the spool is at its bound
+ * or its disk is full). */
+int sale_stage_add(struct sale_stage *st, const struct sale *rec, struct gerr *err) GROMO_WUR;
+size_t sale_stage_count(const struct sale_stage *st);
+uint64_t sale_stage_bytes(const struct sale_stage *st);
+/* Hands each staged record, in the order added, to fn; a non-zero return
+ * stops (-2). 0, or -1 (*err) when the file cannot be read back. May run
+ * more than once; records added after it are not allowed. */
+int sale_stage_replay(struct sale_stage *st,
+                      int (*fn)(void *ctx, const struct sale *rec), void *ctx,
+                      struct gerr *err);
+void sale_stage_free(struct sale_stage *st); /* NULL allowed */
 
 /* Stores valid records in batches from a second thread, so that reading a
  * file and storing it overlap: the caller's thread parses while the writer

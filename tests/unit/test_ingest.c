@@ -11,6 +11,7 @@
 #include <cmocka.h>
 
 #include "gromo/ingest.h"
+#include "gromo/spool.h"
 #include "gromo/store.h"
 #include "gromo/timeutil.h"
 
@@ -366,8 +367,113 @@ static void test_writer__free_without_finish(void **state) {
   temp_store_close(&t);
 }
 
+/* Staged records come back as they went in: every field, the longest
+ * texts, empty ones, across many read buffers. */
+struct replayed {
+  size_t n;
+  int bad;
+};
+
+static struct sale sale_staged(int i) {
+  struct sale r = sale_numbered(i, i % 3 == 0);
+  r.customer_income = i % 5 == 0 ? 0.5 : 1000.25 * i;
+  r.customer_age = 18 + i % 80;
+  if (i % 7 == 0) {
+    memset(r.city, 'c', SALE_CITY_MAX_BYTES);
+    r.city[SALE_CITY_MAX_BYTES] = '\0';
+    memset(r.id, 'i', SALE_ID_MAX);
+    r.id[SALE_ID_MAX] = '\0';
+    memset(r.product, 'p', SALE_IDENT_MAX);
+    r.product[SALE_IDENT_MAX] = '\0';
+    snprintf(r.agent_id, sizeof r.agent_id, "f47ac10b-58cc-4372-a567-0e02b2c3d479");
+  } else if (i % 2) {
+    snprintf(r.city, sizeof r.city, "Mumbai %d", i);
+  }
+  return r;
+}
+
+static int check_replayed(void *ctx, const struct sale *rec) {
+  struct replayed *r = ctx;
+  struct sale want = sale_staged((int)r->n++);
+  if (rec->ts_ms != want.ts_ms || rec->pincode != want.pincode ||
+      rec->customer_age != want.customer_age ||
+      rec->customer_income != want.customer_income || strcmp(rec->product, want.product) ||
+      strcmp(rec->channel, want.channel) || strcmp(rec->agent_id, want.agent_id) ||
+      strcmp(rec->id, want.id) || strcmp(rec->city, want.city))
+    r->bad++;
+  return 0;
+}
+
+static void test_stage__round_trip(void **state) {
+  struct gerr err;
+  struct sale_stage *st = NULL;
+  assert_int_equal(sale_stage_new(NULL, &st, &err), 0);
+  for (int i = 0; i < 20000; i++) {
+    struct sale r = sale_staged(i);
+    assert_int_equal(sale_stage_add(st, &r, &err), 0);
+  }
+  assert_int_equal(sale_stage_count(st), 20000);
+  assert_true(sale_stage_bytes(st) < 20000 * 200); /* compact */
+  for (int pass = 0; pass < 2; pass++) {
+    struct replayed r = {0, 0};
+    assert_int_equal(sale_stage_replay(st, check_replayed, &r, &err), 0);
+    assert_int_equal(r.n, 20000);
+    assert_int_equal(r.bad, 0);
+  }
+  sale_stage_free(st);
+  sale_stage_free(NULL);
+}
+
+/* The bound counts every file of the spool; freeing gives the room back.
+ * Files have no name in the folder. */
+static void test_spool__bound_and_no_names(void **state) {
+  char dir[] = "/tmp/gromo-test-spool-XXXXXX";
+  assert_non_null(mkdtemp(dir));
+  struct gerr err;
+  struct spool *sp = NULL;
+  assert_int_equal(spool_new(dir, 100000, &sp, &err), 0);
+  struct spool_file *a = NULL, *b = NULL;
+  assert_int_equal(spool_file_new(sp, &a, &err), 0);
+  assert_int_equal(spool_file_new(sp, &b, &err), 0);
+  char chunk[1000];
+  memset(chunk, 'x', sizeof chunk);
+  for (int i = 0; i < 60; i++)
+    assert_int_equal(spool_file_write(a, chunk, sizeof chunk, &err), 0);
+  int refused = -1;
+  for (int i = 0; i < 60 && refused < 0; i++)
+    if (spool_file_write(b, chunk, sizeof chunk, &err) < 0)
+      refused = i;
+  assert_int_equal(refused, 40);
+  assert_int_equal(err.code, GERR_INSUFFICIENT_STORAGE);
+  assert_non_null(strstr(err.msg, "--max-spool"));
+  assert_int_equal(spool_used(sp), 100000);
+  /* What a holds can be read back through its path. */
+  assert_int_equal(spool_file_flush(a, &err), 0);
+  FILE *f = fopen(spool_file_path(a), "rb");
+  assert_non_null(f);
+  assert_int_equal(fseek(f, 0, SEEK_END), 0);
+  assert_int_equal(ftell(f), 60000);
+  fclose(f);
+  char cmd[128];
+  snprintf(cmd, sizeof cmd, "test -z \"$(ls -A '%s')\"", dir);
+  assert_int_equal(system(cmd), 0); /* nothing to see in the folder */
+  spool_file_free(b);
+  spool_file_free(a);
+  assert_int_equal(spool_used(sp), 0);
+  assert_int_equal(spool_file_new(sp, &a, &err), 0);
+  assert_int_equal(spool_file_write(a, chunk, sizeof chunk, &err), 0);
+  spool_file_free(a);
+  spool_free(sp);
+  assert_int_equal(rmdir(dir), 0);
+  /* A folder that is not one is refused by name. */
+  assert_int_equal(spool_new("/nonexistent/spool", 0, &sp, &err), -1);
+  assert_non_null(strstr(err.msg, "/nonexistent/spool"));
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_stage__round_trip),
+      cmocka_unit_test(test_spool__bound_and_no_names),
       cmocka_unit_test(test_ingest__detect),
       cmocka_unit_test(test_ingest__json_array_rows),
       cmocka_unit_test(test_ingest__json_array_broken),
