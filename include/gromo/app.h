@@ -21,6 +21,7 @@ struct store_pool;
 struct metrics;
 struct model_holder;
 struct trainer;
+struct spool;
 
 /* How libmicrohttpd runs: see docs/operations.md for the measurements. */
 enum http_mode {
@@ -38,6 +39,8 @@ struct app_config {
   enum http_mode mode;
   size_t max_body;      /* largest request body accepted, bytes */
   size_t max_upload;    /* largest file upload (/sales/upload), bytes */
+  const char *spool_dir; /* folder of upload files; NULL: $TMPDIR or /tmp */
+  uint64_t max_spool;   /* bytes all upload files may hold at once; 0: any */
   unsigned conn_timeout; /* idle seconds before a connection is closed */
   unsigned max_conns;   /* connection cap */
   unsigned drain_secs;  /* longest wait for in-flight requests at shutdown */
@@ -64,6 +67,7 @@ struct app {
   struct metrics *metrics;                  /* NULL: not counted */
   struct model_holder *models;              /* the serving model suite */
   struct trainer *trainer;                  /* training jobs; NULL: none here */
+  struct spool *spool;                      /* upload files; NULL: the default */
   int64_t started_mono_us;
   int64_t started_unix;
 };
