@@ -9,6 +9,7 @@
 #include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -24,6 +25,7 @@
 #include <cmocka.h>
 
 #include "e2e.h"
+#include "gromo/store.h"
 
 /* The server of the running test, stopped by its teardown also when the
  * test fails. */
@@ -34,10 +36,292 @@ static void start(const char *const *extra) {
 }
 
 static int stop(void **state) {
-  if (S.pid > 0 && srv_stop(&S) != 0)
-    return -1;
+  int rc = 0;
+  if (S.pid > 0)
+    rc = srv_stop(&S) == 0 ? 0 : -1;
+  else if (S.dir[0])
+    srv_stop(&S); /* killed by the test: only its folder is left */
   memset(&S, 0, sizeof S);
+  return rc;
+}
+
+static int64_t now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void sleep_ms(int ms) {
+  struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+  nanosleep(&ts, NULL);
+}
+
+/* Generous bound for what must not wait for a lock: the old faults made
+ * these requests wait 5 s (SQLite's busy wait) or forever. */
+#define PROMPT_MS 4000
+
+static const char ROW[] = "2025-01-05,400001,loan,online,35,75000\n";
+static const char HEADER[] = "date,pincode,product,channel,customer_age,customer_income\n";
+static const char RECORD[] =
+    "{\"date\":\"2025-01-01\",\"pincode\":\"400001\",\"product\":\"loan\","
+    "\"channel\":\"online\",\"customer_age\":30,\"customer_income\":40000}";
+
+/* ---- raw HTTP: requests that send their body slowly, or never ---------- */
+
+static int raw_connect(int port) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  assert_true(fd >= 0);
+  struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
+  return fd;
+}
+
+static int send_all(int fd, const void *p, size_t n) {
+  const char *c = p;
+  while (n) {
+    ssize_t w = send(fd, c, n, MSG_NOSIGNAL);
+    if (w <= 0)
+      return -1;
+    c += w;
+    n -= (size_t)w;
+  }
   return 0;
+}
+
+/* Opens an upload of `length` bytes and sends its headers only. */
+static int upload_begin(const char *key, const char *ctype, size_t length) {
+  int fd = raw_connect(S.port);
+  char head[512];
+  int n = snprintf(head, sizeof head,
+                   "POST /sales/upload HTTP/1.1\r\nHost: x\r\nX-API-Key: %s\r\n"
+                   "Content-Type: %s\r\nContent-Length: %zu\r\nConnection: close\r\n\r\n",
+                   key, ctype, length);
+  assert_int_equal(send_all(fd, head, (size_t)n), 0);
+  return fd;
+}
+
+/* Reads the answer until the server closes; its status (0: none). */
+static int read_answer(int fd, char *out, size_t cap, int timeout_ms) {
+  size_t got = 0;
+  int64_t until = now_ms() + timeout_ms;
+  while (got + 1 < cap && now_ms() < until) {
+    struct pollfd pfd = {.fd = fd, .events = POLLIN};
+    if (poll(&pfd, 1, 100) <= 0)
+      continue;
+    ssize_t r = recv(fd, out + got, cap - 1 - got, 0);
+    if (r <= 0)
+      break;
+    got += (size_t)r;
+  }
+  out[got] = '\0';
+  int status = 0;
+  return sscanf(out, "HTTP/1.%*d %d", &status) == 1 ? status : 0;
+}
+
+/* A client that sends an upload's rows one at a time, pausing between
+ * them: the body takes several seconds to arrive. */
+struct dribbler {
+  int fd;
+  int rows;
+  int pause_ms;
+  atomic_int sent;
+  pthread_t thread;
+};
+
+static void *dribble(void *arg) {
+  struct dribbler *d = arg;
+  if (send_all(d->fd, HEADER, sizeof HEADER - 1) < 0)
+    return NULL;
+  for (int i = 0; i < d->rows; i++) {
+    if (send_all(d->fd, ROW, sizeof ROW - 1) < 0)
+      return NULL;
+    atomic_store(&d->sent, i + 1);
+    sleep_ms(d->pause_ms);
+  }
+  return NULL;
+}
+
+static size_t dribble_length(int rows) {
+  return sizeof HEADER - 1 + (size_t)rows * (sizeof ROW - 1);
+}
+
+static void wait_sent(struct dribbler *d, int rows) {
+  int64_t until = now_ms() + 30000;
+  while (atomic_load(&d->sent) < rows && now_ms() < until)
+    sleep_ms(10);
+  assert_true(atomic_load(&d->sent) >= rows);
+}
+
+/* ---- the checks every writer fault broke ------------------------------- */
+
+/* POST /sales/add answers 200 without waiting for a lock. */
+static void add_promptly(void) {
+  struct http_res r;
+  int64_t t0 = now_ms();
+  assert_int_equal(http_do(&S, "POST", "/sales/add", "application/json", RECORD,
+                           sizeof RECORD - 1, &r), 0);
+  int64_t ms = now_ms() - t0;
+  if (r.status != 200 || ms > PROMPT_MS)
+    fail_msg("/sales/add: %ld after %lld ms: %s", r.status, (long long)ms, r.body);
+  http_res_free(&r);
+}
+
+static void health_promptly(void) {
+  struct http_res r;
+  int64_t t0 = now_ms();
+  assert_int_equal(http_do_as(&S, NULL, NULL, "GET", "/health", NULL, NULL, 0, &r), 0);
+  int64_t ms = now_ms() - t0;
+  if (r.status != 200 || ms > PROMPT_MS)
+    fail_msg("/health: %ld after %lld ms: %s", r.status, (long long)ms, r.body);
+  http_res_free(&r);
+}
+
+/* gromo keys revoke of a fresh key succeeds at once. */
+static void revoke_promptly(const char *name) {
+  char key[128], err[4096];
+  assert_int_equal(make_key(&S, "viewer", name, key, sizeof key), 0);
+  const char *const rv[] = {"keys", "revoke", name, "--db", S.db, NULL};
+  int64_t t0 = now_ms();
+  int rc = run_cli(rv, NULL, 0, err, sizeof err);
+  int64_t ms = now_ms() - t0;
+  if (rc != 0 || ms > PROMPT_MS)
+    fail_msg("keys revoke: exit %d after %lld ms: %s", rc, (long long)ms, err);
+}
+
+/* ---- uploads: staged while they arrive, stored when complete --------- */
+
+/* One slow upload (rows dribbled over seconds) holds no lock: writes,
+ * health checks and key revocations go on; one HTTP thread is enough. */
+static void test_staging__slow_upload_blocks_no_writer(void **state) {
+  static const char *const extra[] = {"--threads", "1", NULL};
+  start(extra);
+  long long before = db_sales_count(&S);
+  struct dribbler d = {.rows = 30, .pause_ms = 150};
+  atomic_init(&d.sent, 0);
+  d.fd = upload_begin(S.key, "text/csv", dribble_length(d.rows));
+  assert_int_equal(pthread_create(&d.thread, NULL, dribble, &d), 0);
+  wait_sent(&d, 2);
+  add_promptly();
+  health_promptly();
+  revoke_promptly("during-slow-upload");
+  add_promptly();
+  assert_true(atomic_load(&d.sent) < d.rows); /* all of it while the upload went on */
+  pthread_join(d.thread, NULL);
+  char answer[8192];
+  int status = read_answer(d.fd, answer, sizeof answer, 60000);
+  close(d.fd);
+  if (status != 200 || !strstr(answer, "\"inserted_count\":30"))
+    fail_msg("the slow upload: %d %s", status, answer);
+  assert_int_equal(db_sales_count(&S), before + 2 + 30);
+}
+
+/* Headers with no body at all: nothing waits for it. */
+static void test_staging__headers_without_body_block_nothing(void **state) {
+  start(NULL);
+  long long before = db_sales_count(&S);
+  int fd = upload_begin(S.key, "text/csv", 1000000);
+  sleep_ms(200); /* time for the server to read the headers and open the
+                     upload (the checks below hold whenever it does) */
+  add_promptly();
+  health_promptly();
+  revoke_promptly("during-silent-upload");
+  /* Another upload, complete, is stored meanwhile. */
+  char body[512];
+  int n = snprintf(body, sizeof body, "%s%s%s", HEADER, ROW, ROW);
+  struct http_res r;
+  int64_t t0 = now_ms();
+  assert_int_equal(http_do(&S, "POST", "/sales/upload", "text/csv", body, (size_t)n, &r), 0);
+  if (r.status != 200 || now_ms() - t0 > PROMPT_MS)
+    fail_msg("a second upload: %ld %s", r.status, r.body);
+  http_res_free(&r);
+  close(fd);
+  assert_int_equal(db_sales_count(&S), before + 1 + 2);
+}
+
+/* A key revoked while its own upload is being sent: the revocation succeeds
+ * at once, the upload's commit is refused (401, nothing stored) and so is
+ * the key's next request. */
+static void test_staging__key_revoked_during_its_upload(void **state) {
+  start(NULL);
+  char key[128], err[4096];
+  assert_int_equal(make_key(&S, "admin", "uploader", key, sizeof key), 0);
+  long long before = db_sales_count(&S);
+  struct dribbler d = {.rows = 30, .pause_ms = 200}; /* 6 s: longer than PROMPT_MS */
+  atomic_init(&d.sent, 0);
+  d.fd = upload_begin(key, "text/csv", dribble_length(d.rows));
+  assert_int_equal(pthread_create(&d.thread, NULL, dribble, &d), 0);
+  wait_sent(&d, 2);
+  const char *const rv[] = {"keys", "revoke", "uploader", "--db", S.db, NULL};
+  int64_t t0 = now_ms();
+  int rc = run_cli(rv, NULL, 0, err, sizeof err);
+  if (rc != 0 || now_ms() - t0 > PROMPT_MS)
+    fail_msg("keys revoke during the key's upload: exit %d: %s", rc, err);
+  assert_true(atomic_load(&d.sent) < d.rows);
+  pthread_join(d.thread, NULL);
+  char answer[8192];
+  int status = read_answer(d.fd, answer, sizeof answer, 60000);
+  close(d.fd);
+  if (status != 401 || !strstr(answer, "revoked"))
+    fail_msg("the revoked key's upload: %d %s", status, answer);
+  assert_int_equal(db_sales_count(&S), before);
+  struct http_res r;
+  assert_int_equal(http_do_as(&S, key, NULL, "POST", "/sales/add", "application/json",
+                              RECORD, sizeof RECORD - 1, &r), 0);
+  assert_int_equal(r.status, 401);
+  http_res_free(&r);
+}
+
+/* The store's write lock held by another process for longer than a
+ * connection's usual 5 s wait: gromo keys revoke waits its turn (30 s)
+ * instead of failing with "database is locked". */
+struct lock_holder {
+  const char *db;
+  int hold_ms;
+  atomic_int held; /* 1: holding, 2: released, -1: could not */
+  pthread_t thread;
+};
+
+static void *hold_lock(void *arg) {
+  struct lock_holder *h = arg;
+  struct store *st = NULL;
+  struct gerr err;
+  if (store_open(h->db, &st, &err) < 0 || store_begin(st, &err) < 0) {
+    store_close(st);
+    atomic_store(&h->held, -1);
+    return NULL;
+  }
+  atomic_store(&h->held, 1);
+  sleep_ms(h->hold_ms);
+  store_rollback(st);
+  store_close(st);
+  atomic_store(&h->held, 2);
+  return NULL;
+}
+
+static void test_staging__revocation_waits_out_a_long_commit(void **state) {
+  start(NULL);
+  char key[128], err[4096];
+  assert_int_equal(make_key(&S, "viewer", "patient", key, sizeof key), 0);
+  struct lock_holder h = {.db = S.db, .hold_ms = 6500};
+  atomic_init(&h.held, 0);
+  assert_int_equal(pthread_create(&h.thread, NULL, hold_lock, &h), 0);
+  while (atomic_load(&h.held) == 0)
+    sleep_ms(5);
+  assert_int_equal(atomic_load(&h.held), 1);
+  /* The health check does not wait for the writer either. */
+  health_promptly();
+  const char *const rv[] = {"keys", "revoke", "patient", "--db", S.db, NULL};
+  int rc = run_cli(rv, NULL, 0, err, sizeof err);
+  int held = atomic_load(&h.held);
+  pthread_join(h.thread, NULL);
+  if (rc != 0)
+    fail_msg("keys revoke behind a 6.5 s write: exit %d: %s", rc, err);
+  assert_int_equal(held, 2); /* it waited for the lock, then revoked */
+  struct http_res r;
+  assert_int_equal(http_do_as(&S, key, NULL, "GET", "/models", NULL, NULL, 0, &r), 0);
+  assert_int_equal(r.status, 401);
+  http_res_free(&r);
 }
 
 /* ---- gromo keys revoke ---------------------------------------------------- */
@@ -55,6 +339,10 @@ static void test_staging__revoke_audit_names_the_role(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
+      cmocka_unit_test_teardown(test_staging__slow_upload_blocks_no_writer, stop),
+      cmocka_unit_test_teardown(test_staging__headers_without_body_block_nothing, stop),
+      cmocka_unit_test_teardown(test_staging__key_revoked_during_its_upload, stop),
+      cmocka_unit_test_teardown(test_staging__revocation_waits_out_a_long_commit, stop),
       cmocka_unit_test_teardown(test_staging__revoke_audit_names_the_role, stop),
   };
   return cmocka_run_group_tests_name("e2e_staging", tests, NULL, NULL);
