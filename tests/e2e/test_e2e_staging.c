@@ -324,6 +324,139 @@ static void test_staging__revocation_waits_out_a_long_commit(void **state) {
   http_res_free(&r);
 }
 
+/* ---- the spool ------------------------------------------------------------ */
+
+/* A fresh folder for a spool (or a small file system), removed by the
+ * test. */
+static void temp_dir(char *out, size_t cap, const char *what) {
+  snprintf(out, cap, "/tmp/gromo-e2e-%s-XXXXXX", what);
+  assert_non_null(mkdtemp(out));
+}
+
+static void remove_dir(const char *dir) {
+  char cmd[600];
+  snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+  if (system(cmd) != 0)
+    fprintf(stderr, "could not remove %s\n", dir);
+}
+
+static int dir_is_empty(const char *dir) {
+  char cmd[600];
+  snprintf(cmd, sizeof cmd, "test -z \"$(ls -A '%s')\"", dir);
+  return system(cmd) == 0;
+}
+
+/* The size of the largest file process pid has open under dir (an unnamed
+ * spool file shows as "DIR/#123 (deleted)" or "DIR/gromo-spool-... (deleted)"),
+ * or -1 when it has none open there. */
+static long long open_bytes_under(pid_t pid, const char *dir) {
+  long long best = -1;
+  size_t dn = strlen(dir);
+  for (int fd = 0; fd < 1024; fd++) {
+    char link[64], target[1024];
+    snprintf(link, sizeof link, "/proc/%d/fd/%d", (int)pid, fd);
+    ssize_t n = readlink(link, target, sizeof target - 1);
+    if (n <= 0)
+      continue;
+    target[n] = '\0';
+    if (strncmp(target, dir, dn) != 0 || target[dn] != '/')
+      continue;
+    struct stat st;
+    if (stat(link, &st) == 0 && (long long)st.st_size > best)
+      best = (long long)st.st_size;
+  }
+  return best;
+}
+
+/* Waits until the server keeps `bytes` in a file under dir: on disk, all
+ * but what its write buffer (64 KiB) may still hold. */
+static void wait_spooled(const char *dir, long long bytes) {
+  bytes -= 64 * 1024;
+  int64_t until = now_ms() + 30000;
+  long long got = -1;
+  while ((got = open_bytes_under(S.pid, dir)) < bytes && now_ms() < until)
+    sleep_ms(10);
+  if (got < bytes)
+    fail_msg("the server keeps %lld bytes under %s, not %lld", got, dir, bytes);
+}
+
+/* Sends n bytes of a would-be XLSX body (a zip's first bytes, then filler). */
+static void send_xlsx_bytes(int fd, size_t n) {
+  char *b = malloc(n);
+  assert_non_null(b);
+  memset(b, 'z', n);
+  memcpy(b, "PK\x03\x04", 4);
+  assert_int_equal(send_all(fd, b, n), 0);
+  free(b);
+}
+
+/* kill -9 in the middle of an XLSX upload leaves nothing in the spool
+ * folder: the file never had a name there. */
+static void test_spool__killed_mid_upload_leaves_nothing(void **state) {
+  char spool[128];
+  temp_dir(spool, sizeof spool, "spool");
+  const char *const extra[] = {"--spool-dir", spool, NULL};
+  start(extra);
+  int fd = upload_begin(S.key, "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                        4u << 20);
+  send_xlsx_bytes(fd, 1u << 20);
+  wait_spooled(spool, 1 << 20);
+  kill(S.pid, SIGKILL);
+  waitpid(S.pid, NULL, 0);
+  S.pid = 0;
+  close(fd);
+  int empty = dir_is_empty(spool);
+  remove_dir(spool);
+  assert_true(empty);
+}
+
+/* --max-spool bounds what all uploads in progress keep: a second large
+ * upload beside one in progress is refused (507, Retry-After), and the
+ * room comes back when the first one ends. */
+static void test_spool__bound_refuses_a_second_large_upload(void **state) {
+  char spool[128];
+  temp_dir(spool, sizeof spool, "spool");
+  const char *const extra[] = {"--spool-dir", spool, "--max-spool", "1048576", NULL};
+  start(extra);
+  const char *xlsx = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
+  int fd = upload_begin(S.key, xlsx, 2u << 20);
+  send_xlsx_bytes(fd, 700u << 10);
+  wait_spooled(spool, 700 << 10);
+  size_t n = 600u << 10;
+  char *b = malloc(n);
+  assert_non_null(b);
+  memset(b, 'z', n);
+  memcpy(b, "PK\x03\x04", 4);
+  struct http_res r;
+  assert_int_equal(http_do(&S, "POST", "/sales/upload", xlsx, b, n, &r), 0);
+  char retry[32];
+  if (r.status != 507 || !strstr(r.body, "insufficient_storage") ||
+      !strstr(r.body, "--max-spool") || http_header(&r, "Retry-After", retry, sizeof retry) < 0)
+    fail_msg("a second upload past the bound: %ld %s", r.status, r.body);
+  http_res_free(&r);
+  close(fd); /* the first one ends: its room comes back */
+  int64_t until = now_ms() + 30000;
+  while (open_bytes_under(S.pid, spool) >= 0 && now_ms() < until)
+    sleep_ms(10);
+  assert_int_equal(http_do(&S, "POST", "/sales/upload", xlsx, b, n, &r), 0);
+  if (r.status != 400 || !strstr(r.body, "XLSX")) /* read, and found corrupt */
+    fail_msg("an upload once the room is back: %ld %s", r.status, r.body);
+  http_res_free(&r);
+  free(b);
+  /* The refusal is logged with its cause. */
+  FILE *f = fopen(S.log, "r");
+  assert_non_null(f);
+  char line[4096];
+  int warned = 0;
+  while (fgets(line, sizeof line, f))
+    warned |= strstr(line, "\"level\":\"warn\"") && strstr(line, "\"event\":\"storage\"") &&
+              strstr(line, "--max-spool");
+  fclose(f);
+  assert_true(warned);
+  assert_true(dir_is_empty(spool));
+  remove_dir(spool);
+}
+
 /* ---- gromo keys revoke ---------------------------------------------------- */
 
 /* The audit line of a revocation names the revoked key's role. */
@@ -343,6 +476,8 @@ int main(void) {
       cmocka_unit_test_teardown(test_staging__headers_without_body_block_nothing, stop),
       cmocka_unit_test_teardown(test_staging__key_revoked_during_its_upload, stop),
       cmocka_unit_test_teardown(test_staging__revocation_waits_out_a_long_commit, stop),
+      cmocka_unit_test_teardown(test_spool__killed_mid_upload_leaves_nothing, stop),
+      cmocka_unit_test_teardown(test_spool__bound_refuses_a_second_large_upload, stop),
       cmocka_unit_test_teardown(test_staging__revoke_audit_names_the_role, stop),
   };
   return cmocka_run_group_tests_name("e2e_staging", tests, NULL, NULL);
