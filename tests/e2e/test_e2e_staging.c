@@ -16,6 +16,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
+#include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -457,6 +459,154 @@ static void test_spool__bound_refuses_a_second_large_upload(void **state) {
   remove_dir(spool);
 }
 
+/* ---- full disks -------------------------------------------------------- */
+
+/* Small file systems (tmpfs) for the disk-full tests, mounted in a mount
+ * namespace of this process's own: its children (servers, commands) see
+ * them, the rest of the system does not, and they vanish with the process.
+ * 1 when they can be made (as root, or in a user namespace). */
+static int small_fs_ok;
+
+static int write_text(const char *path, const char *text) {
+  int fd = open(path, O_WRONLY);
+  if (fd < 0)
+    return -1;
+  ssize_t n = write(fd, text, strlen(text));
+  close(fd);
+  return n == (ssize_t)strlen(text) ? 0 : -1;
+}
+
+/* Before any thread starts: unshare(2) refuses threaded processes. */
+static void private_mounts(void) {
+  if (unshare(CLONE_NEWNS) != 0) {
+    char map[64];
+    int uid = (int)geteuid(), gid = (int)getegid();
+    if (unshare(CLONE_NEWUSER | CLONE_NEWNS) != 0)
+      return;
+    snprintf(map, sizeof map, "0 %d 1", uid);
+    if (write_text("/proc/self/setgroups", "deny") < 0 ||
+        write_text("/proc/self/uid_map", map) < 0)
+      return;
+    snprintf(map, sizeof map, "0 %d 1", gid);
+    if (write_text("/proc/self/gid_map", map) < 0)
+      return;
+  }
+  if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0)
+    return;
+  char probe[128];
+  snprintf(probe, sizeof probe, "/tmp/gromo-e2e-probe-XXXXXX");
+  if (!mkdtemp(probe))
+    return;
+  if (mount("tmpfs", probe, "tmpfs", 0, "size=64k") == 0) {
+    small_fs_ok = 1;
+    umount2(probe, MNT_DETACH);
+  }
+  rmdir(probe);
+}
+
+static void small_fs(char *dir, size_t cap, const char *size) {
+  if (!small_fs_ok)
+    skip(); /* neither root nor user namespaces: nothing to fill */
+  temp_dir(dir, cap, "smallfs");
+  char opts[32];
+  snprintf(opts, sizeof opts, "size=%s", size);
+  assert_int_equal(mount("tmpfs", dir, "tmpfs", 0, opts), 0);
+}
+
+static void small_fs_remove(const char *dir) {
+  umount2(dir, MNT_DETACH);
+  rmdir(dir);
+}
+
+/* A line of the server's log holding every one of the texts. */
+static int log_has(const char *const *texts) {
+  FILE *f = fopen(S.log, "r");
+  assert_non_null(f);
+  char line[4096];
+  int found = 0;
+  while (!found && fgets(line, sizeof line, f)) {
+    found = 1;
+    for (size_t i = 0; texts[i]; i++)
+      found &= strstr(line, texts[i]) != NULL;
+  }
+  fclose(f);
+  return found;
+}
+
+/* The spool's disk fills up (a spreadsheet kept whole, a CSV's staged
+ * records): 507 insufficient_storage, logged with its cause; the server
+ * stays up and the room comes back. */
+static void test_spool__disk_full_refuses_and_recovers(void **state) {
+  char fs[128];
+  small_fs(fs, sizeof fs, "256k");
+  const char *const extra[] = {"--spool-dir", fs, NULL};
+  start(extra);
+  size_t n = 1u << 20;
+  char *b = malloc(n);
+  assert_non_null(b);
+  memset(b, 'z', n);
+  memcpy(b, "PK\x03\x04", 4);
+  struct http_res r;
+  assert_int_equal(http_do(&S, "POST", "/sales/upload",
+                           "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                           b, n, &r), 0);
+  if (r.status != 507 || !strstr(r.body, "insufficient_storage") || !strstr(r.body, "full"))
+    fail_msg("an XLSX upload on a full spool disk: %ld %s", r.status, r.body);
+  http_res_free(&r);
+  /* 20,000 valid rows: about 800 kB staged. */
+  size_t rows = 20000, len = sizeof HEADER - 1 + rows * (sizeof ROW - 1);
+  char *csv = realloc(b, len + 1);
+  assert_non_null(csv);
+  memcpy(csv, HEADER, sizeof HEADER - 1);
+  for (size_t i = 0; i < rows; i++)
+    memcpy(csv + sizeof HEADER - 1 + i * (sizeof ROW - 1), ROW, sizeof ROW - 1);
+  long long before = db_sales_count(&S);
+  assert_int_equal(http_do(&S, "POST", "/sales/upload", "text/csv", csv, len, &r), 0);
+  if (r.status != 507 || !strstr(r.body, "full"))
+    fail_msg("a CSV upload whose staged records fill the disk: %ld %s", r.status, r.body);
+  http_res_free(&r);
+  free(csv);
+  assert_int_equal(db_sales_count(&S), before);
+  health_promptly();
+  char small[512];
+  int k = snprintf(small, sizeof small, "%s%s", HEADER, ROW);
+  assert_int_equal(http_do(&S, "POST", "/sales/upload", "text/csv", small, (size_t)k, &r), 0);
+  assert_int_equal(r.status, 200);
+  http_res_free(&r);
+  const char *const warn[] = {"\"level\":\"warn\"", "\"event\":\"storage\"",
+                              "\"status\":507", "No space left", NULL};
+  assert_true(log_has(warn));
+  stop(state);
+  assert_true(dir_is_empty(fs));
+  small_fs_remove(fs);
+}
+
+/* The store's disk fills up: 503 as before, and now a warning in the log
+ * with the cause. */
+static void test_store__disk_full_is_logged_with_its_cause(void **state) {
+  char fs[128], db[192], key[128];
+  small_fs(fs, sizeof fs, "1536k");
+  snprintf(db, sizeof db, "%s/full.db", fs);
+  struct srv keyed;
+  memset(&keyed, 0, sizeof keyed);
+  snprintf(keyed.db, sizeof keyed.db, "%s", db);
+  assert_int_equal(make_key(&keyed, "admin", "filler", key, sizeof key), 0);
+  const char *const extra[] = {"--db", db, NULL}; /* the last --db counts */
+  start(extra);
+  struct http_res r;
+  assert_int_equal(http_do_as(&S, key, NULL, "POST", "/generate-sample-data/50000?seed=3",
+                              NULL, NULL, 0, &r), 0);
+  if (r.status != 503 || !strstr(r.body, "disk is full"))
+    fail_msg("sample data past a full disk: %ld %s", r.status, r.body);
+  http_res_free(&r);
+  health_promptly();
+  const char *const warn[] = {"\"level\":\"warn\"", "\"event\":\"storage\"",
+                              "\"status\":503", "disk is full", NULL};
+  assert_true(log_has(warn));
+  stop(state);
+  small_fs_remove(fs);
+}
+
 /* ---- gromo keys revoke ---------------------------------------------------- */
 
 /* The audit line of a revocation names the revoked key's role. */
@@ -471,6 +621,7 @@ static void test_staging__revoke_audit_names_the_role(void **state) {
 }
 
 int main(void) {
+  private_mounts();
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_teardown(test_staging__slow_upload_blocks_no_writer, stop),
       cmocka_unit_test_teardown(test_staging__headers_without_body_block_nothing, stop),
@@ -478,6 +629,8 @@ int main(void) {
       cmocka_unit_test_teardown(test_staging__revocation_waits_out_a_long_commit, stop),
       cmocka_unit_test_teardown(test_spool__killed_mid_upload_leaves_nothing, stop),
       cmocka_unit_test_teardown(test_spool__bound_refuses_a_second_large_upload, stop),
+      cmocka_unit_test_teardown(test_spool__disk_full_refuses_and_recovers, stop),
+      cmocka_unit_test_teardown(test_store__disk_full_is_logged_with_its_cause, stop),
       cmocka_unit_test_teardown(test_staging__revoke_audit_names_the_role, stop),
   };
   return cmocka_run_group_tests_name("e2e_staging", tests, NULL, NULL);
