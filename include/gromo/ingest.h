@@ -21,6 +21,17 @@ struct ingest_reader; /* opaque */
 int ingest_json_open(const char *data, size_t len, enum ingest_format fmt,
                      struct ingest_reader **out, struct gerr *err) GROMO_WUR;
 
+/* Reads more input into dst[cap]: the count, 0 at the end, -1 on failure
+ * (*err set). */
+typedef long (*ingest_read_fn)(void *ctx, char *dst, size_t cap, struct gerr *err);
+/* A reader of input read as it goes through fn (a file read in pieces):
+ * it keeps a window of about 1 MiB, more for a longer record (a JSON array's
+ * element may have 64 MiB; an NDJSON line longer than 1 MiB is rejected as
+ * a record without being kept). A failure of fn ends the reading:
+ * ingest_next returns -1 with fn's error. */
+int ingest_json_open_stream(ingest_read_fn fn, void *ctx, enum ingest_format fmt,
+                            struct ingest_reader **out, struct gerr *err) GROMO_WUR;
+
 /* The next record. Returns 1 with *valid set (problems in *pr when not),
  * 0 at the end, -1 when the file cannot be read further (malformed JSON
  * array, ...; *err names the line and column). *row is the 1-based line
