@@ -37,7 +37,16 @@ static void start(const char *const *extra) {
   assert_int_equal(srv_start(&S, extra), 0);
 }
 
+/* A command the running test started in the background, killed by the
+ * teardown if the test fails before it ends. */
+static pid_t child;
+
 static int stop(void **state) {
+  if (child > 0) {
+    kill(child, SIGKILL);
+    waitpid(child, NULL, 0);
+    child = 0;
+  }
   int rc = 0;
   if (S.pid > 0)
     rc = srv_stop(&S) == 0 ? 0 : -1;
@@ -607,6 +616,170 @@ static void test_store__disk_full_is_logged_with_its_cause(void **state) {
   small_fs_remove(fs);
 }
 
+/* ---- gromo import: its files checked first, read without a map ------- */
+
+/* Starts gromo with args, its standard error into err_path. */
+static pid_t spawn_cli(const char *const *args, const char *err_path) {
+  const char *argv[40];
+  size_t n = 0;
+  argv[n++] = gromo_bin();
+  for (size_t i = 0; args[i] && n < 38; i++)
+    argv[n++] = args[i];
+  argv[n] = NULL;
+  pid_t pid = fork();
+  assert_true(pid >= 0);
+  if (pid == 0) {
+    int in = open("/dev/null", O_RDONLY);
+    int er = open(err_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    if (in < 0 || er < 0)
+      _exit(127);
+    dup2(in, 0);
+    dup2(er, 1);
+    dup2(er, 2);
+    execv(argv[0], (char *const *)argv);
+    _exit(127);
+  }
+  return pid;
+}
+
+/* Its exit status (128 + signal when killed by one), or -1 when it is
+ * still running after timeout_ms (then it is killed, if `kill_late`). */
+static int wait_exit(pid_t pid, int timeout_ms, int kill_late) {
+  int64_t until = now_ms() + timeout_ms;
+  for (;;) {
+    int st;
+    pid_t r = waitpid(pid, &st, WNOHANG);
+    if (r == pid) {
+      if (pid == child)
+        child = 0;
+      return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+    }
+    if (now_ms() > until) {
+      if (!kill_late)
+        return -1;
+      kill(pid, SIGKILL);
+      waitpid(pid, NULL, 0);
+      if (pid == child)
+        child = 0;
+      return -1;
+    }
+    sleep_ms(5);
+  }
+}
+
+static void read_text(const char *path, char *out, size_t cap) {
+  FILE *f = fopen(path, "r");
+  size_t n = f ? fread(out, 1, cap - 1, f) : 0;
+  out[n] = '\0';
+  if (f)
+    fclose(f);
+}
+
+/* A FIFO named to gromo import: refused at once, naming the file, before
+ * any transaction; a running server's writes go on meanwhile. Directories
+ * and devices likewise; standard input is read by -. */
+static void test_import__fifo_refused_before_any_lock(void **state) {
+  start(NULL);
+  char fifo[400], errp[400], err[4096];
+  snprintf(fifo, sizeof fifo, "%s/sales.csv", S.dir);
+  snprintf(errp, sizeof errp, "%s/import.err", S.dir);
+  assert_int_equal(mkfifo(fifo, 0600), 0);
+  const char *const imp[] = {"import", "--db", S.db, fifo, NULL};
+  child = spawn_cli(imp, errp);
+  int rc = wait_exit(child, 10000, 0);
+  add_promptly(); /* also while an import that waits on the FIFO would run */
+  if (rc < 0)
+    rc = wait_exit(child, 1, 1);
+  read_text(errp, err, sizeof err);
+  if (rc != 1 || !strstr(err, fifo) || !strstr(err, "FIFO"))
+    fail_msg("gromo import of a FIFO: exit %d: %s", rc, err);
+  static const char *const others[] = {"/dev/null", "/tmp"};
+  for (size_t i = 0; i < 2; i++) {
+    const char *const o[] = {"import", "--db", S.db, others[i], NULL};
+    assert_int_equal(run_cli(o, NULL, 0, err, sizeof err), 1);
+    if (!strstr(err, others[i]) || !strstr(err, i ? "directory" : "device"))
+      fail_msg("gromo import %s: %s", others[i], err);
+  }
+  /* Standard input, by -: a CSV piped in. */
+  char csv[400], cmd[1400];
+  snprintf(csv, sizeof csv, "%s/piped.csv", S.dir);
+  FILE *f = fopen(csv, "w");
+  assert_non_null(f);
+  fprintf(f, "%s%s%s", HEADER, ROW, ROW);
+  fclose(f);
+  long long before = db_sales_count(&S);
+  snprintf(cmd, sizeof cmd, "cat '%s' | '%s' import -q --db '%s' -", csv, gromo_bin(), S.db);
+  assert_int_equal(system(cmd), 0);
+  assert_int_equal(db_sales_count(&S), before + 2);
+}
+
+/* Whether process pid has begun reading the file at path: 1 when it has
+ * it open and has read more than 2 MiB (/proc/PID/io's rchar: pread moves
+ * no file position), or has it mapped in memory; 0 before. */
+static int reading_begun(pid_t pid, const char *path) {
+  char p[64], target[1024], line[4096];
+  int open_here = 0, mapped = 0;
+  long long rchar = 0;
+  for (int fd = 0; fd < 256 && !open_here; fd++) {
+    snprintf(p, sizeof p, "/proc/%d/fd/%d", (int)pid, fd);
+    ssize_t n = readlink(p, target, sizeof target - 1);
+    if (n > 0) {
+      target[n] = '\0';
+      open_here = strcmp(target, path) == 0;
+    }
+  }
+  snprintf(p, sizeof p, "/proc/%d/io", (int)pid);
+  FILE *f = fopen(p, "r");
+  while (f && fgets(line, sizeof line, f))
+    if (sscanf(line, "rchar: %lld", &rchar) == 1)
+      break;
+  if (f)
+    fclose(f);
+  snprintf(p, sizeof p, "/proc/%d/maps", (int)pid);
+  f = fopen(p, "r");
+  while (f && !mapped && fgets(line, sizeof line, f))
+    mapped = strstr(line, path) != NULL;
+  if (f)
+    fclose(f);
+  return mapped || (open_here && rchar > (2 << 20));
+}
+
+/* A large CSV cut short while gromo import reads it: a clear error naming
+ * the file, exit status 1 (not a signal), nothing stored. */
+static void test_import__file_shrinking_meanwhile(void **state) {
+  char dir[128], csv[256], db[256], errp[256], err[4096];
+  temp_dir(dir, sizeof dir, "shrink");
+  snprintf(csv, sizeof csv, "%s/big.csv", dir);
+  snprintf(db, sizeof db, "%s/import.db", dir);
+  snprintf(errp, sizeof errp, "%s/import.err", dir);
+  FILE *f = fopen(csv, "w");
+  assert_non_null(f);
+  fputs(HEADER, f);
+  for (int i = 0; i < 1000000; i++)
+    fputs(ROW, f);
+  assert_int_equal(fclose(f), 0);
+  struct stat st;
+  assert_int_equal(stat(csv, &st), 0);
+  const char *const imp[] = {"import", "-q", "--db", db, csv, NULL};
+  child = spawn_cli(imp, errp);
+  int64_t until = now_ms() + 30000;
+  while (!reading_begun(child, csv) && now_ms() < until)
+    sleep_ms(1);
+  assert_int_equal(truncate(csv, (st.st_size / 4) & ~(off_t)4095), 0); /* a page edge */
+  int rc = wait_exit(child, 120000, 1);
+  read_text(errp, err, sizeof err);
+  if (rc != 1 || !strstr(err, csv) || !(strstr(err, "shrank") || strstr(err, "changed")) ||
+      !strstr(err, "nothing was stored"))
+    fail_msg("gromo import of a shrinking file: exit %d: %s", rc, err);
+  struct store *s = NULL;
+  int64_t n = -1;
+  assert_int_equal(store_open(db, &s, NULL), 0);
+  assert_int_equal(store_sales_count(s, &n, NULL), 0);
+  store_close(s);
+  remove_dir(dir);
+  assert_int_equal(n, 0);
+}
+
 /* ---- gromo keys revoke ---------------------------------------------------- */
 
 /* The audit line of a revocation names the revoked key's role. */
@@ -631,6 +804,8 @@ int main(void) {
       cmocka_unit_test_teardown(test_spool__bound_refuses_a_second_large_upload, stop),
       cmocka_unit_test_teardown(test_spool__disk_full_refuses_and_recovers, stop),
       cmocka_unit_test_teardown(test_store__disk_full_is_logged_with_its_cause, stop),
+      cmocka_unit_test_teardown(test_import__fifo_refused_before_any_lock, stop),
+      cmocka_unit_test_teardown(test_import__file_shrinking_meanwhile, stop),
       cmocka_unit_test_teardown(test_staging__revoke_audit_names_the_role, stop),
   };
   return cmocka_run_group_tests_name("e2e_staging", tests, NULL, NULL);
