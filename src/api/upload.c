@@ -317,8 +317,6 @@ static int answer(struct upload *u, struct resp *rs) {
                  u->inserted, u->records, u->duplicates, u->rejected);
 }
 
-/* 1 when the key with this id is no longer active, 0 when it is, -1 on a
- * store error. */
 struct key_state {
   int64_t id;
   int active;
@@ -332,6 +330,8 @@ static int key_seen(void *ctx, const struct key_row *k) {
   return 1;
 }
 
+/* 1 when the key with this id is no longer active, 0 when it is, -1 on a
+ * store error. */
 static int key_revoked(struct store *db, int64_t id, struct gerr *err) {
   struct key_state ks = {id, 0};
   if (id <= 0)
