@@ -40,6 +40,10 @@ static void start(const char *const *extra) {
 /* A command the running test started in the background, killed by the
  * teardown if the test fails before it ends. */
 static pid_t child;
+/* Folders the running test made (temp_dir). */
+static char temps[4][128];
+static size_t ntemp;
+static void remove_dir(const char *dir);
 
 static int stop(void **state) {
   if (child > 0) {
@@ -53,6 +57,11 @@ static int stop(void **state) {
   else if (S.dir[0])
     srv_stop(&S); /* killed by the test: only its folder is left */
   memset(&S, 0, sizeof S);
+  for (size_t i = 0; i < ntemp; i++) {
+    umount2(temps[i], MNT_DETACH); /* a small file system, if it is one */
+    remove_dir(temps[i]);
+  }
+  ntemp = 0;
   return rc;
 }
 
@@ -337,14 +346,18 @@ static void test_staging__revocation_waits_out_a_long_commit(void **state) {
 
 /* ---- the spool ------------------------------------------------------------ */
 
-/* A fresh folder for a spool (or a small file system), removed by the
- * test. */
+/* A fresh folder for a spool, a small file system or files, removed by
+ * the teardown (also when the test fails). */
 static void temp_dir(char *out, size_t cap, const char *what) {
   snprintf(out, cap, "/tmp/gromo-e2e-%s-XXXXXX", what);
   assert_non_null(mkdtemp(out));
+  assert_true(ntemp < sizeof temps / sizeof temps[0]);
+  snprintf(temps[ntemp++], sizeof temps[0], "%s", out);
 }
 
 static void remove_dir(const char *dir) {
+  if (access(dir, F_OK) != 0)
+    return;
   char cmd[600];
   snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
   if (system(cmd) != 0)
