@@ -217,7 +217,8 @@ static void test_staging__slow_upload_blocks_no_writer(void **state) {
   static const char *const extra[] = {"--threads", "1", NULL};
   start(extra);
   long long before = db_sales_count(&S);
-  struct dribbler d = {.rows = 30, .pause_ms = 150};
+  static struct dribbler d; /* static: the thread may outlive a failed test */
+  d = (struct dribbler){.rows = 30, .pause_ms = 150};
   atomic_init(&d.sent, 0);
   d.fd = upload_begin(S.key, "text/csv", dribble_length(d.rows));
   assert_int_equal(pthread_create(&d.thread, NULL, dribble, &d), 0);
@@ -267,7 +268,8 @@ static void test_staging__key_revoked_during_its_upload(void **state) {
   char key[128], err[4096];
   assert_int_equal(make_key(&S, "admin", "uploader", key, sizeof key), 0);
   long long before = db_sales_count(&S);
-  struct dribbler d = {.rows = 30, .pause_ms = 200}; /* 6 s: longer than PROMPT_MS */
+  static struct dribbler d; /* static: the thread may outlive a failed test */
+  d = (struct dribbler){.rows = 30, .pause_ms = 200}; /* 6 s: longer than PROMPT_MS */
   atomic_init(&d.sent, 0);
   d.fd = upload_begin(key, "text/csv", dribble_length(d.rows));
   assert_int_equal(pthread_create(&d.thread, NULL, dribble, &d), 0);
@@ -323,7 +325,8 @@ static void test_staging__revocation_waits_out_a_long_commit(void **state) {
   start(NULL);
   char key[128], err[4096];
   assert_int_equal(make_key(&S, "viewer", "patient", key, sizeof key), 0);
-  struct lock_holder h = {.db = S.db, .hold_ms = 6500};
+  static struct lock_holder h; /* static: the thread may outlive a failed test */
+  h = (struct lock_holder){.db = S.db, .hold_ms = 6500};
   atomic_init(&h.held, 0);
   assert_int_equal(pthread_create(&h.thread, NULL, hold_lock, &h), 0);
   while (atomic_load(&h.held) == 0)
