@@ -22,6 +22,7 @@ struct metrics;
 struct model_holder;
 struct trainer;
 struct server;
+struct spool;
 
 /* How libmicrohttpd runs: see docs/operations.md for the measurements. */
 enum http_mode {
@@ -39,6 +40,8 @@ struct app_config {
   enum http_mode mode;
   size_t max_body;      /* largest request body accepted, bytes */
   size_t max_upload;    /* largest file upload (/sales/upload), bytes */
+  const char *spool_dir; /* folder of upload files; NULL: $TMPDIR or /tmp */
+  uint64_t max_spool;   /* bytes all upload files may hold at once; 0: any */
   unsigned conn_timeout; /* idle seconds before a connection is closed */
   unsigned max_conns;   /* connection cap */
   unsigned drain_secs;  /* longest wait for in-flight requests at shutdown */
@@ -70,6 +73,7 @@ struct app {
   struct model_holder *models;              /* the serving model suite */
   struct trainer *trainer;                  /* training jobs; NULL: none here */
   struct server *server;                    /* the HTTP server; NULL: none */
+  struct spool *spool;                      /* upload files; NULL: the default */
   int64_t started_mono_us;
   int64_t started_unix;
 };

@@ -25,7 +25,7 @@
   XX(GERR_INTERNAL, 500, "internal_error", "internal error")                  \
   XX(GERR_UNAVAILABLE, 503, "unavailable", "a dependency is unavailable")     \
   XX(GERR_INSUFFICIENT_STORAGE, 507, "insufficient_storage",                  \
-     "no space is left where the store keeps its data")
+     "no space is left on the disk (the store's, or the upload spool's)")
 
 enum gerr_code {
 #define GERR_ENUM(e, status, name, msg) e,

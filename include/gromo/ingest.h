@@ -4,6 +4,7 @@
 #define GROMO_INGEST_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "gromo/error.h"
 #include "gromo/record.h"
@@ -19,6 +20,17 @@ struct ingest_reader; /* opaque */
 /* A reader over data[len] (borrowed: must outlive the reader). */
 int ingest_json_open(const char *data, size_t len, enum ingest_format fmt,
                      struct ingest_reader **out, struct gerr *err) GROMO_WUR;
+
+/* Reads more input into dst[cap]: the count, 0 at the end, -1 on failure
+ * (*err set). */
+typedef long (*ingest_read_fn)(void *ctx, char *dst, size_t cap, struct gerr *err);
+/* A reader of input read as it goes through fn (a file read in pieces):
+ * it keeps a window of about 1 MiB, more for a longer record (a JSON array's
+ * element may have 64 MiB; an NDJSON line longer than 1 MiB is rejected as
+ * a record without being kept). A failure of fn ends the reading:
+ * ingest_next returns -1 with fn's error. */
+int ingest_json_open_stream(ingest_read_fn fn, void *ctx, enum ingest_format fmt,
+                            struct ingest_reader **out, struct gerr *err) GROMO_WUR;
 
 /* The next record. Returns 1 with *valid set (problems in *pr when not),
  * 0 at the end, -1 when the file cannot be read further (malformed JSON
@@ -50,6 +62,29 @@ size_t jsonrec_count(const struct jsonrec *j);
 /* 1 when the top level was one object rather than an array. */
 int jsonrec_single(const struct jsonrec *j);
 void jsonrec_free(struct jsonrec *j);
+
+/* Staged records: validated sales written to a spool file (spool.h) in a
+ * compact binary form (about 90 bytes a record where struct sale takes
+ * 560), to be stored later in one go (src/ingest/stage.c). An upload stages
+ * its records while they arrive and opens its transaction only once the
+ * body is complete, so no store lock is held while a client sends. Used by
+ * one thread at a time. */
+struct sale_stage; /* opaque */
+struct spool;
+/* sp NULL: the default spool. 0, or -1 (*err) when no file can be made. */
+int sale_stage_new(struct spool *sp, struct sale_stage **out, struct gerr *err) GROMO_WUR;
+/* 0, or -1 (*err: GERR_INSUFFICIENT_STORAGE when the spool is at its bound
+ * or its disk is full). */
+int sale_stage_add(struct sale_stage *st, const struct sale *rec, struct gerr *err) GROMO_WUR;
+size_t sale_stage_count(const struct sale_stage *st);
+uint64_t sale_stage_bytes(const struct sale_stage *st);
+/* Hands each staged record, in the order added, to fn; a non-zero return
+ * stops (-2). 0, or -1 (*err) when the file cannot be read back. May run
+ * more than once; records added after it are not allowed. */
+int sale_stage_replay(struct sale_stage *st,
+                      int (*fn)(void *ctx, const struct sale *rec), void *ctx,
+                      struct gerr *err);
+void sale_stage_free(struct sale_stage *st); /* NULL allowed */
 
 /* Stores valid records in batches from a second thread, so that reading a
  * file and storing it overlap: the caller's thread parses while the writer

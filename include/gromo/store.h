@@ -21,11 +21,12 @@ const char *store_backend(const struct store *s); /* "sqlite", ... */
 int store_ping(struct store *s, struct gerr *err) GROMO_WUR;
 int store_schema_version(struct store *s); /* -1 on error */
 
-/* How long a write waits for another connection's write transaction to
- * end before it fails as locked (GERR_UNAVAILABLE); STORE_BUSY_MS unless
- * set. Connections of requests keep it, since a waiting request holds an
- * HTTP thread; work that holds up no request (a training run's save) may
- * take STORE_BUSY_LONG_MS. */
+/* How long a statement waits for another connection's write lock before it
+ * fails with "the database is locked" (GERR_UNAVAILABLE). A connection
+ * starts with STORE_BUSY_MS. Threads that may wait (the command line, a
+ * parked upload's commit, a training run's save) take STORE_BUSY_LONG_MS,
+ * so a short write is never starved by another's commit; a thread that
+ * serves HTTP requests keeps the short wait. */
 #define STORE_BUSY_MS 5000
 #define STORE_BUSY_LONG_MS 30000
 void store_set_busy_timeout(struct store *s, int ms);

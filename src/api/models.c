@@ -110,8 +110,10 @@ static int train_wait_finish(void *ctx, struct resp *rs) {
   const char *msg = json_string_value(json_object_get(e, "message"));
   enum gerr_code c = GERR_INTERNAL;
   for (int k = 0; code && k < GERR__COUNT; k++)
-    if (!strcmp(gerr_name((enum gerr_code)k), code))
+    if (!strcmp(gerr_name((enum gerr_code)k), code)) {
       c = (enum gerr_code)k;
+      break;
+    }
   json_t *details = json_pack("[{s:s,s:s,s:s}]", "field", "job", "job_id", w->id, "problem",
                               msg ? msg : "training failed");
   int rc = resp_error(rs, c, details, "training job %s failed: %s", w->id,

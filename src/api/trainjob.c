@@ -232,14 +232,11 @@ static void *job_run(void *arg) {
     cfg.origins = opt.origins;
   if (opt.regions > 0)
     cfg.regions = opt.regions;
-  int opened = store_open(t->db, &db, &err) == 0;
-  /* The save waits for another write to end (an upload whose client sends
-   * slowly holds the store's write lock while its body arrives) longer
-   * than a request would: the job's thread holds up no request, and
-   * failing would throw the whole run away. */
-  if (opened)
+  /* The run's own thread may wait for the write lock when it saves (an
+   * upload committing, a command-line import). */
+  if (store_open(t->db, &db, &err) == 0)
     store_set_busy_timeout(db, STORE_BUSY_LONG_MS);
-  if (opened && suite_train(db, t->gaz, &cfg, on_progress, t, &s, &err) == 0) {
+  if (db && suite_train(db, t->gaz, &cfg, on_progress, t, &s, &err) == 0) {
     on_progress(t, "saving", 1.0);
     pthread_mutex_lock(&t->swap_mu);
     if (suite_save(db, s, TRAINJOB_KEEP_VERSIONS, &err) == 0) {

@@ -1,21 +1,25 @@
 /* POST /sales/upload: a file of sales as the body, or as the "file" field
  * of multipart/form-data, read as it arrives. CSV, NDJSON and JSON arrays are
- * parsed chunk by chunk; XLSX and XLS need random access, so they are
- * spooled to an unlinked temporary file and read when the body is complete.
- * The whole upload is one transaction: nothing of it is stored unless the
- * response says so. Valid records are stored by an ingest_writer's thread
- * while the request's thread reads on. */
-#include <errno.h>
-#include <fcntl.h>
-#include <stdio.h>
+ * parsed and checked chunk by chunk; XLSX and XLS need random access, so they
+ * are kept whole in a spool file (spool.h) and read once the body is
+ * complete. Valid records are staged in a spool file of their own: while the
+ * body arrives the upload holds no store connection, no transaction and no
+ * lock, however slowly the client sends.
+ *
+ * Once the body is complete, close hands the rest to a parked thread
+ * (rs->wait_fn), never an HTTP thread: it reads a spreadsheet, then takes a
+ * connection, begins the transaction, checks that the key was not revoked
+ * meanwhile, stores the staged records through an ingest_writer's thread and
+ * commits. Nothing of an upload is stored unless the response says so. */
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <unistd.h>
 
 #include "api/api.h"
 #include "gromo/app.h"
 #include "gromo/ingest.h"
+#include "gromo/keys.h"
+#include "gromo/spool.h"
 #include "gromo/store.h"
 #include "gromo/tabular.h"
 #include "gromo/timeutil.h"
@@ -31,8 +35,7 @@ static const char *const fmt_names[] = {"unknown", "csv", "json", "ndjson", "xls
 
 struct upload {
   struct req *rq;
-  struct store *db;
-  int atomic, in_tx, failed;
+  int atomic;
   enum fmt fmt;
   enum fmt declared;  /* from the Content-Type, then the file name */
   struct sale_rules rules;
@@ -41,9 +44,9 @@ struct upload {
   struct buf line;    /* NDJSON: the current line */
   size_t line_no;
   int skip_line;      /* NDJSON: the current line is too long */
-  int spool_fd;
-  char spool_path[64];
-  struct ingest_writer *w; /* uses db from upload_open until upload_close */
+  struct spool_file *raw;   /* XLSX, XLS: the body as it came */
+  struct sale_stage *stage; /* the valid records, until they are stored */
+  struct ingest_writer *w;  /* while the staged records are stored */
   size_t records, inserted, duplicates, rejected;
   json_t *invalid;
   struct gerr err;
@@ -101,7 +104,21 @@ static enum fmt fmt_from_bytes(const char *p, size_t n) {
   return jf == INGEST_JSON_ARRAY ? FMT_JSON : jf == INGEST_NDJSON ? FMT_NDJSON : FMT_CSV;
 }
 
-/* Every record of every format comes here. */
+static struct spool *upload_spool(const struct upload *u) {
+  return u->rq->app ? u->rq->app->spool : NULL;
+}
+
+/* An error of the upload as the answer; a full spool asks the client to
+ * come back later. */
+static int upload_fail(struct resp *rs, const struct gerr *e) {
+  if (e->code == GERR_OK)
+    return resp_error(rs, GERR_INTERNAL, NULL, "upload failed");
+  if (e->code == GERR_INSUFFICIENT_STORAGE)
+    resp_header(rs, "Retry-After", "%d", SPOOL_RETRY_AFTER_SECONDS);
+  return resp_error_from(rs, e);
+}
+
+/* Every record of every format comes here; the valid ones are staged. */
 static int on_record(struct upload *u, size_t row, const char *row_key,
                      const struct sale *rec, int valid, const struct sale_problems *pr) {
   u->records++;
@@ -115,7 +132,9 @@ static int on_record(struct upload *u, size_t row, const char *row_key,
                                       pr->p[k].problem));
     return 0;
   }
-  return ingest_writer_add(u->w, rec, &u->err) < 0 ? 1 : 0;
+  if (!u->stage && sale_stage_new(upload_spool(u), &u->stage, &u->err) < 0)
+    return 1;
+  return sale_stage_add(u->stage, rec, &u->err) < 0 ? 1 : 0;
 }
 
 static int on_tab_row(void *ctx, size_t row, const struct sale *rec, int valid,
@@ -190,6 +209,9 @@ static int feed_ndjson(struct upload *u, const char *p, size_t n) {
 }
 
 static int upload_open(struct req *rq, struct resp *rs, void **state) {
+  /* The key check's connection goes back to the pool: until its body is
+   * complete an upload holds none. */
+  req_release(rq);
   int atomic = param_bool(req_query(rq, "atomic"), 0);
   if (atomic < 0)
     return resp_error(rs, GERR_INVALID_INPUT, NULL, "atomic must be true or false");
@@ -199,7 +221,6 @@ static int upload_open(struct req *rq, struct resp *rs, void **state) {
   *state = u;
   u->rq = rq;
   u->atomic = atomic;
-  u->spool_fd = -1;
   u->rules.now_ist_ms = now_ist_ms();
   u->invalid = json_array();
   buf_init(&u->line, NDJSON_LINE_MAX);
@@ -212,11 +233,6 @@ static int upload_open(struct req *rq, struct resp *rs, void **state) {
                       "cannot read %.80s: send CSV, XLSX, XLS, a JSON array or NDJSON", ct);
   if (!u->invalid)
     return resp_error(rs, GERR_INTERNAL, NULL, "out of memory");
-  if (!(u->db = req_store(rq, &u->err)) || store_begin(u->db, &u->err) < 0)
-    return resp_error_from(rs, &u->err);
-  u->in_tx = 1;
-  if (ingest_writer_start(u->db, UPLOAD_BATCH, &u->w, &u->err) < 0)
-    return resp_error_from(rs, &u->err);
   return 0;
 }
 
@@ -245,11 +261,8 @@ static int start_reader(struct upload *u, const char *p, size_t n, struct resp *
     return 0;
   case FMT_XLSX:
   case FMT_XLS:
-    snprintf(u->spool_path, sizeof u->spool_path, "/tmp/gromo-upload-XXXXXX");
-    u->spool_fd = mkstemp(u->spool_path);
-    if (u->spool_fd < 0)
-      return resp_error(rs, GERR_UNAVAILABLE, NULL, "cannot spool the upload: %s",
-                        strerror(errno));
+    if (spool_file_new(upload_spool(u), &u->raw, &u->err) < 0)
+      return upload_fail(rs, &u->err);
     return 0;
   default:
     return 0;
@@ -274,24 +287,134 @@ static int upload_chunk(void *state, const char *p, size_t n, struct resp *rs) {
     rc = feed_ndjson(u, p, n);
     break;
   default:
-    for (size_t done = 0; done < n;) {
-      ssize_t w = write(u->spool_fd, p + done, n - done);
-      if (w <= 0)
-        return resp_error(rs, GERR_UNAVAILABLE, NULL, "cannot spool the upload: %s",
-                          strerror(errno));
-      done += (size_t)w;
-    }
+    rc = spool_file_write(u->raw, p, n, &u->err);
+  }
+  return rc < 0 ? upload_fail(rs, &u->err) : 0;
+}
+
+/* Nothing may be stored: every record was rejected, or some were and the
+ * upload is atomic. */
+static int must_reject(const struct upload *u) {
+  return u->rejected && (u->atomic || u->records == u->rejected);
+}
+
+static int reject(struct upload *u, struct resp *rs) {
+  return resp_error(rs, GERR_INVALID_RECORDS, json_incref(u->invalid),
+                    "%zu of %zu records are invalid; nothing was stored%s", u->rejected,
+                    u->records, u->atomic && u->records > u->rejected ? " (atomic=true)" : "");
+}
+
+static int answer(struct upload *u, struct resp *rs) {
+  json_t *data = json_pack("{s:s,s:I,s:I,s:I,s:I,s:o}", "format", fmt_names[u->fmt],
+                           "records", (json_int_t)u->records, "inserted_count",
+                           (json_int_t)u->inserted, "duplicate_count",
+                           (json_int_t)u->duplicates, "rejected_count",
+                           (json_int_t)u->rejected, "invalid_records",
+                           u->rejected ? json_incref(u->invalid) : json_null());
+  if (!data)
+    return resp_error(rs, GERR_INTERNAL, NULL, "out of memory");
+  return resp_ok(rs, data, "Stored %zu of %zu records (%zu duplicates, %zu rejected)",
+                 u->inserted, u->records, u->duplicates, u->rejected);
+}
+
+struct key_state {
+  int64_t id;
+  int active;
+};
+
+static int key_seen(void *ctx, const struct key_row *k) {
+  struct key_state *ks = ctx;
+  if (k->id != ks->id)
+    return 0;
+  ks->active = k->revoked_at[0] == '\0';
+  return 1;
+}
+
+/* 1 when the key with this id is no longer active, 0 when it is, -1 on a
+ * store error. */
+static int key_revoked(struct store *db, int64_t id, struct gerr *err) {
+  struct key_state ks = {id, 0};
+  if (id <= 0)
+    return 0; /* no key: a caller without the HTTP layer */
+  if (store_key_scan(db, NULL, key_seen, &ks, err) < 0)
+    return -1;
+  return ks.active ? 0 : 1;
+}
+
+static int stage_to_writer(void *ctx, const struct sale *rec) {
+  struct upload *u = ctx;
+  return ingest_writer_add(u->w, rec, &u->err) < 0 ? 1 : 0;
+}
+
+/* The staged records into the store, in one transaction. The statements
+ * may wait for the write lock (another upload's commit, a revocation):
+ * this is a parked thread, not an HTTP one. The key is checked again under
+ * the lock, so a key revoked while its upload was sent stores nothing. */
+static int store_staged(struct upload *u, struct resp *rs) {
+  struct gerr *err = &u->err;
+  gerr_clear(err);
+  struct store *db = req_store(u->rq, err);
+  if (!db)
+    return upload_fail(rs, err);
+  store_set_busy_timeout(db, STORE_BUSY_LONG_MS);
+  struct store_insert_stats st = {0, 0};
+  int revoked = 0;
+  int rc = store_begin(db, err);
+  if (rc == 0 && (rc = key_revoked(db, u->rq->key_id, err)) == 1) {
+    revoked = 1;
+    rc = -1;
+  }
+  if (rc == 0)
+    rc = ingest_writer_start(db, UPLOAD_BATCH, &u->w, err);
+  if (rc == 0)
+    rc = sale_stage_replay(u->stage, stage_to_writer, u, err) == 0 ? 0 : -1;
+  if (rc == 0)
+    rc = ingest_writer_finish(u->w, &st, err);
+  ingest_writer_free(u->w); /* first: it may be storing a batch */
+  u->w = NULL;
+  if (rc == 0)
+    rc = store_commit(db, err);
+  store_rollback(db); /* nothing, once committed */
+  store_set_busy_timeout(db, STORE_BUSY_MS);
+  req_release(u->rq);
+  if (revoked) {
+    resp_header(rs, "WWW-Authenticate", "Bearer realm=\"gromo\", error=\"invalid_token\"");
+    return resp_error(rs, GERR_UNAUTHORIZED, NULL,
+                      "the API key was revoked while the upload was sent; nothing was "
+                      "stored");
   }
   if (rc < 0)
-    return u->err.code == GERR_OK ? resp_error(rs, GERR_INTERNAL, NULL, "upload failed")
-                                  : resp_error_from(rs, &u->err);
-  return 0;
+    return upload_fail(rs, err);
+  u->inserted = st.inserted;
+  u->duplicates = st.duplicates;
+  return answer(u, rs);
+}
+
+/* The rest of an upload once its body is complete, on a parked thread: a
+ * spreadsheet is read (into the stage), then the staged records stored. */
+static int upload_finish(void *ctx, struct resp *rs) {
+  struct upload *u = ctx;
+  if (u->raw) {
+    size_t rows = 0;
+    int rc = u->fmt == FMT_XLSX ? xlsxrec_read(spool_file_path(u->raw), &u->rules, NULL,
+                                               on_tab_row, u, &rows, &u->err)
+                                : xlsrec_read(spool_file_path(u->raw), &u->rules, NULL,
+                                              on_tab_row, u, &rows, &u->err);
+    spool_file_free(u->raw); /* its room goes back to the spool */
+    u->raw = NULL;
+    if (rc < 0)
+      return upload_fail(rs, &u->err);
+  }
+  if (must_reject(u))
+    return reject(u, rs);
+  if (!u->stage || sale_stage_count(u->stage) == 0)
+    return answer(u, rs);
+  return store_staged(u, rs);
 }
 
 static int upload_close(void *state, struct req *rq, struct resp *rs) {
   struct upload *u = state;
   int rc = 0;
-  size_t rows = 0;
   gerr_clear(&u->err);
   switch (u->fmt) {
   case FMT_UNKNOWN:
@@ -306,51 +429,29 @@ static int upload_close(void *state, struct req *rq, struct resp *rs) {
     rc = u->skip_line ? reject_long_line(u) : u->line.len ? ndjson_line(u) : 0;
     break;
   case FMT_XLSX:
-    rc = xlsxrec_read(u->spool_path, &u->rules, NULL, on_tab_row, u, &rows, &u->err);
-    break;
   case FMT_XLS:
-    rc = xlsrec_read(u->spool_path, &u->rules, NULL, on_tab_row, u, &rows, &u->err);
+    rc = spool_file_flush(u->raw, &u->err);
     break;
   }
-  struct store_insert_stats st = {0, 0};
-  if (rc == 0)
-    rc = ingest_writer_finish(u->w, &st, &u->err);
-  u->inserted = st.inserted;
-  u->duplicates = st.duplicates;
-  if (rc < 0)
-    return u->err.code == GERR_OK ? resp_error(rs, GERR_INTERNAL, NULL, "upload failed")
-                                  : resp_error_from(rs, &u->err);
-  if (u->rejected && (u->atomic || u->records == u->rejected))
-    return resp_error(rs, GERR_INVALID_RECORDS, json_incref(u->invalid),
-                      "%zu of %zu records are invalid; nothing was stored%s", u->rejected,
-                      u->records, u->atomic && u->records > u->rejected ? " (atomic=true)" : "");
-  if (store_commit(u->db, &u->err) < 0)
-    return resp_error_from(rs, &u->err);
-  u->in_tx = 0;
-  json_t *data = json_pack("{s:s,s:I,s:I,s:I,s:I,s:o}", "format", fmt_names[u->fmt],
-                           "records", (json_int_t)u->records, "inserted_count",
-                           (json_int_t)u->inserted, "duplicate_count",
-                           (json_int_t)u->duplicates, "rejected_count",
-                           (json_int_t)u->rejected, "invalid_records",
-                           u->rejected ? json_incref(u->invalid) : json_null());
-  if (!data)
-    return resp_error(rs, GERR_INTERNAL, NULL, "out of memory");
+  if (rc != 0)
+    return upload_fail(rs, &u->err);
   (void)rq;
-  return resp_ok(rs, data, "Stored %zu of %zu records (%zu duplicates, %zu rejected)",
-                 u->inserted, u->records, u->duplicates, u->rejected);
+  if (u->raw || (!must_reject(u) && u->stage && sale_stage_count(u->stage))) {
+    rs->wait_fn = upload_finish; /* the server frees u only after it */
+    rs->wait_ctx = u;
+    rs->wait_free = NULL;
+    return 0;
+  }
+  return must_reject(u) ? reject(u, rs) : answer(u, rs);
 }
 
 static void upload_free(void *state) {
   struct upload *u = state;
   if (!u)
     return;
-  ingest_writer_free(u->w); /* first: it may be storing a batch */
-  if (u->in_tx)
-    store_rollback(u->db); /* the client went away, or the upload failed */
-  if (u->spool_fd >= 0) {
-    close(u->spool_fd);
-    unlink(u->spool_path);
-  }
+  ingest_writer_free(u->w);
+  spool_file_free(u->raw);
+  sale_stage_free(u->stage);
   csvrec_free(u->cr);
   jsonrec_free(u->jr);
   buf_release(&u->line);

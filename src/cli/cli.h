@@ -31,6 +31,14 @@ int cmd_models(int argc, char **argv);
 int cmd_predict(int argc, char **argv);
 int cmd_regions(int argc, char **argv);
 
+struct store;
+struct gerr;
+/* store_open for a command: its statements wait up to STORE_BUSY_LONG_MS
+ * (30 s) for another connection's write lock (a server's upload commit, a
+ * training run's save), so a short write such as a key revocation waits its
+ * turn instead of failing with "the database is locked". */
+int cli_store_open(const char *db, struct store **out, struct gerr *err);
+
 /* The value of environment variable `name`, or def when unset or empty. */
 const char *cli_env(const char *name, const char *def);
 /* Prints "gromo CMD: message" to stderr. Returns EXIT_USAGE / EXIT_FAIL. */

@@ -83,7 +83,7 @@ int cmd_export(int argc, char **argv) {
   buf_init(&page, (size_t)1 << 26);
   int rc = EXIT_FAIL;
   size_t rows = 0;
-  if (store_open(db, &st, &err) < 0 || gaz_load_default(&gaz, &err) < 0) {
+  if (cli_store_open(db, &st, &err) < 0 || gaz_load_default(&gaz, &err) < 0) {
     rc = cli_fail("export", "%s", err.msg);
     goto out;
   }

@@ -75,7 +75,7 @@ int cmd_generate(int argc, char **argv) {
   struct gaz *gaz = NULL;
   struct store *st = NULL;
   int rc = EXIT_FAIL;
-  if (gaz_load_default(&gaz, &err) < 0 || store_open(db, &st, &err) < 0) {
+  if (gaz_load_default(&gaz, &err) < 0 || cli_store_open(db, &st, &err) < 0) {
     rc = cli_fail("generate", "%s", err.msg);
     goto out;
   }

@@ -1,6 +1,9 @@
 /* gromo import FILE...: CSV, XLSX, XLS, JSON array and NDJSON files into
- * the store, all in one transaction. The files are read in this thread and
- * stored by an ingest_writer's, batch by batch, at the same time. */
+ * the store, all in one transaction. Every file is opened and checked first
+ * (regular files only, or standard input), before the transaction begins.
+ * The files are read in bounded pieces in this thread (never mapped: a file
+ * that shrinks meanwhile is an error, not a SIGBUS) and stored by an
+ * ingest_writer's thread, batch by batch, at the same time. */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -8,12 +11,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
 #include "gromo/ingest.h"
+#include "gromo/spool.h"
 #include "gromo/store.h"
 #include "gromo/tabular.h"
 #include "gromo/timeutil.h"
@@ -28,8 +31,11 @@ static const char import_help[] =
     "the columns, see docs/files.md), JSON files (an array of records) and\n"
     "NDJSON files (one record a line). The format is taken from the file name\n"
     "(.csv .tsv .txt .xlsx .xls .json .ndjson .jsonl), else from the first\n"
-    "bytes. Records are checked against the rules of the sales record;\n"
-    "records whose id is already stored are skipped as duplicates.\n"
+    "bytes. FILE - reads standard input (kept whole in $TMPDIR first).\n"
+    "Only regular files are read: a FIFO, a directory or a device is\n"
+    "refused before anything is stored. Records are checked against the\n"
+    "rules of the sales record; records whose id is already stored are\n"
+    "skipped as duplicates.\n"
     "Everything is imported in one transaction: by default, if any record\n"
     "is rejected, nothing is stored and the exit status is 3.\n\n"
     "  -d, --db URI     store (env GROMO_DB, default gromo.db)\n"
@@ -38,6 +44,19 @@ static const char import_help[] =
     "  -q, --quiet      no progress bar or summary\n"
     "  -h, --help       this help\n";
 
+/* One input, opened and checked before the store is touched: a regular
+ * file, or standard input (named -) copied whole to an unnamed temporary
+ * file first. Read with pread up to the size it had when opened; a file
+ * that shrinks or changes meanwhile stops the import. */
+struct input {
+  const char *name;          /* as named on the command line */
+  int fd;
+  struct stat st;            /* when opened */
+  uint64_t off;              /* bytes read so far */
+  struct spool_file *copy;   /* standard input's copy */
+  char path[32];             /* "/proc/self/fd/N", for the spreadsheet readers */
+};
+
 struct import_run {
   struct store *st;
   struct ingest_writer *w; /* stores the valid records */
@@ -45,14 +64,151 @@ struct import_run {
   double bytes;
   struct progress pb;
   int quiet;
+  int store_failed; /* the error is the store's, not the file's */
 };
 
 struct tab_ctx {
   struct import_run *ir;
   const char *path;
   struct gerr *err;
-  int failed;
 };
+
+/* What a file is, when it is not a regular file. */
+static const char *not_regular(mode_t m) {
+  if (S_ISREG(m))
+    return NULL;
+  if (S_ISFIFO(m))
+    return "a FIFO (named pipe)";
+  if (S_ISDIR(m))
+    return "a directory";
+  if (S_ISCHR(m) || S_ISBLK(m))
+    return "a device";
+  if (S_ISSOCK(m))
+    return "a socket";
+  return "not a regular file";
+}
+
+/* Standard input, kept whole in an unnamed file of $TMPDIR unless it is a
+ * regular file already: a pipe is read to its end before the import begins,
+ * so no transaction waits on a writer at the other end. */
+static int input_stdin(struct input *in, struct gerr *err) {
+  struct stat st;
+  if (fstat(0, &st) < 0)
+    return gerr_set(err, GERR_INVALID_INPUT, "standard input: %s", strerror(errno));
+  if (S_ISREG(st.st_mode)) {
+    in->fd = fcntl(0, F_DUPFD_CLOEXEC, 3);
+    in->st = st;
+    return in->fd < 0 ? gerr_set(err, GERR_INVALID_INPUT, "standard input: %s",
+                                 strerror(errno))
+                      : 0;
+  }
+  if (spool_file_new(NULL, &in->copy, err) < 0)
+    return -1;
+  char *buf = malloc(IMPORT_CHUNK);
+  if (!buf)
+    return gerr_set(err, GERR_INTERNAL, "out of memory");
+  int rc = 0;
+  for (;;) {
+    ssize_t n = read(0, buf, IMPORT_CHUNK);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n < 0)
+      rc = gerr_set(err, GERR_INVALID_INPUT, "standard input: %s", strerror(errno));
+    if (n <= 0 || (rc = spool_file_write(in->copy, buf, (size_t)n, err)) < 0)
+      break;
+  }
+  free(buf);
+  if (rc < 0 || spool_file_flush(in->copy, err) < 0)
+    return -1;
+  in->fd = open(spool_file_path(in->copy), O_RDONLY | O_CLOEXEC);
+  if (in->fd < 0 || fstat(in->fd, &in->st) < 0)
+    return gerr_set(err, GERR_INVALID_INPUT, "standard input: %s", strerror(errno));
+  return 0;
+}
+
+/* Opens and checks one input. O_NONBLOCK: opening a FIFO must not wait for
+ * a writer; it is refused by what fstat says. */
+static int input_open(struct input *in, const char *name, struct gerr *err) {
+  memset(in, 0, sizeof *in);
+  in->name = name;
+  in->fd = -1;
+  if (!strcmp(name, "-")) {
+    if (input_stdin(in, err) < 0)
+      return -1;
+  } else {
+    in->fd = open(name, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+    if (in->fd < 0)
+      return gerr_set(err, GERR_INVALID_INPUT, "%s: %s", name, strerror(errno));
+    if (fstat(in->fd, &in->st) < 0)
+      return gerr_set(err, GERR_INVALID_INPUT, "%s: %s", name, strerror(errno));
+    const char *what = not_regular(in->st.st_mode);
+    if (what)
+      return gerr_set(err, GERR_INVALID_INPUT,
+                      "%s: is %s; gromo import reads regular files, or standard input "
+                      "named -",
+                      name, what);
+    fcntl(in->fd, F_SETFL, fcntl(in->fd, F_GETFL) & ~O_NONBLOCK);
+  }
+  if (in->st.st_size == 0)
+    return gerr_set(err, GERR_INVALID_INPUT, "%s: the file is empty", name);
+  snprintf(in->path, sizeof in->path, "/proc/self/fd/%d", in->fd);
+  return 0;
+}
+
+static void input_close(struct input *in) {
+  if (in->fd >= 0)
+    close(in->fd);
+  in->fd = -1;
+  spool_file_free(in->copy);
+  in->copy = NULL;
+}
+
+/* The size the file has now, for messages. */
+static unsigned long long size_now(const struct input *in) {
+  struct stat st;
+  return fstat(in->fd, &st) == 0 ? (unsigned long long)st.st_size : 0;
+}
+
+/* Reads on from where the last read ended, up to the size at open
+ * (an ingest_read_fn). Errors are the file's; the caller names it. */
+static long input_read(void *ctx, char *dst, size_t cap, struct gerr *err) {
+  struct input *in = ctx;
+  uint64_t size = (uint64_t)in->st.st_size;
+  if (in->off >= size)
+    return 0;
+  if (cap > size - in->off)
+    cap = (size_t)(size - in->off);
+  for (;;) {
+    ssize_t n = pread(in->fd, dst, cap, (off_t)in->off);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n < 0)
+      return gerr_set(err, GERR_INVALID_INPUT, "%s", strerror(errno));
+    if (n == 0)
+      return gerr_set(err, GERR_INVALID_INPUT,
+                      "the file shrank while it was read (%llu bytes when opened, "
+                      "%llu now)",
+                      (unsigned long long)size, size_now(in));
+    in->off += (uint64_t)n;
+    return (long)n;
+  }
+}
+
+/* 1 (with *err) when the file is not as it was when opened. */
+static int input_changed(const struct input *in, struct gerr *err) {
+  struct stat st;
+  if (fstat(in->fd, &st) < 0) {
+    gerr_set(err, GERR_INVALID_INPUT, "%s", strerror(errno));
+    return 1;
+  }
+  if (st.st_size == in->st.st_size && st.st_mtim.tv_sec == in->st.st_mtim.tv_sec &&
+      st.st_mtim.tv_nsec == in->st.st_mtim.tv_nsec)
+    return 0;
+  gerr_set(err, GERR_INVALID_INPUT,
+           "the file changed while it was read (%llu bytes when opened, %llu now)",
+           (unsigned long long)in->st.st_size, (unsigned long long)st.st_size);
+  return 1;
+}
 
 /* Rows of CSV and spreadsheets. */
 static int import_row(void *ctx, size_t row, const struct sale *rec, int valid,
@@ -62,7 +218,7 @@ static int import_row(void *ctx, size_t row, const struct sale *rec, int valid,
   ir->records++;
   if (valid) {
     if (ingest_writer_add(ir->w, rec, t->err) < 0) {
-      t->failed = 1;
+      ir->store_failed = 1;
       return 1;
     }
   } else {
@@ -84,33 +240,68 @@ static int is_ext(const char *path, const char *ext) {
   return n > m && strcasecmp(path + n - m, ext) == 0;
 }
 
-/* XLSX and XLS are read from the file; CSV through its streaming reader. */
-static int import_table(struct import_run *ir, const char *path, const char *data,
-                        size_t len, int kind, struct gerr *err) {
+/* XLSX and XLS are read from the file; CSV through its streaming reader,
+ * fed in bounded pieces as an upload arrives. */
+static int import_table(struct import_run *ir, struct input *in, int kind, char *chunk,
+                        struct gerr *err) {
   struct sale_rules rules = {.now_ist_ms = now_ist_ms()};
-  struct tab_ctx t = {.ir = ir, .path = path, .err = err};
+  struct tab_ctx t = {.ir = ir, .path = in->name, .err = err};
   size_t rows = 0;
-  int rc;
-  if (kind == 'x') {
-    rc = xlsxrec_read(path, &rules, NULL, import_row, &t, &rows, err);
-  } else if (kind == 'l') {
-    rc = xlsrec_read(path, &rules, NULL, import_row, &t, &rows, err);
-  } else {
-    struct csvrec *c = NULL;
-    rc = csvrec_new(&rules, NULL, import_row, &t, &c, err);
-    /* Fed in pieces, as an upload arrives: progress shows as it goes. */
-    for (size_t off = 0; rc == 0 && off < len; off += IMPORT_CHUNK) {
-      rc = csvrec_feed(c, data + off, len - off < IMPORT_CHUNK ? len - off : IMPORT_CHUNK, err);
-      progress_update(&ir->pb, ir->records, ir->bytes + (double)off);
+  if (kind == 'x')
+    return xlsxrec_read(in->path, &rules, NULL, import_row, &t, &rows, err) < 0 ? -1 : 0;
+  if (kind == 'l')
+    return xlsrec_read(in->path, &rules, NULL, import_row, &t, &rows, err) < 0 ? -1 : 0;
+  struct csvrec *c = NULL;
+  int rc = csvrec_new(&rules, NULL, import_row, &t, &c, err);
+  while (rc == 0) {
+    long n = input_read(in, chunk, IMPORT_CHUNK, err);
+    if (n <= 0) {
+      rc = n < 0 ? -1 : csvrec_finish(c, err);
+      break;
     }
-    if (rc == 0)
-      rc = csvrec_finish(c, err);
-    csvrec_free(c);
+    rc = csvrec_feed(c, chunk, (size_t)n, err);
+    progress_update(&ir->pb, ir->records, ir->bytes + (double)in->off);
   }
-  if (rc < 0 && !t.failed)
-    gerr_prefix(err, path);
-  ir->bytes += (double)len;
+  csvrec_free(c);
   return rc < 0 ? -1 : 0;
+}
+
+/* JSON arrays and NDJSON, read through a window. */
+static int import_json(struct import_run *ir, struct input *in, enum ingest_format fmt,
+                       struct gerr *err) {
+  struct ingest_reader *rd = NULL;
+  if (ingest_json_open_stream(input_read, in, fmt, &rd, err) < 0)
+    return -1;
+  struct sale_rules rules = {.now_ist_ms = now_ist_ms()};
+  struct sale rec;
+  struct sale_problems pr;
+  size_t row, index;
+  int valid, got;
+  int rc = 0;
+  while ((got = ingest_next(rd, &rules, &rec, &valid, &pr, &row, &index, err)) == 1) {
+    ir->records++;
+    if (valid) {
+      if (ingest_writer_add(ir->w, &rec, err) < 0) {
+        ir->store_failed = 1;
+        rc = -1;
+        break;
+      }
+    } else {
+      if (ir->rejected < IMPORT_SHOW_REJECTED) {
+        int kept = pr.count < SALE_MAX_PROBLEMS ? pr.count : SALE_MAX_PROBLEMS;
+        for (int k = 0; k < kept; k++)
+          fprintf(stderr, "%s:%zu: record %zu: %s %s\n", in->name, row, index,
+                  sale_field_name(pr.p[k].field), pr.p[k].problem);
+      }
+      ir->rejected++;
+    }
+    if ((ir->records & 4095) == 0)
+      progress_update(&ir->pb, ir->records, ir->bytes + (double)ingest_offset(rd));
+  }
+  if (got < 0)
+    rc = -1;
+  ingest_free(rd);
+  return rc;
 }
 
 /* The format of a file: from its name, then from its first bytes (as an
@@ -142,70 +333,31 @@ static int kind_of(const char *path, const char *data, size_t len, enum ingest_f
   return kind == 'n' ? 'j' : kind;
 }
 
-static int import_file(struct import_run *ir, const char *path, struct gerr *err) {
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0)
-    return gerr_set(err, GERR_INVALID_INPUT, "%s: %s", path, strerror(errno));
-  struct stat sb;
-  if (fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode)) {
-    close(fd);
-    return gerr_set(err, GERR_INVALID_INPUT, "%s: not a regular file", path);
+/* One input into the writer. Errors are prefixed with the file's name,
+ * unless they are the store's. A file changed meanwhile is reported as
+ * such, whatever its reader made of it. */
+static int import_file(struct import_run *ir, struct input *in, char *chunk,
+                       struct gerr *err) {
+  char head[4096];
+  size_t want = (uint64_t)in->st.st_size < sizeof head ? (size_t)in->st.st_size : sizeof head;
+  ssize_t n = pread(in->fd, head, want, 0);
+  int rc;
+  if (n != (ssize_t)want) {
+    rc = gerr_set(err, GERR_INVALID_INPUT, "%s",
+                  n < 0 ? strerror(errno) : "the file shrank while it was read");
+  } else {
+    enum ingest_format fmt = INGEST_UNKNOWN;
+    int kind = kind_of(in->name, head, want, &fmt);
+    rc = kind == 'j' ? import_json(ir, in, fmt, err) : import_table(ir, in, kind, chunk, err);
   }
-  if (sb.st_size == 0) {
-    close(fd);
-    return gerr_set(err, GERR_INVALID_INPUT, "%s: the file is empty", path);
+  struct gerr changed;
+  if (!ir->store_failed && input_changed(in, &changed)) {
+    *err = changed;
+    rc = -1;
   }
-  size_t len = (size_t)sb.st_size;
-  char *data = mmap(NULL, len, PROT_READ, MAP_PRIVATE, fd, 0);
-  close(fd);
-  if (data == MAP_FAILED)
-    return gerr_set(err, GERR_INVALID_INPUT, "%s: %s", path, strerror(errno));
-  madvise(data, len, MADV_SEQUENTIAL);
-
-  int rc = -1;
-  struct ingest_reader *rd = NULL;
-  enum ingest_format fmt = INGEST_UNKNOWN;
-  int kind = kind_of(path, data, len, &fmt);
-  if (kind != 'j') { /* CSV, XLSX or XLS */
-    rc = import_table(ir, path, data, len, kind, err);
-    goto out;
-  }
-  if (ingest_json_open(data, len, fmt, &rd, err) < 0) {
-    gerr_prefix(err, path);
-    goto out;
-  }
-  struct sale_rules rules = {.now_ist_ms = now_ist_ms()};
-  struct sale rec;
-  struct sale_problems pr;
-  size_t row, index;
-  int valid, got;
-  size_t base = (size_t)ir->bytes;
-  while ((got = ingest_next(rd, &rules, &rec, &valid, &pr, &row, &index, err)) == 1) {
-    ir->records++;
-    if (valid) {
-      if (ingest_writer_add(ir->w, &rec, err) < 0)
-        goto out;
-    } else {
-      if (ir->rejected < IMPORT_SHOW_REJECTED) {
-        int kept = pr.count < SALE_MAX_PROBLEMS ? pr.count : SALE_MAX_PROBLEMS;
-        for (int k = 0; k < kept; k++)
-          fprintf(stderr, "%s:%zu: record %zu: %s %s\n", path, row, index,
-                  sale_field_name(pr.p[k].field), pr.p[k].problem);
-      }
-      ir->rejected++;
-    }
-    if ((ir->records & 4095) == 0)
-      progress_update(&ir->pb, ir->records, (double)(base + ingest_offset(rd)));
-  }
-  if (got < 0) {
-    gerr_prefix(err, path);
-    goto out;
-  }
-  ir->bytes += (double)len;
-  rc = 0;
-out:
-  ingest_free(rd);
-  munmap(data, len);
+  if (rc < 0 && !ir->store_failed)
+    gerr_prefix(err, in->name);
+  ir->bytes += (double)in->st.st_size;
   return rc;
 }
 
@@ -236,7 +388,28 @@ int cmd_import(int argc, char **argv) {
   struct import_run ir = {.quiet = quiet};
   struct store_insert_stats stored = {0, 0};
   int rc = EXIT_FAIL, in_tx = 0;
-  if (store_open(db, &ir.st, &err) < 0 || store_begin(ir.st, &err) < 0) {
+  int ninputs = argc - optind, opened = 0;
+  struct input *inputs = calloc((size_t)ninputs, sizeof *inputs);
+  char *chunk = malloc(IMPORT_CHUNK);
+  if (!inputs || !chunk) {
+    rc = cli_fail("import", "out of memory");
+    goto out;
+  }
+  /* Every file is opened and checked before the store is touched. */
+  for (int i = 0; i < ninputs; i++) {
+    const char *name = argv[optind + i];
+    for (int k = 0; k < i; k++)
+      if (!strcmp(name, "-") && !strcmp(inputs[k].name, "-")) {
+        rc = cli_fail("import", "standard input (-) can be named once");
+        goto out;
+      }
+    opened = i + 1;
+    if (input_open(&inputs[i], name, &err) < 0) {
+      rc = cli_fail("import", "%s", err.msg);
+      goto out;
+    }
+  }
+  if (cli_store_open(db, &ir.st, &err) < 0 || store_begin(ir.st, &err) < 0) {
     rc = cli_fail("import", "%s", err.msg);
     goto out;
   }
@@ -250,8 +423,8 @@ int cmd_import(int argc, char **argv) {
   if (quiet)
     ir.pb.enabled = 0;
   int64_t t0 = mono_us();
-  for (int i = optind; i < argc; i++) {
-    if (import_file(&ir, argv[i], &err) < 0) {
+  for (int i = 0; i < ninputs; i++) {
+    if (import_file(&ir, &inputs[i], chunk, &err) < 0) {
       progress_finish(&ir.pb);
       rc = cli_fail("import", "%s (nothing was stored)", err.msg);
       goto out;
@@ -290,5 +463,9 @@ out:
   if (in_tx)
     store_rollback(ir.st);
   store_close(ir.st);
+  for (int i = 0; i < opened; i++)
+    input_close(&inputs[i]);
+  free(inputs);
+  free(chunk);
   return rc;
 }

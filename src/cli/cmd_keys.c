@@ -1,6 +1,7 @@
 /* gromo keys create|list|revoke: API keys, stored hashed. */
 #include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli/cli.h"
@@ -29,6 +30,42 @@ static void audit(const char *action, const char *name, const char *role) {
                    action, name, role);
   if (n > 0 && (size_t)n < sizeof line)
     log_fields(LOG_INFO, "audit", line, (size_t)n);
+}
+
+/* The active key a revocation names: by id when all digits, else by name
+ * (as store_key_revoke matches). */
+struct key_find {
+  const char *name;
+  struct key_row row;
+  int found;
+};
+
+static int find_active(void *ctx, const struct key_row *k) {
+  struct key_find *f = ctx;
+  const char *n = f->name;
+  int by_id = n[0] != '\0' && strspn(n, "0123456789") == strlen(n);
+  if (k->revoked_at[0] || (by_id ? k->id != strtoll(n, NULL, 10) : strcmp(k->name, n) != 0))
+    return 0;
+  f->row = *k;
+  f->found = 1;
+  return 1;
+}
+
+/* Revokes the key and reads its name and role first, in one transaction:
+ * 0 done (*row: the key), 1 no such active key, -1 error. */
+static int revoke(struct store *st, const char *name, struct key_row *row,
+                  struct gerr *err) {
+  struct key_find f = {.name = name};
+  if (store_begin(st, err) < 0)
+    return -1;
+  int rc = store_key_scan(st, NULL, find_active, &f, err) < 0 ? -1
+           : !f.found                                         ? 1
+                                                              : store_key_revoke(st, name, err);
+  if (rc == 0 && store_commit(st, err) < 0)
+    return -1;
+  store_rollback(st);
+  *row = f.row;
+  return rc;
 }
 
 static int print_key(void *ctx, const struct key_row *k) {
@@ -79,7 +116,7 @@ int cmd_keys(int argc, char **argv) {
   struct gerr err;
   struct store *st = NULL;
   int rc = EXIT_FAIL;
-  if (store_open(db, &st, &err) < 0) {
+  if (cli_store_open(db, &st, &err) < 0) {
     rc = cli_fail("keys", "%s", err.msg);
     goto out;
   }
@@ -107,13 +144,14 @@ int cmd_keys(int argc, char **argv) {
       printf("no keys yet: gromo keys create --role admin --name NAME\n");
     rc = EXIT_OK;
   } else {
-    int r = store_key_revoke(st, argv[optind], &err);
+    struct key_row row;
+    int r = revoke(st, argv[optind], &row, &err);
     if (r < 0) {
       rc = cli_fail("keys", "%s", err.msg);
     } else if (r == 1) {
       rc = cli_fail("keys", "no active key named or numbered '%s'", argv[optind]);
     } else {
-      audit("key_revoked", argv[optind], "");
+      audit("key_revoked", row.name, row.role);
       printf("revoked '%s'\n", argv[optind]);
       rc = EXIT_OK;
     }

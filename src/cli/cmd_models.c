@@ -117,7 +117,7 @@ int cmd_models(int argc, char **argv) {
   struct gerr err;
   struct store *st = NULL;
   int rc = EXIT_FAIL;
-  if (store_open(db, &st, &err) < 0) {
+  if (cli_store_open(db, &st, &err) < 0) {
     rc = cli_fail("models", "%s", err.msg);
     goto out;
   }

@@ -190,7 +190,7 @@ int cmd_predict(int argc, char **argv) {
   struct buf out;
   buf_init(&out, 1 << 20);
   int rc = EXIT_FAIL;
-  if (gaz_load_default(&gaz, &err) < 0 || store_open(db, &st, &err) < 0) {
+  if (gaz_load_default(&gaz, &err) < 0 || cli_store_open(db, &st, &err) < 0) {
     rc = cli_fail("predict", "%s", err.msg);
     goto done;
   }

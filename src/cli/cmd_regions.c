@@ -146,7 +146,7 @@ int cmd_regions(int argc, char **argv) {
   struct suite *s = NULL;
   json_t *doc = NULL;
   int rc = EXIT_FAIL;
-  if (gaz_load_default(&gaz, &err) < 0 || store_open(db, &st, &err) < 0) {
+  if (gaz_load_default(&gaz, &err) < 0 || cli_store_open(db, &st, &err) < 0) {
     rc = cli_fail("regions", "%s", err.msg);
     goto done;
   }

@@ -114,7 +114,7 @@ int cmd_sales(int argc, char **argv) {
   int rc = EXIT_FAIL;
   struct out_ctx o = {.table = strcmp(format, "table") == 0, .limit = f.limit};
   buf_init(&o.line, 1 << 20);
-  if (store_open(db, &st, &err) < 0) {
+  if (cli_store_open(db, &st, &err) < 0) {
     rc = cli_fail("sales", "%s", err.msg);
     goto out;
   }

@@ -19,6 +19,7 @@
 #include "gromo/models.h"
 #include "gromo/ratelimit.h"
 #include "gromo/server.h"
+#include "gromo/spool.h"
 #include "gromo/store.h"
 #include "gromo/timeutil.h"
 #include "gromo/trainjob.h"
@@ -45,6 +46,11 @@ static const char serve_help[] =
     "                        default 67108864)\n"
     "      --max-upload BYTES  largest file upload to /sales/upload (env\n"
     "                        GROMO_MAX_UPLOAD, default 1073741824)\n"
+    "      --spool-dir DIR   folder of the temporary files of uploads (env\n"
+    "                        GROMO_SPOOL_DIR, default $TMPDIR or /tmp)\n"
+    "      --max-spool BYTES  most bytes all uploads in progress may keep\n"
+    "                        there (env GROMO_MAX_SPOOL, default 4294967296;\n"
+    "                        0: no bound); past it an upload answers 507\n"
     "      --timeout SECS    idle connection timeout (default 30)\n"
     "      --max-connections N  (default 1024)\n"
     "      --log-file PATH   append JSON logs here (env GROMO_LOG_FILE)\n"
@@ -127,6 +133,8 @@ int cmd_serve(int argc, char **argv) {
   const char *mode = cli_env("GROMO_HTTP_MODE", NULL);
   const char *max_body = cli_env("GROMO_MAX_BODY", NULL);
   const char *max_upload = cli_env("GROMO_MAX_UPLOAD", NULL);
+  const char *max_spool = cli_env("GROMO_MAX_SPOOL", NULL);
+  cfg.spool_dir = cli_env("GROMO_SPOOL_DIR", NULL);
   const char *timeout = NULL, *max_conns = NULL, *level = NULL;
   const char *rates = cli_env("GROMO_RATE_LIMITS", NULL), *per_ip = NULL, *body_timeout = NULL;
   const char *max_inflight = cli_env("GROMO_MAX_INFLIGHT", NULL), *header_timeout = NULL,
@@ -137,7 +145,7 @@ int cmd_serve(int argc, char **argv) {
 
   enum { O_THREADS = 256, O_MODE, O_MAXBODY, O_TIMEOUT, O_MAXCONN, O_LOGFILE, O_LEVEL,
          O_RATES, O_NORATE, O_PERIP, O_BODYTO, O_CORS, O_CERT, O_KEY, O_MAXUP,
-         O_INFLIGHT, O_HDRTO, O_MINRATE, O_GRACE };
+         O_INFLIGHT, O_HDRTO, O_MINRATE, O_GRACE, O_SPOOLDIR, O_MAXSPOOL };
   static const struct option opts[] = {
       {"port", required_argument, 0, 'p'},
       {"bind", required_argument, 0, 'b'},
@@ -146,6 +154,8 @@ int cmd_serve(int argc, char **argv) {
       {"http-mode", required_argument, 0, O_MODE},
       {"max-body", required_argument, 0, O_MAXBODY},
       {"max-upload", required_argument, 0, O_MAXUP},
+      {"spool-dir", required_argument, 0, O_SPOOLDIR},
+      {"max-spool", required_argument, 0, O_MAXSPOOL},
       {"timeout", required_argument, 0, O_TIMEOUT},
       {"max-connections", required_argument, 0, O_MAXCONN},
       {"log-file", required_argument, 0, O_LOGFILE},
@@ -174,6 +184,8 @@ int cmd_serve(int argc, char **argv) {
     case O_MODE: mode = optarg; break;
     case O_MAXBODY: max_body = optarg; break;
     case O_MAXUP: max_upload = optarg; break;
+    case O_SPOOLDIR: cfg.spool_dir = optarg; break;
+    case O_MAXSPOOL: max_spool = optarg; break;
     case O_TIMEOUT: timeout = optarg; break;
     case O_MAXCONN: max_conns = optarg; break;
     case O_LOGFILE: cfg.log_file = optarg; break;
@@ -216,6 +228,11 @@ int cmd_serve(int argc, char **argv) {
     if (parse_uint(max_upload, (unsigned long long)1 << 44, &v) < 0 || v < 1024)
       return cli_usage_error("serve", "max-upload must be at least 1024 bytes");
     cfg.max_upload = (size_t)v;
+  }
+  if (max_spool) {
+    if (parse_uint(max_spool, (unsigned long long)1 << 50, &v) < 0 || (v && v < 65536))
+      return cli_usage_error("serve", "max-spool must be 0 (no bound) or at least 65536 bytes");
+    cfg.max_spool = v;
   }
   if (timeout) {
     if (parse_uint(timeout, 86400, &v) < 0 || v == 0)
@@ -312,6 +329,10 @@ int cmd_serve(int argc, char **argv) {
       goto out;
     }
   }
+  if (spool_new(cfg.spool_dir, cfg.max_spool, &app.spool, &err) < 0) {
+    log_msg(LOG_ERROR, "startup", "%s (--spool-dir)", err.msg);
+    goto out;
+  }
   if (model_holder_new(&app.models) < 0) {
     log_msg(LOG_ERROR, "startup", "out of memory");
     goto out;
@@ -378,6 +399,7 @@ out:
   trainer_free(app.trainer); /* waits for a running training */
   model_holder_free(app.models);
   store_pool_free(app.pool);
+  spool_free(app.spool);
   gaz_free(app.gaz);
   ratelimit_free(app.limiter);
   metrics_free(app.metrics);

@@ -173,7 +173,7 @@ int cmd_train(int argc, char **argv) {
   struct suite *s = NULL;
   json_t *sum = NULL;
   int rc = EXIT_FAIL;
-  if (gaz_load_default(&gaz, &err) < 0 || store_open(db, &st, &err) < 0) {
+  if (gaz_load_default(&gaz, &err) < 0 || cli_store_open(db, &st, &err) < 0) {
     rc = cli_fail("train", "%s", err.msg);
     goto out;
   }

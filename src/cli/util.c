@@ -4,7 +4,15 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "gromo/store.h"
 #include "gromo/timeutil.h"
+
+int cli_store_open(const char *db, struct store **out, struct gerr *err) {
+  if (store_open(db, out, err) < 0)
+    return -1;
+  store_set_busy_timeout(*out, STORE_BUSY_LONG_MS);
+  return 0;
+}
 
 const char *cli_env(const char *name, const char *def) {
   const char *v = getenv(name);

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "gromo/http.h"
+#include "gromo/log.h"
 
 #define RESP_DATA_LIMIT ((size_t)1 << 30)
 
@@ -155,8 +156,28 @@ static int render_success(struct resp *rs, struct buf *out) {
   return 0;
 }
 
+/* Refusals an operator has to act on (a full disk, the upload spool at its
+ * bound) are logged at warning level with their cause: the request's own
+ * log line has only the status. */
+static void log_storage_error(const struct resp *rs, const char *request_id) {
+  if (rs->err.code != GERR_INSUFFICIENT_STORAGE)
+    return;
+  const char *msg = rs->err.msg[0] ? rs->err.msg : gerr_default_message(rs->err.code);
+  struct buf b;
+  buf_init(&b, 2048);
+  char head[160];
+  snprintf(head, sizeof head, "\"id\":\"%s\",\"status\":%d,\"code\":\"%s\",\"cause\":\"",
+           request_id ? request_id : "", rs->status, gerr_name(rs->err.code));
+  if (buf_puts(&b, head) == 0 && buf_json_escape(&b, msg, strlen(msg)) == 0 &&
+      buf_puts(&b, "\"") == 0)
+    log_fields(LOG_WARN, "storage", b.data, b.len);
+  buf_release(&b);
+}
+
 int http_render(struct resp *rs, const char *request_id, char **body,
                 size_t *len, const char **content_type) {
+  if (rs->is_error)
+    log_storage_error(rs, request_id);
   struct buf out;
   buf_init(&out, RESP_DATA_LIMIT);
   *content_type = "application/json";

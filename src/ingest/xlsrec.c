@@ -13,7 +13,10 @@
  *    file, never harms the caller.
  * freexl reads the whole first worksheet into memory when it opens the file,
  * so the file size (max_uncompressed) and the cells the sheet declares are
- * limited too. The parent hands the cells one row at a time to tab_rows. */
+ * limited too. The parent hands the cells one row at a time to tab_rows.
+ * The parent reads the file with pread, never through a memory map: a file
+ * that shrinks while it is read (gromo import of a file being rewritten) is
+ * an error, not a SIGBUS. */
 #include <errno.h>
 #include <fcntl.h>
 #include <freexl.h>
@@ -23,7 +26,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -58,9 +60,42 @@ static uint32_t le32(const unsigned char *p) {
   return le16(p) | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 }
 
-/* A compound file (CFBF) mapped in memory: its sectors and FAT. */
+/* Bytes a stream is read from: the file (fd, read with pread) or memory
+ * (mem, the mini stream). len is the size the file had when it was opened:
+ * a pread that finds fewer bytes marks it changed. */
+struct src {
+  int fd;
+  const unsigned char *mem;
+  size_t len;
+  int changed;
+};
+
+static int src_read(struct src *s, size_t off, size_t k, unsigned char *out) {
+  if (off > s->len || s->len - off < k)
+    return -1;
+  if (s->mem) {
+    memcpy(out, s->mem + off, k);
+    return 0;
+  }
+  while (k) {
+    ssize_t r = pread(s->fd, out, k, (off_t)off);
+    if (r < 0 && errno == EINTR)
+      continue;
+    if (r <= 0) {
+      s->changed = r == 0; /* it was longer when it was opened */
+      return -1;
+    }
+    out += r;
+    off += (size_t)r;
+    k -= (size_t)r;
+  }
+  return 0;
+}
+
+/* A compound file (CFBF): its header, sectors and FAT. */
 struct cfb {
-  const unsigned char *p;
+  struct src *file;
+  unsigned char hdr[512];
   size_t n;
   unsigned shift; /* sector size 1 << shift */
   size_t nsect;   /* whole sectors after the header */
@@ -72,17 +107,16 @@ struct cfb {
  * (units of 1 << shift bytes, from offset skip), following next[nnext].
  * 0, or -1 when the chain leaves the file, loops or ends early. */
 static int chain_copy(const uint32_t *next, size_t nnext, uint32_t start,
-                      size_t size, const unsigned char *base, size_t base_len,
-                      size_t skip, unsigned shift, unsigned char *out) {
+                      size_t size, struct src *base, size_t skip, unsigned shift,
+                      unsigned char *out) {
   size_t usz = (size_t)1 << shift, done = 0, steps = 0;
   uint32_t u = start;
   while (done < size) {
     if (u >= nnext || ++steps > nnext)
       return -1;
     size_t off = skip + ((size_t)u << shift), k = size - done < usz ? size - done : usz;
-    if (off > base_len || base_len - off < k)
+    if (src_read(base, off, k, out + done) < 0)
       return -1;
-    memcpy(out + done, base + off, k);
     done += k;
     u = next[u];
   }
@@ -98,11 +132,14 @@ static size_t chain_length(const uint32_t *next, size_t nnext, uint32_t start) {
   return count;
 }
 
-static int cfb_open(struct cfb *c, const unsigned char *p, size_t n) {
+static int cfb_open(struct cfb *c, struct src *file) {
   memset(c, 0, sizeof *c);
-  if (n < 512 || memcmp(p, "\xD0\xCF\x11\xE0\xA1\xB1\x1A\xE1", 8) != 0)
+  c->file = file;
+  const unsigned char *p = c->hdr;
+  size_t n = file->len;
+  if (n < 512 || src_read(file, 0, 512, c->hdr) < 0 ||
+      memcmp(p, "\xD0\xCF\x11\xE0\xA1\xB1\x1A\xE1", 8) != 0)
     return -1;
-  c->p = p;
   c->n = n;
   c->shift = le16(p + 0x1E);
   if (c->shift != 9 && c->shift != 12)
@@ -121,22 +158,27 @@ static int cfb_open(struct cfb *c, const unsigned char *p, size_t n) {
   size_t ndifat = le32(p + 0x48), k = 0;
   for (size_t i = 0; i < 109 && k < nfatsec; i++, k++) {
     uint32_t s = le32(p + 0x4C + 4 * i);
-    if (s >= c->nsect)
+    if (s >= c->nsect ||
+        src_read(file, ((size_t)s + 1) * ssz, ssz, (unsigned char *)c->fat + k * ssz) < 0)
       return -1;
-    memcpy((unsigned char *)c->fat + k * ssz, p + ((size_t)s + 1) * ssz, ssz);
   }
+  unsigned char *sec = ndifat && k < nfatsec ? malloc(ssz) : NULL;
   for (size_t d = 0; d < ndifat && k < nfatsec; d++) {
-    if (difat >= c->nsect)
+    if (!sec || difat >= c->nsect || src_read(file, ((size_t)difat + 1) * ssz, ssz, sec) < 0) {
+      free(sec);
       return -1;
-    const unsigned char *sec = p + ((size_t)difat + 1) * ssz;
+    }
     for (size_t i = 0; i + 1 < per && k < nfatsec; i++, k++) {
       uint32_t s = le32(sec + 4 * i);
-      if (s >= c->nsect)
+      if (s >= c->nsect ||
+          src_read(file, ((size_t)s + 1) * ssz, ssz, (unsigned char *)c->fat + k * ssz) < 0) {
+        free(sec);
         return -1;
-      memcpy((unsigned char *)c->fat + k * ssz, p + ((size_t)s + 1) * ssz, ssz);
+      }
     }
     difat = le32(sec + ssz - 4);
   }
+  free(sec);
   if (k < nfatsec)
     return -1;
   for (size_t i = 0; i < c->nfat; i++) /* as numbers of this machine */
@@ -161,13 +203,13 @@ static int name_is(const unsigned char *e, const char *want) {
 
 /* The workbook stream, malloc'd, in *out[*len]. 0 or -1. */
 static int cfb_workbook(const struct cfb *c, unsigned char **out, size_t *len) {
-  const unsigned char *p = c->p;
+  const unsigned char *p = c->hdr;
   size_t ssz = (size_t)1 << c->shift;
   size_t nd = chain_length(c->fat, c->nfat, le32(p + 0x30));
   if (nd == 0)
     return -1;
   unsigned char *dir = malloc(nd * ssz);
-  if (!dir || chain_copy(c->fat, c->nfat, le32(p + 0x30), nd * ssz, p, c->n, ssz,
+  if (!dir || chain_copy(c->fat, c->nfat, le32(p + 0x30), nd * ssz, c->file, ssz,
                          c->shift, dir) < 0) {
     free(dir);
     return -1;
@@ -190,7 +232,7 @@ static int cfb_workbook(const struct cfb *c, unsigned char **out, size_t *len) {
   if (!data)
     goto out;
   if (size >= le32(p + 0x38)) { /* in ordinary sectors */
-    rc = chain_copy(c->fat, c->nfat, le32(book + 0x74), size, p, c->n, ssz,
+    rc = chain_copy(c->fat, c->nfat, le32(book + 0x74), size, c->file, ssz,
                     c->shift, data);
     goto out;
   }
@@ -202,14 +244,15 @@ static int cfb_workbook(const struct cfb *c, unsigned char **out, size_t *len) {
   mini = malloc(msize ? msize : 1);
   minifat = malloc(nmf * ssz);
   if (!mini || !minifat ||
-      chain_copy(c->fat, c->nfat, le32(root + 0x74), msize, p, c->n, ssz, c->shift, mini) < 0 ||
-      chain_copy(c->fat, c->nfat, le32(p + 0x3C), nmf * ssz, p, c->n, ssz, c->shift,
+      chain_copy(c->fat, c->nfat, le32(root + 0x74), msize, c->file, ssz, c->shift, mini) < 0 ||
+      chain_copy(c->fat, c->nfat, le32(p + 0x3C), nmf * ssz, c->file, ssz, c->shift,
                  (unsigned char *)minifat) < 0)
     goto out;
   for (size_t i = 0; i < nmf * ssz / 4; i++)
     minifat[i] = le32((unsigned char *)&minifat[i]);
-  rc = chain_copy(minifat, nmf * ssz / 4, le32(book + 0x74), size, mini, msize, 0,
-                  mshift, data);
+  struct src ministream = {.fd = -1, .mem = mini, .len = msize};
+  rc = chain_copy(minifat, nmf * ssz / 4, le32(book + 0x74), size, &ministream, 0, mshift,
+                  data);
 out:
   free(dir);
   free(mini);
@@ -317,16 +360,18 @@ static double biff_date_days(const unsigned char *w, size_t n) {
   return days;
 }
 
-/* Reads the container and the records of the mapped file: -1 with *err when
- * it is not a compound file we can read, or its dates are too costly. */
-static int scan_dates(const unsigned char *p, size_t n, struct gerr *err) {
+/* Reads the container and the records of the file: -1 with *err when it is
+ * not a compound file we can read, or its dates are too costly. */
+static int scan_dates(struct src *file, struct gerr *err) {
   struct cfb c;
   unsigned char *w = NULL;
   size_t wn = 0;
   int rc = 0;
-  if (cfb_open(&c, p, n) < 0 || cfb_workbook(&c, &w, &wn) < 0)
-    rc = gerr_set(err, GERR_INVALID_INPUT,
-                  "the XLS file is corrupt or truncated, or older than Excel 5");
+  if (cfb_open(&c, file) < 0 || cfb_workbook(&c, &w, &wn) < 0)
+    rc = file->changed
+             ? gerr_set(err, GERR_INVALID_INPUT, "the XLS file shrank while it was read")
+             : gerr_set(err, GERR_INVALID_INPUT,
+                        "the XLS file is corrupt or truncated, or older than Excel 5");
   else if (biff_date_days(w, wn) > XLS_MAX_DATE_DAYS)
     rc = gerr_set(err, GERR_INVALID_INPUT,
                   "refused: the dates of the XLS file would take too long to "
@@ -342,33 +387,34 @@ static int scan_dates(const unsigned char *p, size_t n, struct gerr *err) {
 static int precheck(const char *path, const struct tab_limits *lim,
                     struct gerr *err) {
   struct stat st;
-  if (stat(path, &st) < 0)
-    return gerr_set(err, GERR_INTERNAL, "cannot read the uploaded file");
-  if (st.st_size == 0)
-    return gerr_set(err, GERR_INVALID_INPUT, "the file is empty");
-  if ((uint64_t)st.st_size > lim->max_uncompressed)
-    return gerr_set(err, GERR_INVALID_INPUT,
-                    "refused: the XLS file has %llu bytes, more than the limit "
-                    "of %llu bytes",
-                    (unsigned long long)st.st_size,
-                    (unsigned long long)lim->max_uncompressed);
   int fd = open(path, O_RDONLY | O_CLOEXEC);
-  size_t size = (size_t)st.st_size;
-  void *map = fd < 0 ? MAP_FAILED : mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0);
-  if (fd >= 0)
-    close(fd);
-  if (map == MAP_FAILED)
+  if (fd < 0 || fstat(fd, &st) < 0) {
+    if (fd >= 0)
+      close(fd);
     return gerr_set(err, GERR_INTERNAL, "cannot read the uploaded file");
+  }
+  struct src file = {.fd = fd, .len = (size_t)st.st_size};
+  unsigned char head[8] = {0};
   int rc;
-  if (size >= 4 && memcmp(map, "PK\x03\x04", 4) == 0)
+  if (st.st_size == 0)
+    rc = gerr_set(err, GERR_INVALID_INPUT, "the file is empty");
+  else if ((uint64_t)st.st_size > lim->max_uncompressed)
+    rc = gerr_set(err, GERR_INVALID_INPUT,
+                  "refused: the XLS file has %llu bytes, more than the limit "
+                  "of %llu bytes",
+                  (unsigned long long)st.st_size,
+                  (unsigned long long)lim->max_uncompressed);
+  else if (src_read(&file, 0, file.len < 8 ? file.len : 8, head) < 0)
+    rc = gerr_set(err, GERR_INVALID_INPUT, "the XLS file shrank while it was read");
+  else if (file.len >= 4 && memcmp(head, "PK\x03\x04", 4) == 0)
     rc = gerr_set(err, GERR_INVALID_INPUT,
                   "not an XLS workbook: it looks like an XLSX file");
-  else if (size < 8 || memcmp(map, "\xD0\xCF\x11\xE0", 4) != 0)
+  else if (file.len < 8 || memcmp(head, "\xD0\xCF\x11\xE0", 4) != 0)
     rc = gerr_set(err, GERR_INVALID_INPUT,
                   "not an XLS workbook (Excel 97-2003 or Excel 5/95)");
   else
-    rc = scan_dates(map, size, err);
-  munmap(map, size);
+    rc = scan_dates(&file, err);
+  close(fd);
   return rc;
 }
 

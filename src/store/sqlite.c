@@ -172,6 +172,7 @@ static int db_error(struct sqlite_store *s, int rc, const char *what,
   case SQLITE_LOCKED:
     return gerr_set(err, GERR_UNAVAILABLE, "%s: the database is locked (%s)", what, msg);
   case SQLITE_IOERR:
+    return gerr_set(err, GERR_UNAVAILABLE, "%s: %s", what, msg);
   case SQLITE_CANTOPEN:
   case SQLITE_READONLY:
   case SQLITE_PERM:

@@ -39,9 +39,9 @@ int store_ping(struct store *s, struct gerr *err) { return s->ops->ping(s, err);
 
 int store_schema_version(struct store *s) { return s->ops->schema_version(s); }
 
-void store_hint_bulk_load(struct store *s) { s->bulk_load = 1; }
-
 void store_set_busy_timeout(struct store *s, int ms) { s->ops->busy_timeout(s, ms); }
+
+void store_hint_bulk_load(struct store *s) { s->bulk_load = 1; }
 
 int store_begin(struct store *s, struct gerr *err) {
   if (s->in_tx)

@@ -11,6 +11,7 @@
 #include <cmocka.h>
 
 #include "gromo/ingest.h"
+#include "gromo/spool.h"
 #include "gromo/store.h"
 #include "gromo/timeutil.h"
 
@@ -30,10 +31,32 @@ struct seen {
   struct gerr err;
 };
 
-static void read_all(const char *text, enum ingest_format fmt, struct seen *s) {
+/* Input handed out `chunk` bytes at a time, as a file read in pieces. */
+struct pieces {
+  const char *text;
+  size_t len, off, chunk;
+};
+
+static long read_piece(void *ctx, char *dst, size_t cap, struct gerr *err) {
+  struct pieces *p = ctx;
+  size_t n = p->len - p->off;
+  if (n > p->chunk)
+    n = p->chunk;
+  if (n > cap)
+    n = cap;
+  memcpy(dst, p->text + p->off, n);
+  p->off += n;
+  return (long)n;
+}
+
+/* chunk 0: over the buffer; else streamed in pieces of chunk bytes. */
+static void read_mode(const char *text, enum ingest_format fmt, struct seen *s,
+                      size_t chunk) {
   struct ingest_reader *r = NULL;
+  struct pieces pc = {text, strlen(text), 0, chunk};
   memset(s, 0, sizeof *s);
-  s->rc = ingest_json_open(text, strlen(text), fmt, &r, &s->err);
+  s->rc = chunk ? ingest_json_open_stream(read_piece, &pc, fmt, &r, &s->err)
+                : ingest_json_open(text, strlen(text), fmt, &r, &s->err);
   if (s->rc < 0)
     return;
   struct sale_rules rules = {.now_ist_ms = NOW_MS};
@@ -46,7 +69,24 @@ static void read_all(const char *text, enum ingest_format fmt, struct seen *s) {
     s->valid[s->n] = valid;
     s->row[s->n++] = row;
   }
+  if (chunk && s->rc == 0)
+    assert_int_equal(ingest_offset(r), strlen(text));
   ingest_free(r);
+}
+
+/* Over the buffer, and streamed in pieces of every size from 1 byte: the
+ * same records, rows and errors. */
+static void read_all(const char *text, enum ingest_format fmt, struct seen *s) {
+  read_mode(text, fmt, s, 0);
+  static const size_t chunks[] = {1, 2, 3, 7, 64, 4096};
+  for (size_t i = 0; i < sizeof chunks / sizeof chunks[0]; i++) {
+    struct seen t;
+    read_mode(text, fmt, &t, chunks[i]);
+    if (t.rc != s->rc || t.n != s->n || strcmp(t.err.msg, s->err.msg) != 0 ||
+        memcmp(t.valid, s->valid, sizeof t.valid) || memcmp(t.row, s->row, sizeof t.row))
+      fail_msg("streamed in pieces of %zu: rc %d n %zu \"%s\", not rc %d n %zu \"%s\"",
+               chunks[i], t.rc, t.n, t.err.msg, s->rc, s->n, s->err.msg);
+  }
 }
 
 static void test_ingest__detect(void **state) {
@@ -370,12 +410,191 @@ static void test_writer__free_without_finish(void **state) {
   temp_store_close(&t);
 }
 
+/* Streamed over many windows: a large array, a line too long to keep, and
+ * an input that fails part way. */
+static long read_failing(void *ctx, char *dst, size_t cap, struct gerr *err) {
+  struct pieces *p = ctx;
+  if (p->off >= p->len / 2)
+    return gerr_set(err, GERR_INVALID_INPUT, "x.json: the file shrank");
+  return read_piece(ctx, dst, cap, err);
+}
+
+static void test_ingest__streamed_windows(void **state) {
+  struct buf b;
+  buf_init(&b, (size_t)64 << 20);
+  assert_int_equal(buf_puts(&b, "["), 0);
+  for (int i = 0; i < 20000; i++)
+    assert_int_equal(buf_puts(&b, i ? ",\n" REC("400001") : REC("400001")), 0);
+  assert_int_equal(buf_puts(&b, "]"), 0);
+  struct sale_rules rules = {.now_ist_ms = now_ist_ms()};
+  struct sale rec;
+  struct sale_problems pr;
+  size_t row, index, n = 0;
+  int valid, got;
+  struct gerr err;
+  struct pieces pc = {b.data, b.len, 0, 100000};
+  struct ingest_reader *r = NULL;
+  assert_int_equal(ingest_json_open_stream(read_piece, &pc, INGEST_JSON_ARRAY, &r, &err), 0);
+  while ((got = ingest_next(r, &rules, &rec, &valid, &pr, &row, &index, &err)) == 1)
+    n += valid;
+  assert_int_equal(got, 0);
+  assert_int_equal(n, 20000);
+  assert_int_equal(row, 20000);
+  ingest_free(r);
+  /* The input fails half way: the reading stops with its error. */
+  pc = (struct pieces){b.data, b.len, 0, 4096};
+  assert_int_equal(ingest_json_open_stream(read_failing, &pc, INGEST_JSON_ARRAY, &r, &err), 0);
+  n = 0;
+  while ((got = ingest_next(r, &rules, &rec, &valid, &pr, &row, &index, &err)) == 1)
+    n++;
+  assert_int_equal(got, -1);
+  assert_string_equal(err.msg, "x.json: the file shrank");
+  assert_true(n > 0 && n < 20000);
+  ingest_free(r);
+  /* An NDJSON line of 3 MiB: one rejected record, never held whole; the
+   * lines around it are read. */
+  buf_reset(&b);
+  assert_int_equal(buf_puts(&b, REC("400001") "\n{\"x\":\""), 0);
+  for (int i = 0; i < 3 * 1024; i++) {
+    char kib[1024];
+    memset(kib, 'a', sizeof kib);
+    assert_int_equal(buf_append(&b, kib, sizeof kib), 0);
+  }
+  assert_int_equal(buf_puts(&b, "\"}\n" REC("110001") "\n"), 0);
+  pc = (struct pieces){b.data, b.len, 0, 65536};
+  assert_int_equal(ingest_json_open_stream(read_piece, &pc, INGEST_NDJSON, &r, &err), 0);
+  int seen_valid[3] = {0};
+  size_t rows[3] = {0};
+  char problem[120] = "";
+  n = 0;
+  while ((got = ingest_next(r, &rules, &rec, &valid, &pr, &row, &index, &err)) == 1 && n < 3) {
+    if (!valid)
+      snprintf(problem, sizeof problem, "%s", pr.p[0].problem);
+    seen_valid[n] = valid;
+    rows[n++] = row;
+  }
+  assert_int_equal(got, 0);
+  assert_int_equal(n, 3);
+  assert_true(seen_valid[0] && !seen_valid[1] && seen_valid[2]);
+  assert_int_equal(rows[1], 2);
+  assert_int_equal(rows[2], 3);
+  assert_non_null(strstr(problem, "longer than"));
+  ingest_free(r);
+  buf_release(&b);
+}
+
+/* Staged records come back as they went in: every field, the longest
+ * texts, empty ones, across many read buffers. */
+struct replayed {
+  size_t n;
+  int bad;
+};
+
+static struct sale sale_staged(int i) {
+  struct sale r = sale_numbered(i, i % 3 == 0);
+  r.customer_income = i % 5 == 0 ? 0.5 : 1000.25 * i;
+  r.customer_age = 18 + i % 80;
+  if (i % 7 == 0) {
+    memset(r.city, 'c', SALE_CITY_MAX_BYTES);
+    r.city[SALE_CITY_MAX_BYTES] = '\0';
+    memset(r.id, 'i', SALE_ID_MAX);
+    r.id[SALE_ID_MAX] = '\0';
+    memset(r.product, 'p', SALE_IDENT_MAX);
+    r.product[SALE_IDENT_MAX] = '\0';
+    snprintf(r.agent_id, sizeof r.agent_id, "f47ac10b-58cc-4372-a567-0e02b2c3d479");
+  } else if (i % 2) {
+    snprintf(r.city, sizeof r.city, "Mumbai %d", i);
+  }
+  return r;
+}
+
+static int check_replayed(void *ctx, const struct sale *rec) {
+  struct replayed *r = ctx;
+  struct sale want = sale_staged((int)r->n++);
+  if (rec->ts_ms != want.ts_ms || rec->pincode != want.pincode ||
+      rec->customer_age != want.customer_age ||
+      rec->customer_income != want.customer_income || strcmp(rec->product, want.product) ||
+      strcmp(rec->channel, want.channel) || strcmp(rec->agent_id, want.agent_id) ||
+      strcmp(rec->id, want.id) || strcmp(rec->city, want.city))
+    r->bad++;
+  return 0;
+}
+
+static void test_stage__round_trip(void **state) {
+  struct gerr err;
+  struct sale_stage *st = NULL;
+  assert_int_equal(sale_stage_new(NULL, &st, &err), 0);
+  for (int i = 0; i < 20000; i++) {
+    struct sale r = sale_staged(i);
+    assert_int_equal(sale_stage_add(st, &r, &err), 0);
+  }
+  assert_int_equal(sale_stage_count(st), 20000);
+  assert_true(sale_stage_bytes(st) < 20000 * 200); /* compact */
+  for (int pass = 0; pass < 2; pass++) {
+    struct replayed r = {0, 0};
+    assert_int_equal(sale_stage_replay(st, check_replayed, &r, &err), 0);
+    assert_int_equal(r.n, 20000);
+    assert_int_equal(r.bad, 0);
+  }
+  sale_stage_free(st);
+  sale_stage_free(NULL);
+}
+
+/* The bound counts every file of the spool; freeing gives the room back.
+ * Files have no name in the folder. */
+static void test_spool__bound_and_no_names(void **state) {
+  char dir[] = "/tmp/gromo-test-spool-XXXXXX";
+  assert_non_null(mkdtemp(dir));
+  struct gerr err;
+  struct spool *sp = NULL;
+  assert_int_equal(spool_new(dir, 100000, &sp, &err), 0);
+  struct spool_file *a = NULL, *b = NULL;
+  assert_int_equal(spool_file_new(sp, &a, &err), 0);
+  assert_int_equal(spool_file_new(sp, &b, &err), 0);
+  char chunk[1000];
+  memset(chunk, 'x', sizeof chunk);
+  for (int i = 0; i < 60; i++)
+    assert_int_equal(spool_file_write(a, chunk, sizeof chunk, &err), 0);
+  int refused = -1;
+  for (int i = 0; i < 60 && refused < 0; i++)
+    if (spool_file_write(b, chunk, sizeof chunk, &err) < 0)
+      refused = i;
+  assert_int_equal(refused, 40);
+  assert_int_equal(err.code, GERR_INSUFFICIENT_STORAGE);
+  assert_non_null(strstr(err.msg, "--max-spool"));
+  assert_int_equal(spool_used(sp), 100000);
+  /* What a holds can be read back through its path. */
+  assert_int_equal(spool_file_flush(a, &err), 0);
+  FILE *f = fopen(spool_file_path(a), "rb");
+  assert_non_null(f);
+  assert_int_equal(fseek(f, 0, SEEK_END), 0);
+  assert_int_equal(ftell(f), 60000);
+  fclose(f);
+  char cmd[128];
+  snprintf(cmd, sizeof cmd, "test -z \"$(ls -A '%s')\"", dir);
+  assert_int_equal(system(cmd), 0); /* nothing to see in the folder */
+  spool_file_free(b);
+  spool_file_free(a);
+  assert_int_equal(spool_used(sp), 0);
+  assert_int_equal(spool_file_new(sp, &a, &err), 0);
+  assert_int_equal(spool_file_write(a, chunk, sizeof chunk, &err), 0);
+  spool_file_free(a);
+  spool_free(sp);
+  assert_int_equal(rmdir(dir), 0);
+  /* A folder that is not one is refused by name. */
+  assert_int_equal(spool_new("/nonexistent/spool", 0, &sp, &err), -1);
+  assert_non_null(strstr(err.msg, "/nonexistent/spool"));
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_stage__round_trip),
+      cmocka_unit_test(test_spool__bound_and_no_names),
       cmocka_unit_test(test_ingest__detect),
       cmocka_unit_test(test_ingest__json_array_rows),
       cmocka_unit_test(test_ingest__json_array_broken),
       cmocka_unit_test(test_ingest__ndjson_keeps_going),
+      cmocka_unit_test(test_ingest__streamed_windows),
       cmocka_unit_test(test_jsonrec__any_chunking_same_records),
       cmocka_unit_test(test_jsonrec__types_and_members),
       cmocka_unit_test(test_jsonrec__structural_errors),
