@@ -301,7 +301,8 @@ int suite_regions_build(struct suite *s, int k, uint64_t seed, struct gerr *err)
   }
   size_t unplaced = np - n;
   if (n >= 2) {
-    struct cluster_input in = {n, lat, lng, nf, feat, 0, d->nprod};
+    struct cluster_input in = {.n = n, .lat = lat, .lng = lng, .nf = nf, .feat = feat,
+                               .mix_off = 0, .mix_len = d->nprod};
     struct cluster_config cfg;
     cluster_config_defaults(&cfg);
     cfg.k = k > 0 && (size_t)k > n ? (int)n : k;
