@@ -34,13 +34,23 @@
  * non-increasing in k; the smallest k within SCORE_TOLERANCE of the lowest
  * wins (scores of neighbouring k differ by less than their noise). On
  * retraining the previous k stays unless the best candidate scores lower
- * by more than KEEP_MARGIN. */
+ * by more than KEEP_MARGIN, or it lies outside the range widened by
+ * KEEP_RANGE_SLACK each way (the data grew or shrank by that much). */
 #define K_PENALTY 1.0
 #define SCORE_TOLERANCE 0.01
 #define KEEP_MARGIN 0.06
+#define KEEP_RANGE_SLACK 1.25
 /* A warm start needs at least this share of the points to have had a
- * region; with fewer the previous clustering says too little. */
+ * region; with fewer the previous clustering says too little. In it a point
+ * leaves its previous region only for a centre nearer in squared distance
+ * by WARM_STICK times the mean squared distance of a point to its centre in
+ * a cold run (WARM_COLD_RESTARTS restarts) with the same k; and the cold
+ * run wins when the warm one's sum of squares is more than WARM_STALE above
+ * its own: the previous regions no longer fit the data. */
 #define WARM_MIN_SHARE 0.5
+#define WARM_STICK 1.0
+#define WARM_COLD_RESTARTS 2
+#define WARM_STALE 0.1
 #define SELECT_POINTS 3000   /* k is chosen on a subsample of this many */
 /* Restarts per candidate k: as many as SELECT_WORK / (points x k) allow,
  * at least SELECT_RESTARTS (at most the config's): small inputs can afford
@@ -458,8 +468,9 @@ static double km_try(struct km *m, int j, size_t cand, double *cc, double *dp) {
       pot += u * u;
       continue;
     }
-    dp[i] = sqrt(dist2(m->x + i * d, xp, d));
-    pot += fmin(dp[i] * dp[i], u * u);
+    double dd = dist2(m->x + i * d, xp, d);
+    dp[i] = sqrt(dd);
+    pot += dd < u * u ? dd : u * u; /* not fmin: a call in this loop */
   }
   return pot;
 }
@@ -644,7 +655,7 @@ static size_t km_assign(struct km *m) {
     size_t a = (size_t)m->a[i];
     m->u[i] += m->move[a];
     m->l[i] -= a == far1 ? move2 : move1;
-    double bound = fmax(m->half[a], m->l[i]);
+    double bound = m->half[a] > m->l[i] ? m->half[a] : m->l[i];
     if (m->u[i] <= bound)
       continue;
     const double *xi = x + i * d;
@@ -1039,17 +1050,18 @@ static int pick_candidate(const struct scored_k *sk, int nc) {
 /* Chooses k by the criterion: k-means of a subsample for SELECT_COARSE
  * values spread geometrically over [kmin, kmax] (all of them when there are
  * no more), then up to SELECT_FINE more between the neighbours of the one
- * picked, and k_also (0: none) when in the range; the pick among them all
- * is out->k_best. The candidates go to out, ascending; the range to *kmin,
- * *kmax. -1 when out of memory. */
+ * picked; the pick among them all is out->k_best. k_also (the previous k;
+ * 0: none) is scored too when within the range widened by KEEP_RANGE_SLACK
+ * each way, and picked only when in the range. The candidates go to out,
+ * ascending. -1 when out of memory. */
 static int choose_k(const struct embedding *e, const struct cluster_input *in,
-                    const struct cluster_config *cfg, int k_also, struct cluster_result *out,
-                    int *kmin_out, int *kmax_out) {
+                    const struct cluster_config *cfg, int k_also, struct cluster_result *out) {
   size_t n = in->n, d = e->d, nf = in->nf;
   int kmin, kmax;
   k_range(n, cfg, &kmin, &kmax);
-  *kmin_out = kmin;
-  *kmax_out = kmax;
+  if ((double)k_also * KEEP_RANGE_SLACK < (double)kmin ||
+      (double)k_also > (double)kmax * KEEP_RANGE_SLACK)
+    k_also = 0;
   int cand[CLUSTER_MAX_CANDIDATES], nc = 0;
   struct scored_k sk[CLUSTER_MAX_CANDIDATES];
   if (kmax - kmin + 1 <= SELECT_COARSE) {
@@ -1063,13 +1075,14 @@ static int choose_k(const struct embedding *e, const struct cluster_input *in,
     }
   }
 
-  size_t m = (size_t)kmax * 8 > SELECT_POINTS ? (size_t)kmax * 8 : SELECT_POINTS;
+  size_t ktop = (size_t)(k_also > kmax ? k_also : kmax);
+  size_t m = ktop * 8 > SELECT_POINTS ? ktop * 8 : SELECT_POINTS;
   if (m > n)
     m = n;
   size_t *sub = malloc(m * sizeof *sub);
   double *xs = malloc(m * d * sizeof *xs), *xr = malloc(m * (nf ? nf : 1) * sizeof *xr);
-  double *sum = malloc((size_t)kmax * (nf ? nf : 1) * sizeof *sum);
-  size_t *cnt = malloc((size_t)kmax * sizeof *cnt);
+  double *sum = malloc(ktop * (nf ? nf : 1) * sizeof *sum);
+  size_t *cnt = malloc(ktop * sizeof *cnt);
   int32_t *lab = malloc(m * sizeof *lab);
   int rc = -1;
   if (!sub || !xs || !xr || !sum || !cnt || !lab)
@@ -1101,8 +1114,7 @@ static int choose_k(const struct embedding *e, const struct cluster_input *in,
         add_candidate(cand, &nc, k);
     }
   }
-  if (k_also >= kmin && k_also <= kmax)
-    add_candidate(cand, &nc, k_also);
+  int also = k_also > 0 && add_candidate(cand, &nc, k_also) && (k_also < kmin || k_also > kmax);
   for (int c = from; c < nc; c++) {
     sk[c].k = cand[c];
     if (ratio_of_k(&s, cand[c], &sk[c].ratio) < 0)
@@ -1114,7 +1126,18 @@ static int choose_k(const struct embedding *e, const struct cluster_input *in,
     out->cand_score[c] = sk[c].score;
   }
   out->ncand = nc;
-  out->k_best = sk[pick_candidate(sk, nc)].k;
+  /* the pick among the range's candidates: k_also, outside it, is scored
+   * for the comparison alone */
+  if (also) {
+    struct scored_k in_range[CLUSTER_MAX_CANDIDATES];
+    int ni = 0;
+    for (int c = 0; c < nc; c++)
+      if (sk[c].k != k_also)
+        in_range[ni++] = sk[c];
+    out->k_best = in_range[pick_candidate(in_range, ni)].k;
+  } else {
+    out->k_best = sk[pick_candidate(sk, nc)].k;
+  }
   rc = 0;
 done:
   free(sub);
@@ -1128,40 +1151,51 @@ done:
 
 /* ---- Warm start -------------------------------------------------------- */
 
-/* The previous regions present: their number into *g, and the centre of
- * each in the embedding (the mean of its points' rows; ascending id) into
- * *centre (g x d, the caller frees; NULL when g = 0). -1 when out of
+/* The previous regions present: their number into *g, the centre of each
+ * in the embedding (the mean of its points' rows; ascending id) into
+ * *centre (g x d), and each point's region among them into *home (n; -1
+ * for none). The caller frees both (NULL when g = 0). -1 when out of
  * memory. */
 static int prev_centres(const struct embedding *e, size_t n, const int32_t *prev, int *g,
-                        double **centre) {
+                        double **centre, int32_t **home) {
   size_t d = e->d, np = 0, groups = 0;
   *g = 0;
   *centre = NULL;
+  *home = NULL;
   for (size_t i = 0; i < n; i++)
     np += prev[i] > 0;
   if (np == 0)
     return 0;
   uint64_t *key = malloc(np * sizeof *key);
-  if (!key)
+  int32_t *h = malloc(n * sizeof *h);
+  if (!key || !h) {
+    free(key);
+    free(h);
     return -1;
-  for (size_t i = 0, p = 0; i < n; i++)
+  }
+  for (size_t i = 0, p = 0; i < n; i++) {
+    h[i] = -1;
     if (prev[i] > 0)
       key[p++] = (uint64_t)(uint32_t)prev[i] << 32 | (uint64_t)i;
+  }
   qsort(key, np, sizeof *key, cmp_u64);
   for (size_t p = 0; p < np; p++)
     groups += p == 0 || key[p] >> 32 != key[p - 1] >> 32;
   double *c = calloc(groups * d, sizeof *c);
   if (!c) {
     free(key);
+    free(h);
     return -1;
   }
   for (size_t p = 0, j = 0; p < np; j++) {
     size_t q = p;
     double *cj = c + j * d;
     while (q < np && key[q] >> 32 == key[p] >> 32) {
-      const double *xi = e->x + (size_t)(uint32_t)key[q] * d;
+      size_t i = (size_t)(uint32_t)key[q];
+      const double *xi = e->x + i * d;
       for (size_t t = 0; t < d; t++)
         cj[t] += xi[t];
+      h[i] = (int32_t)j;
       q++;
     }
     for (size_t t = 0; t < d; t++)
@@ -1171,6 +1205,7 @@ static int prev_centres(const struct embedding *e, size_t n, const int32_t *prev
   free(key);
   *g = (int)groups;
   *centre = c;
+  *home = h;
   return 0;
 }
 
@@ -1193,17 +1228,23 @@ static int cmp_int(const void *p, const void *q) {
 
 /* Keeps k of the g centres (k < g), in their order: those whose loss costs
  * most. A centre's cost is what its points would add to the sum of squares
- * by going to their second-nearest centre. -1 when out of memory. */
-static int drop_centres(const double *x, size_t n, size_t d, double *centre, int g, int k) {
+ * by going to their second-nearest centre. home[i] (n) follows: the kept
+ * index of its centre, -1 when dropped. -1 when out of memory. */
+static int drop_centres(const double *x, size_t n, size_t d, double *centre, int g, int k,
+                        int32_t *home) {
   struct costed *c = malloc((size_t)g * sizeof *c);
   int *keep = malloc((size_t)k * sizeof *keep);
-  if (!c || !keep) {
+  int32_t *to = malloc((size_t)g * sizeof *to);
+  if (!c || !keep || !to) {
     free(c);
     free(keep);
+    free(to);
     return -1;
   }
-  for (int j = 0; j < g; j++)
+  for (int j = 0; j < g; j++) {
     c[j] = (struct costed){0.0, j};
+    to[j] = -1;
+  }
   for (size_t i = 0; i < n; i++) {
     double b1 = INFINITY, b2 = INFINITY;
     int best = 0;
@@ -1223,26 +1264,73 @@ static int drop_centres(const double *x, size_t n, size_t d, double *centre, int
   for (int t = 0; t < k; t++)
     keep[t] = c[t].j;
   qsort(keep, (size_t)k, sizeof *keep, cmp_int);
-  for (int t = 0; t < k; t++)
+  for (int t = 0; t < k; t++) {
+    to[keep[t]] = t;
     if (keep[t] != t)
       memcpy(centre + (size_t)t * d, centre + (size_t)keep[t] * d, d * sizeof *centre);
+  }
+  for (size_t i = 0; i < n; i++)
+    if (home[i] >= 0)
+      home[i] = to[home[i]];
   free(c);
   free(keep);
+  free(to);
   return 0;
 }
 
-/* One k-means from the g <= k centres given (k - g more added by the
- * greedy k-means++ seeding, stream (STREAM_WARM, k)) into lab[n]. -1 when
- * out of memory. */
+/* One pass of the warm start's assignment: each point to the centre of
+ * least squared distance, less `stick` for its home centre; a point moves
+ * only for a strictly lower cost. Returns how many moved. */
+static size_t km_assign_sticky(struct km *m, const int32_t *home, double stick) {
+  size_t n = m->n, d = m->d, changed = 0;
+  for (size_t i = 0; i < n; i++) {
+    const double *xi = m->x + i * d;
+    int32_t a = m->a[i];
+    double best = dist2(xi, m->c + (size_t)a * d, d) - (home[i] == a ? stick : 0.0);
+    for (int j = 0; j < m->k; j++) {
+      if (j == a)
+        continue;
+      double cost = dist2(xi, m->c + (size_t)j * d, d) - (home[i] == j ? stick : 0.0);
+      if (cost < best) {
+        best = cost;
+        a = j;
+      }
+    }
+    if (a != m->a[i]) {
+      m->a[i] = a;
+      changed++;
+    }
+  }
+  return changed;
+}
+
+/* A warm start: from the previous partition itself (each point with a
+ * previous region in it, home[i], the others at their nearest centre) and
+ * the g <= k previous centres given, k - g more added by the greedy
+ * k-means++ seeding (stream (STREAM_WARM, k)), Lloyd's iterations in which
+ * a point leaves its previous region only for a centre nearer in squared
+ * distance by more than `stick`: they lower the sum of squares less stick
+ * for every point that stays. Into lab[n], the plain sum of squares into
+ * *sse. -1 when out of memory. */
 static int kmeans_warm(const double *x, size_t n, size_t d, int k, const double *start, int g,
-                       int max_iter, uint64_t seed, int32_t *lab) {
+                       const int32_t *home, double stick, int max_iter, uint64_t seed,
+                       int32_t *lab, double *sse) {
   struct km m;
   if (km_init(&m, x, n, d, k) < 0)
     return -1;
   memcpy(m.c, start, (size_t)g * d * sizeof *m.c);
   struct rng r = rng_stream(seed, STREAM_WARM, (uint64_t)k, 0);
   km_seed(&m, g, &r);
-  km_lloyd(&m, max_iter);
+  for (size_t i = 0; i < n; i++)
+    if (home[i] >= 0)
+      m.a[i] = home[i];
+  for (int it = 0; it < max_iter; it++)
+    if (km_assign_sticky(&m, home, stick) == 0 && it > 0)
+      break;
+    else
+      km_update(&m);
+  km_update(&m);
+  *sse = km_sse(&m);
   memcpy(lab, m.a, n * sizeof *lab);
   km_release(&m);
   return 0;
@@ -1466,26 +1554,26 @@ int cluster_run(const struct cluster_input *in, const struct cluster_config *cfg
   struct embedding e = {0};
   size_t *sil = NULL;
   double *start = NULL;
+  int32_t *home = NULL, *cold = NULL;
   int g = 0;
   if (embed(in, cfg.spatial_weight, &e) < 0)
     goto oom;
   /* the previous clustering: a warm start when enough of it is here */
   for (size_t i = 0; in->prev_id && i < n; i++)
     out->prev_points += in->prev_id[i] > 0;
-  if (in->prev_id && prev_centres(&e, n, in->prev_id, &g, &start) < 0)
+  if (in->prev_id && prev_centres(&e, n, in->prev_id, &g, &start, &home) < 0)
     goto oom;
   out->k_prev = g;
   out->warm = g > 0 && (double)out->prev_points >= WARM_MIN_SHARE * (double)n;
   if (cfg.k > 0) {
     out->k = out->k_best = cfg.k;
   } else {
-    int kmin, kmax;
-    if (choose_k(&e, in, &cfg, out->warm ? g : 0, out, &kmin, &kmax) < 0)
+    if (choose_k(&e, in, &cfg, out->warm ? g : 0, out) < 0)
       goto oom;
     out->k = out->k_best;
-    /* on retraining the previous k stays unless clearly beaten */
-    if (out->warm && g >= kmin && g <= kmax &&
-        score_of(out, g) <= score_of(out, out->k_best) + KEEP_MARGIN)
+    /* on retraining the previous k stays unless clearly beaten (it was
+     * scored when near enough the range) */
+    if (out->warm && score_of(out, g) <= score_of(out, out->k_best) + KEEP_MARGIN)
       out->k = g;
   }
   int k = out->k;
@@ -1498,10 +1586,23 @@ int cluster_run(const struct cluster_input *in, const struct cluster_config *cfg
   if (!out->label || !out->id || !out->centroid_lat || !out->centroid_lng || !sil)
     goto oom;
   if (out->warm) {
-    if (g > k && drop_centres(e.x, n, d, start, g, k) < 0)
+    /* the cold run of this k: the yardstick of the warm one */
+    double cold_sse, warm_sse;
+    int restarts = cfg.restarts < WARM_COLD_RESTARTS ? cfg.restarts : WARM_COLD_RESTARTS;
+    if (!(cold = malloc(n * sizeof *cold)) ||
+        kmeans(e.x, n, d, k, restarts, cfg.max_iter, cfg.seed, STREAM_FINAL_KMEANS, cold,
+               &cold_sse) < 0)
       goto oom;
-    if (kmeans_warm(e.x, n, d, k, start, g < k ? g : k, cfg.max_iter, cfg.seed, out->label) < 0)
+    if (g > k && drop_centres(e.x, n, d, start, g, k, home) < 0)
       goto oom;
+    if (kmeans_warm(e.x, n, d, k, start, g < k ? g : k, home,
+                    WARM_STICK * cold_sse / (double)n, cfg.max_iter, cfg.seed, out->label,
+                    &warm_sse) < 0)
+      goto oom;
+    if (warm_sse > (1.0 + WARM_STALE) * cold_sse) { /* stale: start afresh */
+      memcpy(out->label, cold, n * sizeof *cold);
+      out->warm = 0;
+    }
   } else {
     double sse;
     if (kmeans(e.x, n, d, k, cfg.restarts, cfg.max_iter, cfg.seed, STREAM_FINAL_KMEANS,
@@ -1526,6 +1627,8 @@ int cluster_run(const struct cluster_input *in, const struct cluster_config *cfg
     goto oom;
   embedding_release(&e);
   free(start);
+  free(home);
+  free(cold);
   free(sil);
   return 0;
 oom:
@@ -1533,6 +1636,8 @@ oom:
 fail:
   embedding_release(&e);
   free(start);
+  free(home);
+  free(cold);
   free(sil);
   cluster_result_free(out);
   return -1;

@@ -1008,9 +1008,11 @@ static void test_cluster__ids_stay_with_more_data(void **state) {
     for (size_t j = 0; j < b.n; j++)
       kept += prev[j] != 0 && rb.id[rb.label[j]] == prev[j];
     printf("%zu then %zu pincodes (seed %llu): k %d then %d (criterion's best %d), warm %d, "
-           "%zu of %zu keep their id (%.1f%%)\n",
+           "%zu of %zu keep their id (%.1f%%); ratios %.3f, %.3f then %.3f, %.3f\n",
            a.n, b.n, (unsigned long long)rows[t].seed, ra.k, rb.k, rb.k_best, rb.warm, kept, a.n,
-           100.0 * (double)kept / (double)a.n);
+           100.0 * (double)kept / (double)a.n, ra.median_km_ratio, ra.mix_variance_ratio,
+           rb.median_km_ratio, rb.mix_variance_ratio);
+    assert_true(rb.median_km_ratio <= 0.35 && rb.mix_variance_ratio <= 0.35);
     assert_int_equal(rb.warm, 1);
     assert_int_equal(rb.k_prev, ra.k);
     assert_int_equal(rb.prev_points, a.n);
@@ -1056,9 +1058,10 @@ static void test_cluster__never_two_across_states(void **state) {
 }
 
 /* Warm starts: from the same data the same regions; with k given above or
- * below the previous one, splits and merges that keep most ids; too little
- * of the previous clustering present: a cold start with ids still matched;
- * and the same result for the same input and seed. */
+ * below the previous one, splits and merges that keep most ids; previous
+ * regions that no longer fit, or too little of them present: a cold start
+ * with ids still matched; and the same result for the same input and
+ * seed. */
 static void test_cluster__warm_start(void **state) {
   struct sales p;
   sales_make(&p, 1000, 4, 0.0, 0);
@@ -1103,6 +1106,20 @@ static void test_cluster__warm_start(void **state) {
     cluster_result_free(&a);
     cluster_result_free(&b);
   }
+
+  /* previous regions that no longer fit (drawn at random): the warm run's
+   * sum of squares is far above a cold run's, and the cold run wins */
+  uint64_t rs = 77;
+  for (size_t i = 0; i < p.n; i++)
+    prev[i] = 1 + (int32_t)(rng_next(&rs) % (uint64_t)r0.k);
+  cfg.k = 0;
+  assert_int_equal(cluster_run(&in, &cfg, &r, &err), 0);
+  printf("random previous regions: warm %d, k %d, ratios %.3f, %.3f\n", r.warm, r.k,
+         r.median_km_ratio, r.mix_variance_ratio);
+  assert_int_equal(r.warm, 0);
+  assert_true(r.median_km_ratio <= 0.35 && r.mix_variance_ratio <= 0.35);
+  assert_ids_valid(&r);
+  cluster_result_free(&r);
 
   /* a third of the points with a previous region: no warm start, but the
    * ids of the regions that stayed are matched */
