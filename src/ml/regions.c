@@ -83,6 +83,37 @@ static void pattern(const struct dataset *d, size_t pin, double *f) {
   f[K + C + 1] = recent + before > 0 ? (recent - before) / (recent + before) : 0;
 }
 
+/* The floor under product_mix_variance_vs_random that counting noise sets:
+ * a pincode's product shares are counts of its m sales, with a variance no
+ * grouping removes, estimated without bias by p (1 - p) / (m - 1) from its
+ * own shares (0 for a pincode with a single sale, whose noise one sale
+ * cannot tell: so the floor is a lower bound), over the variance random
+ * groupings into k leave, (n - k) / (n - 1) of the total. at[j] is the
+ * pincode of row j of feat (n x nf, the product mix first). NaN when the mix
+ * never varies. */
+static double mix_noise_floor(const struct dataset *d, const size_t *at, const double *feat,
+                              size_t n, size_t nf, int k) {
+  size_t K = d->nprod;
+  int known = d->known < d->nper ? d->known : d->nper;
+  double mean[ML_MAX_PRODUCTS] = {0}, total = 0, noise = 0;
+  if (n < 2 || (size_t)k >= n)
+    return NAN;
+  for (size_t j = 0; j < n; j++)
+    for (size_t p = 0; p < K; p++)
+      mean[p] += feat[j * nf + p] / (double)n;
+  for (size_t j = 0; j < n; j++) {
+    double m = (double)pin_total(d, at[j], 0, known);
+    for (size_t p = 0; p < K; p++) {
+      double f = feat[j * nf + p];
+      total += (f - mean[p]) * (f - mean[p]);
+      if (m > 1)
+        noise += f * (1 - f) / (m - 1);
+    }
+  }
+  double random = total * (double)(n - (size_t)k) / (double)(n - 1);
+  return random > 0 ? noise / random : NAN;
+}
+
 /* ---- summaries ---- */
 
 /* The region's summary as SPEC §4 and the seed's GET /regions/{id} give it,
@@ -400,13 +431,14 @@ int suite_regions_build(struct suite *s, struct store *db, const double *pin_pre
            "k by a penalised criterion, started from the serving version's regions",
            REGION_PLACE_WEIGHT, REGION_SIDE_WEIGHT);
   r->clustering = json_pack(
-      "{s:s,s:s,s:i,s:i,s:I,s:I,s:o,s:o,s:o,s:o,s:o,s:o}", "algorithm", algorithm,
+      "{s:s,s:s,s:i,s:i,s:I,s:I,s:o,s:o,s:o,s:o,s:o,s:o,s:o}", "algorithm", algorithm,
       "chosen_by", chosen, "regions", res.k, "criterion_best", res.k_best, "pincodes",
       (json_int_t)n, "pincodes_not_clustered", (json_int_t)unplaced, "silhouette",
       figure(res.silhouette), "median_km_to_centroid", figure(res.median_km),
       "median_km_random_partition", figure(res.median_km_random), "median_km_vs_random",
       figure(res.median_km_ratio), "product_mix_variance_vs_random",
-      figure(res.mix_variance_ratio), "candidates", cand);
+      figure(res.mix_variance_ratio), "product_mix_noise_floor",
+      figure(mix_noise_floor(d, at, feat, n, nf, res.k)), "candidates", cand);
   if (r->clustering)
     report_previous(r->clustering, from, res.k_prev, res.warm, res.prev_points, res.prev_kept);
   if (!r->clustering || render(d, r) < 0) {
