@@ -60,15 +60,17 @@ struct cluster_result {
   double mix_variance_ratio;
   /* How k was chosen: the candidates tried and their score (the criterion
    * of docs/regions.md, lower is better), ascending k; ncand = 0 when k was
-   * given. k_best is the candidate the criterion prefers (k differs from it
-   * when the previous k was kept). */
+   * given. k_best is the candidate the criterion picks (k itself when k was
+   * given; k differs from it when the previous k was kept). */
   int ncand;
   int cand_k[CLUSTER_MAX_CANDIDATES];
   double cand_score[CLUSTER_MAX_CANDIDATES];
   int k_best;
   /* The previous clustering: k_prev its regions with a member here (0:
-   * none given); warm 1 when this one started from it; prev_points the
-   * points that had a region, prev_kept those of them whose id stayed. */
+   * none given); warm 1 when this result started from it (0 also when it
+   * covered under half the points, or no longer fitted and a cold run won);
+   * prev_points the points that had a region, prev_kept those of them whose
+   * id stayed. */
   int k_prev;
   int warm;
   size_t prev_points, prev_kept;
