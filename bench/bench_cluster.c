@@ -1,13 +1,22 @@
-/* Regions clustering (src/ml/cluster.c, docs/regions.md) on every pincode
- * of the embedded gazetteer, with synthetic demand patterns: a product mix
- * of 6 shares and a channel mix of 2 that drift smoothly across the
- * country (24 random centres of influence), a log level that grows with
- * how urban the pincode is, and a trend; each with per-pincode noise.
- * Times the run that chooses k, the run given that k and one at the top
- * of the range (k = n/50); prints k, the silhouette, the median km to the
- * centroid (and that of a random partition), the mix ratio (and that of
- * the noise-free mix the patterns were drawn from), and how many pincodes
- * keep their region id when 5% of them join later.
+/* Regions clustering (src/ml/cluster.c, docs/regions.md) with the weights
+ * the service uses (src/ml/regions.c).
+ *
+ * 1. Every pincode of the embedded gazetteer (18,747), with synthetic
+ *    demand patterns: a product mix of 6 shares and a channel mix of 2 that
+ *    drift smoothly across the country (24 random centres of influence), a
+ *    log level that grows with how urban the pincode is, and a trend; each
+ *    with per-pincode noise. Times the run that chooses k, the run given
+ *    that k and one at the top of the range (3 sqrt(n)); prints k, the
+ *    silhouette, the median km to the centroid against random partitions,
+ *    the mix ratio (and that of the noise-free mix the patterns were drawn
+ *    from), and how many pincodes keep their region id when 5% of them join
+ *    later.
+ * 2. Sales-like data at 100, 1,000 and 18,000 pincodes with sales (as in
+ *    tests/unit/test_cluster.c: pincodes drawn from the gazetteer, product
+ *    preferences by region, state, district and pincode, shares counted
+ *    from sales): k, both ratios against random partitions and the time,
+ *    then the same pincodes with 5% more sales and 5% more pincodes
+ *    clustered from the first run's regions: how many keep their id.
  *   bench_cluster [RUNS] */
 #include <math.h>
 #include <stdint.h>
@@ -25,6 +34,9 @@
 #define NF (PRODUCTS + CHANNELS + 2)
 #define CENTRES 24
 #define INFLUENCE_KM 350.0
+/* the service's weights (src/ml/regions.c) */
+#define PLACE_WEIGHT 1.5
+#define SIDE_WEIGHT 0.35
 
 static double now_s(void) {
   struct timespec ts;
@@ -101,46 +113,6 @@ static void make_patterns(const struct gaz *g, size_t n, double *feat, double *c
   }
 }
 
-static int cmp_double(const void *a, const void *b) {
-  double x = *(const double *)a, y = *(const double *)b;
-  return (x > y) - (x < y);
-}
-
-/* Median km from each point to the spherical centroid of a random
- * partition with the clustering's sizes: the figure without any
- * compactness. */
-static double random_median_km(const double *lat, const double *lng, size_t n,
-                               const int32_t *label, int k, uint64_t seed) {
-  int32_t *perm = malloc(n * sizeof *perm);
-  double *v = calloc((size_t)k * 3, sizeof *v), *km = malloc(n * sizeof *km);
-  if (!perm || !v || !km)
-    exit(1);
-  memcpy(perm, label, n * sizeof *perm);
-  for (size_t i = n - 1; i > 0; i--) {
-    size_t j = (size_t)(rng_next(&seed) % (i + 1));
-    int32_t t = perm[i];
-    perm[i] = perm[j];
-    perm[j] = t;
-  }
-  const double r = 3.14159265358979323846 / 180.0;
-  for (size_t i = 0; i < n; i++) {
-    double *w = v + (size_t)perm[i] * 3;
-    w[0] += cos(lat[i] * r) * cos(lng[i] * r);
-    w[1] += cos(lat[i] * r) * sin(lng[i] * r);
-    w[2] += sin(lat[i] * r);
-  }
-  for (size_t i = 0; i < n; i++) {
-    double *w = v + (size_t)perm[i] * 3, nr = sqrt(w[0] * w[0] + w[1] * w[1] + w[2] * w[2]);
-    km[i] = gaz_km(lat[i], lng[i], asin(w[2] / nr) / r, atan2(w[1], w[0]) / r);
-  }
-  free(perm);
-  free(v);
-  qsort(km, n, sizeof *km, cmp_double);
-  double med = km[n / 2];
-  free(km);
-  return med;
-}
-
 /* Within-cluster sum of squares of in's mix columns over that of random
  * partitions of the same sizes (8 of them). */
 static double within(const struct cluster_input *in, const int32_t *label, int k) {
@@ -187,34 +159,204 @@ static double mix_ratio_of(const struct cluster_input *in, const int32_t *label,
   return within(in, label, k) / wr;
 }
 
-/* Ids of a first clustering (labels of the points of in0, which are the
- * points of `in` with first[i] set, in order) carried to a clustering of
- * `in` under cfg: the percentage of in0's points that keep their id. */
-static double stable_share(const struct cluster_input *in0, const int32_t *label0, int k0,
-                           const unsigned char *first, const struct cluster_input *in,
-                           const struct cluster_config *cfg) {
-  size_t n = in->n;
+/* ---- Sales-like data (as tests/unit/test_cluster.c makes it) ---------- */
+
+#define SP 4
+#define SC 2
+#define SNF (SP + SC + 2)
+
+static uint64_t mix64(uint64_t z) {
+  z += 0x9e3779b97f4a7c15ULL;
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  return z ^ (z >> 31);
+}
+static uint64_t hash3(uint64_t a, uint64_t b, uint64_t c) { return mix64(mix64(mix64(a) ^ b) ^ c); }
+static double hash_unit(uint64_t h) { return ((double)(h >> 11) + 0.5) * 0x1.0p-53; }
+static double hash_normal(uint64_t a, uint64_t b, uint64_t c) {
+  double u = hash_unit(hash3(a, b, c)), v = hash_unit(hash3(a, b, c ^ 0x55555555ULL));
+  return sqrt(-2.0 * log(u)) * cos(6.283185307179586 * v);
+}
+static uint64_t hash_str(const char *t) {
+  uint64_t h = 0xcbf29ce484222325ULL;
+  for (; *t; t++)
+    h = (h ^ (unsigned char)*t) * 0x100000001b3ULL;
+  return h;
+}
+static double smooth_field(uint64_t seed, uint64_t salt, double lat, double lng) {
+  double f = 0.0;
+  for (uint64_t j = 0; j < 3; j++) {
+    double dir = 6.283185307179586 * hash_unit(hash3(seed, salt, 3 * j));
+    double len = 9.0 + 7.0 * hash_unit(hash3(seed, salt, 3 * j + 1));
+    double phase = 6.283185307179586 * hash_unit(hash3(seed, salt, 3 * j + 2));
+    f += sin(6.283185307179586 / len * (cos(dir) * lng + sin(dir) * lat) + phase);
+  }
+  return f / sqrt(1.5);
+}
+static int count_draws(uint64_t *s, int m, double p) {
+  int c = 0;
+  for (int i = 0; i < m; i++) {
+    *s = mix64(*s);
+    c += hash_unit(*s) < p;
+  }
+  return c;
+}
+
+static void sales_pattern(const struct gaz_entry *e, uint64_t seed, double more, double *f) {
+  static const double base[SP] = {0.3, 0.0, -0.2, -0.6};
+  static const double per_tier[SP] = {-0.25, 0.35, 0.1, -0.3};
+  uint64_t pin = (uint64_t)e->pincode, st = hash_str(e->state);
+  uint64_t di = hash_str(e->district) ^ st;
+  double logit[SP], top = -INFINITY, share[SP], total = 0.0;
+  for (int p = 0; p < SP; p++) {
+    logit[p] = base[p] + per_tier[p] * ((double)e->tier - 1.5) +
+               0.8 * smooth_field(seed, 100 + (uint64_t)p, e->lat, e->lng) +
+               0.5 * hash_normal(seed, st, 200 + (uint64_t)p) +
+               0.2 * hash_normal(seed, di, 300 + (uint64_t)p) +
+               0.1 * hash_normal(seed, pin, 400 + (uint64_t)p);
+    top = fmax(top, logit[p]);
+  }
+  for (int p = 0; p < SP; p++)
+    total += share[p] = exp(logit[p] - top);
+  double sales = 150.0 * (0.6 + 0.4 * (double)e->tier) * exp(0.6 * hash_normal(seed, pin, 1));
+  int m = (int)fmax(3.0, round(sales)), m2 = (int)round((double)m * more);
+  uint64_t s = hash3(seed, pin, 2), s2 = hash3(seed, pin, 22);
+  int left = m, left2 = m2, count[SP];
+  double rest = 1.0;
+  for (int p = 0; p < SP; p++) {
+    double q = p == SP - 1 ? 1.0 : share[p] / total / rest;
+    int c2 = p == SP - 1 ? left2 : count_draws(&s2, left2, q);
+    count[p] = p == SP - 1 ? left : count_draws(&s, left, q);
+    left -= count[p];
+    left2 -= c2;
+    count[p] += c2;
+    rest -= share[p] / total;
+  }
+  for (int p = 0; p < SP; p++)
+    f[p] = (double)count[p] / (double)(m + m2);
+  double online = -0.35 + 0.55 * ((double)e->tier - 1.5) +
+                  0.4 * smooth_field(seed, 500, e->lat, e->lng) + 0.2 * hash_normal(seed, di, 501);
+  double po = 1.0 / (1.0 + exp(-online));
+  int on = count_draws(&s, m, po) + count_draws(&s2, m2, po);
+  f[SP] = (double)on / (double)(m + m2);
+  f[SP + 1] = 1.0 - f[SP];
+  f[SP + 2] = log1p((double)(m + m2) / 13.0);
+  double trend = 0.2 * smooth_field(seed, 600, e->lat, e->lng) + 0.1 * hash_normal(seed, di, 601);
+  int half = m / 2, recent = count_draws(&s, half, 0.5 + 0.25 * tanh(trend));
+  f[SP + 3] = half ? (double)(2 * recent - half) / (double)half : 0.0;
+}
+
+struct sales {
+  size_t n;
+  double *lat, *lng, *feat;
+  int32_t *pin;
+};
+
+static uint64_t *pick_key;
+static int cmp_pick(const void *a, const void *b) {
+  uint64_t x = pick_key[*(const size_t *)a], y = pick_key[*(const size_t *)b];
+  return (x > y) - (x < y);
+}
+static int cmp_index(const void *a, const void *b) {
+  size_t x = *(const size_t *)a, y = *(const size_t *)b;
+  return (x > y) - (x < y);
+}
+
+static void sales_make(const struct gaz *g, struct sales *p, size_t n, uint64_t seed, double more,
+                       size_t extra) {
+  size_t all = gaz_count(g), m = n + extra < all ? n + extra : all;
+  size_t *idx = malloc(all * sizeof *idx);
+  pick_key = malloc(all * sizeof *pick_key);
+  if (!idx || !pick_key)
+    exit(1);
+  for (size_t i = 0; i < all; i++) {
+    idx[i] = i;
+    pick_key[i] = hash3(seed, 7, (uint64_t)gaz_at(g, i)->pincode);
+  }
+  qsort(idx, all, sizeof *idx, cmp_pick);
+  qsort(idx, m, sizeof *idx, cmp_index);
+  p->n = m;
+  p->lat = malloc(m * sizeof *p->lat);
+  p->lng = malloc(m * sizeof *p->lng);
+  p->feat = malloc(m * SNF * sizeof *p->feat);
+  p->pin = malloc(m * sizeof *p->pin);
+  if (!p->lat || !p->lng || !p->feat || !p->pin)
+    exit(1);
+  for (size_t j = 0; j < m; j++) {
+    const struct gaz_entry *e = gaz_at(g, idx[j]);
+    p->lat[j] = e->lat;
+    p->lng[j] = e->lng;
+    p->pin[j] = e->pincode;
+    sales_pattern(e, seed, more, p->feat + j * SNF);
+  }
+  free(idx);
+  free(pick_key);
+}
+
+static void sales_release(struct sales *p) {
+  free(p->lat);
+  free(p->lng);
+  free(p->feat);
+  free(p->pin);
+}
+
+/* The weights of the service: product mix 1 a column, channel mix, level
+ * and trend SIDE_WEIGHT each (the channel columns together). */
+static void service_weights(double *w, size_t nprod, size_t nchan) {
+  for (size_t j = 0; j < nprod + nchan + 2; j++)
+    w[j] = j < nprod ? 1.0 : j < nprod + nchan ? SIDE_WEIGHT / sqrt((double)nchan) : SIDE_WEIGHT;
+}
+
+static void bench_sales_scale(const struct gaz *g, size_t n, uint64_t seed) {
+  struct sales a, b;
   struct gerr err;
-  struct cluster_result b = {0};
-  int32_t *id0 = malloc((size_t)k0 * sizeof *id0), *none = calloc(in0->n, sizeof *none);
-  int32_t *old = malloc(n * sizeof *old), *id_of = malloc(n * sizeof *id_of);
-  if (!id0 || !none || !old || !id_of ||
-      cluster_stable_ids(in0->n, label0, k0, none, id0, &err) < 0 ||
-      cluster_run(in, cfg, &b, &err) < 0)
+  double w[SNF];
+  service_weights(w, SP, SC);
+  sales_make(g, &a, n, seed, 0.0, 0);
+  sales_make(g, &b, n, seed, 0.05, n / 20);
+  struct cluster_input in = {.n = a.n, .lat = a.lat, .lng = a.lng, .nf = SNF, .feat = a.feat,
+                             .feat_weight = w, .mix_off = 0, .mix_len = SP};
+  struct cluster_config cfg;
+  cluster_config_defaults(&cfg);
+  cfg.spatial_weight = PLACE_WEIGHT;
+  cfg.seed = seed;
+  struct cluster_result ra = {0}, rb = {0};
+  double t0 = now_s();
+  if (cluster_run(&in, &cfg, &ra, &err) < 0) {
+    fprintf(stderr, "cluster_run: %s\n", err.msg);
     exit(1);
-  for (size_t i = 0, j = 0; i < n; i++)
-    old[i] = first[i] ? id0[label0[j++]] : 0;
-  if (cluster_stable_ids(n, b.label, b.k, old, id_of, &err) < 0)
+  }
+  double ta = now_s() - t0;
+  int32_t *prev = calloc(b.n, sizeof *prev);
+  if (!prev)
     exit(1);
-  size_t kept = 0;
-  for (size_t i = 0; i < n; i++)
-    kept += old[i] != 0 && id_of[b.label[i]] == old[i];
-  cluster_result_free(&b);
-  free(id0);
-  free(none);
-  free(old);
-  free(id_of);
-  return 100.0 * (double)kept / (double)in0->n;
+  for (size_t i = 0, j = 0; j < b.n; j++) {
+    while (i < a.n && a.pin[i] < b.pin[j])
+      i++;
+    if (i < a.n && a.pin[i] == b.pin[j])
+      prev[j] = ra.id[ra.label[i]];
+  }
+  struct cluster_input inb = {.n = b.n, .lat = b.lat, .lng = b.lng, .nf = SNF, .feat = b.feat,
+                              .feat_weight = w, .mix_off = 0, .mix_len = SP, .prev_id = prev};
+  cfg.seed = seed + 1000;
+  t0 = now_s();
+  if (cluster_run(&inb, &cfg, &rb, &err) < 0) {
+    fprintf(stderr, "cluster_run: %s\n", err.msg);
+    exit(1);
+  }
+  double tb = now_s() - t0;
+  printf("%6zu pincodes (seed %llu): k %3d of %d-%d, median km %.1f against %.1f random: %.3f, "
+         "mix ratio %.3f, %.2f s; with 5%% more sales and %zu more pincodes, from these "
+         "regions: k %d, %.3f, %.3f, %zu of %zu (%.1f%%) keep their id, %.2f s\n",
+         a.n, (unsigned long long)seed, ra.k, ra.cand_k[0], ra.cand_k[ra.ncand - 1],
+         ra.median_km, ra.median_km_random, ra.median_km_ratio, ra.mix_variance_ratio, ta,
+         b.n - a.n, rb.k, rb.median_km_ratio, rb.mix_variance_ratio, rb.prev_kept, rb.prev_points,
+         100.0 * (double)rb.prev_kept / (double)rb.prev_points, tb);
+  free(prev);
+  cluster_result_free(&ra);
+  cluster_result_free(&rb);
+  sales_release(&a);
+  sales_release(&b);
 }
 
 int main(int argc, char **argv) {
@@ -229,27 +371,28 @@ int main(int argc, char **argv) {
   }
   size_t n = gaz_count(g);
   double *lat = malloc(n * sizeof *lat), *lng = malloc(n * sizeof *lng);
-  double *feat = malloc(n * NF * sizeof *feat);
-  if (!lat || !lng || !feat)
+  double *feat = malloc(n * NF * sizeof *feat), *clean = malloc(n * PRODUCTS * sizeof *clean);
+  if (!lat || !lng || !feat || !clean)
     return 1;
   for (size_t i = 0; i < n; i++) {
     lat[i] = gaz_at(g, i)->lat;
     lng[i] = gaz_at(g, i)->lng;
   }
-  double *clean = malloc(n * PRODUCTS * sizeof *clean);
-  if (!clean)
-    return 1;
   make_patterns(g, n, feat, clean, 7);
+  double w[NF];
+  service_weights(w, PRODUCTS, CHANNELS);
   struct cluster_input in = {.n = n, .lat = lat, .lng = lng, .nf = NF, .feat = feat,
-                             .mix_off = 0, .mix_len = PRODUCTS};
+                             .feat_weight = w, .mix_off = 0, .mix_len = PRODUCTS};
   struct cluster_config cfg;
   cluster_config_defaults(&cfg);
+  cfg.spatial_weight = PLACE_WEIGHT;
 
   printf("machine: %ld cores\n", sysconf(_SC_NPROCESSORS_ONLN));
   printf("%zu pincodes (gazetteer coordinates), %d pattern features (synthetic: %d product "
          "shares, %d channel shares, log level, trend); restarts %d, max_iter %d, "
-         "spatial_weight %g; restarts and silhouettes on 2 threads\n\n", n, NF, PRODUCTS,
-         CHANNELS, cfg.restarts, cfg.max_iter, cfg.spatial_weight);
+         "spatial_weight %g, channel mix, level and trend weighing %g; restarts and "
+         "silhouettes on 2 threads\n\n", n, NF, PRODUCTS, CHANNELS, cfg.restarts, cfg.max_iter,
+         cfg.spatial_weight, SIDE_WEIGHT);
 
   struct cluster_result r = {0}, rk = {0};
   for (int run = 1; run <= runs; run++) {
@@ -273,29 +416,30 @@ int main(int argc, char **argv) {
            "so choosing k took %.2f s; same labels: %s\n", run, t_auto, r.k, t_given,
            t_auto - t_given, memcmp(r.label, rk.label, n * sizeof *r.label) ? "no" : "yes");
   }
-  printf("\nk chosen: %d; silhouette %.3f; median km to centroid %.1f (random partition of "
-         "the same sizes %.1f); mix variance ratio %.3f\n", r.k, r.silhouette, r.median_km,
-         random_median_km(lat, lng, n, r.label, r.k, 3), r.mix_variance_ratio);
+  printf("\nk chosen: %d of %d-%d; silhouette %.3f; median km to centroid %.1f (random "
+         "partitions of the same sizes %.1f: %.3f); mix variance ratio %.3f\n", r.k,
+         r.cand_k[0], r.cand_k[r.ncand - 1], r.silhouette, r.median_km, r.median_km_random,
+         r.median_km_ratio, r.mix_variance_ratio);
   {
     struct cluster_input ci = {.n = n, .lat = lat, .lng = lng, .nf = PRODUCTS, .feat = clean,
                                .mix_off = 0, .mix_len = PRODUCTS};
     printf("mix ratio of the noise-free product mix under these labels: %.3f\n",
            mix_ratio_of(&ci, r.label, r.k, 5));
   }
-  printf("candidates (k: mean silhouette on the subsample):");
+  printf("candidates (k: score, lower is better):");
   for (int c = 0; c < r.ncand; c++)
-    printf("%s %d: %.3f", c ? "," : "", r.cand_k[c], r.cand_score[c]);
+    printf("%s %d: %.4f", c ? "," : "", r.cand_k[c], r.cand_score[c]);
   printf("\n");
   {
     struct cluster_result big = {0};
     struct cluster_config cb = cfg;
-    cb.k = (int)(n / 50); /* the top of the range searched: regions of ~50 */
+    cb.k = r.cand_k[r.ncand - 1]; /* the top of the range searched */
     double t0 = now_s();
     if (cluster_run(&in, &cb, &big, &err) < 0)
       return 1;
-    printf("k = %d given (regions of ~50): %.2f s; silhouette %.3f; median km %.1f; mix "
-           "variance ratio %.3f\n", cb.k, now_s() - t0, big.silhouette, big.median_km,
-           big.mix_variance_ratio);
+    printf("k = %d given (the top of the range): %.2f s; silhouette %.3f; median km %.1f "
+           "(%.3f of random); mix variance ratio %.3f\n", cb.k, now_s() - t0, big.silhouette,
+           big.median_km, big.median_km_ratio, big.mix_variance_ratio);
     cluster_result_free(&big);
   }
   size_t smallest = n, largest = 0, *size = calloc((size_t)r.k, sizeof *size);
@@ -310,14 +454,15 @@ int main(int argc, char **argv) {
   printf("region sizes: %zu to %zu pincodes\n", smallest, largest);
   free(size);
 
-  /* Stable ids: 95% of the pincodes first (seed 1), then all (seed 2),
-   * choosing k again and given the first run's k. */
+  /* Stable ids: 95% of the pincodes first (seed 1), then all (seed 2)
+   * from the first run's regions. */
   size_t n0 = 0;
   uint64_t s = 11;
   unsigned char *first = malloc(n);
   double *lat0 = malloc(n * sizeof *lat0), *lng0 = malloc(n * sizeof *lng0);
   double *feat0 = malloc(n * NF * sizeof *feat0);
-  if (!first || !lat0 || !lng0 || !feat0)
+  int32_t *prev = calloc(n, sizeof *prev);
+  if (!first || !lat0 || !lng0 || !feat0 || !prev)
     return 1;
   for (size_t i = 0; i < n; i++) {
     first[i] = rng_unit(&s) < 0.95;
@@ -335,22 +480,36 @@ int main(int argc, char **argv) {
   in0.feat = feat0;
   cfg.k = 0;
   cfg.seed = 1;
-  struct cluster_result a = {0};
+  struct cluster_result a = {0}, b = {0};
+  double t0 = now_s();
   if (cluster_run(&in0, &cfg, &a, &err) < 0)
     return 1;
-  for (int again = 0; again < 2; again++) {
-    struct cluster_config cfg2 = cfg;
-    cfg2.seed = 2;
-    cfg2.k = again ? a.k : 0;
-    double kept = stable_share(&in0, a.label, a.k, first, &in, &cfg2);
-    printf("stable ids: %zu pincodes (seed 1, k = %d chosen), then all %zu (seed 2, k %s): "
-           "%.1f%% of the first run's pincodes keep their region id\n", n0, a.k, n,
-           again ? "given the same" : "chosen again", kept);
-  }
+  double ta = now_s() - t0;
+  for (size_t i = 0, j = 0; i < n; i++)
+    prev[i] = first[i] ? a.id[a.label[j++]] : 0;
+  in.prev_id = prev;
+  cfg.seed = 2;
+  t0 = now_s();
+  if (cluster_run(&in, &cfg, &b, &err) < 0)
+    return 1;
+  printf("stable ids: %zu pincodes (seed 1, k %d chosen, %.2f s), then all %zu from those "
+         "regions (seed 2, k %d, criterion's best %d, warm start %s, %.2f s): %zu of %zu "
+         "(%.1f%%) keep their region id\n", n0, a.k, ta, n, b.k, b.k_best, b.warm ? "yes" : "no",
+         now_s() - t0, b.prev_kept, b.prev_points,
+         100.0 * (double)b.prev_kept / (double)b.prev_points);
   cluster_result_free(&a);
+  cluster_result_free(&b);
+
+  printf("\nsales-like data (tests/unit/test_cluster.c):\n");
+  static const size_t scale[] = {100, 1000, 18000};
+  for (size_t t = 0; t < sizeof scale / sizeof scale[0]; t++)
+    for (uint64_t seed = 1; seed <= (scale[t] < 18000 ? 3u : 1u); seed++)
+      bench_sales_scale(g, scale[t], seed);
+
   cluster_result_free(&r);
   cluster_result_free(&rk);
   free(first);
+  free(prev);
   free(lat0);
   free(lng0);
   free(feat0);

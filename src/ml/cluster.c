@@ -1,13 +1,16 @@
 /* Regions as an algorithm (SPEC §4): points on the sphere with a demand
- * pattern (averaged over each point's nearest neighbours), embedded in one
- * Euclidean space where place and pattern weigh alike, grouped by greedy
+ * pattern (averaged over each point's near neighbours), embedded in one
+ * Euclidean space where place and pattern both weigh, grouped by greedy
  * k-means++ with restarts (Lloyd's iterations; Hamerly's bounds and the
- * distances between centres skip most distance computations), k chosen by
- * the mean silhouette over a range derived from the number of points.
- * Restarts and silhouettes split over two threads, the same way whether or
- * not a thread is had, so results depend on the input and config alone.
- * Stable ids by shared members, and the adjusted Rand index.
- * docs/regions.md "Clustering" has the method and the figures. */
+ * distances between centres skip most distance computations). k is chosen
+ * by a penalised criterion: how much more alike in pattern the clusters are
+ * than random ones, against a cost per cluster. Given the previous
+ * clustering, the new one starts from its centres (a warm start) so that
+ * ids stay by construction. Restarts and silhouettes split over two
+ * threads, the same way whether or not a thread is had, so results depend
+ * on the input and config alone. Stable ids by shared members, and the
+ * adjusted Rand index. docs/regions.md "Clustering" has the method and the
+ * figures. */
 #include "gromo/cluster.h"
 
 #include <math.h>
@@ -19,25 +22,52 @@
 #include "gromo/gazetteer.h"
 
 #define DEG (3.14159265358979323846 / 180.0)
+#define EARTH_KM 6371.0
 
-/* The range of k searched when the caller gives none: regions of about
- * REGION_MAX_POINTS down to REGION_MIN_POINTS points. */
-#define REGION_MIN_POINTS 50
-#define REGION_MAX_POINTS 1000
+/* The range of k searched when the caller gives none (docs/regions.md):
+ * from max(2, n / REGION_MAX_POINTS, min(KMIN_FEW, sqrt(n) / 2)) up to
+ * KMAX_PER_SQRT sqrt(n), within [2, n]. */
+#define REGION_MAX_POINTS 150
+#define KMIN_FEW 5
+#define KMAX_PER_SQRT 3.0
+/* The criterion: pattern ratio(k) + K_PENALTY k / n, the ratio made
+ * non-increasing in k; the smallest k within SCORE_TOLERANCE of the lowest
+ * wins (scores of neighbouring k differ by less than their noise). On
+ * retraining the previous k stays unless the best candidate scores lower
+ * by more than KEEP_MARGIN, or it lies outside the range widened by
+ * KEEP_RANGE_SLACK each way (the data grew or shrank by that much). */
+#define K_PENALTY 1.0
+#define SCORE_TOLERANCE 0.01
+#define KEEP_MARGIN 0.06
+#define KEEP_RANGE_SLACK 1.25
+/* A warm start needs at least this share of the points to have had a
+ * region; with fewer the previous clustering says too little. In it a point
+ * leaves its previous region only for a centre nearer in squared distance
+ * by WARM_STICK times the mean squared distance of a point to its centre in
+ * a cold run (WARM_COLD_RESTARTS restarts) with the same k; and the cold
+ * run wins when the warm one's sum of squares is more than WARM_STALE above
+ * its own: the previous regions no longer fit the data. */
+#define WARM_MIN_SHARE 0.5
+#define WARM_STICK 1.0
+#define WARM_COLD_RESTARTS 2
+#define WARM_STALE 0.1
 #define SELECT_POINTS 3000   /* k is chosen on a subsample of this many */
-#define SELECT_RESTARTS 2    /* restarts per candidate k (at most) */
-#define SELECT_COARSE 16     /* candidates spread over the range first */
-#define SELECT_FINE 8        /* then as many more around the best */
+/* Restarts per candidate k: as many as SELECT_WORK / (points x k) allow,
+ * at least SELECT_RESTARTS (at most the config's): small inputs can afford
+ * the restarts that steady their scores, large ones need none. */
+#define SELECT_RESTARTS 2
+#define SELECT_WORK 1e6
+#define SELECT_COARSE 10     /* candidates spread over the range first */
+#define SELECT_FINE 4        /* then as many more around the best */
 #define SIL_SAMPLE 2000      /* points whose silhouette is averaged */
-/* Scores closer than this to the best are taken as equal (on the bench's
- * data a candidate's score moves by 0.003-0.01 from seed to seed): the
- * smallest such k wins, so that k does not flip between near-equals. */
-#define SIL_TOLERANCE 0.01
-#define MIX_PERMUTATIONS 8   /* random partitions behind the mix ratio */
-/* Each point's pattern is the mean over it and this many nearest others
- * before it is standardised: per-pincode patterns are noisy, and k-means
- * on raw noise cuts regions apart by it (docs/regions.md). */
+#define RANDOM_PARTITIONS 8  /* random partitions behind the ratios */
+/* Each point's pattern is a weighted mean over it and its NEAR_POINTS
+ * nearest others before it is standardised, a neighbour weighing
+ * exp(-(km / NEAR_KM)^2 / 2): per-pincode patterns are noisy, and k-means on
+ * raw noise cuts regions apart by it; neighbours far away are another
+ * region, not a second opinion (docs/regions.md). */
 #define NEAR_POINTS 8
+#define NEAR_KM 50.0
 /* Up to this many clusters k-means keeps the k x k distances between
  * centres (8 MiB at most, per thread) to skip distance computations; past
  * it every point that may move is compared with every centre (slow: k that
@@ -48,11 +78,12 @@
 #define THREAD_MIN_WORK 200000.0
 #define MAX_RESTARTS 1000
 #define MAX_ITER 10000
+#define MAX_FEATURES 4096
 
 /* Streams of the generator, so that each use draws its own numbers and a
  * run with k given reproduces the final run of one that chose k. */
-enum { STREAM_SUBSAMPLE = 1, STREAM_SIL_SELECT, STREAM_SIL_FINAL, STREAM_MIX,
-       STREAM_SELECT_KMEANS, STREAM_FINAL_KMEANS };
+enum { STREAM_SUBSAMPLE = 1, STREAM_SIL_FINAL = 3, STREAM_RANDOM, STREAM_SELECT_KMEANS,
+       STREAM_FINAL_KMEANS, STREAM_WARM };
 
 /* ---- Generator: splitmix64 ---------------------------------------------- */
 
@@ -173,10 +204,11 @@ static void near_offer(double *nd, size_t *ni, size_t *have, size_t want, double
 }
 
 /* The pattern part of each row of x (after the unit vector, which it
- * reads) becomes the mean of the raw features over the point and its
- * NEAR_POINTS nearest others on the sphere (fewer when n is small; the
- * nearer index first on equal distances). Points are swept in latitude
- * order: a latitude gap alone bounds the distance from below. */
+ * reads) becomes the weighted mean of the raw features over the point
+ * (weight 1) and its NEAR_POINTS nearest others on the sphere (fewer when n
+ * is small; the nearer index first on equal distances), each weighing
+ * exp(-(km / NEAR_KM)^2 / 2). Points are swept in latitude order: a
+ * latitude gap alone bounds the distance from below. */
 static int smooth_patterns(const struct cluster_input *in, double *x, size_t d) {
   size_t n = in->n, nf = in->nf, near = n - 1 < NEAR_POINTS ? n - 1 : NEAR_POINTS;
   struct by_lat *o = malloc(n * sizeof *o);
@@ -187,7 +219,7 @@ static int smooth_patterns(const struct cluster_input *in, double *x, size_t d) 
   qsort(o, n, sizeof *o, cmp_by_lat);
   for (size_t p = 0; p < n; p++) {
     size_t i = o[p].i, have = 0, ni[NEAR_POINTS];
-    double nd[NEAR_POINTS];
+    double nd[NEAR_POINTS], w[NEAR_POINTS], wsum = 1.0;
     const double *ui = x + i * d;
     /* outwards in latitude, each way until the gap alone is too far */
     for (size_t q = p; q-- > 0;) {
@@ -202,13 +234,17 @@ static int smooth_patterns(const struct cluster_input *in, double *x, size_t d) 
         break;
       near_offer(nd, ni, &have, near, dist2(ui, x + o[q].i * d, 3), o[q].i);
     }
+    for (size_t h = 0; h < have; h++) {
+      double km = 2.0 * EARTH_KM * asin(fmin(1.0, 0.5 * sqrt(nd[h]))) / NEAR_KM;
+      wsum += w[h] = exp(-0.5 * km * km);
+    }
     double *row = x + i * d + 3;
     const double *fi = in->feat + i * nf;
     for (size_t t = 0; t < nf; t++) {
       double s = fi[t];
       for (size_t h = 0; h < have; h++)
-        s += in->feat[ni[h] * nf + t];
-      row[t] = s / (double)(have + 1);
+        s += w[h] * in->feat[ni[h] * nf + t];
+      row[t] = s / wsum;
     }
   }
   free(o);
@@ -217,18 +253,44 @@ static int smooth_patterns(const struct cluster_input *in, double *x, size_t d) 
 
 /* ---- Embedding ------------------------------------------------------- */
 
-/* Row i of the n x d embedding (d = 3 + nf): the unit vector of the point
- * times s, then its neighbourhood-mean pattern standardised (constant
- * columns 0); every column centred.
- * s makes the spatial block's total variance spatial_weight^2 times that
- * of the pattern block (the number of non-constant columns). */
-static double *embed(const struct cluster_input *in, double spatial_weight, size_t d) {
-  size_t n = in->n, nf = in->nf;
-  double *x = malloc(n * d * sizeof *x);
+/* The points as k-means sees them, and the raw pattern as the criterion
+ * for k weighs it. */
+struct embedding {
+  double *x;      /* n x d (d = 3 + nf): the unit vector of the point times
+                     the place scale, then its neighbourhood-mean pattern,
+                     standardised and weighted (constant columns 0); every
+                     column centred */
+  size_t d;
+  double *rmean;  /* nf: mean of each raw pattern column */
+  double *rscale; /* nf: weight / standard deviation of each raw column (0
+                     for a constant column or a weight of 0) */
+};
+
+static void embedding_release(struct embedding *e) {
+  free(e->x);
+  free(e->rmean);
+  free(e->rscale);
+  e->x = e->rmean = e->rscale = NULL;
+}
+
+static double feat_weight(const struct cluster_input *in, size_t j) {
+  return in->feat_weight ? in->feat_weight[j] : 1.0;
+}
+
+/* The place scale makes the spatial block's total variance spatial_weight^2
+ * times that of the pattern block (the sum of the squared weights of its
+ * non-constant columns). -1 when out of memory. */
+static int embed(const struct cluster_input *in, double spatial_weight, struct embedding *e) {
+  size_t n = in->n, nf = in->nf, d = nf + 3;
+  *e = (struct embedding){.d = d};
+  double *x = e->x = malloc(n * d * sizeof *x);
   double *mean = calloc(d, sizeof *mean), *scale = calloc(d, sizeof *scale);
   double *lo = malloc(d * sizeof *lo), *hi = malloc(d * sizeof *hi);
-  if (!x || !mean || !scale || !lo || !hi)
-    goto fail;
+  e->rmean = calloc(nf ? nf : 1, sizeof *e->rmean);
+  e->rscale = calloc(nf ? nf : 1, sizeof *e->rscale);
+  int rc = -1;
+  if (!x || !mean || !scale || !lo || !hi || !e->rmean || !e->rscale)
+    goto done;
   for (size_t j = 0; j < d; j++) {
     lo[j] = INFINITY;
     hi[j] = -INFINITY;
@@ -245,8 +307,23 @@ static double *embed(const struct cluster_input *in, double spatial_weight, size
       hi[j] = fmax(hi[j], row[j]);
     }
   }
+  /* the raw pattern: mean and weight over standard deviation */
+  for (size_t i = 0; i < n; i++)
+    for (size_t j = 0; j < nf; j++)
+      e->rmean[j] += in->feat[i * nf + j];
+  for (size_t j = 0; j < nf; j++)
+    e->rmean[j] /= (double)n;
+  for (size_t i = 0; i < n; i++)
+    for (size_t j = 0; j < nf; j++) {
+      double t = in->feat[i * nf + j] - e->rmean[j];
+      e->rscale[j] += t * t;
+    }
+  for (size_t j = 0; j < nf; j++)
+    e->rscale[j] = hi[j + 3] > lo[j + 3] && e->rscale[j] > 0.0
+                       ? feat_weight(in, j) / sqrt(e->rscale[j] / (double)n)
+                       : 0.0;
   if (nf && smooth_patterns(in, x, d) < 0)
-    goto fail;
+    goto done;
   for (size_t i = 0; i < n; i++)
     for (size_t j = 0; j < d; j++)
       mean[j] += x[i * d + j];
@@ -257,12 +334,13 @@ static double *embed(const struct cluster_input *in, double spatial_weight, size
       double t = x[i * d + j] - mean[j];
       scale[j] += t * t; /* sum of squares, for now */
     }
-  /* pattern: standardised; constant columns carry nothing */
+  /* pattern: standardised and weighted; constant columns carry nothing */
   double pattern_var = 0.0;
   for (size_t j = 3; j < d; j++) {
-    if (hi[j] > lo[j] && scale[j] > 0.0) {
-      scale[j] = 1.0 / sqrt(scale[j] / (double)n);
-      pattern_var += 1.0;
+    double w = feat_weight(in, j - 3);
+    if (hi[j] > lo[j] && scale[j] > 0.0 && w > 0.0) {
+      scale[j] = w / sqrt(scale[j] / (double)n);
+      pattern_var += w * w;
     } else {
       scale[j] = 0.0;
     }
@@ -281,18 +359,15 @@ static double *embed(const struct cluster_input *in, double spatial_weight, size
   for (size_t i = 0; i < n; i++)
     for (size_t j = 0; j < d; j++)
       x[i * d + j] = (x[i * d + j] - mean[j]) * scale[j];
+  rc = 0;
+done:
   free(mean);
   free(scale);
   free(lo);
   free(hi);
-  return x;
-fail:
-  free(x);
-  free(mean);
-  free(scale);
-  free(lo);
-  free(hi);
-  return NULL;
+  if (rc < 0)
+    embedding_release(e);
+  return rc;
 }
 
 /* ---- k-means++ with Lloyd's iterations (Hamerly's bounds) ---------------- */
@@ -393,29 +468,53 @@ static double km_try(struct km *m, int j, size_t cand, double *cc, double *dp) {
       pot += u * u;
       continue;
     }
-    dp[i] = sqrt(dist2(m->x + i * d, xp, d));
-    pot += fmin(dp[i] * dp[i], u * u);
+    double dd = dist2(m->x + i * d, xp, d);
+    dp[i] = sqrt(dd);
+    pot += dd < u * u ? dd : u * u; /* not fmin: a call in this loop */
   }
   return pot;
 }
 
-/* Greedy k-means++ seeding: the first centre uniform, then at each step
- * 2 + floor(ln k) candidates drawn by D^2 and the one that lowers the sum
- * of squared distances most kept (the first on ties). Leaves a and u (the
- * exact nearest centre and distance) and l (a lower bound on the distance
- * to the others) set for km_assign. */
-static void km_seed(struct km *m, struct rng *r) {
+/* The exact nearest of the first j centres for every point (a, u) and the
+ * distance to the second nearest (l; infinite when j = 1). */
+static void km_assign_all(struct km *m, int j) {
+  size_t n = m->n, d = m->d;
+  for (size_t i = 0; i < n; i++) {
+    const double *xi = m->x + i * d;
+    double b1 = INFINITY, b2 = INFINITY;
+    int32_t best = 0;
+    for (int t = 0; t < j; t++) {
+      double dd = dist2(xi, m->c + (size_t)t * d, d);
+      if (dd < b1) {
+        b2 = b1;
+        b1 = dd;
+        best = t;
+      } else if (dd < b2) {
+        b2 = dd;
+      }
+    }
+    m->a[i] = best;
+    m->u[i] = sqrt(b1);
+    m->l[i] = sqrt(b2);
+  }
+}
+
+/* Greedy k-means++ seeding after the j0 centres already in m->c (none: the
+ * first one uniform): at each step 2 + floor(ln k) candidates drawn by D^2
+ * and the one that lowers the sum of squared distances most kept (the
+ * first on ties). Leaves a and u (the exact nearest centre and distance)
+ * and l (a lower bound on the distance to the others) set for km_assign. */
+static void km_seed(struct km *m, int j0, struct rng *r) {
   size_t n = m->n, d = m->d;
   const double *x = m->x;
   int trials = 2 + (int)floor(log((double)m->k));
-  size_t first = rng_below(r, n);
-  memcpy(m->c, x + first * d, d * sizeof *m->c);
-  for (size_t i = 0; i < n; i++) {
-    m->a[i] = 0;
-    m->u[i] = sqrt(dist2(x + i * d, m->c, d));
-    m->l[i] = INFINITY;
+  if (j0 == 0) {
+    size_t first = rng_below(r, n);
+    memcpy(m->c, x + first * d, d * sizeof *m->c);
+    j0 = 1;
   }
-  for (int j = 1; j < m->k; j++) {
+  km_assign_all(m, j0);
+  for (int j = j0; j < m->k; j++) {
     double total = 0.0;
     for (size_t i = 0; i < n; i++)
       total += m->u[i] * m->u[i];
@@ -556,7 +655,7 @@ static size_t km_assign(struct km *m) {
     size_t a = (size_t)m->a[i];
     m->u[i] += m->move[a];
     m->l[i] -= a == far1 ? move2 : move1;
-    double bound = fmax(m->half[a], m->l[i]);
+    double bound = m->half[a] > m->l[i] ? m->half[a] : m->l[i];
     if (m->u[i] <= bound)
       continue;
     const double *xi = x + i * d;
@@ -615,6 +714,17 @@ static size_t km_assign(struct km *m) {
   return changed;
 }
 
+/* Lloyd's iterations from the seeded centres, up to max_iter or until no
+ * point moves; the centres end as the means of the final assignment. */
+static void km_lloyd(struct km *m, int max_iter) {
+  for (int it = 0; it < max_iter; it++) {
+    km_update(m);
+    if (km_assign(m) == 0)
+      break;
+  }
+  km_update(m);
+}
+
 /* Sum of squared distances to the centres. */
 static double km_sse(const struct km *m) {
   double s = 0.0;
@@ -664,13 +774,8 @@ static void *km_job_run(void *arg) {
   }
   for (int r = j->first; r < j->restarts; r += j->stride) {
     struct rng g = rng_stream(j->seed, (uint64_t)j->what, (uint64_t)j->k, (uint64_t)r);
-    km_seed(&m, &g);
-    for (int it = 0; it < j->max_iter; it++) {
-      km_update(&m);
-      if (km_assign(&m) == 0)
-        break;
-    }
-    km_update(&m); /* centres are the means of the final assignment */
+    km_seed(&m, 0, &g);
+    km_lloyd(&m, j->max_iter);
     double sse = km_sse(&m);
     if (j->best_r < 0 || sse < j->sse) {
       j->sse = sse;
@@ -794,19 +899,26 @@ static int add_candidate(int *cand, int *nc, int k) {
   return 1;
 }
 
-/* The searched range: the caller's, or regions of REGION_MAX_POINTS down to
- * REGION_MIN_POINTS points, clipped to [2, n] (k = n when n = 2). */
+/* The searched range: the caller's ends where given, else from
+ * max(2, n / REGION_MAX_POINTS, min(KMIN_FEW, sqrt(n) / 2)) up to
+ * KMAX_PER_SQRT sqrt(n) (both rounded up), within [2, n] (k = n when n = 2). */
 static void k_range(size_t n, const struct cluster_config *cfg, int *kmin, int *kmax) {
+  double root = sqrt((double)n);
   size_t lo = (n + REGION_MAX_POINTS - 1) / REGION_MAX_POINTS;
-  size_t hi = n / REGION_MIN_POINTS;
+  size_t few = (size_t)ceil(0.5 * root);
+  if (few > KMIN_FEW)
+    few = KMIN_FEW;
+  if (lo < few)
+    lo = few;
   if (lo < 2)
     lo = 2;
+  size_t hi = (size_t)ceil(KMAX_PER_SQRT * root);
   if (lo > n)
     lo = n;
-  if (hi < lo)
-    hi = lo;
   if (hi > n)
     hi = n;
+  if (hi < lo)
+    hi = lo;
   if (hi > INT32_MAX)
     hi = INT32_MAX;
   if (lo > hi)
@@ -823,9 +935,75 @@ static void k_range(size_t n, const struct cluster_config *cfg, int *kmin, int *
   *kmax = b;
 }
 
+/* Within-cluster sum of squares of the rows xr (m x nf) under lab, over
+ * what a random partition with the same sizes has on average, (m - k) /
+ * (m - 1) of the total; 1 when the rows never vary. sum (k x nf) and cnt
+ * (k) are work space. */
+static double pattern_ratio(const double *xr, size_t m, size_t nf, const int32_t *lab, int k,
+                            double *sum, size_t *cnt) {
+  size_t kk = (size_t)k;
+  if (nf == 0 || m <= kk)
+    return 1.0;
+  memset(sum, 0, kk * nf * sizeof *sum);
+  memset(cnt, 0, kk * sizeof *cnt);
+  double grand[MAX_FEATURES];
+  memset(grand, 0, nf * sizeof *grand);
+  for (size_t i = 0; i < m; i++) {
+    const double *r = xr + i * nf;
+    double *s = sum + (size_t)lab[i] * nf;
+    for (size_t t = 0; t < nf; t++) {
+      s[t] += r[t];
+      grand[t] += r[t];
+    }
+    cnt[lab[i]]++;
+  }
+  for (size_t t = 0; t < nf; t++)
+    grand[t] /= (double)m;
+  for (size_t j = 0; j < kk; j++)
+    for (size_t t = 0; t < nf; t++)
+      if (cnt[j])
+        sum[j * nf + t] /= (double)cnt[j]; /* now the means */
+  double within = 0.0, total = 0.0;
+  for (size_t i = 0; i < m; i++) {
+    within += dist2(xr + i * nf, sum + (size_t)lab[i] * nf, nf);
+    total += dist2(xr + i * nf, grand, nf);
+  }
+  if (!(total > 0.0))
+    return 1.0;
+  return within * (double)(m - 1) / ((double)(m - kk) * total);
+}
+
+/* What scoring a candidate needs: the subsample in the embedding (xs, m x
+ * d) and its raw weighted pattern (xr, m x nf), work space for labels and
+ * the ratio, and n, the number of points the penalty is for. */
+struct select {
+  const double *xs, *xr;
+  size_t m, d, nf, n;
+  const struct cluster_config *cfg;
+  int32_t *lab;
+  double *sum;
+  size_t *cnt;
+};
+
+/* The pattern ratio of a k-means of the subsample into *ratio. -1 when
+ * out of memory. */
+static int ratio_of_k(const struct select *s, int k, double *ratio) {
+  double work = (double)s->m * (double)k, sse;
+  int restarts = work * SELECT_RESTARTS < SELECT_WORK ? (int)(SELECT_WORK / work)
+                                                      : SELECT_RESTARTS;
+  if (restarts > s->cfg->restarts)
+    restarts = s->cfg->restarts;
+  if (kmeans(s->xs, s->m, s->d, k, restarts, s->cfg->max_iter, s->cfg->seed,
+             STREAM_SELECT_KMEANS, s->lab, &sse) < 0)
+    return -1;
+  *ratio = pattern_ratio(s->xr, s->m, s->nf, s->lab, k, s->sum, s->cnt);
+  return 0;
+}
+
 struct scored_k {
   int k;
-  double score;
+  double ratio; /* as measured */
+  double score; /* the ratio made non-increasing in k, plus the penalty */
 };
 
 static int cmp_scored_k(const void *p, const void *q) {
@@ -833,33 +1011,59 @@ static int cmp_scored_k(const void *p, const void *q) {
   return (x->k > y->k) - (x->k < y->k);
 }
 
-/* Scores the candidates cand[from .. nc) on the subsample. */
-static int score_candidates(const double *xs, size_t m, size_t d, const int *cand, int from,
-                            int nc, const struct cluster_config *cfg, const size_t *sil,
-                            size_t nsil, int32_t *lab, double *score) {
-  int restarts = cfg->restarts < SELECT_RESTARTS ? cfg->restarts : SELECT_RESTARTS;
-  for (int c = from; c < nc; c++) {
-    double sse;
-    if (kmeans(xs, m, d, cand[c], restarts, cfg->max_iter, cfg->seed, STREAM_SELECT_KMEANS,
-               lab, &sse) < 0)
-      return -1;
-    if (silhouette(xs, m, d, lab, cand[c], sil, nsil, &score[c]) < 0)
-      return -1;
+/* Sorts sk[0..nc) by k and scores them: the best partition's ratio cannot
+ * rise with k, so the measured ratios (each from one k-means, with its
+ * luck) are replaced by their closest non-increasing sequence in least
+ * squares (pool adjacent violators), and K_PENALTY k / n added. */
+static void score_candidates(struct scored_k *sk, int nc, size_t n) {
+  double mean[CLUSTER_MAX_CANDIDATES];
+  int len[CLUSTER_MAX_CANDIDATES], nb = 0;
+  qsort(sk, (size_t)nc, sizeof *sk, cmp_scored_k);
+  for (int c = 0; c < nc; c++) {
+    mean[nb] = sk[c].ratio;
+    len[nb++] = 1;
+    while (nb > 1 && mean[nb - 2] < mean[nb - 1]) { /* a rise: pool the two */
+      mean[nb - 2] = (mean[nb - 2] * len[nb - 2] + mean[nb - 1] * len[nb - 1]) /
+                     (double)(len[nb - 2] + len[nb - 1]);
+      len[nb - 2] += len[nb - 1];
+      nb--;
+    }
   }
-  return 0;
+  for (int b = 0, c = 0; b < nb; b++)
+    for (int t = 0; t < len[b]; t++, c++)
+      sk[c].score = mean[b] + K_PENALTY * (double)sk[c].k / (double)n;
 }
 
-/* Chooses k by the mean silhouette: k-means of a subsample for
- * SELECT_COARSE values spread geometrically over [kmin, kmax] (all of them
- * when there are no more), then up to SELECT_FINE more between the best
- * one's neighbours; the smallest k whose score is within SIL_TOLERANCE of
- * the best wins. */
-static int choose_k(const double *x, size_t n, size_t d, const struct cluster_config *cfg,
-                    struct cluster_result *out, struct gerr *err) {
+/* The index of the smallest k whose score is within SCORE_TOLERANCE of the
+ * lowest (sk ascending by k). Past the k the data support the score is
+ * flat, as more clusters only cut noise: this is where it flattens. */
+static int pick_candidate(const struct scored_k *sk, int nc) {
+  double low = INFINITY;
+  for (int c = 0; c < nc; c++)
+    low = fmin(low, sk[c].score);
+  int pick = 0;
+  while (sk[pick].score > low + SCORE_TOLERANCE)
+    pick++;
+  return pick;
+}
+
+/* Chooses k by the criterion: k-means of a subsample for SELECT_COARSE
+ * values spread geometrically over [kmin, kmax] (all of them when there are
+ * no more), then up to SELECT_FINE more between the neighbours of the one
+ * picked; the pick among them all is out->k_best. k_also (the previous k;
+ * 0: none) is scored too when within the range widened by KEEP_RANGE_SLACK
+ * each way, and picked only when in the range. The candidates go to out,
+ * ascending. -1 when out of memory. */
+static int choose_k(const struct embedding *e, const struct cluster_input *in,
+                    const struct cluster_config *cfg, int k_also, struct cluster_result *out) {
+  size_t n = in->n, d = e->d, nf = in->nf;
   int kmin, kmax;
   k_range(n, cfg, &kmin, &kmax);
+  if ((double)k_also * KEEP_RANGE_SLACK < (double)kmin ||
+      (double)k_also > (double)kmax * KEEP_RANGE_SLACK)
+    k_also = 0;
   int cand[CLUSTER_MAX_CANDIDATES], nc = 0;
-  double score[CLUSTER_MAX_CANDIDATES];
+  struct scored_k sk[CLUSTER_MAX_CANDIDATES];
   if (kmax - kmin + 1 <= SELECT_COARSE) {
     for (int k = kmin; k <= kmax; k++)
       add_candidate(cand, &nc, k);
@@ -871,34 +1075,37 @@ static int choose_k(const double *x, size_t n, size_t d, const struct cluster_co
     }
   }
 
-  size_t m = (size_t)kmax * 8 > SELECT_POINTS ? (size_t)kmax * 8 : SELECT_POINTS;
+  size_t ktop = (size_t)(k_also > kmax ? k_also : kmax);
+  size_t m = ktop * 8 > SELECT_POINTS ? ktop * 8 : SELECT_POINTS;
   if (m > n)
     m = n;
-  size_t nsil = m < SIL_SAMPLE ? m : SIL_SAMPLE;
-  size_t *sub = malloc(m * sizeof *sub), *sil = malloc(nsil * sizeof *sil);
-  double *xs = malloc(m * d * sizeof *xs);
+  size_t *sub = malloc(m * sizeof *sub);
+  double *xs = malloc(m * d * sizeof *xs), *xr = malloc(m * (nf ? nf : 1) * sizeof *xr);
+  double *sum = malloc(ktop * (nf ? nf : 1) * sizeof *sum);
+  size_t *cnt = malloc(ktop * sizeof *cnt);
   int32_t *lab = malloc(m * sizeof *lab);
   int rc = -1;
-  if (!sub || !sil || !xs || !lab)
+  if (!sub || !xs || !xr || !sum || !cnt || !lab)
     goto done;
   struct rng g = rng_stream(cfg->seed, STREAM_SUBSAMPLE, 0, 0);
   if (sample_indices(n, m, &g, sub) < 0)
     goto done;
-  for (size_t i = 0; i < m; i++)
-    memcpy(xs + i * d, x + sub[i] * d, d * sizeof *xs);
-  g = rng_stream(cfg->seed, STREAM_SIL_SELECT, 0, 0);
-  if (sample_indices(m, nsil, &g, sil) < 0)
-    goto done;
-
-  if (score_candidates(xs, m, d, cand, 0, nc, cfg, sil, nsil, lab, score) < 0)
-    goto done;
-  int best = 0;
-  for (int c = 1; c < nc; c++)
-    if (score[c] > score[best])
-      best = c;
-  /* finer: between the neighbours of the best coarse value */
-  int lo = best > 0 ? cand[best - 1] : cand[best];
-  int hi = best + 1 < nc ? cand[best + 1] : cand[best];
+  for (size_t i = 0; i < m; i++) {
+    memcpy(xs + i * d, e->x + sub[i] * d, d * sizeof *xs);
+    for (size_t t = 0; t < nf; t++)
+      xr[i * nf + t] = (in->feat[sub[i] * nf + t] - e->rmean[t]) * e->rscale[t];
+  }
+  struct select s = {xs, xr, m, d, nf, n, cfg, lab, sum, cnt};
+  for (int c = 0; c < nc; c++) {
+    sk[c].k = cand[c];
+    if (ratio_of_k(&s, cand[c], &sk[c].ratio) < 0)
+      goto done;
+  }
+  score_candidates(sk, nc, n);
+  int best = pick_candidate(sk, nc);
+  /* finer: between the neighbours of the coarse pick */
+  int lo = best > 0 ? sk[best - 1].k : sk[best].k;
+  int hi = best + 1 < nc ? sk[best + 1].k : sk[best].k;
   int from = nc;
   if (hi - lo > 2) {
     for (int t = 1; t <= SELECT_FINE; t++) {
@@ -907,33 +1114,226 @@ static int choose_k(const double *x, size_t n, size_t d, const struct cluster_co
         add_candidate(cand, &nc, k);
     }
   }
-  if (score_candidates(xs, m, d, cand, from, nc, cfg, sil, nsil, lab, score) < 0)
-    goto done;
-
-  struct scored_k sk[CLUSTER_MAX_CANDIDATES];
-  for (int c = 0; c < nc; c++)
-    sk[c] = (struct scored_k){cand[c], score[c]};
-  qsort(sk, (size_t)nc, sizeof *sk, cmp_scored_k);
-  double top = -INFINITY;
+  int also = k_also > 0 && add_candidate(cand, &nc, k_also) && (k_also < kmin || k_also > kmax);
+  for (int c = from; c < nc; c++) {
+    sk[c].k = cand[c];
+    if (ratio_of_k(&s, cand[c], &sk[c].ratio) < 0)
+      goto done;
+  }
+  score_candidates(sk, nc, n);
   for (int c = 0; c < nc; c++) {
     out->cand_k[c] = sk[c].k;
     out->cand_score[c] = sk[c].score;
-    top = fmax(top, sk[c].score);
   }
-  int pick = 0; /* the smallest k within SIL_TOLERANCE of the best */
-  while (sk[pick].score < top - SIL_TOLERANCE)
-    pick++;
   out->ncand = nc;
-  out->k = sk[pick].k;
+  /* the pick among the range's candidates: k_also, outside it, is scored
+   * for the comparison alone */
+  if (also) {
+    struct scored_k in_range[CLUSTER_MAX_CANDIDATES];
+    int ni = 0;
+    for (int c = 0; c < nc; c++)
+      if (sk[c].k != k_also)
+        in_range[ni++] = sk[c];
+    out->k_best = in_range[pick_candidate(in_range, ni)].k;
+  } else {
+    out->k_best = sk[pick_candidate(sk, nc)].k;
+  }
   rc = 0;
 done:
-  if (rc < 0)
-    gerr_set(err, GERR_INTERNAL, "out of memory choosing the number of clusters");
   free(sub);
-  free(sil);
   free(xs);
+  free(xr);
+  free(sum);
+  free(cnt);
   free(lab);
   return rc;
+}
+
+/* ---- Warm start -------------------------------------------------------- */
+
+/* The previous regions present: their number into *g, the centre of each
+ * in the embedding (the mean of its points' rows; ascending id) into
+ * *centre (g x d), and each point's region among them into *home (n; -1
+ * for none). The caller frees both (NULL when g = 0). -1 when out of
+ * memory. */
+static int prev_centres(const struct embedding *e, size_t n, const int32_t *prev, int *g,
+                        double **centre, int32_t **home) {
+  size_t d = e->d, np = 0, groups = 0;
+  *g = 0;
+  *centre = NULL;
+  *home = NULL;
+  for (size_t i = 0; i < n; i++)
+    np += prev[i] > 0;
+  if (np == 0)
+    return 0;
+  uint64_t *key = malloc(np * sizeof *key);
+  int32_t *h = malloc(n * sizeof *h);
+  if (!key || !h) {
+    free(key);
+    free(h);
+    return -1;
+  }
+  for (size_t i = 0, p = 0; i < n; i++) {
+    h[i] = -1;
+    if (prev[i] > 0)
+      key[p++] = (uint64_t)(uint32_t)prev[i] << 32 | (uint64_t)i;
+  }
+  qsort(key, np, sizeof *key, cmp_u64);
+  for (size_t p = 0; p < np; p++)
+    groups += p == 0 || key[p] >> 32 != key[p - 1] >> 32;
+  double *c = calloc(groups * d, sizeof *c);
+  if (!c) {
+    free(key);
+    free(h);
+    return -1;
+  }
+  for (size_t p = 0, j = 0; p < np; j++) {
+    size_t q = p;
+    double *cj = c + j * d;
+    while (q < np && key[q] >> 32 == key[p] >> 32) {
+      size_t i = (size_t)(uint32_t)key[q];
+      const double *xi = e->x + i * d;
+      for (size_t t = 0; t < d; t++)
+        cj[t] += xi[t];
+      h[i] = (int32_t)j;
+      q++;
+    }
+    for (size_t t = 0; t < d; t++)
+      cj[t] /= (double)(q - p);
+    p = q;
+  }
+  free(key);
+  *g = (int)groups;
+  *centre = c;
+  *home = h;
+  return 0;
+}
+
+struct costed {
+  double cost;
+  int j;
+};
+
+static int cmp_costed(const void *p, const void *q) { /* dearest first, then lower j */
+  const struct costed *x = p, *y = q;
+  if (x->cost != y->cost)
+    return x->cost > y->cost ? -1 : 1;
+  return (x->j > y->j) - (x->j < y->j);
+}
+
+static int cmp_int(const void *p, const void *q) {
+  int x = *(const int *)p, y = *(const int *)q;
+  return (x > y) - (x < y);
+}
+
+/* Keeps k of the g centres (k < g), in their order: those whose loss costs
+ * most. A centre's cost is what its points would add to the sum of squares
+ * by going to their second-nearest centre. home[i] (n) follows: the kept
+ * index of its centre, -1 when dropped. -1 when out of memory. */
+static int drop_centres(const double *x, size_t n, size_t d, double *centre, int g, int k,
+                        int32_t *home) {
+  struct costed *c = malloc((size_t)g * sizeof *c);
+  int *keep = malloc((size_t)k * sizeof *keep);
+  int32_t *to = malloc((size_t)g * sizeof *to);
+  if (!c || !keep || !to) {
+    free(c);
+    free(keep);
+    free(to);
+    return -1;
+  }
+  for (int j = 0; j < g; j++) {
+    c[j] = (struct costed){0.0, j};
+    to[j] = -1;
+  }
+  for (size_t i = 0; i < n; i++) {
+    double b1 = INFINITY, b2 = INFINITY;
+    int best = 0;
+    for (int j = 0; j < g; j++) {
+      double dd = dist2(x + i * d, centre + (size_t)j * d, d);
+      if (dd < b1) {
+        b2 = b1;
+        b1 = dd;
+        best = j;
+      } else if (dd < b2) {
+        b2 = dd;
+      }
+    }
+    c[best].cost += b2 - b1;
+  }
+  qsort(c, (size_t)g, sizeof *c, cmp_costed);
+  for (int t = 0; t < k; t++)
+    keep[t] = c[t].j;
+  qsort(keep, (size_t)k, sizeof *keep, cmp_int);
+  for (int t = 0; t < k; t++) {
+    to[keep[t]] = t;
+    if (keep[t] != t)
+      memcpy(centre + (size_t)t * d, centre + (size_t)keep[t] * d, d * sizeof *centre);
+  }
+  for (size_t i = 0; i < n; i++)
+    if (home[i] >= 0)
+      home[i] = to[home[i]];
+  free(c);
+  free(keep);
+  free(to);
+  return 0;
+}
+
+/* One pass of the warm start's assignment: each point to the centre of
+ * least squared distance, less `stick` for its home centre; a point moves
+ * only for a strictly lower cost. Returns how many moved. */
+static size_t km_assign_sticky(struct km *m, const int32_t *home, double stick) {
+  size_t n = m->n, d = m->d, changed = 0;
+  for (size_t i = 0; i < n; i++) {
+    const double *xi = m->x + i * d;
+    int32_t a = m->a[i];
+    double best = dist2(xi, m->c + (size_t)a * d, d) - (home[i] == a ? stick : 0.0);
+    for (int j = 0; j < m->k; j++) {
+      if (j == a)
+        continue;
+      double cost = dist2(xi, m->c + (size_t)j * d, d) - (home[i] == j ? stick : 0.0);
+      if (cost < best) {
+        best = cost;
+        a = j;
+      }
+    }
+    if (a != m->a[i]) {
+      m->a[i] = a;
+      changed++;
+    }
+  }
+  return changed;
+}
+
+/* A warm start: from the previous partition itself (each point with a
+ * previous region in it, home[i], the others at their nearest centre) and
+ * the g <= k previous centres given, k - g more added by the greedy
+ * k-means++ seeding (stream (STREAM_WARM, k)), Lloyd's iterations in which
+ * a point leaves its previous region only for a centre nearer in squared
+ * distance by more than `stick`: they lower the sum of squares less stick
+ * for every point that stays. Into lab[n], the plain sum of squares into
+ * *sse. -1 when out of memory. */
+static int kmeans_warm(const double *x, size_t n, size_t d, int k, const double *start, int g,
+                       const int32_t *home, double stick, int max_iter, uint64_t seed,
+                       int32_t *lab, double *sse) {
+  struct km m;
+  if (km_init(&m, x, n, d, k) < 0)
+    return -1;
+  memcpy(m.c, start, (size_t)g * d * sizeof *m.c);
+  struct rng r = rng_stream(seed, STREAM_WARM, (uint64_t)k, 0);
+  km_seed(&m, g, &r);
+  for (size_t i = 0; i < n; i++)
+    if (home[i] >= 0)
+      m.a[i] = home[i];
+  for (int it = 0; it < max_iter; it++)
+    if (km_assign_sticky(&m, home, stick) == 0 && it > 0)
+      break;
+    else
+      km_update(&m);
+  km_update(&m);
+  *sse = km_sse(&m);
+  memcpy(lab, m.a, n * sizeof *lab);
+  km_release(&m);
+  return 0;
 }
 
 /* ---- Figures of the result --------------------------------------------- */
@@ -957,12 +1357,11 @@ static int relabel(int32_t *lab, size_t n, int k) {
 }
 
 /* Spherical centroid of each cluster: the normalised mean of the members'
- * unit vectors (a member's own place when the mean is 0). */
-static int centroids(const struct cluster_input *in, const int32_t *lab, int k, double *clat,
-                     double *clng) {
-  double *v = calloc((size_t)k * 3, sizeof *v);
-  if (!v)
-    return -1;
+ * unit vectors (a member's own place when the mean is 0). v: k x 3 work
+ * space. */
+static void centroids(const struct cluster_input *in, const int32_t *lab, int k, double *v,
+                      double *clat, double *clng) {
+  memset(v, 0, (size_t)k * 3 * sizeof *v);
   for (size_t i = 0; i < in->n; i++) {
     double u[3];
     unit_vector(in->lat[i], in->lng[i], u);
@@ -985,27 +1384,21 @@ static int centroids(const struct cluster_input *in, const int32_t *lab, int k, 
       clng[j] = atan2(w[1], w[0]) / DEG;
     }
   }
-  free(v);
-  return 0;
 }
 
+/* Median over the points of the great-circle km to their cluster's
+ * centroid; km: n work space. */
 static double median_km(const struct cluster_input *in, const int32_t *lab, const double *clat,
-                        const double *clng, int *oom) {
+                        const double *clng, double *km) {
   size_t n = in->n;
-  double *km = malloc(n * sizeof *km);
-  if (!km) {
-    *oom = 1;
-    return NAN;
-  }
   for (size_t i = 0; i < n; i++)
     km[i] = gaz_km(in->lat[i], in->lng[i], clat[lab[i]], clng[lab[i]]);
   qsort(km, n, sizeof *km, cmp_double);
-  double med = n % 2 ? km[n / 2] : 0.5 * (km[n / 2 - 1] + km[n / 2]);
-  free(km);
-  return med;
+  return n % 2 ? km[n / 2] : 0.5 * (km[n / 2 - 1] + km[n / 2]);
 }
 
-/* Within-cluster sum of squares of the mix columns. */
+/* Within-cluster sum of squares of the mix columns. sum (k x mix_len) and
+ * cnt (k) are work space. */
 static double mix_within(const struct cluster_input *in, const int32_t *lab, int k,
                          double *sum, size_t *cnt) {
   size_t n = in->n, nf = in->nf, ml = in->mix_len, kk = (size_t)k;
@@ -1030,41 +1423,54 @@ static double mix_within(const struct cluster_input *in, const int32_t *lab, int
   return w;
 }
 
-/* W(labels) / mean W(random permutations of the labels); NaN without mix
- * columns or when the mix never varies. */
-static double mix_ratio(const struct cluster_input *in, const int32_t *lab, int k,
-                        uint64_t seed, int *oom) {
-  size_t n = in->n;
-  if (in->mix_len == 0)
-    return NAN;
-  double *sum = malloc((size_t)k * in->mix_len * sizeof *sum);
-  size_t *cnt = malloc((size_t)k * sizeof *cnt);
+/* The figures of labels lab into out: centroids, median km, and against
+ * RANDOM_PARTITIONS random permutations of the labels (random partitions
+ * with the same sizes) the mean of their median km and the mix ratio
+ * (W / mean W of the permutations; NaN without mix columns or when the mix
+ * never varies). -1 when out of memory. */
+static int figures(const struct cluster_input *in, const int32_t *lab, int k, uint64_t seed,
+                   struct cluster_result *out) {
+  size_t n = in->n, kk = (size_t)k, ml = in->mix_len;
   int32_t *perm = malloc(n * sizeof *perm);
-  double ratio = NAN;
-  if (!sum || !cnt || !perm) {
-    *oom = 1;
+  double *km = malloc(n * sizeof *km), *v = malloc(kk * 3 * sizeof *v);
+  double *rlat = malloc(kk * sizeof *rlat), *rlng = malloc(kk * sizeof *rlng);
+  double *sum = malloc(kk * (ml ? ml : 1) * sizeof *sum);
+  size_t *cnt = malloc(kk * sizeof *cnt);
+  int rc = -1;
+  if (!perm || !km || !v || !rlat || !rlng || !sum || !cnt)
     goto done;
-  }
-  double w = mix_within(in, lab, k, sum, cnt), wr = 0.0;
+  centroids(in, lab, k, v, out->centroid_lat, out->centroid_lng);
+  out->median_km = median_km(in, lab, out->centroid_lat, out->centroid_lng, km);
+  double w = ml ? mix_within(in, lab, k, sum, cnt) : 0.0, wr = 0.0, kmr = 0.0;
   memcpy(perm, lab, n * sizeof *perm);
-  for (int p = 0; p < MIX_PERMUTATIONS; p++) {
-    struct rng g = rng_stream(seed, STREAM_MIX, (uint64_t)p, 0);
+  for (int p = 0; p < RANDOM_PARTITIONS; p++) {
+    struct rng g = rng_stream(seed, STREAM_RANDOM, (uint64_t)p, 0);
     for (size_t i = n - 1; i > 0; i--) {
       size_t j = rng_below(&g, i + 1);
       int32_t t = perm[i];
       perm[i] = perm[j];
       perm[j] = t;
     }
-    wr += mix_within(in, perm, k, sum, cnt);
+    centroids(in, perm, k, v, rlat, rlng);
+    kmr += median_km(in, perm, rlat, rlng, km);
+    if (ml)
+      wr += mix_within(in, perm, k, sum, cnt);
   }
-  wr /= MIX_PERMUTATIONS;
-  if (wr > 0.0)
-    ratio = w / wr;
+  out->median_km_random = kmr / RANDOM_PARTITIONS;
+  out->median_km_ratio =
+      out->median_km_random > 0.0 ? out->median_km / out->median_km_random : NAN;
+  wr /= RANDOM_PARTITIONS;
+  out->mix_variance_ratio = ml && wr > 0.0 ? w / wr : NAN;
+  rc = 0;
 done:
+  free(perm);
+  free(km);
+  free(v);
+  free(rlat);
+  free(rlng);
   free(sum);
   free(cnt);
-  free(perm);
-  return ratio;
+  return rc;
 }
 
 /* ---- cluster_run ------------------------------------------------------- */
@@ -1079,7 +1485,7 @@ static int check_input(const struct cluster_input *in, const struct cluster_conf
   size_t n = in->n, nf = in->nf;
   if (n < 2)
     return gerr_set(err, GERR_INVALID_INPUT, "clustering needs at least 2 points, got %zu", n);
-  if (n > INT32_MAX || nf > 4096 || n > SIZE_MAX / sizeof(double) / (nf + 3))
+  if (n > INT32_MAX || nf > MAX_FEATURES || n > SIZE_MAX / sizeof(double) / (nf + 3))
     return gerr_set(err, GERR_INVALID_INPUT, "too many points or features (%zu x %zu)", n, nf);
   if (!in->lat || !in->lng || (nf && !in->feat))
     return gerr_set(err, GERR_INVALID_INPUT, "missing coordinates or features");
@@ -1101,6 +1507,10 @@ static int check_input(const struct cluster_input *in, const struct cluster_conf
                     MAX_ITER);
   if (!(cfg->spatial_weight >= 0.0) || !isfinite(cfg->spatial_weight))
     return gerr_set(err, GERR_INVALID_INPUT, "spatial_weight must be finite and >= 0");
+  for (size_t j = 0; in->feat_weight && j < nf; j++)
+    if (!(in->feat_weight[j] >= 0.0) || !isfinite(in->feat_weight[j]))
+      return gerr_set(err, GERR_INVALID_INPUT, "feature %zu: weight must be finite and >= 0",
+                      j);
   for (size_t i = 0; i < n; i++) {
     if (!(in->lat[i] >= -90.0 && in->lat[i] <= 90.0) ||
         !(in->lng[i] >= -180.0 && in->lng[i] <= 180.0))
@@ -1109,8 +1519,18 @@ static int check_input(const struct cluster_input *in, const struct cluster_conf
     for (size_t j = 0; j < nf; j++)
       if (!isfinite(in->feat[i * nf + j]))
         return gerr_set(err, GERR_INVALID_INPUT, "point %zu: feature %zu is not finite", i, j);
+    if (in->prev_id && in->prev_id[i] < 0)
+      return gerr_set(err, GERR_INVALID_INPUT, "point %zu: previous id %d", i, in->prev_id[i]);
   }
   return 0;
+}
+
+/* The score of candidate k in out, +infinity when it was not scored. */
+static double score_of(const struct cluster_result *out, int k) {
+  for (int c = 0; c < out->ncand; c++)
+    if (out->cand_k[c] == k)
+      return out->cand_score[c];
+  return INFINITY;
 }
 
 int cluster_run(const struct cluster_input *in, const struct cluster_config *cfg_in,
@@ -1118,7 +1538,8 @@ int cluster_run(const struct cluster_input *in, const struct cluster_config *cfg
   if (!out)
     return gerr_set(err, GERR_INVALID_INPUT, "no result");
   memset(out, 0, sizeof *out);
-  out->silhouette = out->median_km = out->mix_variance_ratio = NAN;
+  out->silhouette = out->median_km = out->median_km_random = out->median_km_ratio =
+      out->mix_variance_ratio = NAN;
   if (!in)
     return gerr_set(err, GERR_INVALID_INPUT, "no input");
   struct cluster_config cfg;
@@ -1130,45 +1551,93 @@ int cluster_run(const struct cluster_input *in, const struct cluster_config *cfg
     return -1;
 
   size_t n = in->n, d = in->nf + 3;
-  double *x = embed(in, cfg.spatial_weight, d);
+  struct embedding e = {0};
   size_t *sil = NULL;
-  double sse;
-  int oom = 0;
-  if (!x)
+  double *start = NULL;
+  int32_t *home = NULL, *cold = NULL;
+  int g = 0;
+  if (embed(in, cfg.spatial_weight, &e) < 0)
     goto oom;
+  /* the previous clustering: a warm start when enough of it is here */
+  for (size_t i = 0; in->prev_id && i < n; i++)
+    out->prev_points += in->prev_id[i] > 0;
+  if (in->prev_id && prev_centres(&e, n, in->prev_id, &g, &start, &home) < 0)
+    goto oom;
+  out->k_prev = g;
+  out->warm = g > 0 && (double)out->prev_points >= WARM_MIN_SHARE * (double)n;
   if (cfg.k > 0) {
-    out->k = cfg.k;
-  } else if (choose_k(x, n, d, &cfg, out, err) < 0) {
-    goto fail;
+    out->k = out->k_best = cfg.k;
+  } else {
+    if (choose_k(&e, in, &cfg, out->warm ? g : 0, out) < 0)
+      goto oom;
+    out->k = out->k_best;
+    /* on retraining the previous k stays unless clearly beaten (it was
+     * scored when near enough the range) */
+    if (out->warm && score_of(out, g) <= score_of(out, out->k_best) + KEEP_MARGIN)
+      out->k = g;
   }
   int k = out->k;
   size_t kk = (size_t)k, nsil = n < SIL_SAMPLE ? n : SIL_SAMPLE;
   out->label = malloc(n * sizeof *out->label);
+  out->id = malloc(kk * sizeof *out->id);
   out->centroid_lat = malloc(kk * sizeof *out->centroid_lat);
   out->centroid_lng = malloc(kk * sizeof *out->centroid_lng);
   sil = malloc(nsil * sizeof *sil);
-  if (!out->label || !out->centroid_lat || !out->centroid_lng || !sil)
+  if (!out->label || !out->id || !out->centroid_lat || !out->centroid_lng || !sil)
     goto oom;
-  if (kmeans(x, n, d, k, cfg.restarts, cfg.max_iter, cfg.seed, STREAM_FINAL_KMEANS,
-             out->label, &sse) < 0 ||
-      relabel(out->label, n, k) < 0 ||
-      centroids(in, out->label, k, out->centroid_lat, out->centroid_lng) < 0)
+  if (out->warm) {
+    /* the cold run of this k: the yardstick of the warm one */
+    double cold_sse, warm_sse;
+    int restarts = cfg.restarts < WARM_COLD_RESTARTS ? cfg.restarts : WARM_COLD_RESTARTS;
+    if (!(cold = malloc(n * sizeof *cold)) ||
+        kmeans(e.x, n, d, k, restarts, cfg.max_iter, cfg.seed, STREAM_FINAL_KMEANS, cold,
+               &cold_sse) < 0)
+      goto oom;
+    if (g > k && drop_centres(e.x, n, d, start, g, k, home) < 0)
+      goto oom;
+    if (kmeans_warm(e.x, n, d, k, start, g < k ? g : k, home,
+                    WARM_STICK * cold_sse / (double)n, cfg.max_iter, cfg.seed, out->label,
+                    &warm_sse) < 0)
+      goto oom;
+    if (warm_sse > (1.0 + WARM_STALE) * cold_sse) { /* stale: start afresh */
+      memcpy(out->label, cold, n * sizeof *cold);
+      out->warm = 0;
+    }
+  } else {
+    double sse;
+    if (kmeans(e.x, n, d, k, cfg.restarts, cfg.max_iter, cfg.seed, STREAM_FINAL_KMEANS,
+               out->label, &sse) < 0)
+      goto oom;
+  }
+  if (relabel(out->label, n, k) < 0)
     goto oom;
-  struct rng g = rng_stream(cfg.seed, STREAM_SIL_FINAL, 0, 0);
-  if (sample_indices(n, nsil, &g, sil) < 0 ||
-      silhouette(x, n, d, out->label, k, sil, nsil, &out->silhouette) < 0)
+  if (in->prev_id) {
+    if (cluster_stable_ids(n, out->label, k, in->prev_id, out->id, err) < 0)
+      goto fail;
+    for (size_t i = 0; i < n; i++)
+      out->prev_kept += in->prev_id[i] > 0 && out->id[out->label[i]] == in->prev_id[i];
+  } else {
+    for (int c = 0; c < k; c++)
+      out->id[c] = c + 1;
+  }
+  struct rng r = rng_stream(cfg.seed, STREAM_SIL_FINAL, 0, 0);
+  if (sample_indices(n, nsil, &r, sil) < 0 ||
+      silhouette(e.x, n, d, out->label, k, sil, nsil, &out->silhouette) < 0 ||
+      figures(in, out->label, k, cfg.seed, out) < 0)
     goto oom;
-  out->median_km = median_km(in, out->label, out->centroid_lat, out->centroid_lng, &oom);
-  out->mix_variance_ratio = mix_ratio(in, out->label, k, cfg.seed, &oom);
-  if (oom)
-    goto oom;
-  free(x);
+  embedding_release(&e);
+  free(start);
+  free(home);
+  free(cold);
   free(sil);
   return 0;
 oom:
   gerr_set(err, GERR_INTERNAL, "out of memory clustering %zu points", n);
 fail:
-  free(x);
+  embedding_release(&e);
+  free(start);
+  free(home);
+  free(cold);
   free(sil);
   cluster_result_free(out);
   return -1;
@@ -1178,9 +1647,10 @@ void cluster_result_free(struct cluster_result *r) {
   if (!r)
     return;
   free(r->label);
+  free(r->id);
   free(r->centroid_lat);
   free(r->centroid_lng);
-  r->label = NULL;
+  r->label = r->id = NULL;
   r->centroid_lat = r->centroid_lng = NULL;
 }
 

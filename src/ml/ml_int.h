@@ -260,13 +260,21 @@ double ml_cell_mu(const struct suite *s, const float *x);
 /* ---- regions (regions.c) ---- */
 struct suite_regions;
 void suite_regions_free(struct suite_regions *r);
-/* Clusters the suite's pincodes (k regions, 0: chosen from the data) and
- * summarises each region from the suite's predictions; ids 1..k, to be
- * matched to the serving version's by suite_regions_relabel. Adds the
- * clustering report to s->report. 0 or -1. */
-int suite_regions_build(struct suite *s, int k, uint64_t seed, struct gerr *err);
+/* Clusters the suite's pincodes with sales (k regions, 0: chosen from the
+ * data), starting from the regions of the version serving in db (NULL or
+ * none serving: a cold start) so that ids stay, and summarises each region;
+ * pin_pred[i] is pincode i's expected next-period demand over its products
+ * and channels (d->npin entries, copied). Adds the clustering report to
+ * s->report. Calls nothing of suite.c: what it needs is passed. 0 or -1. */
+int suite_regions_build(struct suite *s, struct store *db, const double *pin_pred, int k,
+                        uint64_t seed, struct gerr *err);
+/* suite.c: works out pin_pred from the suite's demand model and calls
+ * suite_regions_build. 0 or -1. */
+int suite_regions_make(struct suite *s, struct store *db, int k, uint64_t seed,
+                       struct gerr *err);
 /* Renumbers the regions after version `prev`'s stored assignment (shared
- * members keep their id) and renders the summaries again. 0 or -1. */
+ * members keep their id; a no-op when the regions were built from it) and
+ * renders the summaries again if an id changed. 0 or -1. */
 int suite_regions_relabel(struct suite *s, struct store *db, int64_t prev, struct gerr *err);
 /* Stores the assignment under s->version. 0 or -1. */
 int suite_regions_store(const struct suite *s, struct store *db, struct gerr *err);

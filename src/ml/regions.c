@@ -1,7 +1,10 @@
 /* Regions of SPEC §4 inside a suite: the pincodes with sales clustered by
- * place and demand pattern (gromo/cluster.h), the summary of each region
- * rendered once, ids kept stable against the serving version's regions,
- * and the regions part of the suite blob. */
+ * place and demand pattern (gromo/cluster.h), starting from the serving
+ * version's regions so that ids stay, the summary of each region rendered
+ * once, ids checked again against the serving version when the suite is
+ * saved, and the regions part of the suite blob. The suite's predictions
+ * come in as figures (suite_regions_make in suite.c works them out): this
+ * file calls nothing of the suite's. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,11 +15,18 @@
 #include "gromo/store.h"
 #include "ml/ml_int.h"
 
-#define REGION_PLACE_WEIGHT 2.0 /* cluster_config.spatial_weight */
+/* Weights of the clustering (docs/regions.md "In the service"): place
+ * against the demand pattern (cluster_config.spatial_weight), and within
+ * the pattern the channel mix, the level and the trend each against a
+ * single column of the product mix. */
+#define REGION_PLACE_WEIGHT 1.5
+#define REGION_SIDE_WEIGHT 0.35
 
 struct suite_regions {
   size_t k;
   int32_t *pin_region; /* d->npin: region id, 0 when not clustered */
+  double *pin_pred;    /* d->npin: expected next-period demand; NULL once
+                          loaded from a blob (the summaries are kept) */
   int32_t *ids;        /* k, ascending */
   char **text;         /* k: the summary of ids[i] as JSON */
   char *list_text;     /* all of them, a JSON array */
@@ -30,6 +40,7 @@ void suite_regions_free(struct suite_regions *r) {
     return;
   clear_texts(r);
   free(r->pin_region);
+  free(r->pin_pred);
   json_decref(r->clustering);
   free(r);
 }
@@ -72,25 +83,52 @@ static void pattern(const struct dataset *d, size_t pin, double *f) {
   f[K + C + 1] = recent + before > 0 ? (recent - before) / (recent + before) : 0;
 }
 
+/* The floor under product_mix_variance_vs_random that counting noise sets:
+ * a pincode's product shares are counts of its m sales, with a variance no
+ * grouping removes, estimated without bias by p (1 - p) / (m - 1) from its
+ * own shares (0 for a pincode with a single sale, whose noise one sale
+ * cannot tell: so the floor is a lower bound), over the variance random
+ * groupings into k leave, (n - k) / (n - 1) of the total. at[j] is the
+ * pincode of row j of feat (n x nf, the product mix first). NaN when the mix
+ * never varies. */
+static double mix_noise_floor(const struct dataset *d, const size_t *at, const double *feat,
+                              size_t n, size_t nf, int k) {
+  size_t K = d->nprod;
+  int known = d->known < d->nper ? d->known : d->nper;
+  double mean[ML_MAX_PRODUCTS] = {0}, total = 0, noise = 0;
+  if (n < 2 || (size_t)k >= n)
+    return NAN;
+  for (size_t j = 0; j < n; j++)
+    for (size_t p = 0; p < K; p++)
+      mean[p] += feat[j * nf + p] / (double)n;
+  for (size_t j = 0; j < n; j++) {
+    double m = (double)pin_total(d, at[j], 0, known);
+    for (size_t p = 0; p < K; p++) {
+      double f = feat[j * nf + p];
+      total += (f - mean[p]) * (f - mean[p]);
+      if (m > 1)
+        noise += f * (1 - f) / (m - 1);
+    }
+  }
+  double random = total * (double)(n - (size_t)k) / (double)(n - 1);
+  return random > 0 ? noise / random : NAN;
+}
+
 /* ---- summaries ---- */
 
 /* The region's summary as SPEC §4 and the seed's GET /regions/{id} give it,
- * for the members (indices into d, ascending) mem[0..n). */
-static json_t *summary(const struct suite *s, int32_t id, const size_t *mem, size_t n) {
-  const struct dataset *d = s->d;
+ * for the members (indices into d, ascending) mem[0..n); pin_pred[i] is
+ * pincode i's expected next-period demand. */
+static json_t *summary(const struct dataset *d, const double *pin_pred, int32_t id,
+                       const size_t *mem, size_t n) {
   size_t K = d->nprod, C = d->nchan, P = (size_t)d->nper;
   double prod[ML_MAX_PRODUCTS] = {0}, chan[ML_MAX_CHANNELS] = {0};
   double last = 0, pred = 0, sx = 0, sy = 0, sz = 0;
   double min_lat = 90, max_lat = -90, min_lng = 180, max_lng = -180;
-  float x[CF__COUNT];
   for (size_t m = 0; m < n; m++) {
     size_t i = mem[m];
     last += (double)pin_total(d, i, 0, 1);
-    for (size_t k = 0; k < K; k++)
-      for (size_t c = 0; c < C; c++) {
-        ml_cell_features(d, (long)i, (int)k, (int)c, ML_SEG_TOTAL, 0, x);
-        pred += ml_cell_mu(s, x);
-      }
+    pred += pin_pred[i];
     const struct gaz_entry *e = d->ge[i];
     if (e) {
       double la = e->lat * M_PI / 180, lo = e->lng * M_PI / 180;
@@ -237,10 +275,9 @@ static int adopt(struct suite_regions *r, json_t *list) {
   return rc;
 }
 
-/* Computes every region's summary from r->pin_region and adopts them.
- * 0 or -1. */
-static int render(const struct suite *s, struct suite_regions *r) {
-  const struct dataset *d = s->d;
+/* Computes every region's summary from r->pin_region and r->pin_pred and
+ * adopts them. 0 or -1. */
+static int render(const struct dataset *d, struct suite_regions *r) {
   size_t np = d->npin, k = 0;
   int32_t *ids = malloc((np ? np : 1) * sizeof *ids);
   size_t *mem = malloc((np ? np : 1) * sizeof *mem);
@@ -258,7 +295,7 @@ static int render(const struct suite *s, struct suite_regions *r) {
     for (size_t i = 0; i < np; i++)
       if (r->pin_region[i] == ids[c])
         mem[n++] = i;
-    json_t *one = summary(s, ids[c], mem, n);
+    json_t *one = summary(d, r->pin_pred, ids[c], mem, n);
     if (!one || json_array_append_new(all, one) < 0)
       rc = -1;
   }
@@ -272,84 +309,9 @@ static int render(const struct suite *s, struct suite_regions *r) {
 
 /* ---- building, relabelling ---- */
 
-int suite_regions_build(struct suite *s, int k, uint64_t seed, struct gerr *err) {
-  const struct dataset *d = s->d;
-  size_t np = d->npin, nf = d->nprod + d->nchan + 2, n = 0;
-  struct suite_regions *r = calloc(1, sizeof *r);
-  double *lat = malloc((np ? np : 1) * sizeof *lat), *lng = malloc((np ? np : 1) * sizeof *lng);
-  double *feat = malloc((np ? np : 1) * nf * sizeof *feat);
-  size_t *at = malloc((np ? np : 1) * sizeof *at);
-  struct cluster_result res;
-  memset(&res, 0, sizeof res);
-  int rc = -1;
-  if (!r || !lat || !lng || !feat || !at) {
-    gerr_set(err, GERR_INTERNAL, "out of memory clustering regions");
-    goto out;
-  }
-  r->pin_region = calloc(np ? np : 1, sizeof *r->pin_region);
-  if (!r->pin_region) {
-    gerr_set(err, GERR_INTERNAL, "out of memory clustering regions");
-    goto out;
-  }
-  for (size_t i = 0; i < np; i++) {
-    if (!d->ge[i] || pin_total(d, i, 0, d->nper) == 0)
-      continue; /* no place or no sales in the kept periods */
-    lat[n] = d->ge[i]->lat;
-    lng[n] = d->ge[i]->lng;
-    pattern(d, i, feat + n * nf);
-    at[n++] = i;
-  }
-  size_t unplaced = np - n;
-  if (n >= 2) {
-    struct cluster_input in = {n, lat, lng, nf, feat, 0, d->nprod};
-    struct cluster_config cfg;
-    cluster_config_defaults(&cfg);
-    cfg.k = k > 0 && (size_t)k > n ? (int)n : k;
-    cfg.seed = seed;
-    /* Place weighs twice the pattern: with equal weights, pincodes of the
-     * same kind (metros, say) far apart fell into one region, as the level
-     * and channel mix of a metro are much alike across the country. */
-    cfg.spatial_weight = REGION_PLACE_WEIGHT;
-    if (cluster_run(&in, &cfg, &res, err) < 0) {
-      gerr_prefix(err, "clustering regions");
-      goto out;
-    }
-    for (size_t j = 0; j < n; j++)
-      r->pin_region[at[j]] = res.label[j] + 1;
-  } else if (n == 1) {
-    r->pin_region[at[0]] = 1;
-    res.k = 1;
-  }
-  json_t *cand = json_array();
-  for (int c = 0; c < res.ncand; c++)
-    json_array_append_new(cand, json_pack("{s:i,s:f}", "k", res.cand_k[c], "silhouette",
-                                          round4(res.cand_score[c])));
-  r->clustering = json_pack(
-      "{s:s,s:s,s:i,s:I,s:I,s:f,s:f,s:f,s:o}", "algorithm",
-      "k-means++ with restarts on place (unit sphere, weight 2) and demand pattern (product "
-      "mix, channel mix, level, trend; averaged over the 8 nearest pincodes)",
-      "chosen_by", k > 0 ? "--regions" : "mean silhouette over the candidates", "regions", res.k,
-      "pincodes", (json_int_t)n, "pincodes_not_clustered", (json_int_t)unplaced, "silhouette",
-      round4(res.silhouette), "median_km_to_centroid", round4(res.median_km),
-      "product_mix_variance_vs_random", round4(res.mix_variance_ratio), "candidates", cand);
-  if (!r->clustering || render(s, r) < 0) {
-    gerr_set(err, GERR_INTERNAL, "out of memory summarising regions");
-    goto out;
-  }
-  json_object_set(s->report, "regions", r->clustering);
-  suite_regions_free(s->reg);
-  s->reg = r;
-  r = NULL;
-  rc = 0;
-out:
-  cluster_result_free(&res);
-  suite_regions_free(r);
-  free(lat);
-  free(lng);
-  free(feat);
-  free(at);
-  return rc;
-}
+/* A figure for the report: null when it has no value (a ratio of nothing
+ * that varies, say). */
+static json_t *figure(double v) { return isfinite(v) ? json_real(round4(v)) : json_null(); }
 
 struct old_ids {
   const struct dataset *d;
@@ -364,42 +326,202 @@ static int on_old(void *ctx, int32_t pincode, int32_t region_id) {
   return 0;
 }
 
+/* The region id of each pincode of d under model version `version` into
+ * *old (d->npin entries, 0 for none; the caller frees). 0 or -1. */
+static int regions_of_version(struct store *db, int64_t version, const struct dataset *d,
+                              int32_t **old, struct gerr *err) {
+  struct old_ids o = {d, calloc(d->npin ? d->npin : 1, sizeof(int32_t))};
+  *old = NULL;
+  if (!o.old)
+    return gerr_set(err, GERR_INTERNAL, "out of memory reading regions");
+  if (store_regions_scan(db, version, on_old, &o, err) < 0) {
+    free(o.old);
+    return -1;
+  }
+  *old = o.old;
+  return 0;
+}
+
+/* The "previous" part of the clustering report: what the ids were matched
+ * against and how many pincodes kept theirs. */
+static void report_previous(json_t *clustering, int64_t version, int k_prev, int warm,
+                            size_t with, size_t kept) {
+  json_t *p = version > 0 ? json_pack("{s:I,s:i,s:b,s:I,s:I,s:o}", "version", (json_int_t)version,
+                                      "regions", k_prev, "warm_start", warm, "pincodes",
+                                      (json_int_t)with, "pincodes_kept_region",
+                                      (json_int_t)kept, "kept_share",
+                                      figure(with ? (double)kept / (double)with : NAN))
+                          : json_null();
+  json_object_set_new(clustering, "previous", p);
+}
+
+int suite_regions_build(struct suite *s, struct store *db, const double *pin_pred, int k,
+                        uint64_t seed, struct gerr *err) {
+  const struct dataset *d = s->d;
+  size_t np = d->npin, K = d->nprod, C = d->nchan, nf = K + C + 2, n = 0;
+  struct suite_regions *r = calloc(1, sizeof *r);
+  double *lat = malloc((np ? np : 1) * sizeof *lat), *lng = malloc((np ? np : 1) * sizeof *lng);
+  double *feat = malloc((np ? np : 1) * nf * sizeof *feat), *weight = malloc(nf * sizeof *weight);
+  size_t *at = malloc((np ? np : 1) * sizeof *at);
+  int32_t *prev = malloc((np ? np : 1) * sizeof *prev), *old = NULL;
+  int64_t from = 0;
+  struct cluster_result res;
+  memset(&res, 0, sizeof res);
+  int rc = -1;
+  if (!r || !lat || !lng || !feat || !weight || !at || !prev ||
+      !(r->pin_region = calloc(np ? np : 1, sizeof *r->pin_region)) ||
+      !(r->pin_pred = malloc((np ? np : 1) * sizeof *r->pin_pred))) {
+    gerr_set(err, GERR_INTERNAL, "out of memory clustering regions");
+    goto out;
+  }
+  memcpy(r->pin_pred, pin_pred, np * sizeof *r->pin_pred);
+  /* the serving version's regions: the warm start */
+  int have = db ? store_model_serving_version(db, &from, err) : 1;
+  if (have < 0 || (have == 0 && regions_of_version(db, from, d, &old, err) < 0)) {
+    gerr_prefix(err, "reading the serving regions");
+    goto out;
+  }
+  if (have != 0)
+    from = 0;
+  for (size_t i = 0; i < np; i++) {
+    if (!d->ge[i] || pin_total(d, i, 0, d->nper) == 0)
+      continue; /* no place or no sales in the kept periods */
+    lat[n] = d->ge[i]->lat;
+    lng[n] = d->ge[i]->lng;
+    pattern(d, i, feat + n * nf);
+    prev[n] = old ? old[i] : 0;
+    at[n++] = i;
+  }
+  size_t unplaced = np - n;
+  /* the product mix leads; the channel mix (its columns together), the
+   * level and the trend weigh REGION_SIDE_WEIGHT each */
+  for (size_t j = 0; j < nf; j++)
+    weight[j] = j < K ? 1.0 : j < K + C ? REGION_SIDE_WEIGHT / sqrt((double)C) : REGION_SIDE_WEIGHT;
+  if (n >= 2) {
+    struct cluster_input in = {.n = n, .lat = lat, .lng = lng, .nf = nf, .feat = feat,
+                               .feat_weight = weight, .mix_off = 0, .mix_len = K,
+                               .prev_id = old ? prev : NULL};
+    struct cluster_config cfg;
+    cluster_config_defaults(&cfg);
+    cfg.k = k > 0 && (size_t)k > n ? (int)n : k;
+    cfg.seed = seed;
+    /* Place weighs more than the pattern: otherwise pincodes of the same
+     * kind far apart (metros, say) can fall into one region. */
+    cfg.spatial_weight = REGION_PLACE_WEIGHT;
+    if (cluster_run(&in, &cfg, &res, err) < 0) {
+      gerr_prefix(err, "clustering regions");
+      goto out;
+    }
+    for (size_t j = 0; j < n; j++)
+      r->pin_region[at[j]] = res.id[res.label[j]];
+  } else if (n == 1) {
+    r->pin_region[at[0]] = prev[0] > 0 ? prev[0] : 1;
+    res.k = res.k_best = 1;
+    res.prev_points = res.prev_kept = prev[0] > 0;
+  }
+  json_t *cand = json_array();
+  for (int c = 0; c < res.ncand; c++)
+    json_array_append_new(cand, json_pack("{s:i,s:o}", "k", res.cand_k[c], "score",
+                                          figure(res.cand_score[c])));
+  const char *chosen = k > 0 ? "--regions" : res.k != res.k_best ? "previous k kept" : "criterion";
+  char algorithm[320];
+  snprintf(algorithm, sizeof algorithm,
+           "k-means++ on place (unit sphere, weight %g) and demand pattern (product mix; channel "
+           "mix, level and trend at %g each; each pincode's averaged with its near neighbours'), "
+           "k by a penalised criterion, started from the serving version's regions",
+           REGION_PLACE_WEIGHT, REGION_SIDE_WEIGHT);
+  r->clustering = json_pack(
+      "{s:s,s:s,s:i,s:i,s:I,s:I,s:o,s:o,s:o,s:o,s:o,s:o,s:o}", "algorithm", algorithm,
+      "chosen_by", chosen, "regions", res.k, "criterion_best", res.k_best, "pincodes",
+      (json_int_t)n, "pincodes_not_clustered", (json_int_t)unplaced, "silhouette",
+      figure(res.silhouette), "median_km_to_centroid", figure(res.median_km),
+      "median_km_random_partition", figure(res.median_km_random), "median_km_vs_random",
+      figure(res.median_km_ratio), "product_mix_variance_vs_random",
+      figure(res.mix_variance_ratio), "product_mix_noise_floor",
+      figure(mix_noise_floor(d, at, feat, n, nf, res.k)), "candidates", cand);
+  if (r->clustering)
+    report_previous(r->clustering, from, res.k_prev, res.warm, res.prev_points, res.prev_kept);
+  if (!r->clustering || render(d, r) < 0) {
+    gerr_set(err, GERR_INTERNAL, "out of memory summarising regions");
+    goto out;
+  }
+  json_object_set(s->report, "regions", r->clustering);
+  suite_regions_free(s->reg);
+  s->reg = r;
+  r = NULL;
+  rc = 0;
+out:
+  cluster_result_free(&res);
+  suite_regions_free(r);
+  free(lat);
+  free(lng);
+  free(feat);
+  free(weight);
+  free(at);
+  free(prev);
+  free(old);
+  return rc;
+}
+
 int suite_regions_relabel(struct suite *s, struct store *db, int64_t prev, struct gerr *err) {
   struct suite_regions *r = s->reg;
   if (!r || r->k == 0 || prev <= 0)
     return 0;
   const struct dataset *d = s->d;
-  size_t np = d->npin, n = 0;
-  struct old_ids o = {d, calloc(np ? np : 1, sizeof(int32_t))};
+  size_t np = d->npin, n = 0, with = 0, kept = 0;
   int32_t *label = malloc((np ? np : 1) * sizeof *label);
-  int32_t *old = malloc((np ? np : 1) * sizeof *old);
+  int32_t *old = malloc((np ? np : 1) * sizeof *old), *by_pin = NULL;
   int32_t *id_of = malloc(r->k * sizeof *id_of);
-  int rc = -1;
-  if (!o.old || !label || !old || !id_of) {
+  int rc = -1, changed = 0;
+  if (!label || !old || !id_of) {
     gerr_set(err, GERR_INTERNAL, "out of memory matching regions");
     goto out;
   }
-  if (store_regions_scan(db, prev, on_old, &o, err) < 0)
+  if (regions_of_version(db, prev, d, &by_pin, err) < 0)
     goto out;
   for (size_t i = 0; i < np; i++) {
     if (r->pin_region[i] <= 0)
       continue;
     int32_t *hit = bsearch(&r->pin_region[i], r->ids, r->k, sizeof *r->ids, cmp_i32);
     label[n] = (int32_t)(hit - r->ids);
-    old[n++] = o.old[i];
+    old[n++] = by_pin[i];
   }
   if (cluster_stable_ids(n, label, (int)r->k, old, id_of, err) < 0)
     goto out;
+  for (size_t c = 0; c < r->k; c++)
+    changed |= id_of[c] != r->ids[c];
+  /* the previous regions present, counted on the sorted old ids */
+  int k_prev = 0;
+  qsort(by_pin, np, sizeof *by_pin, cmp_i32);
+  for (size_t i = 0; i < np; i++)
+    k_prev += by_pin[i] > 0 && (i == 0 || by_pin[i] != by_pin[i - 1]);
   for (size_t i = 0, j = 0; i < np; i++)
-    if (r->pin_region[i] > 0)
-      r->pin_region[i] = id_of[label[j++]];
-  if (render(s, r) < 0) {
-    gerr_set(err, GERR_INTERNAL, "out of memory summarising regions");
-    goto out;
+    if (r->pin_region[i] > 0) {
+      r->pin_region[i] = id_of[label[j]];
+      with += old[j] > 0;
+      kept += old[j] > 0 && r->pin_region[i] == old[j];
+      j++;
+    }
+  /* Built from this version's regions, the ids are already its own; built
+   * from another (one swapped in while this trained), they are renumbered.
+   * The report says against what. */
+  json_t *p = json_object_get(r->clustering, "previous");
+  int warm = json_is_true(json_object_get(p, "warm_start")) &&
+             json_integer_value(json_object_get(p, "version")) == prev;
+  report_previous(r->clustering, prev, k_prev, warm, with, kept);
+  if (changed) {
+    if (!r->pin_pred) {
+      gerr_set(err, GERR_INTERNAL, "the regions of a loaded model cannot be renumbered");
+      goto out;
+    }
+    if (render(d, r) < 0) {
+      gerr_set(err, GERR_INTERNAL, "out of memory summarising regions");
+      goto out;
+    }
   }
   rc = 0;
 out:
-  free(o.old);
+  free(by_pin);
   free(label);
   free(old);
   free(id_of);

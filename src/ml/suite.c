@@ -216,6 +216,26 @@ double ml_cell_mu(const struct suite *s, const float *x) {
   return mu > 0 ? mu : 0;
 }
 
+int suite_regions_make(struct suite *s, struct store *db, int k, uint64_t seed,
+                       struct gerr *err) {
+  const struct dataset *d = s->d;
+  double *pred = calloc(d->npin ? d->npin : 1, sizeof *pred);
+  float x[CF__COUNT];
+  if (!pred)
+    return gerr_set(err, GERR_INTERNAL, "out of memory predicting regions");
+  /* each cell as POST /predict/demand answers it without customer, so that
+   * a region's predicted demand is the sum of its pincodes' answers */
+  for (size_t i = 0; i < d->npin; i++)
+    for (size_t p = 0; p < d->nprod; p++)
+      for (size_t c = 0; c < d->nchan; c++) {
+        ml_cell_features(d, (long)i, (int)p, (int)c, ML_SEG_TOTAL, 0, x);
+        pred[i] += ml_cell_mu(s, x);
+      }
+  int rc = suite_regions_build(s, db, pred, k, seed, err);
+  free(pred);
+  return rc;
+}
+
 static void predict_cells(const struct suite *s, enum predict_kind kind,
                           const struct predict_query *q, int explain,
                           struct predict_answer *a) {

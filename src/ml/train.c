@@ -994,7 +994,7 @@ int suite_train(struct store *db, const struct gaz *gaz, const struct train_conf
     goto out;
   }
   stage(progress, progress_ctx, "regions", 0.97);
-  if (suite_regions_build(s, cfg->regions, cfg->seed, err) < 0)
+  if (suite_regions_make(s, db, cfg->regions, cfg->seed, err) < 0)
     goto out;
   s->duration_ms = (mono_us() - t0) / 1000;
   json_object_set_new(s->report, "duration_ms", json_integer((json_int_t)s->duration_ms));
