@@ -179,6 +179,9 @@ static void test_models__roles(void **state) {
   post_as(S.key, "/models/train?rounds=0", NULL, &r);
   expect_error(&r, 400, "invalid_input");
   http_res_free(&r);
+  post_as(S.key, "/models/train?origins=1", NULL, &r);
+  expect_error(&r, 400, "invalid_input");
+  http_res_free(&r);
   post_as(S.key, "/models/train?origins=x", NULL, &r);
   expect_error(&r, 400, "invalid_input");
   http_res_free(&r);
@@ -819,7 +822,7 @@ static void test_models__region_ids_stable(void **state) {
   }
   printf("region ids after 5%% more data: %zu of %zu pincodes kept theirs\n", kept, both);
   assert_true(both > 0);
-  assert_true((double)kept >= 0.8 * (double)both);
+  assert_true((double)kept >= 0.95 * (double)both);
 }
 
 static void test_models__bad_bodies(void **state) {
