@@ -16,8 +16,12 @@ ifeq ($(CI),true)
 WARN    += -Werror
 endif
 BUILD_ID := $(shell git describe --always --dirty 2>/dev/null || echo unknown)
+# The dashboard and docs that `make web` builds; gromo serve's default
+# --web-root (see docs/web.md).
+WEB_OUT  := build/web
 BASEFLAGS := -std=c11 -D_GNU_SOURCE -Iinclude -Isrc $(WARN) \
-             -DGROMO_BUILD='"$(BUILD_ID)"' -MMD -MP
+             -DGROMO_BUILD='"$(BUILD_ID)"' \
+             -DGROMO_WEB_ROOT='"$(abspath $(WEB_OUT))"' -MMD -MP
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lcsv -lpthread -lm
 TPKG_CFLAGS = $(shell pkg-config --cflags $(TPKGS) 2>/dev/null)
@@ -35,7 +39,7 @@ B := build/$(VARIANT)
 
 LIB_SRC  := $(sort $(wildcard src/core/*.c src/http/*.c src/api/*.c \
               src/store/*.c src/domain/*.c src/ingest/*.c src/ml/*.c))
-LIB_ASM  := src/domain/gazetteer_data.S
+LIB_ASM  := src/domain/gazetteer_data.S src/http/openapi_data.S
 CLI_SRC  := $(sort $(wildcard src/cli/*.c))
 UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
 E2E_SRC  := $(sort $(wildcard tests/e2e/test_*.c))
@@ -70,6 +74,10 @@ $(B)/%.o: %.c
 	$(CC) $(BASEFLAGS) $(OPT) $(PKG_CFLAGS) $(TPKG_CFLAGS) -c -o $@ $<
 
 $(B)/src/domain/gazetteer_data.o: src/domain/gazetteer_data.S data/pincodes.tsv
+	@mkdir -p $(dir $@)
+	$(CC) -c -o $@ $<
+
+$(B)/src/http/openapi_data.o: src/http/openapi_data.S src/http/openapi.json
 	@mkdir -p $(dir $@)
 	$(CC) -c -o $@ $<
 
