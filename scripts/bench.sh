@@ -1,6 +1,6 @@
 #!/bin/sh
 # Benchmarks of the foundation, printing figures (docs/benchmarks.md).
-#   scripts/bench.sh [all|generate|sales_add|health|modes|ratelimit|train|upload|predict|regions|hostile]
+#   scripts/bench.sh [all|generate|sales_add|health|modes|ratelimit|train|upload|predict|regions|insights|hostile]
 # Uses loopback ports only; every load is bounded in time.
 set -eu
 cd "$(dirname "$0")/.."
@@ -338,7 +338,8 @@ case "$what" in
   upload) bench_upload ;;
   predict) bench_predict ;;
   regions) $B/bench/bench_cluster ;;
+  insights) $B/bench/bench_insights "$tmp" ;;
   hostile) bench_hostile ;;
-  all) bench_generate; bench_sales_add; bench_health; bench_modes; bench_ratelimit; bench_train; bench_upload; bench_predict; $B/bench/bench_cluster; bench_hostile ;;
-  *) echo "usage: $0 [all|generate|sales_add|health|modes|ratelimit|train|upload|predict|regions|hostile]" >&2; exit 2 ;;
+  all) bench_generate; bench_sales_add; bench_health; bench_modes; bench_ratelimit; bench_train; bench_upload; bench_predict; $B/bench/bench_cluster; $B/bench/bench_insights "$tmp"; bench_hostile ;;
+  *) echo "usage: $0 [all|generate|sales_add|health|modes|ratelimit|train|upload|predict|regions|insights|hostile]" >&2; exit 2 ;;
 esac

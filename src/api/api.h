@@ -18,6 +18,9 @@ int api_models_train(struct req *rq, struct resp *rs);        /* models.c */
 int api_models_train_job(struct req *rq, struct resp *rs);    /* models.c */
 int api_regions(struct req *rq, struct resp *rs);             /* regions.c */
 int api_region(struct req *rq, struct resp *rs);              /* regions.c */
+int api_insights_pincodes(struct req *rq, struct resp *rs);  /* insights.c */
+int api_insights_regions(struct req *rq, struct resp *rs);   /* insights.c */
+int api_sales_summary(struct req *rq, struct resp *rs);      /* summary.c */
 int api_openapi(struct req *rq, struct resp *rs);            /* web.c */
 int api_docs(struct req *rq, struct resp *rs);               /* web.c */
 int api_docs_file(struct req *rq, struct resp *rs);          /* web.c */

@@ -101,6 +101,28 @@ const struct route gromo_routes[] = {
     ROUTE("GET", "/stats", ROLE_VIEWER, 0, 0, api_stats,
           "usage by endpoint and key over the last 24 hours",
           DOC(.tag = "system", .response = "Stats", .statuses = "200")),
+    /* What the dashboard draws; API users want it too. */
+    ROUTE("GET", "/insights/pincodes", ROLE_VIEWER, 0, 0, api_insights_pincodes,
+          "every pincode ranked by predicted demand, growth or rise probability",
+          DOC(.tag = "insights", .response = "PincodeInsights", .also = "text/csv",
+              .statuses = "200 400 503",
+              .query = "insight_product insight_channel sort insight_limit insight_format "
+                       "insight_region insight_pincode",
+              .notes = "From the serving model version's predictions of every pincode x "
+                       "product x channel, made once when the version was trained or "
+                       "loaded. `format=csv` downloads the ranking.")),
+    ROUTE("GET", "/insights/regions", ROLE_VIEWER, 0, 0, api_insights_regions,
+          "every region ranked by predicted demand, growth or rise probability",
+          DOC(.tag = "insights", .response = "RegionInsights", .also = "text/csv",
+              .statuses = "200 400 503",
+              .query = "insight_product insight_channel sort insight_limit insight_format "
+                       "insight_region")),
+    ROUTE("GET", "/sales/summary", ROLE_VIEWER, 0, 0, api_sales_summary,
+          "aggregates of stored sales by month, product or channel",
+          DOC(.tag = "insights", .response = "SalesSummary", .statuses = "200 400 404 503",
+              .query = "pincode summary_region by product channel from to",
+              .notes = "For one pincode, one region (its pincodes under the serving model "
+                       "version) or every sale; months with no sales are listed with 0.")),
     /* The web UI and the description of the API: public, cached. */
     ROUTE("GET", "/openapi.json", ROLE_PUBLIC, 0, 0, api_openapi,
           "this API as an OpenAPI 3.1 document, made from the route table",

@@ -13,6 +13,7 @@
 #include "store/store_int.h"
 
 #define QUERY_VARIANTS 16 /* pincode, product, channel, cursor: on or off */
+#define SUMMARY_VARIANTS 8 /* pincodes, product, channel: on or off */
 
 struct sqlite_store {
   struct store base; /* first: store.c sees only this */
@@ -25,6 +26,8 @@ struct sqlite_store {
       *model_exists, *model_unserve, *model_serve, *model_serving, *model_prune,
       *regions_prune, *regions_insert, *regions_scan;
   sqlite3_stmt *query[QUERY_VARIANTS];
+  /* [by day, product, channel, totals][variant] */
+  sqlite3_stmt *summary[4][SUMMARY_VARIANTS];
   /* The records insert_batch reads through the sales_batch table: set
    * for the length of one step, borrowed from the caller. */
   const struct sale *batch;
@@ -379,6 +382,9 @@ static void sq_close(struct store *base) {
     sqlite3_finalize(*all[i]);
   for (size_t i = 0; i < QUERY_VARIANTS; i++)
     sqlite3_finalize(s->query[i]);
+  for (size_t g = 0; g < 4; g++)
+    for (size_t i = 0; i < SUMMARY_VARIANTS; i++)
+      sqlite3_finalize(s->summary[g][i]);
   if (s->wal_fd >= 0)
     close(s->wal_fd);
   sqlite3_close_v2(s->db);
@@ -801,6 +807,131 @@ static int sq_sales_query(struct store *base, const struct sales_filter *f,
   return rc == SQLITE_DONE ? 0 : db_error(s, rc, "querying sales", err);
 }
 
+/* The statement of a summary: grouped (g = 0 day, 1 product, 2 channel)
+ * or the totals (g = 3), for one variant of the scope. As for queries, only
+ * constant fragments vary; every value is bound. With pincodes, each of
+ * them is sought in the pincode index once a bucket of the date range. */
+static sqlite3_stmt *summary_stmt(struct sqlite_store *s, int g, unsigned mask,
+                                  struct gerr *err) {
+  if (s->summary[g][mask])
+    return s->summary[g][mask];
+  static const char *const keys[3] = {"s.ts_ms / 86400000", "s.product", "s.channel"};
+  char cols[256], sql[1024];
+  if (g < 3)
+    snprintf(cols, sizeof cols,
+             "%s, count(*), total(s.customer_income), total(s.customer_age),"
+             " min(s.ts_ms), max(s.ts_ms)",
+             keys[g]);
+  else
+    snprintf(cols, sizeof cols,
+             "count(*), count(DISTINCT s.pincode), min(s.ts_ms), max(s.ts_ms)");
+  snprintf(sql, sizeof sql, "%sSELECT %s%s WHERE s.ts_ms >= ?1 AND s.ts_ms < ?2%s%s%s",
+           mask & 1 ? "WITH p(pin) AS (SELECT value FROM json_each(?3)),"
+                      " b(k) AS (SELECT ?6 UNION ALL SELECT k + 1 FROM b WHERE k < ?7) "
+                    : "",
+           cols,
+           mask & 1 ? " FROM b CROSS JOIN p CROSS JOIN sales s"
+                      " ON s.ts_ms / 2592000000 * 1000000 + s.pincode = b.k * 1000000 + p.pin"
+                      " AND s.pincode = p.pin"
+                    : " FROM sales s",
+           mask & 2 ? " AND s.product = ?4" : "", mask & 4 ? " AND s.channel = ?5" : "",
+           g < 3 ? " GROUP BY 1 ORDER BY 1" : "");
+  if (prepare(s, &s->summary[g][mask], sql, err) < 0)
+    return NULL;
+  return s->summary[g][mask];
+}
+
+/* Binds the scope of q (pins: the pincodes as a JSON array; lo..hi: the
+ * buckets of the date range). */
+static void summary_bind(sqlite3_stmt *st, const struct sales_summary_query *q,
+                         const char *pins, int64_t lo, int64_t hi) {
+  sqlite3_bind_int64(st, 1, q->from_ms);
+  sqlite3_bind_int64(st, 2, q->to_ms);
+  if (pins) {
+    sqlite3_bind_text(st, 3, pins, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 6, lo);
+    sqlite3_bind_int64(st, 7, hi);
+  }
+  if (q->product[0])
+    sqlite3_bind_text(st, 4, q->product, -1, SQLITE_STATIC);
+  if (q->channel[0])
+    sqlite3_bind_text(st, 5, q->channel, -1, SQLITE_STATIC);
+}
+
+static int sq_sales_summary(struct store *base, const struct sales_summary_query *q,
+                            int (*fn)(void *ctx, const struct sales_group *g), void *ctx,
+                            struct sales_totals *tot, struct gerr *err) {
+  struct sqlite_store *s = SQ(base);
+  memset(tot, 0, sizeof *tot);
+  unsigned mask = (q->pincodes ? 1u : 0) | (q->product[0] ? 2u : 0) | (q->channel[0] ? 4u : 0);
+  char *pins = NULL;
+  int64_t lo = 0, hi = -1;
+  if (q->pincodes) {
+    struct sales_filter f;
+    sales_filter_init(&f);
+    f.from_ms = q->from_ms;
+    f.to_ms = q->to_ms;
+    if (bucket_range(s, &f, &lo, &hi, err) < 0)
+      return -1;
+    if (lo > hi)
+      return 0; /* no sales in the range at all */
+    size_t cap = q->npincodes * 8 + 3;
+    pins = malloc(cap);
+    if (!pins)
+      return gerr_set(err, GERR_INTERNAL, "out of memory");
+    size_t n = 0;
+    pins[n++] = '[';
+    for (size_t i = 0; i < q->npincodes; i++)
+      n += (size_t)snprintf(pins + n, cap - n, "%s%d", i ? "," : "", (int)q->pincodes[i]);
+    pins[n++] = ']';
+    pins[n] = '\0';
+  }
+  int rc = SQLITE_DONE;
+  sqlite3_stmt *st = summary_stmt(s, 3, mask, err);
+  if (!st) {
+    free(pins);
+    return -1;
+  }
+  summary_bind(st, q, pins, lo, hi);
+  if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    tot->sales = sqlite3_column_int64(st, 0);
+    tot->pincodes = sqlite3_column_int64(st, 1);
+    tot->first_ms = sqlite3_column_int64(st, 2);
+    tot->last_ms = sqlite3_column_int64(st, 3);
+    rc = SQLITE_DONE;
+  }
+  sqlite3_reset(st);
+  sqlite3_clear_bindings(st);
+  if (rc == SQLITE_DONE && fn && tot->sales > 0) {
+    st = summary_stmt(s, (int)q->by, mask, err);
+    if (!st) {
+      free(pins);
+      return -1;
+    }
+    summary_bind(st, q, pins, lo, hi);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+      struct sales_group g = {0};
+      if (q->by == SALES_BY_DAY)
+        g.day = sqlite3_column_int64(st, 0);
+      else
+        g.key = (const char *)sqlite3_column_text(st, 0);
+      g.sales = sqlite3_column_int64(st, 1);
+      g.income_sum = sqlite3_column_double(st, 2);
+      g.age_sum = sqlite3_column_int64(st, 3);
+      g.first_ms = sqlite3_column_int64(st, 4);
+      g.last_ms = sqlite3_column_int64(st, 5);
+      if (fn(ctx, &g) != 0) {
+        rc = SQLITE_DONE;
+        break;
+      }
+    }
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+  }
+  free(pins);
+  return rc == SQLITE_DONE ? 0 : db_error(s, rc, "summarising sales", err);
+}
+
 static int sq_sales_count(struct store *base, int64_t *n, struct gerr *err) {
   struct sqlite_store *s = SQ(base);
   int rc = sqlite3_step(s->count);
@@ -1135,6 +1266,7 @@ const struct store_ops store_sqlite_ops = {
     .sales_insert = sq_sales_insert,
     .sales_query = sq_sales_query,
     .sales_count = sq_sales_count,
+    .sales_summary = sq_sales_summary,
     .meta_get = sq_meta_get,
     .meta_set = sq_meta_set,
     .models_last_trained = sq_models_last_trained,

@@ -62,7 +62,7 @@ test('every operation names its least role and its security', () => {
       assert.ok(op.operationId && op.summary && op.tags.length === 1);
     }
   }
-  assert.ok(n >= 22, `${n} operations`);
+  assert.ok(n >= 25, `${n} operations`);
   assert.equal(doc.components.securitySchemes.ApiKey.name, 'X-API-Key');
   assert.equal(doc.components.securitySchemes.Bearer.scheme, 'bearer');
 });
@@ -165,6 +165,37 @@ test('sales answers match the document', async () => {
     { key: keys.admin, status: 400 });
 });
 
+test('insight and summary answers match the document', async () => {
+  const pins = await call('GET', '/insights/pincodes?limit=5&sort=growth', '/insights/pincodes',
+    { key: keys.viewer, status: 200 });
+  assert.equal(pins.data.count, 5);
+  const first = pins.data.pincodes[0];
+  await call('GET', `/insights/pincodes?product=loan&channel=online&region=${first.region_id}`,
+    '/insights/pincodes', { key: keys.viewer, status: 200 });
+  const csv = await call('GET', '/insights/pincodes?format=csv&limit=3', '/insights/pincodes',
+    { key: keys.viewer, status: 200 });
+  assert.equal(csv.trim().split('\n').length, 4);
+  await call('GET', '/insights/pincodes?sort=size', '/insights/pincodes',
+    { key: keys.viewer, status: 400 });
+  await call('GET', '/insights/regions?sort=rise', '/insights/regions',
+    { key: keys.viewer, status: 200 });
+  await call('GET', '/insights/regions?format=csv', '/insights/regions',
+    { key: keys.viewer, status: 200 });
+  await call('GET', '/insights/regions', '/insights/regions', { status: 401 });
+  for (const by of ['month', 'product', 'channel'])
+    await call('GET', `/sales/summary?by=${by}`, '/sales/summary', { key: keys.viewer, status: 200 });
+  await call('GET', `/sales/summary?pincode=${first.pincode}&by=channel`, '/sales/summary',
+    { key: keys.viewer, status: 200 });
+  await call('GET', `/sales/summary?region=${first.region_id}&product=loan`, '/sales/summary',
+    { key: keys.viewer, status: 200 });
+  await call('GET', `/insights/pincodes?pincode=${first.pincode}`, '/insights/pincodes',
+    { key: keys.viewer, status: 200 });
+  await call('GET', `/insights/regions?region=${first.region_id}`, '/insights/regions',
+    { key: keys.viewer, status: 200 });
+  await call('GET', '/sales/summary?region=99999', '/sales/summary', { key: keys.viewer, status: 404 });
+  await call('GET', '/sales/summary?by=week', '/sales/summary', { key: keys.viewer, status: 400 });
+});
+
 test('prediction, region and model answers match the document', async () => {
   const q = { pincode: '400001', product: 'loan', channel: 'online', customer_age: 35,
     customer_income: 75000 };
@@ -185,7 +216,7 @@ test('prediction, region and model answers match the document', async () => {
     { key: keys.viewer, status: 200 });
   await call('GET', '/regions/999999', '/regions/{region_id}', { key: keys.viewer, status: 404 });
   await call('GET', '/models', '/models', { key: keys.viewer, status: 200 });
-  const job = await call('POST', '/models/train?rounds=1&origins=1', '/models/train',
+  const job = await call('POST', '/models/train?rounds=1&origins=2', '/models/train',
     { key: keys.admin, status: 202 });
   await call('GET', `/models/train/${job.data.job_id}`, '/models/train/{job}',
     { key: keys.admin, status: 200 });
