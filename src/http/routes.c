@@ -123,6 +123,13 @@ const struct route gromo_routes[] = {
               .query = "pincode summary_region by product channel from to",
               .notes = "For one pincode, one region (its pincodes under the serving model "
                        "version) or every sale; months with no sales are listed with 0.")),
+    ROUTE("POST", "/models/rollback", ROLE_ADMIN, 4 * KiB, ROUTE_JSON, api_models_rollback,
+          "make an earlier model version the serving one, at once",
+          DOC(.tag = "models", .request = "RollbackBody", .response = "RollbackResult",
+              .statuses = "200 400 404 503")),
+    ROUTE("GET", "/whoami", ROLE_VIEWER, 0, 0, api_whoami,
+          "the presented key's name and role",
+          DOC(.tag = "system", .response = "WhoAmI", .statuses = "200")),
     /* The web UI and the description of the API: public, cached. */
     ROUTE("GET", "/openapi.json", ROLE_PUBLIC, 0, 0, api_openapi,
           "this API as an OpenAPI 3.1 document, made from the route table",

@@ -62,7 +62,7 @@ test('every operation names its least role and its security', () => {
       assert.ok(op.operationId && op.summary && op.tags.length === 1);
     }
   }
-  assert.ok(n >= 25, `${n} operations`);
+  assert.ok(n >= 27, `${n} operations`);
   assert.equal(doc.components.securitySchemes.ApiKey.name, 'X-API-Key');
   assert.equal(doc.components.securitySchemes.Bearer.scheme, 'bearer');
 });
@@ -223,8 +223,24 @@ test('prediction, region and model answers match the document', async () => {
   await call('GET', '/models/train/0000000000000000', '/models/train/{job}',
     { key: keys.admin, status: 404 });
   await call('POST', '/models/train?rounds=0', '/models/train', { key: keys.admin, status: 400 });
+  for (const role of ['viewer', 'analyst', 'admin']) {
+    const me = await call('GET', '/whoami', '/whoami', { key: keys[role], status: 200 });
+    assert.equal(me.data.role, role);
+  }
+  await call('GET', '/whoami', '/whoami', { key: 'gromo_nope', status: 401 });
   // the job ends before the server stops (stop waits for it)
   const done = await call('POST', '/models/train?wait=true', '/models/train',
     { key: keys.admin, status: 200 });
   assert.equal(done.data.status, 'succeeded');
+  // back to the first version, at once
+  await call('POST', '/models/rollback', '/models/rollback',
+    { key: keys.admin, body: { version: 1 }, status: 200 });
+  const m = await call('GET', '/models', '/models', { key: keys.viewer, status: 200 });
+  assert.equal(m.data.version, 1);
+  await call('POST', '/models/rollback', '/models/rollback',
+    { key: keys.admin, body: { version: 999 }, status: 404 });
+  await call('POST', '/models/rollback', '/models/rollback',
+    { key: keys.admin, body: { version: 'x' }, status: 400 });
+  await call('POST', '/models/rollback', '/models/rollback',
+    { key: keys.analyst, body: { version: 1 }, status: 403 });
 });
