@@ -12,6 +12,7 @@
 //
 //   node build.mjs [OUT]
 import { build } from 'esbuild';
+import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -36,16 +37,36 @@ const result = await build({
   entryNames: 'app-[hash]',
   assetNames: '[name]-[hash]',
   metafile: true,
-  legalComments: 'linked',
+  legalComments: 'none', // the license files are in licenses-HASH.txt
   logLevel: 'warning',
 });
 const outputs = Object.keys(result.metafile.outputs).map((p) => resolve(p));
 const script = outputs.find((p) => p.endsWith('.js'));
 const style = outputs.find((p) => p.endsWith('.css'));
 const rel = (p) => '/assets/' + p.split('/').pop();
+
+// The licenses of what the bundle holds, in one file named by its content
+// (assets are cached for good): the packages' own license and notice files.
+const bundled = [
+  ['echarts', ['LICENSE', 'NOTICE', 'licenses/LICENSE-d3']],
+  ['zrender', ['LICENSE']],
+  ['tslib', ['LICENSE.txt']],
+  ['@svg-maps/india', ['LICENSE.md']],
+];
+let licenses = 'The dashboard bundles these packages (see also NOTICE in the source).\n';
+for (const [pkg, files] of bundled) {
+  const meta = JSON.parse(readFileSync(join(here, 'node_modules', pkg, 'package.json'), 'utf8'));
+  licenses += `\n\n==== ${pkg} ${meta.version} (${meta.license}) ====\n`;
+  for (const f of files) licenses += `\n---- ${f} ----\n` + readFileSync(join(here, 'node_modules', pkg, f), 'utf8');
+}
+const licHash = createHash('sha256').update(licenses).digest('hex').slice(0, 10);
+const licName = `licenses-${licHash}.txt`;
+writeFileSync(join(out, 'assets', licName), licenses);
+
 const page = readFileSync(join(here, 'src', 'index.html'), 'utf8')
   .replace('%SCRIPT%', rel(script))
-  .replace('%STYLE%', rel(style));
+  .replace('%STYLE%', rel(style))
+  .replace('%LICENSES%', '/assets/' + licName);
 writeFileSync(join(out, 'index.html'), page);
 
 // ---- the API docs: Swagger UI, as the package ships it ----
