@@ -99,11 +99,18 @@ struct sales_totals {
   int64_t pincodes; /* distinct */
   int64_t first_ms, last_ms;
 };
-/* Calls fn for each group (days ascending; products and channels by
- * name); a non-zero return stops. Fills *tot (may be NULL). */
+/* Fills *tot (may be NULL) and calls fn (may be NULL) for each group with
+ * sales (days ascending; products and channels by name), after every row
+ * has been read, so *tot is complete by the first call; a non-zero return
+ * stops. */
 int store_sales_summary(struct store *s, const struct sales_summary_query *q,
                         int (*fn)(void *ctx, const struct sales_group *g), void *ctx,
                         struct sales_totals *tot, struct gerr *err) GROMO_WUR;
+
+/* A number that changes whenever sales are added (the newest row's
+ * sequence number; 0 for none): caches of aggregates compare it. Cheap (an
+ * index's last entry). */
+int store_sales_mark(struct store *s, int64_t *mark, struct gerr *err) GROMO_WUR;
 
 /* Small key/value settings kept with the data (e.g. the build that last
  * wrote). store_meta_get returns 0 found, 1 absent, -1 error. */

@@ -2,6 +2,7 @@
  * or channel -- for a pincode, a region (its pincodes under the serving
  * model version) or every sale, optionally for one product, channel and
  * date range. The store does the counting (store_sales_summary). */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,7 +21,7 @@ static const char *const by_names[] = {"month", "product", "channel"};
 
 struct summary {
   enum sales_group_by by;
-  int64_t total;
+  const struct sales_totals *tot; /* complete when the groups come */
   /* by month: one slot a month from month0 */
   int64_t month0; /* year * 12 + month - 1 */
   size_t nmonths;
@@ -29,10 +30,14 @@ struct summary {
     double income_sum;
     int64_t first_ms, last_ms;
   } *months;
-  /* by product or channel: rendered as they come */
-  struct buf *out;
-  size_t ngroups;
-  int failed;
+  /* by product or channel, as they come (by name) */
+  size_t nnamed;
+  struct named {
+    char key[SALE_IDENT_MAX + 1];
+    struct sales_group g;
+  } named[64];
+  int too_long; /* more months than SUMMARY_MONTHS_MAX */
+  int failed;   /* out of memory */
 };
 
 static int64_t month_of_day(int64_t day) {
@@ -67,28 +72,105 @@ static int put_group(struct buf *b, size_t i, const char *key, int64_t sales, in
                     (double)age_sum / (double)sales, income_sum / (double)sales, first, last);
 }
 
+/* Each group, once the store has read every row (so sm->tot is complete). */
 static int on_group(void *ctx, const struct sales_group *g) {
   struct summary *sm = ctx;
-  if (sm->by == SALES_BY_DAY) {
-    int64_t at = month_of_day(g->day) - sm->month0;
-    if (at < 0 || (size_t)at >= sm->nmonths)
-      return 0; /* cannot be: the range comes from the same data */
-    struct month *m = &sm->months[at];
-    if (!m->sales || g->first_ms < m->first_ms)
-      m->first_ms = g->first_ms;
-    if (!m->sales || g->last_ms > m->last_ms)
-      m->last_ms = g->last_ms;
-    m->sales += g->sales;
-    m->age_sum += g->age_sum;
-    m->income_sum += g->income_sum;
+  if (sm->by != SALES_BY_DAY) {
+    if (sm->nnamed < 64) {
+      struct named *n = &sm->named[sm->nnamed++];
+      snprintf(n->key, sizeof n->key, "%s", g->key ? g->key : "");
+      n->g = *g;
+    }
     return 0;
   }
-  if (put_group(sm->out, sm->ngroups++, g->key ? g->key : "", g->sales, sm->total, g->age_sum,
-                g->income_sum, g->first_ms, g->last_ms) < 0) {
-    sm->failed = 1;
-    return 1;
+  if (!sm->months) {
+    sm->month0 = month_of_day(sm->tot->first_ms / DAY_MS);
+    int64_t span = month_of_day(sm->tot->last_ms / DAY_MS) - sm->month0 + 1;
+    if (span < 1 || span > SUMMARY_MONTHS_MAX) {
+      sm->too_long = 1;
+      return 1;
+    }
+    sm->nmonths = (size_t)span;
+    sm->months = calloc(sm->nmonths, sizeof *sm->months);
+    if (!sm->months) {
+      sm->failed = 1;
+      return 1;
+    }
   }
+  int64_t at = month_of_day(g->day) - sm->month0;
+  if (at < 0 || (size_t)at >= sm->nmonths)
+    return 0; /* cannot be: the range comes from the same rows */
+  struct month *m = &sm->months[at];
+  if (!m->sales || g->first_ms < m->first_ms)
+    m->first_ms = g->first_ms;
+  if (!m->sales || g->last_ms > m->last_ms)
+    m->last_ms = g->last_ms;
+  m->sales += g->sales;
+  m->age_sum += g->age_sum;
+  m->income_sum += g->income_sum;
   return 0;
+}
+
+/* Answers are kept, the least recently used replaced, with the store's
+ * sales mark (store_sales_mark) they were counted at: a summary of every
+ * sale scans the table (about half a second for 1,000,000 sales) and the
+ * dashboard asks for one on every load, while the sales change far less
+ * often. A new sale changes the mark, so nothing stale is ever answered. */
+#define SUMMARY_CACHE 16
+#define SUMMARY_CACHE_TEXT_MAX ((size_t)256 << 10)
+
+static struct cached {
+  char key[320];
+  int64_t mark;
+  char *text;
+  size_t len;
+  char message[256];
+  uint64_t used;
+} cache[SUMMARY_CACHE];
+static pthread_mutex_t cache_mu = PTHREAD_MUTEX_INITIALIZER;
+static uint64_t cache_clock;
+
+static int cache_get(const char *key, int64_t mark, struct resp *rs) {
+  int hit = 0;
+  pthread_mutex_lock(&cache_mu);
+  for (size_t i = 0; i < SUMMARY_CACHE && !hit; i++) {
+    struct cached *c = &cache[i];
+    if (c->text && c->mark == mark && !strcmp(c->key, key)) {
+      c->used = ++cache_clock;
+      hit = buf_append(&rs->data_raw, c->text, c->len) == 0;
+      if (hit)
+        resp_ok_raw(rs, "%s", c->message);
+    }
+  }
+  pthread_mutex_unlock(&cache_mu);
+  return hit;
+}
+
+static void cache_put(const char *key, int64_t mark, const struct resp *rs) {
+  if (rs->data_raw.len > SUMMARY_CACHE_TEXT_MAX)
+    return;
+  char *copy = malloc(rs->data_raw.len ? rs->data_raw.len : 1);
+  if (!copy)
+    return;
+  memcpy(copy, rs->data_raw.data, rs->data_raw.len);
+  pthread_mutex_lock(&cache_mu);
+  struct cached *victim = &cache[0];
+  for (size_t i = 0; i < SUMMARY_CACHE; i++) {
+    if (cache[i].text && !strcmp(cache[i].key, key)) {
+      victim = &cache[i];
+      break;
+    }
+    if (cache[i].used < victim->used)
+      victim = &cache[i];
+  }
+  free(victim->text);
+  snprintf(victim->key, sizeof victim->key, "%s", key);
+  snprintf(victim->message, sizeof victim->message, "%s", rs->message);
+  victim->mark = mark;
+  victim->text = copy;
+  victim->len = rs->data_raw.len;
+  victim->used = ++cache_clock;
+  pthread_mutex_unlock(&cache_mu);
 }
 
 int api_sales_summary(struct req *rq, struct resp *rs) {
@@ -150,12 +232,34 @@ int api_sales_summary(struct req *rq, struct resp *rs) {
   }
   struct gerr err;
   struct store *db = req_store(rq, &err);
-  struct sales_totals tot;
-  if (!db || store_sales_summary(db, &q, NULL, NULL, &tot, &err) < 0) {
+  int64_t mark = 0;
+  if (!db || store_sales_mark(db, &mark, &err) < 0) {
     free(members);
     return resp_error_from(rs, &err);
   }
-  struct summary sm = {.by = q.by, .total = tot.sales, .out = &rs->data_raw};
+  /* everything the answer depends on (the store: one per server, but tests
+   * run several in a process) */
+  char key[320];
+  snprintf(key, sizeof key, "%.120s|%d|%lld|%lld|%d|%s|%s|%lld|%lld",
+           rq->app && rq->app->cfg && rq->app->cfg->db ? rq->app->cfg->db : "", pin ? (int)one : 0,
+           region_id, (long long)version, (int)q.by, q.product, q.channel, (long long)q.from_ms,
+           (long long)q.to_ms);
+  if (cache_get(key, mark, rs)) {
+    free(members);
+    return 0;
+  }
+  struct sales_totals tot;
+  struct summary sm = {.by = q.by, .tot = &tot};
+  int src = store_sales_summary(db, &q, on_group, &sm, &tot, &err);
+  if (src < 0 || sm.too_long) {
+    free(members);
+    free(sm.months);
+    if (src < 0)
+      return resp_error_from(rs, &err);
+    return resp_error(rs, GERR_INVALID_INPUT, NULL,
+                      "the sales span more than %d months: narrow them with from and to",
+                      SUMMARY_MONTHS_MAX);
+  }
   struct buf *b = &rs->data_raw;
   char first[24] = "", last[24] = "";
   if (tot.sales) {
@@ -183,32 +287,18 @@ int api_sales_summary(struct req *rq, struct resp *rs) {
                     by_names[q.by], (long long)tot.sales, (long long)tot.pincodes,
                     tot.sales ? "\"" : "", tot.sales ? first : "null", tot.sales ? "\"" : "",
                     tot.sales ? "\"" : "", tot.sales ? last : "null", tot.sales ? "\"" : "");
-  if (!rc && tot.sales && q.by == SALES_BY_DAY) {
-    sm.month0 = month_of_day(tot.first_ms / DAY_MS);
-    int64_t span = month_of_day(tot.last_ms / DAY_MS) - sm.month0 + 1;
-    if (span < 1 || span > SUMMARY_MONTHS_MAX) {
-      free(members);
-      return resp_error(rs, GERR_INVALID_INPUT, NULL,
-                        "the sales span more than %d months: narrow them with from and to",
-                        SUMMARY_MONTHS_MAX);
-    }
-    sm.nmonths = (size_t)span;
-    sm.months = calloc(sm.nmonths, sizeof *sm.months);
-    if (!sm.months)
-      rc = -1;
-  }
-  if (!rc && tot.sales && store_sales_summary(db, &q, on_group, &sm, NULL, &err) < 0) {
-    free(members);
-    free(sm.months);
-    return resp_error_from(rs, &err);
+  for (size_t i = 0; !rc && i < sm.nnamed; i++) {
+    const struct sales_group *g = &sm.named[i].g;
+    rc = put_group(b, i, sm.named[i].key, g->sales, tot.sales, g->age_sum, g->income_sum,
+                   g->first_ms, g->last_ms);
   }
   free(members);
   for (size_t i = 0; !rc && i < sm.nmonths; i++) {
-    char key[16];
+    char month[16];
     int64_t ym = sm.month0 + (int64_t)i;
-    snprintf(key, sizeof key, "%04d-%02d", (int)(ym / 12), (int)(ym % 12) + 1);
+    snprintf(month, sizeof month, "%04d-%02d", (int)(ym / 12), (int)(ym % 12) + 1);
     const struct month *m = &sm.months[i];
-    rc = put_group(b, i, key, m->sales, tot.sales, m->age_sum, m->income_sum, m->first_ms,
+    rc = put_group(b, i, month, m->sales, tot.sales, m->age_sum, m->income_sum, m->first_ms,
                    m->last_ms);
   }
   free(sm.months);
@@ -216,5 +306,7 @@ int api_sales_summary(struct req *rq, struct resp *rs) {
     rc = buf_puts(b, "]}");
   if (rc || sm.failed)
     return resp_error(rs, GERR_INTERNAL, NULL, "out of memory");
-  return resp_ok_raw(rs, "%lld sales by %s", (long long)tot.sales, by_names[q.by]);
+  resp_ok_raw(rs, "%lld sales by %s", (long long)tot.sales, by_names[q.by]);
+  cache_put(key, mark, rs);
+  return 0;
 }

@@ -106,6 +106,10 @@ int store_sales_count(struct store *s, int64_t *n, struct gerr *err) {
   return s->ops->sales_count(s, n, err);
 }
 
+int store_sales_mark(struct store *s, int64_t *mark, struct gerr *err) {
+  return s->ops->sales_mark(s, mark, err);
+}
+
 void sales_summary_query_init(struct sales_summary_query *q) {
   memset(q, 0, sizeof *q);
   q->from_ms = INT64_MIN;
