@@ -140,7 +140,7 @@ web-check: $(B)/gromo web
 
 bench: 
 	@scripts/deps.sh bench
-	$(MAKE) gromo $(BENCH_BIN)
+	$(MAKE) gromo web $(BENCH_BIN)
 	scripts/bench.sh
 
 # The file readers under libFuzzer (tests/fuzz/): clang, ASan + UBSan, in

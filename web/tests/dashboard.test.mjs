@@ -141,6 +141,7 @@ describe('every panel, as admin', () => {
     assert.match(note.replace(/,/g, ''), new RegExp(`^${total} pincodes on the map|^\\d+ pincodes on the map`));
     const [mapPixels] = await painted(ctx.page, '#india-map canvas');
     assert.ok(mapPixels > 2000, `the map drew (${mapPixels})`);
+    await ctx.page.screenshot({ path: artifact('dashboard.png') }); // the README's
     // filters redraw it
     await ctx.page.selectOption('#map-colour', 'rise');
     await ctx.page.waitForFunction(() => !!document.querySelector('#map-colour'));

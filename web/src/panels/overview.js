@@ -48,12 +48,19 @@ function modelCard(spec, m) {
 export async function render(main, ctx) {
   const body = h('div', { class: 'panel overview' }, h('h1', {}, 'Overview'), loading());
   main.append(body);
-  const [models, summary] = await Promise.all([api('/models'), api('/sales/summary?by=month')]);
+  // The store's counts take longest on a large store: the model's part is
+  // drawn first, the counts and the monthly chart when they come.
+  const summaryP = api('/sales/summary?by=month');
+  summaryP.catch(() => {}); // handled below
+  const models = await api('/models');
   if (!ctx.current()) return;
+  const records = h('div', { class: 'tile-value' }, '…');
+  const pincodes = h('div', { class: 'tile-value' }, '…');
+  const dates = h('div', { class: 'tile-value' }, '…');
   const tiles = h('div', { class: 'tiles' },
-    tile('Sales records', fmt.int(summary.total_sales)),
-    tile('Pincodes with sales', fmt.int(summary.pincodes_with_sales)),
-    tile('Dates', summary.first_date ? `${summary.first_date} – ${summary.last_date}` : 'no sales yet'),
+    h('div', { class: 'tile' }, h('div', { class: 'tile-label' }, 'Sales records'), records),
+    h('div', { class: 'tile' }, h('div', { class: 'tile-label' }, 'Pincodes with sales'), pincodes),
+    h('div', { class: 'tile' }, h('div', { class: 'tile-label' }, 'Dates'), dates),
     tile('Serving model', models.version ? `version ${models.version}` : 'none yet',
       models.version ? `trained ${String(models.trained_at).slice(0, 16).replace('T', ' ')} UTC · as of ${models.data?.as_of}` : 'train it under Data and models'));
   const parts = [h('h1', {}, 'Overview'), tiles];
@@ -72,6 +79,11 @@ export async function render(main, ctx) {
     parts.push(status('info', 'No model is trained yet: predictions, the map and rankings appear once one is.'));
   }
   replace(body, ...parts);
+  const summary = await summaryP;
+  if (!ctx.current()) return;
+  replace(records, fmt.int(summary.total_sales));
+  replace(pincodes, fmt.int(summary.pincodes_with_sales));
+  replace(dates, summary.first_date ? `${summary.first_date} – ${summary.last_date}` : 'no sales yet');
   const groups = summary.groups || [];
   chart(monthly, 'Sales by month', {
     grid: { left: 60, right: 20, top: 20, bottom: 40 },
