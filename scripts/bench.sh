@@ -1,6 +1,6 @@
 #!/bin/sh
 # Benchmarks of the foundation, printing figures (docs/benchmarks.md).
-#   scripts/bench.sh [all|generate|sales_add|health|modes|ratelimit|train|upload|predict|regions|hostile]
+#   scripts/bench.sh [all|generate|sales_add|health|modes|ratelimit|train|upload|predict|regions|insights|web|hostile]
 # Uses loopback ports only; every load is bounded in time.
 set -eu
 cd "$(dirname "$0")/.."
@@ -328,6 +328,17 @@ bench_hostile() {
   echo
 }
 
+bench_web() {
+  echo "== the dashboard in Chromium on a store of 1,000,000 sales"
+  ./gromo generate 1000000 --seed 1 --end 2026-06-30 --db "$tmp/web.db" -q
+  ./gromo train --db "$tmp/web.db" -q >/dev/null
+  key=$(./gromo keys create --role admin --name bench --db "$tmp/web.db" 2>/dev/null | tail -n 1)
+  start_server "$tmp/web.db"
+  node bench/dashboard.mjs "http://127.0.0.1:$PORT" "$key" 5 || echo "web: run failed" >&2
+  stop_server
+  echo
+}
+
 case "$what" in
   generate) bench_generate ;;
   sales_add) bench_sales_add ;;
@@ -338,7 +349,9 @@ case "$what" in
   upload) bench_upload ;;
   predict) bench_predict ;;
   regions) $B/bench/bench_cluster ;;
+  insights) $B/bench/bench_insights "$tmp" ;;
+  web) bench_web ;;
   hostile) bench_hostile ;;
-  all) bench_generate; bench_sales_add; bench_health; bench_modes; bench_ratelimit; bench_train; bench_upload; bench_predict; $B/bench/bench_cluster; bench_hostile ;;
-  *) echo "usage: $0 [all|generate|sales_add|health|modes|ratelimit|train|upload|predict|regions|hostile]" >&2; exit 2 ;;
+  all) bench_generate; bench_sales_add; bench_health; bench_modes; bench_ratelimit; bench_train; bench_upload; bench_predict; $B/bench/bench_cluster; $B/bench/bench_insights "$tmp"; bench_web; bench_hostile ;;
+  *) echo "usage: $0 [all|generate|sales_add|health|modes|ratelimit|train|upload|predict|regions|insights|web|hostile]" >&2; exit 2 ;;
 esac

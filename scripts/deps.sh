@@ -1,14 +1,15 @@
 #!/bin/sh
 # Installs the Debian packages the build, the tests and the benchmarks need,
 # but only those that are missing. Works as root or through sudo.
-#   scripts/deps.sh build   libraries and tools to build and run
-#   scripts/deps.sh test    + test tools
+#   scripts/deps.sh build   libraries and tools to build and run, and
+#                           Node.js + npm (they build the dashboard)
+#   scripts/deps.sh test    + test tools, Chromium for the browser tests
 #   scripts/deps.sh bench   + load generators and nginx for comparison
 #   scripts/deps.sh fuzz    + clang, whose runtime has libFuzzer (make fuzz)
 set -eu
 
 BUILD="build-essential pkg-config libmicrohttpd-dev libjansson-dev libyajl-dev libsqlite3-dev libsodium-dev libcsv-dev libzip-dev libexpat1-dev libfreexl-dev libxlsxwriter-dev libxgboost-dev"
-TEST="libcmocka-dev libcurl4-openssl-dev curl prometheus faketime"
+TEST="libcmocka-dev libcurl4-openssl-dev curl prometheus faketime chromium fonts-dejavu-core"
 BENCH="wrk nginx-light curl"
 FUZZ="clang"
 
@@ -27,6 +28,11 @@ for p in $want; do
     missing="$missing $p"
   fi
 done
+# Node.js and npm: any install will do (Debian's, or NodeSource's, whose
+# nodejs package carries npm), so the commands are checked, not packages.
+if [ "${1:-build}" != fuzz ] && ! { command -v node && command -v npm; } >/dev/null 2>&1; then
+  missing="$missing nodejs npm"
+fi
 [ -z "$missing" ] && exit 0
 
 echo "installing:$missing" >&2

@@ -16,6 +16,12 @@
 #define GROMO_BUILD "unknown"
 #endif
 
+/* Where `make web` writes the dashboard and docs (the Makefile sets the
+ * absolute path): gromo serve's default --web-root. */
+#ifndef GROMO_WEB_ROOT
+#define GROMO_WEB_ROOT "build/web"
+#endif
+
 struct gaz;
 struct store_pool;
 struct metrics;
@@ -56,6 +62,8 @@ struct app_config {
   int rate_limits_on;   /* 0: --no-rate-limit */
   const char *cors_origins; /* comma-separated origins or "*"; NULL: none */
   const char *tls_cert, *tls_key; /* PEM files; both or neither */
+  const char *web_root; /* the dashboard's files (index.html, assets/,
+                           docs/); see docs/web.md */
 };
 
 void app_config_defaults(struct app_config *c);

@@ -171,6 +171,23 @@ struct stream_ops {
   void (*free)(void *state);
 };
 
+/* What GET /openapi.json says of a route (src/http/openapi.c). Schema and
+ * parameter names refer to the components of src/http/openapi.json. Lists
+ * are space-separated. */
+struct route_doc {
+  const char *tag;      /* the group in Swagger UI */
+  const char *request;  /* schema of a JSON request body; NULL: none */
+  const char *consumes; /* media types of the body; NULL: application/json */
+  const char *response; /* schema of the success envelope's "data" or, with
+                           produces, of the whole body; NULL: none */
+  const char *produces; /* NULL: the JSON success envelope; else the media
+                           type of the body as it is (bare JSON, HTML...) */
+  const char *also;     /* other media types a success may come in (exports) */
+  const char *statuses; /* every documented status: "200 400 401 403 429" */
+  const char *query;    /* query parameters (components/parameters names) */
+  const char *notes;    /* more than the summary (Markdown); NULL: none */
+};
+
 struct route {
   const char *method;
   const char *pattern; /* "/regions/{id}": {x} matches one segment */
@@ -180,6 +197,7 @@ struct route {
   handler_fn handler;
   const char *summary;
   const struct stream_ops *stream; /* ROUTE_STREAM routes */
+  const struct route_doc *doc;     /* for /openapi.json; NULL: undocumented */
 };
 
 /* The service's route table, terminated by a zeroed entry. */
@@ -202,6 +220,15 @@ int router_stream_open(const struct route *r, struct req *rq, struct resp *rs,
                        void **state);
 /* After a streamed request: the audit line of admin routes. */
 void router_stream_done(const struct route *r, const struct req *rq, int status);
+
+/* The OpenAPI 3.1 document of a route table (src/http/openapi.c): every
+ * documented route, with the shared schemas of src/http/openapi.json. New
+ * reference, or NULL when out of memory. */
+json_t *openapi_document(const struct route *table);
+/* The statuses the document gives route r, ascending: its doc's, and those
+ * the router may answer for it (key, role, rate, size, media type). Writes
+ * at most cap; returns the count. */
+size_t openapi_route_statuses(const struct route *r, int *out, size_t cap);
 
 /* Runs a request through the checks and the handler. rq->body must be
  * set for routes with a body; a ROUTE_STREAM route is given it as one

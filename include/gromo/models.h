@@ -15,6 +15,7 @@
 #include "gromo/record.h"
 
 struct gaz;
+struct gaz_entry;
 struct store;
 struct suite; /* opaque */
 
@@ -131,6 +132,55 @@ const char *suite_regions_json(const struct suite *s);
 const char *suite_region_json(const struct suite *s, int32_t id);
 /* The region of a pincode, 0 when it is in none. */
 int32_t suite_region_of(const struct suite *s, int32_t pincode);
+/* The pincodes of region id, ascending, into out[cap]; returns how many
+ * there are (0: no such region), which may exceed cap. */
+size_t suite_region_pincodes(const struct suite *s, int32_t id, int32_t *out, size_t cap);
+
+/* ---- insights (GET /insights/pincodes, /insights/regions) ---- */
+
+/* The suite's as-of date T (the latest sale trained on) as YYYY-MM-DD into
+ * out[11], and its period length in days. */
+void suite_as_of(const struct suite *s, char out[11], int *period_days);
+/* The products and channels the suite knows, by index (NULL past the end). */
+const char *suite_product(const struct suite *s, size_t i);
+const char *suite_channel(const struct suite *s, size_t i);
+
+enum insight_sort { INSIGHT_BY_DEMAND = 0, INSIGHT_BY_GROWTH, INSIGHT_BY_RISE };
+
+/* What to rank: one product and/or channel (NULL or "": all of them),
+ * the order, and for pincodes optionally one region's only. */
+struct insight_query {
+  const char *product;
+  const char *channel;
+  enum insight_sort sort;
+  int32_t region;  /* this region only (its pincodes, or itself); 0: all */
+  int32_t pincode; /* pincodes: this one only; 0: all */
+};
+
+/* One ranked pincode or region. Over several cells (no product or channel
+ * given, or a region) the demand figures are sums, and `rise` is the
+ * probability that the total rises, from the demand model's law of each
+ * cell; for one cell it is the demand-rise model's probability. */
+struct insight_row {
+  int32_t id;        /* the pincode, or the region id */
+  int32_t region_id; /* the pincode's region (0: none); a region's own id */
+  size_t pincodes;   /* regions: members; pincodes: 1 */
+  double last;       /* demand in the last period */
+  double next;       /* predicted demand in the next period */
+  double growth;     /* next - last */
+  double rise;       /* probability that demand rises next period */
+  const struct gaz_entry *place; /* pincodes: gazetteer entry, or NULL */
+};
+
+/* Ranks every pincode with sales in training (or every region) from the
+ * predictions the suite made of each cell when it was built or loaded:
+ * best first (ties by ascending id). *rows is malloc'd (the caller frees
+ * it). 0, or -1 with GERR_INVALID_INPUT naming an unknown product or
+ * channel. */
+int suite_rank_pincodes(const struct suite *s, const struct insight_query *q,
+                        struct insight_row **rows, size_t *n, struct gerr *err) GROMO_WUR;
+int suite_rank_regions(const struct suite *s, const struct insight_query *q,
+                       struct insight_row **rows, size_t *n, struct gerr *err) GROMO_WUR;
 
 /* The serving suite of a running service, swapped atomically: a reader takes
  * a reference that stays valid until it puts it back, whatever swaps happen

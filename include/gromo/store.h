@@ -79,6 +79,49 @@ int store_sales_query(struct store *s, const struct sales_filter *f,
                       store_row_fn fn, void *ctx, struct gerr *err) GROMO_WUR;
 int store_sales_count(struct store *s, int64_t *n, struct gerr *err) GROMO_WUR;
 
+/* Aggregates of stored sales (GET /sales/summary): the sales of a scope
+ * (every pincode, or a list of them; a product, a channel, a date range)
+ * grouped by day, product or channel. */
+enum sales_group_by { SALES_BY_DAY = 0, SALES_BY_PRODUCT, SALES_BY_CHANNEL };
+struct sales_summary_query {
+  const int32_t *pincodes;          /* only these; NULL: every pincode */
+  size_t npincodes;
+  char product[SALE_IDENT_MAX + 1]; /* "": any */
+  char channel[SALE_IDENT_MAX + 1]; /* "": any */
+  int64_t from_ms;                  /* inclusive; INT64_MIN: open */
+  int64_t to_ms;                    /* exclusive; INT64_MAX: open */
+  enum sales_group_by by;
+};
+void sales_summary_query_init(struct sales_summary_query *q);
+/* One group: its key (a product or channel, valid during the call; NULL
+ * when grouped by day) or its day (days since 1970-01-01, IST). */
+struct sales_group {
+  const char *key;
+  int64_t day;
+  int64_t sales;
+  double income_sum; /* of customer_income */
+  int64_t age_sum;   /* of customer_age */
+  int64_t first_ms, last_ms;
+};
+/* The whole scope. first_ms/last_ms are 0 when it has no sales. */
+struct sales_totals {
+  int64_t sales;
+  int64_t pincodes; /* distinct */
+  int64_t first_ms, last_ms;
+};
+/* Fills *tot (may be NULL) and calls fn (may be NULL) for each group with
+ * sales (days ascending; products and channels by name), after every row
+ * has been read, so *tot is complete by the first call; a non-zero return
+ * stops. */
+int store_sales_summary(struct store *s, const struct sales_summary_query *q,
+                        int (*fn)(void *ctx, const struct sales_group *g), void *ctx,
+                        struct sales_totals *tot, struct gerr *err) GROMO_WUR;
+
+/* A number that changes whenever sales are added (the newest row's
+ * sequence number; 0 for none): caches of aggregates compare it. Cheap (an
+ * index's last entry). */
+int store_sales_mark(struct store *s, int64_t *mark, struct gerr *err) GROMO_WUR;
+
 /* Small key/value settings kept with the data (e.g. the build that last
  * wrote). store_meta_get returns 0 found, 1 absent, -1 error. */
 int store_meta_get(struct store *s, const char *key, char *val, size_t cap,

@@ -16,8 +16,18 @@ int api_stats(struct req *rq, struct resp *rs);         /* ops.c */
 int api_models(struct req *rq, struct resp *rs);              /* models.c */
 int api_models_train(struct req *rq, struct resp *rs);        /* models.c */
 int api_models_train_job(struct req *rq, struct resp *rs);    /* models.c */
+int api_models_rollback(struct req *rq, struct resp *rs);     /* models.c */
+int api_whoami(struct req *rq, struct resp *rs);              /* whoami.c */
 int api_regions(struct req *rq, struct resp *rs);             /* regions.c */
 int api_region(struct req *rq, struct resp *rs);              /* regions.c */
+int api_insights_pincodes(struct req *rq, struct resp *rs);  /* insights.c */
+int api_insights_regions(struct req *rq, struct resp *rs);   /* insights.c */
+int api_sales_summary(struct req *rq, struct resp *rs);      /* summary.c */
+int api_openapi(struct req *rq, struct resp *rs);            /* web.c */
+int api_docs(struct req *rq, struct resp *rs);               /* web.c */
+int api_docs_file(struct req *rq, struct resp *rs);          /* web.c */
+int api_web_index(struct req *rq, struct resp *rs);          /* web.c */
+int api_web_asset(struct req *rq, struct resp *rs);          /* web.c */
 /* Routes that read their body as it arrives. */
 extern const struct stream_ops api_upload_ops;         /* upload.c */
 extern const struct stream_ops api_sales_add_ops;      /* sales.c */
@@ -30,6 +40,12 @@ extern const struct stream_ops api_predict_top_ops;    /* predict.c */
  * 0 or -1 (b's limit or memory). predict.c. */
 int predict_render(struct buf *b, int comma, enum predict_kind kind, const struct predict_query *q,
                    const struct predict_answer *a, int64_t version, int explain) GROMO_WUR;
+
+/* web.c: 1 when name may be served from a web folder (one segment of
+ * [A-Za-z0-9._-], no leading dot, at most 128 bytes); the media type of
+ * a file name, and whether it is worth compressing. */
+int web_name_ok(const char *name);
+const char *web_media_type(const char *name, int *compressible);
 
 /* Helpers shared by handlers (params.c). */
 /* Parses a decimal integer in [lo, hi]; 0 or -1. */

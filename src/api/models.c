@@ -193,3 +193,42 @@ int api_models_train_job(struct req *rq, struct resp *rs) {
   const char *status = json_string_value(json_object_get(job, "status"));
   return resp_ok(rs, job, "training job %s: %s", id, status ? status : "?");
 }
+
+/* POST /models/rollback {"version": N}: makes version N the serving one in
+ * the registry (as `gromo models rollback N`) and swaps it in at once. */
+int api_models_rollback(struct req *rq, struct resp *rs) {
+  json_t *v = json_object_get(rq->json, "version");
+  if (!json_is_object(rq->json) || !json_is_integer(v) || json_integer_value(v) < 1) {
+    json_t *d = json_pack("[{s:s,s:s}]", "field", "version", "problem",
+                          "must be a model version number (1 or more)");
+    return resp_error(rs, GERR_INVALID_INPUT, d,
+                      "the body must be {\"version\": N}, N a model version");
+  }
+  int64_t version = (int64_t)json_integer_value(v);
+  struct gerr err;
+  struct store *db = req_store(rq, &err);
+  if (!db)
+    return resp_error_from(rs, &err);
+  int rc = store_model_set_serving(db, version, &err);
+  if (rc < 0)
+    return resp_error_from(rs, &err);
+  if (rc == 1)
+    return resp_error(rs, GERR_NOT_FOUND, NULL,
+                      "no model version %lld in the registry (GET /models lists them)",
+                      (long long)version);
+  struct trainer *t = rq->app ? rq->app->trainer : NULL;
+  if (t && trainer_sync(t, &err) < 0)
+    return resp_error(rs, GERR_UNAVAILABLE, NULL,
+                      "version %lld is the registry's serving version, but it could not be "
+                      "loaded: %s",
+                      (long long)version, err.msg);
+  struct model_holder *h = rq->app ? rq->app->models : NULL;
+  const struct suite *s = h ? model_holder_get(h) : NULL;
+  json_t *data = json_pack("{s:I,s:o,s:o}", "version", (json_int_t)version, "serving",
+                           s ? json_integer((json_int_t)suite_version(s)) : json_null(),
+                           "trained_at", s ? json_string(suite_trained_at(s)) : json_null());
+  model_holder_put(h, s);
+  if (!data)
+    return resp_error(rs, GERR_INTERNAL, NULL, "out of memory");
+  return resp_ok(rs, data, "model version %lld serves now", (long long)version);
+}

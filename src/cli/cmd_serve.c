@@ -8,6 +8,7 @@
 #include <sodium.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
 #include "gromo/app.h"
@@ -76,6 +77,8 @@ static const char serve_help[] =
     "      --tls-cert FILE   serve HTTPS with this PEM certificate (env\n"
     "                        GROMO_TLS_CERT) ...\n"
     "      --tls-key FILE    ... and this PEM private key (env GROMO_TLS_KEY)\n"
+    "      --web-root DIR    the dashboard and API docs that `make web` builds\n"
+    "                        (env GROMO_WEB_ROOT, default " GROMO_WEB_ROOT ")\n"
     "  -h, --help            this help\n";
 
 /* Loads the registry's serving suite into the holder. Not having one is
@@ -142,10 +145,11 @@ int cmd_serve(int argc, char **argv) {
   cfg.cors_origins = cli_env("GROMO_CORS_ORIGINS", NULL);
   cfg.tls_cert = cli_env("GROMO_TLS_CERT", NULL);
   cfg.tls_key = cli_env("GROMO_TLS_KEY", NULL);
+  cfg.web_root = cli_env("GROMO_WEB_ROOT", cfg.web_root);
 
   enum { O_THREADS = 256, O_MODE, O_MAXBODY, O_TIMEOUT, O_MAXCONN, O_LOGFILE, O_LEVEL,
          O_RATES, O_NORATE, O_PERIP, O_BODYTO, O_CORS, O_CERT, O_KEY, O_MAXUP,
-         O_INFLIGHT, O_HDRTO, O_MINRATE, O_GRACE, O_SPOOLDIR, O_MAXSPOOL };
+         O_INFLIGHT, O_HDRTO, O_MINRATE, O_GRACE, O_SPOOLDIR, O_MAXSPOOL, O_WEBROOT };
   static const struct option opts[] = {
       {"port", required_argument, 0, 'p'},
       {"bind", required_argument, 0, 'b'},
@@ -171,6 +175,7 @@ int cmd_serve(int argc, char **argv) {
       {"header-timeout", required_argument, 0, O_HDRTO},
       {"min-body-rate", required_argument, 0, O_MINRATE},
       {"body-rate-grace", required_argument, 0, O_GRACE},
+      {"web-root", required_argument, 0, O_WEBROOT},
       {"help", no_argument, 0, 'h'},
       {0, 0, 0, 0}};
   int c;
@@ -201,6 +206,7 @@ int cmd_serve(int argc, char **argv) {
     case O_HDRTO: header_timeout = optarg; break;
     case O_MINRATE: min_rate = optarg; break;
     case O_GRACE: rate_grace = optarg; break;
+    case O_WEBROOT: cfg.web_root = optarg; break;
     case 'h': fputs(serve_help, stdout); return EXIT_OK;
     default: return cli_usage_error("serve", "unknown option");
     }
@@ -371,6 +377,15 @@ int cmd_serve(int argc, char **argv) {
                    cfg.rate_limits_on ? "true" : "false");
   if (n > 0 && (size_t)n < sizeof fields)
     log_fields(LOG_INFO, "listening", fields, (size_t)n);
+  {
+    char index[4096];
+    snprintf(index, sizeof index, "%s/index.html", cfg.web_root);
+    if (access(index, R_OK) != 0)
+      log_msg(LOG_WARN, "web",
+              "no dashboard in %s: / and /docs answer 404 until `make web` builds it "
+              "(or --web-root names another folder)",
+              cfg.web_root);
+  }
 
   for (;;) {
     int sig = 0;

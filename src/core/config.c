@@ -28,6 +28,7 @@ void app_config_defaults(struct app_config *c) {
   c->log_file = NULL;
   rate_rules_default(c->rates);
   c->rate_limits_on = 1;
+  c->web_root = GROMO_WEB_ROOT;
 }
 
 static const char *const mode_names[] = {

@@ -251,11 +251,24 @@ struct suite {
 #define SUITE_FALLBACK_NEAR 5
   int32_t *fb_near;
   struct suite_regions *reg; /* SPEC §4 regions; NULL before clustering */
+  struct suite_insights *ins; /* serving index, not saved: every cell's
+                                 predictions (insights.c) */
 };
 
 /* The expected next-period demand (>= 0) of the cell with features x, as
  * /predict/demand answers it for a single known cell. */
 double ml_cell_mu(const struct suite *s, const float *x);
+
+/* The probability (calibrated) that the cell with features x rises next
+ * period, as /predict/demand-rise answers it for a single known cell. */
+double ml_cell_rise(const struct suite *s, const float *x);
+
+/* ---- insights (insights.c): every cell's figures, once per suite ---- */
+struct suite_insights;
+/* Predicts every pincode x product x channel cell of the suite (demand and
+ * rise) into s->ins. 0 or -1. */
+int suite_insights_build(struct suite *s, struct gerr *err);
+void suite_insights_free(struct suite_insights *in); /* NULL allowed */
 
 /* ---- regions (regions.c) ---- */
 struct suite_regions;

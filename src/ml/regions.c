@@ -629,3 +629,16 @@ int32_t suite_region_of(const struct suite *s, int32_t pincode) {
   long i = s->reg ? ml_pin_index(s->d, pincode) : -1;
   return i >= 0 ? s->reg->pin_region[i] : 0;
 }
+
+size_t suite_region_pincodes(const struct suite *s, int32_t id, int32_t *out, size_t cap) {
+  size_t n = 0;
+  if (!s->reg || id <= 0)
+    return 0;
+  for (size_t i = 0; i < s->d->npin; i++)
+    if (s->reg->pin_region[i] == id) {
+      if (n < cap)
+        out[n] = s->d->pins[i];
+      n++;
+    }
+  return n;
+}

@@ -236,6 +236,18 @@ int suite_regions_make(struct suite *s, struct store *db, int k, uint64_t seed,
   return rc;
 }
 
+double ml_cell_rise(const struct suite *s, const float *x) {
+  double p;
+  if (s->use_baseline[PREDICT_RISE]) {
+    double l = isnan(x[CF_LAG1]) ? 0 : x[CF_LAG1];
+    p = s->rise_base[l > RISE_BASE_MAX ? RISE_BASE_MAX : (int)l];
+  } else {
+    forest_predict(s->rise, x, &p);
+    p = s->rise_iso ? isotonic_apply(&s->rise_cal, p) : platt_apply(&s->rise_platt, p);
+  }
+  return p;
+}
+
 static void predict_cells(const struct suite *s, enum predict_kind kind,
                           const struct predict_query *q, int explain,
                           struct predict_answer *a) {
@@ -261,18 +273,11 @@ static void predict_cells(const struct suite *s, enum predict_kind kind,
               drivers(cb, x, CF__COUNT, cell_name, d, a);
           }
         } else {
-          double p;
-          if (s->use_baseline[PREDICT_RISE]) {
-            double l = isnan(x[CF_LAG1]) ? 0 : x[CF_LAG1];
-            p = s->rise_base[l > RISE_BASE_MAX ? RISE_BASE_MAX : (int)l];
-          } else {
-            forest_predict(s->rise, x, &p);
-            p = s->rise_iso ? isotonic_apply(&s->rise_cal, p) : platt_apply(&s->rise_platt, p);
-            if (explain && single) {
-              double cb[CF__COUNT + 1];
-              if (forest_contribs(s->rise, x, cb) == 0)
-                drivers(cb, x, CF__COUNT, cell_name, d, a);
-            }
+          double p = ml_cell_rise(s, x);
+          if (explain && single && !s->use_baseline[PREDICT_RISE]) {
+            double cb[CF__COUNT + 1];
+            if (forest_contribs(s->rise, x, cb) == 0)
+              drivers(cb, x, CF__COUNT, cell_name, d, a);
           }
           p_sum += p;
         }
@@ -398,6 +403,7 @@ void suite_free(struct suite *s) {
   json_decref(s->report);
   free(s->fb_near);
   suite_regions_free(s->reg);
+  suite_insights_free(s->ins);
   free(s);
 }
 
@@ -406,7 +412,7 @@ int suite_index(struct suite *s, struct gerr *err) {
   s->fb_near = NULL;
   if (s->gaz && dataset_gaz_nearest(s->d, s->gaz, FALLBACK_NEAR, &s->fb_near) < 0)
     return gerr_set(err, GERR_INTERNAL, "out of memory indexing the model");
-  return 0;
+  return suite_insights_build(s, err);
 }
 
 int64_t suite_version(const struct suite *s) { return s->version; }

@@ -14,18 +14,20 @@
 #include "store/store_int.h"
 
 #define QUERY_VARIANTS 16 /* pincode, product, channel, cursor: on or off */
+#define SUMMARY_VARIANTS 16 /* pincodes, product, channel, date range: on or off */
 
 struct sqlite_store {
   struct store base; /* first: store.c sees only this */
   sqlite3 *db;
   char path[512];
-  sqlite3_stmt *ping, *insert_batch, *insert_id, *count, *ts_range, *meta_get, *meta_set, *models_last;
+  sqlite3_stmt *ping, *insert_batch, *insert_id, *count, *mark, *ts_range, *meta_get, *meta_set, *models_last;
   sqlite3_stmt *begin, *commit, *rollback;
   sqlite3_stmt *key_insert, *key_by_prefix, *key_all, *key_revoke_name, *key_revoke_id;
   sqlite3_stmt *model_next, *model_insert, *model_scan, *model_get, *model_get_serving,
       *model_exists, *model_unserve, *model_serve, *model_serving, *model_prune,
       *regions_prune, *regions_insert, *regions_scan;
   sqlite3_stmt *query[QUERY_VARIANTS];
+  sqlite3_stmt *summary[SUMMARY_VARIANTS];
   /* The records insert_batch reads through the sales_batch table: set
    * for the length of one step, borrowed from the caller. */
   const struct sale *batch;
@@ -239,6 +241,7 @@ static int migrate(struct sqlite_store *s, struct gerr *err) {
 }
 
 #define BUCKET_MS 2592000000LL /* 30 days: the bucket of the pincode index */
+#define DAY_MS_SQ 86400000LL  /* a day: timestamps are IST milliseconds */
 #define BUCKET_KEY 1000000LL  /* key = bucket * BUCKET_KEY + pincode */
 
 #define MODEL_COLUMNS                                                          \
@@ -377,7 +380,7 @@ static const sqlite3_module batch_module = {
 
 static void sq_close(struct store *base) {
   struct sqlite_store *s = SQ(base);
-  sqlite3_stmt **all[] = {&s->ping, &s->insert_batch, &s->insert_id, &s->count, &s->ts_range, &s->meta_get, &s->meta_set,
+  sqlite3_stmt **all[] = {&s->ping, &s->insert_batch, &s->insert_id, &s->count, &s->mark, &s->ts_range, &s->meta_get, &s->meta_set,
                           &s->models_last, &s->begin, &s->commit, &s->rollback,
                           &s->key_insert, &s->key_by_prefix, &s->key_all,
                           &s->key_revoke_name, &s->key_revoke_id, &s->model_next,
@@ -389,6 +392,8 @@ static void sq_close(struct store *base) {
     sqlite3_finalize(*all[i]);
   for (size_t i = 0; i < QUERY_VARIANTS; i++)
     sqlite3_finalize(s->query[i]);
+  for (size_t i = 0; i < SUMMARY_VARIANTS; i++)
+    sqlite3_finalize(s->summary[i]);
   if (s->wal_fd >= 0)
     close(s->wal_fd);
   sqlite3_close_v2(s->db);
@@ -490,7 +495,13 @@ static int sq_open(const char *uri, struct store **out, struct gerr *err) {
               " ON CONFLICT(client_id) WHERE client_id IS NOT NULL DO NOTHING",
               err) < 0 ||
       prepare(s, &s->count, "SELECT count(*) FROM sales", err) < 0 ||
-      prepare(s, &s->ts_range, "SELECT min(ts_ms), max(ts_ms) FROM sales", err) < 0 ||
+      prepare(s, &s->mark, "SELECT max(seq) FROM sales", err) < 0 ||
+      /* two subqueries: SQLite reads a min() or a max() off the time
+       * index only when it is alone in its SELECT (together: a scan of
+       * every row, 60 ms for 1,000,000 sales) */
+      prepare(s, &s->ts_range,
+              "SELECT (SELECT min(ts_ms) FROM sales), (SELECT max(ts_ms) FROM sales)",
+              err) < 0 ||
       prepare(s, &s->meta_get, "SELECT value FROM meta WHERE key = ?1", err) < 0 ||
       prepare(s, &s->meta_set,
               "INSERT INTO meta(key, value) VALUES (?1, ?2)"
@@ -817,6 +828,229 @@ static int sq_sales_query(struct store *base, const struct sales_filter *f,
   sqlite3_reset(st);
   sqlite3_clear_bindings(st);
   return rc == SQLITE_DONE ? 0 : db_error(s, rc, "querying sales", err);
+}
+
+/* The scan of a summary's scope. Only constant fragments vary, as for
+ * queries; every value is bound. With pincodes, each of them is sought in
+ * the pincode index once a bucket of the date range; without a date range
+ * the table is read straight through (faster than through the time index).
+ * The rows are counted here rather than by GROUP BY: SQLite would sort them
+ * all first, which costs more than the reading (0.6 s against 0.2 s for
+ * 1,000,000 sales). */
+static sqlite3_stmt *summary_stmt(struct sqlite_store *s, unsigned mask, struct gerr *err) {
+  if (s->summary[mask])
+    return s->summary[mask];
+  char sql[1024];
+  snprintf(sql, sizeof sql,
+           "%sSELECT s.ts_ms, s.pincode, s.product, s.channel, s.customer_age,"
+           " s.customer_income%s WHERE 1%s%s%s",
+           mask & 1 ? "WITH p(pin) AS (SELECT value FROM json_each(?3)),"
+                      " b(k) AS (SELECT ?6 UNION ALL SELECT k + 1 FROM b WHERE k < ?7) "
+                    : "",
+           mask & 1 ? " FROM b CROSS JOIN p CROSS JOIN sales s"
+                      " ON s.ts_ms / 2592000000 * 1000000 + s.pincode = b.k * 1000000 + p.pin"
+                      " AND s.pincode = p.pin"
+                    : " FROM sales s",
+           mask & 8 ? " AND s.ts_ms >= ?1 AND s.ts_ms < ?2" : "",
+           mask & 2 ? " AND s.product = ?4" : "", mask & 4 ? " AND s.channel = ?5" : "");
+  if (prepare(s, &s->summary[mask], sql, err) < 0)
+    return NULL;
+  return s->summary[mask];
+}
+
+/* The counts of a summary while it is read. */
+struct tally {
+  unsigned char *seen; /* a bit a pincode (100000-999999) */
+  /* by day: [day0, day0 + ndays) */
+  int64_t day0;
+  size_t ndays, cap;
+  struct sales_group *days;
+  /* by product or channel */
+  size_t nkeys;
+  char keys[64][SALE_IDENT_MAX + 1];
+  struct sales_group named[64];
+};
+
+static void group_add(struct sales_group *g, int64_t ts, int32_t age, double income) {
+  if (!g->sales || ts < g->first_ms)
+    g->first_ms = ts;
+  if (!g->sales || ts > g->last_ms)
+    g->last_ms = ts;
+  g->sales++;
+  g->age_sum += age;
+  g->income_sum += income;
+}
+
+/* The day's group, the range grown to hold it; NULL when out of memory. */
+static struct sales_group *day_group(struct tally *t, int64_t day) {
+  if (!t->ndays) {
+    t->day0 = day;
+  } else if (day < t->day0) { /* earlier than all so far: shift */
+    size_t by = (size_t)(t->day0 - day);
+    if (t->ndays + by > t->cap) {
+      size_t cap = (t->ndays + by) * 2;
+      struct sales_group *d = realloc(t->days, cap * sizeof *d);
+      if (!d)
+        return NULL;
+      t->days = d;
+      t->cap = cap;
+    }
+    memmove(t->days + by, t->days, t->ndays * sizeof *t->days);
+    memset(t->days, 0, by * sizeof *t->days);
+    t->ndays += by;
+    t->day0 = day;
+  }
+  size_t at = (size_t)(day - t->day0);
+  if (at >= t->ndays) {
+    if (at >= t->cap) {
+      size_t cap = at * 2 + 64;
+      struct sales_group *d = realloc(t->days, cap * sizeof *d);
+      if (!d)
+        return NULL;
+      t->days = d;
+      t->cap = cap;
+    }
+    memset(t->days + t->ndays, 0, (at + 1 - t->ndays) * sizeof *t->days);
+    t->ndays = at + 1;
+  }
+  return &t->days[at];
+}
+
+static int cmp_names(const void *a, const void *b) {
+  return strcmp(((const struct sales_group *)a)->key, ((const struct sales_group *)b)->key);
+}
+
+static int sq_sales_summary(struct store *base, const struct sales_summary_query *q,
+                            int (*fn)(void *ctx, const struct sales_group *g), void *ctx,
+                            struct sales_totals *tot, struct gerr *err) {
+  struct sqlite_store *s = SQ(base);
+  memset(tot, 0, sizeof *tot);
+  int ranged = q->from_ms != INT64_MIN || q->to_ms != INT64_MAX;
+  unsigned mask = (q->pincodes ? 1u : 0) | (q->product[0] ? 2u : 0) | (q->channel[0] ? 4u : 0) |
+                  (ranged ? 8u : 0);
+  char *pins = NULL;
+  int64_t lo = 0, hi = -1;
+  if (q->pincodes) {
+    struct sales_filter f;
+    sales_filter_init(&f);
+    f.from_ms = q->from_ms;
+    f.to_ms = q->to_ms;
+    if (bucket_range(s, &f, &lo, &hi, err) < 0)
+      return -1;
+    if (lo > hi)
+      return 0; /* no sales in the range at all */
+    size_t cap = q->npincodes * 8 + 3;
+    pins = malloc(cap);
+    if (!pins)
+      return gerr_set(err, GERR_INTERNAL, "out of memory");
+    size_t n = 0;
+    pins[n++] = '[';
+    for (size_t i = 0; i < q->npincodes; i++)
+      n += (size_t)snprintf(pins + n, cap - n, "%s%d", i ? "," : "", (int)q->pincodes[i]);
+    pins[n++] = ']';
+    pins[n] = '\0';
+  }
+  struct tally *t = calloc(1, sizeof *t);
+  if (t)
+    t->seen = calloc(900000 / 8 + 1, 1);
+  int have_memory = t && t->seen;
+  sqlite3_stmt *st = have_memory ? summary_stmt(s, mask, err) : NULL;
+  if (!st) {
+    if (t)
+      free(t->seen);
+    free(t);
+    free(pins);
+    return have_memory ? -1 : gerr_set(err, GERR_INTERNAL, "out of memory");
+  }
+  if (ranged) {
+    sqlite3_bind_int64(st, 1, q->from_ms);
+    sqlite3_bind_int64(st, 2, q->to_ms);
+  }
+  if (pins) {
+    sqlite3_bind_text(st, 3, pins, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 6, lo);
+    sqlite3_bind_int64(st, 7, hi);
+  }
+  if (q->product[0])
+    sqlite3_bind_text(st, 4, q->product, -1, SQLITE_STATIC);
+  if (q->channel[0])
+    sqlite3_bind_text(st, 5, q->channel, -1, SQLITE_STATIC);
+  int rc, oom = 0;
+  while (!oom && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+    int64_t ts = sqlite3_column_int64(st, 0);
+    int32_t pin = sqlite3_column_int(st, 1);
+    int32_t age = sqlite3_column_int(st, 4);
+    double income = sqlite3_column_double(st, 5);
+    if (!tot->sales || ts < tot->first_ms)
+      tot->first_ms = ts;
+    if (!tot->sales || ts > tot->last_ms)
+      tot->last_ms = ts;
+    tot->sales++;
+    if (pin >= 100000 && pin <= 999999) {
+      size_t bit = (size_t)(pin - 100000);
+      if (!(t->seen[bit / 8] & (1u << (bit % 8)))) {
+        t->seen[bit / 8] |= (unsigned char)(1u << (bit % 8));
+        tot->pincodes++;
+      }
+    }
+    if (!fn)
+      continue;
+    struct sales_group *g = NULL;
+    if (q->by == SALES_BY_DAY) {
+      g = day_group(t, ts / DAY_MS_SQ);
+      oom = !g;
+    } else {
+      const char *name = (const char *)sqlite3_column_text(st, q->by == SALES_BY_PRODUCT ? 2 : 3);
+      size_t k = 0;
+      while (name && k < t->nkeys && strcmp(t->keys[k], name))
+        k++;
+      if (name && k == t->nkeys && k < 64)
+        snprintf(t->keys[t->nkeys++], sizeof t->keys[0], "%s", name);
+      g = name && k < 64 ? &t->named[k] : NULL;
+    }
+    if (g)
+      group_add(g, ts, age, income);
+  }
+  sqlite3_reset(st);
+  sqlite3_clear_bindings(st);
+  free(pins);
+  if (oom || (rc != SQLITE_DONE && rc != SQLITE_ROW)) {
+    free(t->days);
+    free(t->seen);
+    free(t);
+    return oom ? gerr_set(err, GERR_INTERNAL, "out of memory")
+               : db_error(s, rc, "summarising sales", err);
+  }
+  /* the groups: days ascending (those with sales), names sorted */
+  if (fn && q->by == SALES_BY_DAY) {
+    for (size_t i = 0; i < t->ndays; i++) {
+      if (!t->days[i].sales)
+        continue;
+      t->days[i].day = t->day0 + (int64_t)i;
+      if (fn(ctx, &t->days[i]) != 0)
+        break;
+    }
+  } else if (fn) {
+    for (size_t k = 0; k < t->nkeys; k++)
+      t->named[k].key = t->keys[k];
+    qsort(t->named, t->nkeys, sizeof *t->named, cmp_names);
+    for (size_t k = 0; k < t->nkeys; k++)
+      if (fn(ctx, &t->named[k]) != 0)
+        break;
+  }
+  free(t->days);
+  free(t->seen);
+  free(t);
+  return 0;
+}
+
+static int sq_sales_mark(struct store *base, int64_t *mark, struct gerr *err) {
+  struct sqlite_store *s = SQ(base);
+  int rc = sqlite3_step(s->mark);
+  if (rc == SQLITE_ROW)
+    *mark = sqlite3_column_int64(s->mark, 0); /* NULL (no rows) reads as 0 */
+  sqlite3_reset(s->mark);
+  return rc == SQLITE_ROW ? 0 : db_error(s, rc, "reading the newest sale", err);
 }
 
 static int sq_sales_count(struct store *base, int64_t *n, struct gerr *err) {
@@ -1155,6 +1389,8 @@ const struct store_ops store_sqlite_ops = {
     .sales_insert = sq_sales_insert,
     .sales_query = sq_sales_query,
     .sales_count = sq_sales_count,
+    .sales_mark = sq_sales_mark,
+    .sales_summary = sq_sales_summary,
     .meta_get = sq_meta_get,
     .meta_set = sq_meta_set,
     .models_last_trained = sq_models_last_trained,

@@ -124,6 +124,27 @@ int store_sales_count(struct store *s, int64_t *n, struct gerr *err) {
   return s->ops->sales_count(s, n, err);
 }
 
+int store_sales_mark(struct store *s, int64_t *mark, struct gerr *err) {
+  return s->ops->sales_mark(s, mark, err);
+}
+
+void sales_summary_query_init(struct sales_summary_query *q) {
+  memset(q, 0, sizeof *q);
+  q->from_ms = INT64_MIN;
+  q->to_ms = INT64_MAX;
+}
+
+int store_sales_summary(struct store *s, const struct sales_summary_query *q,
+                        int (*fn)(void *ctx, const struct sales_group *g), void *ctx,
+                        struct sales_totals *tot, struct gerr *err) {
+  struct sales_totals dummy;
+  if (q->pincodes && q->npincodes == 0) { /* an empty scope */
+    memset(tot ? tot : &dummy, 0, sizeof dummy);
+    return 0;
+  }
+  return s->ops->sales_summary(s, q, fn, ctx, tot ? tot : &dummy, err);
+}
+
 int store_meta_get(struct store *s, const char *key, char *val, size_t cap,
                    struct gerr *err) {
   return s->ops->meta_get(s, key, val, cap, err);

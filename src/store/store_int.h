@@ -27,6 +27,10 @@ struct store_ops {
   int (*sales_query)(struct store *s, const struct sales_filter *f,
                      store_row_fn fn, void *ctx, struct gerr *err);
   int (*sales_count)(struct store *s, int64_t *n, struct gerr *err);
+  int (*sales_mark)(struct store *s, int64_t *mark, struct gerr *err);
+  int (*sales_summary)(struct store *s, const struct sales_summary_query *q,
+                       int (*fn)(void *ctx, const struct sales_group *g), void *ctx,
+                       struct sales_totals *tot, struct gerr *err);
   int (*meta_get)(struct store *s, const char *key, char *val, size_t cap,
                   struct gerr *err);
   int (*meta_set)(struct store *s, const char *key, const char *val,

@@ -389,7 +389,7 @@ static void test_e2e__bad_input_table(void **state) {
       {"GET", "/sales/add", NULL, NULL, 0, 405, "method_not_allowed"},
       {"DELETE", "/health", NULL, NULL, 0, 405, "method_not_allowed"},
       {"GET", "/no/such/path", NULL, NULL, 0, 404, "not_found"},
-      {"GET", "/", NULL, NULL, 0, 404, "not_found"},
+      {"GET", "/assets", NULL, NULL, 0, 404, "not_found"},
       {"POST", "/sales/add?atomic=maybe", "application/json", "[]", 0, 400,
        "invalid_input"},
   };

@@ -1,0 +1,253 @@
+// A pincode's or a region's detail: monthly history with the forecast for
+// the next period (and its interval, for one product and channel), the
+// product and channel mix, and what drove the forecast, in plain words.
+import { api } from '../api.js';
+import { chart } from '../charts.js';
+import { fmt, h, loading, replace, select, status, table } from '../dom.js';
+
+const state = { product: '', channel: '' };
+
+const MONTHS = ['January', 'February', 'March', 'April', 'May', 'June', 'July', 'August',
+  'September', 'October', 'November', 'December'];
+
+/* "Demand in the last period (3) raised it strongly." names: the model's
+ * products and channels, by index, for the features that hold one. */
+export function driverSentence(d, names = {}) {
+  let value = d.value === null || d.value === undefined ? 'unknown'
+    : Number.isInteger(d.value) ? String(d.value) : d.value.toFixed(2);
+  if (d.value !== null && d.value !== undefined) {
+    if (d.feature === 'product' && names.products?.[d.value]) value = fmt.words(names.products[d.value]);
+    if (d.feature === 'channel' && names.channels?.[d.value]) value = fmt.words(names.channels[d.value]);
+    if (d.feature === 'month of the next period' && MONTHS[d.value - 1]) value = MONTHS[d.value - 1];
+  }
+  const size = Math.abs(d.contribution);
+  const how = size > 0.5 ? ' strongly' : size < 0.1 ? ' slightly' : '';
+  const verb = d.contribution > 0 ? 'raised' : 'lowered';
+  const name = d.feature.charAt(0).toUpperCase() + d.feature.slice(1);
+  return `${name} (${value}) ${verb} it${how}.`;
+}
+
+function driversBlock(answer, what, names) {
+  if (!answer || !answer.drivers || !answer.drivers.length)
+    return h('p', { class: 'muted' }, answer && answer.source && answer.source !== 'model'
+      ? `The ${fmt.words(answer.source)} answered (the model lost to it on the holdout), so there are no drivers.`
+      : 'No drivers for this answer.');
+  return h('div', { class: 'drivers' },
+    h('p', {}, `What moved ${what} most:`),
+    h('ul', {}, answer.drivers.map((d) => h('li', { class: d.contribution > 0 ? 'up' : 'down' },
+      h('span', { class: 'arrow', 'aria-hidden': 'true' }, d.contribution > 0 ? '▲' : '▼'), ' ', driverSentence(d, names)))));
+}
+
+/* The months of a summary, padded with empty months to the as-of date's
+ * (the summary runs from the scope's first sale to its last). */
+function toAsOf(groups, asOf) {
+  const end = asOf.slice(0, 7);
+  const out = [...groups];
+  let last = out.length ? out[out.length - 1].key : end;
+  while (last < end) {
+    let [y, m] = last.split('-').map(Number);
+    m += 1;
+    if (m > 12) { m = 1; y += 1; }
+    last = `${y}-${String(m).padStart(2, '0')}`;
+    out.push({ key: last, sales: 0 });
+  }
+  return out;
+}
+
+/* History (monthly sales) and the forecast point with its interval. */
+function historyChart(box, label, monthly, forecast, periodDays, asOf) {
+  const groups = toAsOf(monthly, asOf);
+  const months = groups.map((g) => g.key);
+  const cats = [...months, `next ${periodDays} days`];
+  const n = months.length;
+  const hist = [...groups.map((g) => g.sales), null];
+  const fc = cats.map((_, i) => (i === n - 1 ? groups[n - 1]?.sales ?? 0 : i === n ? Number(forecast.value.toFixed(2)) : null));
+  const series = [
+    { name: 'sales', type: 'line', data: hist, symbolSize: 5 },
+    { name: 'forecast', type: 'line', data: fc, lineStyle: { type: 'dashed', width: 2 }, symbolSize: 9, itemStyle: { color: '#d9822b' } },
+  ];
+  if (forecast.low !== undefined) {
+    const last = groups[n - 1]?.sales ?? 0;
+    series.push(
+      { name: 'interval low', type: 'line', stack: 'band', symbol: 'none', lineStyle: { opacity: 0 },
+        data: cats.map((_, i) => (i === n - 1 ? last : i === n ? forecast.low : null)), tooltip: { show: false } },
+      { name: `${Math.round(forecast.level * 100)}% interval`, type: 'line', stack: 'band', symbol: 'none', lineStyle: { opacity: 0 },
+        areaStyle: { color: 'rgba(217,130,43,0.25)' }, itemStyle: { color: 'rgba(217,130,43,0.6)' },
+        data: cats.map((_, i) => (i === n - 1 ? 0 : i === n ? forecast.high - forecast.low : null)) });
+  }
+  return chart(box, label, {
+    grid: { left: 55, right: 20, top: 30, bottom: 40 },
+    legend: { data: series.filter((s) => s.name !== 'interval low').map((s) => s.name), top: 0 },
+    tooltip: { trigger: 'axis' },
+    xAxis: { type: 'category', data: cats, boundaryGap: false,
+      axisLabel: { interval: (i) => i === cats.length - 1 || i % Math.max(1, Math.ceil(cats.length / 8)) === 0 } },
+    yAxis: { type: 'value', name: 'sales', min: 0 },
+    series,
+  });
+}
+
+function mixChart(box, label, entries) {
+  return chart(box, label, {
+    grid: { left: 100, right: 40, top: 10, bottom: 25 },
+    tooltip: { trigger: 'axis', axisPointer: { type: 'shadow' }, valueFormatter: (v) => fmt.pct(v, 1) },
+    xAxis: { type: 'value', max: 1, axisLabel: { formatter: (v) => fmt.pct(v) } },
+    yAxis: { type: 'category', data: entries.map(([k]) => fmt.words(k)), inverse: true },
+    series: [{ type: 'bar', data: entries.map(([, v]) => v), label: { show: true, position: 'right', formatter: (p) => fmt.pct(p.value) } }],
+  });
+}
+
+function shares(groups) {
+  return groups.map((g) => [g.key, g.share]);
+}
+
+function controls(meta, onchange) {
+  const products = [['', 'All products'], ...(meta.products || []).map((p) => [p, fmt.words(p)])];
+  const channels = [['', 'All channels'], ...(meta.channels || []).map((p) => [p, fmt.words(p)])];
+  return h('form', { class: 'controls', 'aria-label': 'Forecast for', onsubmit: (e) => e.preventDefault() },
+    select('detail-product', 'Product', products, state.product, (v) => { state.product = v; onchange('product'); }),
+    select('detail-channel', 'Channel', channels, state.channel, (v) => { state.channel = v; onchange('channel'); }));
+}
+
+function filters() {
+  const q = new URLSearchParams();
+  if (state.product) q.set('product', state.product);
+  if (state.channel) q.set('channel', state.channel);
+  return q;
+}
+
+/* A reload after a change of product or channel, its failure shown. */
+function reloader(body, load) {
+  return (changed) => load(changed).catch((e) => body.prepend(status('error', e.message)));
+}
+
+async function pincode(panel, ctx, pin) {
+  const body = h('div', {}, loading());
+  panel.append(body);
+  const reload = reloader(body, (c) => load(c));
+  async function load(changed) {
+    const f = filters();
+    const one = state.product && state.channel;
+    const [ins, hist, byProduct, byChannel] = await Promise.all([
+      api(`/insights/pincodes?pincode=${pin}&${f}`),
+      api(`/sales/summary?pincode=${pin}&by=month&${f}`),
+      api(`/sales/summary?pincode=${pin}&by=product`),
+      api(`/sales/summary?pincode=${pin}&by=channel`),
+    ]);
+    let answer = null;
+    let rise = null;
+    if (one && ctx.may('analyst')) {
+      const q = [{ pincode: pin, product: state.product, channel: state.channel }];
+      [[answer], [rise]] = await Promise.all([
+        api('/predict/demand?explain=true', { method: 'POST', body: q }),
+        api('/predict/demand-rise', { method: 'POST', body: q }),
+      ]);
+    }
+    if (!ctx.current()) return;
+    const row = ins.pincodes[0];
+    const scope = `${state.product ? fmt.words(state.product) : 'all products'}, ${state.channel ? fmt.words(state.channel) : 'all channels'}`;
+    const parts = [controls(ins, reload)];
+    if (!row) {
+      parts.push(status('info', `Pincode ${pin} had no sales when model version ${ins.model_version} was trained: no forecast from it (the predictions answer from its nearest pincodes with sales).`));
+    } else {
+      parts.push(h('p', { class: 'lead' }, h('strong', {}, `${row.district || 'Unknown district'}, ${row.state || 'unknown state'}`),
+        row.region_id ? [' · ', h('a', { href: `#/region/${row.region_id}` }, `region ${row.region_id}`)] : ' · in no region'));
+      const fc = answer
+        ? `${fmt.num(answer.predicted_demand, 1)} sales (${Math.round(answer.interval.level * 100)}% interval ${answer.interval.low}–${answer.interval.high}; confidence ${fmt.pct(answer.confidence)})`
+        : `${fmt.num(row.predicted_demand, 1)} sales`;
+      parts.push(h('dl', { class: 'facts' },
+        h('dt', {}, `Next ${ins.period_days} days after ${ins.as_of} (${scope})`), h('dd', {}, fc),
+        h('dt', {}, `Last ${ins.period_days} days`), h('dd', {}, fmt.int(row.last_period_demand)),
+        h('dt', {}, 'Probability of a rise'), h('dd', {}, fmt.pct(rise ? rise.probability : row.rise_probability))));
+    }
+    const histBox = h('div', { class: 'chart wide' });
+    parts.push(h('section', { class: 'card', 'aria-labelledby': 'hist-h' }, h('h2', { id: 'hist-h' }, `Monthly sales and the forecast (${scope})`), histBox));
+    if (!one) parts.push(h('p', { class: 'muted' }, 'Choose one product and one channel for the forecast\'s interval and what drove it.'));
+    else if (!ctx.may('analyst')) parts.push(h('p', { class: 'muted' }, 'The interval and the drivers of a forecast come from the predictions, which need an analyst key.'));
+    const pBox = h('div', { class: 'chart small' });
+    const cBox = h('div', { class: 'chart small' });
+    parts.push(h('div', { class: 'cards' },
+      h('section', { class: 'card', 'aria-labelledby': 'pm-h' }, h('h2', { id: 'pm-h' }, 'Product mix (all sales)'), pBox),
+      h('section', { class: 'card', 'aria-labelledby': 'cm-h' }, h('h2', { id: 'cm-h' }, 'Channel mix (all sales)'), cBox)));
+    if (answer) parts.push(h('section', { class: 'card', 'aria-labelledby': 'why-h' }, h('h2', { id: 'why-h' }, 'Why this forecast'), driversBlock(answer, 'the forecast', ins)));
+    replace(body, ...parts);
+    if (changed) document.getElementById(`detail-${changed}`)?.focus();
+    const forecast = answer
+      ? { value: answer.predicted_demand, low: answer.interval.low, high: answer.interval.high, level: answer.interval.level }
+      : { value: row ? row.predicted_demand : 0 };
+    historyChart(histBox, `Monthly sales of pincode ${pin} (${scope}) and the forecast for the next ${ins.period_days} days`, hist.groups, forecast, ins.period_days, ins.as_of);
+    mixChart(pBox, `Product mix of pincode ${pin}`, shares(byProduct.groups));
+    mixChart(cBox, `Channel mix of pincode ${pin}`, shares(byChannel.groups));
+  }
+  await load(null);
+}
+
+async function region(panel, ctx, id) {
+  const body = h('div', {}, loading());
+  panel.append(body);
+  const reload = reloader(body, (c) => load(c));
+  async function load(changed) {
+    const f = filters();
+    const [reg, ins, hist, pins] = await Promise.all([
+      api(`/regions/${id}`),
+      api(`/insights/regions?region=${id}&${f}`),
+      api(`/sales/summary?region=${id}&by=month&${f}`),
+      api(`/insights/pincodes?region=${id}&limit=10&${f}`),
+    ]);
+    if (!ctx.current()) return;
+    const row = ins.regions[0];
+    const scope = `${state.product ? fmt.words(state.product) : 'all products'}, ${state.channel ? fmt.words(state.channel) : 'all channels'}`;
+    const states = reg.states || [];
+    const parts = [controls(ins, reload),
+      h('p', { class: 'lead' }, h('strong', {}, `${fmt.int(reg.pincode_count)} pincodes`), ` in ${states.slice(0, 4).join(', ')}${states.length > 4 ? ` and ${states.length - 4} more states` : ''}`),
+      h('dl', { class: 'facts' },
+        h('dt', {}, `Next ${ins.period_days} days after ${ins.as_of} (${scope})`), h('dd', {}, `${fmt.num(row?.predicted_demand, 1)} sales`),
+        h('dt', {}, `Last ${ins.period_days} days`), h('dd', {}, fmt.int(row?.last_period_demand)),
+        h('dt', {}, 'Probability that its total rises'), h('dd', {}, fmt.pct(row?.rise_probability)),
+        h('dt', {}, 'Top product and channel (last period)'), h('dd', {}, `${fmt.words(reg.products.top_product)}, ${fmt.words(reg.channels.top_channel)}`))];
+    const histBox = h('div', { class: 'chart wide' });
+    parts.push(h('section', { class: 'card', 'aria-labelledby': 'hist-h' }, h('h2', { id: 'hist-h' }, `Monthly sales and the forecast (${scope})`), histBox),
+      h('p', { class: 'muted' }, 'A region\'s forecast is the sum of its pincodes\' predictions; intervals and drivers belong to single pincodes (open one below).'));
+    const pBox = h('div', { class: 'chart small' });
+    const cBox = h('div', { class: 'chart small' });
+    parts.push(h('div', { class: 'cards' },
+      h('section', { class: 'card', 'aria-labelledby': 'pm-h' }, h('h2', { id: 'pm-h' }, 'Product mix (last period)'), pBox),
+      h('section', { class: 'card', 'aria-labelledby': 'cm-h' }, h('h2', { id: 'cm-h' }, 'Channel mix (last period)'), cBox)));
+    parts.push(table(`Its ${pins.count} pincodes with the most predicted demand (${scope})`, [
+      ['Pincode', (r) => h('a', { href: `#/pincode/${r.pincode}` }, r.pincode)],
+      ['District', (r) => r.district || '–'],
+      ['Predicted', (r) => fmt.num(r.predicted_demand, 1), { num: true }],
+      ['Rise', (r) => fmt.pct(r.rise_probability), { num: true }],
+    ], pins.pincodes));
+    replace(body, ...parts);
+    if (changed) document.getElementById(`detail-${changed}`)?.focus();
+    historyChart(histBox, `Monthly sales of region ${id} (${scope}) and the forecast for the next ${ins.period_days} days`, hist.groups, { value: row ? row.predicted_demand : 0 }, ins.period_days, ins.as_of);
+    mixChart(pBox, `Product mix of region ${id}`, Object.entries(reg.products.distribution));
+    mixChart(cBox, `Channel mix of region ${id}`, Object.entries(reg.channels.distribution));
+  }
+  await load(null);
+}
+
+export async function render(main, ctx, { kind, args }) {
+  const id = args[0] || '';
+  const panel = h('div', { class: 'panel detail' });
+  main.append(panel);
+  if (kind === 'pincode') {
+    panel.append(h('h1', {}, `Pincode ${id}`));
+    if (!/^[1-9][0-9]{5}$/.test(id)) {
+      panel.append(status('error', 'A pincode has 6 digits, the first 1-9.'));
+      return;
+    }
+    try {
+      await pincode(panel, ctx, id);
+    } catch (e) {
+      panel.append(status('error', e.status === 503 ? 'No model is trained yet.' : e.message));
+    }
+    return;
+  }
+  panel.append(h('h1', {}, `Region ${id}`));
+  try {
+    await region(panel, ctx, id);
+  } catch (e) {
+    panel.append(status('error', e.status === 404 ? `There is no region ${id} in the serving model version.` : e.message));
+  }
+}

@@ -1,0 +1,385 @@
+// The dashboard in a real browser (Debian's Chromium driven by
+// playwright-core; no browser is downloaded) against a real server with
+// sample sales and a trained model: every panel renders with no console
+// error and no failed request, the map and charts draw, each role sees
+// only what it may, signing out forgets the key, upload and training show
+// their progress; axe-core finds no serious or critical violation on any
+// panel, and the panels work by keyboard. Screenshots of every panel are
+// kept in build/web-test/artifacts/. The API docs (/docs) are checked too.
+import axe from 'axe-core';
+import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { chromium } from 'playwright-core';
+
+import { artifact, makeKey, sampleStore, startServer, testDir } from './lib.mjs';
+
+const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
+// As root, without the sandbox; without the background networking that
+// this machine's closed network refuses.
+const ARGS = ['--no-sandbox', '--headless', '--disable-gpu', '--disable-quic', '--no-first-run',
+  '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+
+let srv;
+let browser;
+const keys = {};
+let samplePincode;
+let sampleRegion;
+
+before(async () => {
+  const db = sampleStore('dashboard');
+  for (const role of ['viewer', 'analyst', 'admin']) keys[role] = makeKey(db, role, `dash-${role}`);
+  srv = await startServer(db);
+  browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS });
+  const res = await fetch(`${srv.url}/insights/pincodes?limit=1`, { headers: { 'X-API-Key': keys.viewer } });
+  const top = (await res.json()).data.pincodes[0];
+  samplePincode = top.pincode;
+  sampleRegion = top.region_id;
+});
+
+after(async () => {
+  if (browser) await browser.close();
+  if (srv) assert.equal(await srv.stop(), 0);
+});
+
+/* A page that records every console error, page error, failed request and
+ * answer >= 400 (unless `expect` says that answer is the point). */
+async function open({ expect = [] } = {}) {
+  const context = await browser.newContext({ viewport: { width: 1360, height: 900 } });
+  const page = await context.newPage();
+  const problems = [];
+  page.on('console', (m) => {
+    if (m.type() === 'error' && !expect.some((e) => m.text().includes(`status of ${e.status}`)))
+      problems.push(`console: ${m.text()}`);
+  });
+  page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+  page.on('requestfailed', (r) => {
+    // a download's blob: URL is handed to the browser, not fetched
+    if (!r.url().startsWith('blob:')) problems.push(`failed: ${r.url()} ${r.failure()?.errorText}`);
+  });
+  page.on('response', (r) => {
+    if (r.status() >= 400 && !expect.some((e) => r.status() === e.status && r.url().includes(e.path)))
+      problems.push(`${r.status()}: ${r.url()}`);
+  });
+  page.on('dialog', (d) => d.accept());
+  return { page, context, problems };
+}
+
+async function signIn(page, role) {
+  await page.goto(`${srv.url}/#key=${keys[role]}`);
+  await page.waitForFunction(() => document.querySelector('main')?.dataset.ready === 'overview');
+}
+
+async function show(page, path, ready) {
+  await page.goto(`${srv.url}/#/${path}`);
+  await page.waitForFunction((w) => document.querySelector('main')?.dataset.ready === w,
+    ready || path.split('/')[0], { timeout: 20000 });
+  // charts are drawn in the frame after their data arrives
+  await page.waitForTimeout(400);
+}
+
+/* Painted pixels of each chart canvas in the panel: proof that it drew. */
+function painted(page, selector = 'main canvas') {
+  return page.$$eval(selector, (canvases) => canvases.map((c) => {
+    const g = c.getContext('2d');
+    const data = g.getImageData(0, 0, c.width, c.height).data;
+    let n = 0;
+    for (let i = 3; i < data.length; i += 4 * 7) if (data[i] > 0) n++;
+    return n;
+  }));
+}
+
+async function accessibility(page, name) {
+  // evaluated through the devtools protocol: the page's CSP does not apply
+  await page.evaluate(axe.source);
+  const result = await page.evaluate(() => window.axe.run(document, { resultTypes: ['violations'] }));
+  const bad = result.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
+  writeFileSync(artifact(`axe-${name}.json`), JSON.stringify(result.violations, null, 1));
+  assert.deepEqual(bad.map((v) => `${v.id} (${v.impact}): ${v.nodes.length} nodes, e.g. ${v.nodes[0]?.target}`), [],
+    `${name}: axe violations`);
+}
+
+describe('every panel, as admin', () => {
+  const panels = () => [
+    ['overview', 'overview'], ['map', 'map'], ['rankings', 'rankings'],
+    [`pincode/${samplePincode}`, 'pincode'], [`region/${sampleRegion}`, 'region'],
+    ['offer', 'offer'], ['data', 'data'],
+  ];
+  let ctx;
+  before(async () => {
+    ctx = await open();
+    await signIn(ctx.page, 'admin');
+  });
+  after(async () => ctx.context.close());
+
+  test('each renders, draws, passes axe, with no error', async () => {
+    for (const [path, name] of panels()) {
+      await show(ctx.page, path);
+      const h1 = await ctx.page.textContent('main h1');
+      assert.ok(h1 && h1.length > 2, `${name}: a heading`);
+      assert.equal(await ctx.page.locator('main .status.error').count(), 0, `${name}: no error shown`);
+      if (!['offer', 'data'].includes(name)) {
+        const px = await painted(ctx.page);
+        assert.ok(px.length >= 1, `${name}: charts`);
+        for (const [i, n] of px.entries()) assert.ok(n > 50, `${name}: chart ${i} drew (${n} pixels)`);
+      }
+      await ctx.page.screenshot({ path: artifact(`panel-${name}.png`), fullPage: true });
+      await accessibility(ctx.page, name);
+    }
+    assert.deepEqual(ctx.problems, []);
+  });
+
+  test('the map draws every pincode and opens one on click', async () => {
+    await show(ctx.page, 'map');
+    const total = await ctx.page.evaluate(async () => {
+      const key = sessionStorage.getItem('gromo.key');
+      const r = await fetch('/insights/pincodes?limit=100000', { headers: { 'X-API-Key': key } });
+      return (await r.json()).data.total;
+    });
+    const note = await ctx.page.textContent('.map-note');
+    assert.match(note.replace(/,/g, ''), new RegExp(`^${total} pincodes on the map|^\\d+ pincodes on the map`));
+    const [mapPixels] = await painted(ctx.page, '#india-map canvas');
+    assert.ok(mapPixels > 2000, `the map drew (${mapPixels})`);
+    await ctx.page.screenshot({ path: artifact('dashboard.png') }); // the README's
+    // filters redraw it
+    await ctx.page.selectOption('#map-colour', 'rise');
+    await ctx.page.waitForFunction(() => !!document.querySelector('#map-colour'));
+    await ctx.page.selectOption('#map-product', { index: 1 });
+    await ctx.page.waitForFunction(() => document.querySelector('#map-product')?.selectedIndex === 1);
+    await ctx.page.waitForTimeout(400);
+    await ctx.page.screenshot({ path: artifact('panel-map-rise.png') });
+    // a click on the densest point opens its pincode
+    const box = await ctx.page.locator('#india-map').boundingBox();
+    await ctx.page.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
+    const link = ctx.page.locator('.map-list a[href^="#/pincode/"]').first();
+    const pin = (await link.textContent()).trim();
+    await link.click();
+    await ctx.page.waitForFunction(() => document.querySelector('main')?.dataset.ready === 'pincode');
+    assert.equal(await ctx.page.textContent('main h1'), `Pincode ${pin}`);
+    assert.deepEqual(ctx.problems, []);
+  });
+
+  test('rankings sort, filter and download CSV', async () => {
+    await show(ctx.page, 'rankings');
+    const firstRank = () => ctx.page.textContent('table.ranking tbody tr:first-child td:nth-child(2)');
+    const byDemand = await firstRank();
+    await ctx.page.selectOption('#rank-sort', 'rise');
+    await ctx.page.waitForFunction(() => /probability of a rise/.test(document.querySelector('table.ranking caption')?.textContent || ''));
+    await ctx.page.check('input[name="what"][value="regions"]');
+    await ctx.page.waitForFunction(() => /regions by/.test(document.querySelector('table.ranking caption')?.textContent || ''));
+    assert.ok(byDemand);
+    const [download] = await Promise.all([
+      ctx.page.waitForEvent('download'),
+      ctx.page.click('#rank-csv'),
+    ]);
+    const file = join(testDir, 'rankings.csv');
+    await download.saveAs(file);
+    assert.match(download.suggestedFilename(), /^gromo-regions-v\d+-rise\.csv$/);
+    assert.deepEqual(ctx.problems, []);
+  });
+
+  test('the pincode detail shows the forecast interval and its drivers', async () => {
+    await show(ctx.page, `pincode/${samplePincode}`, 'pincode');
+    await ctx.page.selectOption('#detail-product', { index: 1 });
+    await ctx.page.waitForFunction(() => document.querySelector('#detail-product')?.selectedIndex === 1);
+    await ctx.page.selectOption('#detail-channel', { index: 1 });
+    await ctx.page.waitForFunction(() => document.querySelector('#detail-channel')?.selectedIndex === 1 &&
+      !!document.querySelector('dl.facts'));
+    await ctx.page.waitForFunction(() => /interval/.test(document.querySelector('dl.facts')?.textContent || ''));
+    const why = ctx.page.locator('.drivers li');
+    if (await why.count()) assert.match(await why.first().textContent(), /(raised|lowered) it/);
+    await ctx.page.waitForTimeout(300);
+    await ctx.page.screenshot({ path: artifact('panel-pincode-cell.png'), fullPage: true });
+    assert.deepEqual(ctx.problems, []);
+  });
+
+  test('the customer offer answers, and shows what was wrong', async () => {
+    await show(ctx.page, 'offer');
+    await ctx.page.fill('#customer_age', '29');
+    await ctx.page.fill('#customer_income', '42000');
+    await ctx.page.fill('#pincode', samplePincode);
+    await ctx.page.click('button[type="submit"]');
+    await ctx.page.waitForSelector('.top-product');
+    const top = await ctx.page.textContent('.top-product');
+    assert.ok(top.length > 1);
+    const [px] = await painted(ctx.page, 'main .card canvas');
+    assert.ok(px > 50);
+    await ctx.page.screenshot({ path: artifact('panel-offer-answer.png'), fullPage: true });
+    assert.deepEqual(ctx.problems, []);
+  });
+
+  test('upload shows its progress and the rejected rows', async () => {
+    await show(ctx.page, 'data');
+    let csv = 'date,pincode,city,product,channel,customer_age,customer_income\n';
+    for (let i = 0; i < 4000; i++)
+      csv += `2026-06-${String(1 + (i % 28)).padStart(2, '0')},${samplePincode},,loan,online,${20 + (i % 50)},${30000 + i}\n`;
+    csv += '2026-06-02,12,,loan,online,30,1000\n2026-06-03,400001,,loan,online,7,1000\n';
+    const file = join(testDir, 'upload.csv');
+    writeFileSync(file, csv);
+    await ctx.page.setInputFiles('#upload-file', file);
+    await ctx.page.click('#upload-button');
+    await ctx.page.waitForSelector('#upload-result .status');
+    assert.equal(await ctx.page.$eval('#upload-progress', (p) => p.value), 1);
+    assert.match(await ctx.page.textContent('#upload-result .status'), /Stored 4,000 of 4,002 records/);
+    const rows = await ctx.page.$$eval('#upload-result table.errors tbody tr', (tr) => tr.map((r) => r.textContent));
+    assert.equal(rows.length, 2);
+    assert.match(rows[0], /pincode/);
+    assert.match(rows[1], /customer_age/);
+    await ctx.page.screenshot({ path: artifact('panel-data-upload.png'), fullPage: true });
+    assert.deepEqual(ctx.problems, []);
+  });
+
+  test('training shows its stages, then a rollback serves the old version', async () => {
+    await show(ctx.page, 'data');
+    await ctx.page.fill('#train-rounds', '8');
+    await ctx.page.click('#train-button');
+    const stages = new Set();
+    for (let i = 0; i < 600; i++) {
+      const s = await ctx.page.textContent('#train-stage');
+      stages.add(s.replace(/\(.*\)/, '').replace(/Job \w+: /, ''));
+      if (/succeeded|failed/.test(s)) break;
+      await ctx.page.waitForTimeout(100);
+    }
+    const text = [...stages].join(' | ');
+    assert.match(text, /succeeded/, text);
+    assert.ok(stages.size >= 3, `stages seen: ${text}`);
+    assert.equal(await ctx.page.$eval('#train-progress', (p) => p.value), 1);
+    await ctx.page.waitForSelector('button[data-version]');
+    const version = await ctx.page.getAttribute('button[data-version]', 'data-version');
+    await ctx.page.click(`button[data-version="${version}"]`);
+    await ctx.page.waitForFunction((v) => document.querySelector('#versions-note .status.ok')?.textContent.includes(`version ${v} serves now`), version);
+    await ctx.page.waitForFunction((v) => !document.querySelector(`button[data-version="${v}"]`), version);
+    assert.deepEqual(ctx.problems, []);
+  });
+});
+
+describe('roles', () => {
+  test('an analyst sees no admin action', async () => {
+    const { page, context, problems } = await open();
+    await signIn(page, 'analyst');
+    const nav = await page.$$eval('header nav a', (a) => a.map((x) => x.textContent));
+    assert.deepEqual(nav, ['Overview', 'Map', 'Rankings', 'Customer offer']);
+    await page.goto(`${srv.url}/#/data`); // not offered: the overview instead
+    await page.waitForFunction(() => document.querySelector('main')?.dataset.ready === 'overview');
+    for (const path of ['overview', 'map', 'rankings', `pincode/${samplePincode}`, 'offer']) {
+      await show(page, path);
+      assert.equal(await page.locator('#upload-file, #train-button, button[data-version]').count(), 0);
+    }
+    assert.deepEqual(problems, []);
+    await context.close();
+  });
+
+  test('a viewer gets only what viewers may', async () => {
+    const { page, context, problems } = await open();
+    await signIn(page, 'viewer');
+    const nav = await page.$$eval('header nav a', (a) => a.map((x) => x.textContent));
+    assert.deepEqual(nav, ['Overview', 'Map', 'Rankings']);
+    await page.goto(`${srv.url}/#/offer`);
+    await page.waitForFunction(() => document.querySelector('main')?.dataset.ready === 'overview');
+    await show(page, `pincode/${samplePincode}`, 'pincode');
+    await page.selectOption('#detail-product', { index: 1 });
+    await page.waitForFunction(() => document.querySelector('#detail-product')?.selectedIndex === 1);
+    await page.selectOption('#detail-channel', { index: 1 });
+    await page.waitForFunction(() => /analyst key/.test(document.querySelector('main')?.textContent || ''));
+    assert.equal(await page.locator('.drivers').count(), 0);
+    await show(page, `region/${sampleRegion}`, 'region');
+    await show(page, 'rankings');
+    // nothing was asked that the role may not: no 403 (problems would hold it)
+    assert.deepEqual(problems, []);
+    await context.close();
+  });
+
+  test('signing out forgets the key; a bad key is refused', async () => {
+    const { page, context, problems } = await open({ expect: [{ status: 401, path: '/whoami' }] });
+    await signIn(page, 'viewer');
+    assert.ok(!page.url().includes(keys.viewer), 'the key left the address bar');
+    assert.equal(await page.evaluate(() => sessionStorage.getItem('gromo.key')), keys.viewer);
+    await page.click('#sign-out');
+    await page.waitForSelector('form.sign-in');
+    assert.equal(await page.evaluate(() => sessionStorage.getItem('gromo.key')), null);
+    await page.reload();
+    await page.waitForSelector('form.sign-in');
+    await page.screenshot({ path: artifact('panel-sign-in.png') });
+    await accessibility(page, 'sign-in');
+    // a wrong key, typed in
+    await page.fill('#key', 'gromo_not_a_key');
+    await page.press('#key', 'Enter');
+    await page.waitForSelector('#sign-in-status .status.error');
+    // the right one, by keyboard
+    await page.fill('#key', keys.viewer);
+    await page.press('#key', 'Enter');
+    await page.waitForFunction(() => document.querySelector('main')?.dataset.ready === 'overview');
+    assert.deepEqual(problems, []);
+    await context.close();
+  });
+});
+
+describe('keyboard', () => {
+  test('skip link, navigation and forms work by keyboard alone', async () => {
+    const { page, context, problems } = await open();
+    await signIn(page, 'analyst');
+    await page.keyboard.press('Tab');
+    assert.equal(await page.evaluate(() => document.activeElement.className), 'skip');
+    await page.keyboard.press('Enter');
+    assert.equal(await page.evaluate(() => document.activeElement.id), 'main');
+    // to the Rankings link: from the top of the page
+    await page.evaluate(() => document.activeElement.blur());
+    let found = false;
+    for (let i = 0; i < 12 && !found; i++) {
+      await page.keyboard.press('Tab');
+      found = await page.evaluate(() => document.activeElement.textContent === 'Rankings');
+    }
+    assert.ok(found, 'Rankings is reachable with Tab');
+    await page.keyboard.press('Enter');
+    await page.waitForFunction(() => document.querySelector('main')?.dataset.ready === 'rankings');
+    await page.focus('#rank-sort');
+    await page.keyboard.press('ArrowDown'); // growth
+    await page.waitForFunction(() => /growth/.test(document.querySelector('table.ranking caption')?.textContent || ''));
+    assert.equal(await page.evaluate(() => document.activeElement.id), 'rank-sort', 'focus stays on the control');
+    // a pincode link by keyboard
+    await page.focus('table.ranking tbody a');
+    await page.keyboard.press('Enter');
+    await page.waitForFunction(() => document.querySelector('main')?.dataset.ready === 'pincode');
+    // the offer form, typed and submitted with Enter
+    await show(page, 'offer');
+    await page.focus('#customer_age');
+    await page.keyboard.press('Control+A');
+    await page.keyboard.type('44');
+    await page.keyboard.press('Tab');
+    await page.keyboard.press('Control+A');
+    await page.keyboard.type('90000');
+    await page.keyboard.press('Enter');
+    await page.waitForSelector('.top-product');
+    assert.deepEqual(problems, []);
+    await context.close();
+  });
+});
+
+describe('API docs', () => {
+  test('Swagger UI lists every operation and tries one with a key', async () => {
+    const { page, context, problems } = await open();
+    await page.goto(`${srv.url}/docs`);
+    await page.waitForSelector('.opblock');
+    const doc = await (await fetch(`${srv.url}/openapi.json`)).json();
+    const ops = Object.values(doc.paths).reduce((n, item) => n + Object.keys(item).length, 0);
+    await page.waitForFunction((n) => document.querySelectorAll('.opblock').length === n, ops);
+    await page.screenshot({ path: artifact('docs.png') });
+    // Authorize with an API key, then "Try it out" on GET /whoami
+    await page.click('button.authorize');
+    await page.fill('.auth-container input[type="text"], .auth-container input[type="password"]', keys.analyst);
+    await page.click('.auth-container button.authorize');
+    await page.click('button.close-modal');
+    const op = page.locator('#operations-system-get_whoami');
+    await op.locator('.opblock-summary').click();
+    await op.locator('button.try-out__btn').click();
+    await op.locator('button.execute').click();
+    const cell = op.locator('.live-responses-table tbody .response-col_status').first();
+    await cell.waitFor();
+    const status = await cell.textContent();
+    assert.equal(status.trim(), '200');
+    assert.match(await op.locator('.live-responses-table').textContent(), /"role": "analyst"/);
+    assert.deepEqual(problems, []);
+    await context.close();
+  });
+});
