@@ -128,6 +128,9 @@ int sale_to_json_buf(const struct sale *s, const char *city_fallback,
  * to b (0, or -1 with b unchanged), and read back (the bytes used, or 0 when
  * data[n] does not start with a whole record). For holding records within
  * this process only. */
+#define SALE_PACK_MAX                                                           \
+  (8 + 4 + 4 + 8 + 5 * 2 + 2 * SALE_IDENT_MAX + SALE_UUID_LEN + SALE_ID_MAX +  \
+   SALE_CITY_MAX_BYTES) /* bytes of one packed record, at most */
 int sale_pack(const struct sale *s, struct buf *b) GROMO_WUR;
 size_t sale_unpack(const char *data, size_t n, struct sale *out);
 

@@ -28,23 +28,6 @@ static void sleep_ms(int ms) {
 }
 
 /* Finds "\"port\":N" in the listening line of the log. */
-static int read_port(const char *log) {
-  FILE *f = fopen(log, "r");
-  if (!f)
-    return -1;
-  char line[4096];
-  int port = -1;
-  while (fgets(line, sizeof line, f)) {
-    if (!strstr(line, "\"event\":\"listening\""))
-      continue;
-    char *p = strstr(line, "\"port\":");
-    if (p)
-      port = atoi(p + 7);
-  }
-  fclose(f);
-  return port;
-}
-
 int make_key(const struct srv *s, const char *role, const char *name, char *out,
              size_t cap) {
   char text[1024];
@@ -64,55 +47,12 @@ int make_key(const struct srv *s, const char *role, const char *name, char *out,
 }
 
 int srv_start(struct srv *s, const char *const *extra) {
-  memset(s, 0, sizeof *s);
-  snprintf(s->dir, sizeof s->dir, "/tmp/gromo-e2e-XXXXXX");
-  if (!mkdtemp(s->dir))
-    return -1;
-  snprintf(s->db, sizeof s->db, "%s/test.db", s->dir);
-  snprintf(s->log, sizeof s->log, "%s/server.log", s->dir);
-  if (make_key(s, "admin", "e2e-admin", s->key, sizeof s->key) < 0)
+  if (srv_prepare(s) < 0 || make_key(s, "admin", "e2e-admin", s->key, sizeof s->key) < 0)
     return -1;
   for (size_t i = 0; extra && extra[i]; i++)
     if (!strcmp(extra[i], "--tls-cert"))
       s->tls = 1;
-  const char *argv[40];
-  size_t n = 0;
-  argv[n++] = gromo_bin();
-  argv[n++] = "serve";
-  argv[n++] = "--port";
-  argv[n++] = "0";
-  argv[n++] = "--db";
-  argv[n++] = s->db;
-  argv[n++] = "--log-file";
-  argv[n++] = s->log;
-  for (size_t i = 0; extra && extra[i] && n < 38; i++)
-    argv[n++] = extra[i];
-  argv[n] = NULL;
-  pid_t pid = fork();
-  if (pid < 0)
-    return -1;
-  if (pid == 0) {
-    int devnull = open("/dev/null", O_RDWR);
-    if (devnull >= 0) {
-      dup2(devnull, 0);
-      dup2(devnull, 1);
-    }
-    execv(argv[0], (char *const *)argv);
-    _exit(127);
-  }
-  s->pid = pid;
-  for (int i = 0; i < 600; i++) { /* up to 30 s under sanitizers */
-    int st;
-    if (waitpid(pid, &st, WNOHANG) == pid) {
-      s->pid = 0;
-      return -1;
-    }
-    s->port = read_port(s->log);
-    if (s->port > 0)
-      return 0;
-    sleep_ms(50);
-  }
-  return -1;
+  return srv_spawn(s, extra);
 }
 
 static void rm_rf(const char *dir) {
