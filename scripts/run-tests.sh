@@ -11,9 +11,11 @@ bad=""
 for t in "$@"; do
   name=$(basename "$t")
   out=$(mktemp)
+  t0=$(date +%s)
   "$t" >"$out" 2>&1
   rc=$?
   cat "$out"
+  echo "-- $name: $(( $(date +%s) - t0 )) s"
   p=$(sed -n 's/^\[  PASSED  \] \([0-9]*\) test.*/\1/p' "$out" | tail -n 1)
   f=$(sed -n 's/^\[  FAILED  \] \([0-9]*\) test.*/\1/p' "$out" | tail -n 1)
   rm -f "$out"
