@@ -95,9 +95,11 @@ deps:
 deps-test:
 	@scripts/deps.sh test
 
-# Builds one variant's tests and runs them all; fails on the first failure.
+# Builds one variant's tests and runs them all beside a throwaway PostgreSQL
+# server (scripts/with-pg.sh: the store's cases and the end-to-end tests
+# run against it too); fails if it cannot start, or on any test failure.
 check: $(B)/gromo $(UNIT_BIN) $(E2E_BIN)
-	@GROMO_BIN=$(abspath $(B)/gromo) scripts/run-tests.sh $(VARIANT) \
+	@GROMO_BIN=$(abspath $(B)/gromo) scripts/with-pg.sh scripts/run-tests.sh $(VARIANT) \
 	  $(UNIT_BIN) $(E2E_BIN)
 
 # The model and region tests with the clock at other dates of the year
