@@ -184,6 +184,17 @@ static void p_bin(struct params *p, const void *data, size_t len) {
   p->fmt[p->n++] = 1;
 }
 
+/* libpq's messages end in a newline and may hold more lines (a hint):
+ * one line for logs and answers. */
+static void one_line(char *t) {
+  for (char *p = t; *p; p++)
+    if (*p == '\n' || *p == '\t')
+      *p = ' ';
+  size_t n = strlen(t);
+  while (n && t[n - 1] == ' ')
+    t[--n] = '\0';
+}
+
 /* Maps a failure to a gerr: a lost or refused connection, a lock or
  * statement timeout and an overloaded server are "unavailable" (the same
  * request may succeed later), a full disk "insufficient_storage", the rest
@@ -196,9 +207,7 @@ static int pg_error(struct pg_store *s, const PGresult *res, const char *what,
     msg = PQerrorMessage(s->conn);
   char text[200];
   snprintf(text, sizeof text, "%s", msg ? msg : "");
-  size_t n = strlen(text);
-  while (n && (text[n - 1] == '\n' || text[n - 1] == ' '))
-    text[--n] = '\0';
+  one_line(text);
   if (PQstatus(s->conn) == CONNECTION_BAD)
     return gerr_set(err, GERR_UNAVAILABLE, "%s: the database is unreachable (%s)", what, text);
   if (!state)
@@ -392,9 +401,7 @@ static int pg_open(const char *uri, struct store **out, struct gerr *err) {
   if (PQstatus(s->conn) != CONNECTION_OK) {
     char text[200];
     snprintf(text, sizeof text, "%s", PQerrorMessage(s->conn));
-    size_t n = strlen(text);
-    while (n && (text[n - 1] == '\n' || text[n - 1] == ' '))
-      text[--n] = '\0';
+    one_line(text);
     gerr_set(err, GERR_UNAVAILABLE, "cannot connect to PostgreSQL: %s", text);
     pg_close(&s->base);
     return -1;
