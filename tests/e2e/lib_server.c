@@ -74,15 +74,13 @@ static int store_uri(struct srv *s) {
     snprintf(s->db, sizeof s->db, "%s/test.db", s->dir);
     return 0;
   }
-  static int n;
+  static int n; /* with the pid: a name no other test process uses */
   char name[64], uri[300], sql[128];
   snprintf(name, sizeof name, "e2e_%d_%d", (int)getpid(), n++);
   snprintf(uri, sizeof uri, "%sgromo", base);
   PGconn *c = PQconnectdb(uri);
   int ok = PQstatus(c) == CONNECTION_OK;
   if (ok) {
-    snprintf(sql, sizeof sql, "DROP DATABASE IF EXISTS %s", name);
-    PQclear(PQexec(c, sql));
     snprintf(sql, sizeof sql, "CREATE DATABASE %s", name);
     PGresult *r = PQexec(c, sql);
     ok = PQresultStatus(r) == PGRES_COMMAND_OK;
