@@ -616,24 +616,67 @@ static int insert_run(struct pg_store *s, const struct sale *recs, size_t n,
   return 0;
 }
 
-static int insert_with_id(struct pg_store *s, const struct sale *r, int64_t ingested,
-                          int *added, struct gerr *err) {
-  struct params p = {0};
-  p_text(&p, r->id);
-  p_i64(&p, r->ts_ms);
-  p_i64(&p, r->pincode);
-  p_text(&p, r->city);
-  p_text(&p, r->product);
-  p_text(&p, r->channel);
-  p_text(&p, r->agent_id);
-  p_i64(&p, r->customer_age);
-  p_f64(&p, r->customer_income);
-  p_i64(&p, ingested);
-  PGresult *res = run(s, "insert_id", &p, PGRES_COMMAND_OK, "storing sales", err);
-  if (!res)
-    return -1;
-  *added = strtol(PQcmdTuples(res), NULL, 10) > 0;
-  PQclear(res);
+/* Records with an id go one statement each through the upsert, whose row
+ * count (0 or 1) is the duplicate flag. They are sent ID_PIPELINE at a
+ * time in one pipeline (one round trip for the lot, not one each), small
+ * enough that the answers waiting to be read never fill the socket. */
+#define ID_PIPELINE 1000
+
+static int insert_ids(struct pg_store *s, const struct sale *recs, size_t n,
+                      int64_t ingested, unsigned char *dup, struct store_insert_stats *st,
+                      struct gerr *err) {
+  for (size_t at = 0; at < n; at += ID_PIPELINE) {
+    size_t m = n - at < ID_PIPELINE ? n - at : ID_PIPELINE;
+    if (!PQenterPipelineMode(s->conn))
+      return pg_error(s, NULL, "storing sales", err);
+    int sent = 1;
+    for (size_t i = 0; i < m && sent; i++) {
+      const struct sale *r = &recs[at + i];
+      struct params p = {0};
+      p_text(&p, r->id);
+      p_i64(&p, r->ts_ms);
+      p_i64(&p, r->pincode);
+      p_text(&p, r->city);
+      p_text(&p, r->product);
+      p_text(&p, r->channel);
+      p_text(&p, r->agent_id);
+      p_i64(&p, r->customer_age);
+      p_f64(&p, r->customer_income);
+      p_i64(&p, ingested);
+      sent = PQsendQueryPrepared(s->conn, "insert_id", p.n, p.v, p.len, p.fmt, 0);
+    }
+    int rc = 0;
+    if (!sent || !PQpipelineSync(s->conn))
+      rc = pg_error(s, NULL, "storing sales", err);
+    /* Every answer is read, up to the sync, whatever came before. */
+    size_t i = 0;
+    for (int synced = 0; !synced && PQstatus(s->conn) == CONNECTION_OK;) {
+      PGresult *res = PQgetResult(s->conn);
+      if (!res)
+        continue; /* the end of one statement's results */
+      ExecStatusType t = PQresultStatus(res);
+      if (t == PGRES_PIPELINE_SYNC) {
+        synced = 1;
+      } else if (t == PGRES_COMMAND_OK && rc == 0 && i < m) {
+        int added = strtol(PQcmdTuples(res), NULL, 10) > 0;
+        if (dup)
+          dup[at + i] = (unsigned char)!added;
+        if (added)
+          st->inserted++;
+        else
+          st->duplicates++;
+        i++;
+      } else if (t != PGRES_PIPELINE_ABORTED && rc == 0) {
+        rc = pg_error(s, res, "storing sales", err);
+      }
+      PQclear(res);
+    }
+    if (PQstatus(s->conn) != CONNECTION_OK && rc == 0)
+      rc = pg_error(s, NULL, "storing sales", err);
+    PQexitPipelineMode(s->conn);
+    if (rc < 0)
+      return -1;
+  }
   return 0;
 }
 
@@ -654,40 +697,41 @@ static int pg_sales_insert(struct store *base, const struct sale *recs, size_t n
   if (savepoint && exec_plain(s, "SAVEPOINT sales_insert", "storing sales", err) < 0)
     return -1;
   struct store_insert_stats local = {0, 0};
+  struct gerr why = {GERR_OK, ""}; /* the failure, also when err is NULL */
   int rc = 0;
   for (size_t i = 0; i < n && rc == 0; i++) {
     if (!recs[i].id[0]) {
       size_t runlen = 1;
       while (i + runlen < n && !recs[i + runlen].id[0])
         runlen++;
-      rc = insert_run(s, recs + i, runlen, ingested, &local, err);
+      rc = insert_run(s, recs + i, runlen, ingested, &local, &why);
       if (rc == 0 && dup)
         memset(dup + i, 0, runlen);
       i += runlen - 1;
       continue;
     }
-    int added = 0;
-    rc = insert_with_id(s, &recs[i], ingested, &added, err);
-    if (rc == 0) {
-      if (dup)
-        dup[i] = (unsigned char)!added;
-      if (added)
-        local.inserted++;
-      else
-        local.duplicates++;
-    }
+    size_t runlen = 1;
+    while (i + runlen < n && recs[i + runlen].id[0])
+      runlen++;
+    rc = insert_ids(s, recs + i, runlen, ingested, dup ? dup + i : NULL, &local, &why);
+    i += runlen - 1;
   }
   if (savepoint) {
     if (rc < 0) {
-      if (err && err->code == GERR_INTERNAL && PQstatus(s->conn) == CONNECTION_OK)
+      if (why.code == GERR_INTERNAL && PQstatus(s->conn) == CONNECTION_OK)
         exec_plain(s, "ROLLBACK TO SAVEPOINT sales_insert", "storing sales", NULL);
+      if (err)
+        *err = why;
       return -1;
     }
     if (exec_plain(s, "RELEASE SAVEPOINT sales_insert", "storing sales", err) < 0)
       return -1;
   }
-  if (rc < 0)
+  if (rc < 0) {
+    if (err)
+      *err = why;
     return -1;
+  }
   stats->inserted += local.inserted;
   stats->duplicates += local.duplicates;
   return 0;

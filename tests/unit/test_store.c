@@ -255,6 +255,50 @@ static void test_store__run_is_atomic(void **state) {
   store_close(s);
 }
 
+/* Thousands of records with ids in one call (PostgreSQL sends them in
+ * pipelines of 1,000): every duplicate flagged, also across the pipelines'
+ * boundaries; one bad record fails the call, and rolling back the
+ * caller's transaction leaves what came before it. */
+static void test_store__many_ids_in_one_call(void **state) {
+  struct store *s = open_ok();
+  enum { N = 2500 };
+  struct sale *b = malloc(N * sizeof *b);
+  unsigned char *dup = malloc(N);
+  assert_non_null(b);
+  assert_non_null(dup);
+  for (int i = 0; i < N; i++) {
+    char id[32];
+    snprintf(id, sizeof id, "m-%d", i % 2000 == i ? i : i - 1500); /* 2000.. repeat 500.. */
+    b[i] = rec(i % 300, 400001 + i % 50, "loan", id);
+  }
+  struct store_insert_stats st;
+  struct gerr err;
+  assert_int_equal(store_sales_insert(s, b, N, dup, &st, &err), 0);
+  assert_int_equal(st.inserted, 2000);
+  assert_int_equal(st.duplicates, 500);
+  for (int i = 0; i < N; i++)
+    assert_int_equal(dup[i], i >= 2000);
+  assert_int_equal(count(s), 2000);
+  /* Again, with a bad record past the first pipeline, in a transaction. */
+  for (int i = 0; i < N; i++) {
+    char id[32];
+    snprintf(id, sizeof id, "n-%d", i);
+    b[i] = rec(i % 300, 400001, "loan", id);
+  }
+  b[1700].customer_age = 7;
+  assert_int_equal(store_begin(s, &err), 0);
+  assert_int_equal(store_sales_insert(s, b, 10, dup, &st, &err), 0);
+  assert_int_equal(store_sales_insert(s, b + 10, N - 10, dup, &st, &err), -1);
+  assert_int_equal(err.code, GERR_INTERNAL);
+  if (pg_base) /* the call is undone to its savepoint; SQLite keeps its rows before the bad one */
+    assert_int_equal(count(s), 2010);
+  store_rollback(s);
+  assert_int_equal(count(s), 2000);
+  free(b);
+  free(dup);
+  store_close(s);
+}
+
 static void test_store__explicit_transactions(void **state) {
   struct store *s = open_ok();
   struct sale r1 = rec(0, 110001, "loan", NULL);
@@ -1158,6 +1202,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_store__batch_is_atomic, fresh, cleanup),
       cmocka_unit_test_setup_teardown(test_store__mixed_batch_keeps_order, fresh, cleanup),
       cmocka_unit_test_setup_teardown(test_store__run_is_atomic, fresh, cleanup),
+      cmocka_unit_test_setup_teardown(test_store__many_ids_in_one_call, fresh, cleanup),
       cmocka_unit_test_setup_teardown(test_store__explicit_transactions, fresh, cleanup),
       cmocka_unit_test_setup_teardown(test_store__bulk_load_hint, fresh, cleanup),
       cmocka_unit_test_setup_teardown(test_store__query_filters, fresh, cleanup),
@@ -1194,6 +1239,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_store__batch_is_atomic, fresh, cleanup),
       cmocka_unit_test_setup_teardown(test_store__mixed_batch_keeps_order, fresh, cleanup),
       cmocka_unit_test_setup_teardown(test_store__run_is_atomic, fresh, cleanup),
+      cmocka_unit_test_setup_teardown(test_store__many_ids_in_one_call, fresh, cleanup),
       cmocka_unit_test_setup_teardown(test_store__explicit_transactions, fresh, cleanup),
       cmocka_unit_test_setup_teardown(test_store__bulk_load_hint, fresh, cleanup),
       cmocka_unit_test_setup_teardown(test_store__query_filters, fresh, cleanup),
