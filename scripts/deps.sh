@@ -8,8 +8,8 @@
 #   scripts/deps.sh fuzz    + clang, whose runtime has libFuzzer (make fuzz)
 set -eu
 
-BUILD="build-essential pkg-config libmicrohttpd-dev libjansson-dev libyajl-dev libsqlite3-dev libsodium-dev libcsv-dev libzip-dev libexpat1-dev libfreexl-dev libxlsxwriter-dev libxgboost-dev"
-TEST="libcmocka-dev libcurl4-openssl-dev curl prometheus faketime chromium fonts-dejavu-core"
+BUILD="build-essential pkg-config libmicrohttpd-dev libjansson-dev libyajl-dev libsqlite3-dev libsodium-dev libcsv-dev libzip-dev libexpat1-dev libfreexl-dev libxlsxwriter-dev libxgboost-dev libpq-dev"
+TEST="libcmocka-dev libcurl4-openssl-dev curl prometheus faketime postgresql-15 chromium fonts-dejavu-core"
 BENCH="wrk nginx-light curl"
 FUZZ="clang"
 

@@ -1,7 +1,8 @@
 /* The store: one interface for every backend. A `struct store` is one
  * connection, used by one thread at a time; servers take connections from a
  * store_pool. Callers never know which backend answers: store_open() picks it
- * from the URI ("postgresql://..." later; anything else is an SQLite path). */
+ * from the URI ("postgresql://..." or "postgres://": PostgreSQL;
+ * anything else is an SQLite path). */
 #ifndef GROMO_STORE_H
 #define GROMO_STORE_H
 
@@ -17,7 +18,7 @@ struct store; /* opaque */
 
 int store_open(const char *uri, struct store **out, struct gerr *err) GROMO_WUR;
 void store_close(struct store *s); /* NULL allowed */
-const char *store_backend(const struct store *s); /* "sqlite", ... */
+const char *store_backend(const struct store *s); /* "sqlite" or "postgresql" */
 int store_ping(struct store *s, struct gerr *err) GROMO_WUR;
 int store_schema_version(struct store *s); /* -1 on error */
 

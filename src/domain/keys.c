@@ -1,8 +1,10 @@
 #include "gromo/keys.h"
 
+#include <pthread.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #define SECRET_META "api_key_secret"
 
@@ -131,6 +133,62 @@ static int verify_row(void *ctx, const struct key_row *k) {
   return 0;
 }
 
+/* Keys verified lately, kept in memory for when the store cannot be
+ * reached: a request with a key that the store accepted within the last
+ * KEY_OUTAGE_GRACE_S seconds still passes then, so answers that need no
+ * store (predictions from the loaded model) go on through an outage. A
+ * key found unknown or revoked is dropped at once; only the store's being
+ * unavailable makes the memory count. Keyed by the keyed hash, never the
+ * key itself. */
+#define KEY_OUTAGE_GRACE_S 600
+#define RECENT_KEYS 256
+
+static struct {
+  unsigned char hash[32];
+  struct key_row row;
+  time_t at;
+  int used;
+} recent[RECENT_KEYS];
+static pthread_mutex_t recent_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static size_t recent_slot(const unsigned char hash[32]) {
+  size_t h = 0;
+  memcpy(&h, hash, sizeof h);
+  return h % RECENT_KEYS;
+}
+
+static void recent_remember(const unsigned char hash[32], const struct key_row *k) {
+  size_t i = recent_slot(hash);
+  pthread_mutex_lock(&recent_lock);
+  memcpy(recent[i].hash, hash, 32);
+  recent[i].row = *k;
+  recent[i].at = time(NULL);
+  recent[i].used = 1;
+  pthread_mutex_unlock(&recent_lock);
+}
+
+static void recent_forget(const unsigned char hash[32]) {
+  size_t i = recent_slot(hash);
+  pthread_mutex_lock(&recent_lock);
+  if (recent[i].used && sodium_memcmp(recent[i].hash, hash, 32) == 0)
+    recent[i].used = 0;
+  pthread_mutex_unlock(&recent_lock);
+}
+
+static int recent_lookup(const unsigned char hash[32], struct key_row *out, enum role *role) {
+  size_t i = recent_slot(hash);
+  int rc = -1;
+  pthread_mutex_lock(&recent_lock);
+  if (recent[i].used && sodium_memcmp(recent[i].hash, hash, 32) == 0 &&
+      time(NULL) - recent[i].at <= KEY_OUTAGE_GRACE_S &&
+      role_parse(recent[i].row.role, 0, role) == 0) {
+    *out = recent[i].row;
+    rc = 0;
+  }
+  pthread_mutex_unlock(&recent_lock);
+  return rc;
+}
+
 int keys_verify(struct store *s, const unsigned char secret[KEY_SECRET_LEN],
                 const char *key, size_t len, struct key_row *out, enum role *role,
                 struct gerr *err) {
@@ -142,8 +200,13 @@ int keys_verify(struct store *s, const unsigned char secret[KEY_SECRET_LEN],
   struct verify_ctx v = {.out = out};
   key_hash(secret, key, len, v.want);
   if (store_key_scan(s, prefix, verify_row, &v, err) < 0)
-    return -1;
-  if (!v.found || out->revoked_at[0] || role_parse(out->role, 0, role) < 0)
+    return err && err->code == GERR_UNAVAILABLE && recent_lookup(v.want, out, role) == 0
+               ? 0
+               : -1;
+  if (!v.found || out->revoked_at[0] || role_parse(out->role, 0, role) < 0) {
+    recent_forget(v.want);
     return 1;
+  }
+  recent_remember(v.want, out);
   return 0;
 }

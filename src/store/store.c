@@ -11,12 +11,8 @@ static const struct store_ops *backend_for(const char *uri, struct gerr *err) {
     gerr_set(err, GERR_INVALID_INPUT, "no database given");
     return NULL;
   }
-  if (!strncmp(uri, "postgresql://", 13) || !strncmp(uri, "postgres://", 11)) {
-    gerr_set(err, GERR_UNAVAILABLE,
-             "the PostgreSQL backend is not part of this build; use an SQLite "
-             "file path");
-    return NULL;
-  }
+  if (!strncmp(uri, "postgresql://", 13) || !strncmp(uri, "postgres://", 11))
+    return &store_pg_ops;
   return &store_sqlite_ops;
 }
 

@@ -14,6 +14,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <libpq-fe.h>
+
 #include "e2e.h"
 #include "gromo/store.h"
 
@@ -43,6 +45,38 @@ int make_key(const struct srv *s, const char *role, const char *name, char *out,
   if (strncmp(last, "gromo_", 6) != 0)
     return -1;
   snprintf(out, cap, "%s", last);
+  return 0;
+}
+
+/* The store of a test server: an SQLite file in its folder or, when
+ * GROMO_E2E_PG names a PostgreSQL server (a base URI ending in '/', as
+ * scripts/with-pg.sh's GROMO_TEST_PG), a new database of its own there. */
+static int store_uri(struct srv *s) {
+  const char *base = getenv("GROMO_E2E_PG");
+  if (!base || !*base) {
+    snprintf(s->db, sizeof s->db, "%s/test.db", s->dir);
+    return 0;
+  }
+  static int n; /* with the pid: a name no other test process uses */
+  char name[64], uri[300], sql[128];
+  snprintf(name, sizeof name, "e2e_%d_%d", (int)getpid(), n++);
+  snprintf(uri, sizeof uri, "%sgromo", base);
+  PGconn *c = PQconnectdb(uri);
+  int ok = PQstatus(c) == CONNECTION_OK;
+  if (ok) {
+    snprintf(sql, sizeof sql, "CREATE DATABASE %s", name);
+    PGresult *r = PQexec(c, sql);
+    ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+    if (!ok)
+      fprintf(stderr, "e2e: %s", PQresultErrorMessage(r));
+    PQclear(r);
+  } else {
+    fprintf(stderr, "e2e: cannot reach PostgreSQL at %s: %s", uri, PQerrorMessage(c));
+  }
+  PQfinish(c);
+  if (!ok)
+    return -1;
+  snprintf(s->db, sizeof s->db, "%s%s", base, name);
   return 0;
 }
 
@@ -306,7 +340,8 @@ int srv_prepare(struct srv *s) {
   snprintf(s->dir, sizeof s->dir, "/tmp/gromo-e2e-XXXXXX");
   if (!mkdtemp(s->dir))
     return -1;
-  snprintf(s->db, sizeof s->db, "%s/test.db", s->dir);
+  if (store_uri(s) < 0)
+    return -1;
   snprintf(s->log, sizeof s->log, "%s/server.log", s->dir);
   return 0;
 }

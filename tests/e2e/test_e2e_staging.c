@@ -340,7 +340,11 @@ static void test_staging__revocation_waits_out_a_long_commit(void **state) {
   pthread_join(h.thread, NULL);
   if (rc != 0)
     fail_msg("keys revoke behind a 6.5 s write: exit %d: %s", rc, err);
-  assert_int_equal(held, 2); /* it waited for the lock, then revoked */
+  /* It waited for the lock, then revoked. PostgreSQL has no lock over the
+   * whole database: there the revocation need not wait for the other
+   * transaction, only succeed. */
+  if (!getenv("GROMO_E2E_PG"))
+    assert_int_equal(held, 2);
   struct http_res r;
   assert_int_equal(http_do_as(&S, key, NULL, "GET", "/models", NULL, NULL, 0, &r), 0);
   assert_int_equal(r.status, 401);
