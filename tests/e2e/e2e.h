@@ -72,4 +72,8 @@ int srv_prepare(struct srv *s);
 int srv_spawn(struct srv *s, const char *const *extra);
 int srv_kill9(struct srv *s);
 
+/* The value at a dotted path of j ("data.summary.version"); a segment that
+ * is all digits indexes an array. NULL when absent (borrowed). */
+json_t *jget(json_t *j, const char *path);
+
 #endif

@@ -430,3 +430,20 @@ int srv_kill9(struct srv *s) {
   s->pid = 0;
   return r > 0 && WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL ? 0 : -1;
 }
+
+json_t *jget(json_t *j, const char *path) {
+  char seg[64];
+  while (j && *path) {
+    size_t n = strcspn(path, ".");
+    if (n >= sizeof seg)
+      return NULL;
+    memcpy(seg, path, n);
+    seg[n] = '\0';
+    if (json_is_array(j) && n && strspn(seg, "0123456789") == n)
+      j = json_array_get(j, (size_t)atol(seg));
+    else
+      j = json_object_get(j, seg);
+    path += n + (path[n] == '.');
+  }
+  return j;
+}

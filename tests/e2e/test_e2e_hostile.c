@@ -112,7 +112,9 @@ static long rss_mib(pid_t pid) {
   return kb < 0 ? -1 : kb / 1024;
 }
 
-/* GET /health answers 200 within timeout_ms (from a fresh connection). */
+/* GET /health answers 200 within timeout_ms (from a fresh connection): a
+ * liveness bound, generous for a loaded machine under sanitizers; the
+ * latency itself is measured by scripts/bench.sh hostile. */
 static void assert_health_within(const struct srv *s, long long timeout_ms) {
   long long t0 = now_ms();
   struct http_res r;
@@ -266,7 +268,7 @@ static void test_hostile__inflight_budget(void **state) {
   assert_int_equal(holding, 2); /* 2 x 30 MB fit in 64 MiB, a third does not */
   assert_int_equal(refused, CONNS - 2);
   assert_true(rss_mib(s.pid) < 400);
-  assert_health_within(&s, 1000);
+  assert_health_within(&s, 5000);
   assert_true(metric(&s, "gromo_inflight_refused_total") >= CONNS - 2);
   assert_true(metric(&s, "gromo_inflight_request_bytes") >= 2 * (long long)declared);
   for (int i = 0; i < CONNS; i++)
@@ -314,7 +316,7 @@ static void test_hostile__header_deadline(void **state) {
   close(fd);
   printf("a trickling header was cut after %lld ms (deadline 2 s)\n", took);
   assert_true(took < 8000);
-  assert_health_within(&s, 2000);
+  assert_health_within(&s, 5000);
   assert_true(metric(&s, "gromo_header_timeouts_total") >= 1);
   assert_int_equal(srv_stop(&s), 0);
 }
@@ -352,7 +354,7 @@ static void test_hostile__slowloris_many_addresses(void **state) {
       }
     usleep(500 * 1000);
   }
-  assert_health_within(&s, 1000);
+  assert_health_within(&s, 5000);
   int alive = 0;
   for (int i = 0; i < open_n; i++) {
     if (fds[i] < 0)
@@ -424,7 +426,7 @@ static void test_hostile__connections_per_address(void **state) {
   }
   printf("%d of 16 connections from one address served (limit 10)\n", served);
   assert_int_equal(served, 10);
-  assert_health_within(&s, 1000); /* another address */
+  assert_health_within(&s, 5000); /* another address */
   for (int i = 0; i < 16; i++)
     if (fds[i] >= 0)
       close(fds[i]);

@@ -37,24 +37,6 @@ static void sleep_ms(int ms) {
   nanosleep(&ts, NULL);
 }
 
-/* The value at a dotted path ("data.evaluation.dataset_size"); a segment
- * that is all digits indexes an array. */
-static json_t *jget(json_t *j, const char *path) {
-  char seg[64];
-  while (j && *path) {
-    size_t n = strcspn(path, ".");
-    if (n >= sizeof seg)
-      return NULL;
-    memcpy(seg, path, n);
-    seg[n] = '\0';
-    if (json_is_array(j) && n && strspn(seg, "0123456789") == n)
-      j = json_array_get(j, (size_t)atol(seg));
-    else
-      j = json_object_get(j, seg);
-    path += n + (path[n] == '.');
-  }
-  return j;
-}
 
 static const char *jstr(json_t *j, const char *path) { return json_string_value(jget(j, path)); }
 
