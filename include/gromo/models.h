@@ -23,7 +23,7 @@ struct suite; /* opaque */
 
 struct train_config {
   int period_days;     /* SPEC §3 period length; default 30 */
-  int origins;         /* rolling as-of dates used for training; default 6 */
+  int origins;         /* rolling as-of dates learnt from, at most; default 24 */
   int rounds;          /* boosting rounds per model; default 150 */
   int depth;           /* tree depth; default 6 */
   int threads;         /* XGBoost threads; default 2 */
@@ -81,7 +81,9 @@ struct predict_query {
   int has_customer;
   int32_t customer_age;
   double customer_income;
+  int horizon; /* periods ahead, 1..PREDICT_MAX_HORIZON; 0 is 1 */
 };
+#define PREDICT_MAX_HORIZON 3
 
 #define PREDICT_MAX_DRIVERS 5
 #define PREDICT_MAX_PRODUCTS 64
@@ -94,6 +96,8 @@ struct predict_driver {
 
 struct predict_answer {
   int32_t region_id; /* the pincode's region (SPEC §4); 0: none */
+  int horizon;       /* periods ahead */
+  char period_from[11], period_to[11]; /* the forecast period, IST dates */
   int fallback;
   char fallback_reason[512]; /* every reason, "; " between them */
   const char *source; /* "model" or the baseline that answered */

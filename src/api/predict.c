@@ -46,16 +46,23 @@ struct pq_reader {
   int oom, budget;
   struct sale scratch; /* the record rules write here */
   struct sale_problems pr; /* the current query's problems */
+  const char *hz_problem;  /* the current query's horizon problem, or NULL */
+  int horizon;             /* ?horizon=, the default of every query */
   json_t *details; /* problems of invalid queries so far, at most DETAILS_MAX */
 };
 
-/* Members of a query, by their enum sale_field. */
-static const char *const query_names[SF__COUNT] = {
+/* Members of a query, by their enum sale_field; then the horizon. */
+#define QF_HORIZON SF__COUNT
+static const char *const query_names[SF__COUNT + 1] = {
     [SF_PINCODE] = "pincode",   [SF_PRODUCT] = "product",
     [SF_CHANNEL] = "channel",   [SF_CUSTOMER_AGE] = "customer_age",
-    [SF_CUSTOMER_INCOME] = "customer_income",
+    [SF_CUSTOMER_INCOME] = "customer_income", [QF_HORIZON] = "horizon",
 };
-static const struct jsonobj_schema query_schema = {query_names, SF_RECORD, "query", "queries"};
+static const struct jsonobj_schema query_schema = {query_names, SF__COUNT + 1, "query",
+                                                   "queries"};
+#define HORIZON_PROBLEM "must be an integer from 1 to " PREDICT_MAX_HORIZON_TEXT
+#define PREDICT_MAX_HORIZON_TEXT "3"
+_Static_assert(PREDICT_MAX_HORIZON == 3, "the horizon problem names the largest horizon");
 
 static struct pquery *cur(struct pq_reader *r) { return &r->q[r->n]; }
 
@@ -83,7 +90,9 @@ static int query_begin(void *ctx, size_t index, int is_object) {
   }
   struct pquery *p = cur(r);
   memset(&p->q, 0, sizeof p->q);
+  p->q.horizon = r->horizon;
   p->seen = 0;
+  r->hz_problem = NULL;
   sale_problems_clear(&r->pr);
   sale_text_begin(&r->scratch, &r->pr);
   if (!is_object)
@@ -106,6 +115,9 @@ static void invalid_query(struct pq_reader *r) {
                           json_pack("{s:I,s:s,s:s}", "index", (json_int_t)r->n, "field",
                                     sale_field_name(r->pr.p[k].field), "problem",
                                     r->pr.p[k].problem));
+  if (r->hz_problem && json_array_size(r->details) < DETAILS_MAX)
+    json_array_append_new(r->details, json_pack("{s:I,s:s,s:s}", "index", (json_int_t)r->n,
+                                                 "field", "horizon", "problem", r->hz_problem));
 }
 
 static int query_end(void *ctx, size_t index, int is_object) {
@@ -135,7 +147,7 @@ static int query_end(void *ctx, size_t index, int is_object) {
   if (has_inc && !has_age && ((ok >> SF_CUSTOMER_INCOME) & 1))
     sale_problem_add(&r->pr, SF_CUSTOMER_AGE,
                      "is required with customer_income (give both or neither)");
-  if (r->pr.count) {
+  if (r->pr.count || r->hz_problem) {
     invalid_query(r);
   } else {
     p->q.pincode = s->pincode;
@@ -151,8 +163,27 @@ static int query_end(void *ctx, size_t index, int is_object) {
   return r->oom;
 }
 
+/* The horizon member: an integer 1..PREDICT_MAX_HORIZON (null: the
+ * default); demand and demand-rise only (top-product ignores it). */
+static void query_horizon(struct pq_reader *r, const struct jsonobj_value *v) {
+  if (r->kind == PREDICT_TOP_PRODUCT || v->type == JV_NULL)
+    return;
+  if (v->type == JV_TWICE)
+    r->hz_problem = "is given twice";
+  else if ((v->type == JV_INT && v->i >= 1 && v->i <= PREDICT_MAX_HORIZON) ||
+           (v->type == JV_REAL && v->d >= 1 && v->d <= PREDICT_MAX_HORIZON &&
+            v->d == floor(v->d)))
+    cur(r)->q.horizon = v->type == JV_INT ? (int)v->i : (int)v->d;
+  else
+    r->hz_problem = HORIZON_PROBLEM;
+}
+
 static void query_value(void *ctx, int field, const struct jsonobj_value *v) {
   struct pq_reader *r = ctx;
+  if (field == QF_HORIZON) {
+    query_horizon(r, v);
+    return;
+  }
   enum sale_field sf = (enum sale_field)field;
   if (sf == SF_PRODUCT && r->kind == PREDICT_TOP_PRODUCT)
     return; /* not an input of top-product: ignored like any other */
@@ -336,6 +367,18 @@ static void put_ident(struct out *o, const char *s) {
   put(o, "\"", 1);
 }
 
+/* "horizon" and the forecast period's dates (YYYY-MM-DD: nothing to
+ * escape). */
+static void put_period(struct out *o, const struct predict_answer *a) {
+  PUT_LIT(o, ",\"horizon\":");
+  put_int(o, a->horizon);
+  PUT_LIT(o, ",\"period\":{\"from\":");
+  put_str(o, a->period_from);
+  PUT_LIT(o, ",\"to\":");
+  put_str(o, a->period_to);
+  PUT_LIT(o, "}");
+}
+
 static void render_answer(struct out *o, enum predict_kind kind, const struct predict_query *q,
                           const struct predict_answer *a, long long version, int explain) {
   PUT_LIT(o, "{\"pincode\":");
@@ -353,6 +396,7 @@ static void render_answer(struct out *o, enum predict_kind kind, const struct pr
   }
   switch (kind) {
   case PREDICT_DEMAND:
+    put_period(o, a);
     PUT_NUM(o, ",\"predicted_demand\":", a->predicted_demand);
     PUT_NUM(o, ",\"confidence\":", a->confidence);
     PUT_NUM(o, ",\"interval\":{\"low\":", a->low);
@@ -361,6 +405,7 @@ static void render_answer(struct out *o, enum predict_kind kind, const struct pr
     PUT_NUM(o, "},\"last_period_demand\":", a->last_period_demand);
     break;
   case PREDICT_RISE:
+    put_period(o, a);
     if (a->demand_rise)
       PUT_LIT(o, ",\"demand_rise\":true");
     else
@@ -541,6 +586,14 @@ static int predict_open(struct req *rq, struct resp *rs, void **state,
   int explain = param_bool(req_query(rq, "explain"), 0);
   if (explain < 0)
     return resp_error(rs, GERR_INVALID_INPUT, NULL, "explain must be true or false");
+  const char *hq = req_query(rq, "horizon");
+  long long hv = 1;
+  if (hq && kind == PREDICT_TOP_PRODUCT)
+    return resp_error(rs, GERR_INVALID_INPUT, NULL,
+                      "horizon applies to demand and demand-rise, not top-product");
+  if (hq && param_int(hq, 1, PREDICT_MAX_HORIZON, &hv) < 0)
+    return resp_error(rs, GERR_INVALID_INPUT, NULL, "horizon " HORIZON_PROBLEM);
+  int horizon = (int)hv;
   if (api_json_content_type(rq, rs) < 0)
     return -1;
   struct predict_req *p = calloc(1, sizeof *p);
@@ -550,6 +603,7 @@ static int predict_open(struct req *rq, struct resp *rs, void **state,
   p->kind = kind;
   p->explain = explain;
   p->r.kind = kind;
+  p->r.horizon = horizon;
   p->r.rq = rq;
   if (jsonobj_new(&query_schema, &query_ops, &p->r, &p->r.jo) < 0)
     return resp_error(rs, GERR_INTERNAL, NULL, "out of memory");

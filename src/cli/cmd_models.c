@@ -1,6 +1,7 @@
-/* gromo models list|rollback: the model registry. */
+/* gromo models list|backtest|rollback: the model registry. */
 #include <errno.h>
 #include <getopt.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,15 +14,22 @@
 
 static const char models_help[] =
     "usage: gromo models list [--json] [--db URI]\n"
+    "       gromo models backtest [VERSION] [--json] [--db URI]\n"
     "       gromo models rollback VERSION [--db URI]\n\n"
     "The registry of trained model versions (gromo train, POST /models/train).\n"
     "list shows each version, newest first: when it was trained, on how many\n"
     "rows and which dates, whether it serves, and which of its models beat\n"
     "their baselines (promoted) or answer from a baseline (-).\n"
+    "backtest shows how the demand model of VERSION (default: the serving one)\n"
+    "did when its training forecast each month of the last year from what was\n"
+    "known then, 1-3 periods ahead: bias, Poisson deviance beside the best\n"
+    "baseline, interval coverage and score, per month and product\n"
+    "(docs/evaluation.md).\n"
     "rollback makes VERSION the serving one; a running server switches to it\n"
     "within a few seconds, without a restart.\n\n"
     "  -d, --db URI      store (env GROMO_DB, default gromo.db)\n"
-    "      --json        list as one JSON array on standard output\n"
+    "      --json        list as one JSON array, or the backtest as the JSON\n"
+    "                    object /models serves, on standard output\n"
     "  -h, --help        this help\n";
 
 /* "demand rise top" marks from a stored report: the model's initial when
@@ -79,6 +87,96 @@ static int print_version(void *ctx, const struct model_row *r) {
   return 0;
 }
 
+static double jnum(json_t *o, const char *key) {
+  json_t *v = json_object_get(o, key);
+  return json_is_number(v) ? json_number_value(v) : NAN;
+}
+
+/* The backtest of a report as text: per horizon its summary, then each
+ * month. */
+static void print_backtest(json_t *bt, long long version) {
+  printf("backtest of model version %lld: %s\n", version,
+         json_string_value(json_object_get(bt, "method")));
+  printf("interval level %.2f; a model every %lld periods\n", jnum(bt, "interval_level"),
+         (long long)jnum(bt, "refit_every_periods"));
+  json_t *hz = json_object_get(bt, "horizons");
+  const char *key;
+  json_t *h;
+  json_object_foreach(hz, key, h) {
+    printf("\nhorizon %s: %lld months, %lld cells: bias %+.3f (largest by product %+.3f), "
+           "deviance %.4f, skill %.3f against %s, coverage (expecting >= 1) %.3f "
+           "(months %.3f to %.3f), interval score %.3f\n",
+           key, (long long)jnum(h, "months"), (long long)jnum(h, "cells"), jnum(h, "bias"),
+           jnum(h, "largest_product_bias"), jnum(h, "poisson_deviance"), jnum(h, "skill"),
+           json_string_value(json_object_get(h, "best_baseline")),
+           jnum(h, "interval_coverage_expected_1_or_more"),
+           jnum(h, "interval_coverage_expected_1_or_more_lowest_month"),
+           jnum(h, "interval_coverage_expected_1_or_more_highest_month"), jnum(h, "interval_score"));
+    json_t *cold = json_object_get(h, "cold_pincodes");
+    printf("  cold pincodes: %lld cells, bias %+.3f, deviance %.4f, skill %.3f against the "
+           "national average\n",
+           (long long)jnum(cold, "cells"), jnum(cold, "bias"), jnum(cold, "poisson_deviance"),
+           jnum(cold, "skill"));
+    printf("  %-10s %-23s %7s %9s %9s %7s %6s %6s %7s  %s\n", "as of", "period", "bias",
+           "deviance", "baseline", "skill", "cov>=1", "y>=1", "iscore", "bias by product");
+    size_t i;
+    json_t *m;
+    json_array_foreach(json_object_get(bt, "by_month"), i, m) {
+      if ((long long)jnum(m, "horizon") != atoll(key))
+        continue;
+      json_t *a = json_object_get(m, "all");
+      const char *best = json_string_value(json_object_get(a, "best_baseline"));
+      json_t *bb = json_object_get(json_object_get(a, "baselines"), best ? best : "");
+      printf("  %-10s %s..%s %+7.3f %9.4f %9.4f %7.3f %6.3f %6.3f %7.3f ",
+             json_string_value(json_object_get(m, "as_of")),
+             json_string_value(json_object_get(m, "period_from")),
+             json_string_value(json_object_get(m, "period_to")), jnum(a, "bias"),
+             jnum(a, "poisson_deviance"), jnum(bb, "poisson_deviance"), jnum(a, "skill"),
+             jnum(a, "interval_coverage_expected_1_or_more"),
+             jnum(a, "interval_coverage_realized_1_or_more"), jnum(a, "interval_score"));
+      const char *pk;
+      json_t *pv;
+      json_object_foreach(json_object_get(m, "products"), pk, pv) printf(" %s %+.3f", pk,
+                                                                         jnum(pv, "bias"));
+      printf("\n");
+    }
+  }
+}
+
+/* gromo models backtest [VERSION]. */
+static int show_backtest(struct store *st, long long version, int as_json) {
+  struct model_row row;
+  struct gerr err;
+  memset(&row, 0, sizeof row);
+  int r = store_model_get(st, version, &row, &err);
+  if (r < 0)
+    return cli_fail("models", "%s", err.msg);
+  if (r == 1)
+    return version ? cli_fail("models", "no model version %lld (see gromo models list)", version)
+                   : cli_fail("models", "no model is trained yet: gromo train");
+  json_error_t je;
+  json_t *rep = row.metrics ? json_loads(row.metrics, 0, &je) : NULL;
+  json_t *bt = json_object_get(rep, "backtest");
+  int rc = EXIT_OK;
+  if (!bt) {
+    rc = cli_fail("models", "model version %lld has no backtest (trained by an earlier "
+                            "release): train again",
+                  (long long)row.version);
+  } else if (as_json) {
+    char *text = json_dumps(bt, JSON_COMPACT);
+    if (text)
+      puts(text);
+    free(text);
+  } else {
+    print_backtest(bt, (long long)row.version);
+  }
+  json_decref(rep);
+  model_row_release(&row);
+  if (rc == EXIT_OK && fflush(stdout) != 0)
+    rc = EXIT_FAIL;
+  return rc;
+}
+
 int cmd_models(int argc, char **argv) {
   const char *db = cli_env("GROMO_DB", "gromo.db");
   int as_json = 0;
@@ -98,7 +196,7 @@ int cmd_models(int argc, char **argv) {
     }
   }
   if (optind >= argc)
-    return cli_usage_error("models", "say list or rollback");
+    return cli_usage_error("models", "say list, backtest or rollback");
   const char *verb = argv[optind++];
   long long version = 0;
   if (!strcmp(verb, "rollback")) {
@@ -110,6 +208,17 @@ int cmd_models(int argc, char **argv) {
     if (errno || end == argv[optind] || *end || version <= 0)
       return cli_usage_error("models", "VERSION must be a positive integer, not '%s'",
                              argv[optind]);
+  } else if (!strcmp(verb, "backtest")) {
+    if (optind + 1 < argc)
+      return cli_usage_error("models", "backtest takes at most one VERSION");
+    if (optind < argc) {
+      char *end = NULL;
+      errno = 0;
+      version = strtoll(argv[optind], &end, 10);
+      if (errno || end == argv[optind] || *end || version <= 0)
+        return cli_usage_error("models", "VERSION must be a positive integer, not '%s'",
+                               argv[optind]);
+    }
   } else if (strcmp(verb, "list") != 0 || optind != argc) {
     return cli_usage_error("models", "unknown models command '%s'", verb);
   }
@@ -119,6 +228,10 @@ int cmd_models(int argc, char **argv) {
   int rc = EXIT_FAIL;
   if (cli_store_open(db, &st, &err) < 0) {
     rc = cli_fail("models", "%s", err.msg);
+    goto out;
+  }
+  if (!strcmp(verb, "backtest")) {
+    rc = show_backtest(st, version, as_json);
     goto out;
   }
   if (!strcmp(verb, "list")) {

@@ -16,7 +16,8 @@
 
 static const char predict_help[] =
     "usage: gromo predict demand|demand-rise|top-product --pincode P --channel C\n"
-    "                     [--product X] [--age A --income I] [--explain] [--json]\n\n"
+    "                     [--product X] [--age A --income I] [--horizon H]\n"
+    "                     [--explain] [--json]\n\n"
     "Answers one query with the serving model version, as POST /predict/... does:\n"
     "  demand       the expected number of sales of the product in the next\n"
     "               period, with a prediction interval and a confidence\n"
@@ -32,6 +33,8 @@ static const char predict_help[] =
     "      --channel C     channel, e.g. online or offline\n"
     "      --age A         customer age, 18-100\n"
     "      --income I      customer monthly income in INR\n"
+    "      --horizon H     periods ahead, 1-3 (demand, demand-rise; default 1: the\n"
+    "                      next period)\n"
     "      --explain       list the answer's top drivers\n"
     "      --json          the answer as the API's JSON object\n"
     "  -h, --help          this help\n";
@@ -84,7 +87,9 @@ static void print_answer(enum predict_kind kind, const struct predict_query *q,
   switch (kind) {
   case PREDICT_DEMAND:
     printf("demand for %s by %s at %06d%s\n", q->product, q->channel, (int)q->pincode, who);
-    printf("  predicted demand next period  %.2f sales\n", a->predicted_demand);
+    printf("  period                        %s to %s (%d ahead)\n", a->period_from, a->period_to,
+           a->horizon);
+    printf("  predicted demand              %.2f sales\n", a->predicted_demand);
     printf("  %2.0f%% interval                  %.0f to %.0f sales\n", a->level * 100, a->low,
            a->high);
     printf("  confidence                    %.1f%% (within 25%%, at least 1 sale)\n",
@@ -93,7 +98,9 @@ static void print_answer(enum predict_kind kind, const struct predict_query *q,
     break;
   case PREDICT_RISE:
     printf("demand rise for %s by %s at %06d%s\n", q->product, q->channel, (int)q->pincode, who);
-    printf("  rises next period             %s (probability %.1f%%)\n",
+    printf("  period                        %s to %s (%d ahead)\n", a->period_from, a->period_to,
+           a->horizon);
+    printf("  rises over the last period    %s (probability %.1f%%)\n",
            a->demand_rise ? "yes" : "no", a->probability * 100);
     printf("  last period                   %.2f sales\n", a->last_period_demand);
     break;
@@ -122,8 +129,8 @@ static void print_answer(enum predict_kind kind, const struct predict_query *q,
 int cmd_predict(int argc, char **argv) {
   const char *db = cli_env("GROMO_DB", "gromo.db");
   const char *pin = NULL, *product = NULL, *channel = NULL, *age = NULL, *income = NULL;
-  int explain = 0, as_json = 0;
-  enum { O_PIN = 256, O_PROD, O_CHAN, O_AGE, O_INCOME, O_EXPLAIN, O_JSON };
+  int explain = 0, as_json = 0, horizon = 0;
+  enum { O_PIN = 256, O_PROD, O_CHAN, O_AGE, O_INCOME, O_EXPLAIN, O_JSON, O_HORIZON };
   static const struct option opts[] = {{"db", required_argument, 0, 'd'},
                                        {"pincode", required_argument, 0, O_PIN},
                                        {"product", required_argument, 0, O_PROD},
@@ -131,6 +138,7 @@ int cmd_predict(int argc, char **argv) {
                                        {"age", required_argument, 0, O_AGE},
                                        {"income", required_argument, 0, O_INCOME},
                                        {"explain", no_argument, 0, O_EXPLAIN},
+                                       {"horizon", required_argument, 0, O_HORIZON},
                                        {"json", no_argument, 0, O_JSON},
                                        {"help", no_argument, 0, 'h'},
                                        {0, 0, 0, 0}};
@@ -145,6 +153,12 @@ int cmd_predict(int argc, char **argv) {
     case O_AGE: age = optarg; break;
     case O_INCOME: income = optarg; break;
     case O_EXPLAIN: explain = 1; break;
+    case O_HORIZON:
+      horizon = optarg[0] >= '1' && optarg[0] <= '9' && !optarg[1] ? optarg[0] - '0' : -1;
+      if (horizon < 1 || horizon > PREDICT_MAX_HORIZON)
+        return cli_usage_error("predict", "--horizon must be an integer from 1 to %d",
+                               PREDICT_MAX_HORIZON);
+      break;
     case O_JSON: as_json = 1; break;
     case 'h': fputs(predict_help, stdout); return EXIT_OK;
     default: return cli_usage_error("predict", "unknown option");
@@ -167,6 +181,8 @@ int cmd_predict(int argc, char **argv) {
     return cli_usage_error("predict", "top-product takes no --product");
   if (!age != !income)
     return cli_usage_error("predict", "--age and --income go together");
+  if (kind == PREDICT_TOP_PRODUCT && horizon)
+    return cli_usage_error("predict", "top-product takes no --horizon");
   struct sale s;
   struct sale_problems pr;
   sale_text_begin(&s, &pr);
@@ -179,7 +195,8 @@ int cmd_predict(int argc, char **argv) {
     return cli_usage_error("predict", "--pincode, --channel and --product may not be blank");
   struct predict_query q = {.pincode = s.pincode, .has_customer = age != NULL,
                             .customer_age = s.customer_age,
-                            .customer_income = s.customer_income};
+                            .customer_income = s.customer_income,
+                            .horizon = horizon ? horizon : 1};
   memcpy(q.product, s.product, sizeof q.product);
   memcpy(q.channel, s.channel, sizeof q.channel);
 

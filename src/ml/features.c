@@ -70,12 +70,27 @@ static const uint32_t *cell_series(const struct dataset *d, long pin, int prod, 
   return c < 0 ? NULL : d->counts + (size_t)c * d->nper;
 }
 
-/* The month (1-12) in the middle of the period after origin j. */
-static double next_month(const struct dataset *d, int j) {
+/* The month (1-12) in the middle of period t (t < 0: after the as-of day;
+ * period t covers the days (T - (t+1)P, T - tP]). */
+static double month_of_period(const struct dataset *d, int t) {
   int y;
   unsigned m, dd;
-  civil_from_days(d->asof_day - (int64_t)j * d->period + d->period / 2 + 1, &y, &m, &dd);
+  civil_from_days(d->asof_day - (int64_t)(t + 1) * d->period + d->period / 2 + 1, &y, &m,
+                  &dd);
   return m;
+}
+
+double ml_seasonal_naive(const struct dataset *d, const uint32_t *c, int j, int h) {
+  int t = j - h;
+  if (t + 12 >= d->known) {
+    double m = mean_of(d, c, j, 3);
+    return isnan(m) ? 0 : m;
+  }
+  double ago = c ? c[t + 12] : 0;
+  if (j + 14 >= d->known)
+    return ago;
+  double now3 = sum_of(d, c, j, 0, 3, NULL), ago3 = sum_of(d, c, j, 12, 3, NULL);
+  return ago * (now3 + 1) / (ago3 + 1);
 }
 
 static void geography(const struct dataset *d, long pin, float *lat, float *lng,
@@ -96,7 +111,8 @@ static void geography(const struct dataset *d, long pin, float *lat, float *lng,
 }
 
 void ml_cell_features(const struct dataset *d, long pin, int prod, int chan, int seg,
-                      int j, float *x) {
+                      int j, int h, float *x) {
+  int t = j - h; /* the target period */
   size_t P = (size_t)d->nper, K = d->nprod;
   const uint32_t *c = cell_series(d, pin, prod, chan, seg);
   const uint32_t *tot = seg == ML_SEG_TOTAL ? c : cell_series(d, pin, prod, chan, ML_SEG_TOTAL);
@@ -113,7 +129,7 @@ void ml_cell_features(const struct dataset *d, long pin, int prod, int chan, int
   x[CF_MA6] = (float)mean_of(d, c, j, 6);
   x[CF_MA12] = (float)mean_of(d, c, j, 12);
   x[CF_SLOPE6] = (float)slope_of(d, c, j, 6);
-  x[CF_YEAR_AGO] = (float)(j + 11 < d->known ? (c ? c[j + 11] : 0) : NAN);
+  x[CF_YEAR_AGO] = (float)(t + 12 < d->known ? (c ? c[t + 12] : 0) : NAN);
   x[CF_YEAR_AGO_LAST] = (float)(j + 12 < d->known ? (c ? c[j + 12] : 0) : NAN);
   x[CF_PARENT_MA6] = (float)mean_of(d, tot, j, 6);
   if (seg == ML_SEG_TOTAL) {
@@ -131,13 +147,14 @@ void ml_cell_features(const struct dataset *d, long pin, int prod, int chan, int
   x[CF_PIN_PROD_SHARE] = (float)ratio(sum_of(d, pp, j, 0, 12, NULL), pin12);
   x[CF_PIN_CHAN_SHARE] = (float)ratio(sum_of(d, pc, j, 0, 12, NULL), pin12);
   x[CF_NAT_TREND] = (float)ratio(mean_of(d, np, j, 3), mean_of(d, np, j, 12));
-  x[CF_NAT_SEASON] = (float)ratio(at(d, np, j + 11), at(d, np, j + 12));
+  x[CF_NAT_SEASON] = (float)ratio(at(d, np, t + 12), at(d, np, j + 12));
+  x[CF_STATE_SEASON] = (float)ratio(at(d, sp, t + 12) + 1, at(d, sp, j + 12) + 1);
   x[CF_STATE_TREND] = (float)ratio(mean_of(d, sp, j, 3), mean_of(d, sp, j, 12));
   x[CF_STATE_SLOPE] = (float)ratio(slope_of(d, sp, j, 6), mean_of(d, sp, j, 6) + 1);
   double near = 0;
   int nn = 0;
-  for (int t = 0; t < ML_NEAR; t++) {
-    int32_t q = d->near[(size_t)pin * ML_NEAR + t];
+  for (int n = 0; n < ML_NEAR; n++) {
+    int32_t q = d->near[(size_t)pin * ML_NEAR + n];
     if (q == -1 && !d->ge[pin])
       break;
     double v = q >= 0 ? mean_of(d, d->pin_prod + ((size_t)q * K + (size_t)prod) * P, j, 3) : 0;
@@ -149,9 +166,11 @@ void ml_cell_features(const struct dataset *d, long pin, int prod, int chan, int
   x[CF_NEAR_MA3] = nn ? (float)(near / nn) : NAN;
   geography(d, pin, &x[CF_LAT], &x[CF_LNG], &x[CF_PIN_REGION], &x[CF_PIN_CIRCLE],
             &x[CF_PIN_SORTING], &x[CF_STATE], &x[CF_TIER], &x[CF_NEIGHBOURS]);
-  x[CF_MONTH] = (float)next_month(d, j);
+  x[CF_MONTH] = (float)month_of_period(d, t);
   x[CF_PRODUCT] = (float)prod;
   x[CF_CHANNEL] = (float)chan;
+  x[CF_HORIZON] = (float)h;
+  x[CF_SEASONAL_NAIVE] = (float)(t + 12 < d->known ? ml_seasonal_naive(d, c, j, h) : NAN);
 }
 
 size_t ml_cust_nfeatures(const struct dataset *d) {
@@ -185,7 +204,7 @@ void ml_cust_features(const struct dataset *d, long pin, int chan, int32_t age,
             &x[UF_STATE], &x[UF_TIER], NULL);
   const uint32_t *pa = d->pin_all + (size_t)pin * P;
   x[UF_PIN_MA6] = (float)mean_of(d, pa, j, 6);
-  x[UF_MONTH] = (float)next_month(d, j);
+  x[UF_MONTH] = (float)month_of_period(d, j - 1);
 
   /* shares, each shrunk toward the national one by two sales' weight */
   double nat[ML_MAX_PRODUCTS], natseg[ML_MAX_PRODUCTS], segp[ML_MAX_PRODUCTS];

@@ -52,7 +52,7 @@ int suite_insights_build(struct suite *s, struct gerr *err) {
   for (size_t i = 0; i < d->npin; i++)
     for (size_t k = 0; k < d->nprod; k++)
       for (size_t h = 0; h < d->nchan; h++, c++) {
-        ml_cell_features(d, (long)i, (int)k, (int)h, ML_SEG_TOTAL, 0, x);
+        ml_cell_features(d, (long)i, (int)k, (int)h, ML_SEG_TOTAL, 0, 1, x);
         in->last[c] = isnan(x[CF_LAG1]) ? 0.0f : x[CF_LAG1];
         in->next[c] = (float)ml_cell_mu(s, x);
         double p = ml_cell_rise(s, x);
@@ -115,7 +115,7 @@ struct acc {
 static void add_cells(const struct suite *s, size_t i, int k0, int k1, int h0, int h1,
                       struct insight_row *r, struct acc *a) {
   const struct suite_insights *in = s->ins;
-  double alpha = s->dcal[ML_TOTAL].alpha;
+  double alpha = s->dcal[0][ML_TOTAL].alpha;
   for (int k = k0; k < k1; k++)
     for (int h = h0; h < h1; h++) {
       size_t c = (i * in->nprod + (size_t)k) * in->nchan + (size_t)h;

@@ -23,9 +23,13 @@ struct gaz_entry;
 #define ML_MAX_PRODUCTS PREDICT_MAX_PRODUCTS
 #define ML_MAX_CHANNELS 32
 #define ML_MAX_STATES 64
-/* Periods of history a feature may read, counting the last one: lags 0-11
- * and the period a year before the next one. Serving keeps this many. */
-#define ML_HIST 13
+/* Periods of history a feature may read at origin 0, counting the last one:
+ * lags 0-14 (the last three periods a year earlier, and the period a year
+ * before each target). Serving keeps this many. */
+#define ML_HIST 15
+/* Horizons: the periods ahead a cell is forecast for, 1 (the next) to this. */
+#define ML_HORIZONS 3
+_Static_assert(ML_HORIZONS == PREDICT_MAX_HORIZON, "one count of horizons");
 #define ML_NEAR 10 /* nearby pincodes averaged */
 
 /* SPEC §3 segment of a customer, 0 .. ML_SEGMENTS-1. */
@@ -161,7 +165,10 @@ int dataset_load(const unsigned char *p, size_t n, const struct gaz *gaz,
   XX(CF_PRODUCT, "product")                                                 \
   XX(CF_CHANNEL, "channel")                                                 \
   XX(CF_AGE_BAND, "customer age band")                                      \
-  XX(CF_INCOME_BAND, "customer income band")
+  XX(CF_INCOME_BAND, "customer income band")                                \
+  XX(CF_HORIZON, "periods ahead")                                           \
+  XX(CF_STATE_SEASON, "state seasonal change of the product a year ago")    \
+  XX(CF_SEASONAL_NAIVE, "same period a year ago, scaled by the recent trend")
 
 enum cell_feature {
 #define CF_ENUM(e, name) e,
@@ -171,11 +178,17 @@ enum cell_feature {
 };
 extern const char *const ml_cell_feature_names[CF__COUNT];
 
-/* The features of cell (pin, prod, chan, seg) at origin j into x[CF__COUNT].
+/* The features of cell (pin, prod, chan, seg) at origin j for the period h
+ * ahead (1..ML_HORIZONS: the target is period j - h) into x[CF__COUNT].
  * pin, prod, chan must be indices of d; seg may be ML_SEG_TOTAL. Reads only
  * periods >= j. */
 void ml_cell_features(const struct dataset *d, long pin, int prod, int chan, int seg,
-                      int j, float *x);
+                      int j, int h, float *x);
+/* The seasonal-naive forecast of a cell at origin j for horizon h: its
+ * demand in the target period a year earlier times the trend since (its
+ * last 3 periods against the same 3 a year earlier, each sum + 1); its
+ * 3-period average when a year of history is missing. */
+double ml_seasonal_naive(const struct dataset *d, const uint32_t *cell, int j, int h);
 
 /* The customer features of top product: fixed ones, then per product its
  * pincode share, its segment share in the pincode and its national trend. */
@@ -231,16 +244,17 @@ struct suite {
   char trained_at[40];
   struct dataset *d; /* ML_HIST periods, origin 0 = as-of */
   struct forest *demand, *rise, *top;
-  int use_baseline[PREDICT__COUNT]; /* 1: the model lost to its baseline */
-  struct demand_calib dcal[2];
-  int rise_iso; /* 1: isotonic, 0: Platt */
-  struct platt rise_platt;
-  struct isotonic rise_cal;
+  int use_baseline[PREDICT__COUNT]; /* 0: the model serves; else 1 + the
+                                       baseline that beat it */
+  struct demand_calib dcal[ML_HORIZONS][2]; /* [horizon - 1][enum ml_kind] */
+  int rise_iso[ML_HORIZONS]; /* 1: isotonic, 0: Platt */
+  struct platt rise_platt[ML_HORIZONS];
+  struct isotonic rise_cal[ML_HORIZONS];
   double top_temp;
   double level;
   /* baseline of rise: rate of rise by last-period demand 0..RISE_BASE_MAX */
 #define RISE_BASE_MAX 20
-  double rise_base[RISE_BASE_MAX + 1];
+  double rise_base[ML_HORIZONS][RISE_BASE_MAX + 1];
   /* per product the names' order of the top-product classes is d->prod */
   json_t *report; /* /models: metrics, baselines, promotion, data range */
   int64_t rows;
@@ -255,7 +269,14 @@ struct suite {
                                  predictions (insights.c) */
 };
 
-/* The expected next-period demand (>= 0) of the cell with features x, as
+/* Demand baselines, by index: last period, moving averages of 3 and 6
+ * periods, seasonal naive (ml_seasonal_naive, the 3-period average without
+ * a year of history). */
+#define ML_DEMAND_BASELINES 4
+extern const char *const ml_demand_baseline_names[ML_DEMAND_BASELINES];
+double ml_demand_baseline(const float *x, int which);
+
+/* The expected demand (>= 0) of the cell with features x, as
  * /predict/demand answers it for a single known cell. */
 double ml_cell_mu(const struct suite *s, const float *x);
 

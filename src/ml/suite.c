@@ -8,6 +8,7 @@
 
 #include "gromo/gazetteer.h"
 #include "gromo/store.h"
+#include "gromo/timeutil.h"
 #include "ml/ml_int.h"
 
 /* ---- count laws ---- */
@@ -93,13 +94,9 @@ double ml_demand_confidence(const struct demand_calib *c, double mu) {
 
 /* ---- serving ---- */
 
-static double baseline_of(const float *x, int which) {
-  double v = which == 1 ? x[CF_LAG1] : which == 2 ? x[CF_MA3] : x[CF_MA6];
-  return isnan(v) ? 0 : v;
-}
-static const char *const demand_sources[4] = {"model", "baseline:last_period",
-                                              "baseline:moving_average_3",
-                                              "baseline:moving_average_6"};
+static const char *const demand_sources[1 + ML_DEMAND_BASELINES] = {
+    "model", "baseline:last_period", "baseline:moving_average_3", "baseline:moving_average_6",
+    "baseline:seasonal_naive"};
 
 static int accept_known(int32_t pincode, void *ctx) {
   return ml_pin_index(ctx, pincode) >= 0;
@@ -210,7 +207,7 @@ static const char *cell_name(const struct dataset *d, size_t i, char *buf, size_
 double ml_cell_mu(const struct suite *s, const float *x) {
   double mu;
   if (s->use_baseline[PREDICT_DEMAND])
-    mu = baseline_of(x, s->use_baseline[PREDICT_DEMAND]);
+    mu = ml_demand_baseline(x, s->use_baseline[PREDICT_DEMAND] - 1);
   else
     forest_predict(s->demand, x, &mu);
   return mu > 0 ? mu : 0;
@@ -228,7 +225,7 @@ int suite_regions_make(struct suite *s, struct store *db, int k, uint64_t seed,
   for (size_t i = 0; i < d->npin; i++)
     for (size_t p = 0; p < d->nprod; p++)
       for (size_t c = 0; c < d->nchan; c++) {
-        ml_cell_features(d, (long)i, (int)p, (int)c, ML_SEG_TOTAL, 0, x);
+        ml_cell_features(d, (long)i, (int)p, (int)c, ML_SEG_TOTAL, 0, 1, x);
         pred[i] += ml_cell_mu(s, x);
       }
   int rc = suite_regions_build(s, db, pred, k, seed, err);
@@ -236,14 +233,21 @@ int suite_regions_make(struct suite *s, struct store *db, int k, uint64_t seed,
   return rc;
 }
 
+/* Index of the horizon of features x, 0..ML_HORIZONS-1. */
+static int horizon_index(const float *x) {
+  int h = isnan(x[CF_HORIZON]) ? 1 : (int)x[CF_HORIZON];
+  return h < 1 ? 0 : h > ML_HORIZONS ? ML_HORIZONS - 1 : h - 1;
+}
+
 double ml_cell_rise(const struct suite *s, const float *x) {
   double p;
+  int k = horizon_index(x);
   if (s->use_baseline[PREDICT_RISE]) {
     double l = isnan(x[CF_LAG1]) ? 0 : x[CF_LAG1];
-    p = s->rise_base[l > RISE_BASE_MAX ? RISE_BASE_MAX : (int)l];
+    p = s->rise_base[k][l > RISE_BASE_MAX ? RISE_BASE_MAX : (int)l];
   } else {
     forest_predict(s->rise, x, &p);
-    p = s->rise_iso ? isotonic_apply(&s->rise_cal, p) : platt_apply(&s->rise_platt, p);
+    p = s->rise_iso[k] ? isotonic_apply(&s->rise_cal[k], p) : platt_apply(&s->rise_platt[k], p);
   }
   return p;
 }
@@ -256,6 +260,8 @@ static void predict_cells(const struct suite *s, enum predict_kind kind,
   resolve(s, q, 1, &c, a);
   int seg = q->has_customer ? ml_segment(q->customer_age, q->customer_income) : ML_SEG_TOTAL;
   enum ml_kind mk = seg == ML_SEG_TOTAL ? ML_TOTAL : ML_SEGMENT;
+  int hz = q->horizon >= 1 && q->horizon <= ML_HORIZONS ? q->horizon : 1;
+  const struct demand_calib *cal = &s->dcal[hz - 1][mk];
   float x[CF__COUNT];
   double mu_sum = 0, p_sum = 0, last_sum = 0;
   size_t n = 0;
@@ -263,7 +269,7 @@ static void predict_cells(const struct suite *s, enum predict_kind kind,
   for (size_t i = 0; i < c.npin; i++)
     for (size_t k = 0; k < c.nprod; k++)
       for (size_t h = 0; h < c.nchan; h++, n++) {
-        ml_cell_features(d, c.pin[i], c.prod[k], c.chan[h], seg, 0, x);
+        ml_cell_features(d, c.pin[i], c.prod[k], c.chan[h], seg, 0, hz, x);
         last_sum += isnan(x[CF_LAG1]) ? 0 : x[CF_LAG1];
         if (kind == PREDICT_DEMAND) {
           mu_sum += ml_cell_mu(s, x);
@@ -289,8 +295,8 @@ static void predict_cells(const struct suite *s, enum predict_kind kind,
     if (mu < 0)
       mu = 0;
     a->predicted_demand = mu;
-    ml_demand_interval(&s->dcal[mk], mu, &a->low, &a->high);
-    a->confidence = ml_demand_confidence(&s->dcal[mk], mu);
+    ml_demand_interval(cal, mu, &a->low, &a->high);
+    a->confidence = ml_demand_confidence(cal, mu);
     a->source = demand_sources[s->use_baseline[PREDICT_DEMAND]];
   } else {
     double p = n ? p_sum / (double)n : 0;
@@ -382,6 +388,15 @@ void suite_predict(const struct suite *s, enum predict_kind kind, const struct p
                    int explain, struct predict_answer *out) {
   memset(out, 0, sizeof *out);
   out->region_id = suite_region_of(s, q->pincode);
+  /* the forecast period: days (T + (h-1)P, T + hP] */
+  int hz = kind != PREDICT_TOP_PRODUCT && q->horizon >= 1 && q->horizon <= ML_HORIZONS
+               ? q->horizon
+               : 1;
+  const struct dataset *d = s->d;
+  out->horizon = hz;
+  ist_format_date(((int64_t)d->asof_day + (int64_t)(hz - 1) * d->period + 1) * DAY_MS,
+                  out->period_from);
+  ist_format_date(((int64_t)d->asof_day + (int64_t)hz * d->period) * DAY_MS, out->period_to);
   if (kind == PREDICT_TOP_PRODUCT)
     predict_top(s, q, explain, out);
   else
@@ -397,9 +412,11 @@ void suite_free(struct suite *s) {
   forest_free(s->demand);
   forest_free(s->rise);
   forest_free(s->top);
-  for (int k = 0; k < 2; k++)
-    isotonic_release(&s->dcal[k].conf);
-  isotonic_release(&s->rise_cal);
+  for (int h = 0; h < ML_HORIZONS; h++) {
+    for (int k = 0; k < 2; k++)
+      isotonic_release(&s->dcal[h][k].conf);
+    isotonic_release(&s->rise_cal[h]);
+  }
   json_decref(s->report);
   free(s->fb_near);
   suite_regions_free(s->reg);
@@ -428,12 +445,14 @@ int suite_degraded(const struct suite *s) {
 }
 
 /* ---- the blob ----
- * "GSU1", then little-endian: i32 use_baseline[3], f64 level, per cell kind
- * f64 alpha, nominal and an isotonic map (u32 n, n x f64, n x f64), i32
- * rise_iso, f64 platt a, b, the rise isotonic map, f64 top_temp,
- * f64 rise_base[RISE_BASE_MAX + 1], then three length-prefixed parts
- * (u64): the period cells, and the demand, rise and top-product forests;
- * last, a 64-bit FNV-1a hash of everything before it. */
+ * "GSU3", then in the host's byte order: i32 use_baseline[3], f64 level;
+ * per horizon and cell kind f64 alpha, nominal and an isotonic map (u32 n,
+ * n x f64, n x f64); per horizon i32 rise_iso, f64 platt a, b and the rise
+ * isotonic map; f64 top_temp, f64 rise_base[horizon][RISE_BASE_MAX + 1];
+ * then length-prefixed parts (u64): the period cells, the demand, rise and
+ * top-product forests, the regions; last, a 64-bit FNV-1a hash of
+ * everything before it. Versions saved in the earlier forms (GSU1, GSU2:
+ * next period only) are refused with a message to train again. */
 
 static uint64_t fnv1a(const unsigned char *p, size_t n) {
   uint64_t h = 0xcbf29ce484222325ULL;
@@ -466,16 +485,20 @@ static int suite_blob(const struct suite *s, struct buf *b) {
   int32_t ub[PREDICT__COUNT];
   for (int k = 0; k < PREDICT__COUNT; k++)
     ub[k] = s->use_baseline[k];
-  if (put(b, "GSU2", 4) || put(b, ub, sizeof ub) || put(b, &s->level, 8))
+  if (put(b, "GSU3", 4) || put(b, ub, sizeof ub) || put(b, &s->level, 8))
     return -1;
-  for (int k = 0; k < 2; k++)
-    if (put(b, &s->dcal[k].alpha, 8) || put(b, &s->dcal[k].nominal, 8) ||
-        put_iso(b, &s->dcal[k].conf))
+  for (int h = 0; h < ML_HORIZONS; h++)
+    for (int k = 0; k < 2; k++)
+      if (put(b, &s->dcal[h][k].alpha, 8) || put(b, &s->dcal[h][k].nominal, 8) ||
+          put_iso(b, &s->dcal[h][k].conf))
+        return -1;
+  for (int h = 0; h < ML_HORIZONS; h++) {
+    int32_t iso = s->rise_iso[h];
+    if (put(b, &iso, 4) || put(b, &s->rise_platt[h].a, 8) || put(b, &s->rise_platt[h].b, 8) ||
+        put_iso(b, &s->rise_cal[h]))
       return -1;
-  int32_t iso = s->rise_iso;
-  if (put(b, &iso, 4) || put(b, &s->rise_platt.a, 8) || put(b, &s->rise_platt.b, 8) ||
-      put_iso(b, &s->rise_cal) || put(b, &s->top_temp, 8) ||
-      put(b, s->rise_base, sizeof s->rise_base))
+  }
+  if (put(b, &s->top_temp, 8) || put(b, s->rise_base, sizeof s->rise_base))
     return -1;
   struct buf ds;
   buf_init(&ds, (size_t)1 << 33);
@@ -538,26 +561,34 @@ static int suite_unblob(struct suite *s, const unsigned char *p, size_t n, struc
   struct rd r = {p, n, 0};
   char magic[4];
   int32_t ub[PREDICT__COUNT], iso;
-  /* GSU1: no regions part */
-  if (get(&r, magic, 4) || (memcmp(magic, "GSU2", 4) && memcmp(magic, "GSU1", 4)) ||
-      get(&r, ub, sizeof ub) ||
-      get(&r, &s->level, 8))
+  if (get(&r, magic, 4))
+    goto bad;
+  if (!memcmp(magic, "GSU2", 4) || !memcmp(magic, "GSU1", 4))
+    return gerr_set(err, GERR_CONFLICT,
+                    "the stored model was saved by an earlier release (next period only): "
+                    "train again");
+  if (memcmp(magic, "GSU3", 4) || get(&r, ub, sizeof ub) || get(&r, &s->level, 8))
     goto bad;
   for (int k = 0; k < PREDICT__COUNT; k++) {
-    if (ub[k] < 0 || ub[k] > (k == PREDICT_DEMAND ? 3 : 1))
+    if (ub[k] < 0 || ub[k] > (k == PREDICT_DEMAND ? ML_DEMAND_BASELINES : 1))
       goto bad;
     s->use_baseline[k] = ub[k];
   }
-  for (int k = 0; k < 2; k++)
-    if (get(&r, &s->dcal[k].alpha, 8) || get(&r, &s->dcal[k].nominal, 8) ||
-        get_iso(&r, &s->dcal[k].conf) || !(s->dcal[k].alpha >= 0) ||
-        !(s->dcal[k].nominal > 0 && s->dcal[k].nominal < 1))
+  for (int h = 0; h < ML_HORIZONS; h++)
+    for (int k = 0; k < 2; k++) {
+      struct demand_calib *c = &s->dcal[h][k];
+      if (get(&r, &c->alpha, 8) || get(&r, &c->nominal, 8) || get_iso(&r, &c->conf) ||
+          !(c->alpha >= 0) || !(c->nominal > 0 && c->nominal < 1))
+        goto bad;
+    }
+  for (int h = 0; h < ML_HORIZONS; h++) {
+    if (get(&r, &iso, 4) || get(&r, &s->rise_platt[h].a, 8) ||
+        get(&r, &s->rise_platt[h].b, 8) || get_iso(&r, &s->rise_cal[h]))
       goto bad;
-  if (get(&r, &iso, 4) || get(&r, &s->rise_platt.a, 8) || get(&r, &s->rise_platt.b, 8) ||
-      get_iso(&r, &s->rise_cal) || get(&r, &s->top_temp, 8) ||
-      get(&r, s->rise_base, sizeof s->rise_base))
+    s->rise_iso[h] = iso != 0;
+  }
+  if (get(&r, &s->top_temp, 8) || get(&r, s->rise_base, sizeof s->rise_base))
     goto bad;
-  s->rise_iso = iso != 0;
   const unsigned char *part;
   size_t plen;
   if (get_part(&r, &part, &plen) || dataset_load(part, plen, s->gaz, &s->d, err) < 0)
@@ -569,8 +600,7 @@ static int suite_unblob(struct suite *s, const unsigned char *p, size_t n, struc
     if (plen && forest_load_blob(part, plen, fs[k], err) < 0)
       goto bad;
   }
-  if (!memcmp(magic, "GSU2", 4) &&
-      (get_part(&r, &part, &plen) || suite_regions_load(s, part, plen, err) < 0))
+  if (get_part(&r, &part, &plen) || suite_regions_load(s, part, plen, err) < 0)
     goto bad;
   if (r.at != r.n || !s->demand || !s->rise || !s->top ||
       forest_num_features(s->demand) > CF__COUNT || forest_num_features(s->rise) > CF__COUNT ||

@@ -17,6 +17,7 @@
 #include <cmocka.h>
 
 #include "e2e.h"
+#include "gromo/timeutil.h"
 
 /* The last day of every generated data set: fixed, so that the data, and
  * with them the models and regions, are the same on any day and hour the
@@ -300,6 +301,25 @@ static void test_models__report_keeps_seed_keys(void **state) {
     snprintf(p, sizeof p, "data.models.%s.baselines", models[i]);
     assert_true(json_object_size(jget(j, p)) >= 1);
   }
+  /* the seasonal-naive baseline, and the rolling-origin backtest */
+  assert_non_null(jget(j, "data.models.demand.baselines.seasonal_naive.poisson_deviance"));
+  json_t *months = jget(j, "data.backtest.by_month");
+  assert_true(json_array_size(months) >= 1);
+  for (size_t i = 0; i < json_array_size(months); i++) {
+    json_t *m = json_array_get(months, i);
+    assert_non_null(jstr(m, "as_of"));
+    assert_non_null(jstr(m, "period_from"));
+    long long h = json_integer_value(jget(m, "horizon"));
+    assert_true(h >= 1 && h <= 3);
+    assert_true(jnum(m, "all.cells") > 0);
+    assert_true(json_is_number(jget(m, "all.baselines.seasonal_naive.poisson_deviance")));
+    assert_true(json_object_size(jget(m, "products")) >= 1);
+  }
+  for (int h = 1; h <= 3; h++) {
+    char p[64];
+    snprintf(p, sizeof p, "data.backtest.horizons.%d.cold_pincodes", h);
+    assert_non_null(jget(j, p));
+  }
   json_t *versions = jget(j, "data.versions");
   assert_true(json_array_size(versions) >= 2);
   int serving = 0;
@@ -406,6 +426,44 @@ static void test_models__predictions(void **state) {
              jstr(a, "fallback_reason"));
   assert_null(jget(a, "drivers"));
   http_res_free(&r);
+
+  /* Horizons: ?horizon= for the whole request, "horizon" per query; each
+   * answer names its period, consecutive 30-day periods after the as-of
+   * date. */
+  for (int k = 0; k < 2; k++) {
+    const char *path = k ? "/predict/demand-rise?horizon=2" : "/predict/demand?horizon=2";
+    snprintf(body, sizeof body,
+             "[{\"pincode\":%s,\"product\":\"%s\",\"channel\":\"%s\",\"horizon\":1},"
+             "{\"pincode\":%s,\"product\":\"%s\",\"channel\":\"%s\"},"
+             "{\"pincode\":%s,\"product\":\"%s\",\"channel\":\"%s\",\"horizon\":3}]",
+             known_pin, known_product, known_channel, known_pin, known_product, known_channel,
+             known_pin, known_product, known_channel);
+    post_as(analyst, path, body, &r);
+    assert_int_equal(r.status, 200);
+    char prev_to[11] = "";
+    for (int h = 1; h <= 3; h++) {
+      json_t *x = json_array_get(jget(r.json, "data"), (size_t)h - 1);
+      assert_int_equal(json_integer_value(jget(x, "horizon")), h);
+      const char *from = jstr(x, "period.from"), *to = jstr(x, "period.to");
+      assert_non_null(from);
+      assert_non_null(to);
+      assert_int_equal(strlen(from), 10);
+      assert_true(strcmp(from, to) < 0);
+      if (prev_to[0]) { /* the day after the previous period's last */
+        int y, m, d;
+        assert_int_equal(sscanf(prev_to, "%d-%d-%d", &y, &m, &d), 3);
+        int64_t next = days_from_civil(y, (unsigned)m, (unsigned)d) + 1;
+        assert_int_equal(sscanf(from, "%d-%d-%d", &y, &m, &d), 3);
+        assert_int_equal(days_from_civil(y, (unsigned)m, (unsigned)d), next);
+      }
+      snprintf(prev_to, sizeof prev_to, "%s", to);
+      if (!k)
+        assert_true(jnum(x, "interval.low") <= jnum(x, "interval.high"));
+      else
+        assert_true(jnum(x, "probability") >= 0 && jnum(x, "probability") <= 1);
+    }
+    http_res_free(&r);
+  }
 
   /* The seed's example body, as is. */
   post_as(analyst, "/predict/demand",
@@ -858,6 +916,20 @@ static void test_models__bad_bodies(void **state) {
       {"/predict/demand", "[{\"pincode\":\"400001\",\"product\":\"loan\","
                           "\"channel\":\"online\",\"channel\":\"offline\"}]",
        422, "invalid_records", 0, "channel"},
+      {"/predict/demand", "[{\"pincode\":\"400001\",\"product\":\"loan\","
+                          "\"channel\":\"online\",\"horizon\":4}]",
+       422, "invalid_records", 0, "horizon"},
+      {"/predict/demand-rise", "[{\"pincode\":\"400001\",\"product\":\"loan\","
+                               "\"channel\":\"online\",\"horizon\":\"2\"}]",
+       422, "invalid_records", 0, "horizon"},
+      {"/predict/demand", "[{\"pincode\":\"400001\",\"product\":\"loan\","
+                          "\"channel\":\"online\",\"horizon\":1.5}]",
+       422, "invalid_records", 0, "horizon"},
+      {"/predict/demand?horizon=0", ONE_QUERY, 400, "invalid_input", -1, NULL},
+      {"/predict/demand?horizon=4", ONE_QUERY, 400, "invalid_input", -1, NULL},
+      {"/predict/demand-rise?horizon=x", ONE_QUERY, 400, "invalid_input", -1, NULL},
+      {"/predict/top-product?horizon=2", "[{\"pincode\":\"400001\",\"channel\":\"online\"}]",
+       400, "invalid_input", -1, NULL},
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
     post_as(analyst, cases[i].path, cases[i].body, &r);
@@ -1060,6 +1132,31 @@ static void test_models_cli__train_list_predict(void **state) {
   assert_int_equal(run_cli(pred, out, sizeof out, err, sizeof err), 0);
   assert_non_null(strstr(out, "predicted demand"));
   assert_non_null(strstr(out, "model version 2"));
+  const char *const p3[] = {"predict", "demand", "--pincode", "400001", "--product", "loan",
+                            "--channel", "online", "--horizon", "3", "--json", "--db", cli_db,
+                            NULL};
+  assert_int_equal(run_cli(p3, out, sizeof out, err, sizeof err), 0);
+  json_t *h3 = json_loads(out, 0, NULL);
+  assert_int_equal(json_integer_value(jget(h3, "horizon")), 3);
+  assert_non_null(jstr(h3, "period.from"));
+  json_decref(h3);
+  const char *const p4[] = {"predict", "demand", "--pincode", "400001", "--product", "loan",
+                            "--channel", "online", "--horizon", "4", "--db", cli_db, NULL};
+  assert_int_equal(run_cli(p4, out, sizeof out, err, sizeof err), 2);
+  assert_non_null(strstr(err, "horizon"));
+  /* the backtest of the serving version, as text and as JSON */
+  const char *const bt[] = {"models", "backtest", "--db", cli_db, NULL};
+  assert_int_equal(run_cli(bt, out, sizeof out, err, sizeof err), 0);
+  assert_non_null(strstr(out, "backtest of model version 2"));
+  assert_non_null(strstr(out, "horizon 1"));
+  const char *const btj[] = {"models", "backtest", "1", "--json", "--db", cli_db, NULL};
+  assert_int_equal(run_cli(btj, out, sizeof out, err, sizeof err), 0);
+  json_t *b = json_loads(out, 0, NULL);
+  assert_true(json_array_size(jget(b, "by_month")) >= 1);
+  json_decref(b);
+  const char *const btx[] = {"models", "backtest", "99", "--db", cli_db, NULL};
+  assert_int_equal(run_cli(btx, out, sizeof out, err, sizeof err), 1);
+  assert_non_null(strstr(err, "no model version 99"));
   const char *const pj[] = {"predict", "top-product", "--pincode", "999999", "--channel",
                             "kiosk", "--age", "30", "--income", "45,000", "--json",
                             "--explain", "--db", cli_db, NULL};

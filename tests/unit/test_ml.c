@@ -132,12 +132,15 @@ static void test_ml__no_feature_reads_the_future(void **state) {
       long p1 = (long)(key >> 24), p2 = ml_pin_index(d2, d1->pins[p1]);
       assert_true(p2 >= 0);
       int prod = (int)((key >> 16) & 0xff), chan = (int)((key >> 8) & 0xff), seg = (int)(key & 0xff);
-      ml_cell_features(d1, p1, prod, chan, seg, j, x1);
-      ml_cell_features(d2, p2, prod, chan, seg, j, x2);
-      for (int f = 0; f < CF__COUNT; f++)
-        if (!same_float(x1[f], x2[f]))
-          fail_msg("feature '%s' of a cell at origin %d changed with later sales: %g vs %g",
-                   ml_cell_feature_names[f], j, x1[f], x2[f]);
+      for (int h = 1; h <= ML_HORIZONS; h++) {
+        ml_cell_features(d1, p1, prod, chan, seg, j, h, x1);
+        ml_cell_features(d2, p2, prod, chan, seg, j, h, x2);
+        for (int f = 0; f < CF__COUNT; f++)
+          if (!same_float(x1[f], x2[f]))
+            fail_msg("feature '%s' of a cell at origin %d, horizon %d, changed with later "
+                     "sales: %g vs %g",
+                     ml_cell_feature_names[f], j, h, x1[f], x2[f]);
+      }
       ml_cust_features(d1, p1, chan, 30 + (int)(c % 40), 20000.0 + (double)(c % 9) * 30000, j, u1);
       ml_cust_features(d2, p2, chan, 30 + (int)(c % 40), 20000.0 + (double)(c % 9) * 30000, j, u2);
       for (size_t f = 0; f < nf; f++)
@@ -149,10 +152,10 @@ static void test_ml__no_feature_reads_the_future(void **state) {
   assert_true(checked > 1000);
   /* and the later sales do show at origin 0 */
   long p = ml_pin_index(d2, 400001);
-  ml_cell_features(d2, p, ml_prod_index(d2, "loan"), ml_chan_index(d2, "online"), ML_SEG_TOTAL, 0, x2);
+  ml_cell_features(d2, p, ml_prod_index(d2, "loan"), ml_chan_index(d2, "online"), ML_SEG_TOTAL, 0, 1, x2);
   long q = ml_pin_index(d1, 400001);
   if (q >= 0) {
-    ml_cell_features(d1, q, ml_prod_index(d1, "loan"), ml_chan_index(d1, "online"), ML_SEG_TOTAL, 0, x1);
+    ml_cell_features(d1, q, ml_prod_index(d1, "loan"), ml_chan_index(d1, "online"), ML_SEG_TOTAL, 0, 1, x1);
     assert_true(x2[CF_LAG1] > x1[CF_LAG1]);
   }
   free(u1);
@@ -398,6 +401,159 @@ static struct store *generated_store(const char *path, uint64_t seed, int n) {
 }
 
 /* A damaged registry blob is refused, never trusted. */
+
+/* A store of generated sales ending on end_day (IST); with `extra`, every
+ * sale of the last 60 days is stored three times more (new sales, the same
+ * cells): the two stores agree on everything before those days. */
+static struct store *backtest_store(const char *path, int extra) {
+  struct store *db = NULL;
+  struct gerr err;
+  unlink(path);
+  assert_int_equal(store_open(path, &db, &err), 0);
+  int64_t end_day = days_from_civil(2026, 6, 30);
+  struct gen_config cfg = {.seed = 11, .end_ist_ms = end_day * DAY_MS + 20 * 3600000LL,
+                           .days = 730, .count = 25000};
+  struct gen *g = NULL;
+  assert_int_equal(gen_new(gaz, &cfg, &g, &err), 0);
+  struct sale *batch = calloc(25000 * 4, sizeof *batch);
+  size_t n = 0;
+  for (size_t i = 0; i < 25000; i++) {
+    gen_next(g, &batch[n]);
+    struct sale *r = &batch[n++];
+    for (int k = 0; extra && k < 3 && r->ts_ms / DAY_MS > end_day - 60; k++) {
+      batch[n] = *r;
+      batch[n].ts_ms -= k + 1; /* another sale: another instant */
+      n++;
+    }
+  }
+  gen_free(g);
+  struct store_insert_stats st;
+  for (size_t i = 0; i < n; i += 10000)
+    assert_int_equal(store_sales_insert(db, batch + i, n - i < 10000 ? n - i : 10000, NULL, &st,
+                                        &err),
+                     0);
+  free(batch);
+  return db;
+}
+
+/* The backtest reads nothing after each window's cutoff: more sales in the
+ * last two periods leave every figure of the windows before them as they
+ * were, and do change the newest. */
+static void test_ml__backtest_reads_no_later_data(void **state) {
+  (void)state;
+  char dir[] = "/tmp/gromo-bt-XXXXXX";
+  assert_non_null(mkdtemp(dir));
+  char pa[128], pb[128];
+  snprintf(pa, sizeof pa, "%s/a.db", dir);
+  snprintf(pb, sizeof pb, "%s/b.db", dir);
+  struct store *a = backtest_store(pa, 0), *b = backtest_store(pb, 1);
+  struct train_config cfg;
+  train_config_defaults(&cfg);
+  cfg.rounds = 15;
+  struct suite *sa = NULL, *sb = NULL;
+  struct gerr err;
+  if (suite_train(a, gaz, &cfg, NULL, NULL, &sa, &err) < 0 ||
+      suite_train(b, gaz, &cfg, NULL, NULL, &sb, &err) < 0)
+    fail_msg("training: %s", err.msg);
+  json_t *ra = suite_report(sa), *rb = suite_report(sb);
+  json_t *ma = json_object_get(json_object_get(ra, "backtest"), "by_month");
+  json_t *mb = json_object_get(json_object_get(rb, "backtest"), "by_month");
+  assert_true(json_array_size(ma) >= 30); /* 12 + 11 + 10 months */
+  assert_int_equal(json_array_size(ma), json_array_size(mb));
+  size_t same = 0, changed = 0;
+  for (size_t i = 0; i < json_array_size(ma); i++) {
+    json_t *x = json_array_get(ma, i), *y = json_array_get(mb, i);
+    const char *asof = json_string_value(json_object_get(x, "as_of"));
+    assert_string_equal(asof, json_string_value(json_object_get(y, "as_of")));
+    json_t *ax = json_object_get(x, "all"), *ay = json_object_get(y, "all");
+    double bx = json_number_value(json_object_get(ax, "bias")),
+           by = json_number_value(json_object_get(ay, "bias")),
+           dx = json_number_value(json_object_get(ax, "poisson_deviance")),
+           dy = json_number_value(json_object_get(ay, "poisson_deviance"));
+    /* the sales added are in periods 0 and 1: a figure whose target period
+     * is older, forecast by a model trained before it, stays */
+    int yy, mm, dd;
+    assert_int_equal(sscanf(asof, "%d-%d-%d", &yy, &mm, &dd), 3);
+    int64_t back = (days_from_civil(2026, 6, 30) -
+                    days_from_civil(yy, (unsigned)mm, (unsigned)dd)) / 30;
+    int64_t t = back - json_integer_value(json_object_get(x, "horizon"));
+    if (t >= 2) {
+      if (bx != by || dx != dy)
+        fail_msg("as of %s: the figures changed with later sales (bias %g vs %g)", asof, bx,
+                 by);
+      same++;
+    } else if (bx != by || dx != dy) {
+      changed++;
+    }
+  }
+  assert_true(same >= 25);
+  assert_true(changed >= 3);
+  json_decref(ra);
+  json_decref(rb);
+  suite_free(sa);
+  suite_free(sb);
+  store_close(a);
+  store_close(b);
+  unlink(pa);
+  unlink(pb);
+  rmdir(dir);
+}
+
+/* Each horizon answers for its own period, with its own calibration. */
+static void test_ml__horizons(void **state) {
+  (void)state;
+  char dir[] = "/tmp/gromo-hz-XXXXXX";
+  assert_non_null(mkdtemp(dir));
+  char path[128];
+  snprintf(path, sizeof path, "%s/h.db", dir);
+  struct store *db = backtest_store(path, 0);
+  struct train_config cfg;
+  train_config_defaults(&cfg);
+  cfg.rounds = 10;
+  struct suite *s = NULL;
+  struct gerr err;
+  if (suite_train(db, gaz, &cfg, NULL, NULL, &s, &err) < 0)
+    fail_msg("training: %s", err.msg);
+  /* as of 2026-06-30: 2026-07-01..07-30, 07-31..08-29, 08-30..09-28 */
+  static const char *const from[3] = {"2026-07-01", "2026-07-31", "2026-08-30"};
+  static const char *const to[3] = {"2026-07-30", "2026-08-29", "2026-09-28"};
+  struct predict_query q = {.pincode = s->d->pins[0]};
+  snprintf(q.product, sizeof q.product, "%s", s->d->prod[0]);
+  snprintf(q.channel, sizeof q.channel, "%s", s->d->chan[0]);
+  for (int h = 0; h <= 3; h++) {
+    q.horizon = h;
+    struct predict_answer a;
+    for (int kind = PREDICT_DEMAND; kind <= PREDICT_RISE; kind++) {
+      suite_predict(s, (enum predict_kind)kind, &q, 0, &a);
+      int k = h ? h - 1 : 0;
+      assert_int_equal(a.horizon, k + 1);
+      assert_string_equal(a.period_from, from[k]);
+      assert_string_equal(a.period_to, to[k]);
+      if (kind == PREDICT_DEMAND)
+        assert_true(a.low <= a.predicted_demand + 1 && a.high + 1 >= a.predicted_demand);
+      else
+        assert_true(a.probability >= 0 && a.probability <= 1);
+    }
+  }
+  /* a calibration per horizon, fitted on that horizon's backtest rows */
+  json_t *r = suite_report(s);
+  json_t *hz = json_object_get(json_object_get(r, "backtest"), "horizons");
+  for (int h = 1; h <= 3; h++) {
+    char key[4];
+    snprintf(key, sizeof key, "%d", h);
+    json_t *o = json_object_get(hz, key);
+    assert_non_null(o);
+    assert_true(json_integer_value(json_object_get(o, "months")) >= 12 - (h - 1));
+    assert_true(json_number_value(json_object_get(o, "cells")) > 500);
+    assert_true(s->dcal[h - 1][ML_TOTAL].nominal > 0 && s->dcal[h - 1][ML_TOTAL].nominal < 1);
+  }
+  json_decref(r);
+  suite_free(s);
+  store_close(db);
+  unlink(path);
+  rmdir(dir);
+}
+
 static void test_ml__damaged_blob_refused(void **state) {
   (void)state;
   char dir[] = "/tmp/gromo-ml-XXXXXX";
@@ -585,6 +741,8 @@ int main(void) {
       cmocka_unit_test(test_ml__count_laws),
       cmocka_unit_test(test_ml__no_feature_reads_the_future),
       cmocka_unit_test(test_ml__known_process),
+      cmocka_unit_test(test_ml__backtest_reads_no_later_data),
+      cmocka_unit_test(test_ml__horizons),
       cmocka_unit_test(test_ml__damaged_blob_refused),
       cmocka_unit_test(test_ml__regions_and_fallbacks),
   };

@@ -1,0 +1,330 @@
+/* Forecast quality through the year: for each seed, sample sales over three
+ * years; for each as-of date (the last day of each of 12 months) a store
+ * holding only the sales up to that day is trained on, and every cell of a
+ * pincode with sales in the year before is forecast, through the served
+ * answer (suite_predict), 1 to 3 periods ahead and compared with the sales
+ * the generator made after the as-of date. Prints, per month and horizon,
+ * pooled over the seeds: bias overall and per product (mean predicted /
+ * mean realized - 1), Poisson deviance and its skill against the best of
+ * four baselines computed here (last period, moving averages of 3 and 6,
+ * seasonal naive), interval coverage on cells expecting >= 1 sale and on
+ * cells realizing >= 1; and each trained model's rise ROC AUC, top-product
+ * log loss and training time.
+ *   bench_goals [--seeds N] [--sales N] [--last YYYY-MM] [--rounds N] [--dir D]
+ * Uses public interfaces only. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "gromo/gazetteer.h"
+#include "gromo/generator.h"
+#include "gromo/models.h"
+#include "gromo/store.h"
+#include "gromo/timeutil.h"
+
+#ifdef PREDICT_MAX_HORIZON
+#define HZ PREDICT_MAX_HORIZON
+#else
+#define HZ 1 /* built against a release without horizons */
+#endif
+#define MONTHS 12
+#define PERIOD 30
+#define HIST 15
+#define NBASE 4
+#define MAXP 8
+
+static const char *const base_names[NBASE] = {"last", "ma3", "ma6", "seasonal_naive"};
+
+struct acc {
+  double n, mu, y, dev, bdev[NBASE], n_inf, cov_inf, n_real, cov_real;
+  double pmu[MAXP], py[MAXP];
+};
+
+static struct acc accs[MONTHS][HZ];
+static char prods[MAXP][SALE_IDENT_MAX + 1], chans[16][SALE_IDENT_MAX + 1];
+static size_t nprod, nchan;
+
+static int name_ix(char (*list)[SALE_IDENT_MAX + 1], size_t *n, size_t cap, const char *s) {
+  for (size_t i = 0; i < *n; i++)
+    if (!strcmp(list[i], s))
+      return (int)i;
+  if (*n == cap)
+    return -1;
+  snprintf(list[*n], sizeof list[*n], "%s", s);
+  return (int)(*n)++;
+}
+
+static double dev_term(double y, double mu) {
+  if (mu < 1e-9)
+    mu = 1e-9;
+  return 2 * ((y > 0 ? y * log(y / mu) : 0) - (y - mu));
+}
+
+/* Per cell: counts of periods -HZ..HIST-1 around the as-of day (index a + HZ
+ * for period a; a < 0 after the as-of day). */
+struct cell {
+  int32_t pin;
+  int prod, chan;
+  uint32_t c[HIST + HZ];
+};
+
+static int cmp_cell(const void *a, const void *b) {
+  const struct cell *x = a, *y = b;
+  if (x->pin != y->pin)
+    return x->pin < y->pin ? -1 : 1;
+  if (x->prod != y->prod)
+    return x->prod - y->prod;
+  return x->chan - y->chan;
+}
+
+static double jnum(json_t *o, const char *path) {
+  char buf[200];
+  snprintf(buf, sizeof buf, "%s", path);
+  for (char *t = strtok(buf, "."); t && o; t = strtok(NULL, "."))
+    o = json_object_get(o, t);
+  return json_is_number(o) ? json_number_value(o) : NAN;
+}
+
+int main(int argc, char **argv) {
+  int seeds = 3, rounds = 120, last_y = 2026, last_m = 9;
+  size_t nsales = 600000;
+  const char *dir = "/tmp";
+  for (int i = 1; i < argc; i++) {
+    if (!strcmp(argv[i], "--seeds") && i + 1 < argc)
+      seeds = atoi(argv[++i]);
+    else if (!strcmp(argv[i], "--sales") && i + 1 < argc)
+      nsales = (size_t)atol(argv[++i]);
+    else if (!strcmp(argv[i], "--rounds") && i + 1 < argc)
+      rounds = atoi(argv[++i]);
+    else if (!strcmp(argv[i], "--dir") && i + 1 < argc)
+      dir = argv[++i];
+    else if (!strcmp(argv[i], "--last") && i + 1 < argc &&
+             sscanf(argv[++i], "%d-%d", &last_y, &last_m) == 2)
+      ;
+    else {
+      fprintf(stderr, "usage: bench_goals [--seeds N] [--sales N] [--last YYYY-MM] "
+                      "[--rounds N] [--dir D]\n");
+      return 2;
+    }
+  }
+  struct gerr err;
+  struct gaz *gaz = NULL;
+  if (gaz_load_default(&gaz, &err) < 0) {
+    fprintf(stderr, "bench_goals: %s\n", err.msg);
+    return 1;
+  }
+  /* as-of days: the last day of each of the 12 months ending last_y-last_m */
+  int64_t asof[MONTHS];
+  for (int m = 0; m < MONTHS; m++) {
+    int y = last_y, mo = last_m - (MONTHS - 1 - m);
+    while (mo < 1) {
+      mo += 12;
+      y--;
+    }
+    int ny = mo == 12 ? y + 1 : y, nm = mo == 12 ? 1 : mo + 1;
+    asof[m] = days_from_civil(ny, (unsigned)nm, 1) - 1;
+  }
+  int64_t end_day = asof[MONTHS - 1] + (int64_t)HZ * PERIOD;
+  double auc_sum = 0, top_sum = 0, train_s = 0, train_max = 0;
+  int nmodels = 0;
+  printf("== forecasts through the year: %d seed(s), %zu sales over 3 years each, "
+         "horizons 1-%d, %d rounds at most\n", seeds, nsales, HZ, rounds);
+  for (int seed = 1; seed <= seeds; seed++) {
+    struct gen_config gc = {.seed = (uint64_t)seed, .end_ist_ms = end_day * DAY_MS + DAY_MS - 1,
+                            .days = 3 * 365, .count = nsales};
+    struct gen *g = NULL;
+    struct sale *all = malloc(nsales * sizeof *all);
+    if (!all || gen_new(gaz, &gc, &g, &err) < 0) {
+      fprintf(stderr, "bench_goals: %s\n", all ? err.msg : "out of memory");
+      return 1;
+    }
+    for (size_t i = 0; i < nsales; i++)
+      gen_next(g, &all[i]);
+    gen_free(g);
+    for (int m = 0; m < MONTHS; m++) {
+      int64_t T = asof[m];
+      char path[512], date[11];
+      ist_format_date(T * DAY_MS, date);
+      snprintf(path, sizeof path, "%s/gromo-goals-%d.db", dir, (int)getpid());
+      unlink(path);
+      struct store *db = NULL;
+      if (store_open(path, &db, &err) < 0) {
+        fprintf(stderr, "bench_goals: %s\n", err.msg);
+        return 1;
+      }
+      /* the store: sales up to the as-of day; the cells: counted around it */
+      size_t ncell = 0, ccap = 1 << 16;
+      struct cell *cells = malloc(ccap * sizeof *cells);
+      /* the generator gives its sales in date order: those up to T are a
+       * prefix */
+      size_t nin = 0;
+      while (nin < nsales && all[nin].ts_ms / DAY_MS <= T)
+        nin++;
+      for (size_t i = 0; i < nin; i += 10000) {
+        struct store_insert_stats st;
+        size_t n = nin - i < 10000 ? nin - i : 10000;
+        if (store_sales_insert(db, all + i, n, NULL, &st, &err) < 0) {
+          fprintf(stderr, "bench_goals: %s\n", err.msg);
+          return 1;
+        }
+      }
+      for (size_t i = 0; i < nsales; i++) {
+        int64_t day = all[i].ts_ms / DAY_MS;
+        int64_t a = day <= T ? (T - day) / PERIOD : -((day - T - 1) / PERIOD) - 1;
+        if (a >= HIST || a < -HZ)
+          continue;
+        int p = name_ix(prods, &nprod, MAXP, all[i].product);
+        int c = name_ix(chans, &nchan, 16, all[i].channel);
+        if (p < 0 || c < 0)
+          continue;
+        if (ncell == ccap) {
+          struct cell *nc = realloc(cells, (ccap *= 2) * sizeof *cells);
+          if (!nc)
+            return 1;
+          cells = nc;
+        }
+        cells[ncell] = (struct cell){all[i].pincode, p, c, {0}};
+        cells[ncell++].c[a + HZ] = 1;
+      }
+      /* merge the one-sale cells */
+      qsort(cells, ncell, sizeof *cells, cmp_cell);
+      size_t u = 0;
+      for (size_t i = 0; i < ncell; i++) {
+        if (u && !cmp_cell(&cells[u - 1], &cells[i])) {
+          for (int a = 0; a < HIST + HZ; a++)
+            cells[u - 1].c[a] += cells[i].c[a];
+        } else {
+          cells[u++] = cells[i];
+        }
+      }
+      ncell = u;
+      struct train_config cfg;
+      train_config_defaults(&cfg);
+      cfg.rounds = rounds;
+      struct suite *s = NULL;
+      if (suite_train(db, gaz, &cfg, NULL, NULL, &s, &err) < 0) {
+        fprintf(stderr, "bench_goals: training as of %s: %s\n", date, err.msg);
+        return 1;
+      }
+      json_t *rep = suite_report(s);
+      double secs = jnum(rep, "duration_ms") / 1000;
+      train_s += secs;
+      if (secs > train_max)
+        train_max = secs;
+      auc_sum += jnum(rep, "models.demand_rise.holdout.roc_auc");
+      top_sum += jnum(rep, "models.top_product.holdout.log_loss");
+      nmodels++;
+      json_decref(rep);
+      /* every cell of a pincode with sales in the last 12 periods: each
+       * product and channel, sold there or not */
+      for (size_t i = 0; i < ncell;) {
+        size_t j = i;
+        int active = 0;
+        while (j < ncell && cells[j].pin == cells[i].pin) {
+          for (int a = 0; a < 12; a++)
+            active |= cells[j].c[a + HZ] > 0;
+          j++;
+        }
+        for (size_t p = 0; active && p < nprod; p++)
+          for (size_t c = 0; c < nchan; c++) {
+            uint32_t zero[HIST + HZ] = {0};
+            const uint32_t *cnt = zero;
+            for (size_t k = i; k < j; k++)
+              if (cells[k].prod == (int)p && cells[k].chan == (int)c)
+                cnt = cells[k].c;
+            struct predict_query q;
+            memset(&q, 0, sizeof q);
+            q.pincode = cells[i].pin;
+            snprintf(q.product, sizeof q.product, "%s", prods[p]);
+            snprintf(q.channel, sizeof q.channel, "%s", chans[c]);
+            for (int h = 1; h <= HZ; h++) {
+#ifdef PREDICT_MAX_HORIZON
+              q.horizon = h;
+#endif
+              struct predict_answer ans;
+              suite_predict(s, PREDICT_DEMAND, &q, 0, &ans);
+              double y = cnt[HZ - h], mu = ans.predicted_demand;
+              const uint32_t *hist = cnt + HZ; /* hist[a]: period a */
+              double b[NBASE];
+              b[0] = hist[0];
+              b[1] = (hist[0] + hist[1] + hist[2]) / 3.0;
+              b[2] = (hist[0] + hist[1] + hist[2] + hist[3] + hist[4] + hist[5]) / 6.0;
+              double now3 = hist[0] + hist[1] + hist[2], ago3 = hist[12] + hist[13] + hist[14];
+              b[3] = hist[12 - h] * (now3 + 1) / (ago3 + 1);
+              struct acc *ac = &accs[m][h - 1];
+              ac->n++;
+              ac->mu += mu;
+              ac->y += y;
+              ac->pmu[p] += mu;
+              ac->py[p] += y;
+              ac->dev += dev_term(y, mu);
+              for (int k = 0; k < NBASE; k++)
+                ac->bdev[k] += dev_term(y, b[k]);
+              int in = y >= ans.low && y <= ans.high;
+              if (mu >= 1) {
+                ac->n_inf++;
+                ac->cov_inf += in;
+              }
+              if (y >= 1) {
+                ac->n_real++;
+                ac->cov_real += in;
+              }
+            }
+          }
+        i = j;
+      }
+      free(cells);
+      suite_free(s);
+      store_close(db);
+      unlink(path);
+      char wal[530];
+      snprintf(wal, sizeof wal, "%s-wal", path);
+      unlink(wal);
+      snprintf(wal, sizeof wal, "%s-shm", path);
+      unlink(wal);
+      fprintf(stderr, "seed %d, as of %s: trained in %.1f s\n", seed, date, secs);
+    }
+    free(all);
+  }
+  printf("\n%-10s %2s %7s", "as of", "h", "bias");
+  for (size_t p = 0; p < nprod; p++)
+    printf(" %12.12s", prods[p]);
+  printf(" %9s %9s %8s %16s %9s %10s\n", "deviance", "best base", "skill", "baseline", "cov mu>=1",
+         "cov y>=1");
+  double worst = 0, cov_lo = 1, cov_hi = 0;
+  for (int h = 1; h <= HZ; h++)
+    for (int m = 0; m < MONTHS; m++) {
+      struct acc *a = &accs[m][h - 1];
+      char date[11];
+      ist_format_date(asof[m] * DAY_MS, date);
+      int best = 0;
+      for (int k = 1; k < NBASE; k++)
+        if (a->bdev[k] < a->bdev[best])
+          best = k;
+      double bias = a->mu / a->y - 1;
+      printf("%-10s %2d %+7.3f", date, h, bias);
+      for (size_t p = 0; p < nprod; p++) {
+        double pb = a->pmu[p] / a->py[p] - 1;
+        printf(" %+12.3f", pb);
+        if (fabs(pb) > fabs(worst))
+          worst = pb;
+      }
+      double cov = a->cov_inf / a->n_inf;
+      if (h == 1) {
+        cov_lo = fmin(cov_lo, cov);
+        cov_hi = fmax(cov_hi, cov);
+      }
+      printf(" %9.4f %9.4f %8.3f %16s %9.3f %10.3f\n", a->dev / a->n, a->bdev[best] / a->n,
+             1 - a->dev / a->bdev[best], base_names[best], cov, a->cov_real / a->n_real);
+    }
+  printf("\nlargest product bias, any month and horizon: %+.3f\n", worst);
+  printf("interval coverage (cells expecting >= 1, next period), lowest and highest month: "
+         "%.3f, %.3f\n", cov_lo, cov_hi);
+  printf("rise ROC AUC (holdout, mean of %d models): %.4f\n", nmodels, auc_sum / nmodels);
+  printf("top-product log loss (holdout, mean of %d models): %.4f\n", nmodels, top_sum / nmodels);
+  printf("training: mean %.1f s, longest %.1f s\n", train_s / nmodels, train_max);
+  gaz_free(gaz);
+  return 0;
+}

@@ -1,0 +1,758 @@
+/* The demand model: its rolling-origin backtest (the figures of /models
+ * "backtest"), promotion against the baselines, the interval calibration
+ * of each horizon, and the model that serves, refitted on every row.
+ *
+ * The backtest: the as-of dates of the last BT_MONTHS periods are split in
+ * windows of BT_REFIT. Each window has a model of its own, trained only on
+ * rows whose target period ended by the window's first as-of date (its
+ * cutoff) and stopped early on the rows whose target is the last period
+ * before it; that model forecasts every as-of date of the window at every
+ * horizon. No backtest figure is computed from a model that saw its
+ * target, and no calibration figure from the calibration fitted on it
+ * (cross-fitted by cell halves). docs/evaluation.md describes the report. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gromo/gazetteer.h"
+#include "gromo/timeutil.h"
+#include "ml/train_int.h"
+
+#define BT_MONTHS 12
+#define BT_REFIT 3
+#define BT_FOLDS (BT_MONTHS / BT_REFIT)
+/* Training rows of one backtest model, at most (sampled). */
+#define BT_FOLD_ROWS 200000
+#define NBASE ML_DEMAND_BASELINES
+
+const char *const ml_demand_baseline_names[NBASE] = {"last_period", "moving_average_3",
+                                                     "moving_average_6", "seasonal_naive"};
+
+double ml_demand_baseline(const float *x, int which) {
+  double v = which == 0   ? x[CF_LAG1]
+             : which == 1 ? x[CF_MA3]
+             : which == 2 ? x[CF_MA6]
+             : !isnan(x[CF_SEASONAL_NAIVE]) ? x[CF_SEASONAL_NAIVE]
+                                            : x[CF_MA3];
+  return isnan(v) || v < 0 ? 0 : v;
+}
+
+/* ---- calibration ---- */
+
+static double nb_central_cover(double mu, double alpha, double nominal, long y) {
+  long lo = ml_nb_quantile(mu, alpha, (1 - nominal) / 2);
+  long hi = ml_nb_quantile(mu, alpha, (1 + nominal) / 2);
+  return y >= lo && y <= hi;
+}
+
+int demand_calib_fit(const double *y, const double *mu, const size_t *idx, size_t n,
+                     double level, struct demand_calib *c) {
+  double num = 0, den = 0;
+  for (size_t t = 0; t < n; t++) {
+    size_t i = idx[t];
+    num += (y[i] - mu[i]) * (y[i] - mu[i]) - mu[i];
+    den += mu[i] * mu[i];
+  }
+  c->alpha = den > 0 && num > 0 ? num / den : 0;
+  if (c->alpha > 50)
+    c->alpha = 50;
+  /* nominal: the least central level whose coverage reaches `level`, on
+   * the cells expecting a sale or more. Below that most cells realise 0,
+   * which any interval from 0 covers whatever its level, so they would
+   * drag the level down for the cells where an interval says something. */
+  size_t m = 0;
+  for (size_t t = 0; t < n; t++)
+    m += mu[idx[t]] >= INFORMATIVE_MU;
+  int all = m < 30;
+  double lo = 0.01, hi = 0.9999;
+  for (int it = 0; it < 30; it++) {
+    double mid = (lo + hi) / 2, cov = 0, cnt = 0;
+    for (size_t t = 0; t < n; t++)
+      if (all || mu[idx[t]] >= INFORMATIVE_MU) {
+        cov += nb_central_cover(mu[idx[t]], c->alpha, mid, (long)y[idx[t]]);
+        cnt++;
+      }
+    if (cnt && cov / cnt >= level)
+      hi = mid;
+    else
+      lo = mid;
+  }
+  c->nominal = hi;
+  double *raw = malloc((n ? n : 1) * sizeof *raw), *hit = malloc((n ? n : 1) * sizeof *hit);
+  if (!raw || !hit) {
+    free(raw);
+    free(hit);
+    return -1;
+  }
+  for (size_t t = 0; t < n; t++) {
+    size_t i = idx[t];
+    raw[t] = ml_demand_confidence_raw(c->alpha, mu[i]);
+    hit[t] = fabs(y[i] - mu[i]) <= fmax(0.25 * mu[i], 1.0);
+  }
+  isotonic_release(&c->conf);
+  int rc = n ? isotonic_fit(raw, hit, NULL, n, &c->conf) : -1;
+  free(raw);
+  free(hit);
+  return rc;
+}
+
+/* Cross-fitted intervals and confidence: each half of the rows gets the
+ * calibration fitted on the other. */
+struct xfit {
+  const double *y, *mu;
+  double level;
+  struct demand_calib c;
+  double *lo, *hi, *conf; /* per row */
+};
+static int xfit_fit(void *ctx, int f, const size_t *idx, size_t n) {
+  struct xfit *x = ctx;
+  (void)f;
+  isotonic_release(&x->c.conf);
+  memset(&x->c, 0, sizeof x->c);
+  x->c.nominal = x->level;
+  return n == 0 || demand_calib_fit(x->y, x->mu, idx, n, x->level, &x->c) == 0 ? 0 : -1;
+}
+static int xfit_apply(void *ctx, int f, const size_t *idx, size_t n) {
+  struct xfit *x = ctx;
+  (void)f;
+  for (size_t t = 0; t < n; t++) {
+    size_t i = idx[t];
+    ml_demand_interval(&x->c, x->mu[i], &x->lo[i], &x->hi[i]);
+    x->conf[i] = ml_demand_confidence(&x->c, x->mu[i]);
+  }
+  return 0;
+}
+
+/* ---- the backtest's accumulators ---- */
+
+struct acc {
+  double n, mu, y, dev, ae;
+  double bmu[NBASE], bdev[NBASE], bae[NBASE];
+  double n_inf, cov_inf, n_real, cov_real, n_low, cov_low, iscore;
+};
+
+static double dev_term(double y, double mu) {
+  if (mu < 1e-9)
+    mu = 1e-9;
+  return 2 * ((y > 0 ? y * log(y / mu) : 0) - (y - mu));
+}
+
+static void acc_add(struct acc *a, double y, double mu, const double *bmu, double lo, double hi,
+                    double alpha_iv) {
+  a->n++;
+  a->mu += mu;
+  a->y += y;
+  a->dev += dev_term(y, mu);
+  a->ae += fabs(y - mu);
+  for (int b = 0; b < NBASE; b++) {
+    a->bmu[b] += bmu[b];
+    a->bdev[b] += dev_term(y, bmu[b]);
+    a->bae[b] += fabs(y - bmu[b]);
+  }
+  int in = y >= lo && y <= hi;
+  if (mu >= INFORMATIVE_MU) {
+    a->n_inf++;
+    a->cov_inf += in;
+  } else {
+    a->n_low++;
+    a->cov_low += in;
+  }
+  if (y >= 1) {
+    a->n_real++;
+    a->cov_real += in;
+  }
+  a->iscore += (hi - lo) + (y < lo ? 2 / alpha_iv * (lo - y) : 0) +
+               (y > hi ? 2 / alpha_iv * (y - hi) : 0);
+}
+
+static void acc_merge(struct acc *dst, const struct acc *src) {
+  double *d = (double *)dst;
+  const double *s = (const double *)src;
+  for (size_t i = 0; i < sizeof *dst / sizeof(double); i++)
+    d[i] += s[i];
+}
+
+static double ratio(double a, double b) { return b > 0 ? a / b : NAN; }
+
+static json_t *acc_json(const struct acc *a) {
+  json_t *bases = json_object();
+  int best = 0;
+  for (int b = 0; b < NBASE; b++) {
+    json_object_set_new(bases, ml_demand_baseline_names[b],
+                        json_pack("{s:o,s:o,s:o}", "bias", rep_num(ratio(a->bmu[b], a->y) - 1),
+                                  "poisson_deviance", rep_num(ratio(a->bdev[b], a->n)), "mae",
+                                  rep_num(ratio(a->bae[b], a->n))));
+    if (a->bdev[b] < a->bdev[best])
+      best = b;
+  }
+  return json_pack(
+      "{s:I,s:o,s:o,s:o,s:o,s:o,s:o,s:s,s:o,s:I,s:o,s:I,s:o,s:I,s:o,s:o}", "cells",
+      (json_int_t)a->n, "mean_predicted", rep_num(ratio(a->mu, a->n)), "mean_realized",
+      rep_num(ratio(a->y, a->n)), "bias", rep_num(ratio(a->mu, a->y) - 1), "poisson_deviance",
+      rep_num(ratio(a->dev, a->n)), "mae", rep_num(ratio(a->ae, a->n)), "baselines", bases,
+      "best_baseline", ml_demand_baseline_names[best], "skill",
+      rep_num(1 - ratio(a->dev, a->bdev[best])), "cells_expected_1_or_more",
+      (json_int_t)a->n_inf, "interval_coverage_expected_1_or_more",
+      rep_num(ratio(a->cov_inf, a->n_inf)), "cells_realized_1_or_more", (json_int_t)a->n_real,
+      "interval_coverage_realized_1_or_more", rep_num(ratio(a->cov_real, a->n_real)),
+      "cells_expected_below_1", (json_int_t)a->n_low, "interval_coverage_expected_below_1",
+      rep_num(ratio(a->cov_low, a->n_low)), "interval_score", rep_num(ratio(a->iscore, a->n)));
+}
+
+/* ---- the backtest's models ---- */
+
+struct fold {
+  int cutoff; /* as-of origin of its window's first date */
+  int rounds;
+  size_t ntrain;
+  struct forest *f;
+};
+
+/* Rows of w->all selected by test into a dense copy (X, y) and, when idx is
+ * given, their indices. Rows past `cap` are sampled away. */
+static int take_rows(const struct rows *r, int (*test)(const struct rows *, size_t, int), int arg,
+                     size_t cap, uint64_t seed, float **X, float **y, size_t **idx, size_t *n) {
+  size_t m = 0;
+  for (size_t i = 0; i < r->n; i++)
+    m += test(r, i, arg);
+  double rate = m > cap ? (double)cap / (double)m : 1;
+  *X = malloc((m ? m : 1) * r->nf * sizeof **X);
+  *y = malloc((m ? m : 1) * sizeof **y);
+  if (idx)
+    *idx = malloc((m ? m : 1) * sizeof **idx);
+  if (!*X || !*y || (idx && !*idx))
+    return -1;
+  *n = 0;
+  for (size_t i = 0; i < r->n; i++) {
+    if (!test(r, i, arg) || (rate < 1 && ml_unit((uint64_t)i ^ seed) >= rate))
+      continue;
+    memcpy(*X + *n * r->nf, r->X + i * r->nf, r->nf * sizeof **X);
+    (*y)[*n] = r->y[i];
+    if (idx)
+      (*idx)[*n] = i;
+    (*n)++;
+  }
+  return 0;
+}
+
+static int target_after(const struct rows *r, size_t i, int c) { return rows_target(r, i) > c; }
+static int target_at(const struct rows *r, size_t i, int c) { return rows_target(r, i) == c; }
+
+/* The window of cutoff c: as-of origins c - BT_REFIT + 1 .. c (at least 1). */
+static int in_window(int origin, int c) { return origin <= c && origin > c - BT_REFIT; }
+
+/* Trains the model of cutoff c and predicts its window into mu (rows of
+ * the window; NaN elsewhere is left alone). 1 when the fold has too little
+ * data (nothing done), 0, -1. */
+static int fold_run(struct work *w, struct fold *fo, double *mu, struct gerr *err) {
+  const struct rows *r = &w->all;
+  float *X = NULL, *y = NULL, *Xv = NULL, *yv = NULL;
+  size_t n = 0, nv = 0;
+  int rc = -1;
+  if (take_rows(r, target_after, fo->cutoff, BT_FOLD_ROWS, w->cfg->seed ^ 0xb7, &X, &y, NULL,
+                &n) < 0 ||
+      take_rows(r, target_at, fo->cutoff, BT_FOLD_ROWS / 4, w->cfg->seed ^ 0xb8, &Xv, &yv, NULL,
+                &nv) < 0) {
+    gerr_set(err, GERR_INTERNAL, "out of memory");
+    goto out;
+  }
+  size_t nwin = 0;
+  for (size_t i = 0; i < r->n; i++)
+    nwin += in_window(r->origin[i], fo->cutoff);
+  if (n < 100 || nwin == 0) {
+    rc = 1;
+    goto out;
+  }
+  const struct train_config *cfg = w->cfg;
+  struct xgb_params xp = {"count:poisson", 1, cfg->rounds, cfg->depth, cfg->threads, 0.2,
+                          cfg->seed, nv >= 30 ? EARLY_STOP : 0};
+  fo->rounds = nv >= 30 ? cfg->rounds : cfg->rounds / 2 + 1;
+  xp.rounds = fo->rounds;
+  if (xgb_train(&xp, X, y, n, CF__COUNT, Xv, yv, nv >= 30 ? nv : 0, &fo->f, &fo->rounds, err) < 0)
+    goto out;
+  fo->ntrain = n;
+  for (size_t i = 0; i < r->n; i++)
+    if (in_window(r->origin[i], fo->cutoff)) {
+      double m;
+      forest_predict(fo->f, r->X + i * r->nf, &m);
+      mu[i] = m > 0 ? m : 0;
+    }
+  rc = 0;
+out:
+  free(X);
+  free(y);
+  free(Xv);
+  free(yv);
+  return rc;
+}
+
+/* ---- cold pincodes: those of the data without a sale up to an as-of date
+ * (their first sale came later), answered as serving answers them (the
+ * average of the nearest pincodes with sales then), judged on every
+ * product and channel in the target period, zeros included, beside the
+ * national average per pincode ---- */
+
+static int pin_warm(const struct dataset *d, size_t pin, int b) {
+  const uint32_t *s = d->pin_all + pin * (size_t)d->nper;
+  for (int a = b; a < b + 12 && a < d->nper; a++)
+    if (s[a])
+      return 1;
+  return 0;
+}
+
+static int pin_cold(const struct dataset *d, size_t pin, int b) {
+  const uint32_t *s = d->pin_all + pin * (size_t)d->nper;
+  for (int a = b; a < d->nper; a++)
+    if (s[a])
+      return 0;
+  return 1;
+}
+
+static void cold_eval(const struct dataset *d, const struct forest *f, int b, int h,
+                      struct acc *out) {
+  size_t K = d->nprod, C = d->nchan, P = (size_t)d->nper;
+  int t = b - h;
+  /* the baseline: the national demand per pincode with sales, by cell */
+  size_t nwarm = 0;
+  for (size_t i = 0; i < d->npin; i++)
+    nwarm += pin_warm(d, i, b);
+  double nat[ML_MAX_PRODUCTS * ML_MAX_CHANNELS] = {0};
+  for (size_t c = 0; c < d->ncell; c++) {
+    uint64_t key = d->cell_key[c];
+    if ((key & 0xff) != ML_SEG_TOTAL)
+      continue;
+    for (int a = b; a < b + 3 && a < d->nper; a++)
+      nat[((key >> 16) & 0xff) * C + ((key >> 8) & 0xff)] += d->counts[c * P + (size_t)a];
+  }
+  if (nwarm == 0)
+    return;
+  float x[CF__COUNT];
+  for (size_t i = 0; i < d->npin; i++) {
+    if (!pin_cold(d, i, b))
+      continue;
+    long near[SUITE_FALLBACK_NEAR];
+    size_t nn = 0;
+    for (int q = 0; q < ML_NEAR && nn < SUITE_FALLBACK_NEAR; q++) {
+      int32_t p = d->near[i * ML_NEAR + (size_t)q];
+      if (p >= 0 && pin_warm(d, (size_t)p, b))
+        near[nn++] = p;
+    }
+    if (nn == 0)
+      continue;
+    for (size_t k = 0; k < K; k++)
+      for (size_t ch = 0; ch < C; ch++) {
+        long cell = ml_cell_find(d, (int32_t)i, (int)k, (int)ch, ML_SEG_TOTAL);
+        double y = cell >= 0 ? d->counts[(size_t)cell * P + (size_t)t] : 0, mu = 0;
+        for (size_t q = 0; q < nn; q++) {
+          double m;
+          ml_cell_features(d, near[q], (int)k, (int)ch, ML_SEG_TOTAL, b, h, x);
+          forest_predict(f, x, &m);
+          mu += m > 0 ? m : 0;
+        }
+        mu /= (double)nn;
+        double base = nat[k * C + ch] / (3.0 * (double)nwarm);
+        out->n++;
+        out->mu += mu;
+        out->y += y;
+        out->dev += dev_term(y, mu);
+        out->ae += fabs(y - mu);
+        out->bmu[0] += base;
+        out->bdev[0] += dev_term(y, base);
+        out->bae[0] += fabs(y - base);
+      }
+  }
+}
+
+static json_t *cold_json(const struct acc *a) {
+  return json_pack("{s:I,s:o,s:o,s:o,s:o,s:o,s:{s:o,s:o,s:o},s:o}", "cells", (json_int_t)a->n,
+                   "mean_predicted", rep_num(ratio(a->mu, a->n)), "mean_realized",
+                   rep_num(ratio(a->y, a->n)), "bias", rep_num(ratio(a->mu, a->y) - 1),
+                   "poisson_deviance", rep_num(ratio(a->dev, a->n)), "mae",
+                   rep_num(ratio(a->ae, a->n)), "baseline_national_average", "bias",
+                   rep_num(ratio(a->bmu[0], a->y) - 1), "poisson_deviance",
+                   rep_num(ratio(a->bdev[0], a->n)), "mae", rep_num(ratio(a->bae[0], a->n)),
+                   "skill", rep_num(1 - ratio(a->dev, a->bdev[0])));
+}
+
+/* ---- the whole step ---- */
+
+/* IST date of day number `day` into out[11]. */
+static void day_str(int64_t day, char out[11]) { ist_format_date(day * DAY_MS, out); }
+
+/* Holdout figures of one cell kind: the rows of idx (as-of the last period,
+ * the next one), with their cross-fitted intervals and confidence. */
+static json_t *kind_json(const struct demand_calib *served, const double *y, const double *mu,
+                         const struct xfit *xf, const size_t *idx, size_t n) {
+  double cov = 0, icov = 0;
+  size_t in = 0;
+  double *conf = malloc((n ? n : 1) * sizeof *conf);
+  unsigned char *hit = malloc(n ? n : 1);
+  struct calib_report cr = {0};
+  cr.ece = cr.max_gap = NAN;
+  for (size_t t = 0; conf && hit && t < n; t++) {
+    size_t i = idx[t];
+    int c = y[i] >= xf->lo[i] && y[i] <= xf->hi[i];
+    cov += c;
+    if (mu[i] >= INFORMATIVE_MU) {
+      icov += c;
+      in++;
+    }
+    conf[t] = xf->conf[i];
+    hit[t] = fabs(y[i] - mu[i]) <= fmax(0.25 * mu[i], 1.0);
+  }
+  if (!conf || !hit || !n || eval_calibration(conf, hit, n, 10, &cr) < 0)
+    cr.ece = cr.max_gap = NAN;
+  free(conf);
+  free(hit);
+  return json_pack("{s:I,s:o,s:o,s:o,s:o,s:o,s:o}", "cells", (json_int_t)n, "interval_coverage",
+                   rep_num(n ? cov / (double)n : NAN), "interval_coverage_expected_1_or_more",
+                   rep_num(in ? icov / (double)in : NAN), "confidence_calibration_error",
+                   rep_num(cr.ece), "confidence_max_decile_gap", rep_num(cr.max_gap),
+                   "dispersion", rep_num(served->alpha), "nominal_level",
+                   rep_num(served->nominal));
+}
+
+struct bt {
+  struct work *w;
+  size_t n;
+  double *mu, *serve, *y, *bmu; /* bmu: n x NBASE */
+  double *lo, *hi, *conf;       /* cross-fitted, per row */
+  size_t *idx;
+  struct fold folds[BT_FOLDS];
+  int nfolds;
+  int best_base, promoted;
+  struct acc month[BT_MONTHS + 1][ML_HORIZONS][ML_MAX_PRODUCTS + 1]; /* [b][h-1][prod or K] */
+  struct acc cold[ML_HORIZONS];
+};
+
+static void bt_free(struct bt *b) {
+  free(b->mu);
+  free(b->serve);
+  free(b->y);
+  free(b->bmu);
+  free(b->lo);
+  free(b->hi);
+  free(b->conf);
+  free(b->idx);
+  for (int f = 0; f < b->nfolds; f++)
+    forest_free(b->folds[f].f);
+  free(b);
+}
+
+static int bt_alloc(struct bt *b, size_t n) {
+  b->n = n;
+  b->mu = malloc((n ? n : 1) * sizeof *b->mu);
+  b->serve = malloc((n ? n : 1) * sizeof *b->serve);
+  b->y = malloc((n ? n : 1) * sizeof *b->y);
+  b->bmu = malloc((n ? n : 1) * NBASE * sizeof *b->bmu);
+  b->lo = malloc((n ? n : 1) * sizeof *b->lo);
+  b->hi = malloc((n ? n : 1) * sizeof *b->hi);
+  b->conf = malloc((n ? n : 1) * sizeof *b->conf);
+  b->idx = malloc((n ? n : 1) * sizeof *b->idx);
+  if (!b->mu || !b->serve || !b->y || !b->bmu || !b->lo || !b->hi || !b->conf || !b->idx)
+    return -1;
+  for (size_t i = 0; i < n; i++)
+    b->mu[i] = NAN;
+  return 0;
+}
+
+/* The backtest's models, every window that has the data for one. */
+static int bt_folds(struct bt *b, struct gerr *err) {
+  for (int q = 1; q <= BT_FOLDS; q++) {
+    struct fold *fo = &b->folds[b->nfolds];
+    memset(fo, 0, sizeof *fo);
+    fo->cutoff = q * BT_REFIT;
+    train_stage(b->w, "demand model (backtest)", 0.15 + 0.05 * q);
+    int rc = fold_run(b->w, fo, b->mu, err);
+    if (rc < 0)
+      return -1;
+    if (rc == 0)
+      b->nfolds++;
+  }
+  if (b->nfolds == 0) { /* short history: the last period alone */
+    struct fold *fo = &b->folds[0];
+    memset(fo, 0, sizeof *fo);
+    fo->cutoff = 1;
+    int rc = fold_run(b->w, fo, b->mu, err);
+    if (rc < 0)
+      return -1;
+    if (rc == 0)
+      b->nfolds = 1;
+  }
+  if (b->nfolds == 0)
+    return gerr_set(err, GERR_CONFLICT,
+                    "too little history to judge the demand model: the sales span %d period(s) "
+                    "of %d days, at least 4 are needed",
+                    b->w->d->known, b->w->d->period);
+  return 0;
+}
+
+/* Baselines and the served prediction of every backtest row; promotion. */
+static void bt_promote(struct bt *b) {
+  const struct rows *r = &b->w->all;
+  double dev = 0, bdev[NBASE] = {0};
+  for (size_t i = 0; i < r->n; i++) {
+    b->y[i] = r->y[i];
+    if (isnan(b->mu[i]))
+      continue;
+    dev += dev_term(b->y[i], b->mu[i]);
+    for (int q = 0; q < NBASE; q++) {
+      b->bmu[i * NBASE + q] = ml_demand_baseline(r->X + i * r->nf, q);
+      bdev[q] += dev_term(b->y[i], b->bmu[i * NBASE + q]);
+    }
+  }
+  b->best_base = 0;
+  for (int q = 1; q < NBASE; q++)
+    if (bdev[q] < bdev[b->best_base])
+      b->best_base = q;
+  b->promoted = dev < bdev[b->best_base];
+  for (size_t i = 0; i < r->n; i++)
+    b->serve[i] = isnan(b->mu[i]) ? NAN
+                  : b->promoted   ? b->mu[i]
+                                  : b->bmu[i * NBASE + b->best_base];
+}
+
+/* Per horizon and cell kind: the serving calibration on every backtest row,
+ * and the cross-fitted intervals of the report. */
+static int bt_calibrate(struct bt *b, struct suite *s, double level) {
+  const struct rows *r = &b->w->all;
+  for (int h = 1; h <= ML_HORIZONS; h++)
+    for (int k = 0; k < 2; k++) {
+      size_t n = 0;
+      for (size_t i = 0; i < r->n; i++)
+        if (!isnan(b->serve[i]) && r->h[i] == h && r->kind[i] == k)
+          b->idx[n++] = i;
+      struct demand_calib *c = &s->dcal[h - 1][k];
+      isotonic_release(&c->conf);
+      memset(c, 0, sizeof *c);
+      c->nominal = level;
+      if (n == 0 && h > 1) { /* no row this far ahead: the horizon before */
+        c->alpha = s->dcal[h - 2][k].alpha;
+        c->nominal = s->dcal[h - 2][k].nominal;
+        continue;
+      }
+      if (n && demand_calib_fit(b->y, b->serve, b->idx, n, level, c) < 0)
+        return -1;
+      struct xfit xf = {b->y, b->serve, level, {0, 0, {0}}, b->lo, b->hi, b->conf};
+      int rc = crossfit(b->idx, n, r->fold, xfit_fit, xfit_apply, &xf);
+      isotonic_release(&xf.c.conf);
+      if (rc < 0)
+        return -1;
+    }
+  return 0;
+}
+
+static void bt_accumulate(struct bt *b, double level) {
+  const struct rows *r = &b->w->all;
+  size_t K = b->w->d->nprod;
+  for (size_t i = 0; i < r->n; i++) {
+    if (isnan(b->serve[i]) || r->kind[i] != ML_TOTAL || r->origin[i] > BT_MONTHS)
+      continue;
+    int prod = (int)r->X[i * r->nf + CF_PRODUCT];
+    struct acc *a = b->month[r->origin[i]][r->h[i] - 1];
+    for (int t = 0; t < 2; t++)
+      acc_add(&a[t ? K : (size_t)prod], b->y[i], b->serve[i], b->bmu + i * NBASE, b->lo[i],
+              b->hi[i], 1 - level);
+  }
+}
+
+static json_t *bt_report(struct bt *b, double level) {
+  const struct dataset *d = b->w->d;
+  size_t K = d->nprod;
+  json_t *months = json_array(), *hz = json_object(), *folds = json_array();
+  for (int f = 0; f < b->nfolds; f++) {
+    char cut[11];
+    day_str(d->asof_day - (int64_t)b->folds[f].cutoff * d->period, cut);
+    json_array_append_new(folds, json_pack("{s:s,s:I,s:i}", "cutoff", cut, "train_rows",
+                                           (json_int_t)b->folds[f].ntrain, "rounds",
+                                           b->folds[f].rounds));
+  }
+  for (int h = 1; h <= ML_HORIZONS; h++) {
+    struct acc sum;
+    memset(&sum, 0, sizeof sum);
+    double worst_bias = 0, cov_min = NAN, cov_max = NAN;
+    int nm = 0;
+    for (int m = BT_MONTHS; m >= 1; m--) {
+      struct acc *a = b->month[m][h - 1];
+      if (a[K].n == 0)
+        continue;
+      char asof[11], from[11], to[11];
+      int t = m - h;
+      day_str(d->asof_day - (int64_t)m * d->period, asof);
+      day_str(d->asof_day - (int64_t)(t + 1) * d->period + 1, from);
+      day_str(d->asof_day - (int64_t)t * d->period, to);
+      json_t *prods = json_object();
+      for (size_t k = 0; k < K; k++)
+        if (a[k].n > 0) {
+          json_object_set_new(prods, d->prod[k], acc_json(&a[k]));
+          double bias = ratio(a[k].mu, a[k].y) - 1;
+          if (isfinite(bias) && fabs(bias) > fabs(worst_bias))
+            worst_bias = bias;
+        }
+      json_array_append_new(months, json_pack("{s:s,s:i,s:s,s:s,s:o,s:o}", "as_of", asof,
+                                              "horizon", h, "period_from", from, "period_to", to,
+                                              "all", acc_json(&a[K]), "products", prods));
+      double cov = ratio(a[K].cov_inf, a[K].n_inf);
+      if (isfinite(cov)) {
+        cov_min = isnan(cov_min) || cov < cov_min ? cov : cov_min;
+        cov_max = isnan(cov_max) || cov > cov_max ? cov : cov_max;
+      }
+      acc_merge(&sum, &a[K]);
+      nm++;
+    }
+    char key[4];
+    snprintf(key, sizeof key, "%d", h);
+    json_t *o = acc_json(&sum);
+    json_object_set_new(o, "months", json_integer(nm));
+    json_object_set_new(o, "largest_product_bias", rep_num(nm ? worst_bias : NAN));
+    json_object_set_new(o, "interval_coverage_expected_1_or_more_lowest_month", rep_num(cov_min));
+    json_object_set_new(o, "interval_coverage_expected_1_or_more_highest_month", rep_num(cov_max));
+    json_object_set_new(o, "cold_pincodes", cold_json(&b->cold[h - 1]));
+    json_object_set_new(hz, key, o);
+  }
+  return json_pack("{s:s,s:i,s:i,s:f,s:o,s:o,s:o}", "method",
+                   "rolling origins: each window of as-of dates is forecast by a model trained "
+                   "only on periods that ended before its first date",
+                   "months", BT_MONTHS, "refit_every_periods", BT_REFIT, "interval_level", level,
+                   "folds", folds, "horizons", hz, "by_month", months);
+}
+
+static void bt_cold(struct bt *b) {
+  const struct dataset *d = b->w->d;
+  for (int f = 0; f < b->nfolds; f++)
+    for (int m = b->folds[f].cutoff; m > b->folds[f].cutoff - BT_REFIT && m >= 1; m--)
+      for (int h = 1; h <= ML_HORIZONS && h <= m; h++)
+        cold_eval(d, b->folds[f].f, m, h, &b->cold[h - 1]);
+}
+
+int train_demand(struct work *w, json_t *eval, struct gerr *err) {
+  const struct train_config *cfg = w->cfg;
+  struct suite *s = w->s;
+  const struct rows *r = &w->all;
+  struct bt *b = calloc(1, sizeof *b);
+  json_t *hold = NULL;
+  int rc = -1;
+  if (!b || (b->w = w, bt_alloc(b, r->n) < 0)) {
+    gerr_set(err, GERR_INTERNAL, "out of memory");
+    goto out;
+  }
+  if (bt_folds(b, err) < 0)
+    goto out;
+  bt_promote(b);
+  s->use_baseline[PREDICT_DEMAND] = b->promoted ? 0 : 1 + b->best_base;
+  if (bt_calibrate(b, s, cfg->level) < 0) {
+    gerr_set(err, GERR_INTERNAL, "out of memory calibrating the demand intervals");
+    goto out;
+  }
+  bt_accumulate(b, cfg->level);
+  bt_cold(b);
+
+  /* "holdout": as of the last period, the next one (the seed's keys) */
+  size_t nho = 0;
+  for (size_t i = 0; i < r->n; i++)
+    if (!isnan(b->serve[i]) && r->origin[i] == 1 && r->h[i] == 1)
+      b->idx[nho++] = i;
+  double *hy = malloc((nho ? nho : 1) * sizeof *hy), *hm = malloc((nho ? nho : 1) * sizeof *hm);
+  if (!hy || !hm) {
+    free(hy);
+    free(hm);
+    gerr_set(err, GERR_INTERNAL, "out of memory");
+    goto out;
+  }
+  for (size_t t = 0; t < nho; t++) {
+    hy[t] = b->y[b->idx[t]];
+    hm[t] = b->serve[b->idx[t]];
+  }
+  struct reg_metrics mm;
+  eval_regression(hy, hm, nho, &mm);
+  free(hy);
+  free(hm);
+  hold = rep_regression(&mm);
+  json_t *kinds = json_object();
+  size_t *kidx = malloc((nho ? nho : 1) * sizeof *kidx);
+  double cov = 0, icov = 0, ece = 0;
+  size_t ncov = 0, ninf = 0;
+  for (int k = 0; kidx && k < 2; k++) {
+    size_t n = 0;
+    for (size_t t = 0; t < nho; t++)
+      if (r->kind[b->idx[t]] == k)
+        kidx[n++] = b->idx[t];
+    struct xfit xf = {b->y, b->serve, cfg->level, {0, 0, {0}}, b->lo, b->hi, b->conf};
+    json_t *kj = kind_json(&s->dcal[0][k], b->y, b->serve, &xf, kidx, n);
+    if (n) {
+      double c = json_real_value(json_object_get(kj, "interval_coverage"));
+      cov += c * (double)n;
+      ece += json_number_value(json_object_get(kj, "confidence_calibration_error")) * (double)n;
+      ncov += n;
+    }
+    json_object_set_new(kinds, k == ML_TOTAL ? "pincode_product_channel" : "segment", kj);
+  }
+  free(kidx);
+  for (size_t t = 0; t < nho; t++) {
+    size_t i = b->idx[t];
+    if (b->serve[i] >= INFORMATIVE_MU) {
+      ninf++;
+      icov += b->y[i] >= b->lo[i] && b->y[i] <= b->hi[i];
+    }
+  }
+  char asof[11];
+  day_str(w->d->asof_day - w->d->period, asof);
+  json_object_set_new(hold, "as_of", json_string(asof));
+  json_object_set_new(hold, "interval_level", json_real(cfg->level));
+  json_object_set_new(hold, "interval_coverage", rep_num(ncov ? cov / (double)ncov : NAN));
+  json_object_set_new(hold, "interval_coverage_expected_1_or_more",
+                      rep_num(ninf ? icov / (double)ninf : NAN));
+  json_object_set_new(hold, "confidence_calibration_error",
+                      rep_num(ncov ? ece / (double)ncov : NAN));
+  json_object_set_new(hold, "by_cell_kind", kinds);
+  json_object_set(eval, "regression_metrics", hold);
+
+  /* baselines on the same rows, for the seed's "baselines" keys */
+  json_t *bases = json_object();
+  for (int q = 0; q < NBASE; q++) {
+    size_t n = 0;
+    double *by = malloc((nho ? nho : 1) * sizeof *by), *bm = malloc((nho ? nho : 1) * sizeof *bm);
+    for (size_t t = 0; by && bm && t < nho; t++, n++) {
+      by[n] = b->y[b->idx[t]];
+      bm[n] = b->bmu[b->idx[t] * NBASE + q];
+    }
+    struct reg_metrics bmm;
+    eval_regression(by, bm, n, &bmm);
+    free(by);
+    free(bm);
+    json_object_set_new(bases, ml_demand_baseline_names[q], rep_regression(&bmm));
+  }
+  w->backtest = bt_report(b, cfg->level);
+  json_t *all = json_object_get(json_object_get(w->backtest, "horizons"), "1");
+  double mdev = json_number_value(json_object_get(all, "poisson_deviance"));
+  double bdev = json_number_value(json_object_get(
+      json_object_get(json_object_get(all, "baselines"), ml_demand_baseline_names[b->best_base]),
+      "poisson_deviance"));
+  char why[240];
+  snprintf(why, sizeof why,
+           "backtest mean Poisson deviance (next period, cells without segment) %.4f %s the best "
+           "baseline (%s, %.4f)%s",
+           mdev, b->promoted ? "beats" : "does not beat", ml_demand_baseline_names[b->best_base],
+           bdev, b->promoted ? "" : ": the baseline answers");
+
+  /* the serving model: every row, as many rounds as the newest window's */
+  train_stage(w, "demand model (refit)", 0.4);
+  struct xgb_params xp = {"count:poisson", 1, b->folds[0].rounds > 0 ? b->folds[0].rounds : 1,
+                          cfg->depth, cfg->threads, 0.2, cfg->seed, 0};
+  if (xgb_train(&xp, r->X, r->y, r->n, CF__COUNT, NULL, NULL, 0, &s->demand, NULL, err) < 0) {
+    json_decref(bases);
+    goto out;
+  }
+  json_object_set_new(w->models, "demand",
+                      rep_model("count:poisson", r->n, nho, rep_names(ml_cell_feature_names, CF__COUNT),
+                                xp.rounds, json_incref(hold), bases, b->promoted,
+                                b->promoted ? "model" : ml_demand_baseline_names[b->best_base],
+                                why));
+  rc = 0;
+out:
+  json_decref(hold);
+  if (b)
+    bt_free(b);
+  return rc;
+}

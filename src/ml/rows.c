@@ -1,0 +1,139 @@
+/* The rows the demand and rise models learn from: every cell that sold in
+ * the year before an origin, at every origin and horizon whose target
+ * period is known, sampled to a bounded count. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "ml/train_int.h"
+
+uint64_t ml_mix(uint64_t x) {
+  x += 0x9e3779b97f4a7c15ULL;
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+  return x ^ (x >> 31);
+}
+
+double ml_unit(uint64_t k) { return (double)(ml_mix(k) >> 11) / 9007199254740992.0; }
+
+static int grow(void **p, size_t cap, size_t size) {
+  void *np = realloc(*p, cap * size);
+  if (!np)
+    return -1;
+  *p = np;
+  return 0;
+}
+
+int rows_push(struct rows *r, const float *x, float y, float last, int kind, int fold, int h,
+              int origin, uint32_t cell) {
+  if (r->n == r->cap) {
+    size_t nc = r->cap ? r->cap * 2 : 65536;
+    if (grow((void **)&r->X, nc, r->nf * sizeof *r->X) || grow((void **)&r->y, nc, sizeof *r->y) ||
+        grow((void **)&r->last, nc, sizeof *r->last) || grow((void **)&r->kind, nc, 1) ||
+        grow((void **)&r->fold, nc, 1) || grow((void **)&r->h, nc, 1) ||
+        grow((void **)&r->origin, nc, sizeof *r->origin) ||
+        grow((void **)&r->cell, nc, sizeof *r->cell))
+      return -1;
+    r->cap = nc;
+  }
+  memcpy(r->X + r->n * r->nf, x, r->nf * sizeof *x);
+  r->y[r->n] = y;
+  r->last[r->n] = last;
+  r->kind[r->n] = (uint8_t)kind;
+  r->fold[r->n] = (uint8_t)fold;
+  r->h[r->n] = (uint8_t)h;
+  r->origin[r->n] = origin;
+  r->cell[r->n] = cell;
+  r->n++;
+  return 0;
+}
+
+void rows_release(struct rows *r) {
+  free(r->X);
+  free(r->y);
+  free(r->last);
+  free(r->kind);
+  free(r->fold);
+  free(r->h);
+  free(r->origin);
+  free(r->cell);
+  memset(r, 0, sizeof *r);
+}
+
+/* A cell is a row at origin j when it sold in the 12 periods up to it. */
+static int cell_active(const struct dataset *d, size_t c, int j) {
+  const uint32_t *s = d->counts + c * (size_t)d->nper;
+  for (int a = j; a < j + 12 && a < d->nper; a++)
+    if (s[a])
+      return 1;
+  return 0;
+}
+
+/* Horizons of origin j whose target period is known: 1..min(j, H). */
+static int horizons_at(int j) { return j < ML_HORIZONS ? j : ML_HORIZONS; }
+
+int rows_build(const struct dataset *d, int max_origin, size_t max_rows, uint64_t seed,
+               struct rows *r) {
+  int jmax = max_origin < d->known - 1 ? max_origin : d->known - 1;
+  if (jmax > d->nper - 1)
+    jmax = d->nper - 1;
+  size_t totals = 0, segs = 0;
+  for (int j = 1; j <= jmax; j++)
+    for (size_t c = 0; c < d->ncell; c++)
+      if (cell_active(d, c, j)) {
+        size_t n = (size_t)horizons_at(j);
+        if ((d->cell_key[c] & 0xff) == ML_SEG_TOTAL)
+          totals += n;
+        else
+          segs += n;
+      }
+  /* cells without segment first: up to 60% of the rows, segments fill the
+   * rest */
+  double tot_cap = 0.6 * (double)max_rows;
+  double rate_tot = (double)totals > tot_cap ? tot_cap / (double)totals : 1;
+  double left = (double)max_rows - rate_tot * (double)totals;
+  double rate_seg = segs == 0 ? 0 : left >= (double)segs ? 1 : left / (double)segs;
+  r->nf = CF__COUNT;
+  float x[CF__COUNT];
+  for (int j = 1; j <= jmax; j++) {
+    for (size_t c = 0; c < d->ncell; c++) {
+      if (!cell_active(d, c, j))
+        continue;
+      uint64_t key = d->cell_key[c];
+      int seg = (int)(key & 0xff);
+      double rate = seg == ML_SEG_TOTAL ? rate_tot : rate_seg;
+      const uint32_t *s = d->counts + c * (size_t)d->nper;
+      for (int h = 1; h <= horizons_at(j); h++) {
+        if (rate < 1 && ml_unit(key ^ seed ^ ((uint64_t)j << 56) ^ ((uint64_t)h << 48)) >= rate)
+          continue;
+        ml_cell_features(d, (long)(key >> 24), (int)((key >> 16) & 0xff),
+                         (int)((key >> 8) & 0xff), seg, j, h, x);
+        if (rows_push(r, x, (float)s[j - h], (float)s[j],
+                      seg == ML_SEG_TOTAL ? ML_TOTAL : ML_SEGMENT, (int)(ml_mix(key ^ seed) & 1),
+                      h, j, (uint32_t)c) < 0)
+          return -1;
+      }
+    }
+  }
+  return 0;
+}
+
+int crossfit(const size_t *idx, size_t n, const uint8_t *fold, crossfit_fit_fn fit,
+             crossfit_apply_fn apply, void *ctx) {
+  size_t *part[2] = {malloc((n ? n : 1) * sizeof(size_t)), malloc((n ? n : 1) * sizeof(size_t))};
+  size_t np[2] = {0, 0};
+  int rc = -1;
+  if (!part[0] || !part[1])
+    goto out;
+  for (size_t t = 0; t < n; t++) {
+    int f = fold[idx[t]] & 1;
+    part[f][np[f]++] = idx[t];
+  }
+  for (int f = 0; f < 2; f++)
+    if (fit(ctx, f, part[f], np[f]) < 0 || apply(ctx, f, part[1 - f], np[1 - f]) < 0)
+      goto out;
+  rc = 0;
+out:
+  free(part[0]);
+  free(part[1]);
+  return rc;
+}

@@ -1,0 +1,103 @@
+/* Inside training: the rows the cell models learn from, the state one
+ * training run shares between its steps, and the steps themselves (one file
+ * each: demand.c with its rolling-origin backtest, rise.c, top.c). Not for
+ * use outside src/ml/. */
+#ifndef GROMO_ML_TRAIN_INT_H
+#define GROMO_ML_TRAIN_INT_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ml/ml_int.h"
+
+/* Cells whose predicted demand is at least this are where interval levels
+ * are calibrated and judged (see demand_calib_fit). */
+#define INFORMATIVE_MU 1.0
+/* Rounds without improvement before early stopping. */
+#define EARLY_STOP 10
+/* Periods of sales the top-product model learns from (the last one held
+ * out). */
+#define TOP_PERIODS 6
+
+/* ---- rows of the cell models ----
+ * One row per (cell, origin j, horizon h): the features at origin j for the
+ * target period t = j - h, the realized count of period t, and the count of
+ * the last period before the origin (period j). */
+struct rows {
+  size_t n, cap, nf;
+  float *X, *y, *last;
+  uint8_t *kind;    /* enum ml_kind */
+  uint8_t *fold;    /* 0/1 by a hash of the cell, for cross-fitting */
+  uint8_t *h;       /* horizon, 1..ML_HORIZONS */
+  int32_t *origin;  /* j */
+  uint32_t *cell;   /* index of the cell in the data set */
+};
+
+int rows_push(struct rows *r, const float *x, float y, float last, int kind, int fold, int h,
+              int origin, uint32_t cell);
+void rows_release(struct rows *r);
+/* Rows at origins 1..max_origin, every horizon whose target is known, of
+ * each cell that sold in the 12 periods up to the origin; sampled
+ * (deterministically for the seed) to at most about max_rows, cells without
+ * segment before segment cells. 0 or -1 (out of memory). */
+int rows_build(const struct dataset *d, int max_origin, size_t max_rows, uint64_t seed,
+               struct rows *r);
+/* The target period of row i. */
+static inline int rows_target(const struct rows *r, size_t i) {
+  return r->origin[i] - r->h[i];
+}
+
+/* splitmix64 finaliser, and a uniform [0, 1) from a key. */
+uint64_t ml_mix(uint64_t x);
+double ml_unit(uint64_t k);
+
+/* ---- one training run ---- */
+struct work {
+  const struct train_config *cfg;
+  struct dataset *d;
+  struct ml_sale *sales;
+  size_t nsales;
+  struct rows all;  /* every row the serving cell models learn from */
+  struct suite *s;
+  json_t *models;   /* /models "models" */
+  json_t *backtest; /* /models "backtest" */
+  train_progress_fn progress;
+  void *pctx;
+};
+
+void train_stage(const struct work *w, const char *what, double frac);
+
+/* The steps. eval receives the seed's "evaluation" keys. 0 or -1. */
+int train_demand(struct work *w, json_t *eval, struct gerr *err);
+int train_rise(struct work *w, json_t *eval, struct gerr *err);
+int train_top(struct work *w, json_t *eval, struct gerr *err);
+
+/* ---- demand calibration (demand.c) ---- */
+/* Fits alpha, the nominal level and the confidence map on rows idx of
+ * (y, mu). 0 or -1. */
+int demand_calib_fit(const double *y, const double *mu, const size_t *idx, size_t n,
+                     double level, struct demand_calib *c);
+
+/* ---- cross-fitting ----
+ * Calls fit(ctx, f, train_idx, ntrain) and then apply(ctx, f, test_idx,
+ * ntest) for f = 0, 1: fitted on the rows of idx in fold f, applied to
+ * those in the other. 0 or -1 (out of memory, or a callback's -1). */
+typedef int (*crossfit_fit_fn)(void *ctx, int f, const size_t *idx, size_t n);
+typedef int (*crossfit_apply_fn)(void *ctx, int f, const size_t *idx, size_t n);
+int crossfit(const size_t *idx, size_t n, const uint8_t *fold, crossfit_fit_fn fit,
+             crossfit_apply_fn apply, void *ctx);
+
+/* ---- report pieces (report.c) ---- */
+json_t *rep_num(double v); /* a real, or null when not finite */
+json_t *rep_regression(const struct reg_metrics *m);
+json_t *rep_binary(const struct binary_metrics *m);
+json_t *rep_multi(const struct dataset *d, const struct multi_metrics *m,
+                  const struct class_report *cls);
+json_t *rep_names(const char *const *names, size_t n);
+/* One model's entry in "models". */
+json_t *rep_model(const char *objective, size_t rows, size_t holdout_rows, json_t *features,
+                  int rounds, json_t *holdout, json_t *baselines, int promoted,
+                  const char *serving, const char *reason);
+
+#endif
