@@ -1,6 +1,6 @@
 #!/bin/sh
 # Benchmarks of the foundation, printing figures (docs/benchmarks.md).
-#   scripts/bench.sh [all|generate|sales_add|health|modes|ratelimit|train|upload|predict|regions|insights|web|hostile]
+#   scripts/bench.sh [all|generate|sales_add|health|modes|ratelimit|train|goals|upload|predict|regions|insights|web|hostile]
 # Uses loopback ports only; every load is bounded in time.
 set -eu
 cd "$(dirname "$0")/.."
@@ -156,6 +156,16 @@ bench_train() {
   rm -f "$tmp/train.db"*
   ./gromo generate 1000000 --seed 1 --db "$tmp/train.db" -q
   $B/bench/bench_train "$tmp/train.db"
+  echo
+}
+
+# Forecast quality through the year (bench/bench_goals.c): 3 seeds of
+# sample sales over three years, a model trained as of the last day of each
+# of 12 months up to 30 September, its answers 1-3 periods ahead against
+# what the generator sold after. GOALS_SALES sets the sales of a seed.
+bench_goals() {
+  echo "== forecasts through the year (3 seeds x 12 as-of dates)"
+  $B/bench/bench_goals --seeds 3 --sales "${GOALS_SALES:-300000}" --dir "$tmp"
   echo
 }
 
@@ -346,12 +356,13 @@ case "$what" in
   modes) bench_modes ;;
   ratelimit) bench_ratelimit ;;
   train) bench_train ;;
+  goals) bench_goals ;;
   upload) bench_upload ;;
   predict) bench_predict ;;
   regions) $B/bench/bench_cluster ;;
   insights) $B/bench/bench_insights "$tmp" ;;
   web) bench_web ;;
   hostile) bench_hostile ;;
-  all) bench_generate; bench_sales_add; bench_health; bench_modes; bench_ratelimit; bench_train; bench_upload; bench_predict; $B/bench/bench_cluster; $B/bench/bench_insights "$tmp"; bench_web; bench_hostile ;;
-  *) echo "usage: $0 [all|generate|sales_add|health|modes|ratelimit|train|upload|predict|regions|insights|web|hostile]" >&2; exit 2 ;;
+  all) bench_generate; bench_sales_add; bench_health; bench_modes; bench_ratelimit; bench_train; bench_goals; bench_upload; bench_predict; $B/bench/bench_cluster; $B/bench/bench_insights "$tmp"; bench_web; bench_hostile ;;
+  *) echo "usage: $0 [all|generate|sales_add|health|modes|ratelimit|train|goals|upload|predict|regions|insights|web|hostile]" >&2; exit 2 ;;
 esac

@@ -199,26 +199,18 @@ int cmd_models(int argc, char **argv) {
     return cli_usage_error("models", "say list, backtest or rollback");
   const char *verb = argv[optind++];
   long long version = 0;
-  if (!strcmp(verb, "rollback")) {
-    if (optind + 1 != argc)
-      return cli_usage_error("models", "rollback takes one VERSION");
+  int backtest = !strcmp(verb, "backtest");
+  if (!strcmp(verb, "rollback") || backtest) {
+    if (backtest ? optind + 1 < argc : optind + 1 != argc)
+      return cli_usage_error("models", backtest ? "backtest takes at most one VERSION"
+                                                : "rollback takes one VERSION");
     char *end = NULL;
     errno = 0;
-    version = strtoll(argv[optind], &end, 10);
-    if (errno || end == argv[optind] || *end || version <= 0)
+    if (optind < argc)
+      version = strtoll(argv[optind], &end, 10);
+    if (optind < argc && (errno || end == argv[optind] || *end || version <= 0))
       return cli_usage_error("models", "VERSION must be a positive integer, not '%s'",
                              argv[optind]);
-  } else if (!strcmp(verb, "backtest")) {
-    if (optind + 1 < argc)
-      return cli_usage_error("models", "backtest takes at most one VERSION");
-    if (optind < argc) {
-      char *end = NULL;
-      errno = 0;
-      version = strtoll(argv[optind], &end, 10);
-      if (errno || end == argv[optind] || *end || version <= 0)
-        return cli_usage_error("models", "VERSION must be a positive integer, not '%s'",
-                               argv[optind]);
-    }
   } else if (strcmp(verb, "list") != 0 || optind != argc) {
     return cli_usage_error("models", "unknown models command '%s'", verb);
   }
@@ -230,7 +222,7 @@ int cmd_models(int argc, char **argv) {
     rc = cli_fail("models", "%s", err.msg);
     goto out;
   }
-  if (!strcmp(verb, "backtest")) {
+  if (backtest) {
     rc = show_backtest(st, version, as_json);
     goto out;
   }
