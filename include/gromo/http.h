@@ -200,9 +200,6 @@ struct route {
   const struct route_doc *doc;     /* for /openapi.json; NULL: undocumented */
 };
 
-/* The service's route table, terminated by a zeroed entry. */
-extern const struct route gromo_routes[];
-
 /* Finds the route for method + path. Returns the route, or NULL with
  * *status 404 (no such path) or 405 (path exists, method does not; then
  * allow[] lists the methods, comma-separated). */

@@ -208,9 +208,12 @@ static pthread_once_t openapi_once = PTHREAD_ONCE_INIT;
 static char *openapi_text;
 static size_t openapi_len;
 static char openapi_etag[24];
+/* The table the document is made from: the app's, set before the first
+ * openapi_build (one process serves one table). */
+static const struct route *openapi_routes;
 
 static void openapi_build(void) {
-  json_t *doc = openapi_document(gromo_routes);
+  json_t *doc = openapi_document(openapi_routes);
   openapi_text = doc ? json_dumps(doc, JSON_INDENT(1) | JSON_PRESERVE_ORDER) : NULL;
   json_decref(doc);
   if (!openapi_text)
@@ -223,6 +226,9 @@ static void openapi_build(void) {
 }
 
 int api_openapi(struct req *rq, struct resp *rs) {
+  if (!rq->app || !rq->app->routes)
+    return resp_error(rs, GERR_UNAVAILABLE, NULL, "no route table to describe");
+  openapi_routes = rq->app->routes;
   pthread_once(&openapi_once, openapi_build);
   if (!openapi_text)
     return resp_error(rs, GERR_INTERNAL, NULL, "the API description could not be made");

@@ -19,6 +19,7 @@
 #include "gromo/metrics.h"
 #include "gromo/models.h"
 #include "gromo/ratelimit.h"
+#include "gromo/routes.h"
 #include "gromo/server.h"
 #include "gromo/spool.h"
 #include "gromo/store.h"
@@ -127,6 +128,7 @@ static int parse_uint(const char *s, unsigned long long max, unsigned long long 
 int cmd_serve(int argc, char **argv) {
   struct app_config cfg;
   app_config_defaults(&cfg);
+  rate_rules_default(cfg.rates);
   unsigned long long v;
   cfg.db = cli_env("GROMO_DB", cfg.db);
   cfg.bind = cli_env("GROMO_BIND", cfg.bind);
@@ -358,7 +360,8 @@ int cmd_serve(int argc, char **argv) {
     log_msg(LOG_ERROR, "startup", "out of memory");
     goto out;
   }
-  if (server_start(&app, gromo_routes, &srv, &err) < 0) {
+  app.routes = gromo_routes;
+  if (server_start(&app, app.routes, &srv, &err) < 0) {
     log_msg(LOG_ERROR, "startup", "%s", err.msg);
     goto out;
   }

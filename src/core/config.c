@@ -26,7 +26,6 @@ void app_config_defaults(struct app_config *c) {
   c->header_timeout = 10;
   c->max_inflight = (size_t)256 << 20;
   c->log_file = NULL;
-  rate_rules_default(c->rates);
   c->rate_limits_on = 1;
   c->web_root = GROMO_WEB_ROOT;
 }

@@ -21,6 +21,7 @@
 
 #include "e2e.h"
 #include "gromo/http.h"
+#include "gromo/routes.h"
 
 static long status_of(const struct srv *s, const char *key, const char *method,
                       const char *path, const char *body) {

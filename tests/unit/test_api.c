@@ -14,6 +14,7 @@
 #include "gromo/app.h"
 #include "gromo/gazetteer.h"
 #include "gromo/http.h"
+#include "gromo/routes.h"
 #include "gromo/keys.h"
 #include "gromo/salesquery.h"
 #include "gromo/store.h"
@@ -45,6 +46,7 @@ static int setup(void **state) {
   app_config_defaults(&cfg);
   cfg.db = dbpath;
   app.cfg = &cfg;
+  app.routes = gromo_routes;
   struct gerr err;
   if (gaz_load_default(&app.gaz, &err) < 0)
     return -1;

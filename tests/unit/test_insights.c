@@ -19,6 +19,7 @@
 #include "gromo/gazetteer.h"
 #include "gromo/generator.h"
 #include "gromo/models.h"
+#include "gromo/routes.h"
 #include "gromo/store.h"
 #include "gromo/timeutil.h"
 #include "ml/ml_int.h"
@@ -366,6 +367,7 @@ static int get(const char *url, const struct q *q, struct resp *rs, json_t **dat
 static void test_insights__handlers(void **state) {
   app_config_defaults(&cfg);
   app.cfg = &cfg;
+  app.routes = gromo_routes;
   app.models = holder;
   app.pool = pool;
   struct resp rs;

@@ -16,6 +16,7 @@
 #include "api/api.h"
 #include "gromo/app.h"
 #include "gromo/http.h"
+#include "gromo/routes.h"
 
 /* ---- the OpenAPI document ---- */
 
@@ -170,6 +171,7 @@ static int files_setup(void **state) {
   app_config_defaults(&cfg);
   cfg.web_root = root;
   app.cfg = &cfg;
+  app.routes = gromo_routes;
   return 0;
 }
 
