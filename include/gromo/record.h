@@ -4,7 +4,6 @@
 #ifndef GROMO_RECORD_H
 #define GROMO_RECORD_H
 
-#include <jansson.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -79,11 +78,11 @@ struct sale_rules {
   int64_t now_ist_ms;
 };
 
-/* Validates a JSON object against SPEC §2 into *out. Unknown members are
- * ignored; a JSON null counts as absent. Returns 0 when valid, -1 when not
- * (the reasons are in *pr, which is cleared first). */
-int sale_from_json(const json_t *obj, const struct sale_rules *rules,
-                   struct sale *out, struct sale_problems *pr);
+/* The number rules of customer_age (an integer from SALE_AGE_MIN to
+ * SALE_AGE_MAX) and customer_income (0 to SALE_INCOME_MAX): 0, or -1 with
+ * the problem appended. For the text and JSON setters. */
+int sale_number_set(struct sale *out, enum sale_field f, double v,
+                    struct sale_problems *pr);
 
 /* Text setters for readers of tabular files: s need not be NUL-terminated.
  * An empty (or all-blank) text means absent. Begin with sale_text_begin(),
@@ -116,11 +115,11 @@ int sale_parse_date(const char *s, size_t n, int64_t *ist_ms, char why[120]);
 /* 0 if s is a valid India Post PIN (6 digits, first 1-9). */
 int sale_parse_pincode(const char *s, size_t n, int32_t *pin);
 
-/* Writes the record as a JSON object (the seed's field names; date as
- * "YYYY-MM-DD HH:MM:SS[.fff]"; absent agent_id/id omitted). city_fallback is
- * used when the record has no city (may be NULL). */
-json_t *sale_to_json(const struct sale *s, const char *city_fallback);
-/* The same object appended as text to *b, without jansson (hot path). */
+/* The record as a JSON object appended as text to *b: the field names of
+ * docs/records.md; date as "YYYY-MM-DD HH:MM:SS[.fff]"; absent agent_id/id
+ * omitted. city_fallback is used when the record has no city (may be
+ * NULL). The one writer of a record's JSON (record_json.c); sale_to_json
+ * in record_json.h reads its text back. */
 int sale_to_json_buf(const struct sale *s, const char *city_fallback,
                      struct buf *b) GROMO_WUR;
 

@@ -19,6 +19,7 @@
 #include "gromo/app.h"
 #include "gromo/ingest.h"
 #include "gromo/keys.h"
+#include "gromo/record_json.h"
 #include "gromo/spool.h"
 #include "gromo/store.h"
 #include "gromo/tabular.h"

@@ -11,6 +11,7 @@
 #include <strings.h>
 
 #include "gromo/ingest.h"
+#include "gromo/record_json.h"
 
 #define NDJSON_LINE_MAX (1 << 20)
 #define WINDOW_START ((size_t)1 << 20)
