@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "api/api.h"
+#include "core/wire.h"
 #include "gromo/app.h"
 
 #define WEB_NAME_MAX 128
@@ -219,9 +220,7 @@ static void openapi_build(void) {
   if (!openapi_text)
     return;
   openapi_len = strlen(openapi_text);
-  uint64_t h = 0xcbf29ce484222325ULL; /* FNV-1a */
-  for (size_t i = 0; i < openapi_len; i++)
-    h = (h ^ (unsigned char)openapi_text[i]) * 0x100000001b3ULL;
+  uint64_t h = wire_fnv1a64((const unsigned char *)openapi_text, openapi_len);
   snprintf(openapi_etag, sizeof openapi_etag, "\"%016llx\"", (unsigned long long)h);
 }
 
