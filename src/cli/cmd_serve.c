@@ -18,6 +18,7 @@
 #include "gromo/log.h"
 #include "gromo/metrics.h"
 #include "gromo/models.h"
+#include "gromo/parse.h"
 #include "gromo/ratelimit.h"
 #include "gromo/routes.h"
 #include "gromo/server.h"
@@ -114,14 +115,10 @@ static void load_models(struct app *app) {
 }
 
 static int parse_uint(const char *s, unsigned long long max, unsigned long long *out) {
-  char *end = NULL;
-  errno = 0;
-  if (!s || !*s || *s == '-')
+  long long v;
+  if (parse_int_range(s, 0, (long long)max, &v) < 0)
     return -1;
-  unsigned long long v = strtoull(s, &end, 10);
-  if (errno || *end || v > max)
-    return -1;
-  *out = v;
+  *out = (unsigned long long)v;
   return 0;
 }
 
