@@ -98,6 +98,37 @@ static void test_ingest__detect(void **state) {
   assert_int_equal(ingest_detect(NULL, "\x00\x01", 2), INGEST_UNKNOWN);
 }
 
+/* The file format of import and upload: type, then name, then bytes. */
+static void test_ingest__file_detect(void **state) {
+  static const struct {
+    const char *type, *name, *head;
+    size_t n;
+    enum ingest_file want;
+  } cases[] = {
+      {"text/csv; charset=utf-8", "x.xlsx", "[", 1, FILE_CSV},
+      {"application/x-ndjson", NULL, "[", 1, FILE_NDJSON},
+      {"APPLICATION/JSON", NULL, "", 0, FILE_JSON},
+      {"application/octet-stream", "sales.XLS", "", 0, FILE_XLS},
+      {NULL, "sales.jsonl", "[", 1, FILE_NDJSON},
+      {NULL, "sales.tsv", "PK\x03\x04", 4, FILE_CSV},
+      {NULL, "sales", "PK\x03\x04", 4, FILE_XLSX},
+      {NULL, NULL, "\xD0\xCF\x11\xE0", 4, FILE_XLS},
+      {NULL, "-", " \n[", 3, FILE_JSON},
+      {NULL, "a.dat", "\xEF\xBB\xBF{", 4, FILE_NDJSON},
+      {NULL, NULL, "date,pincode", 12, FILE_CSV},
+      {NULL, NULL, "", 0, FILE_CSV},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    enum ingest_file got =
+        ingest_file_detect(cases[i].type, cases[i].name, cases[i].head, cases[i].n);
+    if (got != cases[i].want)
+      fail_msg("case %zu: %s, want %s", i, ingest_file_name(got),
+               ingest_file_name(cases[i].want));
+  }
+  assert_string_equal(ingest_file_name(FILE_XLSX), "xlsx");
+  assert_int_equal(ingest_file_of_type("application/octet-stream"), FILE_UNKNOWN);
+}
+
 static void test_ingest__json_array_rows(void **state) {
   struct seen s;
   read_all("[\n" REC("400001") ",\n" REC("12") ",\n\n" REC("110001") "\n]\n",
@@ -591,6 +622,7 @@ int main(void) {
       cmocka_unit_test(test_stage__round_trip),
       cmocka_unit_test(test_spool__bound_and_no_names),
       cmocka_unit_test(test_ingest__detect),
+      cmocka_unit_test(test_ingest__file_detect),
       cmocka_unit_test(test_ingest__json_array_rows),
       cmocka_unit_test(test_ingest__json_array_broken),
       cmocka_unit_test(test_ingest__ndjson_keeps_going),
