@@ -36,6 +36,22 @@ enum ingest_file ingest_file_of_bytes(const char *head, size_t n);
 enum ingest_file ingest_file_detect(const char *type, const char *name, const char *head,
                                     size_t n);
 
+/* ---- NDJSON, one line at a time (src/ingest/json.c) -------------------
+ * The longest line read as a record; a longer one is rejected as a record
+ * without being parsed (ingest_ndjson_too_long). */
+#define INGEST_NDJSON_LINE_MAX (1 << 20)
+
+/* One NDJSON line, without its '\n' (p need not be NUL-terminated): blanks
+ * and a '\r' around it are ignored. 0 for a blank line (no record); 1 for
+ * a record, with *valid set and, when not valid, the problems in *pr
+ * (malformed JSON is a problem of the record, naming the column counted
+ * from the line's start). The one reading of an NDJSON line: the file
+ * reader below and POST /sales/upload both use it. */
+int ingest_ndjson_line(const char *p, size_t n, const struct sale_rules *rules,
+                       struct sale *out, int *valid, struct sale_problems *pr);
+/* The problem of a line longer than INGEST_NDJSON_LINE_MAX, in *pr. */
+void ingest_ndjson_too_long(struct sale_problems *pr);
+
 struct ingest_reader; /* opaque */
 
 /* A reader over data[len] (borrowed: must outlive the reader). */

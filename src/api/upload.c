@@ -19,7 +19,6 @@
 #include "gromo/app.h"
 #include "gromo/ingest.h"
 #include "gromo/keys.h"
-#include "gromo/record_json.h"
 #include "gromo/spool.h"
 #include "gromo/store.h"
 #include "gromo/tabular.h"
@@ -29,7 +28,7 @@
  * each). */
 #define UPLOAD_BATCH 2000
 #define UPLOAD_DETAILS_MAX 1000
-#define NDJSON_LINE_MAX (1 << 20)
+#define NDJSON_LINE_MAX INGEST_NDJSON_LINE_MAX
 
 
 struct upload {
@@ -98,28 +97,13 @@ static int ndjson_line(struct upload *u) {
   u->line_no++;
   const char *p = u->line.data ? u->line.data : "";
   size_t n = u->line.len;
-  while (n && (p[n - 1] == '\r' || p[n - 1] == ' ' || p[n - 1] == '\t'))
-    n--;
-  while (n && (*p == ' ' || *p == '\t'))
-    p++, n--;
   if (u->line_no == 1 && n >= 3 && !memcmp(p, "\xEF\xBB\xBF", 3))
     p += 3, n -= 3;
-  int rc = 0;
-  if (n) {
-    struct sale rec;
-    struct sale_problems pr;
-    json_error_t je;
-    json_t *j = json_loadb(p, n, JSON_REJECT_DUPLICATES, &je);
-    if (!j) {
-      sale_problems_clear(&pr);
-      sale_problem_add(&pr, SF_RECORD, "malformed JSON at column %d: %s", je.column, je.text);
-      rc = on_record(u, u->line_no, "row", &rec, 0, &pr);
-    } else {
-      int ok = sale_from_json(j, &u->rules, &rec, &pr) == 0;
-      json_decref(j);
-      rc = on_record(u, u->line_no, "row", &rec, ok, &pr);
-    }
-  }
+  struct sale rec;
+  struct sale_problems pr;
+  int valid, rc = 0;
+  if (ingest_ndjson_line(p, n, &u->rules, &rec, &valid, &pr))
+    rc = on_record(u, u->line_no, "row", &rec, valid, &pr);
   buf_reset(&u->line);
   return rc;
 }
@@ -130,8 +114,7 @@ static int reject_long_line(struct upload *u) {
   struct sale rec;
   struct sale_problems pr;
   memset(&rec, 0, sizeof rec);
-  sale_problems_clear(&pr);
-  sale_problem_add(&pr, SF_RECORD, "the line is longer than %d bytes", NDJSON_LINE_MAX);
+  ingest_ndjson_too_long(&pr);
   u->skip_line = 0;
   buf_reset(&u->line);
   return on_record(u, ++u->line_no, "row", &rec, 0, &pr);
