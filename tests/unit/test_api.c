@@ -11,6 +11,8 @@
 
 #include <cmocka.h>
 
+#include "testutil.h"
+
 #include "gromo/app.h"
 #include "gromo/gazetteer.h"
 #include "gromo/http.h"
@@ -65,12 +67,7 @@ static int setup(void **state) {
 static int teardown(void **state) {
   store_pool_free(app.pool);
   gaz_free(app.gaz);
-  char p[96];
-  unlink(dbpath);
-  snprintf(p, sizeof p, "%s-wal", dbpath);
-  unlink(p);
-  snprintf(p, sizeof p, "%s-shm", dbpath);
-  unlink(p);
+  test_remove_db(dbpath);
   return 0;
 }
 

@@ -16,20 +16,13 @@
 
 #include <cmocka.h>
 
+#include "testutil.h"
+
 #include "core/rng.h"
 #include "gromo/cluster.h"
 #include "gromo/gazetteer.h"
 
-#define N_OF(a) (sizeof(a) / sizeof((a)[0]))
 #define DEG (3.14159265358979323846 / 180.0)
-
-#define assert_near(got, want, tol)                                           \
-  do {                                                                        \
-    double got_ = (got), want_ = (want);                                      \
-    if (!(fabs(got_ - want_) <= (tol)))                                       \
-      fail_msg("%s = %.12g, want %.12g within %g", #got, got_, want_,         \
-               (double)(tol));                                                \
-  } while (0)
 
 static struct gaz *gz; /* loaded once by the group setup */
 

@@ -10,18 +10,11 @@
 
 #include <cmocka.h>
 
+#include "testutil.h"
+
 #include "core/rng.h"
 #include "gromo/evaluate.h"
 
-#define N_OF(a) (sizeof(a) / sizeof((a)[0]))
-
-#define assert_near(got, want, tol)                                           \
-  do {                                                                        \
-    double got_ = (got), want_ = (want);                                      \
-    if (!(fabs(got_ - want_) <= (tol)))                                       \
-      fail_msg("%s = %.12g, want %.12g within %g", #got, got_, want_,         \
-               (double)(tol));                                                \
-  } while (0)
 
 /* ---- A deterministic generator (splitmix64, core/rng.h) --------------- */
 

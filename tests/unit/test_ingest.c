@@ -10,6 +10,8 @@
 
 #include <cmocka.h>
 
+#include "testutil.h"
+
 #include "gromo/ingest.h"
 #include "gromo/spool.h"
 #include "gromo/store.h"
@@ -327,27 +329,20 @@ static void test_jsonrec__callback_stops(void **state) {
 /* ---- the writer: batches stored from a second thread ------------------- */
 
 struct temp_store {
-  char dir[64], path[96];
+  char dir[TEST_TMPDIR_CAP], path[96];
   struct store *st;
 };
 
 static void temp_store_open(struct temp_store *t) {
-  snprintf(t->dir, sizeof t->dir, "/tmp/gromo-test-writer-XXXXXX");
-  assert_non_null(mkdtemp(t->dir));
+  assert_int_equal(test_tmpdir("writer", t->dir), 0);
   snprintf(t->path, sizeof t->path, "%s/w.db", t->dir);
   struct gerr err;
   assert_int_equal(store_open(t->path, &t->st, &err), 0);
 }
 
 static void temp_store_close(struct temp_store *t) {
-  char p[128];
   store_close(t->st);
-  static const char *const ext[] = {"", "-wal", "-shm"};
-  for (size_t i = 0; i < 3; i++) {
-    snprintf(p, sizeof p, "%s%s", t->path, ext[i]);
-    unlink(p);
-  }
-  rmdir(t->dir);
+  test_tmpdir_remove(t->dir);
 }
 
 static long long stored_count(struct store *st) {
@@ -574,8 +569,8 @@ static void test_stage__round_trip(void **state) {
 /* The bound counts every file of the spool; freeing gives the room back.
  * Files have no name in the folder. */
 static void test_spool__bound_and_no_names(void **state) {
-  char dir[] = "/tmp/gromo-test-spool-XXXXXX";
-  assert_non_null(mkdtemp(dir));
+  char dir[TEST_TMPDIR_CAP];
+  assert_int_equal(test_tmpdir("spool", dir), 0);
   struct gerr err;
   struct spool *sp = NULL;
   assert_int_equal(spool_new(dir, 100000, &sp, &err), 0);
@@ -611,7 +606,8 @@ static void test_spool__bound_and_no_names(void **state) {
   assert_int_equal(spool_file_write(a, chunk, sizeof chunk, &err), 0);
   spool_file_free(a);
   spool_free(sp);
-  assert_int_equal(rmdir(dir), 0);
+  assert_int_equal(rmdir(dir), 0); /* empty: the spool left nothing */
+  test_tmpdir_remove(dir);
   /* A folder that is not one is refused by name. */
   assert_int_equal(spool_new("/nonexistent/spool", 0, &sp, &err), -1);
   assert_non_null(strstr(err.msg, "/nonexistent/spool"));

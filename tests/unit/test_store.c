@@ -21,6 +21,8 @@
 
 #include <cmocka.h>
 
+#include "testutil.h"
+
 #include "gromo/store.h"
 #include "gromo/timeutil.h"
 
@@ -51,15 +53,6 @@ static long long pg_admin(const char *db, const char *sql) {
   return v;
 }
 
-static void remove_db(const char *p) {
-  char x[300];
-  unlink(p);
-  snprintf(x, sizeof x, "%s-wal", p);
-  unlink(x);
-  snprintf(x, sizeof x, "%s-shm", p);
-  unlink(x);
-}
-
 static int fresh(void **state) {
   static int n;
   if (pg_base) {
@@ -72,7 +65,7 @@ static int fresh(void **state) {
     return 0;
   }
   snprintf(path, sizeof path, "/tmp/gromo-store-%d-%d.db", (int)getpid(), n++);
-  remove_db(path);
+  test_remove_db(path);
   return 0;
 }
 
@@ -83,7 +76,7 @@ static int cleanup(void **state) {
     pg_admin("gromo", sql);
     return 0;
   }
-  remove_db(path);
+  test_remove_db(path);
   return 0;
 }
 
