@@ -73,7 +73,7 @@ int resp_budget_error(struct resp *rs);
 
 /* What a handler answers. Exactly one of the body forms is used:
  * - success envelope: data (json, owned) or data_raw (JSON text) + message
- * - bare JSON (json_bare, owned), for the seed's /health shape
+ * - bare JSON (json_bare, owned), for /health's shape (docs/rules.md §5)
  * - error: err + details (owned), rendered by http_render_error()
  * - raw bytes with content_type (exports) */
 struct resp {

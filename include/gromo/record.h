@@ -1,4 +1,4 @@
-/* The sales record of SPEC §2 and its validation. Every reader (JSON body,
+/* The sales record of docs/rules.md §2 and its validation. Every reader (JSON body,
  * NDJSON, CSV, spreadsheets) turns its input into struct sale through these
  * functions, so the rules live in one place. */
 #ifndef GROMO_RECORD_H
@@ -107,7 +107,7 @@ int sale_json_set_real(struct sale *out, enum sale_field f, double v,
 int sale_json_set_wrong_type(struct sale *out, enum sale_field f,
                              const char *type, struct sale_problems *pr);
 
-/* Date parsing per SPEC §2: "YYYY-MM-DD", "YYYY-MM-DDTHH:MM:SS[.fff][Z|±HH:MM]",
+/* Date parsing per docs/rules.md §2: "YYYY-MM-DD", "YYYY-MM-DDTHH:MM:SS[.fff][Z|±HH:MM]",
  * "YYYY-MM-DD HH:MM:SS[.fff]". On success *ist_ms is IST milliseconds and 0
  * is returned; on failure -1 and a reason in why[120]. Range is not checked. */
 int sale_parse_date(const char *s, size_t n, int64_t *ist_ms, char why[120]);

@@ -1,4 +1,4 @@
-/* gromo regions [ID]: the serving model version's regions (SPEC §4) as a
+/* gromo regions [ID]: the serving model version's regions (docs/rules.md §4) as a
  * table, or one region in full, read straight from the store. */
 #include <errno.h>
 #include <getopt.h>

@@ -126,6 +126,7 @@ int cmd_serve(int argc, char **argv) {
   struct app_config cfg;
   app_config_defaults(&cfg);
   rate_rules_default(cfg.rates);
+  cfg.max_spool = SPOOL_DEFAULT_MAX;
   unsigned long long v;
   cfg.db = cli_env("GROMO_DB", cfg.db);
   cfg.bind = cli_env("GROMO_BIND", cfg.bind);

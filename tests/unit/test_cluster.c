@@ -918,7 +918,7 @@ static void assert_ids_valid(const struct cluster_result *r) {
   }
 }
 
-/* SPEC §4's goal at the three scales: the median distance to the centroid
+/* docs/rules.md §4's goal at the three scales: the median distance to the centroid
  * and the product-mix variance within regions each at most 0.35 of a random
  * partition's with the same k, k chosen from the data. */
 static void test_cluster__customer_scales(void **state) {
@@ -962,7 +962,7 @@ static void test_cluster__customer_scales(void **state) {
   }
 }
 
-/* SPEC §4: ids stay. The same pincodes with 5% more sales each and 5% more
+/* docs/rules.md §4: ids stay. The same pincodes with 5% more sales each and 5% more
  * pincodes, clustered from the first run's regions under another seed:
  * at least 95% of the first run's pincodes keep their id. */
 static void test_cluster__ids_stay_with_more_data(void **state) {
@@ -1013,7 +1013,7 @@ static void test_cluster__ids_stay_with_more_data(void **state) {
   }
 }
 
-/* SPEC §4: a few dozen pincodes across several states still get several
+/* docs/rules.md §4: a few dozen pincodes across several states still get several
  * regions; with a demand pattern and without one. */
 static void test_cluster__never_two_across_states(void **state) {
   static const size_t sizes[] = {30, 50, 100, 300, 1236};
