@@ -48,14 +48,8 @@ int sale_json_set_integer(struct sale *out, enum sale_field f, long long v,
     out->pincode = (int32_t)v;
     return 0;
   case SF_CUSTOMER_AGE:
-    if (v < SALE_AGE_MIN || v > SALE_AGE_MAX) {
-      sale_problem_add(pr, f, "must be from %d to %d", SALE_AGE_MIN, SALE_AGE_MAX);
-      return -1;
-    }
-    out->customer_age = (int32_t)v;
-    return 0;
-  case SF_CUSTOMER_INCOME:
-    return sale_json_set_real(out, f, (double)v, rules, pr);
+  case SF_CUSTOMER_INCOME: /* any integer is whole: the number rules judge it */
+    return sale_number_set(out, f, (double)v, pr);
   default:
     return sale_json_set_wrong_type(out, f, "integer", pr);
   }
