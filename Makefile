@@ -1,7 +1,8 @@
 # Gromo Demand Analyzer
 #   make            build ./gromo
 #   make run        install missing packages, build, create sample data, serve
-#   make test       install missing packages, then unit + end-to-end tests,
+#   make test       install missing packages, then unit + end-to-end tests
+#                   (several programs at a time: GROMO_TEST_JOBS, default nproc),
 #                   on the normal build, the model and region tests at other
 #                   dates (check-clock), all under ASan + UBSan, then the web
 #                   tests (OpenAPI, the dashboard in Chromium)
@@ -125,11 +126,15 @@ check-clock: $(B)/gromo $(CLOCK_BIN)
 	@[ "$(VARIANT)" = release ] || { echo "check-clock: release build only" >&2; exit 1; }
 	@scripts/check-clock.sh $(abspath $(B)/gromo) $(CLOCK_BIN)
 
+# The builds inside make test use every core (NPROC) even when make test
+# itself was started without -j; scripts/run-tests.sh runs as many test
+# programs at once (GROMO_TEST_JOBS overrides).
+NPROC := $(shell nproc 2>/dev/null || echo 1)
 test: deps-test
 	$(MAKE) web
-	$(MAKE) VARIANT=release check
-	$(MAKE) VARIANT=release check-clock
-	$(MAKE) VARIANT=asan check
+	$(MAKE) -j$(NPROC) VARIANT=release check
+	$(MAKE) -j$(NPROC) VARIANT=release check-clock
+	$(MAKE) -j$(NPROC) VARIANT=asan check
 	$(MAKE) VARIANT=release web-check
 
 run: deps

@@ -18,6 +18,7 @@
 #include "gromo/app.h"
 #include "gromo/gazetteer.h"
 #include "gromo/models.h"
+#include "gromo/routes.h"
 #include "gromo/store.h"
 #include "gromo/timeutil.h"
 #include "ml/ml_int.h"

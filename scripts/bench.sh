@@ -1,6 +1,6 @@
 #!/bin/sh
 # Benchmarks of the foundation, printing figures (docs/benchmarks.md).
-#   scripts/bench.sh [all|generate|sales_add|health|modes|ratelimit|train|goals|upload|predict|regions|insights|web|hostile]
+#   scripts/bench.sh [all|generate|sales_add|health|modes|ratelimit|store|gazetteer|train|goals|upload|predict|regions|insights|web|hostile]
 # Uses loopback ports only; every load is bounded in time.
 set -eu
 cd "$(dirname "$0")/.."
@@ -148,6 +148,18 @@ bench_ratelimit() {
     stop_server
     echo "ratelimit: run $run: off $off req/s, on $on req/s"
   done
+  echo
+}
+
+# The store's insert rate and ping: SQLite, then PostgreSQL beside a
+# throwaway server (scripts/with-pg.sh) when PostgreSQL 15 is installed.
+bench_store() {
+  echo "== the store: 200,000 sales in batches of 10,000, then 10,000 pings"
+  $B/bench/bench_store
+  if [ -x /usr/lib/postgresql/15/bin/initdb ]; then
+    scripts/with-pg.sh sh -c "$B/bench/bench_store \"\${GROMO_TEST_PG}gromo\"" 2>/dev/null ||
+      echo "store: the PostgreSQL run failed" >&2
+  fi
   echo
 }
 
@@ -355,6 +367,8 @@ case "$what" in
   health) bench_health ;;
   modes) bench_modes ;;
   ratelimit) bench_ratelimit ;;
+  store) bench_store ;;
+  gazetteer) $B/bench/bench_gazetteer ;;
   train) bench_train ;;
   goals) bench_goals ;;
   upload) bench_upload ;;
@@ -363,6 +377,6 @@ case "$what" in
   insights) $B/bench/bench_insights "$tmp" ;;
   web) bench_web ;;
   hostile) bench_hostile ;;
-  all) bench_generate; bench_sales_add; bench_health; bench_modes; bench_ratelimit; bench_train; bench_goals; bench_upload; bench_predict; $B/bench/bench_cluster; $B/bench/bench_insights "$tmp"; bench_web; bench_hostile ;;
-  *) echo "usage: $0 [all|generate|sales_add|health|modes|ratelimit|train|goals|upload|predict|regions|insights|web|hostile]" >&2; exit 2 ;;
+  all) bench_generate; bench_sales_add; bench_health; bench_modes; bench_ratelimit; bench_store; $B/bench/bench_gazetteer; bench_train; bench_goals; bench_upload; bench_predict; $B/bench/bench_cluster; $B/bench/bench_insights "$tmp"; bench_web; bench_hostile ;;
+  *) echo "usage: $0 [all|generate|sales_add|health|modes|ratelimit|store|gazetteer|train|goals|upload|predict|regions|insights|web|hostile]" >&2; exit 2 ;;
 esac

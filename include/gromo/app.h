@@ -29,6 +29,7 @@ struct model_holder;
 struct trainer;
 struct server;
 struct spool;
+struct route;
 
 /* How libmicrohttpd runs: see docs/operations.md for the measurements. */
 enum http_mode {
@@ -66,6 +67,10 @@ struct app_config {
                            docs/); see docs/web.md */
 };
 
+/* The defaults of every setting but the rate limits and the spool's bound,
+ * which are left zero (no limit): the caller sets them (gromo serve:
+ * rate_rules_default, SPOOL_DEFAULT_MAX), so this core module calls nothing
+ * of the layers above it. */
 void app_config_defaults(struct app_config *c);
 /* Parses a mode name ("epoll-pool", ...). 0 or -1. */
 int http_mode_parse(const char *s, enum http_mode *out);
@@ -82,6 +87,9 @@ struct app {
   struct trainer *trainer;                  /* training jobs; NULL: none here */
   struct server *server;                    /* the HTTP server; NULL: none */
   struct spool *spool;                      /* upload files; NULL: the default */
+  const struct route *routes;               /* the table served (gromo_routes);
+                                               NULL: /metrics, /stats and
+                                               /openapi.json answer 503 */
   int64_t started_mono_us;
   int64_t started_unix;
 };

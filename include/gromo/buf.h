@@ -22,7 +22,11 @@ void buf_init(struct buf *b, size_t limit);
 int buf_append(struct buf *b, const void *p, size_t n) GROMO_WUR;
 int buf_puts(struct buf *b, const char *s) GROMO_WUR;
 int buf_printf(struct buf *b, const char *fmt, ...) GROMO_PRINTF(2, 3) GROMO_WUR;
-/* Appends s as the inside of a JSON string (no quotes added). */
+/* Appends s as the inside of a JSON string (no quotes added): the escapes
+ * RFC 8259 requires and no others, as jansson writes them: '"', '\\' and
+ * the control characters below 0x20 ("\n", "\r", "\t", else "\u00XX");
+ * DEL (0x7f) and bytes above it are copied as they are. The one JSON string
+ * escaper of the service. */
 int buf_json_escape(struct buf *b, const char *s, size_t n) GROMO_WUR;
 /* Makes room for n more bytes without changing the content (a hint: 0 or
  * -1 as buf_append). */

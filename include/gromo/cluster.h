@@ -1,4 +1,4 @@
-/* Regions of SPEC §4 as an algorithm: points on the sphere (pincodes, by
+/* Regions of docs/rules.md §4 as an algorithm: points on the sphere (pincodes, by
  * their gazetteer coordinates) that also carry a demand pattern are grouped
  * into clusters that are spatially compact and alike in demand. Nothing here
  * knows about sales or the store: the caller builds the pattern vectors.

@@ -24,7 +24,7 @@ struct gen; /* opaque; borrows the gazetteer, which must outlive it */
 
 int gen_new(const struct gaz *g, const struct gen_config *cfg, struct gen **out,
             struct gerr *err) GROMO_WUR;
-/* The next record, valid per SPEC §2 (city left "" to be filled from the
+/* The next record, valid per docs/rules.md §2 (city left "" to be filled from the
  * gazetteer). */
 void gen_next(struct gen *gen, struct sale *out);
 void gen_free(struct gen *gen);

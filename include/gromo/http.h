@@ -73,7 +73,7 @@ int resp_budget_error(struct resp *rs);
 
 /* What a handler answers. Exactly one of the body forms is used:
  * - success envelope: data (json, owned) or data_raw (JSON text) + message
- * - bare JSON (json_bare, owned), for the seed's /health shape
+ * - bare JSON (json_bare, owned), for /health's shape (docs/rules.md §5)
  * - error: err + details (owned), rendered by http_render_error()
  * - raw bytes with content_type (exports) */
 struct resp {
@@ -199,9 +199,6 @@ struct route {
   const struct stream_ops *stream; /* ROUTE_STREAM routes */
   const struct route_doc *doc;     /* for /openapi.json; NULL: undocumented */
 };
-
-/* The service's route table, terminated by a zeroed entry. */
-extern const struct route gromo_routes[];
 
 /* Finds the route for method + path. Returns the route, or NULL with
  * *status 404 (no such path) or 405 (path exists, method does not; then

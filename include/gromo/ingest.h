@@ -15,6 +15,43 @@ const char *ingest_format_name(enum ingest_format f);
 /* From the file name's extension, then the first bytes. */
 enum ingest_format ingest_detect(const char *name, const char *head, size_t n);
 
+/* ---- Which format (src/ingest/detect.c) ------------------------------
+ * The formats of a sales file, as gromo import and POST /sales/upload
+ * decide them: a known media type says, else the file name's extension
+ * (.csv .tsv .txt .json .ndjson .jsonl .xlsx .xls, any case), else the
+ * first bytes (the zip signature: XLSX; the OLE2 signature: XLS; '[' or '{'
+ * after a BOM and blanks: a JSON array or NDJSON; anything else: CSV). */
+enum ingest_file { FILE_UNKNOWN = 0, FILE_CSV, FILE_JSON, FILE_NDJSON, FILE_XLSX, FILE_XLS };
+
+/* "csv", "json", "ndjson", "xlsx", "xls" ("unknown"). */
+const char *ingest_file_name(enum ingest_file f);
+/* From a media type ("text/csv; charset=utf-8"); FILE_UNKNOWN when type is
+ * NULL or none of the above (application/octet-stream says nothing). */
+enum ingest_file ingest_file_of_type(const char *type);
+/* From a file name's extension; FILE_UNKNOWN when it has none we know. */
+enum ingest_file ingest_file_of_name(const char *name);
+/* From the first bytes of the file (head[n], n may be 0): never unknown. */
+enum ingest_file ingest_file_of_bytes(const char *head, size_t n);
+/* The three in turn; type and name may be NULL. Never FILE_UNKNOWN. */
+enum ingest_file ingest_file_detect(const char *type, const char *name, const char *head,
+                                    size_t n);
+
+/* ---- NDJSON, one line at a time (src/ingest/json.c) -------------------
+ * The longest line read as a record; a longer one is rejected as a record
+ * without being parsed (ingest_ndjson_too_long). */
+#define INGEST_NDJSON_LINE_MAX (1 << 20)
+
+/* One NDJSON line, without its '\n' (p need not be NUL-terminated): blanks
+ * and a '\r' around it are ignored. 0 for a blank line (no record); 1 for
+ * a record, with *valid set and, when not valid, the problems in *pr
+ * (malformed JSON is a problem of the record, naming the column counted
+ * from the line's start). The one reading of an NDJSON line: the file
+ * reader below and POST /sales/upload both use it. */
+int ingest_ndjson_line(const char *p, size_t n, const struct sale_rules *rules,
+                       struct sale *out, int *valid, struct sale_problems *pr);
+/* The problem of a line longer than INGEST_NDJSON_LINE_MAX, in *pr. */
+void ingest_ndjson_too_long(struct sale_problems *pr);
+
 struct ingest_reader; /* opaque */
 
 /* A reader over data[len] (borrowed: must outlive the reader). */

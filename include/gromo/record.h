@@ -1,10 +1,9 @@
-/* The sales record of SPEC §2 and its validation. Every reader (JSON body,
+/* The sales record of docs/rules.md §2 and its validation. Every reader (JSON body,
  * NDJSON, CSV, spreadsheets) turns its input into struct sale through these
  * functions, so the rules live in one place. */
 #ifndef GROMO_RECORD_H
 #define GROMO_RECORD_H
 
-#include <jansson.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -79,11 +78,11 @@ struct sale_rules {
   int64_t now_ist_ms;
 };
 
-/* Validates a JSON object against SPEC §2 into *out. Unknown members are
- * ignored; a JSON null counts as absent. Returns 0 when valid, -1 when not
- * (the reasons are in *pr, which is cleared first). */
-int sale_from_json(const json_t *obj, const struct sale_rules *rules,
-                   struct sale *out, struct sale_problems *pr);
+/* The number rules of customer_age (an integer from SALE_AGE_MIN to
+ * SALE_AGE_MAX) and customer_income (0 to SALE_INCOME_MAX): 0, or -1 with
+ * the problem appended. For the text and JSON setters. */
+int sale_number_set(struct sale *out, enum sale_field f, double v,
+                    struct sale_problems *pr);
 
 /* Text setters for readers of tabular files: s need not be NUL-terminated.
  * An empty (or all-blank) text means absent. Begin with sale_text_begin(),
@@ -108,7 +107,7 @@ int sale_json_set_real(struct sale *out, enum sale_field f, double v,
 int sale_json_set_wrong_type(struct sale *out, enum sale_field f,
                              const char *type, struct sale_problems *pr);
 
-/* Date parsing per SPEC §2: "YYYY-MM-DD", "YYYY-MM-DDTHH:MM:SS[.fff][Z|±HH:MM]",
+/* Date parsing per docs/rules.md §2: "YYYY-MM-DD", "YYYY-MM-DDTHH:MM:SS[.fff][Z|±HH:MM]",
  * "YYYY-MM-DD HH:MM:SS[.fff]". On success *ist_ms is IST milliseconds and 0
  * is returned; on failure -1 and a reason in why[120]. Range is not checked. */
 int sale_parse_date(const char *s, size_t n, int64_t *ist_ms, char why[120]);
@@ -116,11 +115,11 @@ int sale_parse_date(const char *s, size_t n, int64_t *ist_ms, char why[120]);
 /* 0 if s is a valid India Post PIN (6 digits, first 1-9). */
 int sale_parse_pincode(const char *s, size_t n, int32_t *pin);
 
-/* Writes the record as a JSON object (the seed's field names; date as
- * "YYYY-MM-DD HH:MM:SS[.fff]"; absent agent_id/id omitted). city_fallback is
- * used when the record has no city (may be NULL). */
-json_t *sale_to_json(const struct sale *s, const char *city_fallback);
-/* The same object appended as text to *b, without jansson (hot path). */
+/* The record as a JSON object appended as text to *b: the field names of
+ * docs/records.md; date as "YYYY-MM-DD HH:MM:SS[.fff]"; absent agent_id/id
+ * omitted. city_fallback is used when the record has no city (may be
+ * NULL). The one writer of a record's JSON (record_json.c); sale_to_json
+ * in record_json.h reads its text back. */
 int sale_to_json_buf(const struct sale *s, const char *city_fallback,
                      struct buf *b) GROMO_WUR;
 

@@ -26,7 +26,7 @@ int sample_insert(struct store *db, const struct gaz *g, size_t count,
 /* The end instant for a last day given as "YYYY-MM-DD" (`gromo generate
  * --end`, `?end=`): the last millisecond of that day, IST. The day must be
  * from 2000-01-01 to the day of now_ist_ms, so that every record is valid
- * (SPEC §2: not before 2000, not more than a day in the future). 0, or -1
+ * (docs/rules.md §2: not before 2000, not more than a day in the future). 0, or -1
  * when s is no such date. */
 int sample_end_parse(const char *s, int64_t now_ist_ms, int64_t *end_ist_ms) GROMO_WUR;
 

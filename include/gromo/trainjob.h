@@ -23,7 +23,7 @@ struct trainer; /* opaque */
 struct train_options {
   int rounds;  /* boosting rounds per model */
   int origins; /* rolling as-of dates */
-  int regions; /* SPEC §4 regions; 0: chosen from the data */
+  int regions; /* docs/rules.md §4 regions; 0: chosen from the data */
 };
 
 /* db: the store URI (jobs and the watch open their own connections);

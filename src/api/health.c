@@ -1,7 +1,7 @@
-/* GET /health and GET /version. /health keeps the seed's bare shape
- * ({"checks":{...},"status":"healthy"}) with checks.database in place of the
- * seed's checks.mongodb. It is polled by load balancers, so it costs one
- * prepared query and a look at the serving model suite. */
+/* GET /health and GET /version. /health answers a bare body, not the
+ * envelope ({"checks":{...},"status":"healthy"}, docs/rules.md §5). It is
+ * polled by load balancers, so it costs one prepared query and a look at
+ * the serving model suite. */
 #include <stdio.h>
 
 #include "api/api.h"

@@ -11,7 +11,7 @@
 #include "gromo/timeutil.h"
 
 int api_metrics(struct req *rq, struct resp *rs) {
-  if (!rq->app || !rq->app->metrics)
+  if (!rq->app || !rq->app->metrics || !rq->app->routes)
     return resp_error(rs, GERR_UNAVAILABLE, NULL, "metrics are not collected");
   struct gerr err;
   struct metrics_gauges g = {.sales_records = -1,
@@ -37,16 +37,16 @@ int api_metrics(struct req *rq, struct resp *rs) {
     g.inflight_refused = lim.inflight_refused;
     g.header_timeouts = lim.header_timeouts;
   }
-  if (metrics_render(rq->app->metrics, gromo_routes, &g, &rs->body) < 0)
+  if (metrics_render(rq->app->metrics, rq->app->routes, &g, &rs->body) < 0)
     return resp_error(rs, GERR_INTERNAL, NULL, "out of memory");
   rs->content_type = "text/plain; version=0.0.4; charset=utf-8";
   return 0;
 }
 
 int api_stats(struct req *rq, struct resp *rs) {
-  if (!rq->app || !rq->app->metrics)
+  if (!rq->app || !rq->app->metrics || !rq->app->routes)
     return resp_error(rs, GERR_UNAVAILABLE, NULL, "statistics are not collected");
-  json_t *data = metrics_stats(rq->app->metrics, gromo_routes, (int64_t)time(NULL));
+  json_t *data = metrics_stats(rq->app->metrics, rq->app->routes, (int64_t)time(NULL));
   if (!data)
     return resp_error(rs, GERR_INTERNAL, NULL, "out of memory");
   return resp_ok(rs, data, "usage over the last 24 hours");

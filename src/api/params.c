@@ -4,20 +4,10 @@
 #include <strings.h>
 
 #include "api/api.h"
+#include "gromo/parse.h"
 
 int param_int(const char *s, long long lo, long long hi, long long *out) {
-  if (!s || !*s || strlen(s) > 20)
-    return -1;
-  for (const char *p = (*s == '-' ? s + 1 : s); *p; p++)
-    if (*p < '0' || *p > '9')
-      return -1;
-  errno = 0;
-  char *end = NULL;
-  long long v = strtoll(s, &end, 10);
-  if (errno || *end || v < lo || v > hi)
-    return -1;
-  *out = v;
-  return 0;
+  return parse_int_range(s, lo, hi, out);
 }
 
 int param_bool(const char *s, int def) {

@@ -1,5 +1,5 @@
 /* GET /regions, GET /regions?pincode=P and GET /regions/{region_id}: the
- * serving suite's regions (SPEC §4), whose summaries were rendered once
+ * serving suite's regions (docs/rules.md §4), whose summaries were rendered once
  * when the suite was trained or loaded. */
 #include <stdlib.h>
 #include <string.h>

@@ -4,6 +4,7 @@
 
 #include "api/api.h"
 #include "gromo/app.h"
+#include "gromo/record_json.h"
 #include "gromo/sample.h"
 #include "gromo/timeutil.h"
 

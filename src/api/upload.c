@@ -28,16 +28,14 @@
  * each). */
 #define UPLOAD_BATCH 2000
 #define UPLOAD_DETAILS_MAX 1000
-#define NDJSON_LINE_MAX (1 << 20)
+#define NDJSON_LINE_MAX INGEST_NDJSON_LINE_MAX
 
-enum fmt { FMT_UNKNOWN, FMT_CSV, FMT_JSON, FMT_NDJSON, FMT_XLSX, FMT_XLS };
-static const char *const fmt_names[] = {"unknown", "csv", "json", "ndjson", "xlsx", "xls"};
 
 struct upload {
   struct req *rq;
   int atomic;
-  enum fmt fmt;
-  enum fmt declared;  /* from the Content-Type, then the file name */
+  enum ingest_file fmt;
+  enum ingest_file declared;  /* from the Content-Type, then the file name */
   struct sale_rules rules;
   struct jsonrec *jr;
   struct csvrec *cr;
@@ -51,58 +49,6 @@ struct upload {
   json_t *invalid;
   struct gerr err;
 };
-
-static enum fmt fmt_from_type(const char *ct) {
-  if (!ct)
-    return FMT_UNKNOWN;
-  while (*ct == ' ')
-    ct++;
-  size_t n = strcspn(ct, "; ");
-  static const struct {
-    const char *type;
-    enum fmt fmt;
-  } types[] = {
-      {"text/csv", FMT_CSV},
-      {"application/csv", FMT_CSV},
-      {"text/tab-separated-values", FMT_CSV},
-      {"application/json", FMT_JSON},
-      {"application/x-ndjson", FMT_NDJSON},
-      {"application/ndjson", FMT_NDJSON},
-      {"application/jsonl", FMT_NDJSON},
-      {"application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", FMT_XLSX},
-      {"application/vnd.ms-excel", FMT_XLS},
-  };
-  for (size_t i = 0; i < sizeof types / sizeof types[0]; i++)
-    if (strlen(types[i].type) == n && !strncasecmp(ct, types[i].type, n))
-      return types[i].fmt;
-  return FMT_UNKNOWN;
-}
-
-static enum fmt fmt_from_name(const char *name) {
-  const char *dot = name ? strrchr(name, '.') : NULL;
-  if (!dot)
-    return FMT_UNKNOWN;
-  static const struct {
-    const char *ext;
-    enum fmt fmt;
-  } exts[] = {{".csv", FMT_CSV},       {".tsv", FMT_CSV},       {".txt", FMT_CSV},
-              {".json", FMT_JSON},     {".ndjson", FMT_NDJSON}, {".jsonl", FMT_NDJSON},
-              {".xlsx", FMT_XLSX},     {".xls", FMT_XLS}};
-  for (size_t i = 0; i < sizeof exts / sizeof exts[0]; i++)
-    if (!strcasecmp(dot, exts[i].ext))
-      return exts[i].fmt;
-  return FMT_UNKNOWN;
-}
-
-/* From the first bytes, when neither the type nor the name said. */
-static enum fmt fmt_from_bytes(const char *p, size_t n) {
-  if (n >= 4 && !memcmp(p, "PK\x03\x04", 4))
-    return FMT_XLSX;
-  if (n >= 4 && !memcmp(p, "\xD0\xCF\x11\xE0", 4))
-    return FMT_XLS;
-  enum ingest_format jf = ingest_detect(NULL, p, n);
-  return jf == INGEST_JSON_ARRAY ? FMT_JSON : jf == INGEST_NDJSON ? FMT_NDJSON : FMT_CSV;
-}
 
 static struct spool *upload_spool(const struct upload *u) {
   return u->rq->app ? u->rq->app->spool : NULL;
@@ -151,28 +97,13 @@ static int ndjson_line(struct upload *u) {
   u->line_no++;
   const char *p = u->line.data ? u->line.data : "";
   size_t n = u->line.len;
-  while (n && (p[n - 1] == '\r' || p[n - 1] == ' ' || p[n - 1] == '\t'))
-    n--;
-  while (n && (*p == ' ' || *p == '\t'))
-    p++, n--;
   if (u->line_no == 1 && n >= 3 && !memcmp(p, "\xEF\xBB\xBF", 3))
     p += 3, n -= 3;
-  int rc = 0;
-  if (n) {
-    struct sale rec;
-    struct sale_problems pr;
-    json_error_t je;
-    json_t *j = json_loadb(p, n, JSON_REJECT_DUPLICATES, &je);
-    if (!j) {
-      sale_problems_clear(&pr);
-      sale_problem_add(&pr, SF_RECORD, "malformed JSON at column %d: %s", je.column, je.text);
-      rc = on_record(u, u->line_no, "row", &rec, 0, &pr);
-    } else {
-      int ok = sale_from_json(j, &u->rules, &rec, &pr) == 0;
-      json_decref(j);
-      rc = on_record(u, u->line_no, "row", &rec, ok, &pr);
-    }
-  }
+  struct sale rec;
+  struct sale_problems pr;
+  int valid, rc = 0;
+  if (ingest_ndjson_line(p, n, &u->rules, &rec, &valid, &pr))
+    rc = on_record(u, u->line_no, "row", &rec, valid, &pr);
   buf_reset(&u->line);
   return rc;
 }
@@ -183,8 +114,7 @@ static int reject_long_line(struct upload *u) {
   struct sale rec;
   struct sale_problems pr;
   memset(&rec, 0, sizeof rec);
-  sale_problems_clear(&pr);
-  sale_problem_add(&pr, SF_RECORD, "the line is longer than %d bytes", NDJSON_LINE_MAX);
+  ingest_ndjson_too_long(&pr);
   u->skip_line = 0;
   buf_reset(&u->line);
   return on_record(u, ++u->line_no, "row", &rec, 0, &pr);
@@ -227,8 +157,8 @@ static int upload_open(struct req *rq, struct resp *rs, void **state) {
   const char *ct = rq->content_type;
   if (ct && !strncasecmp(ct, "multipart/form-data", 19))
     ct = NULL; /* the part says */
-  u->declared = fmt_from_type(ct);
-  if (ct && u->declared == FMT_UNKNOWN && strncasecmp(ct, "application/octet-stream", 24))
+  u->declared = ingest_file_of_type(ct);
+  if (ct && u->declared == FILE_UNKNOWN && strncasecmp(ct, "application/octet-stream", 24))
     return resp_error(rs, GERR_MEDIA_TYPE, NULL,
                       "cannot read %.80s: send CSV, XLSX, XLS, a JSON array or NDJSON", ct);
   if (!u->invalid)
@@ -239,28 +169,28 @@ static int upload_open(struct req *rq, struct resp *rs, void **state) {
 static int upload_part(void *state, const char *filename, const char *ctype,
                        struct resp *rs) {
   struct upload *u = state;
-  enum fmt f = fmt_from_type(ctype);
-  if (f == FMT_UNKNOWN)
-    f = fmt_from_name(filename);
-  if (f != FMT_UNKNOWN)
+  enum ingest_file f = ingest_file_of_type(ctype);
+  if (f == FILE_UNKNOWN)
+    f = ingest_file_of_name(filename);
+  if (f != FILE_UNKNOWN)
     u->declared = f;
   return 0;
 }
 
 /* Decides the format on the first bytes and starts its reader. */
 static int start_reader(struct upload *u, const char *p, size_t n, struct resp *rs) {
-  u->fmt = u->declared != FMT_UNKNOWN ? u->declared : fmt_from_bytes(p, n);
+  u->fmt = u->declared != FILE_UNKNOWN ? u->declared : ingest_file_of_bytes(p, n);
   switch (u->fmt) {
-  case FMT_CSV:
+  case FILE_CSV:
     if (csvrec_new(&u->rules, NULL, on_tab_row, u, &u->cr, &u->err) < 0)
       return resp_error_from(rs, &u->err);
     return 0;
-  case FMT_JSON:
+  case FILE_JSON:
     if (jsonrec_new(&u->rules, on_json_record, u, &u->jr) < 0)
       return resp_error(rs, GERR_INTERNAL, NULL, "out of memory");
     return 0;
-  case FMT_XLSX:
-  case FMT_XLS:
+  case FILE_XLSX:
+  case FILE_XLS:
     if (spool_file_new(upload_spool(u), &u->raw, &u->err) < 0)
       return upload_fail(rs, &u->err);
     return 0;
@@ -273,17 +203,17 @@ static int upload_chunk(void *state, const char *p, size_t n, struct resp *rs) {
   struct upload *u = state;
   if (!n)
     return 0;
-  if (u->fmt == FMT_UNKNOWN && start_reader(u, p, n, rs) < 0)
+  if (u->fmt == FILE_UNKNOWN && start_reader(u, p, n, rs) < 0)
     return -1;
   int rc = 0;
   switch (u->fmt) {
-  case FMT_CSV:
+  case FILE_CSV:
     rc = csvrec_feed(u->cr, p, n, &u->err);
     break;
-  case FMT_JSON:
+  case FILE_JSON:
     rc = jsonrec_feed(u->jr, p, n, &u->err);
     break;
-  case FMT_NDJSON:
+  case FILE_NDJSON:
     rc = feed_ndjson(u, p, n);
     break;
   default:
@@ -305,7 +235,7 @@ static int reject(struct upload *u, struct resp *rs) {
 }
 
 static int answer(struct upload *u, struct resp *rs) {
-  json_t *data = json_pack("{s:s,s:I,s:I,s:I,s:I,s:o}", "format", fmt_names[u->fmt],
+  json_t *data = json_pack("{s:s,s:I,s:I,s:I,s:I,s:o}", "format", ingest_file_name(u->fmt),
                            "records", (json_int_t)u->records, "inserted_count",
                            (json_int_t)u->inserted, "duplicate_count",
                            (json_int_t)u->duplicates, "rejected_count",
@@ -396,7 +326,7 @@ static int upload_finish(void *ctx, struct resp *rs) {
   struct upload *u = ctx;
   if (u->raw) {
     size_t rows = 0;
-    int rc = u->fmt == FMT_XLSX ? xlsxrec_read(spool_file_path(u->raw), &u->rules, NULL,
+    int rc = u->fmt == FILE_XLSX ? xlsxrec_read(spool_file_path(u->raw), &u->rules, NULL,
                                                on_tab_row, u, &rows, &u->err)
                                 : xlsrec_read(spool_file_path(u->raw), &u->rules, NULL,
                                               on_tab_row, u, &rows, &u->err);
@@ -417,19 +347,19 @@ static int upload_close(void *state, struct req *rq, struct resp *rs) {
   int rc = 0;
   gerr_clear(&u->err);
   switch (u->fmt) {
-  case FMT_UNKNOWN:
+  case FILE_UNKNOWN:
     return resp_error(rs, GERR_INVALID_INPUT, NULL, "the file is empty");
-  case FMT_CSV:
+  case FILE_CSV:
     rc = csvrec_finish(u->cr, &u->err);
     break;
-  case FMT_JSON:
+  case FILE_JSON:
     rc = jsonrec_finish(u->jr, &u->err);
     break;
-  case FMT_NDJSON:
+  case FILE_NDJSON:
     rc = u->skip_line ? reject_long_line(u) : u->line.len ? ndjson_line(u) : 0;
     break;
-  case FMT_XLSX:
-  case FMT_XLS:
+  case FILE_XLSX:
+  case FILE_XLS:
     rc = spool_file_flush(u->raw, &u->err);
     break;
   }

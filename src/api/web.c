@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "api/api.h"
+#include "core/wire.h"
 #include "gromo/app.h"
 
 #define WEB_NAME_MAX 128
@@ -208,21 +209,25 @@ static pthread_once_t openapi_once = PTHREAD_ONCE_INIT;
 static char *openapi_text;
 static size_t openapi_len;
 static char openapi_etag[24];
+/* The table the document is made from: the app's, set before the first
+ * openapi_build (one process serves one table). */
+static const struct route *openapi_routes;
 
 static void openapi_build(void) {
-  json_t *doc = openapi_document(gromo_routes);
+  json_t *doc = openapi_document(openapi_routes);
   openapi_text = doc ? json_dumps(doc, JSON_INDENT(1) | JSON_PRESERVE_ORDER) : NULL;
   json_decref(doc);
   if (!openapi_text)
     return;
   openapi_len = strlen(openapi_text);
-  uint64_t h = 0xcbf29ce484222325ULL; /* FNV-1a */
-  for (size_t i = 0; i < openapi_len; i++)
-    h = (h ^ (unsigned char)openapi_text[i]) * 0x100000001b3ULL;
+  uint64_t h = wire_fnv1a64((const unsigned char *)openapi_text, openapi_len);
   snprintf(openapi_etag, sizeof openapi_etag, "\"%016llx\"", (unsigned long long)h);
 }
 
 int api_openapi(struct req *rq, struct resp *rs) {
+  if (!rq->app || !rq->app->routes)
+    return resp_error(rs, GERR_UNAVAILABLE, NULL, "no route table to describe");
+  openapi_routes = rq->app->routes;
   pthread_once(&openapi_once, openapi_build);
   if (!openapi_text)
     return resp_error(rs, GERR_INTERNAL, NULL, "the API description could not be made");

@@ -7,6 +7,7 @@
 
 #include "cli/cli.h"
 #include "gromo/gazetteer.h"
+#include "gromo/parse.h"
 #include "gromo/sample.h"
 #include "gromo/store.h"
 #include "gromo/timeutil.h"
@@ -53,16 +54,13 @@ int cmd_generate(int argc, char **argv) {
   }
   if (optind + 1 != argc)
     return cli_usage_error("generate", "give exactly one count N");
-  char *end = NULL;
-  errno = 0;
-  long long count = strtoll(argv[optind], &end, 10);
-  if (errno || *end || end == argv[optind] || count < 1 || count > SAMPLE_MAX)
+  long long count;
+  if (parse_int_range(argv[optind], 1, SAMPLE_MAX, &count) < 0)
     return cli_usage_error("generate", "N must be an integer from 1 to %d", SAMPLE_MAX);
   uint64_t seed = sample_random_seed();
   if (seed_s) {
-    errno = 0;
-    long long s = strtoll(seed_s, &end, 10);
-    if (errno || *end || end == seed_s || s < 0 || s > (1LL << 53) - 1)
+    long long s;
+    if (parse_int_range(seed_s, 0, (1LL << 53) - 1, &s) < 0)
       return cli_usage_error("generate", "seed must be an integer from 0 to 2^53-1");
     seed = (uint64_t)s;
   }

@@ -235,21 +235,16 @@ static int import_row(void *ctx, size_t row, const struct sale *rec, int valid,
   return 0;
 }
 
-static int is_ext(const char *path, const char *ext) {
-  size_t n = strlen(path), m = strlen(ext);
-  return n > m && strcasecmp(path + n - m, ext) == 0;
-}
-
 /* XLSX and XLS are read from the file; CSV through its streaming reader,
  * fed in bounded pieces as an upload arrives. */
-static int import_table(struct import_run *ir, struct input *in, int kind, char *chunk,
-                        struct gerr *err) {
+static int import_table(struct import_run *ir, struct input *in, enum ingest_file f,
+                        char *chunk, struct gerr *err) {
   struct sale_rules rules = {.now_ist_ms = now_ist_ms()};
   struct tab_ctx t = {.ir = ir, .path = in->name, .err = err};
   size_t rows = 0;
-  if (kind == 'x')
+  if (f == FILE_XLSX)
     return xlsxrec_read(in->path, &rules, NULL, import_row, &t, &rows, err) < 0 ? -1 : 0;
-  if (kind == 'l')
+  if (f == FILE_XLS)
     return xlsrec_read(in->path, &rules, NULL, import_row, &t, &rows, err) < 0 ? -1 : 0;
   struct csvrec *c = NULL;
   int rc = csvrec_new(&rules, NULL, import_row, &t, &c, err);
@@ -304,33 +299,14 @@ static int import_json(struct import_run *ir, struct input *in, enum ingest_form
   return rc;
 }
 
-/* The format of a file: from its name, then from its first bytes (as an
- * upload without a content type). 'x' XLSX, 'l' XLS, 0 CSV, or 'j' with
- * *fmt the JSON kind (a .json file says which by its first character). */
-static int kind_of(const char *path, const char *data, size_t len, enum ingest_format *fmt) {
-  static const struct {
-    const char *ext;
-    int kind;
-  } exts[] = {{".csv", 0},    {".tsv", 0},     {".txt", 0},    {".xlsx", 'x'},
-              {".xls", 'l'},  {".json", 'j'},  {".ndjson", 'n'}, {".jsonl", 'n'}};
-  size_t head = len < 4096 ? len : 4096;
-  int kind = -1;
-  for (size_t i = 0; i < sizeof exts / sizeof exts[0] && kind < 0; i++)
-    if (is_ext(path, exts[i].ext))
-      kind = exts[i].kind;
-  if (kind < 0) {
-    if (len >= 4 && !memcmp(data, "PK\x03\x04", 4))
-      return 'x';
-    if (len >= 4 && !memcmp(data, "\xD0\xCF\x11\xE0", 4))
-      return 'l';
-    *fmt = ingest_detect(NULL, data, head);
-    return *fmt == INGEST_UNKNOWN ? 0 : 'j';
-  }
-  if (kind == 'n')
-    *fmt = INGEST_NDJSON;
-  else if (kind == 'j')
-    *fmt = ingest_detect(NULL, data, head) == INGEST_NDJSON ? INGEST_NDJSON : INGEST_JSON_ARRAY;
-  return kind == 'n' ? 'j' : kind;
+/* The format of a file: from its name, then from its first bytes, as an
+ * upload without a media type (ingest_file_detect). A .json file whose
+ * first character is '{' is read as NDJSON. */
+static enum ingest_file format_of(const char *path, const char *head, size_t n) {
+  enum ingest_file f = ingest_file_detect(NULL, path, head, n);
+  if (f == FILE_JSON && ingest_detect(NULL, head, n) == INGEST_NDJSON)
+    f = FILE_NDJSON;
+  return f;
 }
 
 /* One input into the writer. Errors are prefixed with the file's name,
@@ -346,9 +322,10 @@ static int import_file(struct import_run *ir, struct input *in, char *chunk,
     rc = gerr_set(err, GERR_INVALID_INPUT, "%s",
                   n < 0 ? strerror(errno) : "the file shrank while it was read");
   } else {
-    enum ingest_format fmt = INGEST_UNKNOWN;
-    int kind = kind_of(in->name, head, want, &fmt);
-    rc = kind == 'j' ? import_json(ir, in, fmt, err) : import_table(ir, in, kind, chunk, err);
+    enum ingest_file f = format_of(in->name, head, want);
+    rc = f == FILE_JSON     ? import_json(ir, in, INGEST_JSON_ARRAY, err)
+         : f == FILE_NDJSON ? import_json(ir, in, INGEST_NDJSON, err)
+                            : import_table(ir, in, f, chunk, err);
   }
   struct gerr changed;
   if (!ir->store_failed && input_changed(in, &changed)) {

@@ -1,4 +1,4 @@
-/* gromo regions [ID]: the serving model version's regions (SPEC §4) as a
+/* gromo regions [ID]: the serving model version's regions (docs/rules.md §4) as a
  * table, or one region in full, read straight from the store. */
 #include <errno.h>
 #include <getopt.h>
@@ -11,6 +11,7 @@
 #include "cli/cli.h"
 #include "gromo/gazetteer.h"
 #include "gromo/models.h"
+#include "gromo/parse.h"
 #include "gromo/record.h"
 #include "gromo/store.h"
 
@@ -127,10 +128,7 @@ int cmd_regions(int argc, char **argv) {
   long long id = 0;
   int32_t pincode = 0;
   if (optind < argc) {
-    char *end = NULL;
-    errno = 0;
-    id = strtoll(argv[optind], &end, 10);
-    if (errno || end == argv[optind] || *end || id <= 0 || id > INT32_MAX)
+    if (parse_int_range(argv[optind], 1, INT32_MAX, &id) < 0)
       return cli_usage_error("regions", "ID must be a positive integer, not '%s'",
                              argv[optind]);
     if (++optind != argc)

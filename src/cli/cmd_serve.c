@@ -18,7 +18,9 @@
 #include "gromo/log.h"
 #include "gromo/metrics.h"
 #include "gromo/models.h"
+#include "gromo/parse.h"
 #include "gromo/ratelimit.h"
+#include "gromo/routes.h"
 #include "gromo/server.h"
 #include "gromo/spool.h"
 #include "gromo/store.h"
@@ -113,20 +115,18 @@ static void load_models(struct app *app) {
 }
 
 static int parse_uint(const char *s, unsigned long long max, unsigned long long *out) {
-  char *end = NULL;
-  errno = 0;
-  if (!s || !*s || *s == '-')
+  long long v;
+  if (parse_int_range(s, 0, (long long)max, &v) < 0)
     return -1;
-  unsigned long long v = strtoull(s, &end, 10);
-  if (errno || *end || v > max)
-    return -1;
-  *out = v;
+  *out = (unsigned long long)v;
   return 0;
 }
 
 int cmd_serve(int argc, char **argv) {
   struct app_config cfg;
   app_config_defaults(&cfg);
+  rate_rules_default(cfg.rates);
+  cfg.max_spool = SPOOL_DEFAULT_MAX;
   unsigned long long v;
   cfg.db = cli_env("GROMO_DB", cfg.db);
   cfg.bind = cli_env("GROMO_BIND", cfg.bind);
@@ -358,7 +358,8 @@ int cmd_serve(int argc, char **argv) {
     log_msg(LOG_ERROR, "startup", "out of memory");
     goto out;
   }
-  if (server_start(&app, gromo_routes, &srv, &err) < 0) {
+  app.routes = gromo_routes;
+  if (server_start(&app, app.routes, &srv, &err) < 0) {
     log_msg(LOG_ERROR, "startup", "%s", err.msg);
     goto out;
   }

@@ -9,6 +9,7 @@
 #include "cli/cli.h"
 #include "gromo/gazetteer.h"
 #include "gromo/models.h"
+#include "gromo/parse.h"
 #include "gromo/store.h"
 #include "gromo/timeutil.h"
 #include "gromo/trainjob.h"
@@ -33,10 +34,8 @@ static const char train_help[] =
     "  -h, --help        this help\n";
 
 static int parse_bounded(const char *s, long lo, long hi, int *out) {
-  char *end = NULL;
-  errno = 0;
-  long v = strtol(s, &end, 10);
-  if (errno || end == s || *end || v < lo || v > hi)
+  long long v;
+  if (parse_int_range(s, lo, hi, &v) < 0)
     return -1;
   *out = (int)v;
   return 0;

@@ -68,7 +68,7 @@ int buf_json_escape(struct buf *b, const char *s, size_t n) {
   size_t run = 0; /* start of the pending run of plain bytes */
   for (size_t i = 0; i < n; i++) {
     unsigned char c = (unsigned char)s[i];
-    if (c >= 0x20 && c != '"' && c != '\\' && c != 0x7f)
+    if (c >= 0x20 && c != '"' && c != '\\')
       continue;
     if (buf_append(b, s + run, i - run) < 0)
       return -1;

@@ -2,7 +2,6 @@
 #include <unistd.h>
 
 #include "gromo/app.h"
-#include "gromo/spool.h"
 
 void app_config_defaults(struct app_config *c) {
   memset(c, 0, sizeof *c);
@@ -15,7 +14,6 @@ void app_config_defaults(struct app_config *c) {
   c->max_body = (size_t)64 << 20;
   c->max_upload = (size_t)1 << 30;
   c->spool_dir = NULL;
-  c->max_spool = SPOOL_DEFAULT_MAX;
   c->conn_timeout = 30;
   c->max_conns = 1024;
   c->drain_secs = 30;
@@ -26,7 +24,6 @@ void app_config_defaults(struct app_config *c) {
   c->header_timeout = 10;
   c->max_inflight = (size_t)256 << 20;
   c->log_file = NULL;
-  rate_rules_default(c->rates);
   c->rate_limits_on = 1;
   c->web_root = GROMO_WEB_ROOT;
 }

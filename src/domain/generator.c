@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/rng.h"
 #include "gromo/timeutil.h"
 
 #define DEFAULT_DAYS 730
@@ -123,13 +124,8 @@ static const double online_by_product[NPRODUCTS] = {0.0, 0.45, -0.35};
 
 /* ---- random numbers ----------------------------------------------------- */
 
-/* splitmix64: seeds xoshiro and hashes keys into stable per-key values. */
-static uint64_t splitmix64(uint64_t *x) {
-  uint64_t z = (*x += 0x9e3779b97f4a7c15ULL);
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-  return z ^ (z >> 31);
-}
+/* splitmix64 (core/rng.h) seeds xoshiro and hashes keys into stable
+ * per-key values. */
 
 static uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
 
@@ -182,7 +178,7 @@ static double hash01(uint64_t seed, uint64_t key, uint64_t salt) {
   uint64_t x = seed ^ rotl(key * 0xd1b54a32d192ed03ULL, 17) ^
                (salt * 0x8cb92ba72f3d8dd7ULL);
   splitmix64(&x);
-  return (double)(splitmix64(&x) >> 11) * 0x1.0p-53;
+  return rng_unit(&x);
 }
 
 /* A stable standard normal for (seed, key, salt) (Box-Muller). */

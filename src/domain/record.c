@@ -1,4 +1,6 @@
-/* The sales record: text rules, dates, and rendering. See docs/records.md. */
+/* The sales record: its text and number rules, and dates. The JSON forms
+ * of a record are in record_json.c, which builds on these. See
+ * docs/records.md. */
 #include "gromo/record.h"
 
 #include <math.h>
@@ -366,7 +368,7 @@ int sale_text_set(struct sale *out, enum sale_field f, const char *s, size_t n,
       sale_problem_add(pr, f, "must be an integer");
       return -1;
     }
-    return sale_json_set_real(out, f, v, rules, pr);
+    return sale_number_set(out, f, v, pr);
   }
   case SF_CUSTOMER_INCOME: {
     double v;
@@ -374,7 +376,7 @@ int sale_text_set(struct sale *out, enum sale_field f, const char *s, size_t n,
       sale_problem_add(pr, f, "must be a number");
       return -1;
     }
-    return sale_json_set_real(out, f, v, rules, pr);
+    return sale_number_set(out, f, v, pr);
   }
   case SF_ID:
     if (n > SALE_ID_MAX) {
@@ -391,6 +393,33 @@ int sale_text_set(struct sale *out, enum sale_field f, const char *s, size_t n,
     return 0;
   default:
     return 0;
+  }
+}
+
+int sale_number_set(struct sale *out, enum sale_field f, double v,
+                    struct sale_problems *pr) {
+  switch (f) {
+  case SF_CUSTOMER_AGE:
+    if (!isfinite(v) || v != floor(v)) {
+      sale_problem_add(pr, f, "must be an integer");
+      return -1;
+    }
+    if (v < SALE_AGE_MIN || v > SALE_AGE_MAX) {
+      sale_problem_add(pr, f, "must be from %d to %d", SALE_AGE_MIN, SALE_AGE_MAX);
+      return -1;
+    }
+    out->customer_age = (int32_t)v;
+    return 0;
+  case SF_CUSTOMER_INCOME:
+    if (!isfinite(v) || v < 0 || v > SALE_INCOME_MAX) {
+      sale_problem_add(pr, f, "must be from 0 to 100000000");
+      return -1;
+    }
+    out->customer_income = v;
+    return 0;
+  default:
+    sale_problem_add(pr, f, "is not a number field");
+    return -1;
   }
 }
 
@@ -411,123 +440,4 @@ int sale_text_finish(struct sale *out, struct sale_problems *pr) {
       sale_problem_add(pr, f, "is required");
   }
   return pr->count ? -1 : 0;
-}
-
-int sale_from_json(const json_t *obj, const struct sale_rules *rules,
-                   struct sale *out, struct sale_problems *pr) {
-  sale_text_begin(out, pr);
-  if (!json_is_object(obj)) {
-    sale_problem_add(pr, SF_RECORD, "must be a JSON object");
-    return -1;
-  }
-  const char *key;
-  const json_t *v;
-  json_object_foreach((json_t *)obj, key, v) {
-    int f = -1;
-    for (int i = 0; i < SF_RECORD; i++)
-      if (!strcmp(key, field_names[i])) {
-        f = i;
-        break;
-      }
-    if (f < 0)
-      continue;
-    enum sale_field sf = (enum sale_field)f;
-    switch (json_typeof(v)) {
-    case JSON_STRING:
-      sale_json_set_string(out, sf, json_string_value(v), json_string_length(v),
-                           rules, pr);
-      break;
-    case JSON_INTEGER:
-      sale_json_set_integer(out, sf, json_integer_value(v), rules, pr);
-      break;
-    case JSON_REAL:
-      sale_json_set_real(out, sf, json_real_value(v), rules, pr);
-      break;
-    case JSON_NULL:
-      break;
-    case JSON_TRUE:
-    case JSON_FALSE:
-      sale_json_set_wrong_type(out, sf, "boolean", pr);
-      break;
-    case JSON_OBJECT:
-      sale_json_set_wrong_type(out, sf, "object", pr);
-      break;
-    case JSON_ARRAY:
-      sale_json_set_wrong_type(out, sf, "array", pr);
-      break;
-    }
-  }
-  return sale_text_finish(out, pr);
-}
-
-/* Shortest text that reads back as the same double; integral values as
- * integers. out needs 32 bytes. */
-static void format_number(double v, char out[32]) {
-  if (v == floor(v) && fabs(v) < 1e15) {
-    snprintf(out, 32, "%.0f", v);
-    return;
-  }
-  for (int prec = 15; prec <= 17; prec++) {
-    snprintf(out, 32, "%.*g", prec, v);
-    if (strtod(out, NULL) == v)
-      return;
-  }
-}
-
-json_t *sale_to_json(const struct sale *s, const char *city_fallback) {
-  char date[24], pin[8];
-  ist_format(s->ts_ms, date);
-  snprintf(pin, sizeof pin, "%06d", (int)s->pincode);
-  const char *city = s->city[0] ? s->city : city_fallback;
-  json_t *o = json_object();
-  if (!o)
-    return NULL;
-  json_object_set_new(o, "date", json_string(date));
-  json_object_set_new(o, "pincode", json_string(pin));
-  json_object_set_new(o, "city", city ? json_string(city) : json_null());
-  json_object_set_new(o, "product", json_string(s->product));
-  json_object_set_new(o, "channel", json_string(s->channel));
-  if (s->agent_id[0])
-    json_object_set_new(o, "agent_id", json_string(s->agent_id));
-  json_object_set_new(o, "customer_age", json_integer(s->customer_age));
-  double inc = s->customer_income;
-  json_object_set_new(o, "customer_income",
-                      inc == floor(inc) && fabs(inc) < 1e15
-                          ? json_integer((json_int_t)inc)
-                          : json_real(inc));
-  if (s->id[0])
-    json_object_set_new(o, "id", json_string(s->id));
-  return o;
-}
-
-int sale_to_json_buf(const struct sale *s, const char *city_fallback,
-                     struct buf *b) {
-  char date[24], income[32];
-  ist_format(s->ts_ms, date);
-  format_number(s->customer_income, income);
-  const char *city = s->city[0] ? s->city : city_fallback;
-  if (buf_printf(b, "{\"date\":\"%s\",\"pincode\":\"%06d\",\"city\":", date,
-                 (int)s->pincode) < 0)
-    return -1;
-  if (city) {
-    if (buf_puts(b, "\"") < 0 || buf_json_escape(b, city, strlen(city)) < 0 ||
-        buf_puts(b, "\"") < 0)
-      return -1;
-  } else if (buf_puts(b, "null") < 0) {
-    return -1;
-  }
-  if (buf_printf(b, ",\"product\":\"%s\",\"channel\":\"%s\"", s->product,
-                 s->channel) < 0)
-    return -1;
-  if (s->agent_id[0] && buf_printf(b, ",\"agent_id\":\"%s\"", s->agent_id) < 0)
-    return -1;
-  if (buf_printf(b, ",\"customer_age\":%d,\"customer_income\":%s",
-                 (int)s->customer_age, income) < 0)
-    return -1;
-  if (s->id[0]) {
-    if (buf_puts(b, ",\"id\":\"") < 0 || buf_json_escape(b, s->id, strlen(s->id)) < 0 ||
-        buf_puts(b, "\"") < 0)
-      return -1;
-  }
-  return buf_puts(b, "}");
 }

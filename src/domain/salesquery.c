@@ -1,9 +1,11 @@
+#include "gromo/parse.h"
 #include "gromo/salesquery.h"
 
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <limits.h>
 #include <string.h>
 
 #include "gromo/record.h"
@@ -27,22 +29,20 @@ static int ident(const char *name, const char *v, enum sale_field f,
   return 0;
 }
 
+/* "TS_SEQ", as sales_cursor_format writes it. */
 static int cursor_parse(const char *s, int64_t *ts, int64_t *seq) {
-  char *end = NULL;
-  if (strlen(s) > 47)
+  char a[48];
+  const char *us = strchr(s, '_');
+  long long x, y;
+  if (!us || (size_t)(us - s) >= sizeof a || strlen(s) > 47)
     return -1;
-  errno = 0;
-  long long a = strtoll(s, &end, 10);
-  if (errno || end == s || *end != '_')
+  memcpy(a, s, (size_t)(us - s));
+  a[us - s] = '\0';
+  if (parse_int_range(a, LLONG_MIN, LLONG_MAX, &x) < 0 || us[1] == '-' ||
+      parse_int_range(us + 1, 0, LLONG_MAX, &y) < 0)
     return -1;
-  const char *b = end + 1;
-  if (*b < '0' || *b > '9')
-    return -1;
-  long long c = strtoll(b, &end, 10);
-  if (errno || *end)
-    return -1;
-  *ts = a;
-  *seq = c;
+  *ts = x;
+  *seq = y;
   return 0;
 }
 
@@ -78,10 +78,9 @@ int sales_filter_parse(const struct sales_query_text *t, size_t max_limit,
     f->to_ms = strlen(t->to) == 10 ? to + DAY_MS : to + 1;
   }
   if (t->limit) {
-    char *end = NULL;
-    errno = 0;
-    long long n = strtoll(t->limit, &end, 10);
-    if (errno || end == t->limit || *end || n < 1 || (unsigned long long)n > max_limit) {
+    long long n;
+    if (parse_int_range(t->limit, 1, max_limit > LLONG_MAX ? LLONG_MAX : (long long)max_limit,
+                        &n) < 0) {
       snprintf(why, cap, "limit must be an integer from 1 to %zu", max_limit);
       return -1;
     }

@@ -6,6 +6,7 @@
 #include <sys/random.h>
 #include <time.h>
 
+#include "core/rng.h"
 #include "gromo/generator.h"
 #include "gromo/timeutil.h"
 
@@ -138,6 +139,6 @@ int sample_end_parse(const char *s, int64_t now_ist_ms, int64_t *end_ist_ms) {
 uint64_t sample_random_seed(void) {
   uint64_t s;
   if (getrandom(&s, sizeof s, 0) != sizeof s)
-    s = (uint64_t)time(NULL) * 0x9e3779b97f4a7c15ULL;
+    s = (uint64_t)time(NULL) * RNG_GOLDEN;
   return s & ((1ULL << 53) - 1); /* exact in a JSON number */
 }

@@ -21,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/rng.h"
 #include "gromo/buf.h"
 #include "gromo/http.h"
 #include "gromo/log.h"
@@ -320,7 +321,7 @@ static struct conn_state *state_new(struct server *srv,
   } else {
     uint64_t n = atomic_fetch_add(&srv->next_id, 1);
     snprintf(st->request_id, sizeof st->request_id, "%016llx",
-             (unsigned long long)(srv->id_salt ^ (n * 0x9e3779b97f4a7c15ULL)));
+             (unsigned long long)(srv->id_salt ^ (n * RNG_GOLDEN)));
   }
   atomic_fetch_add(&srv->in_flight, 1);
   return st;
@@ -954,7 +955,7 @@ int server_start(struct app *app, const struct route *routes, struct server **ou
   pthread_mutex_init(&srv->watch_mu, NULL);
   pthread_cond_init(&srv->watch_cv, NULL);
   if (getrandom(&srv->id_salt, sizeof srv->id_salt, 0) != sizeof srv->id_salt)
-    srv->id_salt = (uint64_t)time(NULL) * 0x9e3779b97f4a7c15ULL;
+    srv->id_salt = (uint64_t)time(NULL) * RNG_GOLDEN;
 
   char *cert = NULL, *key = NULL;
   if (!cfg->tls_cert != !cfg->tls_key) {

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "gromo/tabular.h"
+#include "ingest/tabular_int.h"
 #include "gromo/timeutil.h"
 
 void tab_limits_default(struct tab_limits *l) {

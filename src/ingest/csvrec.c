@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "gromo/tabular.h"
+#include "ingest/tabular_int.h"
 
 #define CSV_SLICE (64u * 1024)
 #define CSV_BLOCK 4096 /* libcsv's cell buffer grows by this much */

@@ -11,8 +11,9 @@
 #include <strings.h>
 
 #include "gromo/ingest.h"
+#include "gromo/record_json.h"
 
-#define NDJSON_LINE_MAX (1 << 20)
+#define NDJSON_LINE_MAX INGEST_NDJSON_LINE_MAX
 #define WINDOW_START ((size_t)1 << 20)
 /* A JSON array's element may be this long; an NDJSON line past
  * NDJSON_LINE_MAX is rejected as a record without being kept. */
@@ -263,6 +264,41 @@ end:
   return 0;
 }
 
+static int is_blank(char c) { return c == ' ' || c == '\t' || c == '\r'; }
+
+void ingest_ndjson_too_long(struct sale_problems *pr) {
+  sale_problems_clear(pr);
+  sale_problem_add(pr, SF_RECORD, "the line is longer than %d bytes", NDJSON_LINE_MAX);
+}
+
+int ingest_ndjson_line(const char *p, size_t n, const struct sale_rules *rules,
+                       struct sale *out, int *valid, struct sale_problems *pr) {
+  size_t a = 0, b = n;
+  while (a < b && is_blank(p[a]))
+    a++;
+  while (b > a && is_blank(p[b - 1]))
+    b--;
+  if (a == b)
+    return 0;
+  if (b - a > NDJSON_LINE_MAX) {
+    ingest_ndjson_too_long(pr);
+    *valid = 0;
+    return 1;
+  }
+  json_error_t je;
+  json_t *j = json_loadb(p + a, b - a, JSON_REJECT_DUPLICATES, &je);
+  if (!j) {
+    sale_problems_clear(pr);
+    sale_problem_add(pr, SF_RECORD, "malformed JSON at column %d: %s", je.column + (int)a,
+                     je.text);
+    *valid = 0;
+    return 1;
+  }
+  *valid = sale_from_json(j, rules, out, pr) == 0;
+  json_decref(j);
+  return 1;
+}
+
 static int next_ndjson(struct ingest_reader *r, const struct sale_rules *rules,
                        struct sale *out, int *valid, struct sale_problems *pr,
                        size_t *row) {
@@ -289,8 +325,7 @@ static int next_ndjson(struct ingest_reader *r, const struct sale_rules *rules,
           break;
         }
       }
-      sale_problems_clear(pr);
-      sale_problem_add(pr, SF_RECORD, "the line is longer than %d bytes", NDJSON_LINE_MAX);
+      ingest_ndjson_too_long(pr);
       *valid = 0;
       return 1;
     }
@@ -298,32 +333,9 @@ static int next_ndjson(struct ingest_reader *r, const struct sale_rules *rules,
     size_t this_line = r->line;
     r->pos += n + (nl ? 1 : 0);
     r->line++;
-    size_t a = 0, b = n;
-    while (a < b && strchr(" \t\r", p[a]))
-      a++;
-    while (b > a && strchr(" \t\r", p[b - 1]))
-      b--;
-    if (a == b)
+    if (ingest_ndjson_line(p, n, rules, out, valid, pr) == 0)
       continue; /* blank lines are allowed */
     *row = this_line;
-    if (b - a > NDJSON_LINE_MAX) {
-      sale_problems_clear(pr);
-      sale_problem_add(pr, SF_RECORD, "the line is longer than %d bytes",
-                       NDJSON_LINE_MAX);
-      *valid = 0;
-      return 1;
-    }
-    json_error_t je;
-    json_t *j = json_loadb(p + a, b - a, JSON_REJECT_DUPLICATES, &je);
-    if (!j) {
-      sale_problems_clear(pr);
-      sale_problem_add(pr, SF_RECORD, "malformed JSON at column %d: %s",
-                       je.column + (int)a, je.text);
-      *valid = 0;
-      return 1;
-    }
-    validate(j, rules, out, valid, pr);
-    json_decref(j);
     return 1;
   }
 }

@@ -32,6 +32,7 @@
 #include <unistd.h>
 
 #include "gromo/tabular.h"
+#include "ingest/tabular_int.h"
 
 /* A BIFF8 sheet holds at most 65,536 x 256 cells; freexl keeps each one in
  * memory, so a sheet may declare at most this many. */

@@ -18,6 +18,7 @@
 #include <zip.h>
 
 #include "gromo/tabular.h"
+#include "ingest/tabular_int.h"
 
 #define XLSX_CHUNK (64 * 1024)
 #define XLSX_PATH_MAX 256

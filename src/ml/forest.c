@@ -15,6 +15,7 @@
 #include <string.h>
 #include <yajl/yajl_parse.h>
 
+#include "core/wire.h"
 #include "gromo/forest.h"
 
 #define NODE_FEATURE_MASK 0x7fffffffu
@@ -1126,38 +1127,6 @@ out:
 #define BLOB_NODE 16u
 #define BLOB_SUM 8u
 
-static void put32(unsigned char *p, uint32_t v) {
-  for (int i = 0; i < 4; i++)
-    p[i] = (unsigned char)(v >> (8 * i));
-}
-static void put64(unsigned char *p, uint64_t v) {
-  for (int i = 0; i < 8; i++)
-    p[i] = (unsigned char)(v >> (8 * i));
-}
-static uint32_t get32(const unsigned char *p) {
-  return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
-         (uint32_t)p[3] << 24;
-}
-static uint64_t get64(const unsigned char *p) {
-  return (uint64_t)get32(p) | (uint64_t)get32(p + 4) << 32;
-}
-static uint32_t float_bits(float v) {
-  uint32_t u;
-  memcpy(&u, &v, sizeof u);
-  return u;
-}
-static float bits_float(uint32_t u) {
-  float v;
-  memcpy(&v, &u, sizeof v);
-  return v;
-}
-
-static uint64_t fnv1a64(const unsigned char *p, size_t n) {
-  uint64_t h = 0xcbf29ce484222325ull;
-  for (size_t i = 0; i < n; i++)
-    h = (h ^ p[i]) * 0x100000001b3ull;
-  return h;
-}
 
 int forest_save(const struct forest *f, unsigned char **buf, size_t *len,
                 struct gerr *err) {
@@ -1169,30 +1138,30 @@ int forest_save(const struct forest *f, unsigned char **buf, size_t *len,
   if (!b)
     return gerr_set(err, GERR_INTERNAL, "out of memory");
   memcpy(b, BLOB_MAGIC, 8);
-  put32(b + 8, BLOB_VERSION);
-  put32(b + 12, BLOB_HEADER);
-  put64(b + 16, n);
+  wire_put32(b + 8, BLOB_VERSION);
+  wire_put32(b + 12, BLOB_HEADER);
+  wire_put64(b + 16, n);
   memcpy(b + 24, f->obj->name, strlen(f->obj->name)); /* < 32, zero-padded */
-  put32(b + 56, f->num_features);
-  put32(b + 60, f->num_groups);
-  put32(b + 64, f->num_trees);
-  put32(b + 68, f->num_nodes);
+  wire_put32(b + 56, f->num_features);
+  wire_put32(b + 60, f->num_groups);
+  wire_put32(b + 64, f->num_trees);
+  wire_put32(b + 68, f->num_nodes);
   uint64_t bm;
   memcpy(&bm, &f->base_margin, sizeof bm);
-  put64(b + 72, bm);
+  wire_put64(b + 72, bm);
   p = b + BLOB_HEADER;
   for (uint32_t t = 0; t < f->num_trees; t++, p += BLOB_TREE) {
-    put32(p, f->roots[t]);
-    put32(p + 4, f->groups[t]);
+    wire_put32(p, f->roots[t]);
+    wire_put32(p + 4, f->groups[t]);
   }
   for (uint32_t i = 0; i < f->num_nodes; i++, p += BLOB_NODE) {
     const struct fnode *nd = &f->nodes[i];
-    put32(p, float_bits(nd->value));
-    put32(p + 4, nd->info);
-    put32(p + 8, nd->left);
-    put32(p + 12, float_bits(nd->cover));
+    wire_put_f32(p, nd->value);
+    wire_put32(p + 4, nd->info);
+    wire_put32(p + 8, nd->left);
+    wire_put_f32(p + 12, nd->cover);
   }
-  put64(p, fnv1a64(b, n - BLOB_SUM));
+  wire_put64(p, wire_fnv1a64(b, n - BLOB_SUM));
   *buf = b;
   *len = n;
   return 0;
@@ -1203,19 +1172,19 @@ int forest_load_blob(const unsigned char *buf, size_t len, struct forest **out,
   *out = NULL;
   if (len < BLOB_HEADER + BLOB_SUM || memcmp(buf, BLOB_MAGIC, 8) != 0)
     return gerr_set(err, GERR_INVALID_INPUT, "not a forest blob");
-  if (get32(buf + 8) != BLOB_VERSION || get32(buf + 12) != BLOB_HEADER)
+  if (wire_get32(buf + 8) != BLOB_VERSION || wire_get32(buf + 12) != BLOB_HEADER)
     return gerr_set(err, GERR_INVALID_INPUT, "forest blob version %u is not "
-                    "supported", get32(buf + 8));
-  uint32_t nt = get32(buf + 64), nn = get32(buf + 68);
+                    "supported", wire_get32(buf + 8));
+  uint32_t nt = wire_get32(buf + 64), nn = wire_get32(buf + 68);
   if (nn > FOREST_MAX_NODES || nt > nn)
     return gerr_set(err, GERR_INVALID_INPUT, "forest blob: %u trees, %u nodes",
                     nt, nn);
   uint64_t want = (uint64_t)BLOB_HEADER + (uint64_t)nt * BLOB_TREE +
                   (uint64_t)nn * BLOB_NODE + BLOB_SUM;
-  if (get64(buf + 16) != want || (uint64_t)len != want)
+  if (wire_get64(buf + 16) != want || (uint64_t)len != want)
     return gerr_set(err, GERR_INVALID_INPUT, "forest blob: %zu bytes, %llu "
                     "expected", len, (unsigned long long)want);
-  if (get64(buf + len - BLOB_SUM) != fnv1a64(buf, len - BLOB_SUM))
+  if (wire_get64(buf + len - BLOB_SUM) != wire_fnv1a64(buf, len - BLOB_SUM))
     return gerr_set(err, GERR_INVALID_INPUT, "forest blob: bad checksum");
   char name[OBJECTIVE_NAME_MAX];
   memcpy(name, buf + 24, sizeof name);
@@ -1226,11 +1195,11 @@ int forest_load_blob(const unsigned char *buf, size_t len, struct forest **out,
   if (!f)
     return gerr_set(err, GERR_INTERNAL, "out of memory");
   f->obj = objective_find(name);
-  f->num_features = get32(buf + 56);
-  f->num_groups = get32(buf + 60);
+  f->num_features = wire_get32(buf + 56);
+  f->num_groups = wire_get32(buf + 60);
   f->num_trees = nt;
   f->num_nodes = nn;
-  uint64_t bm = get64(buf + 72);
+  uint64_t bm = wire_get64(buf + 72);
   memcpy(&f->base_margin, &bm, sizeof bm);
   f->roots = malloc((nt ? nt : 1) * sizeof *f->roots);
   f->groups = malloc((nt ? nt : 1) * sizeof *f->groups);
@@ -1241,15 +1210,15 @@ int forest_load_blob(const unsigned char *buf, size_t len, struct forest **out,
   }
   const unsigned char *p = buf + BLOB_HEADER;
   for (uint32_t t = 0; t < nt; t++, p += BLOB_TREE) {
-    f->roots[t] = get32(p);
-    f->groups[t] = get32(p + 4);
+    f->roots[t] = wire_get32(p);
+    f->groups[t] = wire_get32(p + 4);
   }
   for (uint32_t i = 0; i < nn; i++, p += BLOB_NODE) {
     struct fnode *nd = &f->nodes[i];
-    nd->value = bits_float(get32(p));
-    nd->info = get32(p + 4);
-    nd->left = get32(p + 8);
-    nd->cover = bits_float(get32(p + 12));
+    nd->value = wire_get_f32(p);
+    nd->info = wire_get32(p + 4);
+    nd->left = wire_get32(p + 8);
+    nd->cover = wire_get_f32(p + 12);
   }
   if (forest_check(f, err) != 0) {
     gerr_prefix(err, "forest blob");

@@ -21,6 +21,7 @@
 
 #include "e2e.h"
 #include "gromo/http.h"
+#include "gromo/routes.h"
 
 static long status_of(const struct srv *s, const char *key, const char *method,
                       const char *path, const char *body) {
@@ -297,15 +298,18 @@ static void test_access__tls(void **state) {
   assert_true(got <= 0 || strstr(out, "\"healthy\"") == NULL);
   assert_int_equal(srv_stop(&s), 0);
   /* A missing certificate stops the start with a clear error. */
-  char err[2048];
-  const char *const bad[] = {"serve", "--port", "0", "--db", "/tmp/gromo-tls-x.db",
+  char err[2048], db[64], p[80];
+  snprintf(db, sizeof db, "/tmp/gromo-tls-x-%d.db", (int)getpid()); /* others may run */
+  const char *const bad[] = {"serve", "--port", "0", "--db", db,
                              "--tls-cert", "/nonexistent.pem", "--tls-key",
                              "/nonexistent.pem", NULL};
   assert_int_equal(run_cli(bad, NULL, 0, err, sizeof err), 1);
   assert_non_null(strstr(err, "nonexistent.pem"));
-  unlink("/tmp/gromo-tls-x.db");
-  unlink("/tmp/gromo-tls-x.db-wal");
-  unlink("/tmp/gromo-tls-x.db-shm");
+  static const char *const ext[] = {"", "-wal", "-shm"};
+  for (int i = 0; i < 3; i++) {
+    snprintf(p, sizeof p, "%s%s", db, ext[i]);
+    unlink(p);
+  }
 }
 
 static void test_access__cors(void **state) {

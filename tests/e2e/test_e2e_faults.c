@@ -874,6 +874,7 @@ static void test_faults__disk_full_during_training(void **state) {
 
 struct tally {
   atomic_long requests, ok, s429, s500, s503, s503_retry_after, other, locked, failed_io;
+  atomic_long lock_waits; /* 503s that say the write lock was not had in time */
   atomic_long mixed_versions; /* a batch answered by more than one version */
   pthread_mutex_t mu;
   long long versions_seen[MAX_VERSIONS]; /* by predictions and /regions */
@@ -932,6 +933,8 @@ static int count(const char *what, int rc, const struct http_res *r) {
   case 503: {
     char ra[32];
     atomic_fetch_add(&T.s503, 1);
+    if (r->body && strstr(r->body, "database is locked"))
+      atomic_fetch_add(&T.lock_waits, 1);
     if (http_header(r, "Retry-After", ra, sizeof ra) == 0)
       atomic_fetch_add(&T.s503_retry_after, 1);
     problem(what, r);
@@ -1085,8 +1088,19 @@ static void hammer(int with_uploads) {
   if (T.first_problem[0])
     print_message("first problem: %s\n", T.first_problem);
   assert_int_equal(atomic_load(&T.s500), 0);
-  assert_int_equal(atomic_load(&T.locked), 0);
-  assert_int_equal(atomic_load(&T.s503), 0);
+  /* A write that finds the store's write lock taken waits for it up to
+   * STORE_BUSY_MS, then is refused (503, "database is locked"). No writer
+   * here holds the lock for long, yet on a loaded machine (ASan, other test
+   * programs running beside this one) such a wait can still run out now and
+   * then: so this is a liveness bound, not a timing one. Every 503 and every
+   * 'locked' answer must be such a refusal, at most one write in 20 may get
+   * one, and every writer still gets writes through (below); a refused
+   * write must have left nothing behind (the store check at the end). */
+  long waits = atomic_load(&T.lock_waits);
+  assert_int_equal(atomic_load(&T.s503), waits);
+  assert_int_equal(atomic_load(&T.locked), waits);
+  if (waits * 20 > batches)
+    fail_msg("%ld of %ld writes refused for want of the write lock", waits, batches);
   assert_int_equal(atomic_load(&T.other), 0);
   assert_int_equal(atomic_load(&T.failed_io), 0);
   assert_int_equal(atomic_load(&T.mixed_versions), 0);

@@ -11,9 +11,12 @@
 
 #include <cmocka.h>
 
+#include "testutil.h"
+
 #include "gromo/app.h"
 #include "gromo/gazetteer.h"
 #include "gromo/http.h"
+#include "gromo/routes.h"
 #include "gromo/keys.h"
 #include "gromo/salesquery.h"
 #include "gromo/store.h"
@@ -45,6 +48,7 @@ static int setup(void **state) {
   app_config_defaults(&cfg);
   cfg.db = dbpath;
   app.cfg = &cfg;
+  app.routes = gromo_routes;
   struct gerr err;
   if (gaz_load_default(&app.gaz, &err) < 0)
     return -1;
@@ -63,12 +67,7 @@ static int setup(void **state) {
 static int teardown(void **state) {
   store_pool_free(app.pool);
   gaz_free(app.gaz);
-  char p[96];
-  unlink(dbpath);
-  snprintf(p, sizeof p, "%s-wal", dbpath);
-  unlink(p);
-  snprintf(p, sizeof p, "%s-shm", dbpath);
-  unlink(p);
+  test_remove_db(dbpath);
   return 0;
 }
 

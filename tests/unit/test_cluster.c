@@ -16,19 +16,13 @@
 
 #include <cmocka.h>
 
+#include "testutil.h"
+
+#include "core/rng.h"
 #include "gromo/cluster.h"
 #include "gromo/gazetteer.h"
 
-#define N_OF(a) (sizeof(a) / sizeof((a)[0]))
 #define DEG (3.14159265358979323846 / 180.0)
-
-#define assert_near(got, want, tol)                                           \
-  do {                                                                        \
-    double got_ = (got), want_ = (want);                                      \
-    if (!(fabs(got_ - want_) <= (tol)))                                       \
-      fail_msg("%s = %.12g, want %.12g within %g", #got, got_, want_,         \
-               (double)(tol));                                                \
-  } while (0)
 
 static struct gaz *gz; /* loaded once by the group setup */
 
@@ -47,18 +41,9 @@ static int teardown(void **state) {
   return 0;
 }
 
-/* ---- A deterministic generator (splitmix64) ----------------------------- */
+/* ---- A deterministic generator (splitmix64, core/rng.h) --------------- */
 
-static uint64_t rng_next(uint64_t *s) {
-  uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-  return z ^ (z >> 31);
-}
-
-static double rng_uniform(uint64_t *s) { /* (0, 1) */
-  return ((double)(rng_next(s) >> 11) + 0.5) * 0x1.0p-53;
-}
+static double rng_uniform(uint64_t *s) { return rng_unit_open(s); } /* (0, 1) */
 
 static double rng_normal(uint64_t *s) {
   double u = rng_uniform(s), v = rng_uniform(s);
@@ -476,7 +461,7 @@ static double median_km_of(const struct points *p, const int32_t *label, int k) 
 
 static void shuffle(int32_t *a, size_t n, uint64_t seed) {
   for (size_t i = n - 1; i > 0; i--) {
-    size_t j = (size_t)(rng_next(&seed) % (i + 1));
+    size_t j = (size_t)(splitmix64(&seed) % (i + 1));
     int32_t t = a[i];
     a[i] = a[j];
     a[j] = t;
@@ -547,9 +532,9 @@ static void test_cluster__ari_permuted_and_random(void **state) {
   static const int32_t rename[K] = {90, 3, 77, 0, 2147483647, 12, 5, 40000, 8, 1};
   uint64_t s = 5;
   for (size_t i = 0; i < N; i++) {
-    a[i] = (int32_t)(rng_next(&s) % K);
+    a[i] = (int32_t)(splitmix64(&s) % K);
     b[i] = rename[a[i]]; /* the same partition under other labels */
-    c[i] = (int32_t)(rng_next(&s) % K);
+    c[i] = (int32_t)(splitmix64(&s) % K);
   }
   assert_near(cluster_ari(N, a, b), 1.0, 1e-12);
   assert_near(cluster_ari(N, a, a), 1.0, 1e-12);
@@ -558,7 +543,7 @@ static void test_cluster__ari_permuted_and_random(void **state) {
   /* one point in ten moved to a random cluster: clearly between */
   memcpy(c, a, sizeof c);
   for (size_t i = 0; i < N; i += 10)
-    c[i] = (int32_t)(rng_next(&s) % K);
+    c[i] = (int32_t)(splitmix64(&s) % K);
   double part = cluster_ari(N, a, c);
   assert_true(part > 0.7 && part < 0.95);
 }
@@ -933,7 +918,7 @@ static void assert_ids_valid(const struct cluster_result *r) {
   }
 }
 
-/* SPEC §4's goal at the three scales: the median distance to the centroid
+/* docs/rules.md §4's goal at the three scales: the median distance to the centroid
  * and the product-mix variance within regions each at most 0.35 of a random
  * partition's with the same k, k chosen from the data. */
 static void test_cluster__customer_scales(void **state) {
@@ -977,7 +962,7 @@ static void test_cluster__customer_scales(void **state) {
   }
 }
 
-/* SPEC §4: ids stay. The same pincodes with 5% more sales each and 5% more
+/* docs/rules.md §4: ids stay. The same pincodes with 5% more sales each and 5% more
  * pincodes, clustered from the first run's regions under another seed:
  * at least 95% of the first run's pincodes keep their id. */
 static void test_cluster__ids_stay_with_more_data(void **state) {
@@ -1028,7 +1013,7 @@ static void test_cluster__ids_stay_with_more_data(void **state) {
   }
 }
 
-/* SPEC §4: a few dozen pincodes across several states still get several
+/* docs/rules.md §4: a few dozen pincodes across several states still get several
  * regions; with a demand pattern and without one. */
 static void test_cluster__never_two_across_states(void **state) {
   static const size_t sizes[] = {30, 50, 100, 300, 1236};
@@ -1111,7 +1096,7 @@ static void test_cluster__warm_start(void **state) {
    * sum of squares is far above a cold run's, and the cold run wins */
   uint64_t rs = 77;
   for (size_t i = 0; i < p.n; i++)
-    prev[i] = 1 + (int32_t)(rng_next(&rs) % (uint64_t)r0.k);
+    prev[i] = 1 + (int32_t)(splitmix64(&rs) % (uint64_t)r0.k);
   cfg.k = 0;
   assert_int_equal(cluster_run(&in, &cfg, &r, &err), 0);
   printf("random previous regions: warm %d, k %d, ratios %.3f, %.3f\n", r.warm, r.k,

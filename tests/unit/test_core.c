@@ -13,6 +13,7 @@
 
 #include "gromo/buf.h"
 #include "gromo/error.h"
+#include "gromo/parse.h"
 #include "gromo/shares.h"
 #include "gromo/timeutil.h"
 
@@ -84,7 +85,8 @@ static void test_buf__json_escape(void **state) {
   struct buf b;
   buf_init(&b, 1000);
   assert_int_equal(buf_json_escape(&b, "a\"b\\c\n\x01\x7f\xc3\xa9", 10), 0);
-  assert_string_equal(b.data, "a\\\"b\\\\c\\n\\u0001\\u007f\xc3\xa9");
+  /* DEL needs no escape (RFC 8259 section 7; jansson leaves it too). */
+  assert_string_equal(b.data, "a\\\"b\\\\c\\n\\u0001\x7f\xc3\xa9");
   buf_release(&b);
 }
 
@@ -207,12 +209,47 @@ static void test_shares__properties(void **state) {
   }
 }
 
+static void test_parse__int_range(void **state) {
+  static const struct {
+    const char *s;
+    long long lo, hi;
+    int rc;
+    long long v;
+  } cases[] = {
+      {"0", 0, 10, 0, 0},
+      {"10", 0, 10, 0, 10},
+      {"11", 0, 10, -1, 0},
+      {"-5", -10, 10, 0, -5},
+      {"-5", 0, 10, -1, 0},
+      {"9223372036854775807", 0, 9223372036854775807LL, 0, 9223372036854775807LL},
+      {"9223372036854775808", 0, 9223372036854775807LL, -1, 0}, /* overflow */
+      {"", 0, 10, -1, 0},
+      {"-", 0, 10, -1, 0},
+      {" 5", 0, 10, -1, 0},
+      {"5 ", 0, 10, -1, 0},
+      {"+5", 0, 10, -1, 0},
+      {"5.0", 0, 10, -1, 0},
+      {"0x5", 0, 10, -1, 0},
+      {"000000000000000000005", 0, 10, -1, 0}, /* 21 characters */
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    long long v = 0;
+    int rc = parse_int_range(cases[i].s, cases[i].lo, cases[i].hi, &v);
+    if (rc != cases[i].rc || (rc == 0 && v != cases[i].v))
+      fail_msg("parse_int_range(\"%s\", %lld, %lld): %d, %lld", cases[i].s, cases[i].lo,
+               cases[i].hi, rc, v);
+  }
+  long long v = 0;
+  assert_int_equal(parse_int_range(NULL, 0, 1, &v), -1);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_error__table_agrees),
       cmocka_unit_test(test_error__set_and_prefix),
       cmocka_unit_test(test_buf__limit_is_enforced),
       cmocka_unit_test(test_buf__json_escape),
+      cmocka_unit_test(test_parse__int_range),
       cmocka_unit_test(test_time__civil_round_trip),
       cmocka_unit_test(test_time__format),
       cmocka_unit_test(test_shares__largest_remainder),

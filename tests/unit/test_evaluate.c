@@ -10,31 +10,15 @@
 
 #include <cmocka.h>
 
+#include "testutil.h"
+
+#include "core/rng.h"
 #include "gromo/evaluate.h"
 
-#define N_OF(a) (sizeof(a) / sizeof((a)[0]))
 
-#define assert_near(got, want, tol)                                           \
-  do {                                                                        \
-    double got_ = (got), want_ = (want);                                      \
-    if (!(fabs(got_ - want_) <= (tol)))                                       \
-      fail_msg("%s = %.12g, want %.12g within %g", #got, got_, want_,         \
-               (double)(tol));                                                \
-  } while (0)
+/* ---- A deterministic generator (splitmix64, core/rng.h) --------------- */
 
-/* ---- A deterministic generator (splitmix64) ----------------------------- */
-
-static uint64_t rng_next(uint64_t *s) {
-  uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-  return z ^ (z >> 31);
-}
-
-/* Uniform on the open interval (0, 1). */
-static double rng_uniform(uint64_t *s) {
-  return ((double)(rng_next(s) >> 11) + 0.5) * 0x1.0p-53;
-}
+static double rng_uniform(uint64_t *s) { return rng_unit_open(s); } /* (0, 1) */
 
 static double rng_normal(uint64_t *s) {
   double u = rng_uniform(s), v = rng_uniform(s);

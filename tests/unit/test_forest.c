@@ -17,6 +17,7 @@
 #include <jansson.h>
 #include <xgboost/c_api.h>
 
+#include "core/rng.h"
 #include "gromo/forest.h"
 
 #define XGB_OK(call)                                                         \
@@ -27,13 +28,7 @@
 
 /* ---- deterministic data ---------------------------------------------- */
 
-static uint64_t rng_next(uint64_t *s) { /* splitmix64 */
-  uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-  return z ^ (z >> 31);
-}
-static double rng_unit(uint64_t *s) { return (double)(rng_next(s) >> 11) * 0x1p-53; }
+/* splitmix64 (core/rng.h) */
 static double rng_normal(uint64_t *s) {
   double u = rng_unit(s), v = rng_unit(s);
   return sqrt(-2.0 * log(u + 1e-300)) * cos(6.283185307179586 * v);
@@ -72,7 +67,7 @@ static void dataset_make(struct dataset *d, size_t rows, size_t cols,
     float *x = d->x + i * cols;
     for (size_t j = 0; j < cols; j++) {
       if (j == 0)
-        x[j] = (float)(rng_next(&s) % 7);
+        x[j] = (float)(splitmix64(&s) % 7);
       else if (j % 4 == 2)
         x[j] = (float)exp(2.0 * rng_normal(&s));
       else

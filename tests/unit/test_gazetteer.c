@@ -255,19 +255,6 @@ static void test_gazetteer__nearest_unknown_prefix(void **state) {
   assert_true(out[0].e->pincode >= out[1].e->pincode);
 }
 
-static void test_gazetteer__nearest_is_fast(void **state) {
-  struct gaz_near out[200];
-  int64_t t0 = mono_us();
-  for (int i = 0; i < 100; i++)
-    assert_int_equal(gaz_nearest(gz, 560001, NULL, NULL, 200, out), 200);
-  int64_t t1 = mono_us();
-  for (int i = 0; i < 100; i++)
-    assert_int_equal(gaz_nearest(gz, 400090, NULL, NULL, 200, out), 200);
-  int64_t t2 = mono_us();
-  printf("gaz_nearest k=200: known %.3f ms, unknown %.3f ms\n",
-         (double)(t1 - t0) / 100000.0, (double)(t2 - t1) / 100000.0);
-}
-
 static const char header[] =
     "pincode\tlat\tlng\toffices\tneighbours\ttier\toffice\tdistrict\tstate\t"
     "circle\tregion\tdivision\n";
@@ -357,7 +344,6 @@ int main(void) {
       cmocka_unit_test(test_gazetteer__nearest_known),
       cmocka_unit_test(test_gazetteer__nearest_accept),
       cmocka_unit_test(test_gazetteer__nearest_unknown_prefix),
-      cmocka_unit_test(test_gazetteer__nearest_is_fast),
       cmocka_unit_test(test_gazetteer__load_buf_good),
       cmocka_unit_test(test_gazetteer__load_buf_rejects),
   };

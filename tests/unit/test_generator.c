@@ -96,7 +96,7 @@ static int is_identifier(const char *s) {
   return 1;
 }
 
-/* SPEC §2, and the generator's own promises (dates in the span). */
+/* docs/rules.md §2, and the generator's own promises (dates in the span). */
 static void check_record(const struct sale *s, int64_t lo_ms, int64_t hi_ms) {
   if (s->ts_ms < lo_ms || s->ts_ms > hi_ms || s->ts_ms < 946684800000LL)
     fail_msg("date %lld outside [%lld, %lld]", (long long)s->ts_ms,

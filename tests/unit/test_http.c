@@ -9,6 +9,7 @@
 #include <cmocka.h>
 
 #include "gromo/http.h"
+#include "gromo/routes.h"
 
 static int calls;
 

@@ -10,6 +10,8 @@
 
 #include <cmocka.h>
 
+#include "testutil.h"
+
 #include "gromo/ingest.h"
 #include "gromo/spool.h"
 #include "gromo/store.h"
@@ -96,6 +98,37 @@ static void test_ingest__detect(void **state) {
   assert_int_equal(ingest_detect("x.ndjson", "", 0), INGEST_NDJSON);
   assert_int_equal(ingest_detect("x.csv", "date,pincode", 12), INGEST_UNKNOWN);
   assert_int_equal(ingest_detect(NULL, "\x00\x01", 2), INGEST_UNKNOWN);
+}
+
+/* The file format of import and upload: type, then name, then bytes. */
+static void test_ingest__file_detect(void **state) {
+  static const struct {
+    const char *type, *name, *head;
+    size_t n;
+    enum ingest_file want;
+  } cases[] = {
+      {"text/csv; charset=utf-8", "x.xlsx", "[", 1, FILE_CSV},
+      {"application/x-ndjson", NULL, "[", 1, FILE_NDJSON},
+      {"APPLICATION/JSON", NULL, "", 0, FILE_JSON},
+      {"application/octet-stream", "sales.XLS", "", 0, FILE_XLS},
+      {NULL, "sales.jsonl", "[", 1, FILE_NDJSON},
+      {NULL, "sales.tsv", "PK\x03\x04", 4, FILE_CSV},
+      {NULL, "sales", "PK\x03\x04", 4, FILE_XLSX},
+      {NULL, NULL, "\xD0\xCF\x11\xE0", 4, FILE_XLS},
+      {NULL, "-", " \n[", 3, FILE_JSON},
+      {NULL, "a.dat", "\xEF\xBB\xBF{", 4, FILE_NDJSON},
+      {NULL, NULL, "date,pincode", 12, FILE_CSV},
+      {NULL, NULL, "", 0, FILE_CSV},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    enum ingest_file got =
+        ingest_file_detect(cases[i].type, cases[i].name, cases[i].head, cases[i].n);
+    if (got != cases[i].want)
+      fail_msg("case %zu: %s, want %s", i, ingest_file_name(got),
+               ingest_file_name(cases[i].want));
+  }
+  assert_string_equal(ingest_file_name(FILE_XLSX), "xlsx");
+  assert_int_equal(ingest_file_of_type("application/octet-stream"), FILE_UNKNOWN);
 }
 
 static void test_ingest__json_array_rows(void **state) {
@@ -296,27 +329,20 @@ static void test_jsonrec__callback_stops(void **state) {
 /* ---- the writer: batches stored from a second thread ------------------- */
 
 struct temp_store {
-  char dir[64], path[96];
+  char dir[TEST_TMPDIR_CAP], path[96];
   struct store *st;
 };
 
 static void temp_store_open(struct temp_store *t) {
-  snprintf(t->dir, sizeof t->dir, "/tmp/gromo-test-writer-XXXXXX");
-  assert_non_null(mkdtemp(t->dir));
+  assert_int_equal(test_tmpdir("writer", t->dir), 0);
   snprintf(t->path, sizeof t->path, "%s/w.db", t->dir);
   struct gerr err;
   assert_int_equal(store_open(t->path, &t->st, &err), 0);
 }
 
 static void temp_store_close(struct temp_store *t) {
-  char p[128];
   store_close(t->st);
-  static const char *const ext[] = {"", "-wal", "-shm"};
-  for (size_t i = 0; i < 3; i++) {
-    snprintf(p, sizeof p, "%s%s", t->path, ext[i]);
-    unlink(p);
-  }
-  rmdir(t->dir);
+  test_tmpdir_remove(t->dir);
 }
 
 static long long stored_count(struct store *st) {
@@ -543,8 +569,8 @@ static void test_stage__round_trip(void **state) {
 /* The bound counts every file of the spool; freeing gives the room back.
  * Files have no name in the folder. */
 static void test_spool__bound_and_no_names(void **state) {
-  char dir[] = "/tmp/gromo-test-spool-XXXXXX";
-  assert_non_null(mkdtemp(dir));
+  char dir[TEST_TMPDIR_CAP];
+  assert_int_equal(test_tmpdir("spool", dir), 0);
   struct gerr err;
   struct spool *sp = NULL;
   assert_int_equal(spool_new(dir, 100000, &sp, &err), 0);
@@ -580,7 +606,8 @@ static void test_spool__bound_and_no_names(void **state) {
   assert_int_equal(spool_file_write(a, chunk, sizeof chunk, &err), 0);
   spool_file_free(a);
   spool_free(sp);
-  assert_int_equal(rmdir(dir), 0);
+  assert_int_equal(rmdir(dir), 0); /* empty: the spool left nothing */
+  test_tmpdir_remove(dir);
   /* A folder that is not one is refused by name. */
   assert_int_equal(spool_new("/nonexistent/spool", 0, &sp, &err), -1);
   assert_non_null(strstr(err.msg, "/nonexistent/spool"));
@@ -591,6 +618,7 @@ int main(void) {
       cmocka_unit_test(test_stage__round_trip),
       cmocka_unit_test(test_spool__bound_and_no_names),
       cmocka_unit_test(test_ingest__detect),
+      cmocka_unit_test(test_ingest__file_detect),
       cmocka_unit_test(test_ingest__json_array_rows),
       cmocka_unit_test(test_ingest__json_array_broken),
       cmocka_unit_test(test_ingest__ndjson_keeps_going),

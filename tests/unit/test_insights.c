@@ -14,17 +14,20 @@
 
 #include <cmocka.h>
 
+#include "testutil.h"
+
 #include "api/api.h"
 #include "gromo/app.h"
 #include "gromo/gazetteer.h"
 #include "gromo/generator.h"
 #include "gromo/models.h"
+#include "gromo/routes.h"
 #include "gromo/store.h"
 #include "gromo/timeutil.h"
 #include "ml/ml_int.h"
 
 static struct gaz *gaz;
-static char dir[] = "/tmp/gromo-insights-XXXXXX";
+static char dir[TEST_TMPDIR_CAP];
 static char path[128];
 static struct store *db;
 static struct suite *suite;
@@ -36,7 +39,7 @@ static int suite_held; /* the holder owns the suite */
 
 static int setup(void **state) {
   struct gerr err;
-  if (gaz_load_default(&gaz, &err) < 0 || !mkdtemp(dir))
+  if (gaz_load_default(&gaz, &err) < 0 || test_tmpdir("insights", dir) < 0)
     return -1;
   snprintf(path, sizeof path, "%s/ins.db", dir);
   if (store_open(path, &db, &err) < 0)
@@ -73,9 +76,8 @@ static int teardown(void **state) {
   store_close(db);
   store_pool_free(pool);
   gaz_free(gaz);
-  char cmd[200];
-  snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-  return system(cmd) == 0 ? 0 : -1;
+  test_tmpdir_remove(dir);
+  return 0;
 }
 
 static void predict(enum predict_kind kind, int32_t pin, const char *prod, const char *chan,
@@ -366,6 +368,7 @@ static int get(const char *url, const struct q *q, struct resp *rs, json_t **dat
 static void test_insights__handlers(void **state) {
   app_config_defaults(&cfg);
   app.cfg = &cfg;
+  app.routes = gromo_routes;
   app.models = holder;
   app.pool = pool;
   struct resp rs;

@@ -11,6 +11,7 @@
 #include <cmocka.h>
 
 #include "gromo/record.h"
+#include "gromo/record_json.h"
 #include "gromo/timeutil.h"
 
 /* A fixed "now": 2026-11-24 12:00 IST (day 20781 since 1970-01-01). */

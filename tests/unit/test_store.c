@@ -21,6 +21,8 @@
 
 #include <cmocka.h>
 
+#include "testutil.h"
+
 #include "gromo/store.h"
 #include "gromo/timeutil.h"
 
@@ -51,15 +53,6 @@ static long long pg_admin(const char *db, const char *sql) {
   return v;
 }
 
-static void remove_db(const char *p) {
-  char x[300];
-  unlink(p);
-  snprintf(x, sizeof x, "%s-wal", p);
-  unlink(x);
-  snprintf(x, sizeof x, "%s-shm", p);
-  unlink(x);
-}
-
 static int fresh(void **state) {
   static int n;
   if (pg_base) {
@@ -72,7 +65,7 @@ static int fresh(void **state) {
     return 0;
   }
   snprintf(path, sizeof path, "/tmp/gromo-store-%d-%d.db", (int)getpid(), n++);
-  remove_db(path);
+  test_remove_db(path);
   return 0;
 }
 
@@ -83,7 +76,7 @@ static int cleanup(void **state) {
     pg_admin("gromo", sql);
     return 0;
   }
-  remove_db(path);
+  test_remove_db(path);
   return 0;
 }
 
@@ -1265,27 +1258,6 @@ static void test_store__disk_full_ends_the_transaction(void **state) {
   assert_int_equal(last, BATCH);
 }
 
-static void test_store__insert_throughput(void **state) {
-  /* A figure, not an assertion: 1,000,000 rows in batches of 10,000. */
-  struct store *s = open_ok();
-  struct sale *b = malloc(10000 * sizeof *b);
-  assert_non_null(b);
-  int64_t t0 = mono_us();
-  for (int k = 0; k < 20; k++) {
-    for (int i = 0; i < 10000; i++)
-      b[i] = rec((k * 10000 + i) / 1000, 100000 + (i * 7919) % 800000, "loan", NULL);
-    assert_int_equal(store_sales_insert(s, b, 10000, NULL, NULL, NULL), 0);
-  }
-  double secs = (double)(mono_us() - t0) / 1e6;
-  printf("store: 200,000 rows in batches of 10,000: %.0f rows/s\n", 200000 / secs);
-  int64_t p0 = mono_us();
-  for (int i = 0; i < 10000; i++)
-    assert_int_equal(store_ping(s, NULL), 0);
-  printf("store: ping %.2f us\n", (double)(mono_us() - p0) / 10000);
-  free(b);
-  store_close(s);
-}
-
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_store__fresh_schema, fresh, cleanup),
@@ -1314,7 +1286,6 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_store__pool_concurrent_writers, fresh, cleanup),
       cmocka_unit_test_setup_teardown(test_store__busy_timeout, fresh, cleanup),
       cmocka_unit_test_setup_teardown(test_store__disk_full_ends_the_transaction, fresh, cleanup),
-      cmocka_unit_test_setup_teardown(test_store__insert_throughput, fresh, cleanup),
   };
   int failed = cmocka_run_group_tests_name("store/sqlite", tests, NULL, NULL);
   pg_base = getenv("GROMO_TEST_PG");
@@ -1349,7 +1320,6 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_store__pg_concurrent_first_open, fresh, cleanup),
       cmocka_unit_test_setup_teardown(test_store__pool_concurrent_writers, fresh, cleanup),
       cmocka_unit_test_setup_teardown(test_store__busy_timeout, fresh, cleanup),
-      cmocka_unit_test_setup_teardown(test_store__insert_throughput, fresh, cleanup),
   };
   failed += cmocka_run_group_tests_name("store/postgresql", pg_tests, NULL, NULL);
   return failed;

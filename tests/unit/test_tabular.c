@@ -14,6 +14,7 @@
 #include <cmocka.h>
 
 #include "gromo/tabular.h"
+#include "ingest/tabular_int.h"
 #include "gromo/timeutil.h"
 
 /* "Now" for the records' dates (not more than a day in the future): fixed,

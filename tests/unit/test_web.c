@@ -13,9 +13,12 @@
 
 #include <cmocka.h>
 
+#include "testutil.h"
+
 #include "api/api.h"
 #include "gromo/app.h"
 #include "gromo/http.h"
+#include "gromo/routes.h"
 
 /* ---- the OpenAPI document ---- */
 
@@ -134,7 +137,7 @@ static void test_web__references_resolve(void **state) {
 
 /* ---- static files, through the router ---- */
 
-static char root[64];
+static char root[TEST_TMPDIR_CAP];
 static struct app_config cfg;
 static struct app app;
 
@@ -148,8 +151,7 @@ static void put(const char *rel, const char *text) {
 }
 
 static int files_setup(void **state) {
-  snprintf(root, sizeof root, "/tmp/gromo-web-XXXXXX");
-  if (!mkdtemp(root))
+  if (test_tmpdir("web", root) < 0)
     return -1;
   char p[256];
   snprintf(p, sizeof p, "%s/assets", root);
@@ -170,13 +172,13 @@ static int files_setup(void **state) {
   app_config_defaults(&cfg);
   cfg.web_root = root;
   app.cfg = &cfg;
+  app.routes = gromo_routes;
   return 0;
 }
 
 static int files_teardown(void **state) {
-  char cmd[128];
-  snprintf(cmd, sizeof cmd, "rm -rf %s", root);
-  return system(cmd) == 0 ? 0 : -1;
+  test_tmpdir_remove(root);
+  return 0;
 }
 
 struct hdrs {

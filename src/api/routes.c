@@ -1,6 +1,7 @@
 /* Every endpoint of the service, once: method, path, least role, body
  * limit, checks and handler. docs/api.md describes each. */
 #include "api/api.h"
+#include "gromo/routes.h"
 
 #define KiB ((size_t)1024)
 #define MiB (KiB * 1024)
