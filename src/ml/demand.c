@@ -23,7 +23,7 @@
 #define BT_REFIT 3
 #define BT_FOLDS (BT_MONTHS / BT_REFIT)
 /* Training rows of one backtest model, at most (sampled). */
-#define BT_FOLD_ROWS 200000
+#define BT_FOLD_ROWS 150000
 #define NBASE ML_DEMAND_BASELINES
 
 const char *const ml_demand_baseline_names[NBASE] = {"last_period", "moving_average_3",

@@ -27,7 +27,7 @@ void train_config_defaults(struct train_config *c) {
 
 /* Rows the demand and rise models learn from, at most (cells without
  * segment first, segment cells sampled to fill). */
-#define MAX_CELL_ROWS 450000
+#define MAX_CELL_ROWS 380000
 
 void train_stage(const struct work *w, const char *what, double frac) {
   if (w->progress)
