@@ -1,4 +1,4 @@
-/* The demand models of SPEC §3 as one unit: a model suite is what one
+/* The demand models of docs/rules.md §3 as one unit: a model suite is what one
  * training run makes from the store (demand, demand rise, top product, their
  * calibrations and baselines, the period counts they read at serving time)
  * and what the registry keeps under one version. A suite is immutable once
@@ -22,7 +22,7 @@ struct suite; /* opaque */
 /* ---- training ---- */
 
 struct train_config {
-  int period_days;     /* SPEC §3 period length; default 30 */
+  int period_days;     /* docs/rules.md §3 period length; default 30 */
   int origins;         /* rolling as-of dates learnt from, at most; default 24 */
   int rounds;          /* boosting rounds per model; default 150 */
   int depth;           /* tree depth; default 6 */
@@ -30,7 +30,7 @@ struct train_config {
   double level;        /* interval level; default 0.8 */
   uint64_t seed;       /* sampling and calibration folds; default 1 */
   size_t max_sales_rows; /* top-product training sales, sampled; default 400000 */
-  int regions;         /* SPEC §4 regions; 0: chosen from the data */
+  int regions;         /* docs/rules.md §4 regions; 0: chosen from the data */
 };
 void train_config_defaults(struct train_config *c);
 
@@ -71,7 +71,7 @@ json_t *suite_report(const struct suite *s);
 
 /* ---- serving ---- */
 
-/* A query of SPEC §3. has_customer: both customer_age and customer_income
+/* A query of docs/rules.md §3. has_customer: both customer_age and customer_income
  * given (segment cell); neither given: the whole pincode x product x channel.
  * Strings are identifiers already lower-cased. */
 struct predict_query {
@@ -95,7 +95,7 @@ struct predict_driver {
 };
 
 struct predict_answer {
-  int32_t region_id; /* the pincode's region (SPEC §4); 0: none */
+  int32_t region_id; /* the pincode's region (docs/rules.md §4); 0: none */
   int horizon;       /* periods ahead */
   char period_from[11], period_to[11]; /* the forecast period, IST dates */
   int fallback;
@@ -126,7 +126,7 @@ void suite_predict(const struct suite *s, enum predict_kind kind,
                    const struct predict_query *q, int explain,
                    struct predict_answer *out);
 
-/* ---- regions (SPEC §4) ---- */
+/* ---- regions (docs/rules.md §4) ---- */
 
 /* Regions of the suite, and their summaries as JSON text (owned by the
  * suite): the whole list (a JSON array, ascending id; NULL when the suite

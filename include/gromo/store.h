@@ -179,7 +179,7 @@ int store_model_serving_version(struct store *s, int64_t *version,
  * with their region assignments. */
 int store_model_prune(struct store *s, int keep, struct gerr *err) GROMO_WUR;
 
-/* The region of each clustered pincode under a model version (SPEC §4):
+/* The region of each clustered pincode under a model version (docs/rules.md §4):
  * n rows stored in one transaction (or as part of the open one). */
 int store_regions_put(struct store *s, int64_t version, size_t n, const int32_t *pincode,
                       const int32_t *region_id, struct gerr *err) GROMO_WUR;

@@ -1,4 +1,4 @@
-/* Regions as an algorithm (SPEC §4): points on the sphere with a demand
+/* Regions as an algorithm (docs/rules.md §4): points on the sphere with a demand
  * pattern (averaged over each point's near neighbours), embedded in one
  * Euclidean space where place and pattern both weigh, grouped by greedy
  * k-means++ with restarts (Lloyd's iterations; Hamerly's bounds and the

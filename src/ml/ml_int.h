@@ -32,7 +32,7 @@ struct gaz_entry;
 _Static_assert(ML_HORIZONS == PREDICT_MAX_HORIZON, "one count of horizons");
 #define ML_NEAR 10 /* nearby pincodes averaged */
 
-/* SPEC §3 segment of a customer, 0 .. ML_SEGMENTS-1. */
+/* docs/rules.md §3 segment of a customer, 0 .. ML_SEGMENTS-1. */
 int ml_segment(int32_t age, double income);
 int ml_age_band(int32_t age);
 int ml_income_band(double income);
@@ -264,7 +264,7 @@ struct suite {
    * SUITE_FALLBACK_NEAR nearest pincodes with sales (dataset_gaz_nearest) */
 #define SUITE_FALLBACK_NEAR 5
   int32_t *fb_near;
-  struct suite_regions *reg; /* SPEC §4 regions; NULL before clustering */
+  struct suite_regions *reg; /* docs/rules.md §4 regions; NULL before clustering */
   struct suite_insights *ins; /* serving index, not saved: every cell's
                                  predictions (insights.c) */
 };

@@ -1,4 +1,4 @@
-/* Regions of SPEC §4 inside a suite: the pincodes with sales clustered by
+/* Regions of docs/rules.md §4 inside a suite: the pincodes with sales clustered by
  * place and demand pattern (gromo/cluster.h), starting from the serving
  * version's regions so that ids stay, the summary of each region rendered
  * once, ids checked again against the serving version when the suite is
@@ -116,7 +116,7 @@ static double mix_noise_floor(const struct dataset *d, const size_t *at, const d
 
 /* ---- summaries ---- */
 
-/* The region's summary as SPEC §4 and the seed's GET /regions/{id} give it,
+/* The region's summary as docs/rules.md §4 and the original GET /regions/{id} give it,
  * for the members (indices into d, ascending) mem[0..n); pin_pred[i] is
  * pincode i's expected next-period demand. */
 static json_t *summary(const struct dataset *d, const double *pin_pred, int32_t id,

@@ -4,16 +4,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/rng.h"
 #include "ml/train_int.h"
 
-uint64_t ml_mix(uint64_t x) {
-  x += 0x9e3779b97f4a7c15ULL;
-  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
-  return x ^ (x >> 31);
-}
+uint64_t ml_mix(uint64_t x) { return splitmix64(&x); }
 
-double ml_unit(uint64_t k) { return (double)(ml_mix(k) >> 11) / 9007199254740992.0; }
+double ml_unit(uint64_t k) { return rng_unit(&k); }
 
 static int grow(void **p, size_t cap, size_t size) {
   void *np = realloc(*p, cap * size);

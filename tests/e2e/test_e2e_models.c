@@ -655,7 +655,7 @@ static void test_models__batches_in_order(void **state) {
 }
 
 
-/* ---- regions (SPEC §4) ---- */
+/* ---- regions (docs/rules.md §4) ---- */
 
 /* region id of every pincode of the serving regions, by pincode */
 struct region_map {
