@@ -601,7 +601,7 @@ static json_t *bt_report(struct bt *b, double level) {
       acc_merge(&sum, &a[K]);
       nm++;
     }
-    char key[4];
+    char key[12];
     snprintf(key, sizeof key, "%d", h);
     json_t *o = acc_json(&sum);
     json_object_set_new(o, "months", json_integer(nm));

@@ -10,6 +10,47 @@
 
 #include "ml/train_int.h"
 
+/* Temperature fitted on some holdout rows, applied to others (crossfit). */
+struct tfit {
+  const double *p; /* n x K */
+  const int *lab;
+  size_t K;
+  double T;
+  double *out; /* n x K: calibrated */
+  double *tmp; /* scratch, grown as needed */
+  int *tl;
+};
+
+static int tfit_fit(void *ctx, int f, const size_t *idx, size_t n) {
+  struct tfit *t = ctx;
+  (void)f;
+  double *tmp = realloc(t->tmp, (n ? n : 1) * t->K * sizeof *tmp);
+  int *tl = tmp ? realloc(t->tl, (n ? n : 1) * sizeof *tl) : NULL;
+  if (tmp)
+    t->tmp = tmp;
+  if (!tmp || !tl)
+    return -1;
+  t->tl = tl;
+  for (size_t i = 0; i < n; i++) {
+    memcpy(tmp + i * t->K, t->p + idx[i] * t->K, t->K * sizeof *tmp);
+    tl[i] = t->lab[idx[i]];
+  }
+  t->T = 1;
+  if (n && temperature_fit(tmp, tl, n, t->K, &t->T) < 0)
+    t->T = 1;
+  return 0;
+}
+
+static int tfit_apply(void *ctx, int f, const size_t *idx, size_t n) {
+  struct tfit *t = ctx;
+  (void)f;
+  for (size_t i = 0; i < n; i++) {
+    memcpy(t->out + idx[i] * t->K, t->p + idx[i] * t->K, t->K * sizeof *t->out);
+    temperature_apply(t->out + idx[i] * t->K, t->K, t->T);
+  }
+  return 0;
+}
+
 int train_top(struct work *w, json_t *eval, struct gerr *err) {
   const struct train_config *cfg = w->cfg;
   struct suite *s = w->s;
@@ -27,7 +68,7 @@ int train_top(struct work *w, json_t *eval, struct gerr *err) {
   float *Xtr = NULL, *ytr = NULL, *Xho = NULL, *yho = NULL, *Xall = NULL, *yall = NULL;
   double *p = NULL, *pb = NULL;
   int *lab = NULL;
-  unsigned char *fold = NULL;
+  uint8_t *fold = NULL;
   struct class_report *cls = NULL;
   struct forest *fh = NULL;
   int rc = -1;
@@ -84,7 +125,7 @@ int train_top(struct work *w, json_t *eval, struct gerr *err) {
   for (size_t i = 0; i < nho; i++) {
     forest_predict(fh, Xho + i * nf, p + i * K);
     lab[i] = (int)yho[i];
-    fold[i] = (unsigned char)(ml_mix((uint64_t)i ^ cfg->seed) & 1);
+    fold[i] = (uint8_t)(ml_mix((uint64_t)i ^ cfg->seed) & 1);
     /* baseline: the pincode's product shares, shrunk toward the nation's */
     double sum = 0;
     for (size_t k = 0; k < K; k++)
@@ -93,34 +134,22 @@ int train_top(struct work *w, json_t *eval, struct gerr *err) {
       pb[i * K + k] /= sum > 0 ? sum : 1;
   }
   /* temperature, cross-fitted for the report, then on the whole holdout */
-  double *pc = malloc(nho * K * sizeof *pc), *tmp = malloc(nho * K * sizeof *tmp);
-  int *tl = malloc(nho * sizeof *tl);
-  if (!pc || !tmp || !tl) {
+  double *pc = malloc(nho * K * sizeof *pc);
+  size_t *all = malloc(nho * sizeof *all);
+  struct tfit tf = {p, lab, K, 1, pc, NULL, NULL};
+  for (size_t i = 0; all && i < nho; i++)
+    all[i] = i;
+  int bad_fit = !pc || !all || crossfit(all, nho, fold, tfit_fit, tfit_apply, &tf) < 0;
+  free(all);
+  free(tf.tmp);
+  free(tf.tl);
+  if (bad_fit) {
     free(pc);
-    free(tmp);
-    free(tl);
     gerr_set(err, GERR_INTERNAL, "out of memory");
     goto out;
   }
-  memcpy(pc, p, nho * K * sizeof *p);
-  for (int f = 0; f < 2; f++) {
-    size_t n = 0;
-    for (size_t i = 0; i < nho; i++)
-      if (fold[i] == f) {
-        memcpy(tmp + n * K, p + i * K, K * sizeof *p);
-        tl[n++] = lab[i];
-      }
-    double T = 1;
-    if (n && temperature_fit(tmp, tl, n, K, &T) < 0)
-      T = 1;
-    for (size_t i = 0; i < nho; i++)
-      if (fold[i] != f)
-        temperature_apply(pc + i * K, K, T);
-  }
   if (temperature_fit(p, lab, nho, K, &s->top_temp) < 0)
     s->top_temp = 1;
-  free(tmp);
-  free(tl);
   struct multi_metrics mm, bm;
   struct class_report *bcls = calloc(K, sizeof *bcls);
   /* reliability of the top probability */

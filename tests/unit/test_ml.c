@@ -539,7 +539,7 @@ static void test_ml__horizons(void **state) {
   json_t *r = suite_report(s);
   json_t *hz = json_object_get(json_object_get(r, "backtest"), "horizons");
   for (int h = 1; h <= 3; h++) {
-    char key[4];
+    char key[12];
     snprintf(key, sizeof key, "%d", h);
     json_t *o = json_object_get(hz, key);
     assert_non_null(o);
