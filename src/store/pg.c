@@ -4,7 +4,9 @@
  * versions are rows of schema_versions, applied under an advisory lock so
  * that two processes opening one database at once do not both migrate.
  * One connection per struct store, used by one thread at a time. */
+#include <errno.h>
 #include <libpq-fe.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +17,10 @@
 /* Advisory lock keys (one namespace for the whole program). */
 #define LOCK_MIGRATE 0x67726f6d6f01LL   /* schema migrations */
 #define LOCK_REGISTRY 0x67726f6d6f02LL  /* model registry writes */
+#define LOCK_TRAINING 0x67726f6d6f03LL  /* one training run at a time */
+
+/* The channel of registry notices: the new serving version, as text. */
+#define MODELS_CHANNEL "gromo_models"
 
 /* Settings every connection starts with, unless the URI says otherwise. */
 #define PG_CONNECT_TIMEOUT "5"          /* seconds */
@@ -130,6 +136,9 @@ static const struct {
     {"model_unserve", "UPDATE models SET serving = 0 WHERE serving = 1 AND version <> $1"},
     {"model_serve", "UPDATE models SET serving = 1 WHERE version = $1 AND serving = 0"},
     {"model_serving", "SELECT version FROM models WHERE serving = 1"},
+    {"models_notify", "SELECT pg_notify('" MODELS_CHANNEL "', $1)"},
+    {"training_lock", "SELECT pg_try_advisory_lock($1)"},
+    {"training_unlock", "SELECT pg_advisory_unlock($1)"},
     {"model_prune",
      "DELETE FROM models WHERE serving = 0 AND version NOT IN"
      " (SELECT version FROM models ORDER BY version DESC LIMIT $1)"},
@@ -1160,6 +1169,12 @@ static int pg_model_set_serving(struct store *base, int64_t version, struct gerr
     return -1;
   PQclear(res);
   res = run(s, "model_serve", &p, PGRES_COMMAND_OK, "changing the serving model", err);
+  if (!res)
+    return -1;
+  PQclear(res);
+  /* Every listening process hears of it when the transaction commits (and
+   * never, if it rolls back). */
+  res = run(s, "models_notify", &p, PGRES_TUPLES_OK, "announcing the serving model", err);
   PQclear(res);
   return res ? 0 : -1;
 }
@@ -1316,6 +1331,74 @@ static int pg_key_revoke(struct store *base, const char *name, struct gerr *err)
   return changed ? 0 : 1;
 }
 
+/* ---- several processes on one database ---- */
+
+/* A session-level advisory lock: PostgreSQL lets go of it when the
+ * connection ends, so a process that dies never leaves it held. */
+static int pg_training_lock(struct store *base, struct gerr *err) {
+  struct pg_store *s = PG(base);
+  if (ensure_conn(s, err) < 0)
+    return -1;
+  struct params p = {0};
+  p_i64(&p, LOCK_TRAINING);
+  PGresult *res = run(s, "training_lock", &p, PGRES_TUPLES_OK, "taking the training lock", err);
+  if (!res)
+    return -1;
+  int taken = PQntuples(res) == 1 && !strcmp(PQgetvalue(res, 0, 0), "t");
+  PQclear(res);
+  return taken ? 0 : 1;
+}
+
+static void pg_training_unlock(struct store *base) {
+  struct pg_store *s = PG(base);
+  if (PQstatus(s->conn) != CONNECTION_OK || PQtransactionStatus(s->conn) != PQTRANS_IDLE)
+    return; /* a lost connection has let go of it already */
+  struct params p = {0};
+  p_i64(&p, LOCK_TRAINING);
+  PQclear(run(s, "training_unlock", &p, PGRES_TUPLES_OK, "releasing the training lock", NULL));
+}
+
+static int pg_models_listen(struct store *base, struct gerr *err) {
+  struct pg_store *s = PG(base);
+  if (ensure_conn(s, err) < 0)
+    return -1;
+  return exec_plain(s, "LISTEN " MODELS_CHANNEL, "listening for model changes", err);
+}
+
+/* Consumes every notice that has arrived: 1 if there was one. */
+static int drain_notices(struct pg_store *s) {
+  int got = 0;
+  PGnotify *n;
+  while ((n = PQnotifies(s->conn)) != NULL) {
+    got = 1;
+    PQfreemem(n);
+  }
+  return got;
+}
+
+/* Never reconnects: a new connection would not be listening. A server
+ * that stops closes the connection, which poll() sees as input. */
+static int pg_models_wait(struct store *base, int timeout_ms, struct gerr *err) {
+  struct pg_store *s = PG(base);
+  if (PQstatus(s->conn) != CONNECTION_OK)
+    return gerr_set(err, GERR_UNAVAILABLE, "the listening connection to the database is lost");
+  if (drain_notices(s))
+    return 1;
+  struct pollfd pfd = {.fd = PQsocket(s->conn), .events = POLLIN};
+  if (pfd.fd < 0)
+    return gerr_set(err, GERR_UNAVAILABLE, "the listening connection to the database is lost");
+  int r = poll(&pfd, 1, timeout_ms);
+  if (r < 0 && errno != EINTR)
+    return gerr_set(err, GERR_INTERNAL, "waiting for model changes: %s", strerror(errno));
+  if (r > 0 && !PQconsumeInput(s->conn))
+    return pg_error(s, NULL, "waiting for model changes", err);
+  if (drain_notices(s))
+    return 1;
+  if (PQstatus(s->conn) != CONNECTION_OK)
+    return gerr_set(err, GERR_UNAVAILABLE, "the listening connection to the database is lost");
+  return 0;
+}
+
 const struct store_ops store_pg_ops = {
     .name = "postgresql",
     .open = pg_open,
@@ -1346,5 +1429,9 @@ const struct store_ops store_pg_ops = {
     .key_insert = pg_key_insert,
     .key_scan = pg_key_scan,
     .key_revoke = pg_key_revoke,
+    .training_lock = pg_training_lock,
+    .training_unlock = pg_training_unlock,
+    .models_listen = pg_models_listen,
+    .models_wait = pg_models_wait,
     .maintain = NULL,
 };

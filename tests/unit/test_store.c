@@ -1106,6 +1106,103 @@ static void test_store__pg_concurrent_first_open(void **state) {
                    STORE_SCHEMA_VERSION);
 }
 
+/* An SQLite file is not shared: no lock beyond the process, no notices. */
+static void test_store__sqlite_not_shared(void **state) {
+  struct store *a = open_ok(), *b = open_ok();
+  struct gerr err;
+  assert_int_equal(store_shared(a), 0);
+  assert_int_equal(store_training_lock(a, &err), 0);
+  assert_int_equal(store_training_lock(b, &err), 0);
+  store_training_unlock(a);
+  assert_int_equal(store_models_listen(a, &err), 1);
+  store_close(a);
+  store_close(b);
+}
+
+/* One training lock across connections (processes): taken without
+ * waiting, refused to the others, given back by an unlock or a close. */
+static void test_store__pg_training_lock(void **state) {
+  struct store *a = open_ok(), *b = open_ok();
+  struct gerr err;
+  assert_int_equal(store_shared(a), 1);
+  assert_int_equal(store_training_lock(a, &err), 0);
+  assert_int_equal(store_training_lock(b, &err), 1);
+  assert_int_equal(store_training_lock(b, &err), 1);
+  store_training_unlock(a);
+  assert_int_equal(store_training_lock(b, &err), 0);
+  assert_int_equal(store_training_lock(a, &err), 1);
+  store_close(b); /* a process that dies lets go of it (once its backend has ended) */
+  int rc = 1;
+  for (int64_t t0 = mono_us(); rc == 1 && mono_us() - t0 < 10000000;)
+    rc = store_training_lock(a, &err);
+  assert_int_equal(rc, 0);
+  store_training_unlock(a);
+  store_close(a);
+}
+
+/* A listening connection hears of every committed change of the serving
+ * version, made through any connection, and of none rolled back. */
+static void test_store__pg_model_notices(void **state) {
+  struct store *l = open_ok(), *w = open_ok();
+  struct gerr err;
+  int64_t v;
+  assert_int_equal(store_models_listen(l, &err), 0);
+  assert_int_equal(store_models_wait(l, 0, &err), 0);
+  assert_int_equal(insert_model(w, "2025-05-01T10:00:00Z"), 1); /* not serving */
+  assert_int_equal(insert_model(w, "2025-05-02T10:00:00Z"), 2);
+  assert_int_equal(store_models_wait(l, 200, &err), 0);
+
+  assert_int_equal(store_model_set_serving(w, 1, &err), 0);
+  assert_int_equal(store_models_wait(l, 10000, &err), 1);
+  assert_int_equal(store_models_wait(l, 0, &err), 0); /* consumed */
+
+  /* Inserted as serving. */
+  struct model_row r = model("2025-05-03T10:00:00Z", 7);
+  r.serving = 1;
+  assert_int_equal(store_model_insert(w, &r, &v, &err), 0);
+  assert_int_equal(store_models_wait(l, 10000, &err), 1);
+
+  /* Rolled back: nothing to hear. */
+  assert_int_equal(store_begin(w, &err), 0);
+  assert_int_equal(store_model_set_serving(w, 2, &err), 0);
+  store_rollback(w);
+  assert_int_equal(store_models_wait(l, 300, &err), 0);
+  assert_int_equal(store_model_serving_version(w, &v, &err), 0);
+  assert_int_equal(v, 3);
+
+  /* Several before a wait: one wait takes them all. */
+  assert_int_equal(store_model_set_serving(w, 1, &err), 0);
+  assert_int_equal(store_model_set_serving(w, 2, &err), 0);
+  int64_t t0 = mono_us();
+  while (mono_us() - t0 < 200000) /* both delivered */
+    if (store_models_wait(l, 50, &err) < 0)
+      fail_msg("wait: %s", err.msg);
+  assert_int_equal(store_models_wait(l, 0, &err), 0);
+  store_close(w);
+  store_close(l);
+}
+
+/* The listening connection's server goes away: the wait fails instead of
+ * waiting for notices that can no longer come. */
+static void test_store__pg_notices_connection_lost(void **state) {
+  struct store *l = open_ok();
+  struct gerr err;
+  assert_int_equal(store_models_listen(l, &err), 0);
+  char sql[256];
+  snprintf(sql, sizeof sql,
+           "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+           " WHERE datname = '%s' AND query LIKE 'LISTEN%%'",
+           pg_db);
+  assert_int_equal(pg_admin("gromo", sql), 1);
+  int rc = 0;
+  int64_t t0 = mono_us();
+  while (rc == 0 && mono_us() - t0 < 10000000)
+    rc = store_models_wait(l, 100, &err);
+  assert_int_equal(rc, -1);
+  assert_int_equal(err.code, GERR_UNAVAILABLE);
+  store_close(l);
+}
+
 static void test_store__bad_uris(void **state) {
   struct store *s = NULL;
   struct gerr err;
@@ -1311,6 +1408,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_store__migrates_v3_pincode_index, fresh, cleanup),
       cmocka_unit_test_setup_teardown(test_store__refuses_newer_schema, fresh, cleanup),
       cmocka_unit_test_setup_teardown(test_store__bad_uris, fresh, cleanup),
+      cmocka_unit_test_setup_teardown(test_store__sqlite_not_shared, fresh, cleanup),
       cmocka_unit_test_setup_teardown(test_store__pool_concurrent_writers, fresh, cleanup),
       cmocka_unit_test_setup_teardown(test_store__busy_timeout, fresh, cleanup),
       cmocka_unit_test_setup_teardown(test_store__disk_full_ends_the_transaction, fresh, cleanup),
@@ -1347,6 +1445,9 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_store__pg_refuses_newer_schema, fresh, cleanup),
       cmocka_unit_test_setup_teardown(test_store__pg_bad_uris, fresh, cleanup),
       cmocka_unit_test_setup_teardown(test_store__pg_concurrent_first_open, fresh, cleanup),
+      cmocka_unit_test_setup_teardown(test_store__pg_training_lock, fresh, cleanup),
+      cmocka_unit_test_setup_teardown(test_store__pg_model_notices, fresh, cleanup),
+      cmocka_unit_test_setup_teardown(test_store__pg_notices_connection_lost, fresh, cleanup),
       cmocka_unit_test_setup_teardown(test_store__pool_concurrent_writers, fresh, cleanup),
       cmocka_unit_test_setup_teardown(test_store__busy_timeout, fresh, cleanup),
       cmocka_unit_test_setup_teardown(test_store__insert_throughput, fresh, cleanup),
