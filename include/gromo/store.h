@@ -118,9 +118,12 @@ int store_sales_summary(struct store *s, const struct sales_summary_query *q,
                         int (*fn)(void *ctx, const struct sales_group *g), void *ctx,
                         struct sales_totals *tot, struct gerr *err) GROMO_WUR;
 
-/* A number that changes whenever sales are added (the newest row's
- * sequence number; 0 for none): caches of aggregates compare it. Cheap (an
- * index's last entry). */
+/* A number that changes whenever the sales a reader sees change (0 while
+ * there are none): caches of aggregates compare it for equality. SQLite:
+ * the newest row's sequence number (one writer at a time). PostgreSQL,
+ * where writers of several processes commit in any order: a hash of that
+ * number and the reading statement's snapshot, which other commits change
+ * too. Cheap (an index's last entry). */
 int store_sales_mark(struct store *s, int64_t *mark, struct gerr *err) GROMO_WUR;
 
 /* Small key/value settings kept with the data (e.g. the build that last
