@@ -1133,6 +1133,67 @@ static void test_store__pg_mark_sees_late_commits(void **state) {
   store_close(r);
 }
 
+/* The definitions of the indexes of sales, one line, sorted. */
+static void pg_sales_indexes(char *out, size_t cap) {
+  char uri[256];
+  snprintf(uri, sizeof uri, "%s%s", pg_base, pg_db);
+  PGconn *c = PQconnectdb(uri);
+  PGresult *r = PQexec(c, "SELECT string_agg(indexdef, '; ' ORDER BY indexname) FROM pg_indexes"
+                          " WHERE tablename = 'sales'");
+  snprintf(out, cap, "%s", PQresultStatus(r) == PGRES_TUPLES_OK ? PQgetvalue(r, 0, 0) : "?");
+  PQclear(r);
+  PQfinish(c);
+}
+
+/* A bulk load into an empty table drops the secondary indexes and builds
+ * them again before its commit: afterwards they are as they were and
+ * answer queries. Meanwhile the table is locked (a reader waits for at
+ * most its lock timeout); a rolled-back load leaves everything as it was;
+ * a table that has rows is loaded with its indexes, readers never waiting. */
+static void test_store__pg_bulk_load_indexes(void **state) {
+  struct store *s = open_ok(), *r = open_ok();
+  struct gerr err;
+  char before[1024], after[1024];
+  pg_sales_indexes(before, sizeof before);
+  assert_non_null(strstr(before, "sales_pincode_ts"));
+  store_set_busy_timeout(r, 200);
+  struct sale b[100];
+  int64_t n = 0;
+  for (int round = 0; round < 3; round++) { /* rolled back, committed, onto rows */
+    store_hint_bulk_load(s);
+    assert_int_equal(store_begin(s, &err), 0);
+    for (int k = 0; k < 10; k++) {
+      for (int i = 0; i < 100; i++)
+        b[i] = rec(k, 400001 + (i * 7919) % 500, "loan", NULL);
+      assert_int_equal(store_sales_insert(s, b, 100, NULL, NULL, &err), 0);
+    }
+    struct rows rw;
+    struct sales_filter f;
+    sales_filter_init(&f);
+    f.pincode = 400001;
+    int readable = store_sales_query(r, &f, collect, &rw, &err) == 0;
+    if (round < 2) { /* an empty table was locked for the load */
+      assert_false(readable);
+      assert_int_equal(err.code, GERR_UNAVAILABLE);
+    } else {
+      assert_true(readable);
+    }
+    if (round == 0) {
+      store_rollback(s);
+    } else {
+      assert_int_equal(store_commit(s, &err), 0);
+      n += 1000;
+    }
+    assert_int_equal(count(r), n);
+    pg_sales_indexes(after, sizeof after);
+    assert_string_equal(after, before);
+    if (n)
+      assert_int_equal(query(r, &f, &rw), n / 100); /* once in each hundred */
+  }
+  store_close(r);
+  store_close(s);
+}
+
 /* An SQLite file is not shared: no lock beyond the process, no notices. */
 static void test_store__sqlite_not_shared(void **state) {
   struct store *a = open_ok(), *b = open_ok();
@@ -1473,6 +1534,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_store__pg_bad_uris, fresh, cleanup),
       cmocka_unit_test_setup_teardown(test_store__pg_concurrent_first_open, fresh, cleanup),
       cmocka_unit_test_setup_teardown(test_store__pg_training_lock, fresh, cleanup),
+      cmocka_unit_test_setup_teardown(test_store__pg_bulk_load_indexes, fresh, cleanup),
       cmocka_unit_test_setup_teardown(test_store__pg_mark_sees_late_commits, fresh, cleanup),
       cmocka_unit_test_setup_teardown(test_store__pg_model_notices, fresh, cleanup),
       cmocka_unit_test_setup_teardown(test_store__pg_notices_connection_lost, fresh, cleanup),
