@@ -1,4 +1,5 @@
 /* gromo serve: run the API until SIGINT/SIGTERM, then stop gracefully. */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
 #include <pthread.h>
@@ -77,6 +78,10 @@ static const char serve_help[] =
     "                        GROMO_MAX_INFLIGHT, default 268435456)\n"
     "      --cors-origins L  allowed browser origins, comma-separated, or *\n"
     "                        (env GROMO_CORS_ORIGINS; default none)\n"
+    "      --trusted-proxies L  addresses of proxies in front (nginx), comma-\n"
+    "                        separated: from them, the last X-Forwarded-For\n"
+    "                        entry is the client, for logs and rate limits\n"
+    "                        (env GROMO_TRUSTED_PROXIES; default none)\n"
     "      --tls-cert FILE   serve HTTPS with this PEM certificate (env\n"
     "                        GROMO_TLS_CERT) ...\n"
     "      --tls-key FILE    ... and this PEM private key (env GROMO_TLS_KEY)\n"
@@ -118,6 +123,39 @@ static void load_models(struct app *app) {
     log_fields(LOG_INFO, "models_loaded", fields, (size_t)n);
 }
 
+/* The first entry of a comma-separated list that is not an IP address
+ * (as inet_ntop writes it), or NULL when all are. Points into a static
+ * copy. */
+static const char *proxies_check(const char *list) {
+  static char bad[64];
+  for (const char *p = list; *p;) {
+    const char *e = strchr(p, ',');
+    size_t len = e ? (size_t)(e - p) : strlen(p);
+    while (len && *p == ' ')
+      p++, len--;
+    while (len && p[len - 1] == ' ')
+      len--;
+    char addr[INET6_ADDRSTRLEN], canon[INET6_ADDRSTRLEN];
+    unsigned char bin[sizeof(struct in6_addr)];
+    int ok = len > 0 && len < sizeof addr;
+    if (ok) {
+      memcpy(addr, p, len);
+      addr[len] = '\0';
+      int af = strchr(addr, ':') ? AF_INET6 : AF_INET;
+      ok = inet_pton(af, addr, bin) == 1 && inet_ntop(af, bin, canon, sizeof canon) &&
+           !strcmp(canon, addr);
+    }
+    if (!ok) {
+      snprintf(bad, sizeof bad, "%.*s", (int)(len < 60 ? len : 60), p);
+      return bad;
+    }
+    if (!e)
+      break;
+    p = e + 1;
+  }
+  return NULL;
+}
+
 static int parse_uint(const char *s, unsigned long long max, unsigned long long *out) {
   char *end = NULL;
   errno = 0;
@@ -149,6 +187,7 @@ int cmd_serve(int argc, char **argv) {
   const char *max_inflight = cli_env("GROMO_MAX_INFLIGHT", NULL), *header_timeout = NULL,
              *min_rate = NULL, *rate_grace = NULL;
   cfg.cors_origins = cli_env("GROMO_CORS_ORIGINS", NULL);
+  cfg.trusted_proxies = cli_env("GROMO_TRUSTED_PROXIES", NULL);
   cfg.tls_cert = cli_env("GROMO_TLS_CERT", NULL);
   cfg.tls_key = cli_env("GROMO_TLS_KEY", NULL);
   cfg.web_root = cli_env("GROMO_WEB_ROOT", cfg.web_root);
@@ -158,7 +197,7 @@ int cmd_serve(int argc, char **argv) {
   enum { O_THREADS = 256, O_MODE, O_MAXBODY, O_TIMEOUT, O_MAXCONN, O_LOGFILE, O_LEVEL,
          O_RATES, O_NORATE, O_PERIP, O_BODYTO, O_CORS, O_CERT, O_KEY, O_MAXUP,
          O_INFLIGHT, O_HDRTO, O_MINRATE, O_GRACE, O_SPOOLDIR, O_MAXSPOOL, O_WEBROOT,
-         O_MODELSPOLL };
+         O_MODELSPOLL, O_PROXIES };
   static const struct option opts[] = {
       {"port", required_argument, 0, 'p'},
       {"bind", required_argument, 0, 'b'},
@@ -186,6 +225,7 @@ int cmd_serve(int argc, char **argv) {
       {"body-rate-grace", required_argument, 0, O_GRACE},
       {"web-root", required_argument, 0, O_WEBROOT},
       {"models-poll", required_argument, 0, O_MODELSPOLL},
+      {"trusted-proxies", required_argument, 0, O_PROXIES},
       {"help", no_argument, 0, 'h'},
       {0, 0, 0, 0}};
   int c;
@@ -218,6 +258,7 @@ int cmd_serve(int argc, char **argv) {
     case O_GRACE: rate_grace = optarg; break;
     case O_WEBROOT: cfg.web_root = optarg; break;
     case O_MODELSPOLL: models_poll = optarg; break;
+    case O_PROXIES: cfg.trusted_proxies = optarg; break;
     case 'h': fputs(serve_help, stdout); return EXIT_OK;
     default: return cli_usage_error("serve", "unknown option");
     }
@@ -300,6 +341,11 @@ int cmd_serve(int argc, char **argv) {
     if (parse_uint(models_poll, 86400, &v) < 0 || v == 0)
       return cli_usage_error("serve", "models-poll must be 1-86400 seconds");
     watch_ms = (unsigned)v * 1000;
+  }
+  if (cfg.trusted_proxies) {
+    const char *bad = proxies_check(cfg.trusted_proxies);
+    if (bad)
+      return cli_usage_error("serve", "trusted-proxies: '%.60s' is not an IP address", bad);
   }
   if (!cfg.tls_cert != !cfg.tls_key)
     return cli_usage_error("serve", "--tls-cert and --tls-key go together");
