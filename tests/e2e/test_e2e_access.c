@@ -107,11 +107,20 @@ static void test_access__role_matrix(void **state) {
   assert_int_equal(r.status, 200);
   http_res_free(&r);
 
-  /* Revoked while the server runs: refused at once. */
+  /* Revoked while the server runs: refused at once on SQLite; on
+   * PostgreSQL within a second (a key the database accepted less than a
+   * second ago is not asked about again, docs/security.md), the test
+   * allowing 10. */
   assert_int_equal(status_of(&s, analyst, "GET", "/sales?limit=1", NULL), 200);
   const char *const rv2[] = {"keys", "revoke", "a1", "--db", s.db, NULL};
   assert_int_equal(run_cli(rv2, NULL, 0, NULL, 0), 0);
-  assert_int_equal(status_of(&s, analyst, "GET", "/sales?limit=1", NULL), 401);
+  long st = status_of(&s, analyst, "GET", "/sales?limit=1", NULL);
+  for (int i = 0; st == 200 && strncmp(s.db, "postgres", 8) == 0 && i < 200; i++) {
+    struct timespec ts = {0, 50 * 1000 * 1000};
+    nanosleep(&ts, NULL);
+    st = status_of(&s, analyst, "GET", "/sales?limit=1", NULL);
+  }
+  assert_int_equal(st, 401);
 
   /* The log names keys and roles, never a key itself; admin actions are
    * audited. */
