@@ -207,6 +207,18 @@ static void test_pgmulti__keys_shared(void **state) {
   }
 }
 
+/* Lines of a server's log holding `what`. */
+static int count_lines(const char *log, const char *what) {
+  FILE *f = fopen(log, "r");
+  char line[4096];
+  int n = 0;
+  while (f && fgets(line, sizeof line, f))
+    n += strstr(line, what) != NULL;
+  if (f)
+    fclose(f);
+  return n;
+}
+
 struct waiter {
   struct http_res r;
   int rc;
@@ -272,11 +284,18 @@ static void test_pgmulti__one_training(void **state) {
   assert_int_equal(call(&B, B.key, "GET", "/models/train/0123456789abcdef", NULL, &r), 404);
   http_res_free(&r);
 
-  /* B's ?wait=true waits for A's run. */
+  /* B's ?wait=true waits for A's run: once B has logged the request's
+   * audit line it has found A's job running (the registry's lock is still
+   * held) and waits for that job, so the lock can go. */
+  int audited = count_lines(B.log, "\"action\":\"POST /models/train\"");
   struct waiter w = {.rc = -1};
   pthread_t th;
   assert_int_equal(pthread_create(&th, NULL, train_and_wait, &w), 0);
-  sleep_ms(300); /* not needed for the outcome: gives the wait a chance to begin first */
+  for (t0 = now_ms(); count_lines(B.log, "\"action\":\"POST /models/train\"") == audited;) {
+    if (now_ms() - t0 > 30000)
+      fail_msg("the other server did not take the request in 30 s");
+    sleep_ms(20);
+  }
   assert_int_equal(admin_value("SELECT 1 FROM (SELECT pg_advisory_unlock(" LOCK_REGISTRY ")) l"),
                    1);
   pthread_join(th, NULL);
