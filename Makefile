@@ -8,6 +8,8 @@
 #                   tests (OpenAPI, the dashboard in Chromium)
 #   make web        the dashboard and API docs into build/web (npm ci, esbuild)
 #   make bench      benchmarks (prints figures)
+#   make demo       PostgreSQL, two instances and nginx on this machine
+#                   (deploy/demo.sh; docs/scaling.md)
 #   make fuzz       libFuzzer harnesses of the file readers, FUZZ_SECONDS each
 #   make gazetteer  rebuild data/pincodes.tsv from the npm packages
 
@@ -58,7 +60,7 @@ E2E_OBJ  := $(E2E_LIB:%.c=$(B)/%.o)
 BENCH_BIN := $(BENCH_SRC:bench/%.c=$(B)/bench/%)
 
 .PHONY: all run test test-unit test-e2e check check-clock bench deps deps-test \
-        clean gazetteer fuzz web web-check
+        clean gazetteer fuzz web web-check demo
 
 all: gromo
 
@@ -159,6 +161,12 @@ web: $(WEB_OUT)/index.html
 web-check: $(B)/gromo web
 	cd web && GROMO_BIN=$(abspath $(B)/gromo) GROMO_WEB_ROOT=$(abspath $(WEB_OUT)) \
 	  node --test --test-concurrency=1 --test-reporter=spec tests/
+
+# Two instances on one PostgreSQL database behind nginx, until Ctrl-C.
+demo:
+	@scripts/deps.sh demo
+	$(MAKE) gromo web
+	deploy/demo.sh
 
 bench: 
 	@scripts/deps.sh bench

@@ -1,11 +1,16 @@
 #!/bin/sh
 # Benchmarks of the foundation, printing figures (docs/benchmarks.md).
-#   scripts/bench.sh [all|generate|sales_add|health|modes|ratelimit|store|gazetteer|train|goals|upload|predict|regions|insights|web|hostile]
+#   scripts/bench.sh [all|generate|sales_add|health|modes|ratelimit|store|gazetteer|train|goals|upload|predict|regions|insights|web|hostile|scale|pgimport]
 # Uses loopback ports only; every load is bounded in time.
 set -eu
 cd "$(dirname "$0")/.."
 B=build/release
 what=${1:-all}
+# The PostgreSQL benchmarks run beside a throwaway server of their own.
+case "$what" in
+  scale|pgimport)
+    if [ -z "${GROMO_TEST_PG:-}" ]; then exec scripts/with-pg.sh "$0" "$@"; fi ;;
+esac
 tmp=$(mktemp -d /tmp/gromo-bench-XXXXXX)
 pids=""
 cleanup() {
@@ -361,6 +366,118 @@ bench_web() {
   echo
 }
 
+# One instance against two behind nginx (docs/scaling.md), all on one
+# PostgreSQL database of 200,000 sample sales with a trained model: wrk -t1
+# -c64 -d10s on GET /health and on POST /predict/demand (one query a
+# request), straight to one instance, through nginx to one, and through
+# nginx to two; three alternating rounds. nginx runs deploy/nginx/gromo.conf
+# with its ports changed and its access log off.
+bench_scale() {
+  echo "== scale: one instance against two behind nginx, one PostgreSQL database"
+  g=${GROMO_BIN:-./gromo}
+  "$GROMO_TEST_PG_BIN/createdb" -h 127.0.0.1 -p "$GROMO_TEST_PG_PORT" -U postgres scale
+  db="${GROMO_TEST_PG}scale"
+  "$g" generate 200000 --seed 1 --db "$db" -q
+  "$g" train --db "$db" -q
+  key=$("$g" keys create --role analyst --name bench --db "$db" 2>/dev/null | tail -n 1)
+  cat > "$tmp/one.lua" <<LUA
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["X-API-Key"] = "$key"
+wrk.body = '{"pincode":"400001","product":"loan","channel":"online","customer_age":35,"customer_income":75000}'
+LUA
+  inst() { # inst N: an instance on the database -> IPORTn
+    : > "$tmp/i$1.log"
+    "$g" serve --db "$db" --port 0 --log-file "$tmp/i$1.log" --rate-limits analyst=10000000 \
+      --trusted-proxies 127.0.0.1 --max-connections-per-ip 2048 &
+    pids="$pids $!"
+    eval "IPID$1=$!"
+    for i in $(seq 1 100); do
+      p=$(sed -n 's/.*"event":"listening".*"port":\([0-9]*\).*/\1/p' "$tmp/i$1.log" | tail -n 1)
+      [ -n "$p" ] && break
+      sleep 0.1
+    done
+    [ -n "$p" ] || { echo "instance did not start" >&2; exit 1; }
+    eval "IPORT$1=$p"
+  }
+  inst_stop() { eval "kill \$IPID$1; wait \$IPID$1" 2>/dev/null || true; }
+  lb_start() { # lb_start PORT... : nginx in front of those instances -> LBPORT
+    LBPORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+    mkdir -p "$tmp/lb"
+    servers=""
+    for p in "$@"; do servers="$servers    server 127.0.0.1:$p max_fails=3 fail_timeout=10s;\n"; done
+    awk -v servers="$servers" '
+      /server 127\.0\.0\.1:808[12] / { if (!done) { printf "%s", servers; done = 1 }; next }
+      { print }' deploy/nginx/gromo.conf |
+      sed -e "s/listen 8080;/listen 127.0.0.1:$LBPORT;/" \
+          -e "s#access_log /var/log/nginx/gromo.access.log gromo;#access_log off;#" > "$tmp/lb/gromo.conf"
+    cat > "$tmp/lb/nginx.conf" <<CONF
+worker_processes $(nproc);
+pid $tmp/lb/nginx.pid;
+error_log $tmp/lb/error.log;
+events { worker_connections 4096; }
+http {
+  client_body_temp_path $tmp/lb; proxy_temp_path $tmp/lb; fastcgi_temp_path $tmp/lb;
+  uwsgi_temp_path $tmp/lb; scgi_temp_path $tmp/lb;
+  include $tmp/lb/gromo.conf;
+}
+CONF
+    nginx -c "$tmp/lb/nginx.conf" -p "$tmp/lb"
+    for i in $(seq 1 50); do curl -fs -o /dev/null "http://127.0.0.1:$LBPORT/health" && break; sleep 0.1; done
+  }
+  lb_stop() { kill "$(cat "$tmp/lb/nginx.pid")" 2>/dev/null || true; sleep 0.5; }
+  measure() { # measure LABEL BASEURL
+    wrk -t1 -c64 -d10s --latency "$2/health" > "$tmp/wrk.txt" 2>&1
+    h="$(awk '/Requests\/sec/ {print $2}' "$tmp/wrk.txt") req/s, p99 $(wrk_p99)"
+    hb=$(awk '/Non-2xx|Socket errors/ {print}' "$tmp/wrk.txt" | tr -s ' ')
+    wrk -t1 -c64 -d10s --latency -s "$tmp/one.lua" "$2/predict/demand" > "$tmp/wrk.txt" 2>&1
+    p="$(awk '/Requests\/sec/ {print $2}' "$tmp/wrk.txt") req/s, p99 $(wrk_p99)"
+    pb=$(awk '/Non-2xx|Socket errors/ {print}' "$tmp/wrk.txt" | tr -s ' ')
+    echo "scale: $1: /health $h${hb:+ ($hb)}; /predict/demand $p${pb:+ ($pb)}; load $(cut -d' ' -f1-3 /proc/loadavg)"
+  }
+  inst 1
+  inst 2
+  for run in 1 2 3; do
+    measure "run $run, one instance, direct" "http://127.0.0.1:$IPORT1"
+    lb_start "$IPORT1"
+    measure "run $run, nginx, one instance" "http://127.0.0.1:$LBPORT"
+    lb_stop
+    lb_start "$IPORT1" "$IPORT2"
+    measure "run $run, nginx, two instances" "http://127.0.0.1:$LBPORT"
+    lb_stop
+  done
+  echo "scale: requests by instance: $(grep -c '"event":"request"' "$tmp/i1.log"), $(grep -c '"event":"request"' "$tmp/i2.log")"
+  inst_stop 1
+  inst_stop 2
+  echo
+}
+
+# gromo import of a 1,000,000-row CSV into a fresh PostgreSQL database
+# (binary COPY; the indexes of the empty table built once at the end), three
+# runs, beside the same into SQLite.
+bench_pgimport() {
+  g=${GROMO_BIN:-./gromo}
+  echo "== gromo import of 1,000,000 CSV rows: PostgreSQL against SQLite"
+  "$g" generate 1000000 --seed 1 --db "$tmp/src.db" -q
+  "$g" export --format csv --db "$tmp/src.db" -q -o "$tmp/sales.csv"
+  rm -f "$tmp/src.db"*
+  for run in 1 2 3; do
+    "$GROMO_TEST_PG_BIN/createdb" -h 127.0.0.1 -p "$GROMO_TEST_PG_PORT" -U postgres "imp$run"
+    t0=$(date +%s.%N)
+    "$g" import "$tmp/sales.csv" --db "${GROMO_TEST_PG}imp$run" -q
+    t1=$(date +%s.%N)
+    echo "pgimport: postgresql run $run: $(calc "$t1 - $t0") s, $(calc "1000000 / ($t1 - $t0)") rows/s; load $(cut -d' ' -f1-3 /proc/loadavg)"
+    "$GROMO_TEST_PG_BIN/dropdb" -h 127.0.0.1 -p "$GROMO_TEST_PG_PORT" -U postgres "imp$run"
+    rm -f "$tmp/imp.db"*
+    t0=$(date +%s.%N)
+    "$g" import "$tmp/sales.csv" --db "$tmp/imp.db" -q
+    t1=$(date +%s.%N)
+    echo "pgimport: sqlite run $run: $(calc "$t1 - $t0") s, $(calc "1000000 / ($t1 - $t0)") rows/s"
+  done
+  rm -f "$tmp/imp.db"* "$tmp/sales.csv"
+  echo
+}
+
 case "$what" in
   generate) bench_generate ;;
   sales_add) bench_sales_add ;;
@@ -377,6 +494,8 @@ case "$what" in
   insights) $B/bench/bench_insights "$tmp" ;;
   web) bench_web ;;
   hostile) bench_hostile ;;
+  scale) bench_scale ;;
+  pgimport) bench_pgimport ;;
   all) bench_generate; bench_sales_add; bench_health; bench_modes; bench_ratelimit; bench_store; $B/bench/bench_gazetteer; bench_train; bench_goals; bench_upload; bench_predict; $B/bench/bench_cluster; $B/bench/bench_insights "$tmp"; bench_web; bench_hostile ;;
-  *) echo "usage: $0 [all|generate|sales_add|health|modes|ratelimit|store|gazetteer|train|goals|upload|predict|regions|insights|web|hostile]" >&2; exit 2 ;;
+  *) echo "usage: $0 [all|generate|sales_add|health|modes|ratelimit|store|gazetteer|train|goals|upload|predict|regions|insights|web|hostile|scale|pgimport]" >&2; exit 2 ;;
 esac

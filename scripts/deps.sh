@@ -5,12 +5,14 @@
 #                           Node.js + npm (they build the dashboard)
 #   scripts/deps.sh test    + test tools, Chromium for the browser tests
 #   scripts/deps.sh bench   + load generators and nginx for comparison
+#   scripts/deps.sh demo    + PostgreSQL and nginx for deploy/demo.sh
 #   scripts/deps.sh fuzz    + clang, whose runtime has libFuzzer (make fuzz)
 set -eu
 
 BUILD="build-essential pkg-config libmicrohttpd-dev libjansson-dev libyajl-dev libsqlite3-dev libsodium-dev libcsv-dev libzip-dev libexpat1-dev libfreexl-dev libxlsxwriter-dev libxgboost-dev libpq-dev"
 TEST="libcmocka-dev libcurl4-openssl-dev curl prometheus faketime postgresql-15 chromium fonts-dejavu-core"
 BENCH="wrk nginx-light curl"
+DEMO="postgresql-15 nginx-light curl python3"
 FUZZ="clang"
 
 want="$BUILD"
@@ -18,8 +20,9 @@ case "${1:-build}" in
   build) ;;
   test) want="$BUILD $TEST" ;;
   bench) want="$BUILD $TEST $BENCH" ;;
+  demo) want="$BUILD $DEMO" ;;
   fuzz) want="$BUILD $FUZZ" ;;
-  *) echo "usage: $0 build|test|bench|fuzz" >&2; exit 2 ;;
+  *) echo "usage: $0 build|test|bench|demo|fuzz" >&2; exit 2 ;;
 esac
 
 missing=""

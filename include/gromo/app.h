@@ -62,6 +62,8 @@ struct app_config {
   struct rate_rule rates[ROLE_ADMIN + 1];
   int rate_limits_on;   /* 0: --no-rate-limit */
   const char *cors_origins; /* comma-separated origins or "*"; NULL: none */
+  const char *trusted_proxies; /* comma-separated addresses of proxies whose
+                                  X-Forwarded-For names the client; NULL: none */
   const char *tls_cert, *tls_key; /* PEM files; both or neither */
   const char *web_root; /* the dashboard's files (index.html, assets/,
                            docs/); see docs/web.md */

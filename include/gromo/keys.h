@@ -35,7 +35,12 @@ int keys_create(struct store *s, const unsigned char secret[KEY_SECRET_LEN],
 
 /* Checks a presented key: 0 when it is a stored, active key (*out filled,
  * *role set), 1 when it is not (unknown, malformed or revoked), -1 on a
- * store error. */
+ * store error. When the store is unavailable (GERR_UNAVAILABLE; also s NULL
+ * with *err saying why no connection could be had), a key the store
+ * accepted in the last 10 minutes still passes, from memory. On a shared
+ * store (store_shared: PostgreSQL) a key it accepted in the last second
+ * passes without asking it again, so a revocation counts within a second;
+ * on SQLite at once. */
 int keys_verify(struct store *s, const unsigned char secret[KEY_SECRET_LEN],
                 const char *key, size_t len, struct key_row *out,
                 enum role *role, struct gerr *err) GROMO_WUR;

@@ -118,9 +118,12 @@ int store_sales_summary(struct store *s, const struct sales_summary_query *q,
                         int (*fn)(void *ctx, const struct sales_group *g), void *ctx,
                         struct sales_totals *tot, struct gerr *err) GROMO_WUR;
 
-/* A number that changes whenever sales are added (the newest row's
- * sequence number; 0 for none): caches of aggregates compare it. Cheap (an
- * index's last entry). */
+/* A number that changes whenever the sales a reader sees change (0 while
+ * there are none): caches of aggregates compare it for equality. SQLite:
+ * the newest row's sequence number (one writer at a time). PostgreSQL,
+ * where writers of several processes commit in any order: a hash of that
+ * number and the reading statement's snapshot, which other commits change
+ * too. Cheap (an index's last entry). */
 int store_sales_mark(struct store *s, int64_t *mark, struct gerr *err) GROMO_WUR;
 
 /* Small key/value settings kept with the data (e.g. the build that last
@@ -210,6 +213,38 @@ int store_key_scan(struct store *s, const char *prefix,
 /* Revokes the active key named `name` (or with that id, when name is all
  * digits): 0 done, 1 no such active key, -1 error. */
 int store_key_revoke(struct store *s, const char *name, struct gerr *err) GROMO_WUR;
+
+/* ---- several processes on one database ----
+ * Any number of servers and commands may use one PostgreSQL database at
+ * once: what one stores, the others read at once. What they must agree on
+ * beyond the data goes through these. */
+
+/* 1 when other processes on the database see this connection's training
+ * lock and registry notices (PostgreSQL). 0 when they reach no further than
+ * this process (SQLite: processes sharing a file find a new serving version
+ * by polling store_model_serving_version). */
+int store_shared(const struct store *s);
+
+/* One training run at a time across every process on a shared database:
+ * takes the training lock for this connection without waiting. 0 taken
+ * (held until store_training_unlock or until the connection closes, so a
+ * process that dies lets go of it), 1 another connection holds it, -1
+ * error. Without store_shared, always 0: each process keeps its own runs
+ * to one. */
+int store_training_lock(struct store *s, struct gerr *err) GROMO_WUR;
+void store_training_unlock(struct store *s);
+
+/* Notices of a change of the serving model version made through any
+ * connection (store_model_set_serving, and store_model_insert of a serving
+ * version), sent when its transaction commits. store_models_listen
+ * subscribes this connection, which should then be used for nothing else:
+ * 0, or 1 when the backend sends no notices (poll instead). Then
+ * store_models_wait waits up to timeout_ms for one: 1 at least one came
+ * (every one that came is consumed), 0 none, -1 the connection failed
+ * (close it and listen on a new one; notices sent meanwhile are lost, so
+ * read the serving version then). */
+int store_models_listen(struct store *s, struct gerr *err) GROMO_WUR;
+int store_models_wait(struct store *s, int timeout_ms, struct gerr *err) GROMO_WUR;
 
 /* A bounded pool of connections for server threads. */
 struct store_pool;

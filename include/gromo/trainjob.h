@@ -28,7 +28,9 @@ struct train_options {
 
 /* db: the store URI (jobs and the watch open their own connections);
  * gaz and holder are borrowed and must outlive the trainer. watch_ms: how
- * often the serving version is checked (0: never). */
+ * often the serving version is checked (0: never watched). A store that
+ * sends notices of a new serving version (PostgreSQL) is also listened to,
+ * and checked as soon as one comes. */
 int trainer_new(const char *db, const struct gaz *gaz, struct model_holder *holder,
                 unsigned watch_ms, struct trainer **out, struct gerr *err) GROMO_WUR;
 /* Waits for a running job to finish (a run cannot be interrupted), then
@@ -36,14 +38,21 @@ int trainer_new(const char *db, const struct gaz *gaz, struct model_holder *hold
 void trainer_free(struct trainer *t);
 
 /* Starts a training job, or finds the one running: id[] gets its id and
- * *started says which. 0, or -1 (GERR_UNAVAILABLE while shutting down). */
+ * *started says which. On a shared store (several servers on one
+ * PostgreSQL database) one job runs across all of them: the one found may
+ * be another server's. 0, or -1 (GERR_UNAVAILABLE while shutting down or
+ * when the store cannot be reached; GERR_CONFLICT when another process
+ * trains without a job of its own, as `gromo train` does). */
 int trainer_start(struct trainer *t, const struct train_options *opt,
                   char id[TRAINJOB_ID_LEN + 1], int *started, struct gerr *err) GROMO_WUR;
-/* Blocks until the job has finished: 0, or -1 when no such job. */
+/* Blocks until the job has finished: 0, or -1 when no such job (or, for
+ * another server's job, when this one stops first). */
 int trainer_wait(struct trainer *t, const char *id);
 /* The job as JSON (job_id, status queued|running|succeeded|failed, stage,
  * progress 0-1, times, options, and the summary or the error), or NULL
- * when no such job is remembered. New reference. */
+ * when no such job is remembered. On a shared store, the newest job of any
+ * server is known to all (with "instance": the host and process running
+ * it). New reference. */
 json_t *trainer_job_json(struct trainer *t, const char *id);
 /* The id of the running job into id[], 1 if one runs, else 0. */
 int trainer_running(struct trainer *t, char id[TRAINJOB_ID_LEN + 1]);

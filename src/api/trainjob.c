@@ -7,7 +7,17 @@
  * remembered, and a restart forgets them (the registry is the lasting
  * record). swap_mu orders a job's save + swap against the watch's
  * check + load + swap, so the two never load the same version twice or
- * install an older one after a newer. */
+ * install an older one after a newer.
+ *
+ * Several servers on one shared database (PostgreSQL) act as one service:
+ * a job runs only while its process holds the store's training lock, so
+ * one runs across all of them; the job that holds it keeps its record in
+ * the store's settings (SHARED_JOB_KEY), so every server answers for it
+ * (POST /models/train elsewhere finds it running, GET /models/train/{job}
+ * and ?wait=true work anywhere). The watch listens for the store's notices
+ * of a new serving version on a connection of its own and checks at once;
+ * polling every watch_ms stays, for notices lost while a connection was
+ * down and for stores that send none (SQLite). */
 #include "gromo/trainjob.h"
 
 #include <pthread.h>
@@ -16,11 +26,24 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "gromo/log.h"
 #include "gromo/models.h"
 #include "gromo/store.h"
 #include "gromo/timeutil.h"
+
+/* The shared record of the newest job on a shared store: its JSON (as
+ * GET /models/train/{job} shows it, with "instance"), at most
+ * SHARED_JOB_MAX bytes (past that it is written without its summary). */
+#define SHARED_JOB_KEY "training_job"
+#define SHARED_JOB_MAX (256 * 1024)
+#define SHARED_JOB_EVERY_US 1000000 /* progress is written at most this often */
+/* How often a request waiting for another process's job looks at it. */
+#define SHARED_JOB_POLL_MS 250
+/* The watch's wait for notices is cut into slices this long, so that
+ * stopping never waits for more. */
+#define WATCH_SLICE_MS 200
 
 enum job_status { JOB_QUEUED, JOB_RUNNING, JOB_SUCCEEDED, JOB_FAILED };
 static const char *const status_names[] = {"queued", "running", "succeeded", "failed"};
@@ -36,6 +59,11 @@ struct job {
   json_t *summary; /* succeeded */
   enum gerr_code error_code;
   char error[256]; /* failed */
+  /* Shared stores: the connection holding the training lock, on which the
+   * job's record is written (owned by the job's thread); NULL otherwise. */
+  struct store *lock_db;
+  int64_t recorded_us;   /* when the record was last written */
+  char recorded_stage[64];
 };
 
 struct trainer {
@@ -56,6 +84,18 @@ struct trainer {
   int stopping;
   struct store *watch_db; /* used under swap_mu */
   int64_t last_want; /* the serving version last seen in the registry */
+  /* The watch thread's connection that listens for notices of a new
+   * serving version (NULL: none yet, or lost); listen_none: the store
+   * sends none, so the watch only polls. */
+  struct store *listen_db;
+  int listen_none;
+  int listen_lost; /* logged that it was lost; quiet until it is back */
+  /* Reads the shared job record of other processes' jobs. */
+  pthread_mutex_t peek_mu;
+  struct store *peek_db; /* used under peek_mu */
+  pthread_mutex_t record_mu; /* one record write at a time */
+  _Atomic int shared; /* the store is shared with other processes: 1, 0, -1 not known yet */
+  char instance[96]; /* host:pid, in the shared record */
 };
 
 static void iso_now(char out[32]) {
@@ -153,10 +193,39 @@ out:
   return ret;
 }
 
-static void *watch_loop(void *arg) {
-  struct trainer *t = arg;
-  pthread_mutex_lock(&t->mu);
-  while (!t->stopping) {
+/* Opens the watch's listening connection when the store sends notices.
+ * Called by the watch thread only. */
+static void listen_open(struct trainer *t) {
+  if (t->listen_db || t->listen_none)
+    return;
+  struct gerr err;
+  struct store *db = NULL;
+  int rc = store_open(t->db, &db, &err);
+  if (rc == 0 && (rc = store_models_listen(db, &err)) == 1) {
+    t->listen_none = 1; /* SQLite: polling it is */
+    store_close(db);
+    return;
+  }
+  if (rc < 0) {
+    if (!t->listen_lost)
+      log_msg(LOG_WARN, "models",
+              "cannot listen for model changes (%s): checking every %u ms until it can",
+              err.msg, t->watch_ms);
+    t->listen_lost = 1;
+    store_close(db);
+    return;
+  }
+  if (t->listen_lost)
+    log_msg(LOG_INFO, "models", "listening for model changes again");
+  t->listen_lost = 0;
+  t->listen_db = db;
+}
+
+/* Waits, with t->mu held (released meanwhile), until the next check is
+ * due: watch_ms from now, a notice of a new serving version, or stopping. */
+static void watch_wait(struct trainer *t) {
+  int64_t due = mono_us() + (int64_t)t->watch_ms * 1000;
+  if (!t->listen_db) {
     struct timespec until;
     clock_gettime(CLOCK_REALTIME, &until);
     until.tv_sec += t->watch_ms / 1000;
@@ -166,6 +235,41 @@ static void *watch_loop(void *arg) {
       until.tv_nsec -= 1000000000L;
     }
     pthread_cond_timedwait(&t->changed, &t->mu, &until);
+    return;
+  }
+  while (!t->stopping) {
+    int64_t left_ms = (due - mono_us()) / 1000;
+    if (left_ms <= 0)
+      return;
+    pthread_mutex_unlock(&t->mu);
+    struct gerr err;
+    int rc = store_models_wait(t->listen_db, left_ms < WATCH_SLICE_MS ? (int)left_ms
+                                                                     : WATCH_SLICE_MS,
+                               &err);
+    if (rc < 0) { /* check at once: a notice may have been lost with it */
+      log_msg(LOG_WARN, "models",
+              "listening for model changes: %s; checking every %u ms until it is back",
+              err.msg, t->watch_ms);
+      t->listen_lost = 1;
+      store_close(t->listen_db);
+      t->listen_db = NULL;
+    }
+    pthread_mutex_lock(&t->mu);
+    if (rc != 0)
+      return;
+  }
+}
+
+static void *watch_loop(void *arg) {
+  struct trainer *t = arg;
+  pthread_mutex_lock(&t->mu);
+  while (!t->stopping) {
+    pthread_mutex_unlock(&t->mu);
+    listen_open(t);
+    pthread_mutex_lock(&t->mu);
+    if (t->stopping)
+      break;
+    watch_wait(t);
     if (t->stopping)
       break;
     pthread_mutex_unlock(&t->mu);
@@ -175,13 +279,169 @@ static void *watch_loop(void *arg) {
     pthread_mutex_lock(&t->mu);
   }
   pthread_mutex_unlock(&t->mu);
+  store_close(t->listen_db);
+  t->listen_db = NULL;
   return NULL;
 }
 
 /* ---- jobs ---- */
 
+static json_t *local_job_json(struct trainer *t, const char *id);
+
+/* ---- the shared job record (shared stores) ---- */
+
+/* Writes job id's record, on the connection that holds the training lock.
+ * A failure is logged, never fatal: the record only informs the other
+ * processes. */
+static void record_job(struct trainer *t, struct store *lk, const char *id) {
+  json_t *o = local_job_json(t, id);
+  if (!o)
+    return;
+  json_object_set_new(o, "instance", json_string(t->instance));
+  char *text = json_dumps(o, JSON_COMPACT);
+  if (text && strlen(text) >= SHARED_JOB_MAX) { /* never seen: ~10 KB is usual */
+    free(text);
+    json_object_set_new(o, "summary", json_null());
+    text = json_dumps(o, JSON_COMPACT);
+  }
+  struct gerr err;
+  pthread_mutex_lock(&t->record_mu);
+  if (!text)
+    log_msg(LOG_WARN, "training", "job %s: out of memory for its shared record", id);
+  else if (store_meta_set(lk, SHARED_JOB_KEY, text, &err) < 0)
+    log_msg(LOG_WARN, "training", "job %s: cannot write its shared record: %s", id, err.msg);
+  pthread_mutex_unlock(&t->record_mu);
+  free(text);
+  json_decref(o);
+}
+
+/* The shared record: 0 (in *out, or NULL when there is none or it is not
+ * JSON), -1 error. */
+static int record_read(struct store *db, json_t **out, struct gerr *err) {
+  *out = NULL;
+  char *text = malloc(SHARED_JOB_MAX);
+  if (!text)
+    return gerr_set(err, GERR_INTERNAL, "out of memory");
+  int rc = store_meta_get(db, SHARED_JOB_KEY, text, SHARED_JOB_MAX, err);
+  if (rc == 0)
+    *out = json_loads(text, 0, NULL);
+  free(text);
+  return rc < 0 ? -1 : 0;
+}
+
+static int record_is(json_t *o, const char *status) {
+  const char *st = json_string_value(json_object_get(o, "status"));
+  return st && !strcmp(st, status);
+}
+
+/* The shared record when it is job id's (any job's when id is NULL), as a
+ * new reference; NULL when there is none, it is another job's, the store
+ * is not shared or cannot be reached. A record that says "running" while
+ * no process holds the training lock is of a process that died: it is
+ * marked failed first (under the lock, so a run that just finished and
+ * wrote its end is never taken for one). */
+static json_t *shared_job(struct trainer *t, const char *id) {
+  json_t *o = NULL;
+  struct gerr err;
+  pthread_mutex_lock(&t->peek_mu);
+  if (!t->peek_db && store_open(t->db, &t->peek_db, &err) < 0)
+    goto out;
+  t->shared = store_shared(t->peek_db);
+  if (!t->shared || record_read(t->peek_db, &o, &err) < 0)
+    goto fail;
+  const char *jid = json_string_value(json_object_get(o, "job_id"));
+  if (!jid || (id && strcmp(jid, id))) {
+    json_decref(o);
+    o = NULL;
+    goto out;
+  }
+  if (!record_is(o, "running"))
+    goto out;
+  int rc = store_training_lock(t->peek_db, &err);
+  if (rc < 0)
+    goto fail;
+  if (rc == 1) /* its process is at work */
+    goto out;
+  json_t *again = NULL;
+  if (record_read(t->peek_db, &again, &err) == 0 && again &&
+      json_equal(json_object_get(again, "job_id"), json_object_get(o, "job_id"))) {
+    json_decref(o);
+    o = again;
+    again = NULL;
+    if (record_is(o, "running")) {
+      char now[32];
+      iso_now(now);
+      json_object_set_new(o, "status", json_string("failed"));
+      json_object_set_new(o, "finished_at", json_string(now));
+      json_object_set_new(o, "error",
+                          json_pack("{s:s,s:s}", "code", gerr_name(GERR_UNAVAILABLE), "message",
+                                    "the process running it stopped before it finished"));
+      char *text = json_dumps(o, JSON_COMPACT);
+      if (!text || store_meta_set(t->peek_db, SHARED_JOB_KEY, text, &err) < 0)
+        log_msg(LOG_WARN, "training", "cannot mark job %s as failed: %s", jid,
+                text ? err.msg : "out of memory");
+      free(text);
+    }
+  }
+  json_decref(again);
+  store_training_unlock(t->peek_db);
+  goto out;
+fail:
+  json_decref(o);
+  o = NULL;
+  store_close(t->peek_db); /* a new connection next time */
+  t->peek_db = NULL;
+out:
+  pthread_mutex_unlock(&t->peek_mu);
+  return o;
+}
+
+/* Before a job starts: on a shared store, takes the training lock on a new
+ * connection (*lk, handed to the job) and returns 0; when another process
+ * holds it, finds that process's job (id[], 1) or answers 409 when it
+ * cannot (a `gromo train` of the command line keeps no record). On a store
+ * that is not shared, *lk is NULL and 0. -1 on errors. */
+static int claim_training(struct trainer *t, struct store **lk, char id[TRAINJOB_ID_LEN + 1],
+                          struct gerr *err) {
+  *lk = NULL;
+  if (t->shared == 0)
+    return 0;
+  struct store *db = NULL;
+  if (store_open(t->db, &db, err) < 0) {
+    gerr_prefix(err, "cannot start training");
+    return -1;
+  }
+  t->shared = store_shared(db);
+  int rc = t->shared ? store_training_lock(db, err) : 0;
+  if (rc == 0 && t->shared) {
+    *lk = db;
+    return 0;
+  }
+  store_close(db);
+  if (rc <= 0)
+    return rc;
+  /* The holder writes its record right after taking the lock: a moment. */
+  for (int i = 0; i < 10; i++) {
+    json_t *o = shared_job(t, NULL);
+    const char *jid = json_string_value(json_object_get(o, "job_id"));
+    if (o && record_is(o, "running") && jid && strlen(jid) == TRAINJOB_ID_LEN) {
+      memcpy(id, jid, TRAINJOB_ID_LEN + 1);
+      json_decref(o);
+      return 1;
+    }
+    json_decref(o);
+    struct timespec ts = {0, 50 * 1000000L};
+    nanosleep(&ts, NULL);
+  }
+  return gerr_set(err, GERR_CONFLICT,
+                  "a training run is already in progress in another process on this "
+                  "database (gromo train); retry once it has finished");
+}
+
 static void on_progress(void *ctx, const char *stage, double frac) {
   struct trainer *t = ctx;
+  struct store *lk = NULL;
+  char id[TRAINJOB_ID_LEN + 1];
   pthread_mutex_lock(&t->mu);
   struct job *j = t->running;
   if (j) {
@@ -189,8 +449,18 @@ static void on_progress(void *ctx, const char *stage, double frac) {
       snprintf(j->stage, sizeof j->stage, "%s", stage);
     if (frac >= 0 && frac <= 1 && frac >= j->progress)
       j->progress = frac;
+    int64_t now = mono_us();
+    if (j->lock_db && (strcmp(j->stage, j->recorded_stage) ||
+                       now - j->recorded_us >= SHARED_JOB_EVERY_US)) {
+      j->recorded_us = now;
+      memcpy(j->recorded_stage, j->stage, sizeof j->stage);
+      lk = j->lock_db;
+      memcpy(id, j->id, sizeof id);
+    }
   }
   pthread_mutex_unlock(&t->mu);
+  if (lk)
+    record_job(t, lk, id);
 }
 
 static void log_job(const struct job *j, const char *event, int64_t version) {
@@ -212,7 +482,12 @@ static void *job_run(void *arg) {
   pthread_mutex_lock(&t->mu);
   struct job *j = t->running;
   struct train_options opt = j->opt;
+  struct store *lk = j->lock_db; /* this thread's from now on */
+  char id[TRAINJOB_ID_LEN + 1];
+  memcpy(id, j->id, sizeof id);
   pthread_mutex_unlock(&t->mu);
+  if (lk)
+    record_job(t, lk, id);
 
   struct gerr err;
   gerr_clear(&err);
@@ -267,9 +542,15 @@ static void *job_run(void *arg) {
     snprintf(j->error, sizeof j->error, "%s", err.msg[0] ? err.msg : "training failed");
   }
   t->running = NULL;
+  j->lock_db = NULL;
   pthread_cond_broadcast(&t->changed);
   struct job copy = *j;
   pthread_mutex_unlock(&t->mu);
+  if (lk) { /* the end in the record, then the lock goes */
+    record_job(t, lk, id);
+    store_training_unlock(lk);
+    store_close(lk);
+  }
   if (ok)
     log_job(&copy, "training_done", version);
   else
@@ -290,6 +571,21 @@ int trainer_start(struct trainer *t, const struct train_options *opt,
     pthread_mutex_unlock(&t->mu);
     return 0;
   }
+  pthread_mutex_unlock(&t->mu);
+  /* One run across every process on a shared store. */
+  struct store *lk = NULL;
+  int rc = claim_training(t, &lk, id, err);
+  if (rc != 0)
+    return rc < 0 ? -1 : 0; /* 1: another process's job is in id[] */
+  pthread_mutex_lock(&t->mu);
+  if (t->stopping || t->running) { /* meanwhile */
+    int stopping = t->stopping;
+    if (!stopping)
+      memcpy(id, t->running->id, TRAINJOB_ID_LEN + 1);
+    pthread_mutex_unlock(&t->mu);
+    store_close(lk);
+    return stopping ? gerr_set(err, GERR_UNAVAILABLE, "the server is shutting down") : 0;
+  }
   if (t->job_thread_live) { /* the last job's thread has finished its work */
     pthread_join(t->job_thread, NULL);
     t->job_thread_live = 0;
@@ -308,13 +604,16 @@ int trainer_start(struct trainer *t, const struct train_options *opt,
     j->opt = *opt;
   j->t0_us = mono_us();
   iso_now(j->started_at);
+  j->lock_db = lk;
   t->running = j;
   if (pthread_create(&t->job_thread, NULL, job_run, t) != 0) {
     j->status = JOB_FAILED;
     j->error_code = GERR_UNAVAILABLE;
     snprintf(j->error, sizeof j->error, "cannot start a training thread");
+    j->lock_db = NULL;
     t->running = NULL;
     pthread_mutex_unlock(&t->mu);
+    store_close(lk);
     return gerr_set(err, GERR_UNAVAILABLE, "cannot start a training thread");
   }
   t->job_thread_live = 1;
@@ -332,7 +631,37 @@ int trainer_wait(struct trainer *t, const char *id) {
   while (j && (j->status == JOB_QUEUED || j->status == JOB_RUNNING))
     pthread_cond_wait(&t->changed, &t->mu);
   pthread_mutex_unlock(&t->mu);
-  return j ? 0 : -1;
+  if (j)
+    return 0;
+  /* Another process's job: its record, until it ends (or we stop). */
+  for (;;) {
+    json_t *o = shared_job(t, id);
+    if (!o)
+      return -1;
+    int running = record_is(o, "running"), succeeded = record_is(o, "succeeded");
+    json_decref(o);
+    if (!running) {
+      struct gerr err;
+      /* Serve its version here too before answering (the notice may not
+       * have arrived yet). */
+      if (succeeded && trainer_sync(t, &err) < 0)
+        log_msg(LOG_WARN, "models", "%s", err.msg);
+      return 0;
+    }
+    pthread_mutex_lock(&t->mu);
+    int stopping = t->stopping;
+    if (!stopping) {
+      struct timespec until;
+      clock_gettime(CLOCK_REALTIME, &until);
+      until.tv_nsec += SHARED_JOB_POLL_MS * 1000000L;
+      until.tv_sec += until.tv_nsec / 1000000000L;
+      until.tv_nsec %= 1000000000L;
+      pthread_cond_timedwait(&t->changed, &t->mu, &until);
+    }
+    pthread_mutex_unlock(&t->mu);
+    if (stopping)
+      return -1;
+  }
 }
 
 int trainer_running(struct trainer *t, char id[TRAINJOB_ID_LEN + 1]) {
@@ -347,6 +676,13 @@ int trainer_running(struct trainer *t, char id[TRAINJOB_ID_LEN + 1]) {
 static json_t *option_json(int v) { return v > 0 ? json_integer(v) : json_null(); }
 
 json_t *trainer_job_json(struct trainer *t, const char *id) {
+  json_t *o = local_job_json(t, id);
+  if (o || !id || strlen(id) != TRAINJOB_ID_LEN || t->shared == 0)
+    return o;
+  return shared_job(t, id); /* another process's, on a shared store */
+}
+
+static json_t *local_job_json(struct trainer *t, const char *id) {
   pthread_mutex_lock(&t->mu);
   struct job *j = job_find(t, id);
   json_t *o = NULL;
@@ -380,6 +716,13 @@ int trainer_new(const char *db, const struct gaz *gaz, struct model_holder *hold
   }
   pthread_mutex_init(&t->mu, NULL);
   pthread_mutex_init(&t->swap_mu, NULL);
+  pthread_mutex_init(&t->peek_mu, NULL);
+  pthread_mutex_init(&t->record_mu, NULL);
+  t->shared = -1; /* known at the first training */
+  char host[64] = "";
+  if (gethostname(host, sizeof host - 1) != 0)
+    snprintf(host, sizeof host, "unknown");
+  snprintf(t->instance, sizeof t->instance, "%.63s:%ld", host, (long)getpid());
   pthread_cond_init(&t->changed, NULL);
   t->gaz = gaz;
   t->holder = holder;
@@ -411,7 +754,10 @@ void trainer_free(struct trainer *t) {
   for (size_t i = 0; i < TRAINJOB_KEEP_JOBS; i++)
     json_decref(t->jobs[i].summary);
   store_close(t->watch_db);
+  store_close(t->peek_db);
   pthread_cond_destroy(&t->changed);
+  pthread_mutex_destroy(&t->record_mu);
+  pthread_mutex_destroy(&t->peek_mu);
   pthread_mutex_destroy(&t->swap_mu);
   pthread_mutex_destroy(&t->mu);
   free(t->db);

@@ -1,4 +1,5 @@
 /* gromo serve: run the API until SIGINT/SIGTERM, then stop gracefully. */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
 #include <pthread.h>
@@ -29,7 +30,9 @@
 
 /* How often a running server checks which model version the registry
  * serves (a one-row lookup), to pick up `gromo models rollback` and
- * training done by other processes. */
+ * training done by other processes (--models-poll). On PostgreSQL it also
+ * listens for the registry's notices and checks at once; the polling
+ * catches what was missed while the listening connection was down. */
 #define MODELS_WATCH_MS 2000
 
 static const char serve_help[] =
@@ -40,8 +43,9 @@ static const char serve_help[] =
     "                        free port, logged as \"listening\")\n"
     "  -b, --bind ADDR       address to listen on (env GROMO_BIND, default\n"
     "                        127.0.0.1; 0.0.0.0 or :: for all)\n"
-    "  -d, --db URI          store: SQLite file path (env GROMO_DB, default\n"
-    "                        gromo.db)\n"
+    "  -d, --db URI          store: SQLite file path, or postgresql://... for a\n"
+    "                        database several servers share (env GROMO_DB,\n"
+    "                        default gromo.db)\n"
     "      --threads N       HTTP threads (env GROMO_THREADS, default: cores)\n"
     "      --http-mode M     epoll-pool (default), poll-pool, epoll-single,\n"
     "                        thread-per-connection (env GROMO_HTTP_MODE)\n"
@@ -76,9 +80,16 @@ static const char serve_help[] =
     "                        GROMO_MAX_INFLIGHT, default 268435456)\n"
     "      --cors-origins L  allowed browser origins, comma-separated, or *\n"
     "                        (env GROMO_CORS_ORIGINS; default none)\n"
+    "      --trusted-proxies L  addresses of proxies in front (nginx), comma-\n"
+    "                        separated: from them, the last X-Forwarded-For\n"
+    "                        entry is the client, for logs and rate limits\n"
+    "                        (env GROMO_TRUSTED_PROXIES; default none)\n"
     "      --tls-cert FILE   serve HTTPS with this PEM certificate (env\n"
     "                        GROMO_TLS_CERT) ...\n"
     "      --tls-key FILE    ... and this PEM private key (env GROMO_TLS_KEY)\n"
+    "      --models-poll SECS  how often the registry's serving model version is\n"
+    "                        checked (env GROMO_MODELS_POLL, default 2); on\n"
+    "                        PostgreSQL a change is also announced at once\n"
     "      --web-root DIR    the dashboard and API docs that `make web` builds\n"
     "                        (env GROMO_WEB_ROOT, default " GROMO_WEB_ROOT ")\n"
     "  -h, --help            this help\n";
@@ -114,6 +125,39 @@ static void load_models(struct app *app) {
     log_fields(LOG_INFO, "models_loaded", fields, (size_t)n);
 }
 
+/* The first entry of a comma-separated list that is not an IP address
+ * (as inet_ntop writes it), or NULL when all are. Points into a static
+ * copy. */
+static const char *proxies_check(const char *list) {
+  static char bad[64];
+  for (const char *p = list; *p;) {
+    const char *e = strchr(p, ',');
+    size_t len = e ? (size_t)(e - p) : strlen(p);
+    while (len && *p == ' ')
+      p++, len--;
+    while (len && p[len - 1] == ' ')
+      len--;
+    char addr[INET6_ADDRSTRLEN], canon[INET6_ADDRSTRLEN];
+    unsigned char bin[sizeof(struct in6_addr)];
+    int ok = len > 0 && len < sizeof addr;
+    if (ok) {
+      memcpy(addr, p, len);
+      addr[len] = '\0';
+      int af = strchr(addr, ':') ? AF_INET6 : AF_INET;
+      ok = inet_pton(af, addr, bin) == 1 && inet_ntop(af, bin, canon, sizeof canon) &&
+           !strcmp(canon, addr);
+    }
+    if (!ok) {
+      snprintf(bad, sizeof bad, "%.*s", (int)(len < 60 ? len : 60), p);
+      return bad;
+    }
+    if (!e)
+      break;
+    p = e + 1;
+  }
+  return NULL;
+}
+
 static int parse_uint(const char *s, unsigned long long max, unsigned long long *out) {
   long long v;
   if (parse_int_range(s, 0, (long long)max, &v) < 0)
@@ -143,13 +187,17 @@ int cmd_serve(int argc, char **argv) {
   const char *max_inflight = cli_env("GROMO_MAX_INFLIGHT", NULL), *header_timeout = NULL,
              *min_rate = NULL, *rate_grace = NULL;
   cfg.cors_origins = cli_env("GROMO_CORS_ORIGINS", NULL);
+  cfg.trusted_proxies = cli_env("GROMO_TRUSTED_PROXIES", NULL);
   cfg.tls_cert = cli_env("GROMO_TLS_CERT", NULL);
   cfg.tls_key = cli_env("GROMO_TLS_KEY", NULL);
   cfg.web_root = cli_env("GROMO_WEB_ROOT", cfg.web_root);
+  const char *models_poll = cli_env("GROMO_MODELS_POLL", NULL);
+  unsigned watch_ms = MODELS_WATCH_MS;
 
   enum { O_THREADS = 256, O_MODE, O_MAXBODY, O_TIMEOUT, O_MAXCONN, O_LOGFILE, O_LEVEL,
          O_RATES, O_NORATE, O_PERIP, O_BODYTO, O_CORS, O_CERT, O_KEY, O_MAXUP,
-         O_INFLIGHT, O_HDRTO, O_MINRATE, O_GRACE, O_SPOOLDIR, O_MAXSPOOL, O_WEBROOT };
+         O_INFLIGHT, O_HDRTO, O_MINRATE, O_GRACE, O_SPOOLDIR, O_MAXSPOOL, O_WEBROOT,
+         O_MODELSPOLL, O_PROXIES };
   static const struct option opts[] = {
       {"port", required_argument, 0, 'p'},
       {"bind", required_argument, 0, 'b'},
@@ -176,6 +224,8 @@ int cmd_serve(int argc, char **argv) {
       {"min-body-rate", required_argument, 0, O_MINRATE},
       {"body-rate-grace", required_argument, 0, O_GRACE},
       {"web-root", required_argument, 0, O_WEBROOT},
+      {"models-poll", required_argument, 0, O_MODELSPOLL},
+      {"trusted-proxies", required_argument, 0, O_PROXIES},
       {"help", no_argument, 0, 'h'},
       {0, 0, 0, 0}};
   int c;
@@ -207,6 +257,8 @@ int cmd_serve(int argc, char **argv) {
     case O_MINRATE: min_rate = optarg; break;
     case O_GRACE: rate_grace = optarg; break;
     case O_WEBROOT: cfg.web_root = optarg; break;
+    case O_MODELSPOLL: models_poll = optarg; break;
+    case O_PROXIES: cfg.trusted_proxies = optarg; break;
     case 'h': fputs(serve_help, stdout); return EXIT_OK;
     default: return cli_usage_error("serve", "unknown option");
     }
@@ -285,6 +337,16 @@ int cmd_serve(int argc, char **argv) {
       return cli_usage_error("serve", "body-rate-grace must be 0-86400 seconds");
     cfg.body_rate_grace = (unsigned)v;
   }
+  if (models_poll) {
+    if (parse_uint(models_poll, 86400, &v) < 0 || v == 0)
+      return cli_usage_error("serve", "models-poll must be 1-86400 seconds");
+    watch_ms = (unsigned)v * 1000;
+  }
+  if (cfg.trusted_proxies) {
+    const char *bad = proxies_check(cfg.trusted_proxies);
+    if (bad)
+      return cli_usage_error("serve", "trusted-proxies: '%.60s' is not an IP address", bad);
+  }
   if (!cfg.tls_cert != !cfg.tls_key)
     return cli_usage_error("serve", "--tls-cert and --tls-key go together");
   if (level) {
@@ -344,7 +406,7 @@ int cmd_serve(int argc, char **argv) {
     goto out;
   }
   load_models(&app);
-  if (trainer_new(cfg.db, app.gaz, app.models, MODELS_WATCH_MS, &app.trainer, &err) < 0) {
+  if (trainer_new(cfg.db, app.gaz, app.models, watch_ms, &app.trainer, &err) < 0) {
     log_msg(LOG_ERROR, "startup", "models: %s", err.msg);
     goto out;
   }

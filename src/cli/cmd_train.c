@@ -21,7 +21,8 @@ static const char train_help[] =
     "baselines, saves them as a new model version and makes it the serving one\n"
     "(the newest 5 versions are kept). A running server switches to it within\n"
     "a few seconds. A model that does worse than its baseline is not promoted:\n"
-    "the baseline answers in its place.\n\n"
+    "the baseline answers in its place. On a PostgreSQL database one training\n"
+    "runs at a time, this command's or any server's on it.\n\n"
     "  -d, --db URI      store (env GROMO_DB, default gromo.db)\n"
     "      --rounds N    boosting rounds per model, 1-2000 (default 120)\n"
     "      --origins N   rolling as-of dates to learn from, 2-24 (default 6)\n"
@@ -174,6 +175,16 @@ int cmd_train(int argc, char **argv) {
   int rc = EXIT_FAIL;
   if (gaz_load_default(&gaz, &err) < 0 || cli_store_open(db, &st, &err) < 0) {
     rc = cli_fail("train", "%s", err.msg);
+    goto out;
+  }
+  /* One run at a time across every server and command on a shared
+   * database; the lock goes with the connection. */
+  int held = store_training_lock(st, &err);
+  if (held != 0) {
+    rc = held < 0 ? cli_fail("train", "%s", err.msg)
+                  : cli_fail("train", "a training run is already in progress on this "
+                                      "database (a server's or another gromo train); "
+                                      "retry once it has finished");
     goto out;
   }
   struct progress pb;

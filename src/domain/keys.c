@@ -143,10 +143,18 @@ static int verify_row(void *ctx, const struct key_row *k) {
 #define KEY_OUTAGE_GRACE_S 600
 #define RECENT_KEYS 256
 
+/* On a shared store (PostgreSQL) asking it costs a round trip to another
+ * server on every request, about as much as the rest of a prediction: a
+ * key the store accepted less than KEY_SHARED_RECHECK_MS ago passes
+ * without asking again. So a revocation counts on every instance within
+ * that time (and on SQLite, where asking is a function call, at once). */
+#define KEY_SHARED_RECHECK_MS 1000
+
 static struct {
   unsigned char hash[32];
   struct key_row row;
   time_t at;
+  int64_t at_ms; /* monotonic */
   int used;
 } recent[RECENT_KEYS];
 static pthread_mutex_t recent_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -157,12 +165,19 @@ static size_t recent_slot(const unsigned char hash[32]) {
   return h % RECENT_KEYS;
 }
 
+static int64_t mono_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 static void recent_remember(const unsigned char hash[32], const struct key_row *k) {
   size_t i = recent_slot(hash);
   pthread_mutex_lock(&recent_lock);
   memcpy(recent[i].hash, hash, 32);
   recent[i].row = *k;
   recent[i].at = time(NULL);
+  recent[i].at_ms = mono_ms();
   recent[i].used = 1;
   pthread_mutex_unlock(&recent_lock);
 }
@@ -175,12 +190,16 @@ static void recent_forget(const unsigned char hash[32]) {
   pthread_mutex_unlock(&recent_lock);
 }
 
-static int recent_lookup(const unsigned char hash[32], struct key_row *out, enum role *role) {
+/* The remembered key, if the store accepted it at most max_ms ago (-1:
+ * within KEY_OUTAGE_GRACE_S): 0, or -1. */
+static int recent_lookup(const unsigned char hash[32], int64_t max_ms, struct key_row *out,
+                         enum role *role) {
   size_t i = recent_slot(hash);
   int rc = -1;
   pthread_mutex_lock(&recent_lock);
   if (recent[i].used && sodium_memcmp(recent[i].hash, hash, 32) == 0 &&
-      time(NULL) - recent[i].at <= KEY_OUTAGE_GRACE_S &&
+      (max_ms < 0 ? time(NULL) - recent[i].at <= KEY_OUTAGE_GRACE_S
+                  : mono_ms() - recent[i].at_ms <= max_ms) &&
       role_parse(recent[i].row.role, 0, role) == 0) {
     *out = recent[i].row;
     rc = 0;
@@ -199,8 +218,10 @@ int keys_verify(struct store *s, const unsigned char secret[KEY_SECRET_LEN],
   prefix[KEY_LOOKUP_LEN] = '\0';
   struct verify_ctx v = {.out = out};
   key_hash(secret, key, len, v.want);
-  if (store_key_scan(s, prefix, verify_row, &v, err) < 0)
-    return err && err->code == GERR_UNAVAILABLE && recent_lookup(v.want, out, role) == 0
+  if (s && store_shared(s) && recent_lookup(v.want, KEY_SHARED_RECHECK_MS, out, role) == 0)
+    return 0;
+  if (!s || store_key_scan(s, prefix, verify_row, &v, err) < 0)
+    return err && err->code == GERR_UNAVAILABLE && recent_lookup(v.want, -1, out, role) == 0
                ? 0
                : -1;
   if (!v.found || out->revoked_at[0] || role_parse(out->role, 0, role) < 0) {

@@ -197,7 +197,7 @@ static int authenticate(struct req *rq, struct resp *rs, const struct route *r) 
   struct store *db = rq->app ? req_store(rq, &err) : NULL;
   if (!rq->app)
     gerr_set(&err, GERR_UNAVAILABLE, "no key store");
-  int rc = db ? keys_verify(db, rq->app->key_secret, key, strlen(key), &k, &role, &err) : -1;
+  int rc = rq->app ? keys_verify(db, rq->app->key_secret, key, strlen(key), &k, &role, &err) : -1;
   if (rc < 0)
     return resp_error(rs, GERR_UNAVAILABLE, NULL, "cannot check the API key: %s", err.msg);
   if (rc == 1) {

@@ -136,6 +136,53 @@ static void client_address(struct MHD_Connection *conn, char *out, size_t cap) {
               out, (socklen_t)cap);
 }
 
+/* Whether addr is one of a comma-separated list of addresses. */
+static int address_listed(const char *list, const char *addr) {
+  size_t n = strlen(addr);
+  for (const char *p = list; *p;) {
+    const char *e = strchr(p, ',');
+    size_t len = e ? (size_t)(e - p) : strlen(p);
+    while (len && *p == ' ')
+      p++, len--;
+    while (len && p[len - 1] == ' ')
+      len--;
+    if (len == n && !memcmp(p, addr, n))
+      return 1;
+    if (!e)
+      break;
+    p = e + 1;
+  }
+  return 0;
+}
+
+/* Behind a proxy named by --trusted-proxies (nginx balancing several
+ * servers), the client is the address the proxy appended to
+ * X-Forwarded-For, its last entry: logs and the rate limits of requests
+ * without a key then tell clients apart, not see one proxy. The header of
+ * any other peer is ignored, so no client can choose its address. */
+static void forwarded_client(const struct app_config *cfg, struct MHD_Connection *conn,
+                             char *client, size_t cap) {
+  if (!cfg || !cfg->trusted_proxies || !client[0] ||
+      !address_listed(cfg->trusted_proxies, client))
+    return;
+  const char *xff = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Forwarded-For");
+  if (!xff)
+    return;
+  const char *last = strrchr(xff, ',');
+  last = last ? last + 1 : xff;
+  while (*last == ' ')
+    last++;
+  char addr[INET6_ADDRSTRLEN];
+  size_t n = strcspn(last, " ");
+  unsigned char bin[sizeof(struct in6_addr)];
+  if (n == 0 || n >= sizeof addr)
+    return;
+  memcpy(addr, last, n);
+  addr[n] = '\0';
+  if (inet_pton(AF_INET, addr, bin) == 1 || inet_pton(AF_INET6, addr, bin) == 1)
+    snprintf(client, cap, "%s", addr);
+}
+
 /* The Origin, when CORS allows it (--cors-origins: "*" or a list). */
 static const char *cors_origin(const struct app_config *cfg,
                                struct MHD_Connection *conn) {
@@ -314,6 +361,7 @@ static struct conn_state *state_new(struct server *srv,
   copy_printable(st->method, sizeof st->method, method);
   copy_printable(st->path, sizeof st->path, url);
   client_address(conn, st->client, sizeof st->client);
+  forwarded_client(srv->app ? srv->app->cfg : NULL, conn, st->client, sizeof st->client);
   const char *rid =
       MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Request-Id");
   if (rid && request_id_ok(rid)) {

@@ -259,6 +259,27 @@ int store_key_revoke(struct store *s, const char *name, struct gerr *err) {
   return s->ops->key_revoke(s, name, err);
 }
 
+int store_shared(const struct store *s) { return s->ops->training_lock != NULL; }
+
+int store_training_lock(struct store *s, struct gerr *err) {
+  return s->ops->training_lock ? s->ops->training_lock(s, err) : 0;
+}
+
+void store_training_unlock(struct store *s) {
+  if (s && s->ops->training_unlock)
+    s->ops->training_unlock(s);
+}
+
+int store_models_listen(struct store *s, struct gerr *err) {
+  return s->ops->models_listen ? s->ops->models_listen(s, err) : 1;
+}
+
+int store_models_wait(struct store *s, int timeout_ms, struct gerr *err) {
+  if (!s->ops->models_wait)
+    return gerr_set(err, GERR_INTERNAL, "this store sends no notices");
+  return s->ops->models_wait(s, timeout_ms < 0 ? 0 : timeout_ms, err);
+}
+
 /* The pool: a stack of idle connections behind a mutex, and a thread that
  * runs the backend's upkeep on a connection of its own. */
 struct store_pool {

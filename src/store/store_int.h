@@ -60,6 +60,12 @@ struct store_ops {
                   int (*fn)(void *ctx, const struct key_row *k), void *ctx,
                   struct gerr *err);
   int (*key_revoke)(struct store *s, const char *name, struct gerr *err);
+  /* Several processes on one database (store.h); NULL when the backend is
+   * not shared with other processes (store_shared() is then 0). */
+  int (*training_lock)(struct store *s, struct gerr *err);
+  void (*training_unlock)(struct store *s);
+  int (*models_listen)(struct store *s, struct gerr *err);
+  int (*models_wait)(struct store *s, int timeout_ms, struct gerr *err);
   /* Background upkeep a pool runs every STORE_MAINTAIN_MS on a connection
    * of its own (SQLite: WAL checkpoints off the request path). May be NULL. */
   int (*maintain)(struct store *s, struct gerr *err);

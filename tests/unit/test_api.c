@@ -278,6 +278,32 @@ static void test_api__sales_filter_parse_table(void **state) {
   assert_int_equal(f.to_ms, f2.to_ms - 86400000LL);
 }
 
+/* No store connection to be had at all (the database is down and the
+ * pool has none left): a key the store accepted lately still passes from
+ * memory, as it does when a pooled connection finds the database gone;
+ * any other key does not. */
+static void test_api__key_memory_without_a_connection(void **state) {
+  int st;
+  json_t *j = call("GET", "/whoami", NULL, NULL, &st); /* the store accepts it */
+  assert_int_equal(st, 200);
+  json_decref(j);
+  struct key_row k;
+  enum role role = ROLE_PUBLIC;
+  struct gerr err;
+  gerr_set(&err, GERR_UNAVAILABLE, "cannot connect to the database");
+  assert_int_equal(keys_verify(NULL, app.key_secret, admin_key, strlen(admin_key), &k, &role,
+                               &err),
+                   0);
+  assert_int_equal(role, ROLE_ADMIN);
+  assert_string_equal(k.name, "unit-admin");
+  char other[KEY_TEXT_LEN + 1];
+  memcpy(other, admin_key, sizeof other);
+  other[KEY_TEXT_LEN - 1] = other[KEY_TEXT_LEN - 1] == 'A' ? 'B' : 'A';
+  gerr_set(&err, GERR_UNAVAILABLE, "cannot connect to the database");
+  assert_int_equal(keys_verify(NULL, app.key_secret, other, strlen(other), &k, &role, &err), -1);
+  assert_int_equal(err.code, GERR_UNAVAILABLE);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_api__sales_add_then_list),
@@ -285,6 +311,7 @@ int main(void) {
       cmocka_unit_test(test_api__generate_validates_count),
       cmocka_unit_test(test_api__generate_end),
       cmocka_unit_test(test_api__sales_filter_parse_table),
+      cmocka_unit_test(test_api__key_memory_without_a_connection),
   };
   return cmocka_run_group_tests_name("api", tests, setup, teardown);
 }

@@ -161,7 +161,10 @@ static void test_store__summary_and_mark(void **state) {
   assert_int_equal(store_sales_insert(s, b, 5, NULL, &st, NULL), 0);
   int64_t mark2 = 0;
   assert_int_equal(store_sales_mark(s, &mark2, NULL), 0);
-  assert_true(mark2 > mark);
+  assert_true(mark2 != mark);
+  int64_t mark3 = 0; /* nothing changed: the same mark */
+  assert_int_equal(store_sales_mark(s, &mark3, NULL), 0);
+  assert_true(mark3 == mark2);
 
   struct sales_summary_query q;
   sales_summary_query_init(&q);
@@ -1099,6 +1102,188 @@ static void test_store__pg_concurrent_first_open(void **state) {
                    STORE_SCHEMA_VERSION);
 }
 
+/* Writers of two connections (two servers) commit in any order: a row
+ * with a lower sequence number than the newest one seen may appear later,
+ * and the mark must change when it does. */
+static void test_store__pg_mark_sees_late_commits(void **state) {
+  struct store *a = open_ok(), *b = open_ok(), *r = open_ok();
+  struct gerr err;
+  struct sale x = rec(0, 400001, "loan", NULL), y = rec(1, 400001, "loan", NULL);
+  assert_int_equal(store_begin(a, &err), 0);
+  assert_int_equal(store_sales_insert(a, &x, 1, NULL, NULL, &err), 0); /* seq 1, open */
+  assert_int_equal(store_sales_insert(b, &y, 1, NULL, NULL, &err), 0);  /* seq 2, committed */
+  int64_t before = 0, after = 0, n = 0;
+  assert_int_equal(store_sales_mark(r, &before, &err), 0);
+  assert_int_equal(store_sales_count(r, &n, &err), 0);
+  assert_int_equal(n, 1);
+  assert_int_equal(store_commit(a, &err), 0);
+  assert_int_equal(store_sales_mark(r, &after, &err), 0);
+  assert_int_equal(store_sales_count(r, &n, &err), 0);
+  assert_int_equal(n, 2);
+  assert_true(after != before);
+  store_close(a);
+  store_close(b);
+  store_close(r);
+}
+
+/* The definitions of the indexes of sales, one line, sorted. */
+static void pg_sales_indexes(char *out, size_t cap) {
+  char uri[256];
+  snprintf(uri, sizeof uri, "%s%s", pg_base, pg_db);
+  PGconn *c = PQconnectdb(uri);
+  PGresult *r = PQexec(c, "SELECT string_agg(indexdef, '; ' ORDER BY indexname) FROM pg_indexes"
+                          " WHERE tablename = 'sales'");
+  snprintf(out, cap, "%s", PQresultStatus(r) == PGRES_TUPLES_OK ? PQgetvalue(r, 0, 0) : "?");
+  PQclear(r);
+  PQfinish(c);
+}
+
+/* A bulk load into an empty table drops the secondary indexes and builds
+ * them again before its commit: afterwards they are as they were and
+ * answer queries. Meanwhile the table is locked (a reader waits for at
+ * most its lock timeout); a rolled-back load leaves everything as it was;
+ * a table that has rows is loaded with its indexes, readers never waiting. */
+static void test_store__pg_bulk_load_indexes(void **state) {
+  struct store *s = open_ok(), *r = open_ok();
+  struct gerr err;
+  char before[1024], after[1024];
+  pg_sales_indexes(before, sizeof before);
+  assert_non_null(strstr(before, "sales_pincode_ts"));
+  store_set_busy_timeout(r, 200);
+  struct sale b[100];
+  int64_t n = 0;
+  for (int round = 0; round < 3; round++) { /* rolled back, committed, onto rows */
+    store_hint_bulk_load(s);
+    assert_int_equal(store_begin(s, &err), 0);
+    for (int k = 0; k < 10; k++) {
+      for (int i = 0; i < 100; i++)
+        b[i] = rec(k, 400001 + (i * 7919) % 500, "loan", NULL);
+      assert_int_equal(store_sales_insert(s, b, 100, NULL, NULL, &err), 0);
+    }
+    struct rows rw;
+    struct sales_filter f;
+    sales_filter_init(&f);
+    f.pincode = 400001;
+    int readable = store_sales_query(r, &f, collect, &rw, &err) == 0;
+    if (round < 2) { /* an empty table was locked for the load */
+      assert_false(readable);
+      assert_int_equal(err.code, GERR_UNAVAILABLE);
+    } else {
+      assert_true(readable);
+    }
+    if (round == 0) {
+      store_rollback(s);
+    } else {
+      assert_int_equal(store_commit(s, &err), 0);
+      n += 1000;
+    }
+    assert_int_equal(count(r), n);
+    pg_sales_indexes(after, sizeof after);
+    assert_string_equal(after, before);
+    if (n)
+      assert_int_equal(query(r, &f, &rw), n / 100); /* once in each hundred */
+  }
+  store_close(r);
+  store_close(s);
+}
+
+/* An SQLite file is not shared: no lock beyond the process, no notices. */
+static void test_store__sqlite_not_shared(void **state) {
+  struct store *a = open_ok(), *b = open_ok();
+  struct gerr err;
+  assert_int_equal(store_shared(a), 0);
+  assert_int_equal(store_training_lock(a, &err), 0);
+  assert_int_equal(store_training_lock(b, &err), 0);
+  store_training_unlock(a);
+  assert_int_equal(store_models_listen(a, &err), 1);
+  store_close(a);
+  store_close(b);
+}
+
+/* One training lock across connections (processes): taken without
+ * waiting, refused to the others, given back by an unlock or a close. */
+static void test_store__pg_training_lock(void **state) {
+  struct store *a = open_ok(), *b = open_ok();
+  struct gerr err;
+  assert_int_equal(store_shared(a), 1);
+  assert_int_equal(store_training_lock(a, &err), 0);
+  assert_int_equal(store_training_lock(b, &err), 1);
+  assert_int_equal(store_training_lock(b, &err), 1);
+  store_training_unlock(a);
+  assert_int_equal(store_training_lock(b, &err), 0);
+  assert_int_equal(store_training_lock(a, &err), 1);
+  store_close(b); /* a process that dies lets go of it (once its backend has ended) */
+  int rc = 1;
+  for (int64_t t0 = mono_us(); rc == 1 && mono_us() - t0 < 10000000;)
+    rc = store_training_lock(a, &err);
+  assert_int_equal(rc, 0);
+  store_training_unlock(a);
+  store_close(a);
+}
+
+/* A listening connection hears of every committed change of the serving
+ * version, made through any connection, and of none rolled back. */
+static void test_store__pg_model_notices(void **state) {
+  struct store *l = open_ok(), *w = open_ok();
+  struct gerr err;
+  int64_t v;
+  assert_int_equal(store_models_listen(l, &err), 0);
+  assert_int_equal(store_models_wait(l, 0, &err), 0);
+  assert_int_equal(insert_model(w, "2025-05-01T10:00:00Z"), 1); /* not serving */
+  assert_int_equal(insert_model(w, "2025-05-02T10:00:00Z"), 2);
+  assert_int_equal(store_models_wait(l, 200, &err), 0);
+
+  assert_int_equal(store_model_set_serving(w, 1, &err), 0);
+  assert_int_equal(store_models_wait(l, 10000, &err), 1);
+  assert_int_equal(store_models_wait(l, 0, &err), 0); /* consumed */
+
+  /* Inserted as serving. */
+  struct model_row r = model("2025-05-03T10:00:00Z", 7);
+  r.serving = 1;
+  assert_int_equal(store_model_insert(w, &r, &v, &err), 0);
+  assert_int_equal(store_models_wait(l, 10000, &err), 1);
+
+  /* Rolled back: nothing to hear. */
+  assert_int_equal(store_begin(w, &err), 0);
+  assert_int_equal(store_model_set_serving(w, 2, &err), 0);
+  store_rollback(w);
+  assert_int_equal(store_models_wait(l, 300, &err), 0);
+  assert_int_equal(store_model_serving_version(w, &v, &err), 0);
+  assert_int_equal(v, 3);
+
+  /* Several before a wait: one wait takes them all. */
+  assert_int_equal(store_model_set_serving(w, 1, &err), 0);
+  assert_int_equal(store_model_set_serving(w, 2, &err), 0);
+  int64_t t0 = mono_us();
+  while (mono_us() - t0 < 200000) /* both delivered */
+    if (store_models_wait(l, 50, &err) < 0)
+      fail_msg("wait: %s", err.msg);
+  assert_int_equal(store_models_wait(l, 0, &err), 0);
+  store_close(w);
+  store_close(l);
+}
+
+/* The listening connection's server goes away: the wait fails instead of
+ * waiting for notices that can no longer come. */
+static void test_store__pg_notices_connection_lost(void **state) {
+  struct store *l = open_ok();
+  struct gerr err;
+  assert_int_equal(store_models_listen(l, &err), 0);
+  char sql[256];
+  snprintf(sql, sizeof sql,
+           "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+           " WHERE datname = '%s' AND query LIKE 'LISTEN%%'",
+           pg_db);
+  assert_int_equal(pg_admin("gromo", sql), 1);
+  int rc = 0;
+  int64_t t0 = mono_us();
+  while (rc == 0 && mono_us() - t0 < 10000000)
+    rc = store_models_wait(l, 100, &err);
+  assert_int_equal(rc, -1);
+  assert_int_equal(err.code, GERR_UNAVAILABLE);
+  store_close(l);
+}
+
 static void test_store__bad_uris(void **state) {
   struct store *s = NULL;
   struct gerr err;
@@ -1283,6 +1468,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_store__migrates_v3_pincode_index, fresh, cleanup),
       cmocka_unit_test_setup_teardown(test_store__refuses_newer_schema, fresh, cleanup),
       cmocka_unit_test_setup_teardown(test_store__bad_uris, fresh, cleanup),
+      cmocka_unit_test_setup_teardown(test_store__sqlite_not_shared, fresh, cleanup),
       cmocka_unit_test_setup_teardown(test_store__pool_concurrent_writers, fresh, cleanup),
       cmocka_unit_test_setup_teardown(test_store__busy_timeout, fresh, cleanup),
       cmocka_unit_test_setup_teardown(test_store__disk_full_ends_the_transaction, fresh, cleanup),
@@ -1318,6 +1504,11 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_store__pg_refuses_newer_schema, fresh, cleanup),
       cmocka_unit_test_setup_teardown(test_store__pg_bad_uris, fresh, cleanup),
       cmocka_unit_test_setup_teardown(test_store__pg_concurrent_first_open, fresh, cleanup),
+      cmocka_unit_test_setup_teardown(test_store__pg_training_lock, fresh, cleanup),
+      cmocka_unit_test_setup_teardown(test_store__pg_bulk_load_indexes, fresh, cleanup),
+      cmocka_unit_test_setup_teardown(test_store__pg_mark_sees_late_commits, fresh, cleanup),
+      cmocka_unit_test_setup_teardown(test_store__pg_model_notices, fresh, cleanup),
+      cmocka_unit_test_setup_teardown(test_store__pg_notices_connection_lost, fresh, cleanup),
       cmocka_unit_test_setup_teardown(test_store__pool_concurrent_writers, fresh, cleanup),
       cmocka_unit_test_setup_teardown(test_store__busy_timeout, fresh, cleanup),
   };
