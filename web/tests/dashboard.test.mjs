@@ -73,12 +73,29 @@ async function signIn(page, role) {
   await page.waitForFunction(() => document.querySelector('main')?.dataset.ready === 'overview');
 }
 
+/* Waits until every chart under selector has drawn (its data-drawn is set
+ * when ECharts has rendered and ended its animation) and painted pixels;
+ * with allowNone, a page without such charts passes at once. */
+async function whenDrawn(page, selector, allowNone = false) {
+  await page.waitForFunction(([sel, none]) => {
+    const charts = [...document.querySelectorAll(sel)];
+    return (none || charts.length > 0) && charts.every((el) => {
+      const c = el.querySelector('canvas');
+      if (el.dataset.drawn !== 'true' || !c) return false;
+      const data = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+      let n = 0;
+      for (let i = 3; i < data.length && n <= 50; i += 4 * 7) if (data[i] > 0) n++;
+      return n > 50;
+    });
+  }, [selector, allowNone], { timeout: 20000 });
+}
+
 async function show(page, path, ready) {
   await page.goto(`${srv.url}/#/${path}`);
   await page.waitForFunction((w) => document.querySelector('main')?.dataset.ready === w,
     ready || path.split('/')[0], { timeout: 20000 });
-  // charts are drawn in the frame after their data arrives
-  await page.waitForTimeout(400);
+  // charts are drawn after their data arrives (some in the next frame)
+  await whenDrawn(page, 'main .chart:not([hidden])', true);
 }
 
 /* Painted pixels of each chart canvas in the panel: proof that it drew. */
@@ -191,7 +208,7 @@ describe('every panel, as admin', () => {
     await ctx.page.waitForFunction(() => /interval/.test(document.querySelector('dl.facts')?.textContent || ''));
     const why = ctx.page.locator('.drivers li');
     if (await why.count()) assert.match(await why.first().textContent(), /(raised|lowered) it/);
-    await ctx.page.waitForTimeout(300);
+    await whenDrawn(ctx.page, 'main .chart');
     await ctx.page.screenshot({ path: artifact('panel-pincode-cell.png'), fullPage: true });
     assert.deepEqual(ctx.problems, []);
   });
@@ -255,22 +272,6 @@ describe('every panel, as admin', () => {
     assert.deepEqual(ctx.problems, []);
   });
 });
-
-/* Waits until every chart under selector has drawn (its data-drawn is set
- * when ECharts has rendered and ended its animation) and painted pixels. */
-async function whenDrawn(page, selector) {
-  await page.waitForFunction((sel) => {
-    const charts = [...document.querySelectorAll(sel)];
-    return charts.length > 0 && charts.every((el) => {
-      const c = el.querySelector('canvas');
-      if (el.dataset.drawn !== 'true' || !c) return false;
-      const data = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
-      let n = 0;
-      for (let i = 3; i < data.length && n <= 50; i += 4 * 7) if (data[i] > 0) n++;
-      return n > 50;
-    });
-  }, selector, { timeout: 20000 });
-}
 
 /* The API's answer, with the key of a role (from Node, not the page). */
 async function apiGet(path, role = 'viewer') {
