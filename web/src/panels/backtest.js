@@ -184,8 +184,8 @@ export function backtestSection(report) {
     } else {
       covBox.hidden = true;
       current.cov = null;
-      replace(covNote, h('p', { class: 'muted' }, `No cell was expected to sell 1 or more in a period ${horizonName(current.hz)}, ` +
-        'so there is no interval coverage to show (the sales are spread thin).'));
+      replace(covNote, h('p', { class: 'muted' }, `At this horizon (${horizonDays(current.hz, periodDays)}) no cell was expected ` +
+        'to sell 1 or more in a period, so there is no interval coverage to show (the sales are spread thin).'));
     }
     replace(monthsBox, monthTable(current.hz, months, products));
     node.dataset.horizon = String(current.hz);
