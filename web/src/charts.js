@@ -5,14 +5,14 @@
 import india from '@svg-maps/india';
 import { BarChart, LineChart, ScatterChart } from 'echarts/charts';
 import {
-  AriaComponent, GeoComponent, GridComponent, LegendComponent, MarkLineComponent,
+  AriaComponent, GeoComponent, GridComponent, LegendComponent, MarkAreaComponent, MarkLineComponent,
   TooltipComponent, VisualMapComponent,
 } from 'echarts/components';
 import { init, registerMap, use } from 'echarts/core';
 import { CanvasRenderer } from 'echarts/renderers';
 
 use([BarChart, LineChart, ScatterChart, AriaComponent, GeoComponent, GridComponent,
-  LegendComponent, MarkLineComponent, TooltipComponent, VisualMapComponent, CanvasRenderer]);
+  LegendComponent, MarkAreaComponent, MarkLineComponent, TooltipComponent, VisualMapComponent, CanvasRenderer]);
 
 export const palette = ['#1f5f8b', '#d9822b', '#2e8b57', '#b5338a', '#6a5acd', '#8c6d1f',
   '#c0392b', '#138d90', '#7f8c8d', '#4b7b2b', '#a0522d', '#34495e'];
@@ -24,7 +24,13 @@ const live = new Set();
 export function chart(container, label, option) {
   container.setAttribute('role', 'img');
   container.setAttribute('aria-label', label);
+  // data-drawn: set once the chart has rendered and its animation ended
+  // (the tests wait for it instead of for a time)
+  delete container.dataset.drawn;
   const c = init(container, null, { renderer: 'canvas' });
+  c.on('finished', () => {
+    container.dataset.drawn = 'true';
+  });
   c.setOption({
     aria: { enabled: true, label: { description: label } },
     color: palette,

@@ -34,6 +34,7 @@ export function replace(el, ...children) {
 }
 
 const intFmt = new Intl.NumberFormat('en-IN');
+const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
 export const fmt = {
   int: (v) => (v === null || v === undefined ? '–' : intFmt.format(Math.round(v))),
   num: (v, digits = 1) => (v === null || v === undefined ? '–'
@@ -42,6 +43,11 @@ export const fmt = {
   signed: (v, digits = 1) => (v === null || v === undefined ? '–' : `${v > 0 ? '+' : ''}${v.toFixed(digits)}`),
   inr: (v) => (v === null || v === undefined ? '–' : `₹${intFmt.format(Math.round(v))}`),
   words: (s) => String(s).replace(/_/g, ' '),
+  // '2026-07-01' -> '1 Jul 2026' (read as written: no time zone applies)
+  date: (iso) => {
+    const m = /^(\d{4})-(\d{2})-(\d{2})/.exec(String(iso || ''));
+    return m ? `${Number(m[3])} ${MONTHS[Number(m[2]) - 1]} ${m[1]}` : '–';
+  },
 };
 
 /* A labelled <select>: options are [value, text] pairs or strings. */

@@ -4,7 +4,9 @@
 // error and no failed request, the map and charts draw, each role sees
 // only what it may, signing out forgets the key, upload and training show
 // their progress; axe-core finds no serious or critical violation on any
-// panel, and the panels work by keyboard. Screenshots of every panel are
+// panel, and the panels work by keyboard; the overview shows the backtest
+// of /models (and a note for a report without one), a pincode's detail its
+// forecast for three consecutive periods. Screenshots of every panel are
 // kept in build/web-test/artifacts/. The API docs (/docs) are checked too.
 import axe from 'axe-core';
 import assert from 'node:assert/strict';
@@ -71,12 +73,29 @@ async function signIn(page, role) {
   await page.waitForFunction(() => document.querySelector('main')?.dataset.ready === 'overview');
 }
 
+/* Waits until every chart under selector has drawn (its data-drawn is set
+ * when ECharts has rendered and ended its animation) and painted pixels;
+ * with allowNone, a page without such charts passes at once. */
+async function whenDrawn(page, selector, allowNone = false) {
+  await page.waitForFunction(([sel, none]) => {
+    const charts = [...document.querySelectorAll(sel)];
+    return (none || charts.length > 0) && charts.every((el) => {
+      const c = el.querySelector('canvas');
+      if (el.dataset.drawn !== 'true' || !c) return false;
+      const data = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+      let n = 0;
+      for (let i = 3; i < data.length && n <= 50; i += 4 * 7) if (data[i] > 0) n++;
+      return n > 50;
+    });
+  }, [selector, allowNone], { timeout: 20000 });
+}
+
 async function show(page, path, ready) {
   await page.goto(`${srv.url}/#/${path}`);
   await page.waitForFunction((w) => document.querySelector('main')?.dataset.ready === w,
     ready || path.split('/')[0], { timeout: 20000 });
-  // charts are drawn in the frame after their data arrives
-  await page.waitForTimeout(400);
+  // charts are drawn after their data arrives (some in the next frame)
+  await whenDrawn(page, 'main .chart:not([hidden])', true);
 }
 
 /* Painted pixels of each chart canvas in the panel: proof that it drew. */
@@ -189,7 +208,7 @@ describe('every panel, as admin', () => {
     await ctx.page.waitForFunction(() => /interval/.test(document.querySelector('dl.facts')?.textContent || ''));
     const why = ctx.page.locator('.drivers li');
     if (await why.count()) assert.match(await why.first().textContent(), /(raised|lowered) it/);
-    await ctx.page.waitForTimeout(300);
+    await whenDrawn(ctx.page, 'main .chart');
     await ctx.page.screenshot({ path: artifact('panel-pincode-cell.png'), fullPage: true });
     assert.deepEqual(ctx.problems, []);
   });
@@ -254,6 +273,168 @@ describe('every panel, as admin', () => {
   });
 });
 
+/* The API's answer, with the key of a role (from Node, not the page). */
+async function apiGet(path, role = 'viewer') {
+  const res = await fetch(`${srv.url}${path}`, { headers: { 'X-API-Key': keys[role] } });
+  assert.equal(res.status, 200, path);
+  return (await res.json()).data;
+}
+
+async function apiPost(path, body, role = 'analyst') {
+  const res = await fetch(`${srv.url}${path}`, { method: 'POST', body: JSON.stringify(body),
+    headers: { 'X-API-Key': keys[role], 'Content-Type': 'application/json' } });
+  assert.equal(res.status, 200, path);
+  return (await res.json()).data;
+}
+
+async function goTo(page, path, ready) {
+  await page.goto(`${srv.url}/#/${path}`);
+  await page.waitForFunction((w) => document.querySelector('main')?.dataset.ready === w, ready, { timeout: 20000 });
+}
+
+// the overview's formats (web/src/panels/backtest.js)
+const signedPct = (v) => `${v > 0 ? '+' : ''}${(v * 100).toFixed(1)}%`;
+const pct1 = (v) => `${(v * 100).toFixed(1)}%`;
+const dayAfter = (iso, n = 1) => {
+  const [y, m, d] = iso.split('-').map(Number);
+  return new Date(Date.UTC(y, m - 1, d + n)).toISOString().slice(0, 10);
+};
+
+describe('backtest and forecast horizons', () => {
+  test('the overview shows the backtest of /models per horizon and by as-of date', async () => {
+    const { page, context, problems } = await open();
+    await signIn(page, 'viewer');
+    const report = await apiGet('/models');
+    const bt = report.backtest;
+    assert.ok(bt && bt.horizons, 'the serving version has a backtest');
+    await page.waitForSelector('section.backtest table.backtest-summary');
+    const cell = (row, hz) => page.textContent(`table.backtest-summary tbody tr[data-figure="${row}"] td[data-horizon="${hz}"]`);
+    assert.deepEqual(Object.keys(bt.horizons).sort(), ['1', '2', '3']);
+    for (const hz of ['1', '2', '3']) {
+      const s = bt.horizons[hz];
+      assert.match(await cell(0, hz), new RegExp(`^${s.months} dates`));
+      assert.ok((await cell(1, hz)).startsWith(signedPct(s.bias)), `bias, horizon ${hz}`);
+      assert.ok((await cell(2, hz)).startsWith(signedPct(s.largest_product_bias)), `product bias, horizon ${hz}`);
+      assert.ok((await cell(3, hz)).startsWith(pct1(s.skill)), `skill, horizon ${hz}`);
+      // the sample store has busy cells (lib.mjs), so coverage is a number
+      assert.equal(typeof s.interval_coverage_expected_1_or_more, 'number', `coverage, horizon ${hz}`);
+      const cov = await cell(4, hz);
+      assert.ok(cov.startsWith(`${pct1(s.interval_coverage_expected_1_or_more)} of ${s.cells_expected_1_or_more.toLocaleString('en-IN')} cells`), cov);
+      assert.ok(cov.includes(`by month ${pct1(s.interval_coverage_expected_1_or_more_lowest_month)} to ${pct1(s.interval_coverage_expected_1_or_more_highest_month)}`), cov);
+      assert.equal(await cell(5, hz), `${s.interval_score.toFixed(2)} sales`);
+    }
+    // the charts by as-of date: horizon 1 first, then 2 and 3 from the selector
+    for (const hz of [1, 2, 3]) {
+      if (hz > 1) {
+        await page.focus('#backtest-horizon');
+        await page.selectOption('#backtest-horizon', String(hz));
+      }
+      await page.waitForFunction((x) => document.querySelector('section.backtest')?.dataset.horizon === String(x), hz);
+      await whenDrawn(page, '#backtest-bias, #backtest-coverage');
+      const months = bt.by_month.filter((m) => m.horizon === hz).sort((a, b) => a.as_of.localeCompare(b.as_of));
+      const label = await page.getAttribute('#backtest-bias', 'aria-label');
+      assert.match(label, new RegExp(`${hz} periods? ahead`));
+      assert.match(await page.getAttribute('#backtest-coverage', 'aria-label'), /band 77\.0% to 83\.0%/);
+      const rows = await page.$$eval('table.backtest-months tbody tr', (trs) => trs.map((tr) => ({
+        asOf: tr.querySelector('time').getAttribute('datetime'),
+        bias: tr.children[2].textContent,
+      })));
+      assert.deepEqual(rows.map((r) => r.asOf), months.map((m) => m.as_of));
+      assert.deepEqual(rows.map((r) => r.bias), months.map((m) => signedPct(m.all.bias)));
+      if (hz > 1) assert.equal(await page.evaluate(() => document.activeElement.id), 'backtest-horizon', 'focus stays on the selector');
+    }
+    await page.click('.backtest-details summary');
+    await page.screenshot({ path: artifact('panel-overview-backtest.png'), fullPage: true });
+    await accessibility(page, 'overview-backtest');
+    assert.deepEqual(problems, []);
+    await context.close();
+  });
+
+  test('a model version without a backtest gets a note', async () => {
+    const { page, context, problems } = await open();
+    // an older release's report: the same answer without `backtest`
+    await page.route('**/models', async (route) => {
+      const res = await route.fetch();
+      const body = await res.json();
+      delete body.data.backtest;
+      await route.fulfill({ response: res, json: body });
+    });
+    await signIn(page, 'viewer');
+    await page.waitForSelector('section.backtest .status.info');
+    assert.match(await page.textContent('section.backtest'), /no backtest figures/);
+    assert.equal(await page.locator('#backtest-horizon, #backtest-bias').count(), 0);
+    assert.equal(await page.locator('main .status.error').count(), 0);
+    await accessibility(page, 'overview-no-backtest');
+    assert.deepEqual(problems, []);
+    await context.close();
+  });
+
+  test('the pincode detail shows three horizons with consecutive periods', async () => {
+    const { page, context, problems } = await open();
+    const batches = [];
+    page.on('request', (r) => {
+      if (r.method() === 'POST' && r.url().includes('/predict/')) batches.push({ url: r.url(), body: r.postDataJSON() });
+    });
+    await signIn(page, 'analyst');
+    const ins = await apiGet(`/insights/pincodes?pincode=${samplePincode}`);
+    const periods = async () => page.$$eval('table.horizons tbody tr', (trs) => trs.map((tr) => {
+      const [from, to] = [...tr.querySelectorAll('time')].map((t) => t.getAttribute('datetime'));
+      return { from, to, cells: [...tr.children].map((td) => td.textContent) };
+    }));
+    const consecutive = (rows) => {
+      assert.equal(rows.length, 3);
+      assert.equal(rows[0].from, dayAfter(ins.as_of));
+      for (const [i, r] of rows.entries()) {
+        assert.equal(r.to, dayAfter(r.from, ins.period_days - 1), `period ${i + 1} is ${ins.period_days} days`);
+        if (i) assert.equal(r.from, dayAfter(rows[i - 1].to), `period ${i + 1} follows period ${i}`);
+        assert.match(r.cells[0], new RegExp(`^${i + 1} periods? ahead`));
+      }
+    };
+    // all products and channels: the predictions added up per horizon
+    await goTo(page, `pincode/${samplePincode}`, 'pincode');
+    await page.waitForFunction(() => document.querySelectorAll('table.horizons tbody tr').length === 3);
+    consecutive(await periods());
+    const all = batches.filter((b) => b.url.includes('/predict/demand') && !b.url.includes('rise'));
+    assert.equal(all.length, 1, 'one batch request');
+    assert.deepEqual([...new Set(all[0].body.map((q) => q.horizon))], [1, 2, 3]);
+    assert.equal(all[0].body.length, 3 * ins.products.length * ins.channels.length);
+    // one product and channel: intervals and the probability of a rise
+    const product = ins.products[0];
+    const channel = ins.channels[0];
+    batches.length = 0;
+    // each choice reloads the panel: wait for the table of that scope
+    const words = (x) => x.replace(/_/g, ' ');
+    const captionHas = (scope) => page.waitForFunction((sc) =>
+      (document.querySelector('table.horizons caption')?.textContent || '').includes(`(${sc})`), scope);
+    await page.selectOption('#detail-product', product);
+    await captionHas(`${words(product)}, all channels`);
+    await page.selectOption('#detail-channel', channel);
+    await captionHas(`${words(product)}, ${words(channel)}`);
+    assert.match(await page.textContent('table.horizons thead'), /interval/);
+    const rows = await periods();
+    consecutive(rows);
+    const demand = batches.filter((b) => b.url.endsWith('/predict/demand?explain=true')).at(-1);
+    const rise = batches.filter((b) => b.url.endsWith('/predict/demand-rise')).at(-1);
+    const q = [1, 2, 3].map((horizon) => ({ pincode: samplePincode, product, channel, horizon }));
+    assert.deepEqual(demand.body, q, 'the three horizons in one request');
+    assert.deepEqual(rise.body, q);
+    const answers = await apiPost('/predict/demand', q);
+    const rises = await apiPost('/predict/demand-rise', q);
+    for (const [i, a] of answers.entries()) {
+      assert.deepEqual({ from: rows[i].from, to: rows[i].to }, a.period, `period of horizon ${i + 1}`);
+      assert.equal(rows[i].cells[2], a.predicted_demand.toFixed(Math.abs(a.predicted_demand) < 10 ? 2 : 1));
+      assert.equal(rows[i].cells[3], `${a.interval.low}–${a.interval.high}`);
+      assert.equal(rows[i].cells[4], `${(a.confidence * 100).toFixed(0)}%`);
+      assert.equal(rows[i].cells[5], `${(rises[i].probability * 100).toFixed(0)}%`);
+    }
+    await whenDrawn(page, 'main [role="img"]');
+    await page.screenshot({ path: artifact('panel-pincode-horizons.png'), fullPage: true });
+    await accessibility(page, 'pincode-horizons');
+    assert.deepEqual(problems, []);
+    await context.close();
+  });
+});
+
 describe('roles', () => {
   test('an analyst sees no admin action', async () => {
     const { page, context, problems } = await open();
@@ -283,6 +464,9 @@ describe('roles', () => {
     await page.selectOption('#detail-channel', { index: 1 });
     await page.waitForFunction(() => /analyst key/.test(document.querySelector('main')?.textContent || ''));
     assert.equal(await page.locator('.drivers').count(), 0);
+    // the next period only: further horizons come from the predictions
+    assert.equal(await page.locator('table.horizons tbody tr').count(), 1);
+    assert.match(await page.textContent('main'), /Forecasts 2 and 3 periods ahead come from the predictions/);
     await show(page, `region/${sampleRegion}`, 'region');
     await show(page, 'rankings');
     // nothing was asked that the role may not: no 403 (problems would hold it)

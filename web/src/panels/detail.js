@@ -1,9 +1,14 @@
 // A pincode's or a region's detail: monthly history with the forecast for
-// the next period (and its interval, for one product and channel), the
-// product and channel mix, and what drove the forecast, in plain words.
+// the next periods (a pincode's for 1, 2 and 3 periods ahead, with the
+// interval for one product and channel), the product and channel mix, and
+// what drove the forecast, in plain words.
 import { api } from '../api.js';
 import { chart } from '../charts.js';
 import { fmt, h, loading, replace, select, status, table } from '../dom.js';
+import { horizonName } from './backtest.js';
+
+/* The horizons a pincode's forecast is shown for (POST /predict/demand). */
+export const HORIZONS = [1, 2, 3];
 
 const state = { product: '', channel: '' };
 
@@ -54,36 +59,85 @@ function toAsOf(groups, asOf) {
   return out;
 }
 
-/* History (monthly sales) and the forecast point with its interval. */
-function historyChart(box, label, monthly, forecast, periodDays, asOf) {
+/* '2026-06-30' plus n days, as an ISO date. */
+export function addDays(iso, n) {
+  const [y, m, d] = iso.split('-').map(Number);
+  return new Date(Date.UTC(y, m - 1, d + n)).toISOString().slice(0, 10);
+}
+
+/* The period of horizon hz after the as-of date (docs/api.md: days
+ * T + (h-1)·P + 1 to T + h·P), for answers that do not carry it. */
+export function periodOf(asOf, hz, periodDays) {
+  return { from: addDays(asOf, (hz - 1) * periodDays + 1), to: addDays(asOf, hz * periodDays) };
+}
+
+/* '1 Jul 2026' and '30 Jul 2026' -> '1–30 Jul', across months '31 Jul–29 Aug'. */
+function periodShort(p) {
+  const [d1, m1] = fmt.date(p.from).split(' ');
+  const [d2, m2] = fmt.date(p.to).split(' ');
+  return m1 === m2 ? `${d1}–${d2} ${m2}` : `${d1} ${m1}–${d2} ${m2}`;
+}
+
+/* History (monthly sales) and the forecast of each horizon, with its
+ * interval when there is one. forecasts: [{horizon, period, value, low,
+ * high, level}]. */
+function historyChart(box, label, monthly, forecasts, asOf, periodDays) {
   const groups = toAsOf(monthly, asOf);
   const months = groups.map((g) => g.key);
-  const cats = [...months, `next ${periodDays} days`];
+  const cats = [...months, ...forecasts.map((f) => periodShort(f.period))];
   const n = months.length;
-  const hist = [...groups.map((g) => g.sales), null];
-  const fc = cats.map((_, i) => (i === n - 1 ? groups[n - 1]?.sales ?? 0 : i === n ? Number(forecast.value.toFixed(2)) : null));
+  const last = groups[n - 1]?.sales ?? 0;
+  const hist = [...groups.map((g) => g.sales), ...forecasts.map(() => null)];
+  const at = (i, f) => (i === n - 1 ? last : i >= n ? f(forecasts[i - n]) : null);
+  const fc = cats.map((_, i) => at(i, (f) => Number(f.value.toFixed(2))));
   const series = [
     { name: 'sales', type: 'line', data: hist, symbolSize: 5 },
     { name: 'forecast', type: 'line', data: fc, lineStyle: { type: 'dashed', width: 2 }, symbolSize: 9, itemStyle: { color: '#d9822b' } },
   ];
-  if (forecast.low !== undefined) {
-    const last = groups[n - 1]?.sales ?? 0;
+  if (forecasts.length && forecasts.every((f) => f.low !== undefined)) {
     series.push(
       { name: 'interval low', type: 'line', stack: 'band', symbol: 'none', lineStyle: { opacity: 0 },
-        data: cats.map((_, i) => (i === n - 1 ? last : i === n ? forecast.low : null)), tooltip: { show: false } },
-      { name: `${Math.round(forecast.level * 100)}% interval`, type: 'line', stack: 'band', symbol: 'none', lineStyle: { opacity: 0 },
+        data: cats.map((_, i) => at(i, (f) => f.low)), tooltip: { show: false } },
+      { name: `${Math.round(forecasts[0].level * 100)}% interval`, type: 'line', stack: 'band', symbol: 'none', lineStyle: { opacity: 0 },
         areaStyle: { color: 'rgba(217,130,43,0.25)' }, itemStyle: { color: 'rgba(217,130,43,0.6)' },
-        data: cats.map((_, i) => (i === n - 1 ? 0 : i === n ? forecast.high - forecast.low : null)) });
+        data: cats.map((_, i) => (i === n - 1 ? 0 : at(i, (f) => f.high - f.low))) });
   }
+  // The months get every few a label; the forecast's periods (named in full
+  // in the tooltip and the table) one label under their middle.
+  const step = Math.max(1, Math.ceil(cats.length / 8));
+  const mid = n + Math.floor((forecasts.length - 1) / 2);
   return chart(box, label, {
     grid: { left: 55, right: 20, top: 30, bottom: 40 },
     legend: { data: series.filter((s) => s.name !== 'interval low').map((s) => s.name), top: 0 },
     tooltip: { trigger: 'axis' },
     xAxis: { type: 'category', data: cats, boundaryGap: false,
-      axisLabel: { interval: (i) => i === cats.length - 1 || i % Math.max(1, Math.ceil(cats.length / 8)) === 0 } },
+      axisLabel: { interval: (i) => (i >= n ? i === mid : i % step === 0 && i < mid - 2),
+        formatter: (v, i) => (i >= n ? `next ${forecasts.length * periodDays} days` : v) } },
     yAxis: { type: 'value', name: 'sales', min: 0 },
     series,
   });
+}
+
+/* Predicted sales: 2 decimals when small, so 0.1 does not read as 0. */
+const sales = (v) => fmt.num(v, Math.abs(v) < 10 ? 2 : 1);
+
+/* The forecast of each horizon as a table: its dates, the predicted sales,
+ * the interval and confidence (one cell), the probability of a rise. */
+function horizonTable(caption, forecasts) {
+  const withInterval = forecasts.some((f) => f.low !== undefined);
+  const withRise = forecasts.some((f) => f.rise !== undefined && f.rise !== null);
+  const cols = [
+    ['Forecast', (f) => horizonName(f.horizon)],
+    ['Period', (f) => [h('time', { datetime: f.period.from }, fmt.date(f.period.from)), ' – ',
+      h('time', { datetime: f.period.to }, fmt.date(f.period.to))]],
+    ['Predicted sales', (f) => sales(f.value), { num: true }],
+  ];
+  if (withInterval) {
+    cols.push([`${Math.round(forecasts[0].level * 100)}% interval (sales)`, (f) => (f.low === undefined ? '–' : `${f.low}–${f.high}`), { num: true }]);
+    cols.push(['Confidence (within 25%)', (f) => fmt.pct(f.confidence), { num: true }]);
+  }
+  if (withRise) cols.push(['Probability of more sales than the last period', (f) => fmt.pct(f.rise), { num: true }]);
+  return table(caption, cols, forecasts, { class: 'horizons' });
 }
 
 function mixChart(box, label, entries) {
@@ -124,7 +178,9 @@ async function pincode(panel, ctx, pin) {
   const body = h('div', {}, loading());
   panel.append(body);
   const reload = reloader(body, (c) => load(c));
+  let loads = 0; // a later choice's answers win over an earlier one's
   async function load(changed) {
+    const turn = ++loads;
     const f = filters();
     const one = state.product && state.channel;
     const [ins, hist, byProduct, byChannel] = await Promise.all([
@@ -133,19 +189,40 @@ async function pincode(panel, ctx, pin) {
       api(`/sales/summary?pincode=${pin}&by=product`),
       api(`/sales/summary?pincode=${pin}&by=channel`),
     ]);
-    let answer = null;
-    let rise = null;
-    if (one && ctx.may('analyst')) {
-      const q = [{ pincode: pin, product: state.product, channel: state.channel }];
-      [[answer], [rise]] = await Promise.all([
-        api('/predict/demand?explain=true', { method: 'POST', body: q }),
-        api('/predict/demand-rise', { method: 'POST', body: q }),
-      ]);
-    }
-    if (!ctx.current()) return;
     const row = ins.pincodes[0];
+    // An analyst's key asks the predictions for every horizon in one batch:
+    // for one product and channel with the drivers and the rise, else for
+    // each product x channel of the model, added up per horizon.
+    let answer = null;
+    let forecasts = [];
+    const cells = !ctx.may('analyst') ? [] : one ? [[state.product, state.channel]]
+      : (state.product ? [state.product] : ins.products || []).flatMap((p) =>
+        (state.channel ? [state.channel] : ins.channels || []).map((c) => [p, c]));
+    if (cells.length) {
+      const q = HORIZONS.flatMap((horizon) => cells.map(([product, channel]) => ({ pincode: pin, product, channel, horizon })));
+      const [demand, rises] = await Promise.all([
+        api(`/predict/demand${one ? '?explain=true' : ''}`, { method: 'POST', body: q }),
+        one ? api('/predict/demand-rise', { method: 'POST', body: q }) : null,
+      ]);
+      forecasts = HORIZONS.map((horizon) => {
+        const mine = demand.filter((a) => a.horizon === horizon);
+        const f = { horizon, period: mine[0].period, value: mine.reduce((t, a) => t + a.predicted_demand, 0) };
+        if (one) {
+          Object.assign(f, { low: mine[0].interval.low, high: mine[0].interval.high, level: mine[0].interval.level,
+            confidence: mine[0].confidence, rise: rises.find((r) => r.horizon === horizon)?.probability });
+        } else if (horizon === 1 && row) {
+          f.rise = row.rise_probability; // the derived figure of a total
+        }
+        return f;
+      });
+      if (one) answer = demand.find((a) => a.horizon === 1);
+    } else if (row) {
+      forecasts = [{ horizon: 1, period: periodOf(ins.as_of, 1, ins.period_days), value: row.predicted_demand, rise: row.rise_probability }];
+    }
+    if (!ctx.current() || turn !== loads) return;
     const scope = `${state.product ? fmt.words(state.product) : 'all products'}, ${state.channel ? fmt.words(state.channel) : 'all channels'}`;
     const parts = [controls(ins, reload)];
+    const next = forecasts[0];
     if (!row) {
       parts.push(status('info', `Pincode ${pin} had no sales when model version ${ins.model_version} was trained: no forecast from it (the predictions answer from its nearest pincodes with sales).`));
     } else {
@@ -153,14 +230,20 @@ async function pincode(panel, ctx, pin) {
         row.region_id ? [' · ', h('a', { href: `#/region/${row.region_id}` }, `region ${row.region_id}`)] : ' · in no region'));
       const fc = answer
         ? `${fmt.num(answer.predicted_demand, 1)} sales (${Math.round(answer.interval.level * 100)}% interval ${answer.interval.low}–${answer.interval.high}; confidence ${fmt.pct(answer.confidence)})`
-        : `${fmt.num(row.predicted_demand, 1)} sales`;
+        : `${fmt.num(next ? next.value : row.predicted_demand, 1)} sales`;
       parts.push(h('dl', { class: 'facts' },
         h('dt', {}, `Next ${ins.period_days} days after ${ins.as_of} (${scope})`), h('dd', {}, fc),
         h('dt', {}, `Last ${ins.period_days} days`), h('dd', {}, fmt.int(row.last_period_demand)),
-        h('dt', {}, 'Probability of a rise'), h('dd', {}, fmt.pct(rise ? rise.probability : row.rise_probability))));
+        h('dt', {}, 'Probability of a rise'), h('dd', {}, fmt.pct(next?.rise ?? row.rise_probability))));
     }
     const histBox = h('div', { class: 'chart wide' });
-    parts.push(h('section', { class: 'card', 'aria-labelledby': 'hist-h' }, h('h2', { id: 'hist-h' }, `Monthly sales and the forecast (${scope})`), histBox));
+    const horizonsNote = !ctx.may('analyst')
+      ? 'Forecasts 2 and 3 periods ahead come from the predictions, which need an analyst key.'
+      : !one ? `Added up over ${state.product ? 'the channels' : state.channel ? 'the products' : 'the products and channels'}; ` +
+        'choose one product and one channel for the intervals and the probability of a rise in each period.' : null;
+    parts.push(h('section', { class: 'card', 'aria-labelledby': 'hist-h' }, h('h2', { id: 'hist-h' }, `Monthly sales and the forecast (${scope})`), histBox,
+      forecasts.length ? horizonTable(`Forecast for the next ${forecasts.length > 1 ? `${forecasts.length} periods` : 'period'} of ${ins.period_days} days after ${fmt.date(ins.as_of)} (${scope})`, forecasts) : null,
+      horizonsNote ? h('p', { class: 'muted' }, horizonsNote) : null));
     if (!one) parts.push(h('p', { class: 'muted' }, 'Choose one product and one channel for the forecast\'s interval and what drove it.'));
     else if (!ctx.may('analyst')) parts.push(h('p', { class: 'muted' }, 'The interval and the drivers of a forecast come from the predictions, which need an analyst key.'));
     const pBox = h('div', { class: 'chart small' });
@@ -168,13 +251,11 @@ async function pincode(panel, ctx, pin) {
     parts.push(h('div', { class: 'cards' },
       h('section', { class: 'card', 'aria-labelledby': 'pm-h' }, h('h2', { id: 'pm-h' }, 'Product mix (all sales)'), pBox),
       h('section', { class: 'card', 'aria-labelledby': 'cm-h' }, h('h2', { id: 'cm-h' }, 'Channel mix (all sales)'), cBox)));
-    if (answer) parts.push(h('section', { class: 'card', 'aria-labelledby': 'why-h' }, h('h2', { id: 'why-h' }, 'Why this forecast'), driversBlock(answer, 'the forecast', ins)));
+    if (answer) parts.push(h('section', { class: 'card', 'aria-labelledby': 'why-h' }, h('h2', { id: 'why-h' }, `Why this forecast (the next ${ins.period_days} days)`), driversBlock(answer, 'the forecast', ins)));
     replace(body, ...parts);
     if (changed) document.getElementById(`detail-${changed}`)?.focus();
-    const forecast = answer
-      ? { value: answer.predicted_demand, low: answer.interval.low, high: answer.interval.high, level: answer.interval.level }
-      : { value: row ? row.predicted_demand : 0 };
-    historyChart(histBox, `Monthly sales of pincode ${pin} (${scope}) and the forecast for the next ${ins.period_days} days`, hist.groups, forecast, ins.period_days, ins.as_of);
+    const shown = forecasts.length ? forecasts : [{ horizon: 1, period: periodOf(ins.as_of, 1, ins.period_days), value: 0 }];
+    historyChart(histBox, `Monthly sales of pincode ${pin} (${scope}) and the forecast for the next ${shown.length > 1 ? `${shown.length} periods` : 'period'} of ${ins.period_days} days`, hist.groups, shown, ins.as_of, ins.period_days);
     mixChart(pBox, `Product mix of pincode ${pin}`, shares(byProduct.groups));
     mixChart(cBox, `Channel mix of pincode ${pin}`, shares(byChannel.groups));
   }
@@ -185,7 +266,9 @@ async function region(panel, ctx, id) {
   const body = h('div', {}, loading());
   panel.append(body);
   const reload = reloader(body, (c) => load(c));
+  let loads = 0;
   async function load(changed) {
+    const turn = ++loads;
     const f = filters();
     const [reg, ins, hist, pins] = await Promise.all([
       api(`/regions/${id}`),
@@ -193,7 +276,7 @@ async function region(panel, ctx, id) {
       api(`/sales/summary?region=${id}&by=month&${f}`),
       api(`/insights/pincodes?region=${id}&limit=10&${f}`),
     ]);
-    if (!ctx.current()) return;
+    if (!ctx.current() || turn !== loads) return;
     const row = ins.regions[0];
     const scope = `${state.product ? fmt.words(state.product) : 'all products'}, ${state.channel ? fmt.words(state.channel) : 'all channels'}`;
     const states = reg.states || [];
@@ -220,7 +303,8 @@ async function region(panel, ctx, id) {
     ], pins.pincodes));
     replace(body, ...parts);
     if (changed) document.getElementById(`detail-${changed}`)?.focus();
-    historyChart(histBox, `Monthly sales of region ${id} (${scope}) and the forecast for the next ${ins.period_days} days`, hist.groups, { value: row ? row.predicted_demand : 0 }, ins.period_days, ins.as_of);
+    historyChart(histBox, `Monthly sales of region ${id} (${scope}) and the forecast for the next ${ins.period_days} days`, hist.groups,
+      [{ horizon: 1, period: periodOf(ins.as_of, 1, ins.period_days), value: row ? row.predicted_demand : 0 }], ins.as_of, ins.period_days);
     mixChart(pBox, `Product mix of region ${id}`, Object.entries(reg.products.distribution));
     mixChart(cBox, `Channel mix of region ${id}`, Object.entries(reg.channels.distribution));
   }

@@ -1,8 +1,10 @@
-// Overview: what the store holds, which model version serves, and how each
-// model did on the holdout beside its baselines (a warning when one lost).
+// Overview: what the store holds, which model version serves, how each
+// model did on the holdout beside its baselines (a warning when one lost),
+// and the demand model's backtest 1 to 3 periods ahead.
 import { api } from '../api.js';
 import { chart, palette } from '../charts.js';
 import { fmt, h, loading, replace, status } from '../dom.js';
+import { backtestSection } from './backtest.js';
 
 /* Per model: the figure that decided its promotion, and whether less is
  * better; then a second figure worth seeing. */
@@ -68,6 +70,7 @@ export async function render(main, ctx) {
   if (lost.length)
     parts.push(status('warning', `${lost.map((m) => m.title).join(' and ')} lost to ${lost.length > 1 ? 'their baselines' : 'its baseline'} on the holdout: ` +
       'the baseline answers in its place until a retrained model beats it.'));
+  let backtest = null;
   const monthly = h('div', { class: 'chart wide' });
   parts.push(h('section', { class: 'card', 'aria-labelledby': 'monthly-h' }, h('h2', { id: 'monthly-h' }, 'Sales by month'), monthly));
   if (models.version) {
@@ -75,10 +78,13 @@ export async function render(main, ctx) {
     parts.push(h('div', { class: 'cards' }, MODELS.filter((m) => models.models?.[m.key]).map((m) => modelCard(m, models.models[m.key]))));
     const r = models.regions;
     if (r) parts.push(h('p', { class: 'muted' }, `${fmt.int(r.regions)} regions of ${fmt.int(r.pincodes)} pincodes (silhouette ${fmt.num(r.silhouette, 2)}, median ${fmt.int(r.median_km_to_centroid)} km to a region's centre).`));
+    backtest = backtestSection(models);
+    parts.push(backtest.node);
   } else {
     parts.push(status('info', 'No model is trained yet: predictions, the map and rankings appear once one is.'));
   }
   replace(body, ...parts);
+  if (backtest) backtest.draw();
   const summary = await summaryP;
   if (!ctx.current()) return;
   replace(records, fmt.int(summary.total_sales));
