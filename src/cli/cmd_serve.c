@@ -130,13 +130,9 @@ static void load_models(struct app *app) {
  * copy. */
 static const char *proxies_check(const char *list) {
   static char bad[64];
-  for (const char *p = list; *p;) {
-    const char *e = strchr(p, ',');
-    size_t len = e ? (size_t)(e - p) : strlen(p);
-    while (len && *p == ' ')
-      p++, len--;
-    while (len && p[len - 1] == ' ')
-      len--;
+  const char *p;
+  size_t len;
+  for (const char *cur = list; list_next(&cur, &p, &len);) {
     char addr[INET6_ADDRSTRLEN], canon[INET6_ADDRSTRLEN];
     unsigned char bin[sizeof(struct in6_addr)];
     int ok = len > 0 && len < sizeof addr;
@@ -151,9 +147,6 @@ static const char *proxies_check(const char *list) {
       snprintf(bad, sizeof bad, "%.*s", (int)(len < 60 ? len : 60), p);
       return bad;
     }
-    if (!e)
-      break;
-    p = e + 1;
   }
   return NULL;
 }

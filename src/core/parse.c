@@ -21,3 +21,28 @@ int parse_int_range(const char *s, long long lo, long long hi, long long *out) {
   *out = v;
   return 0;
 }
+
+int list_next(const char **cur, const char **item, size_t *len) {
+  const char *p = *cur;
+  if (!p || !*p)
+    return 0;
+  const char *e = strchr(p, ',');
+  size_t n = e ? (size_t)(e - p) : strlen(p);
+  while (n && *p == ' ')
+    p++, n--;
+  while (n && p[n - 1] == ' ')
+    n--;
+  *item = p;
+  *len = n;
+  *cur = e ? e + 1 : NULL;
+  return 1;
+}
+
+int list_has(const char *list, const char *s, size_t n) {
+  const char *item;
+  size_t len;
+  for (const char *cur = list; list_next(&cur, &item, &len);)
+    if (len == n && !memcmp(item, s, n))
+      return 1;
+  return 0;
+}

@@ -25,6 +25,7 @@
 #include "gromo/buf.h"
 #include "gromo/http.h"
 #include "gromo/log.h"
+#include "gromo/parse.h"
 #include "gromo/membudget.h"
 #include "gromo/metrics.h"
 #include "gromo/timeutil.h"
@@ -136,25 +137,6 @@ static void client_address(struct MHD_Connection *conn, char *out, size_t cap) {
               out, (socklen_t)cap);
 }
 
-/* Whether addr is one of a comma-separated list of addresses. */
-static int address_listed(const char *list, const char *addr) {
-  size_t n = strlen(addr);
-  for (const char *p = list; *p;) {
-    const char *e = strchr(p, ',');
-    size_t len = e ? (size_t)(e - p) : strlen(p);
-    while (len && *p == ' ')
-      p++, len--;
-    while (len && p[len - 1] == ' ')
-      len--;
-    if (len == n && !memcmp(p, addr, n))
-      return 1;
-    if (!e)
-      break;
-    p = e + 1;
-  }
-  return 0;
-}
-
 /* Behind a proxy named by --trusted-proxies (nginx balancing several
  * servers), the client is the address the proxy appended to
  * X-Forwarded-For, its last entry: logs and the rate limits of requests
@@ -163,7 +145,7 @@ static int address_listed(const char *list, const char *addr) {
 static void forwarded_client(const struct app_config *cfg, struct MHD_Connection *conn,
                              char *client, size_t cap) {
   if (!cfg || !cfg->trusted_proxies || !client[0] ||
-      !address_listed(cfg->trusted_proxies, client))
+      !list_has(cfg->trusted_proxies, client, strlen(client)))
     return;
   const char *xff = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Forwarded-For");
   if (!xff)
@@ -191,21 +173,7 @@ static const char *cors_origin(const struct app_config *cfg,
     return NULL;
   if (!strcmp(cfg->cors_origins, "*"))
     return origin;
-  size_t n = strlen(origin);
-  for (const char *p = cfg->cors_origins; *p;) {
-    const char *e = strchr(p, ',');
-    size_t len = e ? (size_t)(e - p) : strlen(p);
-    while (len && *p == ' ')
-      p++, len--;
-    while (len && p[len - 1] == ' ')
-      len--;
-    if (len == n && !memcmp(p, origin, n))
-      return origin;
-    if (!e)
-      break;
-    p = e + 1;
-  }
-  return NULL;
+  return list_has(cfg->cors_origins, origin, strlen(origin)) ? origin : NULL;
 }
 
 /* A client's X-Request-Id is kept when it is short and plain. */

@@ -243,6 +243,26 @@ static void test_parse__int_range(void **state) {
   assert_int_equal(parse_int_range(NULL, 0, 1, &v), -1);
 }
 
+/* Comma-separated lists: items trimmed, empty ones kept in the middle, none
+ * after a trailing comma. */
+static void test_parse__lists(void **state) {
+  (void)state;
+  const char *cur = " a , bb,,c ,", *item;
+  size_t len, n = 0;
+  static const char *const want[] = {"a", "bb", "", "c"};
+  while (list_next(&cur, &item, &len)) {
+    assert_true(n < 4);
+    assert_int_equal(len, strlen(want[n]));
+    assert_memory_equal(item, want[n], len);
+    n++;
+  }
+  assert_int_equal(n, 4);
+  assert_true(list_has("10.0.0.1, 10.0.0.2", "10.0.0.2", 8));
+  assert_false(list_has("10.0.0.1, 10.0.0.2", "10.0.0.", 7));
+  assert_false(list_has("", "", 0));
+  assert_false(list_has(NULL, "a", 1));
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_error__table_agrees),
@@ -250,6 +270,7 @@ int main(void) {
       cmocka_unit_test(test_buf__limit_is_enforced),
       cmocka_unit_test(test_buf__json_escape),
       cmocka_unit_test(test_parse__int_range),
+      cmocka_unit_test(test_parse__lists),
       cmocka_unit_test(test_time__civil_round_trip),
       cmocka_unit_test(test_time__format),
       cmocka_unit_test(test_shares__largest_remainder),
