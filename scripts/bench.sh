@@ -264,18 +264,22 @@ bench_upload() {
 # first. One query a request under wrk -t1 -c64, and batches of 10,000
 # queries by curl: over pincodes with sales, with ?explain=true, and over
 # pincodes of the gazetteer without sales (fallbacks).
+one_query_script() { # one_query_script KEY -> $tmp/one.lua: wrk posting one query
+  cat > "$tmp/one.lua" <<LUA
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["X-API-Key"] = "$1"
+wrk.body = '{"pincode":"400001","product":"loan","channel":"online","customer_age":35,"customer_income":75000}'
+LUA
+}
+
 bench_predict() {
   echo "== predictions: one query a request (wrk -t1 -c64 -d8s), batches of 10,000 (curl, wall time)"
   rm -f "$tmp/p.db"*
   ./gromo generate 200000 --seed 1 --db "$tmp/p.db" -q
   ./gromo train --db "$tmp/p.db" -q
   key=$(./gromo keys create --role analyst --name bench --db "$tmp/p.db" 2>/dev/null | tail -n 1)
-  cat > "$tmp/one.lua" <<LUA
-wrk.method = "POST"
-wrk.headers["Content-Type"] = "application/json"
-wrk.headers["X-API-Key"] = "$key"
-wrk.body = '{"pincode":"400001","product":"loan","channel":"online","customer_age":35,"customer_income":75000}'
-LUA
+  one_query_script "$key"
   one() { # one LABEL ENDPOINT
     wrk -t1 -c64 -d8s --latency -s "$tmp/one.lua" "http://127.0.0.1:$PORT/predict/$2" > "$tmp/wrk.txt" 2>&1
     bad=$(awk '/Non-2xx|Socket errors/ {print}' "$tmp/wrk.txt" | tr -s ' ')
@@ -380,12 +384,7 @@ bench_scale() {
   "$g" generate 200000 --seed 1 --db "$db" -q
   "$g" train --db "$db" -q
   key=$("$g" keys create --role analyst --name bench --db "$db" 2>/dev/null | tail -n 1)
-  cat > "$tmp/one.lua" <<LUA
-wrk.method = "POST"
-wrk.headers["Content-Type"] = "application/json"
-wrk.headers["X-API-Key"] = "$key"
-wrk.body = '{"pincode":"400001","product":"loan","channel":"online","customer_age":35,"customer_income":75000}'
-LUA
+  one_query_script "$key"
   inst() { # inst N: an instance on the database -> IPORTn
     : > "$tmp/i$1.log"
     "$g" serve --db "$db" --port 0 --log-file "$tmp/i$1.log" --rate-limits analyst=10000000 \
