@@ -10,6 +10,7 @@
 #include "cli/cli.h"
 #include "gromo/gazetteer.h"
 #include "gromo/models.h"
+#include "gromo/parse.h"
 #include "gromo/record.h"
 #include "gromo/shares.h"
 #include "gromo/store.h"
@@ -129,7 +130,8 @@ static void print_answer(enum predict_kind kind, const struct predict_query *q,
 int cmd_predict(int argc, char **argv) {
   const char *db = cli_env("GROMO_DB", "gromo.db");
   const char *pin = NULL, *product = NULL, *channel = NULL, *age = NULL, *income = NULL;
-  int explain = 0, as_json = 0, horizon = 0;
+  int explain = 0, as_json = 0;
+  long long hv = 0; /* --horizon; 0: not given */
   enum { O_PIN = 256, O_PROD, O_CHAN, O_AGE, O_INCOME, O_EXPLAIN, O_JSON, O_HORIZON };
   static const struct option opts[] = {{"db", required_argument, 0, 'd'},
                                        {"pincode", required_argument, 0, O_PIN},
@@ -154,8 +156,7 @@ int cmd_predict(int argc, char **argv) {
     case O_INCOME: income = optarg; break;
     case O_EXPLAIN: explain = 1; break;
     case O_HORIZON:
-      horizon = optarg[0] >= '1' && optarg[0] <= '9' && !optarg[1] ? optarg[0] - '0' : -1;
-      if (horizon < 1 || horizon > PREDICT_MAX_HORIZON)
+      if (parse_int_range(optarg, 1, PREDICT_MAX_HORIZON, &hv) < 0)
         return cli_usage_error("predict", "--horizon must be an integer from 1 to %d",
                                PREDICT_MAX_HORIZON);
       break;
@@ -181,7 +182,7 @@ int cmd_predict(int argc, char **argv) {
     return cli_usage_error("predict", "top-product takes no --product");
   if (!age != !income)
     return cli_usage_error("predict", "--age and --income go together");
-  if (kind == PREDICT_TOP_PRODUCT && horizon)
+  if (kind == PREDICT_TOP_PRODUCT && hv)
     return cli_usage_error("predict", "top-product takes no --horizon");
   struct sale s;
   struct sale_problems pr;
@@ -196,7 +197,7 @@ int cmd_predict(int argc, char **argv) {
   struct predict_query q = {.pincode = s.pincode, .has_customer = age != NULL,
                             .customer_age = s.customer_age,
                             .customer_income = s.customer_income,
-                            .horizon = horizon ? horizon : 1};
+                            .horizon = hv ? (int)hv : 1};
   memcpy(q.product, s.product, sizeof q.product);
   memcpy(q.channel, s.channel, sizeof q.channel);
 
