@@ -28,6 +28,10 @@ int buf_printf(struct buf *b, const char *fmt, ...) GROMO_PRINTF(2, 3) GROMO_WUR
  * DEL (0x7f) and bytes above it are copied as they are. The one JSON string
  * escaper of the service. */
 int buf_json_escape(struct buf *b, const char *s, size_t n) GROMO_WUR;
+/* The escape of one byte as buf_json_escape writes it into esc[] and its
+ * length (2 or 6), or 0 when the byte is copied as it is: for writers
+ * that do not append to a struct buf. */
+size_t json_escape_byte(unsigned char c, char esc[6]);
 /* Makes room for n more bytes without changing the content (a hint: 0 or
  * -1 as buf_append). */
 int buf_reserve(struct buf *b, size_t n) GROMO_WUR;

@@ -143,8 +143,6 @@ typedef int (*handler_fn)(struct req *rq, struct resp *rs);
 enum route_flags {
   ROUTE_JSON = 1 << 0,     /* body must be JSON (415 otherwise), parsed into
                               rq->json */
-  ROUTE_JSON_RAW = 1 << 1, /* body must be JSON (415 otherwise) and not
-                              empty; the handler streams it itself */
   ROUTE_UNLIMITED = 1 << 2, /* not rate-limited (health checks) */
   ROUTE_STREAM = 1 << 3,    /* the body goes to stream_ops as it arrives,
                                never held whole */

@@ -35,12 +35,6 @@ extern const struct stream_ops api_predict_demand_ops; /* predict.c */
 extern const struct stream_ops api_predict_rise_ops;   /* predict.c */
 extern const struct stream_ops api_predict_top_ops;    /* predict.c */
 
-/* One prediction answer as the API writes it (a JSON object, preceded by a
- * comma when `comma`), appended to b; also used by `gromo predict --json`.
- * 0 or -1 (b's limit or memory). predict.c. */
-int predict_render(struct buf *b, int comma, enum predict_kind kind, const struct predict_query *q,
-                   const struct predict_answer *a, int64_t version, int explain) GROMO_WUR;
-
 /* web.c: 1 when name may be served from a web folder (one segment of
  * [A-Za-z0-9._-], no leading dot, at most 128 bytes); the media type of
  * a file name, and whether it is worth compressing. */

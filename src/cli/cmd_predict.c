@@ -6,8 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "api/api.h"
 #include "cli/cli.h"
+#include "gromo/answer_json.h"
 #include "gromo/gazetteer.h"
 #include "gromo/models.h"
 #include "gromo/parse.h"

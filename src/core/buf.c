@@ -63,29 +63,31 @@ int buf_printf(struct buf *b, const char *fmt, ...) {
   return 0;
 }
 
-int buf_json_escape(struct buf *b, const char *s, size_t n) {
+size_t json_escape_byte(unsigned char c, char esc[6]) {
   static const char hex[] = "0123456789abcdef";
+  if (c >= 0x20 && c != '"' && c != '\\')
+    return 0;
+  esc[0] = '\\';
+  switch (c) {
+  case '"': esc[1] = '"'; return 2;
+  case '\\': esc[1] = '\\'; return 2;
+  case '\n': esc[1] = 'n'; return 2;
+  case '\r': esc[1] = 'r'; return 2;
+  case '\t': esc[1] = 't'; return 2;
+  default:
+    esc[1] = 'u', esc[2] = '0', esc[3] = '0', esc[4] = hex[c >> 4], esc[5] = hex[c & 15];
+    return 6;
+  }
+}
+
+int buf_json_escape(struct buf *b, const char *s, size_t n) {
   size_t run = 0; /* start of the pending run of plain bytes */
   for (size_t i = 0; i < n; i++) {
-    unsigned char c = (unsigned char)s[i];
-    if (c >= 0x20 && c != '"' && c != '\\')
+    char esc[6];
+    size_t elen = json_escape_byte((unsigned char)s[i], esc);
+    if (!elen)
       continue;
-    if (buf_append(b, s + run, i - run) < 0)
-      return -1;
-    char esc[7] = {'\\', 0};
-    size_t elen = 2;
-    switch (c) {
-    case '"': esc[1] = '"'; break;
-    case '\\': esc[1] = '\\'; break;
-    case '\n': esc[1] = 'n'; break;
-    case '\r': esc[1] = 'r'; break;
-    case '\t': esc[1] = 't'; break;
-    default:
-      esc[1] = 'u'; esc[2] = '0'; esc[3] = '0';
-      esc[4] = hex[c >> 4]; esc[5] = hex[c & 15];
-      elen = 6;
-    }
-    if (buf_append(b, esc, elen) < 0)
+    if (buf_append(b, s + run, i - run) < 0 || buf_append(b, esc, elen) < 0)
       return -1;
     run = i + 1;
   }

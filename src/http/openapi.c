@@ -70,7 +70,7 @@ size_t openapi_route_statuses(const struct route *r, int *out, size_t cap) {
   if (r->body_limit > 0) {
     derived[nd++] = 413;
     derived[nd++] = 503; /* the memory for request bodies is full */
-    if ((r->flags & (ROUTE_JSON | ROUTE_JSON_RAW | ROUTE_STREAM)) ||
+    if ((r->flags & (ROUTE_JSON | ROUTE_STREAM)) ||
         (r->doc && r->doc->request))
       derived[nd++] = 415;
   }

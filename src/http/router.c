@@ -367,8 +367,7 @@ int router_dispatch(const struct route *table, struct req *rq, struct resp *rs) 
     return rs->status;
   }
   if (router_admit(r, rq, rs) == 0 && rq->body_len <= r->body_limit &&
-      (!(r->flags & ROUTE_JSON) || check_and_parse_json(rq, rs) == 0) &&
-      (!(r->flags & ROUTE_JSON_RAW) || check_json_body(rq, rs) == 0)) {
+      (!(r->flags & ROUTE_JSON) || check_and_parse_json(rq, rs) == 0)) {
     if (r->flags & ROUTE_STREAM)
       stream_whole(r, rq, rs);
     else

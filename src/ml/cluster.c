@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/rng.h"
 #include "gromo/gazetteer.h"
 
 #define DEG (3.14159265358979323846 / 180.0)
@@ -85,35 +86,18 @@
 enum { STREAM_SUBSAMPLE = 1, STREAM_SIL_FINAL = 3, STREAM_RANDOM, STREAM_SELECT_KMEANS,
        STREAM_FINAL_KMEANS, STREAM_WARM };
 
-/* ---- Generator: splitmix64 ---------------------------------------------- */
+/* ---- Generator: splitmix64 (core/rng.h), one stream per job ------------ */
 
-struct rng {
-  uint64_t s;
-};
-
-static uint64_t mix64(uint64_t z) {
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-  return z ^ (z >> 31);
+/* The generator state of stream (what, a, b) under seed: distinct for
+ * distinct triples, whatever the seed. */
+static uint64_t rng_stream(uint64_t seed, uint64_t what, uint64_t a, uint64_t b) {
+  uint64_t h = rng_mix64(seed ^ 0x5851f42d4c957f2dULL);
+  h = rng_mix64(h ^ (what * RNG_GOLDEN));
+  h = rng_mix64(h ^ (a * 0xd6e8feb86659fd93ULL));
+  return rng_mix64(h ^ (b * 0xa0761d6478bd642fULL));
 }
 
-static uint64_t rng_next(struct rng *r) { return mix64(r->s += 0x9e3779b97f4a7c15ULL); }
-
-/* The generator of stream (what, a, b) under seed: distinct for distinct
- * triples, whatever the seed. */
-static struct rng rng_stream(uint64_t seed, uint64_t what, uint64_t a, uint64_t b) {
-  uint64_t h = mix64(seed ^ 0x5851f42d4c957f2dULL);
-  h = mix64(h ^ (what * 0x9e3779b97f4a7c15ULL));
-  h = mix64(h ^ (a * 0xd6e8feb86659fd93ULL));
-  h = mix64(h ^ (b * 0xa0761d6478bd642fULL));
-  return (struct rng){h};
-}
-
-static double rng_unit(struct rng *r) { /* [0, 1) */
-  return (double)(rng_next(r) >> 11) * 0x1.0p-53;
-}
-
-static size_t rng_below(struct rng *r, size_t m) { /* [0, m), m >= 1 */
+static size_t rng_below(uint64_t *r, size_t m) { /* [0, m), m >= 1 */
   size_t i = (size_t)(rng_unit(r) * (double)m);
   return i < m ? i : m - 1;
 }
@@ -153,7 +137,7 @@ static int cmp_u64(const void *a, const void *b) {
 
 /* m distinct indices of 0 .. n-1 drawn by r, ascending, into out (m <= n).
  * -1 when out of memory. */
-static int sample_indices(size_t n, size_t m, struct rng *r, size_t *out) {
+static int sample_indices(size_t n, size_t m, uint64_t *r, size_t *out) {
   if (m == n) {
     for (size_t i = 0; i < n; i++)
       out[i] = i;
@@ -436,7 +420,7 @@ static int km_init(struct km *m, const double *x, size_t n, size_t d, int k) {
 
 /* One D^2 draw: a point with probability proportional to its squared
  * distance to the nearest centre so far (total, > 0, their sum). */
-static size_t km_draw(const struct km *m, double total, struct rng *r) {
+static size_t km_draw(const struct km *m, double total, uint64_t *r) {
   double target = rng_unit(r) * total, acc = 0.0;
   size_t last = 0;
   for (size_t i = 0; i < m->n; i++) {
@@ -504,7 +488,7 @@ static void km_assign_all(struct km *m, int j) {
  * and the one that lowers the sum of squared distances most kept (the
  * first on ties). Leaves a and u (the exact nearest centre and distance)
  * and l (a lower bound on the distance to the others) set for km_assign. */
-static void km_seed(struct km *m, int j0, struct rng *r) {
+static void km_seed(struct km *m, int j0, uint64_t *r) {
   size_t n = m->n, d = m->d;
   const double *x = m->x;
   int trials = 2 + (int)floor(log((double)m->k));
@@ -773,7 +757,7 @@ static void *km_job_run(void *arg) {
     return NULL;
   }
   for (int r = j->first; r < j->restarts; r += j->stride) {
-    struct rng g = rng_stream(j->seed, (uint64_t)j->what, (uint64_t)j->k, (uint64_t)r);
+    uint64_t g = rng_stream(j->seed, (uint64_t)j->what, (uint64_t)j->k, (uint64_t)r);
     km_seed(&m, 0, &g);
     km_lloyd(&m, j->max_iter);
     double sse = km_sse(&m);
@@ -1087,7 +1071,7 @@ static int choose_k(const struct embedding *e, const struct cluster_input *in,
   int rc = -1;
   if (!sub || !xs || !xr || !sum || !cnt || !lab)
     goto done;
-  struct rng g = rng_stream(cfg->seed, STREAM_SUBSAMPLE, 0, 0);
+  uint64_t g = rng_stream(cfg->seed, STREAM_SUBSAMPLE, 0, 0);
   if (sample_indices(n, m, &g, sub) < 0)
     goto done;
   for (size_t i = 0; i < m; i++) {
@@ -1319,7 +1303,7 @@ static int kmeans_warm(const double *x, size_t n, size_t d, int k, const double 
   if (km_init(&m, x, n, d, k) < 0)
     return -1;
   memcpy(m.c, start, (size_t)g * d * sizeof *m.c);
-  struct rng r = rng_stream(seed, STREAM_WARM, (uint64_t)k, 0);
+  uint64_t r = rng_stream(seed, STREAM_WARM, (uint64_t)k, 0);
   km_seed(&m, g, &r);
   for (size_t i = 0; i < n; i++)
     if (home[i] >= 0)
@@ -1444,7 +1428,7 @@ static int figures(const struct cluster_input *in, const int32_t *lab, int k, ui
   double w = ml ? mix_within(in, lab, k, sum, cnt) : 0.0, wr = 0.0, kmr = 0.0;
   memcpy(perm, lab, n * sizeof *perm);
   for (int p = 0; p < RANDOM_PARTITIONS; p++) {
-    struct rng g = rng_stream(seed, STREAM_RANDOM, (uint64_t)p, 0);
+    uint64_t g = rng_stream(seed, STREAM_RANDOM, (uint64_t)p, 0);
     for (size_t i = n - 1; i > 0; i--) {
       size_t j = rng_below(&g, i + 1);
       int32_t t = perm[i];
@@ -1620,7 +1604,7 @@ int cluster_run(const struct cluster_input *in, const struct cluster_config *cfg
     for (int c = 0; c < k; c++)
       out->id[c] = c + 1;
   }
-  struct rng r = rng_stream(cfg.seed, STREAM_SIL_FINAL, 0, 0);
+  uint64_t r = rng_stream(cfg.seed, STREAM_SIL_FINAL, 0, 0);
   if (sample_indices(n, nsil, &r, sil) < 0 ||
       silhouette(e.x, n, d, out->label, k, sil, nsil, &out->silhouette) < 0 ||
       figures(in, out->label, k, cfg.seed, out) < 0)

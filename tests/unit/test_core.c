@@ -88,6 +88,14 @@ static void test_buf__json_escape(void **state) {
   /* DEL needs no escape (RFC 8259 section 7; jansson leaves it too). */
   assert_string_equal(b.data, "a\\\"b\\\\c\\n\\u0001\x7f\xc3\xa9");
   buf_release(&b);
+  /* The byte-level escape the answer writer uses is the same one. */
+  char esc[6];
+  assert_int_equal(json_escape_byte('a', esc), 0);
+  assert_int_equal(json_escape_byte(0x7f, esc), 0);
+  assert_int_equal(json_escape_byte('\t', esc), 2);
+  assert_memory_equal(esc, "\\t", 2);
+  assert_int_equal(json_escape_byte(0x1f, esc), 6);
+  assert_memory_equal(esc, "\\u001f", 6);
 }
 
 static void test_time__civil_round_trip(void **state) {
