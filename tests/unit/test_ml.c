@@ -20,6 +20,7 @@
 #include "gromo/store.h"
 #include "gromo/timeutil.h"
 #include "ml/ml_int.h"
+#include "testutil.h"
 
 static struct gaz *gaz;
 
@@ -242,8 +243,8 @@ static double jget(json_t *o, const char *path) {
 
 static void test_ml__known_process(void **state) {
   (void)state;
-  char dir[] = "/tmp/gromo-ml-XXXXXX";
-  assert_non_null(mkdtemp(dir));
+  char dir[TEST_TMPDIR_CAP];
+  assert_int_equal(test_tmpdir("ml", dir), 0);
   char path[128];
   snprintf(path, sizeof path, "%s/kp.db", dir);
   struct store *db = NULL;
@@ -374,9 +375,7 @@ static void test_ml__known_process(void **state) {
 
   suite_free(s);
   store_close(db);
-  char cmd[200];
-  snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-  assert_int_equal(system(cmd), 0);
+  test_tmpdir_remove(dir);
 }
 
 /* A new store at path with n sample sales (seed) over 200 days to
@@ -443,8 +442,8 @@ static struct store *backtest_store(const char *path, int extra) {
  * were, and do change the newest. Then the horizons of the suite. */
 static void test_ml__backtest_reads_no_later_data(void **state) {
   (void)state;
-  char dir[] = "/tmp/gromo-bt-XXXXXX";
-  assert_non_null(mkdtemp(dir));
+  char dir[TEST_TMPDIR_CAP];
+  assert_int_equal(test_tmpdir("bt", dir), 0);
   char pa[128], pb[128];
   snprintf(pa, sizeof pa, "%s/a.db", dir);
   snprintf(pb, sizeof pb, "%s/b.db", dir);
@@ -543,8 +542,8 @@ static void check_horizons(struct suite *s) {
 
 static void test_ml__damaged_blob_refused(void **state) {
   (void)state;
-  char dir[] = "/tmp/gromo-ml-XXXXXX";
-  assert_non_null(mkdtemp(dir));
+  char dir[TEST_TMPDIR_CAP];
+  assert_int_equal(test_tmpdir("ml", dir), 0);
   char path[128];
   snprintf(path, sizeof path, "%s/gen.db", dir);
   struct gerr err;
@@ -586,9 +585,7 @@ static void test_ml__damaged_blob_refused(void **state) {
   assert_int_equal(err.code, GERR_CONFLICT);
   store_close(tiny);
   store_close(db);
-  char cmd[200];
-  snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-  assert_int_equal(system(cmd), 0);
+  test_tmpdir_remove(dir);
 }
 
 
@@ -609,8 +606,8 @@ static int accept_in(int32_t pincode, void *ctx) {
  * the fallback of a pincode without sales from its nearest ones. */
 static void test_ml__regions_and_fallbacks(void **state) {
   (void)state;
-  char dir[] = "/tmp/gromo-ml-XXXXXX";
-  assert_non_null(mkdtemp(dir));
+  char dir[TEST_TMPDIR_CAP];
+  assert_int_equal(test_tmpdir("ml", dir), 0);
   char path[128];
   snprintf(path, sizeof path, "%s/reg.db", dir);
   struct gerr err;
@@ -706,9 +703,7 @@ static void test_ml__regions_and_fallbacks(void **state) {
   suite_free(s2);
   suite_free(s);
   store_close(db);
-  char cmd[200];
-  snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-  assert_int_equal(system(cmd), 0);
+  test_tmpdir_remove(dir);
 }
 
 static int setup(void **state) {
