@@ -45,7 +45,7 @@ typedef int (*jsonrec_fn)(void *ctx, size_t index, const struct sale *rec,
                           int valid, const struct sale_problems *pr);
 struct jsonrec; /* opaque */
 /* The longest record by default: from the end of the record before (or the
- * array's '[') to its own end, white space included. A longer one ends the
+ * start of the input) to its own end, white space included. A longer one ends the
  * reading, as soon as a piece ends past the bound, so that memory stays
  * bounded by it whatever the input. */
 #define INGEST_JSON_RECORD_MAX ((size_t)64 << 20)

@@ -65,8 +65,8 @@ size_t jsonobj_count(const struct jsonobj *j);
  * reported (an object's '{' for begin); after a failed feed, where it
  * failed. */
 size_t jsonobj_line(struct jsonobj *j);
-/* Bytes from the end of one element (or the array's '[') to the end of the
- * next may be at most max (0, the default: no bound); past it the reading
+/* Bytes from the end of one element (or the start of the input) to the end
+ * of the next may be at most max (0, the default: no bound); past it the reading
  * fails ("record N is longer than MAX bytes"), as soon as a piece ends
  * beyond it, so that no token is kept longer than max and one piece. */
 void jsonobj_set_max_element(struct jsonobj *j, size_t max);

@@ -34,7 +34,7 @@ struct jsonobj {
   size_t chunk_len, counted;
   size_t line;          /* 1-based */
   uint64_t base;        /* input bytes before chunk */
-  uint64_t mark;        /* where the last element ended (or the array began) */
+  uint64_t mark;        /* where the last element ended (0 before the first) */
   size_t max_element;   /* 0: no bound */
   int nonblank;         /* anything but white space was fed */
 };
@@ -172,7 +172,6 @@ static int open_container(struct jsonobj *j, int is_map) {
   case JO_TOP:
     if (!is_map) {
       j->state = JO_ARRAY;
-      j->mark = offset_now(j);
       return 1;
     }
     j->single = 1;
