@@ -180,8 +180,9 @@ static unsigned long long size_now(const struct input *in) {
   return fstat(in->fd, &st) == 0 ? (unsigned long long)st.st_size : 0;
 }
 
-/* Reads on from where the last read ended, up to the size at open:
- * the count, 0 at the end, -1 (*err). Errors are the file's; the caller names it. */
+/* Reads on from where the last read ended, up to the size at open: the
+ * count, 0 at the end, -1 (*err). Errors are the file's; the caller names
+ * it. */
 static long input_read(void *ctx, char *dst, size_t cap, struct gerr *err) {
   struct input *in = ctx;
   uint64_t size = (uint64_t)in->st.st_size;

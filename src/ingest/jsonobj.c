@@ -3,8 +3,8 @@
 #include "gromo/jsonobj.h"
 
 #include <errno.h>
-#include <stdint.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,10 +28,10 @@ struct jsonobj {
   size_t index;    /* elements completed */
   int stopped;     /* a callback asked to stop */
   char error[200]; /* a structural error, set by a callback */
-  /* Where the reading is: chunk[chunk_len] is the piece being parsed (NULL
-   * between feeds), its first `counted` bytes counted into line. */
+  /* Where the reading is: chunk is the piece being parsed (NULL between
+   * feeds), its first `counted` bytes counted into line. */
   const char *chunk;
-  size_t chunk_len, counted;
+  size_t counted;
   size_t line;          /* 1-based */
   uint64_t base;        /* input bytes before chunk */
   uint64_t mark;        /* where the last element ended (0 before the first) */
@@ -288,7 +288,7 @@ static void piece_done(struct jsonobj *j, size_t upto) {
   count_lines(j, upto);
   j->base += upto;
   j->chunk = NULL;
-  j->chunk_len = j->counted = 0;
+  j->counted = 0;
 }
 
 /* The bound between feeds: yajl keeps a token that spans pieces whole, so
@@ -308,7 +308,6 @@ int jsonobj_feed(struct jsonobj *j, const char *p, size_t n, struct gerr *err) {
   for (size_t i = 0; !j->nonblank && i < n; i++)
     j->nonblank = !strchr(" \t\r\n", p[i]) || !p[i];
   j->chunk = p;
-  j->chunk_len = n;
   j->counted = 0;
   if (yajl_parse(j->h, (const unsigned char *)p, n) != yajl_status_ok) {
     size_t at = yajl_get_bytes_consumed(j->h);

@@ -355,7 +355,8 @@ static void test_cli__import_json_bad_records(void **state) {
                   "  {\"date\":\"2025-02-01\",\"pincode\":\"400001\",\"pincode\":\"400002\"},\n"
                   "  [1, 2],\n" GOOD("110001", "j3") "\n]\n");
   write_file(nd, GOOD("560001", "n1") "\n{\"date\":\n\n" GOOD("700001", "n2") "\r\n");
-  write_file(stop, "[\n" GOOD("400001", "s1") ",\n" GOOD("400001", "s2") "\n" GOOD("400001", "s3") "]");
+  write_file(stop, "[\n" GOOD("400001", "s1") ",\n" GOOD("400001", "s2") "\n" /* no comma */
+                   GOOD("400001", "s3") "]");
   write_file(blank, " \n\n");
   char err[8192];
   const char *const imp[] = {"import", "--db", jdb, arr, nd, NULL};
