@@ -1,6 +1,6 @@
 #!/bin/sh
 # Benchmarks of the foundation, printing figures (docs/benchmarks.md).
-#   scripts/bench.sh [all|generate|sales_add|health|modes|ratelimit|store|gazetteer|train|goals|upload|predict|regions|insights|web|hostile|scale|pgimport]
+#   scripts/bench.sh [all|generate|sales_add|health|modes|ratelimit|store|gazetteer|train|goals|upload|predict|regions|insights|web|hostile|scale|pgimport|jsonimport]
 # Uses loopback ports only; every load is bounded in time.
 set -eu
 cd "$(dirname "$0")/.."
@@ -477,6 +477,52 @@ bench_pgimport() {
   echo
 }
 
+# gromo import of 1,000,000 sample sales (JSONIMPORT_RECORDS) as a JSON
+# array and as NDJSON (written by gromo export), three runs of each into a
+# fresh SQLite store, with the peak resident memory of the import (when
+# /usr/bin/time is there). GROMO_BIN is the gromo timed (default ./gromo);
+# with GROMO_BIN_BEFORE set too, each run times that one first, then
+# GROMO_BIN, on the same files, so that the two meet the same load.
+bench_jsonimport() {
+  g=${GROMO_BIN:-./gromo}
+  n=${JSONIMPORT_RECORDS:-1000000}
+  echo "== gromo import of $n records: JSON array and NDJSON"
+  "$g" generate "$n" --seed 1 --db "$tmp/src.db" -q
+  "$g" export --format json --db "$tmp/src.db" -q -o "$tmp/sales.json"
+  "$g" export --format ndjson --db "$tmp/src.db" -q -o "$tmp/sales.ndjson"
+  rm -f "$tmp/src.db"*
+  echo "files: JSON $(du -m "$tmp/sales.json" | cut -f1) MiB, NDJSON $(du -m "$tmp/sales.ndjson" | cut -f1) MiB"
+  for f in json ndjson; do
+    for run in 1 2 3; do
+      for which in before after; do
+        bin=$g
+        label=import
+        if [ -n "${GROMO_BIN_BEFORE:-}" ]; then
+          label=$which
+          [ "$which" = before ] && bin=$GROMO_BIN_BEFORE
+        elif [ "$which" = before ]; then
+          continue
+        fi
+        rm -f "$tmp/imp.db"* "$tmp/rss"
+        t0=$(date +%s.%N)
+        if [ -x /usr/bin/time ]; then
+          /usr/bin/time -f %M -o "$tmp/rss" "$bin" import "$tmp/sales.$f" --db "$tmp/imp.db" -q
+        else
+          "$bin" import "$tmp/sales.$f" --db "$tmp/imp.db" -q
+        fi
+        t1=$(date +%s.%N)
+        stored=$("$bin" sales --db "$tmp/imp.db" --count)
+        [ "$stored" = "$n" ] || { echo "jsonimport: $label stored $stored of $n records" >&2; exit 1; }
+        rss=""
+        [ -s "$tmp/rss" ] && rss=", peak RSS $(calc "$(cat "$tmp/rss") / 1024") MiB"
+        echo "jsonimport: $f run $run: $label $(calc "$t1 - $t0") s, $(calc "$n / ($t1 - $t0)") records/s$rss"
+      done
+    done
+  done
+  rm -f "$tmp/imp.db"* "$tmp/sales.json" "$tmp/sales.ndjson"
+  echo
+}
+
 case "$what" in
   generate) bench_generate ;;
   sales_add) bench_sales_add ;;
@@ -495,6 +541,7 @@ case "$what" in
   hostile) bench_hostile ;;
   scale) bench_scale ;;
   pgimport) bench_pgimport ;;
+  jsonimport) bench_jsonimport ;;
   all) bench_generate; bench_sales_add; bench_health; bench_modes; bench_ratelimit; bench_store; $B/bench/bench_gazetteer; bench_train; bench_goals; bench_upload; bench_predict; $B/bench/bench_cluster; $B/bench/bench_insights "$tmp"; bench_web; bench_hostile ;;
-  *) echo "usage: $0 [all|generate|sales_add|health|modes|ratelimit|store|gazetteer|train|goals|upload|predict|regions|insights|web|hostile|scale|pgimport]" >&2; exit 2 ;;
+  *) echo "usage: $0 [all|generate|sales_add|health|modes|ratelimit|store|gazetteer|train|goals|upload|predict|regions|insights|web|hostile|scale|pgimport|jsonimport]" >&2; exit 2 ;;
 esac

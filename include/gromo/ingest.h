@@ -36,69 +36,63 @@ enum ingest_file ingest_file_of_bytes(const char *head, size_t n);
 enum ingest_file ingest_file_detect(const char *type, const char *name, const char *head,
                                     size_t n);
 
-/* ---- NDJSON, one line at a time (src/ingest/json.c) -------------------
- * The longest line read as a record; a longer one is rejected as a record
- * without being parsed (ingest_ndjson_too_long). */
-#define INGEST_NDJSON_LINE_MAX (1 << 20)
-
-/* One NDJSON line, without its '\n' (p need not be NUL-terminated): blanks
- * and a '\r' around it are ignored. 0 for a blank line (no record); 1 for
- * a record, with *valid set and, when not valid, the problems in *pr
- * (malformed JSON is a problem of the record, naming the column counted
- * from the line's start). The one reading of an NDJSON line: the file
- * reader below and POST /sales/upload both use it. */
-int ingest_ndjson_line(const char *p, size_t n, const struct sale_rules *rules,
-                       struct sale *out, int *valid, struct sale_problems *pr);
-/* The problem of a line longer than INGEST_NDJSON_LINE_MAX, in *pr. */
-void ingest_ndjson_too_long(struct sale_problems *pr);
-
-struct ingest_reader; /* opaque */
-
-/* A reader over data[len] (borrowed: must outlive the reader). */
-int ingest_json_open(const char *data, size_t len, enum ingest_format fmt,
-                     struct ingest_reader **out, struct gerr *err) GROMO_WUR;
-
-/* Reads more input into dst[cap]: the count, 0 at the end, -1 on failure
- * (*err set). */
-typedef long (*ingest_read_fn)(void *ctx, char *dst, size_t cap, struct gerr *err);
-/* A reader of input read as it goes through fn (a file read in pieces):
- * it keeps a window of about 1 MiB, more for a longer record (a JSON array's
- * element may have 64 MiB; an NDJSON line longer than 1 MiB is rejected as
- * a record without being kept). A failure of fn ends the reading:
- * ingest_next returns -1 with fn's error. */
-int ingest_json_open_stream(ingest_read_fn fn, void *ctx, enum ingest_format fmt,
-                            struct ingest_reader **out, struct gerr *err) GROMO_WUR;
-
-/* The next record. Returns 1 with *valid set (problems in *pr when not),
- * 0 at the end, -1 when the file cannot be read further (malformed JSON
- * array, ...; *err names the line and column). *row is the 1-based line
- * where the record starts, *index its 0-based position. */
-int ingest_next(struct ingest_reader *r, const struct sale_rules *rules,
-                struct sale *out, int *valid, struct sale_problems *pr,
-                size_t *row, size_t *index, struct gerr *err);
-/* Bytes consumed so far (for progress). */
-size_t ingest_offset(const struct ingest_reader *r);
-void ingest_free(struct ingest_reader *r);
-
 /* Streaming reader of a JSON array of records (or one record object), fed
- * in chunks of any size (src/ingest/jsonrec.c). Each record, valid or not,
+ * in chunks of any size (src/ingest/jsonrec.c): uploads, POST /sales/add and
+ * gromo import read JSON records through it. Each record, valid or not,
  * goes to the callback as soon as its object closes; a non-zero return
- * stops the reading. */
+ * stops the reading. A UTF-8 byte order mark before the JSON is skipped. */
 typedef int (*jsonrec_fn)(void *ctx, size_t index, const struct sale *rec,
                           int valid, const struct sale_problems *pr);
 struct jsonrec; /* opaque */
+/* The longest record by default: from the end of the record before (or the
+ * start of the input) to its own end, white space included. A longer one ends the
+ * reading, as soon as a piece ends past the bound, so that memory stays
+ * bounded by it whatever the input. */
+#define INGEST_JSON_RECORD_MAX ((size_t)64 << 20)
 /* rules is borrowed. 0, or -1 when out of memory. */
 int jsonrec_new(const struct sale_rules *rules, jsonrec_fn fn, void *ctx,
                 struct jsonrec **out) GROMO_WUR;
-/* 0; -1 on malformed JSON or a body that is not records (*err,
- * GERR_INVALID_INPUT); -2 when the callback stopped the reading. */
+/* Another bound than INGEST_JSON_RECORD_MAX (0: none); before any feed. */
+void jsonrec_set_max_record(struct jsonrec *j, size_t max);
+/* 0; -1 on malformed JSON, a body that is not records or a record past the
+ * bound (*err, GERR_INVALID_INPUT); -2 when the callback stopped the
+ * reading. */
 int jsonrec_feed(struct jsonrec *j, const char *p, size_t n, struct gerr *err);
 /* Call after the last chunk: -1 when the input ended early or was empty. */
 int jsonrec_finish(struct jsonrec *j, struct gerr *err);
 size_t jsonrec_count(const struct jsonrec *j);
 /* 1 when the top level was one object rather than an array. */
 int jsonrec_single(const struct jsonrec *j);
+/* In the callback: the 1-based line where the record handed over begins
+ * (its '{'). */
+size_t jsonrec_record_line(const struct jsonrec *j);
+/* The 1-based line the reading has reached; after a failure, the line of
+ * the failure (for messages: jsonrec's own do not name it). */
+size_t jsonrec_line(struct jsonrec *j);
 void jsonrec_free(struct jsonrec *j);
+
+/* ---- NDJSON, fed in chunks of any size (src/ingest/json.c) -------------
+ * One record a line; blank lines (spaces, tabs, a '\r') are skipped but
+ * counted, and a UTF-8 byte order mark may open the first. A line that is
+ * not JSON, or too long, is a rejected record (field "record"), never the
+ * end of the reading: the callback's `index` argument is the record's
+ * 1-based line number. POST /sales/upload and gromo import both read
+ * NDJSON through it. */
+/* The longest line read as a record; a longer one is rejected as a record
+ * without being kept whole. */
+#define INGEST_NDJSON_LINE_MAX (1 << 20)
+struct ndjsonrec; /* opaque */
+/* rules is borrowed. 0, or -1 when out of memory. */
+int ndjsonrec_new(const struct sale_rules *rules, jsonrec_fn fn, void *ctx,
+                  struct ndjsonrec **out) GROMO_WUR;
+/* 0; -1 when out of memory (*err); -2 when the callback stopped the reading
+ * (every later call returns it too). */
+int ndjsonrec_feed(struct ndjsonrec *r, const char *p, size_t n, struct gerr *err);
+/* After the last chunk: the last line, when it has no '\n'. 0 or -2. */
+int ndjsonrec_finish(struct ndjsonrec *r, struct gerr *err);
+/* Records handed to the callback so far (blank lines are none). */
+size_t ndjsonrec_count(const struct ndjsonrec *r);
+void ndjsonrec_free(struct ndjsonrec *r); /* NULL allowed */
 
 /* Staged records: validated sales written to a spool file (spool.h) in a
  * compact binary form (about 90 bytes a record where struct sale takes

@@ -61,6 +61,15 @@ int jsonobj_feed(struct jsonobj *j, const char *p, size_t n, struct gerr *err);
 int jsonobj_finish(struct jsonobj *j, struct gerr *err);
 /* Elements read so far. */
 size_t jsonobj_count(const struct jsonobj *j);
+/* The 1-based line the reading is at: in a callback, the line of the token
+ * reported (an object's '{' for begin); after a failed feed, where it
+ * failed. */
+size_t jsonobj_line(struct jsonobj *j);
+/* Bytes from the end of one element (or the start of the input) to the end
+ * of the next may be at most max (0, the default: no bound); past it the reading
+ * fails ("record N is longer than MAX bytes"), as soon as a piece ends
+ * beyond it, so that no token is kept longer than max and one piece. */
+void jsonobj_set_max_element(struct jsonobj *j, size_t max);
 /* 1 when the top level was one object rather than an array. */
 int jsonobj_single(const struct jsonobj *j);
 void jsonobj_free(struct jsonobj *j);

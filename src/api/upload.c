@@ -28,8 +28,6 @@
  * each). */
 #define UPLOAD_BATCH 2000
 #define UPLOAD_DETAILS_MAX 1000
-#define NDJSON_LINE_MAX INGEST_NDJSON_LINE_MAX
-
 
 struct upload {
   struct req *rq;
@@ -39,9 +37,7 @@ struct upload {
   struct sale_rules rules;
   struct jsonrec *jr;
   struct csvrec *cr;
-  struct buf line;    /* NDJSON: the current line */
-  size_t line_no;
-  int skip_line;      /* NDJSON: the current line is too long */
+  struct ndjsonrec *nr;
   struct spool_file *raw;   /* XLSX, XLS: the body as it came */
   struct sale_stage *stage; /* the valid records, until they are stored */
   struct ingest_writer *w;  /* while the staged records are stored */
@@ -93,51 +89,6 @@ static int on_json_record(void *ctx, size_t index, const struct sale *rec, int v
   return on_record(ctx, index, "index", rec, valid, pr);
 }
 
-static int ndjson_line(struct upload *u) {
-  u->line_no++;
-  const char *p = u->line.data ? u->line.data : "";
-  size_t n = u->line.len;
-  if (u->line_no == 1 && n >= 3 && !memcmp(p, "\xEF\xBB\xBF", 3))
-    p += 3, n -= 3;
-  struct sale rec;
-  struct sale_problems pr;
-  int valid, rc = 0;
-  if (ingest_ndjson_line(p, n, &u->rules, &rec, &valid, &pr))
-    rc = on_record(u, u->line_no, "row", &rec, valid, &pr);
-  buf_reset(&u->line);
-  return rc;
-}
-
-/* A line past NDJSON_LINE_MAX is dropped as it arrives and rejected once
- * its end is seen. */
-static int reject_long_line(struct upload *u) {
-  struct sale rec;
-  struct sale_problems pr;
-  memset(&rec, 0, sizeof rec);
-  ingest_ndjson_too_long(&pr);
-  u->skip_line = 0;
-  buf_reset(&u->line);
-  return on_record(u, ++u->line_no, "row", &rec, 0, &pr);
-}
-
-static int feed_ndjson(struct upload *u, const char *p, size_t n) {
-  while (n) {
-    const char *nl = memchr(p, '\n', n);
-    size_t take = nl ? (size_t)(nl - p) : n;
-    if (!u->skip_line && buf_append(&u->line, p, take) < 0) {
-      u->skip_line = 1;
-      buf_reset(&u->line);
-    }
-    if (!nl)
-      break;
-    if (u->skip_line ? reject_long_line(u) : ndjson_line(u))
-      return -1;
-    p = nl + 1;
-    n -= take + 1;
-  }
-  return 0;
-}
-
 static int upload_open(struct req *rq, struct resp *rs, void **state) {
   /* The key check's connection goes back to the pool: until its body is
    * complete an upload holds none. */
@@ -153,7 +104,6 @@ static int upload_open(struct req *rq, struct resp *rs, void **state) {
   u->atomic = atomic;
   u->rules.now_ist_ms = now_ist_ms();
   u->invalid = json_array();
-  buf_init(&u->line, NDJSON_LINE_MAX);
   const char *ct = rq->content_type;
   if (ct && !strncasecmp(ct, "multipart/form-data", 19))
     ct = NULL; /* the part says */
@@ -189,6 +139,10 @@ static int start_reader(struct upload *u, const char *p, size_t n, struct resp *
     if (jsonrec_new(&u->rules, on_json_record, u, &u->jr) < 0)
       return resp_error(rs, GERR_INTERNAL, NULL, "out of memory");
     return 0;
+  case FILE_NDJSON: /* rows are line numbers */
+    if (ndjsonrec_new(&u->rules, on_tab_row, u, &u->nr) < 0)
+      return resp_error(rs, GERR_INTERNAL, NULL, "out of memory");
+    return 0;
   case FILE_XLSX:
   case FILE_XLS:
     if (spool_file_new(upload_spool(u), &u->raw, &u->err) < 0)
@@ -214,7 +168,7 @@ static int upload_chunk(void *state, const char *p, size_t n, struct resp *rs) {
     rc = jsonrec_feed(u->jr, p, n, &u->err);
     break;
   case FILE_NDJSON:
-    rc = feed_ndjson(u, p, n);
+    rc = ndjsonrec_feed(u->nr, p, n, &u->err);
     break;
   default:
     rc = spool_file_write(u->raw, p, n, &u->err);
@@ -356,7 +310,7 @@ static int upload_close(void *state, struct req *rq, struct resp *rs) {
     rc = jsonrec_finish(u->jr, &u->err);
     break;
   case FILE_NDJSON:
-    rc = u->skip_line ? reject_long_line(u) : u->line.len ? ndjson_line(u) : 0;
+    rc = ndjsonrec_finish(u->nr, &u->err);
     break;
   case FILE_XLSX:
   case FILE_XLS:
@@ -384,7 +338,7 @@ static void upload_free(void *state) {
   sale_stage_free(u->stage);
   csvrec_free(u->cr);
   jsonrec_free(u->jr);
-  buf_release(&u->line);
+  ndjsonrec_free(u->nr);
   json_decref(u->invalid);
   free(u);
 }

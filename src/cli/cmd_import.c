@@ -2,8 +2,9 @@
  * the store, all in one transaction. Every file is opened and checked first
  * (regular files only, or standard input), before the transaction begins.
  * The files are read in bounded pieces in this thread (never mapped: a file
- * that shrinks meanwhile is an error, not a SIGBUS) and stored by an
- * ingest_writer's thread, batch by batch, at the same time. */
+ * that shrinks meanwhile is an error, not a SIGBUS) by the streaming readers
+ * uploads use (CSV, JSON arrays, NDJSON; spreadsheets from the file) and
+ * stored by an ingest_writer's thread, batch by batch, at the same time. */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -67,10 +68,20 @@ struct import_run {
   int store_failed; /* the error is the store's, not the file's */
 };
 
+/* What the readers' callbacks need, for one file. */
 struct tab_ctx {
   struct import_run *ir;
   const char *path;
   struct gerr *err;
+  struct jsonrec *jr; /* a JSON array's reader: where each record begins */
+  size_t index;       /* JSON and NDJSON: records of this file so far */
+};
+
+/* A push reader (csvrec, jsonrec, ndjsonrec), fed by import_stream. */
+struct push {
+  int (*feed)(void *reader, const char *p, size_t n, struct gerr *err);
+  int (*finish)(void *reader, struct gerr *err);
+  void *reader;
 };
 
 /* What a file is, when it is not a regular file. */
@@ -169,8 +180,9 @@ static unsigned long long size_now(const struct input *in) {
   return fstat(in->fd, &st) == 0 ? (unsigned long long)st.st_size : 0;
 }
 
-/* Reads on from where the last read ended, up to the size at open
- * (an ingest_read_fn). Errors are the file's; the caller names it. */
+/* Reads on from where the last read ended, up to the size at open: the
+ * count, 0 at the end, -1 (*err). Errors are the file's; the caller names
+ * it. */
 static long input_read(void *ctx, char *dst, size_t cap, struct gerr *err) {
   struct input *in = ctx;
   uint64_t size = (uint64_t)in->st.st_size;
@@ -210,33 +222,99 @@ static int input_changed(const struct input *in, struct gerr *err) {
   return 1;
 }
 
-/* Rows of CSV and spreadsheets. */
+/* Counts a record and hands a valid one to the writer: 1 when it was
+ * rejected and is among those shown, 0 when not, -1 when the store failed
+ * (*t->err). */
+static int take_record(struct tab_ctx *t, const struct sale *rec, int valid) {
+  struct import_run *ir = t->ir;
+  int show = 0;
+  ir->records++;
+  t->index++;
+  if (valid && ingest_writer_add(ir->w, rec, t->err) < 0) {
+    ir->store_failed = 1;
+    return -1;
+  }
+  if (!valid)
+    show = ir->rejected++ < IMPORT_SHOW_REJECTED;
+  if ((ir->records & 4095) == 0)
+    progress_update(&ir->pb, ir->records, 0);
+  return show;
+}
+
+static int kept_problems(const struct sale_problems *pr) {
+  return pr->count < SALE_MAX_PROBLEMS ? pr->count : SALE_MAX_PROBLEMS;
+}
+
+/* Rows of CSV and spreadsheets: "FILE: row ROW: FIELD PROBLEM". */
 static int import_row(void *ctx, size_t row, const struct sale *rec, int valid,
                       const struct sale_problems *pr) {
   struct tab_ctx *t = ctx;
-  struct import_run *ir = t->ir;
-  ir->records++;
-  if (valid) {
-    if (ingest_writer_add(ir->w, rec, t->err) < 0) {
-      ir->store_failed = 1;
-      return 1;
-    }
-  } else {
-    if (ir->rejected < IMPORT_SHOW_REJECTED) {
-      int kept = pr->count < SALE_MAX_PROBLEMS ? pr->count : SALE_MAX_PROBLEMS;
-      for (int k = 0; k < kept; k++)
-        fprintf(stderr, "%s: row %zu: %s %s\n", t->path, row,
-                sale_field_name(pr->p[k].field), pr->p[k].problem);
-    }
-    ir->rejected++;
-  }
-  if ((ir->records & 4095) == 0)
-    progress_update(&ir->pb, ir->records, 0);
-  return 0;
+  int rc = take_record(t, rec, valid);
+  for (int k = 0; rc == 1 && k < kept_problems(pr); k++)
+    fprintf(stderr, "%s: row %zu: %s %s\n", t->path, row, sale_field_name(pr->p[k].field),
+            pr->p[k].problem);
+  return rc < 0;
 }
 
-/* XLSX and XLS are read from the file; CSV through its streaming reader,
- * fed in bounded pieces as an upload arrives. */
+/* Records of JSON and NDJSON: "FILE:LINE: record INDEX: FIELD PROBLEM". */
+static int json_record(struct tab_ctx *t, size_t line, size_t index, const struct sale *rec,
+                       int valid, const struct sale_problems *pr) {
+  int rc = take_record(t, rec, valid);
+  for (int k = 0; rc == 1 && k < kept_problems(pr); k++)
+    fprintf(stderr, "%s:%zu: record %zu: %s %s\n", t->path, line, index,
+            sale_field_name(pr->p[k].field), pr->p[k].problem);
+  return rc < 0;
+}
+
+static int import_array_record(void *ctx, size_t index, const struct sale *rec, int valid,
+                               const struct sale_problems *pr) {
+  struct tab_ctx *t = ctx;
+  return json_record(t, jsonrec_record_line(t->jr), index, rec, valid, pr);
+}
+
+static int import_ndjson_record(void *ctx, size_t line, const struct sale *rec, int valid,
+                                const struct sale_problems *pr) {
+  struct tab_ctx *t = ctx;
+  return json_record(t, line, t->index, rec, valid, pr);
+}
+
+static int csv_feed(void *r, const char *p, size_t n, struct gerr *err) {
+  return csvrec_feed(r, p, n, err);
+}
+static int csv_finish(void *r, struct gerr *err) { return csvrec_finish(r, err); }
+static int array_feed(void *r, const char *p, size_t n, struct gerr *err) {
+  return jsonrec_feed(r, p, n, err);
+}
+static int array_finish(void *r, struct gerr *err) { return jsonrec_finish(r, err); }
+static int ndjson_feed(void *r, const char *p, size_t n, struct gerr *err) {
+  return ndjsonrec_feed(r, p, n, err);
+}
+static int ndjson_finish(void *r, struct gerr *err) { return ndjsonrec_finish(r, err); }
+
+/* Reads the input to its end in pieces of IMPORT_CHUNK into a push reader,
+ * as an upload arrives. 0; -1 (*err) when the input could not be read
+ * (*read_failed set), the reader refused it or the store failed. */
+static int import_stream(struct import_run *ir, struct input *in, const struct push *ps,
+                         char *chunk, int *read_failed, struct gerr *err) {
+  int rc = 0;
+  *read_failed = 0;
+  for (;;) {
+    long n = input_read(in, chunk, IMPORT_CHUNK, err);
+    if (n < 0)
+      *read_failed = 1;
+    if (n <= 0) {
+      rc = n < 0 ? -1 : ps->finish(ps->reader, err);
+      break;
+    }
+    rc = ps->feed(ps->reader, chunk, (size_t)n, err);
+    progress_update(&ir->pb, ir->records, ir->bytes + (double)in->off);
+    if (rc != 0)
+      break;
+  }
+  return rc < 0 ? -1 : 0;
+}
+
+/* XLSX and XLS are read from the file; CSV through its streaming reader. */
 static int import_table(struct import_run *ir, struct input *in, enum ingest_file f,
                         char *chunk, struct gerr *err) {
   struct sale_rules rules = {.now_ist_ms = now_ist_ms()};
@@ -247,56 +325,53 @@ static int import_table(struct import_run *ir, struct input *in, enum ingest_fil
   if (f == FILE_XLS)
     return xlsrec_read(in->path, &rules, NULL, import_row, &t, &rows, err) < 0 ? -1 : 0;
   struct csvrec *c = NULL;
-  int rc = csvrec_new(&rules, NULL, import_row, &t, &c, err);
-  while (rc == 0) {
-    long n = input_read(in, chunk, IMPORT_CHUNK, err);
-    if (n <= 0) {
-      rc = n < 0 ? -1 : csvrec_finish(c, err);
-      break;
-    }
-    rc = csvrec_feed(c, chunk, (size_t)n, err);
-    progress_update(&ir->pb, ir->records, ir->bytes + (double)in->off);
-  }
+  if (csvrec_new(&rules, NULL, import_row, &t, &c, err) < 0)
+    return -1;
+  struct push ps = {csv_feed, csv_finish, c};
+  int read_failed;
+  int rc = import_stream(ir, in, &ps, chunk, &read_failed, err);
   csvrec_free(c);
-  return rc < 0 ? -1 : 0;
+  return rc;
 }
 
-/* JSON arrays and NDJSON, read through a window. */
-static int import_json(struct import_run *ir, struct input *in, enum ingest_format fmt,
-                       struct gerr *err) {
-  struct ingest_reader *rd = NULL;
-  if (ingest_json_open_stream(input_read, in, fmt, &rd, err) < 0)
-    return -1;
+/* A JSON array through jsonrec, NDJSON through ndjsonrec: the readers of
+ * uploads. A JSON array that cannot be read on is refused naming the line
+ * where the reading stopped; NDJSON rejects lines, never the file. A file
+ * without a record in it, only blanks, is refused as empty. */
+static int import_json(struct import_run *ir, struct input *in, enum ingest_file f,
+                       char *chunk, struct gerr *err) {
   struct sale_rules rules = {.now_ist_ms = now_ist_ms()};
-  struct sale rec;
-  struct sale_problems pr;
-  size_t row, index;
-  int valid, got;
-  int rc = 0;
-  while ((got = ingest_next(rd, &rules, &rec, &valid, &pr, &row, &index, err)) == 1) {
-    ir->records++;
-    if (valid) {
-      if (ingest_writer_add(ir->w, &rec, err) < 0) {
-        ir->store_failed = 1;
-        rc = -1;
-        break;
-      }
-    } else {
-      if (ir->rejected < IMPORT_SHOW_REJECTED) {
-        int kept = pr.count < SALE_MAX_PROBLEMS ? pr.count : SALE_MAX_PROBLEMS;
-        for (int k = 0; k < kept; k++)
-          fprintf(stderr, "%s:%zu: record %zu: %s %s\n", in->name, row, index,
-                  sale_field_name(pr.p[k].field), pr.p[k].problem);
-      }
-      ir->rejected++;
-    }
-    if ((ir->records & 4095) == 0)
-      progress_update(&ir->pb, ir->records, ir->bytes + (double)ingest_offset(rd));
+  struct tab_ctx t = {.ir = ir, .path = in->name, .err = err};
+  struct ndjsonrec *nr = NULL;
+  struct push ps = {array_feed, array_finish, NULL};
+  int rc = f == FILE_JSON ? jsonrec_new(&rules, import_array_record, &t, &t.jr)
+                          : ndjsonrec_new(&rules, import_ndjson_record, &t, &nr);
+  if (rc < 0)
+    return gerr_set(err, GERR_INTERNAL, "out of memory");
+  if (f == FILE_JSON)
+    ps.reader = t.jr;
+  else
+    ps = (struct push){ndjson_feed, ndjson_finish, nr};
+  int read_failed;
+  rc = import_stream(ir, in, &ps, chunk, &read_failed, err);
+  if (rc < 0 && t.jr && !read_failed && !ir->store_failed) {
+    char where[32];
+    snprintf(where, sizeof where, "line %zu", jsonrec_line(t.jr));
+    gerr_prefix(err, where);
   }
-  if (got < 0)
-    rc = -1;
-  ingest_free(rd);
+  if (rc == 0 && nr && ndjsonrec_count(nr) == 0)
+    rc = gerr_set(err, GERR_INVALID_INPUT, "the file is empty");
+  jsonrec_free(t.jr);
+  ndjsonrec_free(nr);
   return rc;
+}
+
+/* 1 when head[n] holds nothing but white space (after a byte order mark). */
+static int only_blanks(const char *head, size_t n) {
+  size_t i = n >= 3 && !memcmp(head, "\xEF\xBB\xBF", 3) ? 3 : 0;
+  while (i < n && strchr(" \t\r\n", head[i]))
+    i++;
+  return i == n;
 }
 
 /* The format of a file: from its name, then from its first bytes, as an
@@ -323,9 +398,12 @@ static int import_file(struct import_run *ir, struct input *in, char *chunk,
                   n < 0 ? strerror(errno) : "the file shrank while it was read");
   } else {
     enum ingest_file f = format_of(in->name, head, want);
-    rc = f == FILE_JSON     ? import_json(ir, in, INGEST_JSON_ARRAY, err)
-         : f == FILE_NDJSON ? import_json(ir, in, INGEST_NDJSON, err)
-                            : import_table(ir, in, f, chunk, err);
+    if (f != FILE_JSON && f != FILE_NDJSON)
+      rc = import_table(ir, in, f, chunk, err);
+    else if ((uint64_t)in->st.st_size == want && only_blanks(head, want))
+      rc = gerr_set(err, GERR_INVALID_INPUT, "the file is empty");
+    else
+      rc = import_json(ir, in, f, chunk, err);
   }
   struct gerr changed;
   if (!ir->store_failed && input_changed(in, &changed)) {

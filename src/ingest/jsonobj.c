@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,7 +28,47 @@ struct jsonobj {
   size_t index;    /* elements completed */
   int stopped;     /* a callback asked to stop */
   char error[200]; /* a structural error, set by a callback */
+  /* Where the reading is: chunk is the piece being parsed (NULL between
+   * feeds), its first `counted` bytes counted into line. */
+  const char *chunk;
+  size_t counted;
+  size_t line;          /* 1-based */
+  uint64_t base;        /* input bytes before chunk */
+  uint64_t mark;        /* where the last element ended (0 before the first) */
+  size_t max_element;   /* 0: no bound */
+  int nonblank;         /* anything but white space was fed */
 };
+
+/* The byte offset in the whole input just past the token being reported:
+ * yajl counts the bytes of the current piece it has consumed. */
+static uint64_t offset_now(const struct jsonobj *j) {
+  return j->base + (j->chunk ? yajl_get_bytes_consumed(j->h) : 0);
+}
+
+/* Counts the line breaks of the current piece up to byte `upto`. */
+static void count_lines(struct jsonobj *j, size_t upto) {
+  if (!j->chunk || upto <= j->counted)
+    return;
+  const char *p = j->chunk + j->counted, *end = j->chunk + upto;
+  while ((p = memchr(p, '\n', (size_t)(end - p)))) {
+    j->line++;
+    p++;
+  }
+  j->counted = upto;
+}
+
+/* An element ends at the current token: over the bound, the reading stops
+ * with a structural error. */
+static int element_bounded(struct jsonobj *j) {
+  uint64_t at = offset_now(j);
+  if (j->max_element && at - j->mark > j->max_element) {
+    snprintf(j->error, sizeof j->error, "%s %zu is longer than %zu bytes", j->schema->item,
+             j->index, j->max_element);
+    return 0;
+  }
+  j->mark = at;
+  return 1;
+}
 
 static int stop(struct jsonobj *j) {
   j->stopped = 1;
@@ -42,12 +83,16 @@ static int object_begin(struct jsonobj *j) {
 }
 
 static int object_end(struct jsonobj *j) {
+  if (!element_bounded(j))
+    return 0;
   j->state = j->single ? JO_DONE : JO_ARRAY;
   return j->ops->end(j->ctx, j->index++, 1) ? stop(j) : 1;
 }
 
 /* An array element that is not an object: one element, begun and ended. */
 static int element_not_object(struct jsonobj *j) {
+  if (!element_bounded(j))
+    return 0;
   if (j->ops->begin(j->ctx, j->index, 0))
     return stop(j);
   return j->ops->end(j->ctx, j->index++, 0) ? stop(j) : 1;
@@ -211,6 +256,7 @@ int jsonobj_new(const struct jsonobj_schema *schema, const struct jsonobj_ops *o
   j->ops = ops;
   j->ctx = ctx;
   j->field = -1;
+  j->line = 1;
   *out = j;
   return 0;
 }
@@ -234,10 +280,48 @@ static int jsonobj_fail(struct jsonobj *j, const char *chunk, size_t len,
   return -1;
 }
 
+void jsonobj_set_max_element(struct jsonobj *j, size_t max) { j->max_element = max; }
+
+/* After a piece: its line breaks counted up to where yajl stopped (all of
+ * it, unless it failed), and the piece forgotten. */
+static void piece_done(struct jsonobj *j, size_t upto) {
+  count_lines(j, upto);
+  j->base += upto;
+  j->chunk = NULL;
+  j->counted = 0;
+}
+
+/* The bound between feeds: yajl keeps a token that spans pieces whole, so
+ * bytes past the end of the last element (whatever they are) may not pile
+ * up beyond max_element. */
+static int over_bound(struct jsonobj *j, struct gerr *err) {
+  if (!j->max_element || j->base - j->mark <= j->max_element)
+    return 0;
+  if (j->state == JO_DONE)
+    return gerr_set(err, GERR_INVALID_INPUT, "more than %zu bytes after the end of the JSON",
+                    j->max_element);
+  return gerr_set(err, GERR_INVALID_INPUT, "%s %zu is longer than %zu bytes", j->schema->item,
+                  j->index, j->max_element);
+}
+
 int jsonobj_feed(struct jsonobj *j, const char *p, size_t n, struct gerr *err) {
-  if (yajl_parse(j->h, (const unsigned char *)p, n) != yajl_status_ok)
+  for (size_t i = 0; !j->nonblank && i < n; i++)
+    j->nonblank = !strchr(" \t\r\n", p[i]) || !p[i];
+  j->chunk = p;
+  j->counted = 0;
+  if (yajl_parse(j->h, (const unsigned char *)p, n) != yajl_status_ok) {
+    size_t at = yajl_get_bytes_consumed(j->h);
+    piece_done(j, at < n ? at : n);
     return jsonobj_fail(j, p, n, err);
-  return 0;
+  }
+  piece_done(j, n);
+  return over_bound(j, err);
+}
+
+size_t jsonobj_line(struct jsonobj *j) {
+  if (j->chunk)
+    count_lines(j, yajl_get_bytes_consumed(j->h));
+  return j->line;
 }
 
 static int truncated(struct jsonobj *j, struct gerr *err) {
@@ -246,15 +330,21 @@ static int truncated(struct jsonobj *j, struct gerr *err) {
                   j->schema->item);
 }
 
+static int empty(struct jsonobj *j, struct gerr *err) {
+  return gerr_set(err, GERR_INVALID_INPUT, "the body is empty; a JSON array of %s is required",
+                  j->schema->items);
+}
+
 int jsonobj_finish(struct jsonobj *j, struct gerr *err) {
+  if (!j->nonblank && !j->stopped)
+    return empty(j, err);
   if (yajl_complete_parse(j->h) != yajl_status_ok) {
     if (!j->error[0] && !j->stopped && (j->state == JO_ARRAY || j->state == JO_OBJECT))
       return truncated(j, err);
     return jsonobj_fail(j, NULL, 0, err);
   }
   if (j->state == JO_TOP)
-    return gerr_set(err, GERR_INVALID_INPUT,
-                    "the body is empty; a JSON array of %s is required", j->schema->items);
+    return empty(j, err);
   if (j->state != JO_DONE)
     return truncated(j, err);
   return 0;

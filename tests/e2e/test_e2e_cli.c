@@ -337,6 +337,51 @@ static void test_cli__serve_bad_settings(void **state) {
   assert_non_null(strstr(err, "store"));
 }
 
+/* JSON arrays and NDJSON with bad records: each rejected record named by
+ * file, line and index; the valid ones stored with --partial; a file that
+ * cannot be read on (JSON only) stops the run naming its line. */
+static void test_cli__import_json_bad_records(void **state) {
+#define GOOD(pin, id)                                                              \
+  "{\"id\":\"" id "\",\"date\":\"2025-02-01\",\"pincode\":\"" pin "\","            \
+  "\"product\":\"loan\",\"channel\":\"online\",\"customer_age\":33,"               \
+  "\"customer_income\":25000}"
+  char arr[200], nd[200], stop[200], blank[200], jdb[200];
+  snprintf(arr, sizeof arr, "%s/bad-array.json", dir);
+  snprintf(nd, sizeof nd, "%s/bad-lines.jsonl", dir);
+  snprintf(stop, sizeof stop, "%s/stops.json", dir);
+  snprintf(blank, sizeof blank, "%s/blank.json", dir);
+  snprintf(jdb, sizeof jdb, "%s/json-bad.db", dir);
+  write_file(arr, "\xEF\xBB\xBF[\n" GOOD("400001", "j1") ",\n" GOOD("4000", "j2") ",\n\n"
+                  "  {\"date\":\"2025-02-01\",\"pincode\":\"400001\",\"pincode\":\"400002\"},\n"
+                  "  [1, 2],\n" GOOD("110001", "j3") "\n]\n");
+  write_file(nd, GOOD("560001", "n1") "\n{\"date\":\n\n" GOOD("700001", "n2") "\r\n");
+  write_file(stop, "[\n" GOOD("400001", "s1") ",\n" GOOD("400001", "s2") "\n" /* no comma */
+                   GOOD("400001", "s3") "]");
+  write_file(blank, " \n\n");
+  char err[8192];
+  const char *const imp[] = {"import", "--db", jdb, arr, nd, NULL};
+  assert_int_equal(run_cli(imp, NULL, 0, err, sizeof err), 3);
+  assert_non_null(strstr(err, "bad-array.json:3: record 1: pincode must be 6 digits"));
+  assert_non_null(strstr(err, "bad-array.json:5: record 2: pincode is given twice"));
+  assert_non_null(strstr(err, "bad-array.json:6: record 3: record must be a JSON object"));
+  assert_non_null(strstr(err, "bad-lines.jsonl:2: record 1: record malformed JSON"));
+  assert_non_null(strstr(err, "4 of 8 records rejected; nothing was stored"));
+  assert_int_equal(count_in(jdb), 0);
+  const char *const part[] = {"import", "--partial", "--db", jdb, arr, nd, NULL};
+  assert_int_equal(run_cli(part, NULL, 0, err, sizeof err), 0);
+  assert_non_null(strstr(err, "imported 8 records: 4 inserted, 0 duplicates skipped, 4 rejected"));
+  assert_int_equal(count_in(jdb), 4);
+  const char *const st[] = {"import", "--partial", "--db", jdb, stop, NULL};
+  assert_int_equal(run_cli(st, NULL, 0, err, sizeof err), 1);
+  assert_non_null(strstr(err, "stops.json: line 4: malformed JSON"));
+  assert_non_null(strstr(err, "(nothing was stored)"));
+  const char *const bl[] = {"import", "--db", jdb, blank, NULL};
+  assert_int_equal(run_cli(bl, NULL, 0, err, sizeof err), 1);
+  assert_non_null(strstr(err, "blank.json: the file is empty"));
+  assert_int_equal(count_in(jdb), 4);
+#undef GOOD
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_cli__help_everywhere),
@@ -348,6 +393,7 @@ int main(void) {
       cmocka_unit_test(test_cli__sales_table_and_filters),
       cmocka_unit_test(test_cli__graceful_shutdown),
       cmocka_unit_test(test_cli__serve_bad_settings),
+      cmocka_unit_test(test_cli__import_json_bad_records),
   };
   return cmocka_run_group_tests_name("e2e_cli", tests, setup, teardown);
 }

@@ -1,8 +1,51 @@
-/* libFuzzer harness of the NDJSON reader of gromo import (src/ingest/json.c)
- * over a mapped file, and of the format detection by first bytes. */
+/* libFuzzer harness of the NDJSON reader of uploads and gromo import
+ * (ndjsonrec, src/ingest/json.c), and of the format detection by first
+ * bytes. Fed whole and in pieces of 1 to 16 bytes (the size taken from the
+ * first byte), it must hand over the same records, lines and problems;
+ * lines are numbered in order, and a bad line never ends the reading. A
+ * stop asked after two records stops it. */
 #include "fuzz.h"
 
 #include "gromo/ingest.h"
+
+struct ndjson_reading {
+  struct transcript *t;
+  size_t last_line;
+};
+
+static int on_line(void *ctx, size_t line, const struct sale *rec, int valid,
+                   const struct sale_problems *pr) {
+  struct ndjson_reading *r = ctx;
+  if (line <= r->last_line)
+    abort();
+  r->last_line = line;
+  return tr_record(r->t, line, rec, valid, pr);
+}
+
+static void read_ndjson(const uint8_t *data, size_t size, size_t chunk,
+                        struct transcript *t) {
+  struct ndjson_reading r = {t, 0};
+  struct ndjsonrec *nr = NULL;
+  struct gerr err = {GERR_OK, ""};
+  if (ndjsonrec_new(fuzz_rules(), on_line, &r, &nr) != 0)
+    abort();
+  const char *p = (const char *)data;
+  if (chunk == 0)
+    chunk = size ? size : 1;
+  int rc = 0;
+  for (size_t off = 0; off < size && rc == 0; off += chunk)
+    rc = ndjsonrec_feed(nr, p + off, size - off < chunk ? size - off : chunk, &err);
+  if (rc == 0)
+    rc = ndjsonrec_finish(nr, &err);
+  if (rc != 0 && !(rc == -2 && t->stop_after)) /* lines are rejected, never the file */
+    abort();
+  if (ndjsonrec_count(nr) != t->records)
+    abort();
+  if (rc == -2 && ndjsonrec_feed(nr, "\n", 1, &err) != -2)
+    abort();
+  ndjsonrec_free(nr);
+  tr_finish(t, rc, &err);
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -11,27 +54,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   enum ingest_format f = ingest_detect("upload", p, size);
   if (f != INGEST_UNKNOWN && f != INGEST_JSON_ARRAY && f != INGEST_NDJSON)
     abort();
-  struct ingest_reader *r = NULL;
-  struct gerr err = {GERR_OK, ""};
-  if (ingest_json_open(p, size, INGEST_NDJSON, &r, &err) < 0) {
-    if (r || !err.msg[0])
-      abort();
-    return 0;
-  }
-  struct sale rec;
-  struct sale_problems pr;
-  struct transcript t;
-  tr_init(&t, 0);
-  size_t row = 0, index = 0, last_row = 0;
-  int valid, got;
-  while ((got = ingest_next(r, fuzz_rules(), &rec, &valid, &pr, &row, &index, &err)) == 1) {
-    if (index != t.records || row <= last_row || ingest_offset(r) > size)
-      abort();
-    last_row = row;
-    tr_record(&t, row, &rec, valid, &pr);
-  }
-  if (got != 0) /* NDJSON rejects lines, never the file, once opened */
-    abort();
-  ingest_free(r);
+  size_t chunk = 1 + (size ? data[0] % 16 : 0);
+  struct transcript whole, pieces;
+  tr_init(&whole, 0);
+  read_ndjson(data, size, 0, &whole);
+  tr_init(&pieces, 0);
+  read_ndjson(data, size, chunk, &pieces);
+  tr_same(&whole, &pieces, "NDJSON, whole and in pieces");
+  tr_init(&pieces, 2);
+  read_ndjson(data, size, chunk, &pieces);
   return 0;
 }

@@ -1,4 +1,5 @@
-/* src/ingest/json.c: JSON array and NDJSON readers; jsonrec.c; writer.c. */
+/* src/ingest: format detection; jsonrec.c (JSON arrays) and json.c (NDJSON),
+ * fed in pieces; stage.c, spool.c; writer.c. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -25,69 +26,108 @@
   "{\"date\":\"2025-01-01\",\"pincode\":\"" pin "\",\"product\":\"loan\"," \
   "\"channel\":\"online\",\"customer_age\":30,\"customer_income\":1000}"
 
+/* What one reading by jsonrec or ndjsonrec handed over, and how it ended. */
 struct seen {
-  int valid[16];
-  size_t row[16];
+  int valid[32];
+  size_t row[32]; /* jsonrec: the line where the record begins; ndjsonrec: its line */
+  char problem[32][160];
   size_t n;
   int rc;
   struct gerr err;
+  size_t err_line; /* jsonrec: the line of the failure */
+  struct jsonrec *jr;
 };
 
-/* Input handed out `chunk` bytes at a time, as a file read in pieces. */
-struct pieces {
-  const char *text;
-  size_t len, off, chunk;
-};
-
-static long read_piece(void *ctx, char *dst, size_t cap, struct gerr *err) {
-  struct pieces *p = ctx;
-  size_t n = p->len - p->off;
-  if (n > p->chunk)
-    n = p->chunk;
-  if (n > cap)
-    n = cap;
-  memcpy(dst, p->text + p->off, n);
-  p->off += n;
-  return (long)n;
-}
-
-/* chunk 0: over the buffer; else streamed in pieces of chunk bytes. */
-static void read_mode(const char *text, enum ingest_format fmt, struct seen *s,
-                      size_t chunk) {
-  struct ingest_reader *r = NULL;
-  struct pieces pc = {text, strlen(text), 0, chunk};
-  memset(s, 0, sizeof *s);
-  s->rc = chunk ? ingest_json_open_stream(read_piece, &pc, fmt, &r, &s->err)
-                : ingest_json_open(text, strlen(text), fmt, &r, &s->err);
-  if (s->rc < 0)
-    return;
-  struct sale_rules rules = {.now_ist_ms = NOW_MS};
-  struct sale rec;
-  struct sale_problems pr;
-  size_t row, index;
-  int valid;
-  while ((s->rc = ingest_next(r, &rules, &rec, &valid, &pr, &row, &index, &s->err)) == 1) {
-    assert_int_equal(index, s->n);
+static void seen_record(struct seen *s, size_t row, int valid, const struct sale_problems *pr) {
+  if (s->n < 32) {
     s->valid[s->n] = valid;
-    s->row[s->n++] = row;
+    s->row[s->n] = row;
+    s->problem[s->n][0] = '\0';
+    if (!valid)
+      snprintf(s->problem[s->n], sizeof s->problem[0], "%s %s",
+               sale_field_name(pr->p[0].field), pr->p[0].problem);
   }
-  if (chunk && s->rc == 0)
-    assert_int_equal(ingest_offset(r), strlen(text));
-  ingest_free(r);
+  s->n++;
 }
 
-/* Over the buffer, and streamed in pieces of every size from 1 byte: the
- * same records, rows and errors. */
-static void read_all(const char *text, enum ingest_format fmt, struct seen *s) {
-  read_mode(text, fmt, s, 0);
-  static const size_t chunks[] = {1, 2, 3, 7, 64, 4096};
-  for (size_t i = 0; i < sizeof chunks / sizeof chunks[0]; i++) {
+static int seen_array(void *ctx, size_t index, const struct sale *rec, int valid,
+                      const struct sale_problems *pr) {
+  struct seen *s = ctx;
+  assert_int_equal(index, s->n);
+  seen_record(s, jsonrec_record_line(s->jr), valid, pr);
+  return 0;
+}
+
+static int seen_ndjson(void *ctx, size_t line, const struct sale *rec, int valid,
+                       const struct sale_problems *pr) {
+  struct seen *s = ctx;
+  if (s->n)
+    assert_true(line > s->row[s->n < 32 ? s->n - 1 : 31]);
+  seen_record(s, line, valid, pr);
+  return 0;
+}
+
+enum reader { JSON_ARRAY, NDJSON };
+
+/* text[len] in pieces: cut in two at `split` (when not 0), each part in
+ * pieces of `piece` bytes (0: whole). max: jsonrec's record bound (0: the
+ * default). */
+static void read_pieces(enum reader kind, const char *text, size_t len, size_t split,
+                        size_t piece, size_t max, struct seen *s) {
+  struct sale_rules rules = {.now_ist_ms = NOW_MS};
+  struct ndjsonrec *nr = NULL;
+  memset(s, 0, sizeof *s);
+  if (kind == JSON_ARRAY) {
+    assert_int_equal(jsonrec_new(&rules, seen_array, s, &s->jr), 0);
+    if (max)
+      jsonrec_set_max_record(s->jr, max);
+  } else {
+    assert_int_equal(ndjsonrec_new(&rules, seen_ndjson, s, &nr), 0);
+  }
+  size_t parts[2][2] = {{0, split ? split : len}, {split ? split : len, len}};
+  for (int k = 0; k < 2 && s->rc == 0; k++) {
+    size_t step = piece ? piece : len + 1;
+    for (size_t off = parts[k][0]; off < parts[k][1] && s->rc == 0; off += step) {
+      size_t n = parts[k][1] - off < step ? parts[k][1] - off : step;
+      s->rc = kind == JSON_ARRAY ? jsonrec_feed(s->jr, text + off, n, &s->err)
+                                 : ndjsonrec_feed(nr, text + off, n, &s->err);
+    }
+  }
+  if (s->rc == 0)
+    s->rc = kind == JSON_ARRAY ? jsonrec_finish(s->jr, &s->err)
+                               : ndjsonrec_finish(nr, &s->err);
+  if (kind == JSON_ARRAY) {
+    assert_int_equal(jsonrec_count(s->jr), s->n);
+    if (s->rc == -1)
+      s->err_line = jsonrec_line(s->jr);
+    jsonrec_free(s->jr);
+    s->jr = NULL;
+  } else {
+    assert_int_equal(ndjsonrec_count(nr), s->n);
+    ndjsonrec_free(nr);
+  }
+}
+
+/* Whole, cut in two at every position, and in pieces of several sizes from
+ * 1 byte: the same records, lines, problems and end (the error's code; its
+ * line and text too where the reader's texts do not depend on the piece). */
+static void read_every_way(enum reader kind, const char *text, size_t max, struct seen *s) {
+  size_t len = strlen(text);
+  read_pieces(kind, text, len, 0, 0, max, s);
+  static const size_t sizes[] = {1, 2, 3, 7, 64, 4096};
+  size_t nways = len + sizeof sizes / sizeof sizes[0];
+  for (size_t w = 1; w < nways; w++) {
     struct seen t;
-    read_mode(text, fmt, &t, chunks[i]);
-    if (t.rc != s->rc || t.n != s->n || strcmp(t.err.msg, s->err.msg) != 0 ||
-        memcmp(t.valid, s->valid, sizeof t.valid) || memcmp(t.row, s->row, sizeof t.row))
-      fail_msg("streamed in pieces of %zu: rc %d n %zu \"%s\", not rc %d n %zu \"%s\"",
-               chunks[i], t.rc, t.n, t.err.msg, s->rc, s->n, s->err.msg);
+    size_t split = w < len ? w : 0, piece = w < len ? 0 : sizes[w - len];
+    read_pieces(kind, text, len, split, piece, max, &t);
+    int same = t.rc == s->rc && t.n == s->n && t.err.code == s->err.code &&
+               !memcmp(t.valid, s->valid, sizeof t.valid) &&
+               !memcmp(t.row, s->row, sizeof t.row) &&
+               !memcmp(t.problem, s->problem, sizeof t.problem) &&
+               (kind == JSON_ARRAY || !strcmp(t.err.msg, s->err.msg));
+    if (!same)
+      fail_msg("cut at %zu, pieces of %zu: rc %d n %zu \"%s\", not rc %d n %zu \"%s\"", split,
+               piece, t.rc, t.n, t.err.msg, s->rc, s->n, s->err.msg);
   }
 }
 
@@ -131,59 +171,6 @@ static void test_ingest__file_detect(void **state) {
   assert_int_equal(ingest_file_of_type("application/octet-stream"), FILE_UNKNOWN);
 }
 
-static void test_ingest__json_array_rows(void **state) {
-  struct seen s;
-  read_all("[\n" REC("400001") ",\n" REC("12") ",\n\n" REC("110001") "\n]\n",
-           INGEST_JSON_ARRAY, &s);
-  assert_int_equal(s.rc, 0);
-  assert_int_equal(s.n, 3);
-  assert_true(s.valid[0]);
-  assert_false(s.valid[1]);
-  assert_true(s.valid[2]);
-  assert_int_equal(s.row[0], 2);
-  assert_int_equal(s.row[1], 3);
-  assert_int_equal(s.row[2], 5);
-  read_all("[]", INGEST_JSON_ARRAY, &s);
-  assert_int_equal(s.rc, 0);
-  assert_int_equal(s.n, 0);
-}
-
-static void test_ingest__json_array_broken(void **state) {
-  static const char *const bad[] = {
-      "[" REC("400001"),                    /* truncated */
-      "[" REC("400001") " " REC("400001") "]", /* missing comma */
-      "[" REC("400001") "] trailing",
-      "[{\"date\":",
-      "{}",
-  };
-  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-    struct seen s;
-    read_all(bad[i], INGEST_JSON_ARRAY, &s);
-    assert_int_equal(s.rc, -1);
-    assert_int_equal(s.err.code, GERR_INVALID_INPUT);
-    assert_non_null(strstr(s.err.msg, "line 1"));
-  }
-  struct seen s;
-  read_all("   \n ", INGEST_JSON_ARRAY, &s);
-  assert_int_equal(s.rc, -1);
-  assert_non_null(strstr(s.err.msg, "empty"));
-}
-
-static void test_ingest__ndjson_keeps_going(void **state) {
-  struct seen s;
-  read_all(REC("400001") "\r\n\n{oops}\n" REC("1") "\n   \n" REC("560001"),
-           INGEST_NDJSON, &s);
-  assert_int_equal(s.rc, 0);
-  assert_int_equal(s.n, 4);
-  assert_true(s.valid[0]);
-  assert_false(s.valid[1]); /* malformed line is one rejected record */
-  assert_false(s.valid[2]);
-  assert_true(s.valid[3]);
-  assert_int_equal(s.row[1], 3);
-  assert_int_equal(s.row[3], 6);
-}
-
-
 /* The streaming JSON reader (jsonrec.c), fed in chunks of every size. */
 struct collected {
   size_t n, valid;
@@ -204,6 +191,189 @@ static int collect(void *ctx, size_t index, const struct sale *rec, int valid,
   c->n++;
   c->valid += valid != 0;
   return 0;
+}
+
+/* The records of a JSON array, each named by the line where it begins. */
+static void test_jsonrec__rows_and_lines(void **state) {
+  struct seen s;
+  read_every_way(JSON_ARRAY, "[\n" REC("400001") ",\n" REC("12") ",\n\n" REC("110001") "\n]\n",
+                 0, &s);
+  assert_int_equal(s.rc, 0);
+  assert_int_equal(s.n, 3);
+  assert_true(s.valid[0]);
+  assert_false(s.valid[1]);
+  assert_true(s.valid[2]);
+  assert_int_equal(s.row[0], 2);
+  assert_int_equal(s.row[1], 3);
+  assert_int_equal(s.row[2], 5);
+  read_every_way(JSON_ARRAY, "[]", 0, &s);
+  assert_int_equal(s.rc, 0);
+  assert_int_equal(s.n, 0);
+  /* Elements that are not objects are rejected records, on their line. */
+  read_every_way(JSON_ARRAY, "[\n1,\n\"two\",\n[3],\nnull]", 0, &s);
+  assert_int_equal(s.rc, 0);
+  assert_int_equal(s.n, 4);
+  assert_int_equal(s.row[2], 4);
+  assert_string_equal(s.problem[3], "record must be a JSON object");
+}
+
+/* A JSON array that cannot be read on: refused, naming the line. */
+static void test_jsonrec__broken_names_the_line(void **state) {
+  static const struct {
+    const char *text;
+    size_t line;
+    const char *says;
+  } bad[] = {
+      {"[" REC("400001"), 1, "truncated"},
+      {"[" REC("400001") " " REC("400001") "]", 1, "malformed JSON"}, /* no comma */
+      {"[" REC("400001") "] trailing", 1, "malformed JSON"},
+      {"[\n" REC("400001") ",\n{\"date\":", 3, "truncated"},
+      {"[\n" REC("400001") ",\n\n{oops}]", 4, "malformed JSON"},
+      {"[\n" REC("400001") ",\n]", 3, "malformed JSON"},
+      {"\n\"x\"", 2, "must be a JSON array"},
+  };
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    struct seen s;
+    read_every_way(JSON_ARRAY, bad[i].text, 0, &s);
+    assert_int_equal(s.rc, -1);
+    assert_int_equal(s.err.code, GERR_INVALID_INPUT);
+    if (s.err_line != bad[i].line || !strstr(s.err.msg, bad[i].says))
+      fail_msg("case %zu: line %zu \"%s\"", i, s.err_line, s.err.msg);
+  }
+  struct seen s;
+  read_every_way(JSON_ARRAY, "   \n ", 0, &s);
+  assert_int_equal(s.rc, -1);
+  assert_non_null(strstr(s.err.msg, "empty"));
+}
+
+/* A UTF-8 byte order mark before the JSON is skipped, wherever the pieces
+ * cut it; the start of one alone is no JSON. */
+static void test_jsonrec__byte_order_mark(void **state) {
+  struct seen s;
+  read_every_way(JSON_ARRAY, "\xEF\xBB\xBF[\n" REC("400001") "]", 0, &s);
+  assert_int_equal(s.rc, 0);
+  assert_int_equal(s.n, 1);
+  assert_true(s.valid[0]);
+  assert_int_equal(s.row[0], 2);
+  static const char *const bad[] = {"\xEF\xBB[]", "\xEF", "\xEF\xBB\xBF", "[\xEF\xBB\xBF]"};
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    read_every_way(JSON_ARRAY, bad[i], 0, &s);
+    assert_int_equal(s.rc, -1);
+  }
+}
+
+/* A record longer than the bound ends the reading, as soon as a piece
+ * ends past it: a token yajl keeps whole never grows beyond it. */
+static void test_jsonrec__record_bound(void **state) {
+  char text[3000];
+  snprintf(text, sizeof text, "[" REC("400001") ",\n{\"note\":\"%0900d\"}]", 0);
+  struct seen s;
+  read_every_way(JSON_ARRAY, text, 1000, &s); /* under the bound */
+  assert_int_equal(s.rc, 0);
+  assert_int_equal(s.n, 2);
+  snprintf(text, sizeof text, "[" REC("400001") ",\n{\"note\":\"%02000d\"}]", 0);
+  read_every_way(JSON_ARRAY, text, 1000, &s);
+  assert_int_equal(s.rc, -1);
+  assert_int_equal(s.n, 1);
+  assert_string_equal(s.err.msg, "record 1 is longer than 1000 bytes");
+  /* Fed in pieces, it stops at the first piece past the bound. */
+  struct sale_rules rules = {.now_ist_ms = NOW_MS};
+  struct jsonrec *j = NULL;
+  struct collected c;
+  memset(&c, 0, sizeof c);
+  assert_int_equal(jsonrec_new(&rules, collect, &c, &j), 0);
+  jsonrec_set_max_record(j, 1000);
+  struct gerr err;
+  assert_int_equal(jsonrec_feed(j, "[\"", 2, &err), 0);
+  char piece[100];
+  memset(piece, 'a', sizeof piece);
+  int fed = 0, rc = 0;
+  while (rc == 0 && fed < 100) {
+    rc = jsonrec_feed(j, piece, sizeof piece, &err);
+    fed++;
+  }
+  assert_int_equal(rc, -1);
+  assert_int_equal(fed, 10); /* 2 + 10 x 100 bytes > 1000 */
+  assert_string_equal(err.msg, "record 0 is longer than 1000 bytes");
+  jsonrec_free(j);
+}
+
+/* The default bound: 64 MiB, the same for a file of any size. */
+static void test_jsonrec__default_bound(void **state) {
+  struct sale_rules rules = {.now_ist_ms = NOW_MS};
+  struct jsonrec *j = NULL;
+  struct collected c;
+  memset(&c, 0, sizeof c);
+  assert_int_equal(jsonrec_new(&rules, collect, &c, &j), 0);
+  struct gerr err;
+  const char *head = "[" REC("400001") ",{\"note\":\"";
+  assert_int_equal(jsonrec_feed(j, head, strlen(head), &err), 0);
+  size_t mib = (size_t)1 << 20, fed = 0;
+  char *piece = malloc(mib);
+  assert_non_null(piece);
+  memset(piece, 'a', mib);
+  int rc = 0;
+  while (rc == 0 && fed < 100) {
+    rc = jsonrec_feed(j, piece, mib, &err);
+    fed++;
+  }
+  free(piece);
+  assert_int_equal(rc, -1);
+  assert_int_equal(fed, 64); /* the 64th MiB passes the bound with the bytes before */
+  assert_int_equal(c.n, 1);
+  char want[80];
+  snprintf(want, sizeof want, "record 1 is longer than %zu bytes", INGEST_JSON_RECORD_MAX);
+  assert_string_equal(err.msg, want);
+  jsonrec_free(j);
+}
+
+/* NDJSON: a bad line is one rejected record; blank lines are counted. */
+static void test_ndjsonrec__keeps_going(void **state) {
+  struct seen s;
+  read_every_way(NDJSON, REC("400001") "\r\n\n{oops}\n" REC("1") "\n   \n" REC("560001"), 0,
+                 &s);
+  assert_int_equal(s.rc, 0);
+  assert_int_equal(s.n, 4);
+  assert_true(s.valid[0]);
+  assert_false(s.valid[1]); /* malformed line is one rejected record */
+  assert_false(s.valid[2]);
+  assert_true(s.valid[3]);
+  assert_int_equal(s.row[1], 3);
+  assert_int_equal(s.row[3], 6);
+  assert_string_equal(s.problem[1], "record malformed JSON at column 5: string or '}' expected "
+                                    "near 'oops'");
+  read_every_way(NDJSON, "\xEF\xBB\xBF" REC("400001") "\n[1]\n\n\n", 0, &s);
+  assert_int_equal(s.rc, 0);
+  assert_int_equal(s.n, 2);
+  assert_true(s.valid[0]);
+  assert_string_equal(s.problem[1], "record must be a JSON object");
+  read_every_way(NDJSON, " \n\r\n\n", 0, &s);
+  assert_int_equal(s.rc, 0);
+  assert_int_equal(s.n, 0);
+  read_every_way(NDJSON, "", 0, &s);
+  assert_int_equal(s.n, 0);
+}
+
+static int stop_at_second(void *ctx, size_t line, const struct sale *rec, int valid,
+                          const struct sale_problems *pr) {
+  return ++*(int *)ctx == 2;
+}
+
+/* A stop asked by the callback ends the reading, and stays. */
+static void test_ndjsonrec__callback_stops(void **state) {
+  struct sale_rules rules = {.now_ist_ms = NOW_MS};
+  struct ndjsonrec *r = NULL;
+  struct gerr err;
+  int calls = 0;
+  const char *text = REC("400001") "\n" REC("400001") "\n" REC("400001") "\n";
+  assert_int_equal(ndjsonrec_new(&rules, stop_at_second, &calls, &r), 0);
+  assert_int_equal(ndjsonrec_feed(r, text, strlen(text), &err), -2);
+  assert_int_equal(ndjsonrec_feed(r, text, strlen(text), &err), -2);
+  assert_int_equal(ndjsonrec_finish(r, &err), -2);
+  assert_int_equal(calls, 2);
+  assert_int_equal(ndjsonrec_count(r), 2);
+  ndjsonrec_free(r);
+  ndjsonrec_free(NULL);
 }
 
 static int feed_chunks(const char *text, size_t chunk, struct collected *c,
@@ -436,76 +606,89 @@ static void test_writer__free_without_finish(void **state) {
   temp_store_close(&t);
 }
 
-/* Streamed over many windows: a large array, a line too long to keep, and
- * an input that fails part way. */
-static long read_failing(void *ctx, char *dst, size_t cap, struct gerr *err) {
-  struct pieces *p = ctx;
-  if (p->off >= p->len / 2)
-    return gerr_set(err, GERR_INVALID_INPUT, "x.json: the file shrank");
-  return read_piece(ctx, dst, cap, err);
-}
-
-static void test_ingest__streamed_windows(void **state) {
+/* Large inputs in pieces: an array of 20,000 records; an input cut short
+ * (a file that could not be read to its end: the reader is freed without
+ * finish, or finish says it is truncated); NDJSON lines too long to keep,
+ * and lines with blanks around a record as long as allowed. */
+static void test_jsonrec__large_and_cut_short(void **state) {
   struct buf b;
   buf_init(&b, (size_t)64 << 20);
   assert_int_equal(buf_puts(&b, "["), 0);
   for (int i = 0; i < 20000; i++)
     assert_int_equal(buf_puts(&b, i ? ",\n" REC("400001") : REC("400001")), 0);
   assert_int_equal(buf_puts(&b, "]"), 0);
-  struct sale_rules rules = {.now_ist_ms = now_ist_ms()};
-  struct sale rec;
-  struct sale_problems pr;
-  size_t row, index, n = 0;
-  int valid, got;
+  struct seen s;
+  read_pieces(JSON_ARRAY, b.data, b.len, 0, 100000, 0, &s);
+  assert_int_equal(s.rc, 0);
+  assert_int_equal(s.n, 20000);
+  assert_int_equal(s.row[31], 32);
+  /* Half of it, then the end: the records before the cut, then truncated. */
+  read_pieces(JSON_ARRAY, b.data, b.len / 2, 0, 4096, 0, &s);
+  assert_int_equal(s.rc, -1);
+  assert_non_null(strstr(s.err.msg, "truncated"));
+  assert_true(s.n > 0 && s.n < 20000);
+  assert_int_equal(s.err_line, s.n + (b.data[b.len / 2 - 1] == '\n'));
+  /* Half of it, then freed without finish: nothing more, nothing leaked. */
+  struct sale_rules rules = {.now_ist_ms = NOW_MS};
+  struct collected c;
+  memset(&c, 0, sizeof c);
+  struct jsonrec *j = NULL;
   struct gerr err;
-  struct pieces pc = {b.data, b.len, 0, 100000};
-  struct ingest_reader *r = NULL;
-  assert_int_equal(ingest_json_open_stream(read_piece, &pc, INGEST_JSON_ARRAY, &r, &err), 0);
-  while ((got = ingest_next(r, &rules, &rec, &valid, &pr, &row, &index, &err)) == 1)
-    n += valid;
-  assert_int_equal(got, 0);
-  assert_int_equal(n, 20000);
-  assert_int_equal(row, 20000);
-  ingest_free(r);
-  /* The input fails half way: the reading stops with its error. */
-  pc = (struct pieces){b.data, b.len, 0, 4096};
-  assert_int_equal(ingest_json_open_stream(read_failing, &pc, INGEST_JSON_ARRAY, &r, &err), 0);
-  n = 0;
-  while ((got = ingest_next(r, &rules, &rec, &valid, &pr, &row, &index, &err)) == 1)
-    n++;
-  assert_int_equal(got, -1);
-  assert_string_equal(err.msg, "x.json: the file shrank");
-  assert_true(n > 0 && n < 20000);
-  ingest_free(r);
-  /* An NDJSON line of 3 MiB: one rejected record, never held whole; the
-   * lines around it are read. */
-  buf_reset(&b);
+  assert_int_equal(jsonrec_new(&rules, collect, &c, &j), 0);
+  assert_int_equal(jsonrec_feed(j, b.data, b.len / 2, &err), 0);
+  size_t before = c.n;
+  jsonrec_free(j);
+  assert_int_equal(c.n, before);
+  jsonrec_free(NULL);
+  buf_release(&b);
+}
+
+static void test_ndjsonrec__long_lines(void **state) {
+  struct buf b;
+  buf_init(&b, (size_t)64 << 20);
+  /* A line of 3 MiB: one rejected record, never held whole; the lines
+   * around it are read. */
   assert_int_equal(buf_puts(&b, REC("400001") "\n{\"x\":\""), 0);
-  for (int i = 0; i < 3 * 1024; i++) {
-    char kib[1024];
-    memset(kib, 'a', sizeof kib);
+  char kib[1024];
+  memset(kib, 'a', sizeof kib);
+  for (int i = 0; i < 3 * 1024; i++)
     assert_int_equal(buf_append(&b, kib, sizeof kib), 0);
-  }
   assert_int_equal(buf_puts(&b, "\"}\n" REC("110001") "\n"), 0);
-  pc = (struct pieces){b.data, b.len, 0, 65536};
-  assert_int_equal(ingest_json_open_stream(read_piece, &pc, INGEST_NDJSON, &r, &err), 0);
-  int seen_valid[3] = {0};
-  size_t rows[3] = {0};
-  char problem[120] = "";
-  n = 0;
-  while ((got = ingest_next(r, &rules, &rec, &valid, &pr, &row, &index, &err)) == 1 && n < 3) {
-    if (!valid)
-      snprintf(problem, sizeof problem, "%s", pr.p[0].problem);
-    seen_valid[n] = valid;
-    rows[n++] = row;
+  /* A record of exactly INGEST_NDJSON_LINE_MAX bytes, with 60 KiB of blanks
+   * around it: read; one byte more: too long. Last, a line too long
+   * without its '\n'. */
+  static const char open[] = "{\"date\":\"2025-01-01\",\"pincode\":\"400001\","
+                             "\"product\":\"loan\",\"channel\":\"online\",\"customer_age\":30,"
+                             "\"customer_income\":1000,\"note\":\"";
+  for (int extra = 0; extra < 2; extra++) {
+    char blanks[30 * 1024];
+    memset(blanks, ' ', sizeof blanks);
+    assert_int_equal(buf_append(&b, blanks, sizeof blanks), 0);
+    assert_int_equal(buf_puts(&b, open), 0);
+    size_t fill = INGEST_NDJSON_LINE_MAX - (sizeof open - 1) - 2 + (size_t)extra;
+    for (size_t k = 0; k < fill; k++)
+      assert_int_equal(buf_append(&b, "b", 1), 0);
+    assert_int_equal(buf_puts(&b, "\"}"), 0);
+    assert_int_equal(buf_append(&b, blanks, sizeof blanks), 0);
+    assert_int_equal(buf_puts(&b, "\r\n"), 0);
   }
-  assert_int_equal(got, 0);
-  assert_int_equal(n, 3);
-  assert_true(seen_valid[0] && !seen_valid[1] && seen_valid[2]);
-  assert_int_equal(rows[1], 2);
-  assert_int_equal(rows[2], 3);
-  assert_non_null(strstr(problem, "longer than"));
-  ingest_free(r);
+  for (int i = 0; i < 2 * 1024; i++)
+    assert_int_equal(buf_append(&b, kib, sizeof kib), 0);
+  static const size_t pieces[] = {0, 65536, 1000003};
+  for (size_t k = 0; k < sizeof pieces / sizeof pieces[0]; k++) {
+    struct seen s;
+    read_pieces(NDJSON, b.data, b.len, 0, pieces[k], 0, &s);
+    assert_int_equal(s.rc, 0);
+    assert_int_equal(s.n, 6);
+    assert_true(s.valid[0] && !s.valid[1] && s.valid[2] && s.valid[3] && !s.valid[4] &&
+                !s.valid[5]);
+    assert_int_equal(s.row[1], 2);
+    assert_int_equal(s.row[2], 3);
+    assert_int_equal(s.row[5], 6);
+    assert_non_null(strstr(s.problem[1], "longer than"));
+    assert_non_null(strstr(s.problem[4], "longer than"));
+    assert_non_null(strstr(s.problem[5], "longer than"));
+  }
   buf_release(&b);
 }
 
@@ -619,10 +802,15 @@ int main(void) {
       cmocka_unit_test(test_spool__bound_and_no_names),
       cmocka_unit_test(test_ingest__detect),
       cmocka_unit_test(test_ingest__file_detect),
-      cmocka_unit_test(test_ingest__json_array_rows),
-      cmocka_unit_test(test_ingest__json_array_broken),
-      cmocka_unit_test(test_ingest__ndjson_keeps_going),
-      cmocka_unit_test(test_ingest__streamed_windows),
+      cmocka_unit_test(test_jsonrec__rows_and_lines),
+      cmocka_unit_test(test_jsonrec__broken_names_the_line),
+      cmocka_unit_test(test_jsonrec__byte_order_mark),
+      cmocka_unit_test(test_jsonrec__record_bound),
+      cmocka_unit_test(test_jsonrec__default_bound),
+      cmocka_unit_test(test_jsonrec__large_and_cut_short),
+      cmocka_unit_test(test_ndjsonrec__keeps_going),
+      cmocka_unit_test(test_ndjsonrec__callback_stops),
+      cmocka_unit_test(test_ndjsonrec__long_lines),
       cmocka_unit_test(test_jsonrec__any_chunking_same_records),
       cmocka_unit_test(test_jsonrec__types_and_members),
       cmocka_unit_test(test_jsonrec__structural_errors),
