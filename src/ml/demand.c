@@ -9,7 +9,11 @@
  * before it; that model forecasts every as-of date of the window at every
  * horizon. No backtest figure is computed from a model that saw its
  * target, and no calibration figure from the calibration fitted on it
- * (cross-fitted by cell halves). docs/evaluation.md describes the report. */
+ * (cross-fitted by cell halves). Segment forecasts are reconciled with
+ * their cell's, as served; the baselines (gromo/evaluate.h) are those of
+ * serving and the benchmarks; the figures are those of cells and, after
+ * the regions, of their sums by pincode, region and state.
+ * docs/evaluation.md describes the report. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -252,7 +252,9 @@ struct suite {
   struct isotonic rise_cal[ML_HORIZONS];
   double top_temp;
   double level;
-  /* baseline of rise: rate of rise by last-period demand 0..RISE_BASE_MAX */
+  /* the blob's place of an earlier rise baseline (rate of rise by
+   * last-period demand 0..RISE_BASE_MAX): kept for the layout, not read;
+   * the rise baseline is ml_rise_baseline */
 #define RISE_BASE_MAX 20
   double rise_base[ML_HORIZONS][RISE_BASE_MAX + 1];
   /* per product the names' order of the top-product classes is d->prod */
