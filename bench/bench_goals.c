@@ -6,8 +6,11 @@
  * the generator made after the as-of date. Prints, per month and horizon,
  * pooled over the seeds: bias overall and per product (mean predicted /
  * mean realized - 1), Poisson deviance and its skill against the best of
- * four baselines computed here (last period, moving averages of 3 and 6,
- * seasonal naive), interval coverage on cells expecting >= 1 sale and on
+ * the four baselines of training (gromo/evaluate.h: last period, moving
+ * averages of 3 and 6, seasonal naive, each shrunk toward the cell's prior,
+ * with the pincode's demand apportioned by product and channel as parent),
+ * WAPE (sum |y - mu| / sum y) of the forecast and of that baseline,
+ * interval coverage on cells expecting >= 1 sale and on
  * cells realizing >= 1; and each trained model's rise ROC AUC, top-product
  * log loss and training time.
  *   bench_goals [--seeds N] [--sales N] [--last YYYY-MM] [--rounds N] [--dir D]
@@ -18,6 +21,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "gromo/evaluate.h"
 #include "gromo/gazetteer.h"
 #include "gromo/generator.h"
 #include "gromo/models.h"
@@ -32,13 +36,11 @@
 #define MONTHS 12
 #define PERIOD 30
 #define HIST 15
-#define NBASE 4
+#define NBASE EVAL_BASELINES
 #define MAXP 8
 
-static const char *const base_names[NBASE] = {"last", "ma3", "ma6", "seasonal_naive"};
-
 struct acc {
-  double n, mu, y, dev, bdev[NBASE], n_inf, cov_inf, n_real, cov_real;
+  double n, mu, y, dev, bdev[NBASE], ae, bae[NBASE], n_inf, cov_inf, n_real, cov_real;
   double pmu[MAXP], py[MAXP];
 };
 
@@ -56,11 +58,7 @@ static int name_ix(char (*list)[SALE_IDENT_MAX + 1], size_t *n, size_t cap, cons
   return (int)(*n)++;
 }
 
-static double dev_term(double y, double mu) {
-  if (mu < 1e-9)
-    mu = 1e-9;
-  return 2 * ((y > 0 ? y * log(y / mu) : 0) - (y - mu));
-}
+static double dev_term(double y, double mu) { return eval_poisson_term(y, mu); }
 
 /* Per cell: counts of periods -HZ..HIST-1 around the as-of day (index a + HZ
  * for period a; a < 0 after the as-of day). */
@@ -227,6 +225,18 @@ int main(int argc, char **argv) {
             active |= cells[j].c[a + HZ] > 0;
           j++;
         }
+        /* the parent of the baselines: the pincode's demand per period
+         * (6 periods) apportioned by the product's and the channel's shares
+         * of its sales (12 periods), as training's features give it */
+        double pin6 = 0, pin12 = 0, pshare[MAXP] = {0}, cshare[16] = {0};
+        for (size_t k = i; active && k < j; k++)
+          for (int a = 0; a < 12; a++) {
+            double v = cells[k].c[a + HZ];
+            pin6 += a < 6 ? v : 0;
+            pin12 += v;
+            pshare[cells[k].prod] += v;
+            cshare[cells[k].chan] += v;
+          }
         for (size_t p = 0; active && p < nprod; p++)
           for (size_t c = 0; c < nchan; c++) {
             uint32_t zero[HIST + HZ] = {0};
@@ -246,13 +256,16 @@ int main(int argc, char **argv) {
               struct predict_answer ans;
               suite_predict(s, PREDICT_DEMAND, &q, 0, &ans);
               double y = cnt[HZ - h], mu = ans.predicted_demand;
-              const uint32_t *hist = cnt + HZ; /* hist[a]: period a */
-              double b[NBASE];
-              b[0] = hist[0];
-              b[1] = (hist[0] + hist[1] + hist[2]) / 3.0;
-              b[2] = (hist[0] + hist[1] + hist[2] + hist[3] + hist[4] + hist[5]) / 6.0;
-              double now3 = hist[0] + hist[1] + hist[2], ago3 = hist[12] + hist[13] + hist[14];
-              b[3] = hist[12 - h] * (now3 + 1) / (ago3 + 1);
+              double hist[HIST], b[NBASE]; /* hist[a]: period a */
+              for (int a = 0; a < HIST; a++)
+                hist[a] = cnt[HZ + a];
+              struct eval_history eh;
+              eval_history_of_counts(hist, HIST, h,
+                                     eval_parent_rate(pin6 / 6, pin12 > 0 ? pshare[p] / pin12 : NAN,
+                                                      pin12 > 0 ? cshare[c] / pin12 : NAN),
+                                     &eh);
+              for (int k = 0; k < NBASE; k++)
+                b[k] = eval_baseline(&eh, k);
               struct acc *ac = &accs[m][h - 1];
               ac->n++;
               ac->mu += mu;
@@ -260,8 +273,11 @@ int main(int argc, char **argv) {
               ac->pmu[p] += mu;
               ac->py[p] += y;
               ac->dev += dev_term(y, mu);
-              for (int k = 0; k < NBASE; k++)
+              ac->ae += fabs(y - mu);
+              for (int k = 0; k < NBASE; k++) {
                 ac->bdev[k] += dev_term(y, b[k]);
+                ac->bae[k] += fabs(y - b[k]);
+              }
               int in = y >= ans.low && y <= ans.high;
               if (mu >= 1) {
                 ac->n_inf++;
@@ -291,8 +307,8 @@ int main(int argc, char **argv) {
   printf("\n%-10s %2s %7s", "as of", "h", "bias");
   for (size_t p = 0; p < nprod; p++)
     printf(" %12.12s", prods[p]);
-  printf(" %9s %9s %8s %16s %9s %10s\n", "deviance", "best base", "skill", "baseline", "cov mu>=1",
-         "cov y>=1");
+  printf(" %9s %9s %8s %16s %7s %9s %9s %10s\n", "deviance", "best base", "skill", "baseline",
+         "wape", "base wape", "cov mu>=1", "cov y>=1");
   double worst = 0, cov_lo = 1, cov_hi = 0;
   for (int h = 1; h <= HZ; h++)
     for (int m = 0; m < MONTHS; m++) {
@@ -316,8 +332,9 @@ int main(int argc, char **argv) {
         cov_lo = fmin(cov_lo, cov);
         cov_hi = fmax(cov_hi, cov);
       }
-      printf(" %9.4f %9.4f %8.3f %16s %9.3f %10.3f\n", a->dev / a->n, a->bdev[best] / a->n,
-             1 - a->dev / a->bdev[best], base_names[best], cov, a->cov_real / a->n_real);
+      printf(" %9.4f %9.4f %8.3f %16s %7.3f %9.3f %9.3f %10.3f\n", a->dev / a->n,
+             a->bdev[best] / a->n, 1 - a->dev / a->bdev[best], eval_baseline_names[best],
+             a->ae / a->y, a->bae[best] / a->y, cov, a->cov_real / a->n_real);
     }
   printf("\nlargest product bias, any month and horizon: %+.3f\n", worst);
   printf("interval coverage (cells expecting >= 1, next period), lowest and highest month: "

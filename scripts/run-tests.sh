@@ -18,7 +18,7 @@
 # paths must not contain white space.
 set -u
 
-SLOW="test_e2e_faults test_e2e_models test_ml test_cluster test_e2e_staging
+SLOW="test_e2e_faults test_e2e_models test_ml test_cluster test_e2e_staging test_consistency
       test_insights test_forest test_e2e_hostile test_e2e_api test_store"
 ALONE="test_e2e_pgfaults"
 

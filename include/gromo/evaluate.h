@@ -45,16 +45,85 @@ struct reg_metrics {
    * y*log(y/mu) = 0 when y == 0 and mu clamped to >= 1e-9. NaN when some
    * y < 0 (not a count). */
   double poisson_deviance;
+  double bias; /* mean mu / mean y - 1; NaN when sum y == 0 */
+  double wape; /* sum |y - mu| / sum y; NaN when sum y == 0 */
 };
+
+/* Below this a predicted mean is raised for the logarithm of the Poisson
+ * deviance only: a guard for a model's exp(score) underflowing, never
+ * reached by the baselines (see EVAL_BASE_FLOOR). */
+#define EVAL_POISSON_MU_MIN 1e-9
 
 /* out->n = n. Every metric is NaN when n == 0, y or mu is NULL, or any y or
  * mu is not finite. mu may be negative (clamped for the deviance only). */
 void eval_regression(const double *y, const double *mu, size_t n,
                      struct reg_metrics *out);
+/* One example's term of the Poisson deviance, 2 (y ln(y/mu) - (y - mu)),
+ * mu raised to EVAL_POISSON_MU_MIN; the mean deviance is their mean. */
+double eval_poisson_term(double y, double mu);
+
 /* Share of i with lo[i] <= y[i] <= hi[i]; bounds may be infinite. NaN when
  * n == 0, a pointer is NULL or any value is NaN. */
 double eval_coverage(const double *y, const double *lo, const double *hi,
                      size_t n);
+
+/* ---- Demand baselines ---------------------------------------------------
+ * The simple forecasts every demand model must beat, defined once for
+ * training, serving and the benchmarks (docs/evaluation.md "Baselines").
+ * Each is a shrunk mean (n * raw + w * prior) / (n + w): its own figure
+ * over n periods, pulled toward the cell's prior by w = EVAL_BASE_PRIOR_W
+ * periods' worth, and never below EVAL_BASE_FLOOR. The prior is the cell's
+ * 12-period mean pulled toward its parent's rate by EVAL_BASE_PARENT_W
+ * periods' worth: (12 ma12 + 2 parent) / 14. */
+
+/* What a baseline knows of a cell at its as-of date; NaN: unknown. */
+struct eval_history {
+  double last;           /* demand in the last period */
+  double ma3, ma6, ma12; /* mean demand per period over the last 3, 6, 12 */
+  double seasonal;       /* seasonal-naive forecast of the target period, NaN
+                            without a year of history */
+  double parent;         /* the parent's demand per period apportioned to
+                            the cell (eval_parent_rate); NaN: none */
+};
+
+enum eval_baseline {
+  EVAL_BASE_LAST,     /* the last period */
+  EVAL_BASE_MA3,      /* moving average of 3 periods */
+  EVAL_BASE_MA6,      /* moving average of 6 periods */
+  EVAL_BASE_SEASONAL, /* seasonal naive (the 3-period average without it) */
+  EVAL_BASELINES
+};
+extern const char *const eval_baseline_names[EVAL_BASELINES];
+
+#define EVAL_BASE_PRIOR_W 1.0  /* periods' worth of the prior in a baseline */
+#define EVAL_BASE_PARENT_W 2.0 /* periods' worth of the parent in the prior */
+#define EVAL_BASE_FLOOR 0.02   /* sales per period: the least a baseline says */
+
+/* The prior of the cell, >= EVAL_BASE_FLOOR. */
+double eval_baseline_prior(const struct eval_history *c);
+/* Baseline `which` of the cell, >= EVAL_BASE_FLOOR; NaN for a bad which or
+ * a NULL c. */
+double eval_baseline(const struct eval_history *c, int which);
+/* A parent's rate apportioned to one of its cells: mean * share1 * share2
+ * (e.g. the pincode's demand per period times the product's and the
+ * channel's share of its sales); NaN when any is NaN or negative. */
+double eval_parent_rate(double mean, double share1, double share2);
+/* The history of a cell from its counts c[0..n) (c[a]: period a before the
+ * as-of date, 0 the last; NaN unknown) for the target h periods ahead
+ * (1..): means over the known periods, and the seasonal naive c[12 - h]
+ * times (sum of c[0..3) + 1) / (sum of c[12..15) + 1) (c[12 - h] alone
+ * without c[12..15), NaN without c[12 - h]). */
+void eval_history_of_counts(const double *c, size_t n, int h, double parent,
+                            struct eval_history *out);
+/* P(Y > k) for a count Y of mean mu and variance var: the negative
+ * binomial with those moments (Poisson when var <= mu), taken as normal
+ * with a continuity correction above a mean of EVAL_COUNT_NORMAL_ABOVE.
+ * The probability of a rise over a last period of k sales: k is floored;
+ * 1 for k < 0, 0 for mu <= 0 and k >= 0; NaN when an argument is NaN. */
+#define EVAL_COUNT_NORMAL_ABOVE 200.0
+double eval_count_above(double mu, double var, double k);
+/* eval_count_above(mu, mu, k): Y ~ Poisson(mu). */
+double eval_poisson_above(double mu, double k);
 
 /* ---- Reliability of probabilities --------------------------------------- */
 

@@ -104,14 +104,33 @@ static void print_backtest(json_t *bt, long long version) {
   json_t *h;
   json_object_foreach(hz, key, h) {
     printf("\nhorizon %s: %lld months, %lld cells: bias %+.3f (largest by product %+.3f), "
-           "deviance %.4f, skill %.3f against %s, coverage (expecting >= 1) %.3f "
+           "WAPE %.3f, deviance %.4f, skill %.3f against %s, coverage (expecting >= 1) %.3f "
            "(months %.3f to %.3f), interval score %.3f\n",
            key, (long long)jnum(h, "months"), (long long)jnum(h, "cells"), jnum(h, "bias"),
-           jnum(h, "largest_product_bias"), jnum(h, "poisson_deviance"), jnum(h, "skill"),
-           json_string_value(json_object_get(h, "best_baseline")),
+           jnum(h, "largest_product_bias"), jnum(h, "wape"), jnum(h, "poisson_deviance"),
+           jnum(h, "skill"), json_string_value(json_object_get(h, "best_baseline")),
            jnum(h, "interval_coverage_expected_1_or_more"),
            jnum(h, "interval_coverage_expected_1_or_more_lowest_month"),
            jnum(h, "interval_coverage_expected_1_or_more_highest_month"), jnum(h, "interval_score"));
+    /* the sums by place, beside each baseline's */
+    static const char *const levels[] = {"pincode", "region", "state"};
+    printf("  %-8s %6s %7s %7s %9s", "sums by", "units", "bias", "WAPE", "deviance");
+    json_t *bl = json_object_get(json_object_get(json_object_get(h, "levels"), "pincode"),
+                                 "baselines");
+    const char *bk;
+    json_t *bv;
+    json_object_foreach(bl, bk, bv) printf("  %s bias/WAPE", bk);
+    printf("\n");
+    for (size_t l = 0; l < sizeof levels / sizeof *levels; l++) {
+      json_t *lv = json_object_get(json_object_get(h, "levels"), levels[l]);
+      if (!lv)
+        continue;
+      printf("  %-8s %6lld %+7.3f %7.3f %9.4f", levels[l], (long long)jnum(lv, "units"),
+             jnum(lv, "bias"), jnum(lv, "wape"), jnum(lv, "poisson_deviance"));
+      json_object_foreach(json_object_get(lv, "baselines"), bk, bv)
+          printf("  %+.3f/%.3f", jnum(bv, "bias"), jnum(bv, "wape"));
+      printf("\n");
+    }
     json_t *cold = json_object_get(h, "cold_pincodes");
     printf("  cold pincodes: %lld cells, bias %+.3f, deviance %.4f, skill %.3f against the "
            "national average\n",

@@ -9,7 +9,11 @@
  * before it; that model forecasts every as-of date of the window at every
  * horizon. No backtest figure is computed from a model that saw its
  * target, and no calibration figure from the calibration fitted on it
- * (cross-fitted by cell halves). docs/evaluation.md describes the report. */
+ * (cross-fitted by cell halves). Segment forecasts are reconciled with
+ * their cell's, as served; the baselines (gromo/evaluate.h) are those of
+ * serving and the benchmarks; the figures are those of cells and, after
+ * the regions, of their sums by pincode, region and state.
+ * docs/evaluation.md describes the report. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,16 +30,23 @@
 #define BT_FOLD_ROWS 150000
 #define NBASE ML_DEMAND_BASELINES
 
-const char *const ml_demand_baseline_names[NBASE] = {"last_period", "moving_average_3",
-                                                     "moving_average_6", "seasonal_naive"};
+void ml_demand_history(const float *x, struct eval_history *out) {
+  double parent = isnan(x[CF_SEG_SHARE])
+                      ? eval_parent_rate(x[CF_PIN_MA6], x[CF_PIN_PROD_SHARE], x[CF_PIN_CHAN_SHARE])
+                      : eval_parent_rate(x[CF_PARENT_MA6], x[CF_SEG_SHARE], 1);
+  *out = (struct eval_history){x[CF_LAG1], x[CF_MA3], x[CF_MA6], x[CF_MA12],
+                               x[CF_SEASONAL_NAIVE], parent};
+}
 
 double ml_demand_baseline(const float *x, int which) {
-  double v = which == 0   ? x[CF_LAG1]
-             : which == 1 ? x[CF_MA3]
-             : which == 2 ? x[CF_MA6]
-             : !isnan(x[CF_SEASONAL_NAIVE]) ? x[CF_SEASONAL_NAIVE]
-                                            : x[CF_MA3];
-  return isnan(v) || v < 0 ? 0 : v;
+  struct eval_history hh;
+  ml_demand_history(x, &hh);
+  return eval_baseline(&hh, which);
+}
+
+double ml_rise_baseline(const float *x) {
+  double last = isnan(x[CF_LAG1]) ? 0 : x[CF_LAG1];
+  return eval_poisson_above(ml_demand_baseline(x, EVAL_BASE_MA6), last);
 }
 
 /* ---- calibration ---- */
@@ -132,14 +143,13 @@ struct acc {
   double n_inf, cov_inf, n_real, cov_real, n_low, cov_low, iscore;
 };
 
-static double dev_term(double y, double mu) {
-  if (mu < 1e-9)
-    mu = 1e-9;
-  return 2 * ((y > 0 ? y * log(y / mu) : 0) - (y - mu));
-}
+/* The model's mean is raised to EVAL_POISSON_MU_MIN for the logarithm (a
+ * guard: the Poisson model's exp(score) is positive); the baselines never
+ * reach it (EVAL_BASE_FLOOR). */
+static double dev_term(double y, double mu) { return eval_poisson_term(y, mu); }
 
-static void acc_add(struct acc *a, double y, double mu, const double *bmu, double lo, double hi,
-                    double alpha_iv) {
+/* One forecast (of a cell, or of a sum of cells) beside the baselines'. */
+static void acc_point(struct acc *a, double y, double mu, const double *bmu) {
   a->n++;
   a->mu += mu;
   a->y += y;
@@ -150,6 +160,11 @@ static void acc_add(struct acc *a, double y, double mu, const double *bmu, doubl
     a->bdev[b] += dev_term(y, bmu[b]);
     a->bae[b] += fabs(y - bmu[b]);
   }
+}
+
+static void acc_add(struct acc *a, double y, double mu, const double *bmu, double lo, double hi,
+                    double alpha_iv) {
+  acc_point(a, y, mu, bmu);
   int in = y >= lo && y <= hi;
   if (mu >= INFORMATIVE_MU) {
     a->n_inf++;
@@ -175,29 +190,43 @@ static void acc_merge(struct acc *dst, const struct acc *src) {
 
 static double ratio(double a, double b) { return b > 0 ? a / b : NAN; }
 
-static json_t *acc_json(const struct acc *a) {
+/* The figures of the model and of every baseline, without the intervals:
+ * bias, WAPE (sum |y - mu| / sum y), MAE, mean Poisson deviance, the best
+ * baseline by deviance and the skill against it. `count` names the count
+ * member ("cells" or "units"). */
+static json_t *acc_point_json(const struct acc *a, const char *count) {
   json_t *bases = json_object();
   int best = 0;
   for (int b = 0; b < NBASE; b++) {
-    json_object_set_new(bases, ml_demand_baseline_names[b],
-                        json_pack("{s:o,s:o,s:o}", "bias", rep_num(ratio(a->bmu[b], a->y) - 1),
-                                  "poisson_deviance", rep_num(ratio(a->bdev[b], a->n)), "mae",
+    json_object_set_new(bases, eval_baseline_names[b],
+                        json_pack("{s:o,s:o,s:o,s:o}", "bias", rep_num(ratio(a->bmu[b], a->y) - 1),
+                                  "wape", rep_num(ratio(a->bae[b], a->y)), "poisson_deviance",
+                                  rep_num(ratio(a->bdev[b], a->n)), "mae",
                                   rep_num(ratio(a->bae[b], a->n))));
     if (a->bdev[b] < a->bdev[best])
       best = b;
   }
-  return json_pack(
-      "{s:I,s:o,s:o,s:o,s:o,s:o,s:o,s:s,s:o,s:I,s:o,s:I,s:o,s:I,s:o,s:o}", "cells",
-      (json_int_t)a->n, "mean_predicted", rep_num(ratio(a->mu, a->n)), "mean_realized",
-      rep_num(ratio(a->y, a->n)), "bias", rep_num(ratio(a->mu, a->y) - 1), "poisson_deviance",
-      rep_num(ratio(a->dev, a->n)), "mae", rep_num(ratio(a->ae, a->n)), "baselines", bases,
-      "best_baseline", ml_demand_baseline_names[best], "skill",
-      rep_num(1 - ratio(a->dev, a->bdev[best])), "cells_expected_1_or_more",
-      (json_int_t)a->n_inf, "interval_coverage_expected_1_or_more",
-      rep_num(ratio(a->cov_inf, a->n_inf)), "cells_realized_1_or_more", (json_int_t)a->n_real,
-      "interval_coverage_realized_1_or_more", rep_num(ratio(a->cov_real, a->n_real)),
-      "cells_expected_below_1", (json_int_t)a->n_low, "interval_coverage_expected_below_1",
-      rep_num(ratio(a->cov_low, a->n_low)), "interval_score", rep_num(ratio(a->iscore, a->n)));
+  return json_pack("{s:I,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:s,s:o}", count, (json_int_t)a->n,
+                   "mean_predicted", rep_num(ratio(a->mu, a->n)), "mean_realized",
+                   rep_num(ratio(a->y, a->n)), "bias", rep_num(ratio(a->mu, a->y) - 1), "wape",
+                   rep_num(ratio(a->ae, a->y)), "poisson_deviance", rep_num(ratio(a->dev, a->n)),
+                   "mae", rep_num(ratio(a->ae, a->n)), "baselines", bases, "best_baseline",
+                   eval_baseline_names[best], "skill", rep_num(1 - ratio(a->dev, a->bdev[best])));
+}
+
+static json_t *acc_json(const struct acc *a) {
+  json_t *o = acc_point_json(a, "cells");
+  json_t *iv = json_pack(
+      "{s:I,s:o,s:I,s:o,s:I,s:o,s:o}", "cells_expected_1_or_more", (json_int_t)a->n_inf,
+      "interval_coverage_expected_1_or_more", rep_num(ratio(a->cov_inf, a->n_inf)),
+      "cells_realized_1_or_more", (json_int_t)a->n_real, "interval_coverage_realized_1_or_more",
+      rep_num(ratio(a->cov_real, a->n_real)), "cells_expected_below_1", (json_int_t)a->n_low,
+      "interval_coverage_expected_below_1", rep_num(ratio(a->cov_low, a->n_low)),
+      "interval_score", rep_num(ratio(a->iscore, a->n)));
+  if (o && iv)
+    json_object_update(o, iv);
+  json_decref(iv);
+  return o;
 }
 
 /* ---- the backtest's models ---- */
@@ -351,7 +380,7 @@ static void cold_eval(const struct dataset *d, const struct forest *f, int b, in
           mu += m > 0 ? m : 0;
         }
         mu /= (double)nn;
-        double base = nat[k * C + ch] / (3.0 * (double)nwarm);
+        double base = fmax(nat[k * C + ch] / (3.0 * (double)nwarm), EVAL_BASE_FLOOR);
         out->n++;
         out->mu += mu;
         out->y += y;
@@ -422,6 +451,8 @@ struct bt {
   struct fold folds[BT_FOLDS];
   int nfolds;
   int best_base, promoted;
+  double dev_all, bdev_all; /* mean deviance of every backtest row: the
+                               model's, the best baseline's */
   struct acc month[BT_MONTHS + 1][ML_HORIZONS][ML_MAX_PRODUCTS + 1]; /* [b][h-1][prod or K] */
   struct acc cold[ML_HORIZONS];
 };
@@ -488,29 +519,111 @@ static int bt_folds(struct bt *b, struct gerr *err) {
   return 0;
 }
 
-/* Baselines and the served prediction of every backtest row; promotion. */
-static void bt_promote(struct bt *b) {
+/* The model of the window holding as-of origin j, or NULL. */
+static const struct forest *bt_model_of(const struct bt *b, int j) {
+  for (int f = 0; f < b->nfolds; f++)
+    if (in_window(j, b->folds[f].cutoff))
+      return b->folds[f].f;
+  return NULL;
+}
+
+/* A segment row and its group: the whole cell, origin and horizon. */
+struct seg_row {
+  uint64_t group;
+  size_t i;
+};
+static int cmp_seg(const void *a, const void *b) {
+  const struct seg_row *x = a, *y = b;
+  if (x->group != y->group)
+    return x->group < y->group ? -1 : 1;
+  return (x->i > y->i) - (x->i < y->i);
+}
+
+/* docs/models.md "Segments": the forecasts of a cell's segments add up to
+ * the cell's. Each segment row's forecast, the model's and every
+ * baseline's, is scaled by the cell's forecast over the sum of its
+ * ML_SEGMENTS segments' (at the row's origin and horizon, by the model of
+ * the row's window), as serving answers it. 0 or -1 (out of memory). */
+static int bt_reconcile(struct bt *b) {
+  const struct rows *r = &b->w->all;
+  const struct dataset *d = b->w->d;
+  size_t n = 0;
+  for (size_t i = 0; i < r->n; i++)
+    n += r->kind[i] == ML_SEGMENT && !isnan(b->mu[i]);
+  struct seg_row *sr = malloc((n ? n : 1) * sizeof *sr);
+  if (!sr)
+    return -1;
+  n = 0;
+  for (size_t i = 0; i < r->n; i++)
+    if (r->kind[i] == ML_SEGMENT && !isnan(b->mu[i]))
+      sr[n++] = (struct seg_row){(d->cell_key[r->cell[i]] >> 8) << 16 |
+                                     (uint64_t)(r->origin[i] & 0xff) << 8 | r->h[i],
+                                 i};
+  qsort(sr, n, sizeof *sr, cmp_seg);
+  float x[CF__COUNT];
+  for (size_t t = 0; t < n;) {
+    size_t i = sr[t].i, u = t;
+    while (u < n && sr[u].group == sr[t].group)
+      u++;
+    uint64_t key = d->cell_key[r->cell[i]];
+    long pin = (long)(key >> 24);
+    int prod = (int)(key >> 16 & 0xff), chan = (int)(key >> 8 & 0xff);
+    const struct forest *f = bt_model_of(b, r->origin[i]);
+    double tot[1 + NBASE] = {0}, sum[1 + NBASE] = {0};
+    for (int seg = 0; f && seg <= ML_SEG_TOTAL; seg++) {
+      ml_cell_features(d, pin, prod, chan, seg, r->origin[i], r->h[i], x);
+      double *o = seg == ML_SEG_TOTAL ? tot : sum, m;
+      forest_predict(f, x, &m);
+      o[0] += m > 0 ? m : 0;
+      for (int q = 0; q < NBASE; q++)
+        o[1 + q] += ml_demand_baseline(x, q);
+    }
+    for (; f && t < u; t++) {
+      size_t k = sr[t].i;
+      b->mu[k] *= sum[0] > 0 ? tot[0] / sum[0] : 1;
+      for (int q = 0; q < NBASE; q++)
+        b->bmu[k * NBASE + q] *= sum[1 + q] > 0 ? tot[1 + q] / sum[1 + q] : 1;
+    }
+    t = u;
+  }
+  free(sr);
+  return 0;
+}
+
+/* Baselines and the served prediction of every backtest row (segments
+ * reconciled with their cell); promotion. 0 or -1 (out of memory). */
+static int bt_promote(struct bt *b) {
   const struct rows *r = &b->w->all;
   double dev = 0, bdev[NBASE] = {0};
   for (size_t i = 0; i < r->n; i++) {
     b->y[i] = r->y[i];
+    for (int q = 0; q < NBASE; q++)
+      b->bmu[i * NBASE + q] = isnan(b->mu[i]) ? NAN : ml_demand_baseline(r->X + i * r->nf, q);
+  }
+  if (bt_reconcile(b) < 0)
+    return -1;
+  for (size_t i = 0; i < r->n; i++) {
     if (isnan(b->mu[i]))
       continue;
     dev += dev_term(b->y[i], b->mu[i]);
-    for (int q = 0; q < NBASE; q++) {
-      b->bmu[i * NBASE + q] = ml_demand_baseline(r->X + i * r->nf, q);
+    for (int q = 0; q < NBASE; q++)
       bdev[q] += dev_term(b->y[i], b->bmu[i * NBASE + q]);
-    }
   }
   b->best_base = 0;
   for (int q = 1; q < NBASE; q++)
     if (bdev[q] < bdev[b->best_base])
       b->best_base = q;
   b->promoted = dev < bdev[b->best_base];
+  size_t nrows = 0;
+  for (size_t i = 0; i < r->n; i++)
+    nrows += !isnan(b->mu[i]);
+  b->dev_all = ratio(dev, (double)nrows);
+  b->bdev_all = ratio(bdev[b->best_base], (double)nrows);
   for (size_t i = 0; i < r->n; i++)
     b->serve[i] = isnan(b->mu[i]) ? NAN
                   : b->promoted   ? b->mu[i]
                                   : b->bmu[i * NBASE + b->best_base];
+  return 0;
 }
 
 /* Per horizon and cell kind: the serving calibration on every backtest row,
@@ -639,7 +752,10 @@ int train_demand(struct work *w, json_t *eval, struct gerr *err) {
   }
   if (bt_folds(b, err) < 0)
     goto out;
-  bt_promote(b);
+  if (bt_promote(b) < 0) {
+    gerr_set(err, GERR_INTERNAL, "out of memory reconciling the segment forecasts");
+    goto out;
+  }
   s->use_baseline[PREDICT_DEMAND] = b->promoted ? 0 : 1 + b->best_base;
   if (bt_calibrate(b, s, cfg->level) < 0) {
     gerr_set(err, GERR_INTERNAL, "out of memory calibrating the demand intervals");
@@ -721,20 +837,21 @@ int train_demand(struct work *w, json_t *eval, struct gerr *err) {
     eval_regression(by, bm, n, &bmm);
     free(by);
     free(bm);
-    json_object_set_new(bases, ml_demand_baseline_names[q], rep_regression(&bmm));
+    json_object_set_new(bases, eval_baseline_names[q], rep_regression(&bmm));
   }
   w->backtest = bt_report(b, cfg->level);
   json_t *all = json_object_get(json_object_get(w->backtest, "horizons"), "1");
   double mdev = json_number_value(json_object_get(all, "poisson_deviance"));
   double bdev = json_number_value(json_object_get(
-      json_object_get(json_object_get(all, "baselines"), ml_demand_baseline_names[b->best_base]),
+      json_object_get(json_object_get(all, "baselines"), eval_baseline_names[b->best_base]),
       "poisson_deviance"));
-  char why[240];
+  char why[300];
   snprintf(why, sizeof why,
-           "backtest mean Poisson deviance (next period, cells without segment) %.4f %s the best "
-           "baseline (%s, %.4f)%s",
-           mdev, b->promoted ? "beats" : "does not beat", ml_demand_baseline_names[b->best_base],
-           bdev, b->promoted ? "" : ": the baseline answers");
+           "backtest mean Poisson deviance (every cell, horizon and as-of date) %.4f %s the best "
+           "baseline's (%s, %.4f)%s; next period, cells without segment: %.4f against %.4f",
+           b->dev_all, b->promoted ? "beats" : "does not beat",
+           eval_baseline_names[b->best_base], b->bdev_all,
+           b->promoted ? "" : ": the baseline answers", mdev, bdev);
 
   /* the serving model: every row, as many rounds as the newest window's */
   train_stage(w, "demand model (refit)", 0.4);
@@ -747,12 +864,115 @@ int train_demand(struct work *w, json_t *eval, struct gerr *err) {
   json_object_set_new(w->models, "demand",
                       rep_model("count:poisson", r->n, nho, rep_names(ml_cell_feature_names, CF__COUNT),
                                 xp.rounds, json_incref(hold), bases, b->promoted,
-                                b->promoted ? "model" : ml_demand_baseline_names[b->best_base],
+                                b->promoted ? "model" : eval_baseline_names[b->best_base],
                                 why));
+  free(w->bt_mu);
+  free(w->bt_base);
+  w->bt_cutoff = b->folds[0].cutoff;
+  w->bt_mu = b->serve; /* handed over */
+  w->bt_base = b->bmu;
+  b->serve = b->bmu = NULL;
   rc = 0;
 out:
   json_decref(hold);
   if (b)
     bt_free(b);
   return rc;
+}
+
+/* ---- sums of cells: pincode, region, state ----
+ * The cells of a pincode are many and small; a plan is made for a
+ * pincode, a region or a state. Forecasts and outcomes of the cells
+ * without segment are summed per as-of date, horizon and unit, and the
+ * figures are those of the sums. */
+
+enum { LV_PINCODE, LV_REGION, LV_STATE, LV__COUNT };
+static const char *const level_names[LV__COUNT] = {"pincode", "region", "state"};
+
+struct lv_row {
+  uint64_t group; /* origin, horizon, unit */
+  size_t i;
+};
+static int cmp_lv(const void *a, const void *b) {
+  const struct lv_row *x = a, *y = b;
+  if (x->group != y->group)
+    return x->group < y->group ? -1 : 1;
+  return (x->i > y->i) - (x->i < y->i);
+}
+
+/* The unit of row i at `level`; -1 when it has none (a pincode outside
+ * every region). */
+static int64_t lv_unit(const struct work *w, size_t i, int level) {
+  const struct dataset *d = w->d;
+  long pin = (long)(d->cell_key[w->all.cell[i]] >> 24);
+  if (level == LV_PINCODE)
+    return pin;
+  if (level == LV_STATE)
+    return d->state[pin];
+  int32_t id = suite_region_of(w->s, d->pins[pin]);
+  return id > 0 ? id : -1;
+}
+
+/* The figures at every level of the backtest rows of horizon h, at as-of
+ * origin `origin` (0: every one of the backtest). NULL when out of
+ * memory. */
+static json_t *levels_json(const struct work *w, int h, int origin) {
+  const struct rows *r = &w->all;
+  struct lv_row *lr = malloc((r->n ? r->n : 1) * sizeof *lr);
+  json_t *out = json_object();
+  if (!lr || !out) {
+    free(lr);
+    json_decref(out);
+    return NULL;
+  }
+  for (int level = 0; level < LV__COUNT; level++) {
+    size_t n = 0;
+    for (size_t i = 0; i < r->n; i++) {
+      if (isnan(w->bt_mu[i]) || r->kind[i] != ML_TOTAL || r->h[i] != h ||
+          r->origin[i] > BT_MONTHS || (origin && r->origin[i] != origin))
+        continue;
+      int64_t u = lv_unit(w, i, level);
+      if (u >= 0)
+        lr[n++] = (struct lv_row){(uint64_t)r->origin[i] << 40 | (uint64_t)u, i};
+    }
+    qsort(lr, n, sizeof *lr, cmp_lv);
+    struct acc a;
+    memset(&a, 0, sizeof a);
+    for (size_t t = 0; t < n;) {
+      double y = 0, mu = 0, bmu[NBASE] = {0};
+      size_t u = t;
+      for (; u < n && lr[u].group == lr[t].group; u++) {
+        size_t i = lr[u].i;
+        y += r->y[i];
+        mu += w->bt_mu[i];
+        for (int q = 0; q < NBASE; q++)
+          bmu[q] += w->bt_base[i * NBASE + q];
+      }
+      acc_point(&a, y, mu, bmu);
+      t = u;
+    }
+    json_object_set_new(out, level_names[level], acc_point_json(&a, "units"));
+  }
+  free(lr);
+  return out;
+}
+
+int train_demand_levels(struct work *w, struct gerr *err) {
+  json_t *rep = w->s->report;
+  json_t *hz = json_object_get(json_object_get(rep, "backtest"), "horizons");
+  json_t *hold =
+      json_object_get(json_object_get(json_object_get(rep, "models"), "demand"), "holdout");
+  if (!w->bt_mu || !w->bt_base)
+    return 0;
+  for (int h = 1; h <= ML_HORIZONS; h++) {
+    char key[12];
+    snprintf(key, sizeof key, "%d", h);
+    json_t *o = json_object_get(hz, key), *lv = o ? levels_json(w, h, 0) : NULL;
+    if (o && (!lv || json_object_set_new(o, "levels", lv) < 0))
+      return gerr_set(err, GERR_INTERNAL, "out of memory summing the backtest by place");
+  }
+  json_t *lv = hold ? levels_json(w, 1, 1) : NULL;
+  if (hold && (!lv || json_object_set_new(hold, "levels", lv) < 0))
+    return gerr_set(err, GERR_INTERNAL, "out of memory summing the holdout by place");
+  return 0;
 }

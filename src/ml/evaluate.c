@@ -6,8 +6,6 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-#define POISSON_MU_MIN 1e-9
-
 static int is_prob(double p) { return p >= 0.0 && p <= 1.0; /* false for NaN */ }
 
 static double clip_prob(double p) {
@@ -66,26 +64,139 @@ void eval_regression(const double *y, const double *mu, size_t n,
       counts = 0;
   }
   double ybar = ysum / (double)n;
-  double abs_sum = 0.0, ss_res = 0.0, ss_tot = 0.0, dev = 0.0;
+  double abs_sum = 0.0, ss_res = 0.0, ss_tot = 0.0, dev = 0.0, musum = 0.0;
   for (size_t i = 0; i < n; i++) {
     double r = y[i] - mu[i];
     abs_sum += fabs(r);
     ss_res += r * r;
     ss_tot += (y[i] - ybar) * (y[i] - ybar);
-    if (counts) {
-      double m = mu[i] < POISSON_MU_MIN ? POISSON_MU_MIN : mu[i];
-      dev += (y[i] > 0.0 ? y[i] * log(y[i] / m) : 0.0) - (y[i] - m);
-    }
+    musum += mu[i];
+    if (counts)
+      dev += eval_poisson_term(y[i], mu[i]);
   }
   out->mae = abs_sum / (double)n;
+  out->bias = ysum > 0.0 ? musum / ysum - 1.0 : NAN;
+  out->wape = ysum > 0.0 ? abs_sum / ysum : NAN;
   out->rmse = sqrt(ss_res / (double)n);
   if (ss_tot > 0.0)
     out->r2 = 1.0 - ss_res / ss_tot;
   else
     out->r2 = ss_res == 0.0 ? 1.0 : 0.0;
   if (counts)
-    out->poisson_deviance = 2.0 * dev / (double)n;
+    out->poisson_deviance = dev / (double)n;
 }
+
+double eval_poisson_term(double y, double mu) {
+  if (!(mu >= EVAL_POISSON_MU_MIN))
+    mu = EVAL_POISSON_MU_MIN;
+  return 2.0 * ((y > 0.0 ? y * log(y / mu) : 0.0) - (y - mu));
+}
+
+/* ---- Demand baselines --------------------------------------------------- */
+
+const char *const eval_baseline_names[EVAL_BASELINES] = {"last_period", "moving_average_3",
+                                                         "moving_average_6", "seasonal_naive"};
+
+static double known_nonneg(double v) { return v >= 0.0 ? v : NAN; /* NaN stays NaN */ }
+
+double eval_baseline_prior(const struct eval_history *c) {
+  if (!c)
+    return NAN;
+  double m = known_nonneg(c->ma12), p = known_nonneg(c->parent), prior;
+  if (!isnan(m) && !isnan(p))
+    prior = (12.0 * m + EVAL_BASE_PARENT_W * p) / (12.0 + EVAL_BASE_PARENT_W);
+  else if (!isnan(m))
+    prior = m;
+  else if (!isnan(p))
+    prior = p;
+  else
+    prior = known_nonneg(c->ma6); /* no 12-period mean: the best it has */
+  return isnan(prior) || prior < EVAL_BASE_FLOOR ? EVAL_BASE_FLOOR : prior;
+}
+
+double eval_baseline(const struct eval_history *c, int which) {
+  if (!c || which < 0 || which >= EVAL_BASELINES)
+    return NAN;
+  double raw = NAN, n = 1.0;
+  switch (which) {
+  case EVAL_BASE_LAST: raw = c->last; break;
+  case EVAL_BASE_MA3: raw = c->ma3, n = 3.0; break;
+  case EVAL_BASE_MA6: raw = c->ma6, n = 6.0; break;
+  default:
+    raw = known_nonneg(c->seasonal);
+    if (isnan(raw))
+      raw = c->ma3, n = 3.0;
+    break;
+  }
+  double prior = eval_baseline_prior(c), v = known_nonneg(raw);
+  v = isnan(v) ? prior : (n * v + EVAL_BASE_PRIOR_W * prior) / (n + EVAL_BASE_PRIOR_W);
+  return v < EVAL_BASE_FLOOR ? EVAL_BASE_FLOOR : v;
+}
+
+double eval_parent_rate(double mean, double share1, double share2) {
+  double v = known_nonneg(mean) * known_nonneg(share1) * known_nonneg(share2);
+  return isfinite(v) ? v : NAN;
+}
+
+/* Mean of the known values among c[from..from+len) within n; NaN if none. */
+static double mean_known(const double *c, size_t n, size_t from, size_t len, double *sum) {
+  double s = 0.0;
+  size_t k = 0;
+  for (size_t a = from; a < from + len && a < n; a++)
+    if (!isnan(c[a])) {
+      s += c[a];
+      k++;
+    }
+  if (sum)
+    *sum = k == len ? s : NAN;
+  return k ? s / (double)k : NAN;
+}
+
+void eval_history_of_counts(const double *c, size_t n, int h, double parent,
+                            struct eval_history *out) {
+  if (!out)
+    return;
+  out->last = out->ma3 = out->ma6 = out->ma12 = out->seasonal = NAN;
+  out->parent = parent;
+  if (!c)
+    return;
+  double now3, ago3;
+  out->last = n > 0 ? c[0] : NAN;
+  out->ma3 = mean_known(c, n, 0, 3, &now3);
+  out->ma6 = mean_known(c, n, 0, 6, NULL);
+  out->ma12 = mean_known(c, n, 0, 12, NULL);
+  mean_known(c, n, 12, 3, &ago3);
+  if (h >= 1 && h <= 12 && (size_t)(12 - h) < n && !isnan(c[12 - h])) {
+    double ago = c[12 - h];
+    out->seasonal = isnan(ago3) || isnan(now3) ? ago : ago * (now3 + 1.0) / (ago3 + 1.0);
+  }
+}
+
+double eval_count_above(double mu, double var, double k) {
+  if (isnan(mu) || isnan(var) || isnan(k))
+    return NAN;
+  if (k < 0.0)
+    return 1.0;
+  if (mu <= 0.0)
+    return 0.0;
+  double kk = floor(k), alpha = var > mu ? (var - mu) / (mu * mu) : 0.0;
+  if (mu > EVAL_COUNT_NORMAL_ABOVE) {
+    double z = (kk + 0.5 - mu) / sqrt(mu * (1.0 + alpha * mu));
+    return 0.5 * erfc(z / M_SQRT2);
+  }
+  /* the pmf by its recursion from 0; beyond the mode it only falls */
+  double pmf, cdf = 0.0, r = alpha < 1e-9 ? 0.0 : 1.0 / alpha, q = r ? mu / (r + mu) : 0.0;
+  pmf = r ? exp(r * log(r / (r + mu))) : exp(-mu);
+  for (double i = 0.0; i <= kk; i += 1.0) {
+    cdf += pmf;
+    pmf *= r ? (i + r) / (i + 1.0) * q : mu / (i + 1.0);
+    if (pmf < 1e-300 && i > mu)
+      break;
+  }
+  return cdf >= 1.0 ? 0.0 : 1.0 - cdf;
+}
+
+double eval_poisson_above(double mu, double k) { return eval_count_above(mu, mu, k); }
 
 double eval_coverage(const double *y, const double *lo, const double *hi,
                      size_t n) {

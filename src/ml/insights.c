@@ -18,8 +18,10 @@
 
 struct suite_insights {
   size_t npin, nprod, nchan;
-  /* [(pin * nprod + prod) * nchan + chan] */
-  float *last, *next, *rise;
+  /* [(pin * nprod + prod) * nchan + chan]: the last period's demand, the
+   * expected demand, the rise probability, and the mean and variance of
+   * the law the rise answer reads (ml_cell_rise_law) */
+  float *last, *next, *rise, *lmean, *lvar;
 };
 
 void suite_insights_free(struct suite_insights *in) {
@@ -28,6 +30,8 @@ void suite_insights_free(struct suite_insights *in) {
   free(in->last);
   free(in->next);
   free(in->rise);
+  free(in->lmean);
+  free(in->lvar);
   free(in);
 }
 
@@ -39,8 +43,10 @@ int suite_insights_build(struct suite *s, struct gerr *err) {
     in->last = malloc((cells ? cells : 1) * sizeof *in->last);
     in->next = malloc((cells ? cells : 1) * sizeof *in->next);
     in->rise = malloc((cells ? cells : 1) * sizeof *in->rise);
+    in->lmean = malloc((cells ? cells : 1) * sizeof *in->lmean);
+    in->lvar = malloc((cells ? cells : 1) * sizeof *in->lvar);
   }
-  if (!in || !in->last || !in->next || !in->rise) {
+  if (!in || !in->last || !in->next || !in->rise || !in->lmean || !in->lvar) {
     suite_insights_free(in);
     return gerr_set(err, GERR_INTERNAL, "out of memory predicting every cell");
   }
@@ -55,12 +61,34 @@ int suite_insights_build(struct suite *s, struct gerr *err) {
         ml_cell_features(d, (long)i, (int)k, (int)h, ML_SEG_TOTAL, 0, 1, x);
         in->last[c] = isnan(x[CF_LAG1]) ? 0.0f : x[CF_LAG1];
         in->next[c] = (float)ml_cell_mu(s, x);
-        double p = ml_cell_rise(s, x);
+        double p = ml_cell_rise(s, x), m, v;
         in->rise[c] = (float)fmin(fmax(p, 0), 1);
+        ml_cell_rise_law(s, x, &m, &v);
+        in->lmean[c] = (float)m;
+        in->lvar[c] = (float)v;
       }
   suite_insights_free(s->ins);
   s->ins = in;
   return 0;
+}
+
+int suite_insights_pin(const struct suite *s, size_t pin, struct region_pin *out) {
+  const struct suite_insights *in = s->ins;
+  memset(out, 0, sizeof *out);
+  if (!in || pin >= in->npin)
+    return -1;
+  for (size_t c = pin * in->nprod * in->nchan; c < (pin + 1) * in->nprod * in->nchan; c++) {
+    out->pred += in->next[c];
+    out->last += in->last[c];
+    out->rise_mean += in->lmean[c];
+    out->rise_var += in->lvar[c];
+  }
+  return 0;
+}
+
+double ml_rise_of_sum(const struct region_pin *sum) {
+  double p = eval_count_above(sum->rise_mean, sum->rise_var, sum->last);
+  return isnan(p) ? 0 : fmin(fmax(p, 0), 1);
 }
 
 void suite_as_of(const struct suite *s, char out[11], int *period_days) {
@@ -106,7 +134,7 @@ static int query_cells(const struct suite *s, const struct insight_query *q, int
 
 /* What the cells of one row add up to. */
 struct acc {
-  double var;       /* of next period's demand: sum of mu (1 + alpha mu) */
+  struct region_pin sum; /* the rise law's mean and variance, last */
   size_t cells;
   double one_rise;  /* the rise probability of the only cell */
 };
@@ -115,34 +143,27 @@ struct acc {
 static void add_cells(const struct suite *s, size_t i, int k0, int k1, int h0, int h1,
                       struct insight_row *r, struct acc *a) {
   const struct suite_insights *in = s->ins;
-  double alpha = s->dcal[0][ML_TOTAL].alpha;
   for (int k = k0; k < k1; k++)
     for (int h = h0; h < h1; h++) {
       size_t c = (i * in->nprod + (size_t)k) * in->nchan + (size_t)h;
-      double mu = in->next[c];
       r->last += in->last[c];
-      r->next += mu;
-      a->var += mu * (1 + alpha * mu);
+      r->next += in->next[c];
+      a->sum.last += in->last[c];
+      a->sum.rise_mean += in->lmean[c];
+      a->sum.rise_var += in->lvar[c];
       a->one_rise = in->rise[c];
       a->cells++;
     }
 }
 
-/* The rise probability of a row: for one cell the demand-rise model's, as
- * /predict/demand-rise answers; for several, the probability that their
- * total next period exceeds their total last period under the demand
- * model's law of each cell (negative binomial, independent cells), the sum
- * taken as normal with a continuity correction. */
+/* docs/rules.md §3 "rise": the probability that the row's total next
+ * period exceeds its total last period. For one cell it is what
+ * /predict/demand-rise answers; for several, the same under the law of
+ * their sum (the cells independent: the sums of their means and
+ * variances, ml_rise_of_sum), as the regions flag a rise. */
 static void finish(struct insight_row *r, const struct acc *a) {
   r->growth = r->next - r->last;
-  if (a->cells == 1) {
-    r->rise = a->one_rise;
-  } else if (a->var <= 0) {
-    r->rise = 0; /* no demand expected: no rise */
-  } else {
-    double z = (floor(r->last + 0.5) + 0.5 - r->next) / sqrt(a->var);
-    r->rise = 0.5 * erfc(z / M_SQRT2);
-  }
+  r->rise = a->cells == 1 ? a->one_rise : ml_rise_of_sum(&a->sum);
 }
 
 /* The key of the sort in progress: qsort calls the comparator on the

@@ -252,7 +252,9 @@ struct suite {
   struct isotonic rise_cal[ML_HORIZONS];
   double top_temp;
   double level;
-  /* baseline of rise: rate of rise by last-period demand 0..RISE_BASE_MAX */
+  /* the blob's place of an earlier rise baseline (rate of rise by
+   * last-period demand 0..RISE_BASE_MAX): kept for the layout, not read;
+   * the rise baseline is ml_rise_baseline */
 #define RISE_BASE_MAX 20
   double rise_base[ML_HORIZONS][RISE_BASE_MAX + 1];
   /* per product the names' order of the top-product classes is d->prod */
@@ -269,23 +271,55 @@ struct suite {
                                  predictions (insights.c) */
 };
 
-/* Demand baselines, by index: last period, moving averages of 3 and 6
- * periods, seasonal naive (ml_seasonal_naive, the 3-period average without
- * a year of history). */
-#define ML_DEMAND_BASELINES 4
-extern const char *const ml_demand_baseline_names[ML_DEMAND_BASELINES];
+/* Demand baselines, by index (enum eval_baseline, named by
+ * eval_baseline_names): last period, moving averages of 3 and 6 periods,
+ * seasonal naive (ml_seasonal_naive, the 3-period average without a year
+ * of history), each shrunk toward the cell's prior (gromo/evaluate.h). */
+#define ML_DEMAND_BASELINES EVAL_BASELINES
+/* What the baselines know of the cell with features x: its own means, and
+ * as parent the pincode's demand apportioned by the product's and the
+ * channel's shares (a cell without segment), or the whole cell's demand
+ * times the segment's share (a segment cell). */
+void ml_demand_history(const float *x, struct eval_history *out);
 double ml_demand_baseline(const float *x, int which);
+/* The rise baseline of the cell with features x (docs/evaluation.md):
+ * P(Y > last period) for Y ~ Poisson(the 6-period moving-average baseline). */
+double ml_rise_baseline(const float *x);
 
 /* The expected demand (>= 0) of the cell with features x, as
  * /predict/demand answers it for a single known cell. */
 double ml_cell_mu(const struct suite *s, const float *x);
 
-/* The probability (calibrated) that the cell with features x rises next
- * period, as /predict/demand-rise answers it for a single known cell. */
+/* docs/rules.md §3 "rise": the law of the next period's demand of the
+ * demand answer for the cell with features x (negative binomial: its mean
+ * and variance); P(Y > last period's demand) under it says which side of
+ * 1/2 every rise probability is on. */
+void ml_cell_rise_law(const struct suite *s, const float *x, double *mean, double *var);
+/* The probability that the cell with features x rises, as
+ * /predict/demand-rise answers it for a single known cell without segment:
+ * the calibrated classifier's (or the rise baseline's when it serves),
+ * kept on the demand law's side of 1/2 (ml_rise_agree). */
 double ml_cell_rise(const struct suite *s, const float *x);
+/* p moved to the side of 1/2 that p_law is on: min(p, 1/2) when p_law <=
+ * 1/2, else at least RISE_ABOVE_HALF (so that p > 1/2 exactly when p_law
+ * > 1/2). NaN p: p_law. */
+#define RISE_ABOVE_HALF 0.5001
+double ml_rise_agree(double p, double p_law);
 
 /* ---- insights (insights.c): every cell's figures, once per suite ---- */
 struct suite_insights;
+/* Sums over cells without segment: the expected demand, the last period's
+ * demand, and the mean and variance of the law the rise answer reads. */
+struct region_pin {
+  double pred, last, rise_mean, rise_var;
+};
+/* Pincode pin's sums over its products and channels. 0, or -1 before the
+ * insights are built. */
+int suite_insights_pin(const struct suite *s, size_t pin, struct region_pin *out);
+/* docs/rules.md §3: P(total next period > total last period) of a sum of
+ * cells, under the negative binomial with the sum's mean and variance
+ * (one cell: exactly its rise answer). */
+double ml_rise_of_sum(const struct region_pin *sum);
 /* Predicts every pincode x product x channel cell of the suite (demand and
  * rise) into s->ins. 0 or -1. */
 int suite_insights_build(struct suite *s, struct gerr *err);
@@ -297,13 +331,13 @@ void suite_regions_free(struct suite_regions *r);
 /* Clusters the suite's pincodes with sales (k regions, 0: chosen from the
  * data), starting from the regions of the version serving in db (NULL or
  * none serving: a cold start) so that ids stay, and summarises each region;
- * pin_pred[i] is pincode i's expected next-period demand over its products
- * and channels (d->npin entries, copied). Adds the clustering report to
- * s->report. Calls nothing of suite.c: what it needs is passed. 0 or -1. */
-int suite_regions_build(struct suite *s, struct store *db, const double *pin_pred, int k,
-                        uint64_t seed, struct gerr *err);
-/* suite.c: works out pin_pred from the suite's demand model and calls
- * suite_regions_build. 0 or -1. */
+ * pin_pred[i] is pincode i's sums over its products and channels (d->npin
+ * entries, copied). Adds the clustering report to s->report. Calls nothing
+ * of suite.c: what it needs is passed. 0 or -1. */
+int suite_regions_build(struct suite *s, struct store *db, const struct region_pin *pin_pred,
+                        int k, uint64_t seed, struct gerr *err);
+/* suite.c: works out pin_pred from the suite's predictions of every cell
+ * (suite_insights_pin) and calls suite_regions_build. 0 or -1. */
 int suite_regions_make(struct suite *s, struct store *db, int k, uint64_t seed,
                        struct gerr *err);
 /* Renumbers the regions after version `prev`'s stored assignment (shared

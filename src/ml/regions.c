@@ -25,8 +25,10 @@
 struct suite_regions {
   size_t k;
   int32_t *pin_region; /* d->npin: region id, 0 when not clustered */
-  double *pin_pred;    /* d->npin: expected next-period demand; NULL once
-                          loaded from a blob (the summaries are kept) */
+  struct region_pin *pin_pred; /* d->npin: the sums of the pincode's cells
+                                  (expected demand, rise law); NULL once
+                                  loaded from a blob (the summaries are
+                                  kept) */
   int32_t *ids;        /* k, ascending */
   char **text;         /* k: the summary of ids[i] as JSON */
   char *list_text;     /* all of them, a JSON array */
@@ -117,18 +119,25 @@ static double mix_noise_floor(const struct dataset *d, const size_t *at, const d
 /* ---- summaries ---- */
 
 /* The region's summary as docs/rules.md §4 and the original GET /regions/{id} give it,
- * for the members (indices into d, ascending) mem[0..n); pin_pred[i] is
- * pincode i's expected next-period demand. */
-static json_t *summary(const struct dataset *d, const double *pin_pred, int32_t id,
+ * for the members (indices into d, ascending) mem[0..n); pin_pred[i] holds
+ * pincode i's sums over its cells. The rise is docs/rules.md §3's, of the
+ * region's total: P(total next period > total last period) under the law
+ * of the sum of its cells (ml_rise_of_sum), as the insights rank it;
+ * demand_rise_flag says whether it is above one half. */
+static json_t *summary(const struct dataset *d, const struct region_pin *pin_pred, int32_t id,
                        const size_t *mem, size_t n) {
   size_t K = d->nprod, C = d->nchan, P = (size_t)d->nper;
   double prod[ML_MAX_PRODUCTS] = {0}, chan[ML_MAX_CHANNELS] = {0};
   double last = 0, pred = 0, sx = 0, sy = 0, sz = 0;
+  struct region_pin sum = {0, 0, 0, 0};
   double min_lat = 90, max_lat = -90, min_lng = 180, max_lng = -180;
   for (size_t m = 0; m < n; m++) {
     size_t i = mem[m];
     last += (double)pin_total(d, i, 0, 1);
-    pred += pin_pred[i];
+    pred += pin_pred[i].pred;
+    sum.last += pin_pred[i].last;
+    sum.rise_mean += pin_pred[i].rise_mean;
+    sum.rise_var += pin_pred[i].rise_var;
     const struct gaz_entry *e = d->ge[i];
     if (e) {
       double la = e->lat * M_PI / 180, lo = e->lng * M_PI / 180;
@@ -205,10 +214,12 @@ static json_t *summary(const struct dataset *d, const double *pin_pred, int32_t 
                                       round4(max_lng))
                           : json_null();
   pred = round4(pred);
-  return json_pack("{s:i,s:i,s:o,s:I,s:f,s:f,s:b,s:{s:o,s:s},s:{s:o,s:s},s:o,s:o,s:o,s:o}",
+  double rise = ml_rise_of_sum(&sum);
+  return json_pack("{s:i,s:i,s:o,s:I,s:f,s:f,s:b,s:f,s:{s:o,s:s},s:{s:o,s:s},s:o,s:o,s:o,s:o}",
                    "region_id", (int)id, "pincode_count", (int)n, "pincodes", pins,
                    "total_demand", (json_int_t)last, "predicted_demand", pred, "avg_demand_per_pincode",
-                   round4(n ? last / (double)n : 0), "demand_rise_flag", pred > last,
+                   round4(n ? last / (double)n : 0), "demand_rise_flag", rise > 0.5,
+                   "demand_rise_probability", round4(rise),
                    "products", "distribution", pd, "top_product", K ? d->prod[top_p] : "",
                    "channels", "distribution", cd, "top_channel", C ? d->chan[top_c] : "",
                    "centroid", centroid, "bounding_box", bbox, "states", states, "districts",
@@ -355,8 +366,8 @@ static void report_previous(json_t *clustering, int64_t version, int k_prev, int
   json_object_set_new(clustering, "previous", p);
 }
 
-int suite_regions_build(struct suite *s, struct store *db, const double *pin_pred, int k,
-                        uint64_t seed, struct gerr *err) {
+int suite_regions_build(struct suite *s, struct store *db, const struct region_pin *pin_pred,
+                        int k, uint64_t seed, struct gerr *err) {
   const struct dataset *d = s->d;
   size_t np = d->npin, K = d->nprod, C = d->nchan, nf = K + C + 2, n = 0;
   struct suite_regions *r = calloc(1, sizeof *r);

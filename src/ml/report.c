@@ -6,9 +6,10 @@
 json_t *rep_num(double v) { return isfinite(v) ? json_real(v) : json_null(); }
 
 json_t *rep_regression(const struct reg_metrics *m) {
-  return json_pack("{s:I,s:o,s:o,s:o,s:o}", "n", (json_int_t)m->n, "r2", rep_num(m->r2), "mae",
-                   rep_num(m->mae), "rmse", rep_num(m->rmse), "poisson_deviance",
-                   rep_num(m->poisson_deviance));
+  return json_pack("{s:I,s:o,s:o,s:o,s:o,s:o,s:o}", "n", (json_int_t)m->n, "r2", rep_num(m->r2),
+                   "mae", rep_num(m->mae), "rmse", rep_num(m->rmse), "poisson_deviance",
+                   rep_num(m->poisson_deviance), "bias", rep_num(m->bias), "wape",
+                   rep_num(m->wape));
 }
 
 static json_t *class_json(const struct class_report *c) {

@@ -216,18 +216,18 @@ double ml_cell_mu(const struct suite *s, const float *x) {
 int suite_regions_make(struct suite *s, struct store *db, int k, uint64_t seed,
                        struct gerr *err) {
   const struct dataset *d = s->d;
-  double *pred = calloc(d->npin ? d->npin : 1, sizeof *pred);
-  float x[CF__COUNT];
+  struct region_pin *pred = calloc(d->npin ? d->npin : 1, sizeof *pred);
   if (!pred)
     return gerr_set(err, GERR_INTERNAL, "out of memory predicting regions");
-  /* each cell as POST /predict/demand answers it without customer, so that
-   * a region's predicted demand is the sum of its pincodes' answers */
+  /* each cell as POST /predict/demand and /predict/demand-rise answer it
+   * without customer (the insights hold them), so that a region's
+   * predicted demand is the sum of its pincodes' answers and its rise the
+   * rise of that sum */
   for (size_t i = 0; i < d->npin; i++)
-    for (size_t p = 0; p < d->nprod; p++)
-      for (size_t c = 0; c < d->nchan; c++) {
-        ml_cell_features(d, (long)i, (int)p, (int)c, ML_SEG_TOTAL, 0, 1, x);
-        pred[i] += ml_cell_mu(s, x);
-      }
+    if (suite_insights_pin(s, i, &pred[i]) < 0) {
+      free(pred);
+      return gerr_set(err, GERR_INTERNAL, "the predictions of every cell are missing");
+    }
   int rc = suite_regions_build(s, db, pred, k, seed, err);
   free(pred);
   return rc;
@@ -239,17 +239,70 @@ static int horizon_index(const float *x) {
   return h < 1 ? 0 : h > ML_HORIZONS ? ML_HORIZONS - 1 : h - 1;
 }
 
-double ml_cell_rise(const struct suite *s, const float *x) {
+/* docs/rules.md §3 "rise": the law of next period's demand of the demand
+ * answer for a cell (or the average of cells) of kind mk whose served
+ * expected demand is mu: negative binomial, mean mu, the dispersion of its
+ * horizon and cell kind. */
+static void demand_law(const struct suite *s, int hz, enum ml_kind mk, double mu, double *mean,
+                       double *var) {
+  double a = s->dcal[hz][mk].alpha;
+  *mean = mu;
+  *var = mu * (1 + a * mu);
+}
+
+void ml_cell_rise_law(const struct suite *s, const float *x, double *mean, double *var) {
+  enum ml_kind mk = isnan(x[CF_SEG_SHARE]) ? ML_TOTAL : ML_SEGMENT;
+  demand_law(s, horizon_index(x), mk, ml_cell_mu(s, x), mean, var);
+}
+
+double ml_rise_agree(double p, double p_law) {
+  if (isnan(p))
+    p = p_law;
+  p = fmin(fmax(p, 0), 1);
+  return p_law > 0.5 ? fmax(p, RISE_ABOVE_HALF) : fmin(p, 0.5);
+}
+
+/* The rise probability of features x at horizon index k before agreement:
+ * the calibrated classifier's, or the rise baseline's when it serves. */
+static double rise_raw(const struct suite *s, const float *x, int k) {
+  if (s->use_baseline[PREDICT_RISE] || !s->rise)
+    return ml_rise_baseline(x);
   double p;
-  int k = horizon_index(x);
-  if (s->use_baseline[PREDICT_RISE]) {
-    double l = isnan(x[CF_LAG1]) ? 0 : x[CF_LAG1];
-    p = s->rise_base[k][l > RISE_BASE_MAX ? RISE_BASE_MAX : (int)l];
-  } else {
-    forest_predict(s->rise, x, &p);
-    p = s->rise_iso[k] ? isotonic_apply(&s->rise_cal[k], p) : platt_apply(&s->rise_platt[k], p);
+  forest_predict(s->rise, x, &p);
+  return s->rise_iso[k] ? isotonic_apply(&s->rise_cal[k], p) : platt_apply(&s->rise_platt[k], p);
+}
+
+double ml_cell_rise(const struct suite *s, const float *x) {
+  double m, v;
+  ml_cell_rise_law(s, x, &m, &v);
+  double last = isnan(x[CF_LAG1]) ? 0 : x[CF_LAG1];
+  return ml_rise_agree(rise_raw(s, x, horizon_index(x)), eval_count_above(m, v, last));
+}
+
+/* The served expected demand of cell (pin, prod, chan, seg) at the as-of
+ * date, hz periods ahead; x gets its features. A segment's is scaled so
+ * that the ML_SEGMENTS segments of the cell add up to the cell's (docs/
+ * models.md "Segments"): the backtest judges it so (demand.c). */
+static double served_mu(const struct suite *s, long pin, int prod, int chan, int seg, int hz,
+                        float *x) {
+  const struct dataset *d = s->d;
+  ml_cell_features(d, pin, prod, chan, seg, 0, hz, x);
+  double mu = ml_cell_mu(s, x);
+  if (seg == ML_SEG_TOTAL)
+    return mu;
+  float y[CF__COUNT];
+  double sum = 0;
+  for (int g = 0; g < ML_SEGMENTS; g++) {
+    if (g == seg) {
+      sum += mu;
+      continue;
+    }
+    ml_cell_features(d, pin, prod, chan, g, 0, hz, y);
+    sum += ml_cell_mu(s, y);
   }
-  return p;
+  ml_cell_features(d, pin, prod, chan, ML_SEG_TOTAL, 0, hz, y);
+  double tot = ml_cell_mu(s, y);
+  return sum > 0 ? mu * tot / sum : mu;
 }
 
 static void predict_cells(const struct suite *s, enum predict_kind kind,
@@ -269,40 +322,35 @@ static void predict_cells(const struct suite *s, enum predict_kind kind,
   for (size_t i = 0; i < c.npin; i++)
     for (size_t k = 0; k < c.nprod; k++)
       for (size_t h = 0; h < c.nchan; h++, n++) {
-        ml_cell_features(d, c.pin[i], c.prod[k], c.chan[h], seg, 0, hz, x);
+        mu_sum += served_mu(s, c.pin[i], c.prod[k], c.chan[h], seg, hz, x);
         last_sum += isnan(x[CF_LAG1]) ? 0 : x[CF_LAG1];
-        if (kind == PREDICT_DEMAND) {
-          mu_sum += ml_cell_mu(s, x);
-          if (explain && single && !s->use_baseline[PREDICT_DEMAND]) {
-            double cb[CF__COUNT + 1];
-            if (forest_contribs(s->demand, x, cb) == 0)
-              drivers(cb, x, CF__COUNT, cell_name, d, a);
-          }
-        } else {
-          double p = ml_cell_rise(s, x);
-          if (explain && single && !s->use_baseline[PREDICT_RISE]) {
-            double cb[CF__COUNT + 1];
-            if (forest_contribs(s->rise, x, cb) == 0)
-              drivers(cb, x, CF__COUNT, cell_name, d, a);
-          }
-          p_sum += p;
+        if (kind == PREDICT_RISE)
+          p_sum += rise_raw(s, x, hz - 1);
+        const struct forest *f = kind == PREDICT_DEMAND ? s->demand : s->rise;
+        if (explain && single && f && !s->use_baseline[kind]) {
+          double cb[CF__COUNT + 1];
+          if (forest_contribs(f, x, cb) == 0)
+            drivers(cb, x, CF__COUNT, cell_name, d, a);
         }
       }
-  a->last_period_demand = n ? last_sum / (double)n : 0;
+  double mu = n ? mu_sum / (double)n : 0, last = n ? last_sum / (double)n : 0;
+  a->last_period_demand = last;
   a->level = s->level;
+  if (mu < 0)
+    mu = 0;
   if (kind == PREDICT_DEMAND) {
-    double mu = n ? mu_sum / (double)n : 0;
-    if (mu < 0)
-      mu = 0;
     a->predicted_demand = mu;
     ml_demand_interval(cal, mu, &a->low, &a->high);
     a->confidence = ml_demand_confidence(cal, mu);
     a->source = demand_sources[s->use_baseline[PREDICT_DEMAND]];
   } else {
-    double p = n ? p_sum / (double)n : 0;
-    a->probability = fmin(fmax(p, 0), 1);
+    /* on the side of 1/2 of the demand answer's law (several cells, a
+     * fallback: the average cell's) */
+    double m, v;
+    demand_law(s, hz - 1, mk, mu, &m, &v);
+    a->probability = ml_rise_agree(n ? p_sum / (double)n : NAN, eval_count_above(m, v, last));
     a->demand_rise = a->probability > 0.5;
-    a->source = s->use_baseline[PREDICT_RISE] ? "baseline:rise_rate_by_last_period" : "model";
+    a->source = s->use_baseline[PREDICT_RISE] ? "baseline:poisson_moving_average_6" : "model";
   }
 }
 
@@ -451,7 +499,8 @@ int suite_degraded(const struct suite *s) {
  * isotonic map; f64 top_temp, f64 rise_base[horizon][RISE_BASE_MAX + 1];
  * then length-prefixed parts (u64): the period cells, the demand, rise and
  * top-product forests, the regions; last, a 64-bit FNV-1a hash of
- * everything before it. Versions saved in the earlier forms (GSU1, GSU2:
+ * everything before it (rise_base keeps its place, no longer read: the
+ * rise baseline is computed from the features). Versions saved in the earlier forms (GSU1, GSU2:
  * next period only) are refused with a message to train again. */
 
 static uint64_t fnv1a(const unsigned char *p, size_t n) {

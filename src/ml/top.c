@@ -1,55 +1,15 @@
 /* The top-product model: one row per sale of the last TOP_PERIODS periods
  * (sampled), with the customer features at the sale's origin; trained on
- * the older ones, early-stopped and judged on the last period beside the
- * pincode's product shares, calibrated by a temperature, then refitted on
- * every sale used. */
+ * the sales of periods 2 and older, early-stopped and calibrated (a
+ * temperature) on period 1, judged on the last period (which chose
+ * nothing) beside the pincode's product shares, then refitted on every
+ * sale used with the round count and temperature found. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "ml/train_int.h"
-
-/* Temperature fitted on some holdout rows, applied to others (crossfit). */
-struct tfit {
-  const double *p; /* n x K */
-  const int *lab;
-  size_t K;
-  double T;
-  double *out; /* n x K: calibrated */
-  double *tmp; /* scratch, grown as needed */
-  int *tl;
-};
-
-static int tfit_fit(void *ctx, int f, const size_t *idx, size_t n) {
-  struct tfit *t = ctx;
-  (void)f;
-  double *tmp = realloc(t->tmp, (n ? n : 1) * t->K * sizeof *tmp);
-  int *tl = tmp ? realloc(t->tl, (n ? n : 1) * sizeof *tl) : NULL;
-  if (tmp)
-    t->tmp = tmp;
-  if (!tmp || !tl)
-    return -1;
-  t->tl = tl;
-  for (size_t i = 0; i < n; i++) {
-    memcpy(tmp + i * t->K, t->p + idx[i] * t->K, t->K * sizeof *tmp);
-    tl[i] = t->lab[idx[i]];
-  }
-  t->T = 1;
-  if (n && temperature_fit(tmp, tl, n, t->K, &t->T) < 0)
-    t->T = 1;
-  return 0;
-}
-
-static int tfit_apply(void *ctx, int f, const size_t *idx, size_t n) {
-  struct tfit *t = ctx;
-  (void)f;
-  for (size_t i = 0; i < n; i++) {
-    memcpy(t->out + idx[i] * t->K, t->p + idx[i] * t->K, t->K * sizeof *t->out);
-    temperature_apply(t->out + idx[i] * t->K, t->K, t->T);
-  }
-  return 0;
-}
 
 int train_top(struct work *w, json_t *eval, struct gerr *err) {
   const struct train_config *cfg = w->cfg;
@@ -66,9 +26,12 @@ int train_top(struct work *w, json_t *eval, struct gerr *err) {
   }
   double rate = ntr_all > cfg->max_sales_rows ? (double)cfg->max_sales_rows / (double)ntr_all : 1;
   float *Xtr = NULL, *ytr = NULL, *Xho = NULL, *yho = NULL, *Xall = NULL, *yall = NULL;
+  float *Xva = NULL, *yva = NULL, *Xfit = NULL, *yfit = NULL;
+  uint8_t *ta = NULL; /* period of each Xtr row */
+  double *pv = NULL;
+  int *lv = NULL;
   double *p = NULL, *pb = NULL;
   int *lab = NULL;
-  uint8_t *fold = NULL;
   struct class_report *cls = NULL;
   struct forest *fh = NULL;
   int rc = -1;
@@ -81,7 +44,8 @@ int train_top(struct work *w, json_t *eval, struct gerr *err) {
   ytr = malloc((cap_tr + 1) * sizeof *ytr);
   Xho = malloc((cap_ho + 1) * nf * sizeof *Xho);
   yho = malloc((cap_ho + 1) * sizeof *yho);
-  if (!Xtr || !ytr || !Xho || !yho) {
+  ta = malloc(cap_tr + 1);
+  if (!Xtr || !ytr || !Xho || !yho || !ta) {
     gerr_set(err, GERR_INTERNAL, "out of memory");
     goto out;
   }
@@ -96,10 +60,30 @@ int train_top(struct work *w, json_t *eval, struct gerr *err) {
       yho[nho++] = sa->prod;
     } else if (a > 0 && a < TOP_PERIODS && ntr < cap_tr && ml_unit(h) < rate) {
       ml_cust_features(d, sa->pin, sa->chan, sa->age, sa->income, a + 1, Xtr + ntr * nf);
+      ta[ntr] = (uint8_t)a;
       ytr[ntr++] = sa->prod;
     }
   }
-  if (ntr == 0 || nho == 0) {
+  /* period 1 apart: the validation of early stopping and temperature */
+  size_t nva = 0, nfit = 0;
+  for (size_t i = 0; i < ntr; i++)
+    nva += ta[i] == 1;
+  Xva = malloc((nva + 1) * nf * sizeof *Xva);
+  yva = malloc((nva + 1) * sizeof *yva);
+  Xfit = malloc((ntr - nva + 1) * nf * sizeof *Xfit);
+  yfit = malloc((ntr - nva + 1) * sizeof *yfit);
+  if (!Xva || !yva || !Xfit || !yfit) {
+    gerr_set(err, GERR_INTERNAL, "out of memory");
+    goto out;
+  }
+  nva = 0;
+  for (size_t i = 0; i < ntr; i++) {
+    float *X = ta[i] == 1 ? Xva : Xfit, *y = ta[i] == 1 ? yva : yfit;
+    size_t *at = ta[i] == 1 ? &nva : &nfit;
+    memcpy(X + *at * nf, Xtr + i * nf, nf * sizeof *X);
+    y[(*at)++] = ytr[i];
+  }
+  if (nfit == 0 || nho == 0) {
     gerr_set(err, GERR_CONFLICT, "too few recent sales to train the top-product model");
     goto out;
   }
@@ -111,21 +95,24 @@ int train_top(struct work *w, json_t *eval, struct gerr *err) {
     gerr_set(err, GERR_CONFLICT, "top product needs at least two products in the sales");
     goto out;
   }
-  if (xgb_train(&xp, Xtr, ytr, ntr, nf, Xho, yho, nho, &fh, &best, err) < 0)
+  int stop = nva >= 30;
+  xp.early_stop = stop ? EARLY_STOP : 0;
+  xp.rounds = best = stop ? cfg->rounds : cfg->rounds / 2 + 1;
+  if (xgb_train(&xp, Xfit, yfit, nfit, nf, Xva, yva, stop ? nva : 0, &fh, &best, err) < 0)
     goto out;
   p = malloc(nho * K * sizeof *p);
   pb = malloc(nho * K * sizeof *pb);
   lab = malloc(nho * sizeof *lab);
-  fold = malloc(nho);
   cls = calloc(K, sizeof *cls);
-  if (!p || !pb || !lab || !fold || !cls) {
+  pv = malloc((nva ? nva : 1) * K * sizeof *pv);
+  lv = malloc((nva ? nva : 1) * sizeof *lv);
+  if (!p || !pb || !lab || !cls || !pv || !lv) {
     gerr_set(err, GERR_INTERNAL, "out of memory");
     goto out;
   }
   for (size_t i = 0; i < nho; i++) {
     forest_predict(fh, Xho + i * nf, p + i * K);
     lab[i] = (int)yho[i];
-    fold[i] = (uint8_t)(ml_mix((uint64_t)i ^ cfg->seed) & 1);
     /* baseline: the pincode's product shares, shrunk toward the nation's */
     double sum = 0;
     for (size_t k = 0; k < K; k++)
@@ -133,23 +120,21 @@ int train_top(struct work *w, json_t *eval, struct gerr *err) {
     for (size_t k = 0; k < K; k++)
       pb[i * K + k] /= sum > 0 ? sum : 1;
   }
-  /* temperature, cross-fitted for the report, then on the whole holdout */
+  /* the temperature, on period 1; the holdout's figures with it */
+  for (size_t i = 0; i < nva; i++) {
+    forest_predict(fh, Xva + i * nf, pv + i * K);
+    lv[i] = (int)yva[i];
+  }
+  if (nva == 0 || temperature_fit(pv, lv, nva, K, &s->top_temp) < 0)
+    s->top_temp = 1;
   double *pc = malloc(nho * K * sizeof *pc);
-  size_t *all = malloc(nho * sizeof *all);
-  struct tfit tf = {p, lab, K, 1, pc, NULL, NULL};
-  for (size_t i = 0; all && i < nho; i++)
-    all[i] = i;
-  int bad_fit = !pc || !all || crossfit(all, nho, fold, tfit_fit, tfit_apply, &tf) < 0;
-  free(all);
-  free(tf.tmp);
-  free(tf.tl);
-  if (bad_fit) {
-    free(pc);
+  if (!pc) {
     gerr_set(err, GERR_INTERNAL, "out of memory");
     goto out;
   }
-  if (temperature_fit(p, lab, nho, K, &s->top_temp) < 0)
-    s->top_temp = 1;
+  memcpy(pc, p, nho * K * sizeof *pc);
+  for (size_t i = 0; i < nho; i++)
+    temperature_apply(pc + i * K, K, s->top_temp);
   struct multi_metrics mm, bm;
   struct class_report *bcls = calloc(K, sizeof *bcls);
   /* reliability of the top probability */
@@ -233,8 +218,14 @@ out:
   free(p);
   free(pb);
   free(lab);
-  free(fold);
   free(cls);
+  free(ta);
+  free(Xva);
+  free(yva);
+  free(Xfit);
+  free(yfit);
+  free(pv);
+  free(lv);
   return rc;
 }
 

@@ -164,7 +164,8 @@ int suite_train(struct store *db, const struct gaz *gaz, const struct train_conf
     goto out;
   }
   train_stage(&w, "regions", 0.97);
-  if (suite_regions_make(s, db, cfg->regions, cfg->seed, err) < 0)
+  if (suite_regions_make(s, db, cfg->regions, cfg->seed, err) < 0 ||
+      train_demand_levels(&w, err) < 0)
     goto out;
   s->duration_ms = (mono_us() - t0) / 1000;
   json_object_set_new(s->report, "duration_ms", json_integer((json_int_t)s->duration_ms));
@@ -180,6 +181,8 @@ out:
   dataset_free(w.d);
   free(w.sales);
   json_decref(w.backtest);
+  free(w.bt_mu);
+  free(w.bt_base);
   rows_release(&w.all);
   return rc;
 }

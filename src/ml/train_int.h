@@ -62,6 +62,12 @@ struct work {
   struct suite *s;
   json_t *models;   /* /models "models" */
   json_t *backtest; /* /models "backtest" */
+  /* the demand backtest, for the steps after it (owned): per row of `all`
+   * the served forecast (NaN: not a backtest row) and the baselines'
+   * (all.n x EVAL_BASELINES, segments reconciled like the forecast) */
+  double *bt_mu, *bt_base;
+  int bt_cutoff; /* the cutoff of the backtest model that forecast the last
+                    period: trained on older targets, stopped on this one */
   train_progress_fn progress;
   void *pctx;
 };
@@ -72,6 +78,9 @@ void train_stage(const struct work *w, const char *what, double frac);
 int train_demand(struct work *w, json_t *eval, struct gerr *err);
 int train_rise(struct work *w, json_t *eval, struct gerr *err);
 int train_top(struct work *w, json_t *eval, struct gerr *err);
+/* After the regions: the demand figures of sums of cells (pincode, region,
+ * state) into the report's backtest and demand holdout. 0 or -1. */
+int train_demand_levels(struct work *w, struct gerr *err);
 
 /* ---- demand calibration (demand.c) ---- */
 /* Fits alpha, the nominal level and the confidence map on rows idx of

@@ -710,7 +710,13 @@ static void test_models__regions(void **state) {
     pins_total += (long long)n;
     double total = jnum(g, "total_demand"), pred = jnum(g, "predicted_demand");
     assert_true(total >= 0 && pred >= 0 && total == (double)(long long)total);
-    assert_true(json_is_true(jget(g, "demand_rise_flag")) == (pred > total));
+    /* docs/rules.md §3: the flag is the probability of the total's rise
+     * above 1/2; far above its last period, a region rises */
+    double rise = jnum(g, "demand_rise_probability");
+    assert_true(rise >= 0 && rise <= 1);
+    assert_true(json_is_true(jget(g, "demand_rise_flag")) == (rise > 0.5));
+    if (pred > total + 3 * sqrt(pred) + 1)
+      assert_true(rise > 0.5);
     assert_true(fabs(jnum(g, "avg_demand_per_pincode") - total / (double)n) < 1e-3);
     double sum = 0;
     const char *key;

@@ -47,6 +47,107 @@ static void test_evaluate__regression_by_hand(void **state) {
   assert_near(m.rmse, 1.145643923738960, 1e-12);
   assert_near(m.r2, 0.4, 1e-12);
   assert_near(m.poisson_deviance, 0.730829253011726, 1e-12);
+  /* bias = mean mu / mean y - 1 = 6.5 / 7 - 1; WAPE = 3.5 / 7 */
+  assert_near(m.bias, 6.5 / 7.0 - 1.0, 1e-12);
+  assert_near(m.wape, 0.5, 1e-12);
+  /* the deviance is the mean of the terms */
+  double sum = 0;
+  for (int i = 0; i < 4; i++)
+    sum += eval_poisson_term(y[i], mu[i]);
+  assert_near(sum / 4, m.poisson_deviance, 1e-12);
+}
+
+static void test_evaluate__bias_and_wape_without_sales(void **state) {
+  const double y[] = {0, 0}, mu[] = {0.5, 1};
+  struct reg_metrics m;
+  eval_regression(y, mu, 2, &m);
+  assert_true(isnan(m.bias) && isnan(m.wape)); /* no sale: undefined */
+  assert_near(m.mae, 0.75, 1e-12);
+}
+
+/* ---- Demand baselines -------------------------------------------------- */
+
+static void test_evaluate__baselines_by_hand(void **state) {
+  /* last 2, ma3 1, ma6 0.5, ma12 0.25, seasonal 3, parent 0.6:
+   * prior = (12 * 0.25 + 2 * 0.6) / 14 = 0.3
+   * last (1 * 2 + 0.3) / 2 = 1.15; ma3 (3 + 0.3) / 4 = 0.825;
+   * ma6 (3 + 0.3) / 7; seasonal (3 + 0.3) / 2 = 1.65 */
+  struct eval_history c = {2, 1, 0.5, 0.25, 3, 0.6};
+  assert_near(eval_baseline_prior(&c), 0.3, 1e-12);
+  assert_near(eval_baseline(&c, EVAL_BASE_LAST), 1.15, 1e-12);
+  assert_near(eval_baseline(&c, EVAL_BASE_MA3), 0.825, 1e-12);
+  assert_near(eval_baseline(&c, EVAL_BASE_MA6), 3.3 / 7, 1e-12);
+  assert_near(eval_baseline(&c, EVAL_BASE_SEASONAL), 1.65, 1e-12);
+  /* no seasonal forecast: the 3-period average's */
+  c.seasonal = NAN;
+  assert_near(eval_baseline(&c, EVAL_BASE_SEASONAL), 0.825, 1e-12);
+  /* no parent: the 12-period mean alone */
+  c.parent = NAN;
+  assert_near(eval_baseline_prior(&c), 0.25, 1e-12);
+  assert_true(isnan(eval_baseline(&c, EVAL_BASELINES)));
+  assert_true(isnan(eval_baseline(NULL, EVAL_BASE_LAST)));
+  assert_string_equal(eval_baseline_names[EVAL_BASE_SEASONAL], "seasonal_naive");
+}
+
+static void test_evaluate__baselines_never_say_zero(void **state) {
+  /* a cell that never sold, nor its parent: the floor, never 0 */
+  struct eval_history c = {0, 0, 0, 0, 0, 0};
+  for (int b = 0; b < EVAL_BASELINES; b++)
+    assert_near(eval_baseline(&c, b), EVAL_BASE_FLOOR, 1e-15);
+  struct eval_history u = {NAN, NAN, NAN, NAN, NAN, NAN};
+  for (int b = 0; b < EVAL_BASELINES; b++)
+    assert_near(eval_baseline(&u, b), EVAL_BASE_FLOOR, 1e-15);
+  /* so one sale in such a cell costs a bounded deviance */
+  double dev = eval_poisson_term(1, eval_baseline(&c, EVAL_BASE_LAST));
+  assert_near(dev, 2 * (log(1 / EVAL_BASE_FLOOR) - 1 + EVAL_BASE_FLOOR), 1e-12);
+  assert_true(dev < 7);
+  /* a cell quiet in the last period but not before: pulled toward its mean */
+  struct eval_history q = {0, 0, 0.5, 1, NAN, NAN};
+  assert_near(eval_baseline(&q, EVAL_BASE_LAST), 0.5, 1e-12);
+  /* the model side's guard only */
+  assert_near(eval_poisson_term(0, 0), 2e-9, 1e-15);
+}
+
+static void test_evaluate__history_of_counts(void **state) {
+  /* periods 0..14 back; horizon 1: the target a year earlier is c[11] */
+  double c[15] = {3, 0, 3, 1, 1, 1, 0, 0, 0, 0, 0, 4, 1, 1, 0};
+  struct eval_history h;
+  eval_history_of_counts(c, 15, 1, 0.7, &h);
+  assert_near(h.last, 3, 1e-12);
+  assert_near(h.ma3, 2, 1e-12);
+  assert_near(h.ma6, 9.0 / 6, 1e-12);
+  assert_near(h.ma12, 13.0 / 12, 1e-12);
+  assert_near(h.parent, 0.7, 1e-12);
+  /* c[11] * (6 + 1) / (2 + 1) */
+  assert_near(h.seasonal, 4.0 * 7 / 3, 1e-12);
+  /* horizon 3: c[9] = 0 */
+  eval_history_of_counts(c, 15, 3, NAN, &h);
+  assert_near(h.seasonal, 0, 1e-12);
+  /* less than a year: no seasonal forecast; unknown periods do not count */
+  double s[4] = {2, NAN, 4, NAN};
+  eval_history_of_counts(s, 4, 1, NAN, &h);
+  assert_true(isnan(h.seasonal));
+  assert_near(h.ma3, 3, 1e-12);
+  assert_near(h.ma12, 3, 1e-12);
+  assert_near(eval_parent_rate(10, 0.5, 0.2), 1, 1e-12);
+  assert_true(isnan(eval_parent_rate(10, NAN, 0.2)));
+}
+
+static void test_evaluate__count_above(void **state) {
+  /* Poisson(2): P(Y > 1) = 1 - 3 e^-2; P(Y > 1.7) the same */
+  assert_near(eval_poisson_above(2, 1), 1 - 3 * exp(-2), 1e-12);
+  assert_near(eval_poisson_above(2, 1.7), 1 - 3 * exp(-2), 1e-12);
+  assert_near(eval_poisson_above(2, -1), 1, 0);
+  assert_near(eval_poisson_above(0, 0), 0, 0);
+  assert_true(isnan(eval_poisson_above(NAN, 1)));
+  /* negative binomial, mean 2, variance 6 (alpha 1, r = 1: geometric with
+   * P(0) = 1/3, P(1) = 2/9): P(Y > 1) = 4/9 */
+  assert_near(eval_count_above(2, 6, 1), 4.0 / 9, 1e-12);
+  /* a variance below the mean is taken as Poisson */
+  assert_near(eval_count_above(2, 1, 1), eval_poisson_above(2, 1), 1e-15);
+  /* above the normal switch: continuity-corrected normal */
+  assert_near(eval_count_above(400, 400, 400), 0.5 * erfc(0.5 / 20 / M_SQRT2), 1e-12);
+  assert_true(eval_count_above(400, 400, 440) < 0.03);
 }
 
 static void test_evaluate__regression_r2_perfect_and_constant(void **state) {
@@ -749,6 +850,11 @@ static void test_evaluate__conformal_coverage_on_fresh_draws(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_evaluate__regression_by_hand),
+      cmocka_unit_test(test_evaluate__bias_and_wape_without_sales),
+      cmocka_unit_test(test_evaluate__baselines_by_hand),
+      cmocka_unit_test(test_evaluate__baselines_never_say_zero),
+      cmocka_unit_test(test_evaluate__history_of_counts),
+      cmocka_unit_test(test_evaluate__count_above),
       cmocka_unit_test(test_evaluate__regression_r2_perfect_and_constant),
       cmocka_unit_test(test_evaluate__poisson_deviance_with_zeros),
       cmocka_unit_test(test_evaluate__regression_bad_input),
