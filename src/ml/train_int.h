@@ -72,6 +72,9 @@ void train_stage(const struct work *w, const char *what, double frac);
 int train_demand(struct work *w, json_t *eval, struct gerr *err);
 int train_rise(struct work *w, json_t *eval, struct gerr *err);
 int train_top(struct work *w, json_t *eval, struct gerr *err);
+/* Global feature importance of the trained models into the report
+ * ("importance", importance.c); after the report is made. 0 or -1. */
+int train_importance(struct work *w, struct gerr *err);
 
 /* ---- demand calibration (demand.c) ---- */
 /* Fits alpha, the nominal level and the confidence map on rows idx of
