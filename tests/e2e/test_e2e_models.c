@@ -1358,6 +1358,74 @@ static void test_models_cli__train_list_predict(void **state) {
   assert_non_null(strstr(out, "model version 1"));
 }
 
+/* The command line's champion and challenger, on the store of the test
+ * before (two versions, the first serving after its rollback): a one-round retrain is kept as
+ * a candidate and shown so; promote serves it; importance lists features. */
+static void test_models_cli__promotion_and_importance(void **state) {
+  char out[16384], err[4096];
+  const char *const worse[] = {"train", "--rounds", "1", "--origins", "3", "--db", cli_db, NULL};
+  assert_int_equal(run_cli(worse, out, sizeof out, err, sizeof err), 0);
+  assert_non_null(strstr(out, "promotion: candidate (if_better)"));
+  assert_non_null(strstr(out, "kept as a candidate"));
+  assert_non_null(strstr(out, "poisson_deviance"));
+  const char *const list[] = {"models", "list", "--db", cli_db, NULL};
+  assert_int_equal(run_cli(list, out, sizeof out, err, sizeof err), 0);
+  assert_non_null(strstr(out, "AGAINST SERVING"));
+  assert_non_null(strstr(out, "candidate"));
+  assert_non_null(strstr(out, "v1: demand "));
+  assert_non_null(strstr(out, " NO"));
+  const char *const lj[] = {"models", "list", "--json", "--db", cli_db, NULL};
+  assert_int_equal(run_cli(lj, out, sizeof out, err, sizeof err), 0);
+  json_t *l = json_loads(out, 0, NULL);
+  assert_int_equal(json_integer_value(jget(l, "0.version")), 3);
+  assert_true(json_is_true(jget(l, "0.candidate")));
+  assert_true(json_is_false(jget(l, "0.serving")));
+  assert_string_equal(jstr(l, "0.promotion.decision"), "candidate");
+  assert_int_equal(json_integer_value(jget(l, "0.promotion.champion")), 1);
+  json_decref(l);
+
+  const char *const again[] = {"models", "promote", "1", "--db", cli_db, NULL};
+  assert_int_equal(run_cli(again, out, sizeof out, err, sizeof err), 1);
+  assert_non_null(strstr(err, "serves already"));
+  const char *const older[] = {"models", "promote", "2", "--db", cli_db, NULL};
+  assert_int_equal(run_cli(older, out, sizeof out, err, sizeof err), 1);
+  assert_non_null(strstr(err, "not a candidate"));
+  const char *const none[] = {"models", "promote", "99", "--db", cli_db, NULL};
+  assert_int_equal(run_cli(none, out, sizeof out, err, sizeof err), 1);
+  assert_non_null(strstr(err, "no model version 99"));
+  const char *const prom[] = {"models", "promote", "3", "--reason", "one round on purpose",
+                              "--db", cli_db, NULL};
+  assert_int_equal(run_cli(prom, out, sizeof out, err, sizeof err), 0);
+  assert_non_null(strstr(out, "model version 3 now serves"));
+  assert_int_equal(run_cli(lj, out, sizeof out, err, sizeof err), 0);
+  l = json_loads(out, 0, NULL);
+  assert_true(json_is_true(jget(l, "0.serving")));
+  assert_string_equal(jstr(l, "0.promotion.policy"), "manual");
+  assert_string_equal(jstr(l, "0.promotion.override.by"), "command line");
+  assert_string_equal(jstr(l, "0.promotion.override.reason"), "one round on purpose");
+  json_decref(l);
+
+  const char *const imp[] = {"models", "importance", "--db", cli_db, NULL};
+  assert_int_equal(run_cli(imp, out, sizeof out, err, sizeof err), 0);
+  assert_non_null(strstr(out, "feature importance of model version 3"));
+  assert_non_null(strstr(out, "demand_rise"));
+  const char *const ij[] = {"models", "importance", "2", "--json", "--db", cli_db, NULL};
+  assert_int_equal(run_cli(ij, out, sizeof out, err, sizeof err), 0);
+  json_t *j = json_loads(out, 0, NULL);
+  assert_non_null(j);
+  json_t *feats = jget(j, "demand.features");
+  assert_true(json_array_size(feats) > 3);
+  double first = jnum(j, "demand.features.0.mean_abs_contribution");
+  double second = jnum(j, "demand.features.1.mean_abs_contribution");
+  assert_true(first >= second && second >= 0);
+  assert_true(jnum(j, "top_product.rows") > 0);
+  json_decref(j);
+
+  /* serve version 1 again, as the tests after expect */
+  const char *const back[] = {"models", "rollback", "1", "--db", cli_db, NULL};
+  assert_int_equal(run_cli(back, out, sizeof out, err, sizeof err), 0);
+}
+
 static void test_models_cli__usage_errors(void **state) {
   char out[4096], err[4096];
   struct {
@@ -1383,6 +1451,10 @@ static void test_models_cli__usage_errors(void **state) {
       {{"regions", "--pincode", "12ab"}},
       {{"regions", "1", "--pincode", "400001"}},
       {{"train", "--regions", "0"}},
+      {{"train", "--promote", "sometimes"}},
+      {{"models", "promote"}},
+      {{"models", "promote", "x"}},
+      {{"models", "importance", "1", "2"}},
       {{"models", "rollback", "x"}},
       {{"models", "frob"}},
   };
@@ -1417,6 +1489,7 @@ int main(void) {
       cmocka_unit_test(test_models__rollback_through_cli),
       cmocka_unit_test(test_models_cli__help),
       cmocka_unit_test(test_models_cli__train_list_predict),
+      cmocka_unit_test(test_models_cli__promotion_and_importance),
       cmocka_unit_test(test_models_cli__usage_errors),
       cmocka_unit_test(test_models__stop_during_training), /* last */
   };
