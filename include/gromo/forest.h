@@ -65,6 +65,13 @@ void forest_predict(const struct forest *f, const float *x, double *out);
  * Returns 0, or -1 when out of memory (out is then undefined). */
 int forest_contribs(const struct forest *f, const float *x, double *out) GROMO_WUR;
 
+/* Global importance: the mean absolute SHAP contribution (margin units) of
+ * each feature over n rows of X (row i at X + i * stride, stride >=
+ * num_features), averaged over the groups too for multi-class models, into
+ * out[num_features]. 0, or -1 when out of memory. */
+int forest_importance(const struct forest *f, const float *X, size_t n, size_t stride,
+                      double *out) GROMO_WUR;
+
 /* A compact, versioned, checksummed binary form for keeping models in the
  * store (the layout is in docs/forest.md). forest_save sets *buf to a
  * malloc'd blob the caller frees, *len to its size. forest_load_blob checks

@@ -50,10 +50,54 @@ void suite_free(struct suite *s); /* NULL allowed */
 
 /* ---- registry ---- */
 
-/* Saves s as a new version in the registry (its number set in s), makes it
- * the serving one, and keeps the newest `keep` versions (and the serving).
- * 0 or -1. */
+/* Saves s as a new version in the registry (its number set in s), and
+ * keeps the newest `keep` versions (and the serving). It serves when it is
+ * no worse than the serving version (suite_save_as with if_better). 0 or
+ * -1. */
 int suite_save(struct store *db, struct suite *s, int keep, struct gerr *err) GROMO_WUR;
+/* ---- promotion: champion and challenger (docs/models.md) ---- */
+
+/* if_better: the new suite (the challenger) serves only when no model of
+ * it is worse than the serving suite's (the champion's) on the same
+ * evaluation, within PROMOTE_TOLERANCE; otherwise it is kept as a
+ * candidate. always: it serves whatever the comparison says (an admin's
+ * override, recorded). */
+enum promote_policy { PROMOTE_IF_BETTER = 0, PROMOTE_ALWAYS };
+/* How much higher (relative) a challenger's loss may be and still count as
+ * no worse: figures this close are noise of sampling and early stopping. */
+#define PROMOTE_TOLERANCE 0.01
+#define PROMOTE_REASON_MAX 200
+struct promote_request {
+  enum promote_policy policy;
+  char by[80];                          /* who: "key 12", "command line"; "" unknown */
+  char reason[PROMOTE_REASON_MAX + 1];  /* why, for an override; "" none */
+};
+/* "if_better" or "always" into *out: 0, or -1 for anything else. */
+int promote_policy_parse(const char *name, enum promote_policy *out);
+const char *promote_policy_name(enum promote_policy p);
+
+/* suite_save with a promotion decision: the comparison with the serving
+ * version, the decision and req's override (NULL: if_better, nobody) are
+ * recorded with the version; it serves only when the decision says so. A
+ * first version (nothing serves) always serves. 0 or -1. */
+int suite_save_as(struct store *db, struct suite *s, int keep, const struct promote_request *req,
+                  struct gerr *err) GROMO_WUR;
+/* 1 when the suite serves in the registry (saved as, or loaded as, the
+ * serving version), else 0. */
+int suite_serving(const struct suite *s);
+/* The suite's promotion record (docs/models.md), or NULL when it has none
+ * (not saved yet, or saved by an earlier release). New reference. */
+json_t *suite_promotion(const struct suite *s);
+
+/* Promotes a stored candidate (a version kept because it was worse than
+ * the champion of its day): it serves from now on, and its record says who
+ * promoted it and why, beside the comparison made when it was trained.
+ * *record (may be NULL) gets the new record. 0 done, 1 no such version,
+ * 2 it serves already, 3 it is not a candidate (it served before, or
+ * predates promotion records: roll back to it instead), -1 error. */
+int suite_promote_candidate(struct store *db, int64_t version, const struct promote_request *req,
+                            json_t **record, struct gerr *err) GROMO_WUR;
+
 /* Loads a version (0: the serving one). 1 when there is none, 0, or -1. */
 int suite_load(struct store *db, const struct gaz *gaz, int64_t version,
                struct suite **out, struct gerr *err) GROMO_WUR;

@@ -12,7 +12,7 @@
 #include "gromo/error.h"
 #include "gromo/record.h"
 
-#define STORE_SCHEMA_VERSION 4
+#define STORE_SCHEMA_VERSION 5
 
 struct store; /* opaque */
 
@@ -153,6 +153,8 @@ struct model_row {
    * model_row_release); borrowed when passed to store_model_insert. */
   char *features;        /* JSON text */
   char *metrics;         /* JSON text */
+  char *promotion;       /* JSON text: how the version came to serve or why
+                            not (docs/models.md); NULL: not recorded */
   unsigned char *blob;   /* the serialised suite */
   size_t blob_len;
 };
@@ -178,6 +180,11 @@ int store_model_set_serving(struct store *s, int64_t version, struct gerr *err) 
  * poll): 0 found, 1 none serves, -1 error. */
 int store_model_serving_version(struct store *s, int64_t *version,
                                 struct gerr *err) GROMO_WUR;
+/* Makes `version` the serving one and replaces its promotion record (JSON
+ * text, NULL clears it), in one transaction: 0, 1 no such version, -1
+ * error. */
+int store_model_promote(struct store *s, int64_t version, const char *promotion,
+                        struct gerr *err) GROMO_WUR;
 /* Deletes all but the newest `keep` (>= 0) versions, never the serving one,
  * with their region assignments. */
 int store_model_prune(struct store *s, int keep, struct gerr *err) GROMO_WUR;

@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "gromo/error.h"
+#include "gromo/models.h"
 
 struct gaz;
 struct model_holder;
@@ -24,6 +25,9 @@ struct train_options {
   int rounds;  /* boosting rounds per model */
   int origins; /* rolling as-of dates */
   int regions; /* docs/rules.md §4 regions; 0: chosen from the data */
+  /* docs/models.md promotion: the policy, and who asked and why (kept in
+   * the registry with the version) */
+  struct promote_request promote;
 };
 
 /* db: the store URI (jobs and the watch open their own connections);
@@ -63,8 +67,9 @@ int trainer_running(struct trainer *t, char id[TRAINJOB_ID_LEN + 1]);
 int trainer_sync(struct trainer *t, struct gerr *err);
 
 /* The training summary of a saved suite: version, trained_at, duration,
- * each model's promotion and the holdout report (suite_report). New
- * reference, or NULL when out of memory. */
+ * each model's promotion and the holdout report (suite_report), whether the
+ * version serves and its promotion record (the comparison with the
+ * champion and the decision). New reference, or NULL when out of memory. */
 struct suite;
 json_t *trainjob_summary(const struct suite *s, int64_t duration_ms);
 

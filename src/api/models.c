@@ -1,4 +1,5 @@
-/* GET /models, POST /models/train and GET /models/train/{job}. */
+/* GET /models, POST /models/train, GET /models/train/{job}, POST
+ * /models/rollback and POST /models/promote. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,13 +32,59 @@ static json_t *promotion_of(const char *metrics) {
 
 static json_t *text_or_null(const char *s) { return s && *s ? json_string(s) : json_null(); }
 
+/* A version's promotion record (docs/models.md), or null when it has none
+ * (saved before records were kept). */
+static json_t *record_of(const char *promotion) {
+  json_t *p = promotion ? json_loads(promotion, 0, NULL) : NULL;
+  return json_is_object(p) ? p : (json_decref(p), json_null());
+}
+
+/* A candidate: kept because it was worse than the champion of its day,
+ * and not serving since. */
+static int is_candidate(const struct model_row *r, const json_t *rec) {
+  const char *d = json_string_value(json_object_get(rec, "decision"));
+  return !r->serving && d && !strcmp(d, "candidate");
+}
+
+struct versions_ctx {
+  json_t *list;
+  int64_t want;   /* ?version=N: its report into *report */
+  json_t *report;
+};
+
 static int version_row(void *ctx, const struct model_row *r) {
-  json_t *o = json_pack("{s:I,s:s,s:I,s:o,s:o,s:I,s:b,s:o}", "version", (json_int_t)r->version,
-                        "trained_at", r->trained_at, "rows", (json_int_t)r->rows, "data_from",
-                        text_or_null(r->data_from), "data_to", text_or_null(r->data_to),
-                        "duration_ms", (json_int_t)r->duration_ms, "serving", r->serving,
-                        "promoted", promotion_of(r->metrics));
-  return o ? json_array_append_new(ctx, o) : 1;
+  struct versions_ctx *c = ctx;
+  json_t *rec = record_of(r->promotion);
+  json_t *o = json_pack("{s:I,s:s,s:I,s:o,s:o,s:I,s:b,s:b,s:o,s:o}", "version",
+                        (json_int_t)r->version, "trained_at", r->trained_at, "rows",
+                        (json_int_t)r->rows, "data_from", text_or_null(r->data_from), "data_to",
+                        text_or_null(r->data_to), "duration_ms", (json_int_t)r->duration_ms,
+                        "serving", r->serving, "candidate", is_candidate(r, rec), "promoted",
+                        promotion_of(r->metrics), "promotion", rec);
+  if (o && c->want == r->version && r->metrics) {
+    c->report = json_loads(r->metrics, 0, NULL);
+    if (json_is_object(c->report)) {
+      json_object_set_new(c->report, "version", json_integer((json_int_t)r->version));
+      json_object_set_new(c->report, "serving", json_boolean(r->serving));
+      json_object_set(c->report, "promotion", json_object_get(o, "promotion"));
+    }
+  }
+  return o ? json_array_append_new(c->list, o) : 1;
+}
+
+/* GET /models?version=N: that version's report (its figures, importance
+ * and promotion) with the registry. */
+static int models_one_version(struct versions_ctx *c, struct resp *rs) {
+  if (!json_is_object(c->report)) {
+    json_decref(c->list);
+    json_decref(c->report);
+    return resp_error(rs, GERR_NOT_FOUND, NULL,
+                      "no model version %lld in the registry (GET /models lists them)",
+                      (long long)c->want);
+  }
+  json_object_set_new(c->report, "versions", c->list);
+  return resp_ok(rs, c->report, "model version %lld%s", (long long)c->want,
+                 json_is_true(json_object_get(c->report, "serving")) ? " (serving)" : "");
 }
 
 int api_models(struct req *rq, struct resp *rs) {
@@ -45,13 +92,25 @@ int api_models(struct req *rq, struct resp *rs) {
   struct store *db = req_store(rq, &err);
   if (!db)
     return resp_error_from(rs, &err);
-  json_t *versions = json_array();
-  if (!versions)
+  struct versions_ctx vc = {json_array(), 0, NULL};
+  const char *want = req_query(rq, "version");
+  long long wv = 0;
+  if (want && param_int(want, 1, INT64_MAX, &wv) < 0) {
+    json_decref(vc.list);
+    return resp_error(rs, GERR_INVALID_INPUT, NULL,
+                      "version must be a model version number (1 or more)");
+  }
+  vc.want = (int64_t)wv;
+  if (!vc.list)
     return resp_error(rs, GERR_INTERNAL, NULL, "out of memory");
-  if (store_model_scan(db, version_row, versions, &err) < 0) {
-    json_decref(versions);
+  if (store_model_scan(db, version_row, &vc, &err) < 0) {
+    json_decref(vc.list);
+    json_decref(vc.report);
     return resp_error_from(rs, &err);
   }
+  if (vc.want)
+    return models_one_version(&vc, rs);
+  json_t *versions = vc.list;
   struct model_holder *h = rq->app ? rq->app->models : NULL;
   const struct suite *s = h ? model_holder_get(h) : NULL;
   json_t *data;
@@ -62,6 +121,8 @@ int api_models(struct req *rq, struct resp *rs) {
       json_object_set_new(data, "version", json_integer((json_int_t)suite_version(s)));
       json_object_set_new(data, "trained_at", json_string(suite_trained_at(s)));
       json_object_set_new(data, "degraded", json_boolean(suite_degraded(s)));
+      json_t *p = suite_promotion(s);
+      json_object_set_new(data, "promotion", p ? p : json_null());
     }
     snprintf(msg, sizeof msg, "model version %lld, trained %s%s", (long long)suite_version(s),
              suite_trained_at(s),
@@ -102,6 +163,11 @@ static int train_wait_finish(void *ctx, struct resp *rs) {
     json_t *sum = json_object_get(job, "summary");
     json_int_t v = json_integer_value(json_object_get(sum, "version"));
     rs->status = 200;
+    const char *why =
+        json_string_value(json_object_get(json_object_get(sum, "promotion"), "reason"));
+    if (json_is_false(json_object_get(sum, "serving")))
+      return resp_ok(rs, job, "trained model version %lld, kept as a candidate: %s (job %s)",
+                     (long long)v, why ? why : "see promotion", w->id);
     return resp_ok(rs, job, "trained and serving model version %lld (job %s)",
                    (long long)v, w->id);
   }
@@ -119,6 +185,69 @@ static int train_wait_finish(void *ctx, struct resp *rs) {
   int rc = resp_error(rs, c, details, "training job %s failed: %s", w->id,
                       msg ? msg : "unknown error");
   json_decref(job);
+  return rc;
+}
+
+/* Who asked, for the registry's record: the key's id, never the key. */
+static void requester(const struct req *rq, char *by, size_t cap) {
+  if (rq->key_id > 0)
+    snprintf(by, cap, "key %lld", (long long)rq->key_id);
+  else
+    snprintf(by, cap, "unknown");
+}
+
+/* A reason given in a body: a string of at most PROMOTE_REASON_MAX
+ * characters, or absent. 0, or -1 with the error answered. */
+static int body_reason(const json_t *body, char *out, size_t cap, struct resp *rs) {
+  json_t *r = json_object_get(body, "reason");
+  out[0] = 0;
+  if (!r)
+    return 0;
+  if (!json_is_string(r) || json_string_length(r) > PROMOTE_REASON_MAX) {
+    json_t *d = json_pack("[{s:s,s:s}]", "field", "reason", "problem",
+                          "must be a string of at most 200 characters");
+    resp_error(rs, GERR_INVALID_INPUT, d, "reason must be a string of at most %d characters",
+               PROMOTE_REASON_MAX);
+    return -1;
+  }
+  snprintf(out, cap, "%s", json_string_value(r));
+  return 0;
+}
+
+/* The promotion policy of POST /models/train: ?promote= or {"promote":
+ * ..., "reason": ...} in an optional JSON body. 0, or -1 with the error
+ * answered. */
+static int train_promote_options(struct req *rq, struct promote_request *p, struct resp *rs) {
+  json_t *body = NULL;
+  memset(p, 0, sizeof *p);
+  requester(rq, p->by, sizeof p->by);
+  if (rq->body && rq->body_len > 0) {
+    json_error_t je;
+    body = json_loadb(rq->body, rq->body_len, 0, &je);
+    if (!json_is_object(body)) {
+      json_decref(body);
+      resp_error(rs, GERR_INVALID_INPUT, NULL,
+                 "the body, when given, must be a JSON object such as {\"promote\": "
+                 "\"always\"}");
+      return -1;
+    }
+  }
+  const char *q = req_query(rq, "promote");
+  json_t *b = json_object_get(body, "promote");
+  if (b && !json_is_string(b))
+    q = "";
+  else if (b)
+    q = json_string_value(b);
+  int rc = 0;
+  if (q && promote_policy_parse(q, &p->policy) < 0) {
+    json_t *d = json_pack("[{s:s,s:s}]", "field", "promote", "problem",
+                          "must be \"if_better\" or \"always\"");
+    resp_error(rs, GERR_INVALID_INPUT, d, "promote must be if_better (the default) or always");
+    rc = -1;
+  }
+  if (rc == 0)
+    rc = body_reason(body, p->reason, sizeof p->reason, rs);
+  json_decref(body);
   return rc;
 }
 
@@ -151,6 +280,8 @@ int api_models_train(struct req *rq, struct resp *rs) {
                         "regions must be an integer from 1 to %d", TRAIN_REGIONS_MAX);
     opt.regions = (int)v;
   }
+  if (train_promote_options(rq, &opt.promote, rs) < 0)
+    return 0; /* the error is answered */
   char id[TRAINJOB_ID_LEN + 1];
   int started = 0;
   struct gerr err;
@@ -231,4 +362,60 @@ int api_models_rollback(struct req *rq, struct resp *rs) {
   if (!data)
     return resp_error(rs, GERR_INTERNAL, NULL, "out of memory");
   return resp_ok(rs, data, "model version %lld serves now", (long long)version);
+}
+
+/* POST /models/promote {"version": N, "reason": "..."}: makes a stored
+ * candidate the serving version (as `gromo models promote N`), records who
+ * and why with it, and swaps it in at once. */
+int api_models_promote(struct req *rq, struct resp *rs) {
+  json_t *v = json_object_get(rq->json, "version");
+  if (!json_is_object(rq->json) || !json_is_integer(v) || json_integer_value(v) < 1) {
+    json_t *d = json_pack("[{s:s,s:s}]", "field", "version", "problem",
+                          "must be a model version number (1 or more)");
+    return resp_error(rs, GERR_INVALID_INPUT, d,
+                      "the body must be {\"version\": N}, N a candidate model version");
+  }
+  struct promote_request req;
+  memset(&req, 0, sizeof req);
+  requester(rq, req.by, sizeof req.by);
+  if (body_reason(rq->json, req.reason, sizeof req.reason, rs) < 0)
+    return 0;
+  int64_t version = (int64_t)json_integer_value(v);
+  struct gerr err;
+  struct store *db = req_store(rq, &err);
+  if (!db)
+    return resp_error_from(rs, &err);
+  json_t *rec = NULL;
+  int rc = suite_promote_candidate(db, version, &req, &rec, &err);
+  if (rc < 0)
+    return resp_error_from(rs, &err);
+  if (rc == 1)
+    return resp_error(rs, GERR_NOT_FOUND, NULL,
+                      "no model version %lld in the registry (GET /models lists them)",
+                      (long long)version);
+  if (rc == 2)
+    return resp_error(rs, GERR_CONFLICT, NULL, "model version %lld serves already",
+                      (long long)version);
+  if (rc == 3) {
+    json_t *d = json_pack("[{s:s,s:s}]", "field", "version", "problem",
+                          "not a candidate: it served before, or predates promotion records");
+    return resp_error(rs, GERR_INVALID_RECORDS, d,
+                      "model version %lld is not a candidate; to serve it again use POST "
+                      "/models/rollback",
+                      (long long)version);
+  }
+  struct trainer *t = rq->app ? rq->app->trainer : NULL;
+  if (t && trainer_sync(t, &err) < 0) {
+    json_decref(rec);
+    return resp_error(rs, GERR_UNAVAILABLE, NULL,
+                      "version %lld is the registry's serving version, but it could not be "
+                      "loaded: %s",
+                      (long long)version, err.msg);
+  }
+  json_t *data = json_pack("{s:I,s:b,s:o}", "version", (json_int_t)version, "serving", 1,
+                           "promotion", rec ? rec : json_null());
+  if (!data)
+    return resp_error(rs, GERR_INTERNAL, NULL, "out of memory");
+  return resp_ok(rs, data, "model version %lld serves now (promoted by %s)",
+                 (long long)version, req.by);
 }

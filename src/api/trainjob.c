@@ -130,6 +130,9 @@ json_t *trainjob_summary(const struct suite *s, int64_t duration_ms) {
   json_object_set_new(r, "trained_at", json_string(suite_trained_at(s)));
   json_object_set_new(r, "degraded", json_boolean(suite_degraded(s)));
   json_object_set_new(r, "duration_ms", json_integer((json_int_t)duration_ms));
+  json_object_set_new(r, "serving", json_boolean(suite_serving(s)));
+  json_t *p = suite_promotion(s);
+  json_object_set_new(r, "promotion", p ? p : json_null());
   return r;
 }
 
@@ -514,11 +517,13 @@ static void *job_run(void *arg) {
   if (db && suite_train(db, t->gaz, &cfg, on_progress, t, &s, &err) == 0) {
     on_progress(t, "saving", 1.0);
     pthread_mutex_lock(&t->swap_mu);
-    if (suite_save(db, s, TRAINJOB_KEEP_VERSIONS, &err) == 0) {
+    if (suite_save_as(db, s, TRAINJOB_KEEP_VERSIONS, &opt.promote, &err) == 0) {
       version = suite_version(s);
       summary = trainjob_summary(s, (mono_us() - j->t0_us) / 1000);
-      model_holder_swap(t->holder, s); /* the holder owns it now */
-      s = NULL;
+      if (suite_serving(s)) { /* a candidate stays in the registry only */
+        model_holder_swap(t->holder, s); /* the holder owns it now */
+        s = NULL;
+      }
       ok = 1;
     }
     pthread_mutex_unlock(&t->swap_mu);
@@ -696,6 +701,9 @@ static json_t *local_job_json(struct trainer *t, const char *id) {
                   "started_at", j->started_at, "finished_at",
                   done ? json_string(j->finished_at) : json_null(), "duration_ms",
                   (json_int_t)ms);
+    if (o)
+      json_object_set_new(json_object_get(o, "options"), "promote",
+                          json_string(promote_policy_name(j->opt.promote.policy)));
     if (o && j->status == JOB_SUCCEEDED)
       json_object_set(o, "summary", j->summary ? j->summary : json_null());
     if (o && j->status == JOB_FAILED)

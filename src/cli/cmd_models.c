@@ -1,4 +1,5 @@
-/* gromo models list|backtest|rollback: the model registry. */
+/* gromo models list|backtest|rollback|promote|importance: the model
+ * registry. */
 #include <errno.h>
 #include <getopt.h>
 #include <math.h>
@@ -10,26 +11,39 @@
 
 #include "cli/cli.h"
 #include "gromo/log.h"
+#include "gromo/models.h"
 #include "gromo/store.h"
 
 static const char models_help[] =
     "usage: gromo models list [--json] [--db URI]\n"
     "       gromo models backtest [VERSION] [--json] [--db URI]\n"
-    "       gromo models rollback VERSION [--db URI]\n\n"
+    "       gromo models rollback VERSION [--db URI]\n"
+    "       gromo models promote VERSION [--reason TEXT] [--db URI]\n"
+    "       gromo models importance [VERSION] [--json] [--db URI]\n\n"
     "The registry of trained model versions (gromo train, POST /models/train).\n"
     "list shows each version, newest first: when it was trained, on how many\n"
-    "rows and which dates, whether it serves, and which of its models beat\n"
-    "their baselines (promoted) or answer from a baseline (-).\n"
+    "rows and which dates, whether it serves or is a candidate (trained, but\n"
+    "worse than the version serving then, so kept aside), which of its models\n"
+    "beat their baselines (promoted) or answer from a baseline (-), and how it\n"
+    "compared with the version serving when it was trained: each model's loss,\n"
+    "new/serving (demand: Poisson deviance; rise, top: log loss), NO where\n"
+    "it was worse (docs/models.md).\n"
     "backtest shows how the demand model of VERSION (default: the serving one)\n"
     "did when its training forecast each month of the last year from what was\n"
     "known then, 1-3 periods ahead: bias, Poisson deviance beside the best\n"
     "baseline, interval coverage and score, per month and product\n"
     "(docs/evaluation.md).\n"
     "rollback makes VERSION the serving one; a running server switches to it\n"
-    "within a few seconds, without a restart.\n\n"
+    "within a few seconds, without a restart.\n"
+    "promote makes a candidate VERSION the serving one, recording the override\n"
+    "(who: the command line, and --reason) with it.\n"
+    "importance shows, per model of VERSION (default: the serving one), the\n"
+    "mean absolute contribution of each feature over a sample of its training\n"
+    "rows, largest first.\n\n"
     "  -d, --db URI      store (env GROMO_DB, default gromo.db)\n"
-    "      --json        list as one JSON array, or the backtest as the JSON\n"
-    "                    object /models serves, on standard output\n"
+    "      --reason TEXT promote: why (kept in the registry; at most 200 characters)\n"
+    "      --json        list as one JSON array, or the backtest or importance as\n"
+    "                    the JSON object /models serves, on standard output\n"
     "  -h, --help        this help\n";
 
 /* "demand rise top" marks from a stored report: the model's initial when
@@ -45,6 +59,38 @@ static void promotion_marks(const char *metrics, char out[16]) {
   }
   out[3] = '\0';
   json_decref(rep);
+}
+
+/* The comparison with the champion of a promotion record, as
+ * "v3: demand 0.5121/0.4980 NO, rise 0.6100/0.6100, top 1.2000/1.2100"
+ * (new/serving); "" when there was nothing to compare with. */
+static void comparison_text(const json_t *rec, char *out, size_t cap) {
+  static const char *const names[] = {"demand", "demand_rise", "top_product"};
+  static const char *const shown[] = {"demand", "rise", "top"};
+  json_t *champ = json_object_get(rec, "champion");
+  out[0] = 0;
+  if (!json_is_integer(champ))
+    return;
+  size_t n = (size_t)snprintf(out, cap, "v%lld:", (long long)json_integer_value(champ));
+  for (int i = 0; i < 3 && n < cap; i++) {
+    json_t *m = json_object_get(json_object_get(rec, "models"), names[i]);
+    json_t *a = json_object_get(m, "challenger"), *b = json_object_get(m, "champion");
+    if (!m)
+      continue;
+    char fa[16] = "-", fb[16] = "-";
+    if (json_is_number(a))
+      snprintf(fa, sizeof fa, "%.4f", json_number_value(a));
+    if (json_is_number(b))
+      snprintf(fb, sizeof fb, "%.4f", json_number_value(b));
+    n += (size_t)snprintf(out + n, cap - n, "%s %s %s/%s%s", i ? "," : "", shown[i], fa, fb,
+                          json_is_false(json_object_get(m, "no_worse")) ? " NO" : "");
+  }
+}
+
+/* "serving", "candidate" or "" for a registry row. */
+static const char *status_of(const struct model_row *r, const json_t *rec) {
+  const char *d = json_string_value(json_object_get(rec, "decision"));
+  return r->serving ? "serving" : d && !strcmp(d, "candidate") ? "candidate" : "";
 }
 
 struct list_ctx {
@@ -65,25 +111,31 @@ static int print_version(void *ctx, const struct model_row *r) {
         json_object_set(prom, name, p);
     }
     json_decref(rep);
+    json_t *rec = r->promotion ? json_loads(r->promotion, 0, NULL) : NULL;
+    const char *status = status_of(r, rec);
     json_array_append_new(
-        l->json, json_pack("{s:I,s:s,s:I,s:s,s:s,s:I,s:b,s:o}", "version",
+        l->json, json_pack("{s:I,s:s,s:I,s:s,s:s,s:I,s:b,s:b,s:o,s:o}", "version",
                            (json_int_t)r->version, "trained_at", r->trained_at, "rows",
                            (json_int_t)r->rows, "data_from", r->data_from, "data_to",
                            r->data_to, "duration_ms", (json_int_t)r->duration_ms, "serving",
-                           r->serving, "promoted", prom));
+                           r->serving, "candidate", !strcmp(status, "candidate"), "promoted",
+                           prom, "promotion", rec ? rec : json_null()));
     l->n++;
     return 0;
   }
   if (l->n++ == 0)
-    printf("%-8s %-27s %10s %-23s %-8s %-9s %s\n", "VERSION", "TRAINED", "ROWS", "DATA",
-           "SERVING", "PROMOTED", "TOOK");
-  char range[64], marks[16];
+    printf("%-8s %-27s %10s %-23s %-10s %-9s %-7s %s\n", "VERSION", "TRAINED", "ROWS", "DATA",
+           "STATUS", "PROMOTED", "TOOK", "AGAINST SERVING (new/serving)");
+  char range[64], marks[16], took[16], cmp[160];
   snprintf(range, sizeof range, "%s..%s", r->data_from[0] ? r->data_from : "?",
            r->data_to[0] ? r->data_to : "?");
   promotion_marks(r->metrics, marks);
-  printf("%-8lld %-27s %10lld %-23s %-8s %-9s %.1fs\n", (long long)r->version, r->trained_at,
-         (long long)r->rows, range, r->serving ? "yes" : "", marks,
-         (double)r->duration_ms / 1000.0);
+  snprintf(took, sizeof took, "%.1fs", (double)r->duration_ms / 1000.0);
+  json_t *rec = r->promotion ? json_loads(r->promotion, 0, NULL) : NULL;
+  comparison_text(rec, cmp, sizeof cmp);
+  printf("%-8lld %-27s %10lld %-23s %-10s %-9s %-7s %s\n", (long long)r->version,
+         r->trained_at, (long long)r->rows, range, status_of(r, rec), marks, took, cmp);
+  json_decref(rec);
   return 0;
 }
 
@@ -196,12 +248,89 @@ static int show_backtest(struct store *st, long long version, int as_json) {
   return rc;
 }
 
+/* gromo models importance [VERSION]: each model's features by mean
+ * absolute contribution, largest first. */
+static int show_importance(struct store *st, long long version, int as_json) {
+  struct model_row row;
+  struct gerr err;
+  memset(&row, 0, sizeof row);
+  int r = store_model_get(st, version, &row, &err);
+  if (r < 0)
+    return cli_fail("models", "%s", err.msg);
+  if (r == 1)
+    return version ? cli_fail("models", "no model version %lld (see gromo models list)", version)
+                   : cli_fail("models", "no model is trained yet: gromo train");
+  json_t *rep = row.metrics ? json_loads(row.metrics, 0, NULL) : NULL;
+  json_t *imp = json_object_get(rep, "importance");
+  int rc = EXIT_OK;
+  if (!json_is_object(imp)) {
+    rc = cli_fail("models", "model version %lld has no feature importance (trained by an "
+                            "earlier release): train again",
+                  (long long)row.version);
+  } else if (as_json) {
+    char *text = json_dumps(imp, JSON_COMPACT);
+    if (text)
+      puts(text);
+    free(text);
+  } else {
+    printf("feature importance of model version %lld: %s\n", (long long)row.version,
+           json_string_value(json_object_get(imp, "method")));
+    static const char *const names[] = {"demand", "demand_rise", "top_product"};
+    for (int i = 0; i < 3; i++) {
+      json_t *m = json_object_get(imp, names[i]);
+      printf("\n%s (%lld rows):\n", names[i], (long long)jnum(m, "rows"));
+      size_t k;
+      json_t *f;
+      json_array_foreach(json_object_get(m, "features"), k, f)
+          printf("  %8.4f  %s\n", jnum(f, "mean_abs_contribution"),
+                 json_string_value(json_object_get(f, "feature")));
+    }
+  }
+  json_decref(rep);
+  model_row_release(&row);
+  if (rc == EXIT_OK && fflush(stdout) != 0)
+    rc = EXIT_FAIL;
+  return rc;
+}
+
+/* gromo models promote VERSION: a stored candidate serves from now on. */
+static int promote_candidate(struct store *st, long long version, const char *reason) {
+  struct promote_request req;
+  memset(&req, 0, sizeof req);
+  snprintf(req.by, sizeof req.by, "command line");
+  snprintf(req.reason, sizeof req.reason, "%s", reason ? reason : "");
+  struct gerr err;
+  int r = suite_promote_candidate(st, (int64_t)version, &req, NULL, &err);
+  switch (r) {
+  case 0: break;
+  case 1: return cli_fail("models", "no model version %lld (see gromo models list)", version);
+  case 2: return cli_fail("models", "model version %lld serves already", version);
+  case 3:
+    return cli_fail("models",
+                    "model version %lld is not a candidate (it served before, or predates "
+                    "promotion records): use gromo models rollback %lld",
+                    version, version);
+  default: return cli_fail("models", "%s", err.msg);
+  }
+  char line[128];
+  int n = snprintf(line, sizeof line, "\"action\":\"models_promote\",\"version\":%lld",
+                   version);
+  if (n > 0 && (size_t)n < sizeof line)
+    log_fields(LOG_INFO, "audit", line, (size_t)n);
+  printf("model version %lld now serves (a candidate, promoted); a running server switches "
+         "within a few seconds\n",
+         version);
+  return fflush(stdout) == 0 ? EXIT_OK : EXIT_FAIL;
+}
+
 int cmd_models(int argc, char **argv) {
   const char *db = cli_env("GROMO_DB", "gromo.db");
   int as_json = 0;
-  enum { O_JSON = 256 };
+  const char *reason = NULL;
+  enum { O_JSON = 256, O_REASON };
   static const struct option opts[] = {{"db", required_argument, 0, 'd'},
                                        {"json", no_argument, 0, O_JSON},
+                                       {"reason", required_argument, 0, O_REASON},
                                        {"help", no_argument, 0, 'h'},
                                        {0, 0, 0, 0}};
   int c;
@@ -210,19 +339,29 @@ int cmd_models(int argc, char **argv) {
     switch (c) {
     case 'd': db = optarg; break;
     case O_JSON: as_json = 1; break;
+    case O_REASON:
+      if (strlen(optarg) > PROMOTE_REASON_MAX)
+        return cli_usage_error("models", "reason must be at most %d characters",
+                               PROMOTE_REASON_MAX);
+      reason = optarg;
+      break;
     case 'h': fputs(models_help, stdout); return EXIT_OK;
     default: return cli_usage_error("models", "unknown option");
     }
   }
   if (optind >= argc)
-    return cli_usage_error("models", "say list, backtest or rollback");
+    return cli_usage_error("models", "say list, backtest, rollback, promote or importance");
   const char *verb = argv[optind++];
   long long version = 0;
-  int backtest = !strcmp(verb, "backtest");
-  if (!strcmp(verb, "rollback") || backtest) {
-    if (backtest ? optind + 1 < argc : optind + 1 != argc)
-      return cli_usage_error("models", backtest ? "backtest takes at most one VERSION"
-                                                : "rollback takes one VERSION");
+  /* verbs of an optional VERSION, and of exactly one */
+  int backtest = !strcmp(verb, "backtest"), importance = !strcmp(verb, "importance");
+  int promote = !strcmp(verb, "promote"), optional = backtest || importance;
+  if (!strcmp(verb, "rollback") || promote || optional) {
+    if (optional ? optind + 1 < argc : optind + 1 != argc) {
+      if (optional)
+        return cli_usage_error("models", "%s takes at most one VERSION", verb);
+      return cli_usage_error("models", "%s takes one VERSION", verb);
+    }
     char *end = NULL;
     errno = 0;
     if (optind < argc)
@@ -243,6 +382,14 @@ int cmd_models(int argc, char **argv) {
   }
   if (backtest) {
     rc = show_backtest(st, version, as_json);
+    goto out;
+  }
+  if (importance) {
+    rc = show_importance(st, version, as_json);
+    goto out;
+  }
+  if (promote) {
+    rc = promote_candidate(st, version, reason);
     goto out;
   }
   if (!strcmp(verb, "list")) {

@@ -1,5 +1,7 @@
-/* gromo train: train the model suite on the stored sales, save it as the
- * serving version, and show its holdout metrics beside the baselines. */
+/* gromo train: train the model suite on the stored sales, save it (as the
+ * serving version when it is no worse than the serving one, else as a
+ * candidate), and show its holdout metrics beside the baselines and the
+ * comparison with the serving version. */
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -18,11 +20,14 @@ static const char train_help[] =
     "usage: gromo train [OPTIONS]\n\n"
     "Trains the demand, demand-rise and top-product models on every stored\n"
     "sale, judges each on a time-based holdout (the last period) beside simple\n"
-    "baselines, saves them as a new model version and makes it the serving one\n"
-    "(the newest 5 versions are kept). A running server switches to it within\n"
-    "a few seconds. A model that does worse than its baseline is not promoted:\n"
-    "the baseline answers in its place. On a PostgreSQL database one training\n"
-    "runs at a time, this command's or any server's on it.\n\n"
+    "baselines, and saves them as a new model version (the newest 5 versions\n"
+    "are kept). The new version serves only when no model of it is worse than\n"
+    "the serving version's on the same evaluation (within 1%); otherwise it is\n"
+    "kept as a candidate (gromo models promote N serves it later). A running\n"
+    "server switches to a new serving version within a few seconds. A model\n"
+    "that does worse than its baseline is not promoted: the baseline answers\n"
+    "in its place. On a PostgreSQL database one training runs at a time, this\n"
+    "command's or any server's on it.\n\n"
     "  -d, --db URI      store (env GROMO_DB, default gromo.db)\n"
     "      --rounds N    boosting rounds per model, 1-2000 (default 120)\n"
     "      --origins N   rolling as-of dates to learn from, 2-24 (default 6)\n"
@@ -30,6 +35,11 @@ static const char train_help[] =
     "                    chosen from the data; see docs/regions.md)\n"
     "      --threads N   training threads, 1-64 (default 1: idle OpenMP threads\n"
     "                    spin, which slows a busy machine more than it helps)\n"
+    "      --promote P   if_better (default): serve only when no worse than the\n"
+    "                    serving version; always: serve in any case (recorded as\n"
+    "                    an override)\n"
+    "      --reason TEXT why, for an override (kept in the registry; at most 200\n"
+    "                    characters)\n"
     "      --json        print the training summary as JSON on standard output\n"
     "  -q, --quiet       no progress bar or table\n"
     "  -h, --help        this help\n";
@@ -95,6 +105,30 @@ static void print_model(const char *name, json_t *m) {
   }
 }
 
+/* The comparison with the serving version and the decision. */
+static void print_promotion(json_t *sum) {
+  json_t *p = json_object_get(sum, "promotion");
+  if (!json_is_object(p))
+    return;
+  printf("\npromotion: %s (%s)\n", json_string_value(json_object_get(p, "decision")),
+         json_string_value(json_object_get(p, "policy")));
+  const char *why = json_string_value(json_object_get(p, "reason"));
+  if (why)
+    printf("  %s\n", why);
+  json_t *models = json_object_get(p, "models");
+  if (json_object_size(models) == 0)
+    return;
+  printf("  %-12s %-17s %12s %12s  %s\n", "model", "metric", "new", "serving", "no worse");
+  const char *name;
+  json_t *m;
+  json_object_foreach(models, name, m) {
+    printf("  %-12s %-17s", name, json_string_value(json_object_get(m, "metric")));
+    print_num(json_object_get(m, "challenger"), 12);
+    print_num(json_object_get(m, "champion"), 12);
+    printf("  %s\n", json_is_true(json_object_get(m, "no_worse")) ? "yes" : "NO");
+  }
+}
+
 static void print_summary(json_t *sum) {
   json_t *data = json_object_get(sum, "data");
   printf("model version %lld, trained %s in %.1f s\n",
@@ -119,6 +153,7 @@ static void print_summary(json_t *sum) {
            json_number_value(json_object_get(rg, "silhouette")),
            json_number_value(json_object_get(rg, "median_km_to_centroid")),
            json_number_value(json_object_get(rg, "product_mix_variance_vs_random")));
+  print_promotion(sum);
 }
 
 int cmd_train(int argc, char **argv) {
@@ -127,12 +162,17 @@ int cmd_train(int argc, char **argv) {
   struct train_config cfg;
   train_config_defaults(&cfg);
   cfg.threads = 1;
-  enum { O_ROUNDS = 256, O_ORIGINS, O_JSON, O_THREADS, O_REGIONS };
+  struct promote_request promote;
+  memset(&promote, 0, sizeof promote);
+  snprintf(promote.by, sizeof promote.by, "command line");
+  enum { O_ROUNDS = 256, O_ORIGINS, O_JSON, O_THREADS, O_REGIONS, O_PROMOTE, O_REASON };
   static const struct option opts[] = {{"db", required_argument, 0, 'd'},
                                        {"rounds", required_argument, 0, O_ROUNDS},
                                        {"origins", required_argument, 0, O_ORIGINS},
                                        {"regions", required_argument, 0, O_REGIONS},
                                        {"threads", required_argument, 0, O_THREADS},
+                                       {"promote", required_argument, 0, O_PROMOTE},
+                                       {"reason", required_argument, 0, O_REASON},
                                        {"json", no_argument, 0, O_JSON},
                                        {"quiet", no_argument, 0, 'q'},
                                        {"help", no_argument, 0, 'h'},
@@ -157,6 +197,16 @@ int cmd_train(int argc, char **argv) {
     case O_THREADS:
       if (parse_bounded(optarg, 1, 64, &cfg.threads) < 0)
         return cli_usage_error("train", "threads must be an integer from 1 to 64");
+      break;
+    case O_PROMOTE:
+      if (promote_policy_parse(optarg, &promote.policy) < 0)
+        return cli_usage_error("train", "promote must be if_better or always");
+      break;
+    case O_REASON:
+      if (strlen(optarg) > PROMOTE_REASON_MAX)
+        return cli_usage_error("train", "reason must be at most %d characters",
+                               PROMOTE_REASON_MAX);
+      snprintf(promote.reason, sizeof promote.reason, "%s", optarg);
       break;
     case O_JSON: as_json = 1; break;
     case 'q': quiet = 1; break;
@@ -198,7 +248,7 @@ int cmd_train(int argc, char **argv) {
     goto out;
   }
   progress_stage(&pb, "saving", 1);
-  if (suite_save(st, s, TRAINJOB_KEEP_VERSIONS, &err) < 0) {
+  if (suite_save_as(st, s, TRAINJOB_KEEP_VERSIONS, &promote, &err) < 0) {
     progress_finish(&pb);
     rc = cli_fail("train", "saving the models: %s", err.msg);
     goto out;

@@ -356,6 +356,29 @@ int forest_contribs(const struct forest *f, const float *x, double *out) {
   return 0;
 }
 
+int forest_importance(const struct forest *f, const float *X, size_t n, size_t stride,
+                      double *out) {
+  size_t nf = (size_t)f->num_features, G = forest_num_groups(f), width = nf + 1;
+  double *cb = malloc(G * width * sizeof *cb);
+  if (!cb)
+    return -1;
+  for (size_t k = 0; k < nf; k++)
+    out[k] = 0;
+  for (size_t i = 0; i < n; i++) {
+    if (forest_contribs(f, X + i * stride, cb) < 0) {
+      free(cb);
+      return -1;
+    }
+    for (size_t g = 0; g < G; g++)
+      for (size_t k = 0; k < nf; k++)
+        out[k] += fabs(cb[g * width + k]);
+  }
+  for (size_t k = 0; k < nf; k++)
+    out[k] = n ? out[k] / ((double)n * (double)G) : 0;
+  free(cb);
+  return 0;
+}
+
 /* ---- validation, shared by both loaders ------------------------------
  * Proves: roots start at 0 and increase; each tree's internal nodes have
  * both children inside the tree and after themselves; every node but the

@@ -259,6 +259,8 @@ struct suite {
   double rise_base[ML_HORIZONS][RISE_BASE_MAX + 1];
   /* per product the names' order of the top-product classes is d->prod */
   json_t *report; /* /models: metrics, baselines, promotion, data range */
+  json_t *promotion; /* the registry's promotion record; NULL: none */
+  int serving;       /* saved or loaded as the serving version */
   int64_t rows;
   char data_from[24], data_to[24];
   int64_t duration_ms;
@@ -350,6 +352,14 @@ int suite_regions_store(const struct suite *s, struct store *db, struct gerr *er
 int suite_regions_save(const struct suite *s, struct buf *b);
 /* Loads the blob part (n == 0: no regions). 0 or -1. */
 int suite_regions_load(struct suite *s, const unsigned char *p, size_t n, struct gerr *err);
+
+/* ---- champion and challenger (champion.c) ---- */
+/* Compares two /models reports model by model (docs/models.md): per model
+ * the metric, the basis, both figures and whether the challenger is no
+ * worse within `tolerance`. *worse: 1 when some model is worse. New
+ * reference, NULL when out of memory. */
+json_t *champion_compare(const json_t *challenger, const json_t *champion, double tolerance,
+                         int *worse);
 
 /* Builds the serving index of a suite whose data set is in place. */
 int suite_index(struct suite *s, struct gerr *err);

@@ -163,6 +163,9 @@ int suite_train(struct store *db, const struct gaz *gaz, const struct train_conf
     gerr_set(err, GERR_INTERNAL, "out of memory");
     goto out;
   }
+  train_stage(&w, "feature importance", 0.96);
+  if (train_importance(&w, err) < 0)
+    goto out;
   train_stage(&w, "regions", 0.97);
   if (suite_regions_make(s, db, cfg->regions, cfg->seed, err) < 0 ||
       train_demand_levels(&w, err) < 0)

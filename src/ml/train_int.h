@@ -81,6 +81,9 @@ int train_top(struct work *w, json_t *eval, struct gerr *err);
 /* After the regions: the demand figures of sums of cells (pincode, region,
  * state) into the report's backtest and demand holdout. 0 or -1. */
 int train_demand_levels(struct work *w, struct gerr *err);
+/* Global feature importance of the trained models into the report
+ * ("importance", importance.c); after the report is made. 0 or -1. */
+int train_importance(struct work *w, struct gerr *err);
 
 /* ---- demand calibration (demand.c) ---- */
 /* Fits alpha, the nominal level and the confidence map on rows idx of

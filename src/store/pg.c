@@ -101,12 +101,16 @@ static const struct {
      "  pincode integer NOT NULL,"
      "  region_id integer NOT NULL,"
      "  PRIMARY KEY (model_version, pincode));"},
+    {5,
+     /* Each version's promotion record (how it came to serve, or why it
+      * did not), as in the SQLite schema's version 5. */
+     "ALTER TABLE models ADD COLUMN promotion text;"},
 };
 
 #define MODEL_COLUMNS                                                          \
   "version, kind, algorithm, trained_at, rows, data_from, data_to, duration_ms," \
-  " serving, features, metrics"
-#define MODEL_COLUMNS_N 11
+  " serving, features, metrics, promotion"
+#define MODEL_COLUMNS_N 12
 #define KEY_COLUMNS "id, name, role, prefix, hash, created_at, revoked_at"
 #define NOW_UTC "to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
 
@@ -136,8 +140,8 @@ static const struct {
      " coalesce((SELECT max(version) FROM models), 0)) + 1"},
     {"model_insert",
      "INSERT INTO models(version, kind, algorithm, trained_at, rows, data_from,"
-     " data_to, duration_ms, serving, features, metrics, blob)"
-     " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 0, $9, $10, $11)"},
+     " data_to, duration_ms, serving, features, metrics, blob, promotion)"
+     " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 0, $9, $10, $11, $12)"},
     {"model_scan", "SELECT " MODEL_COLUMNS " FROM models ORDER BY version DESC"},
     {"model_get", "SELECT " MODEL_COLUMNS ", blob FROM models WHERE version = $1"},
     {"model_get_serving", "SELECT " MODEL_COLUMNS ", blob FROM models WHERE serving = 1"},
@@ -145,6 +149,7 @@ static const struct {
     {"model_unserve", "UPDATE models SET serving = 0 WHERE serving = 1 AND version <> $1"},
     {"model_serve", "UPDATE models SET serving = 1 WHERE version = $1 AND serving = 0"},
     {"model_serving", "SELECT version FROM models WHERE serving = 1"},
+    {"model_promotion", "UPDATE models SET promotion = $2 WHERE version = $1"},
     {"models_notify", "SELECT pg_notify('" MODELS_CHANNEL "', $1)"},
     {"training_lock", "SELECT pg_try_advisory_lock($1)"},
     {"training_unlock", "SELECT pg_advisory_unlock($1)"},
@@ -1228,6 +1233,7 @@ static int pg_model_insert(struct store *base, const struct model_row *r,
     p_bin(&p, r->blob, r->blob_len);
   else
     p_text(&p, NULL);
+  p.v[p.n] = r->promotion, p.len[p.n] = 0, p.fmt[p.n++] = 0;
   res = run(s, "model_insert", &p, PGRES_COMMAND_OK, "storing the model", err);
   if (!res)
     return -1;
@@ -1254,6 +1260,7 @@ static void model_columns(const PGresult *res, int i, struct model_row *r) {
   r->serving = get_i64(res, i, 8) != 0;
   r->features = PQgetisnull(res, i, 9) ? NULL : PQgetvalue(res, i, 9);
   r->metrics = PQgetisnull(res, i, 10) ? NULL : PQgetvalue(res, i, 10);
+  r->promotion = PQgetisnull(res, i, 11) ? NULL : PQgetvalue(res, i, 11);
 }
 
 static int pg_model_scan(struct store *base,
@@ -1289,10 +1296,13 @@ static int pg_model_get(struct store *base, int64_t version, struct model_row *o
   if (rc != 0)
     return rc;
   model_columns(res, 0, out);
-  int missing_f = out->features != NULL, missing_m = out->metrics != NULL;
+  int missing_f = out->features != NULL, missing_m = out->metrics != NULL,
+      missing_p = out->promotion != NULL;
   out->features = dup_text(out->features);
   out->metrics = dup_text(out->metrics);
-  int missing = (missing_f && !out->features) || (missing_m && !out->metrics);
+  out->promotion = dup_text(out->promotion);
+  int missing = (missing_f && !out->features) || (missing_m && !out->metrics) ||
+                (missing_p && !out->promotion);
   if (!PQgetisnull(res, 0, MODEL_COLUMNS_N)) {
     size_t n = 0;
     unsigned char *b =
@@ -1356,6 +1366,23 @@ static int pg_model_serving_version(struct store *base, int64_t *version,
     *version = get_i64(res, 0, 0);
   PQclear(res);
   return rc;
+}
+
+static int pg_model_set_promotion(struct store *base, int64_t version, const char *promotion,
+                                  struct gerr *err) {
+  struct pg_store *s = PG(base);
+  if (registry_lock(s, err) < 0)
+    return -1;
+  struct params p = {0};
+  p_i64(&p, version);
+  p_text(&p, promotion);
+  PGresult *res =
+      run(s, "model_promotion", &p, PGRES_COMMAND_OK, "recording the model's promotion", err);
+  if (!res)
+    return -1;
+  int changed = atoi(PQcmdTuples(res)) > 0;
+  PQclear(res);
+  return changed ? 0 : 1;
 }
 
 static int pg_model_prune(struct store *base, int keep, struct gerr *err) {
@@ -1598,6 +1625,7 @@ const struct store_ops store_pg_ops = {
     .model_set_serving = pg_model_set_serving,
     .model_serving_version = pg_model_serving_version,
     .model_prune = pg_model_prune,
+    .model_set_promotion = pg_model_set_promotion,
     .regions_put = pg_regions_put,
     .regions_scan = pg_regions_scan,
     .key_insert = pg_key_insert,

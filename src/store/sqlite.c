@@ -25,7 +25,7 @@ struct sqlite_store {
   sqlite3_stmt *key_insert, *key_by_prefix, *key_all, *key_revoke_name, *key_revoke_id;
   sqlite3_stmt *model_next, *model_insert, *model_scan, *model_get, *model_get_serving,
       *model_exists, *model_unserve, *model_serve, *model_serving, *model_prune,
-      *regions_prune, *regions_insert, *regions_scan;
+      *model_promotion, *regions_prune, *regions_insert, *regions_scan;
   sqlite3_stmt *query[QUERY_VARIANTS];
   sqlite3_stmt *summary[SUMMARY_VARIANTS];
   /* The records insert_batch reads through the sales_batch table: set
@@ -152,6 +152,32 @@ static const struct {
      "DROP INDEX IF EXISTS sales_bucket_pincode;"
      "CREATE INDEX sales_bucket_pincode_key ON sales("
      "  ts_ms / 2592000000 * 1000000 + pincode, ts_ms);"},
+    {5,
+     /* Each version's promotion record (how it came to serve, or why it
+      * did not: the champion it was compared with, the figures side by
+      * side, the decision and any override). The table is rebuilt so that
+      * the blob stays the last column (v3). */
+     "CREATE TABLE models_v5("
+     "  version INTEGER PRIMARY KEY,"
+     "  kind TEXT NOT NULL,"
+     "  algorithm TEXT NOT NULL,"
+     "  trained_at TEXT NOT NULL,"
+     "  rows INTEGER NOT NULL,"
+     "  data_from TEXT,"
+     "  data_to TEXT,"
+     "  duration_ms INTEGER NOT NULL DEFAULT 0,"
+     "  serving INTEGER NOT NULL DEFAULT 0 CHECK (serving IN (0, 1)),"
+     "  features TEXT,"
+     "  metrics TEXT,"
+     "  promotion TEXT,"
+     "  blob BLOB);"
+     "INSERT INTO models_v5(version, kind, algorithm, trained_at, rows, data_from, data_to,"
+     "  duration_ms, serving, features, metrics, blob)"
+     "  SELECT version, kind, algorithm, trained_at, rows, data_from, data_to, duration_ms,"
+     "  serving, features, metrics, blob FROM models;"
+     "DROP TABLE models;"
+     "ALTER TABLE models_v5 RENAME TO models;"
+     "CREATE UNIQUE INDEX models_serving ON models(serving) WHERE serving = 1;"},
 };
 
 /* Maps an SQLite failure to a gerr: a full disk is "insufficient_storage"
@@ -246,7 +272,7 @@ static int migrate(struct sqlite_store *s, struct gerr *err) {
 
 #define MODEL_COLUMNS                                                          \
   "version, kind, algorithm, trained_at, rows, data_from, data_to, duration_ms," \
-  " serving, features, metrics"
+  " serving, features, metrics, promotion"
 
 static const char QUERY_COLUMNS[] =
     "SELECT s.seq, s.ts_ms, s.pincode, s.city, s.product, s.channel, s.agent_id,"
@@ -387,7 +413,7 @@ static void sq_close(struct store *base) {
                           &s->model_insert, &s->model_scan, &s->model_get,
                           &s->model_get_serving, &s->model_exists, &s->model_unserve,
                           &s->model_serve, &s->model_serving, &s->model_prune,
-                          &s->regions_prune, &s->regions_insert, &s->regions_scan};
+                          &s->model_promotion, &s->regions_prune, &s->regions_insert, &s->regions_scan};
   for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
     sqlite3_finalize(*all[i]);
   for (size_t i = 0; i < QUERY_VARIANTS; i++)
@@ -516,8 +542,8 @@ static int sq_open(const char *uri, struct store **out, struct gerr *err) {
               err) < 0 ||
       prepare(s, &s->model_insert,
               "INSERT INTO models(version, kind, algorithm, trained_at, rows, data_from,"
-              " data_to, duration_ms, serving, features, metrics, blob)"
-              " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 0, ?9, ?10, ?11)",
+              " data_to, duration_ms, serving, features, metrics, blob, promotion)"
+              " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 0, ?9, ?10, ?11, ?12)",
               err) < 0 ||
       prepare(s, &s->model_scan,
               "SELECT " MODEL_COLUMNS " FROM models ORDER BY version DESC", err) < 0 ||
@@ -534,6 +560,8 @@ static int sq_open(const char *uri, struct store **out, struct gerr *err) {
               err) < 0 ||
       prepare(s, &s->model_serving, "SELECT version FROM models WHERE serving = 1",
               err) < 0 ||
+      prepare(s, &s->model_promotion,
+              "UPDATE models SET promotion = ?2 WHERE version = ?1", err) < 0 ||
       prepare(s, &s->model_prune,
               "DELETE FROM models WHERE serving = 0 AND version NOT IN"
               " (SELECT version FROM models ORDER BY version DESC LIMIT ?1)",
@@ -1135,6 +1163,8 @@ static int sq_model_insert(struct store *base, const struct model_row *r,
     sqlite3_bind_text(st, 10, r->metrics, -1, SQLITE_STATIC);
   if (r->blob)
     sqlite3_bind_blob64(st, 11, r->blob, r->blob_len, SQLITE_STATIC);
+  if (r->promotion)
+    sqlite3_bind_text(st, 12, r->promotion, -1, SQLITE_STATIC);
   rc = sqlite3_step(st);
   sqlite3_reset(st);
   sqlite3_clear_bindings(st);
@@ -1150,10 +1180,10 @@ static int sq_model_insert(struct store *base, const struct model_row *r,
 
 /* The columns every registry read begins with (the blob, when wanted,
  * comes after them). */
-#define MODEL_COLUMNS_N 11
+#define MODEL_COLUMNS_N 12
 
-/* Fills the fixed part of a row from a registry statement; features and
- * metrics point into the statement (valid until its next step). */
+/* Fills the fixed part of a row from a registry statement; features,
+ * metrics and promotion point into the statement (valid until its next step). */
 static void model_columns(sqlite3_stmt *st, struct model_row *r) {
   memset(r, 0, sizeof *r);
   r->version = sqlite3_column_int64(st, 0);
@@ -1167,6 +1197,7 @@ static void model_columns(sqlite3_stmt *st, struct model_row *r) {
   r->serving = sqlite3_column_int(st, 8) != 0;
   r->features = (char *)sqlite3_column_text(st, 9);
   r->metrics = (char *)sqlite3_column_text(st, 10);
+  r->promotion = (char *)sqlite3_column_text(st, 11);
 }
 
 static int sq_model_scan(struct store *base,
@@ -1201,6 +1232,7 @@ static int sq_model_get(struct store *base, int64_t version, struct model_row *o
     model_columns(st, out);
     out->features = dup_text(out->features);
     out->metrics = dup_text(out->metrics);
+    out->promotion = dup_text(out->promotion);
     const void *blob = sqlite3_column_blob(st, MODEL_COLUMNS_N);
     int n = sqlite3_column_bytes(st, MODEL_COLUMNS_N);
     if (blob && n > 0) {
@@ -1212,6 +1244,7 @@ static int sq_model_get(struct store *base, int64_t version, struct model_row *o
     }
     int missing = (sqlite3_column_type(st, 9) != SQLITE_NULL && !out->features) ||
                   (sqlite3_column_type(st, 10) != SQLITE_NULL && !out->metrics) ||
+                  (sqlite3_column_type(st, 11) != SQLITE_NULL && !out->promotion) ||
                   (blob && n > 0 && !out->blob);
     ret = 0;
     if (missing) {
@@ -1257,6 +1290,20 @@ static int sq_model_serving_version(struct store *base, int64_t *version,
   if (rc != SQLITE_ROW && rc != SQLITE_DONE)
     return db_error(s, rc, "reading models", err);
   return rc == SQLITE_ROW ? 0 : 1;
+}
+
+static int sq_model_set_promotion(struct store *base, int64_t version, const char *promotion,
+                                  struct gerr *err) {
+  struct sqlite_store *s = SQ(base);
+  sqlite3_stmt *st = s->model_promotion;
+  sqlite3_bind_int64(st, 1, version);
+  if (promotion)
+    sqlite3_bind_text(st, 2, promotion, -1, SQLITE_STATIC);
+  int rc = step_done(s, st, "recording the model's promotion", err);
+  sqlite3_clear_bindings(st);
+  if (rc < 0)
+    return -1;
+  return sqlite3_changes(s->db) > 0 ? 0 : 1;
 }
 
 static int sq_model_prune(struct store *base, int keep, struct gerr *err) {
@@ -1400,6 +1447,7 @@ const struct store_ops store_sqlite_ops = {
     .model_set_serving = sq_model_set_serving,
     .model_serving_version = sq_model_serving_version,
     .model_prune = sq_model_prune,
+    .model_set_promotion = sq_model_set_promotion,
     .regions_put = sq_regions_put,
     .regions_scan = sq_regions_scan,
     .key_insert = sq_key_insert,

@@ -163,8 +163,9 @@ void model_row_release(struct model_row *r) {
     return;
   free(r->features);
   free(r->metrics);
+  free(r->promotion);
   free(r->blob);
-  r->features = r->metrics = NULL;
+  r->features = r->metrics = r->promotion = NULL;
   r->blob = NULL;
   r->blob_len = 0;
 }
@@ -228,6 +229,25 @@ int store_model_set_serving(struct store *s, int64_t version, struct gerr *err) 
   if (version <= 0)
     return gerr_set(err, GERR_INVALID_INPUT, "model versions are positive");
   return in_transaction(s, set_serving_tx, &version, err);
+}
+
+struct promote_args {
+  int64_t version;
+  const char *promotion;
+};
+
+static int promote_tx(struct store *s, void *arg, struct gerr *err) {
+  struct promote_args *a = arg;
+  int rc = s->ops->model_set_serving(s, a->version, err);
+  return rc != 0 ? rc : s->ops->model_set_promotion(s, a->version, a->promotion, err);
+}
+
+int store_model_promote(struct store *s, int64_t version, const char *promotion,
+                        struct gerr *err) {
+  if (version <= 0)
+    return gerr_set(err, GERR_INVALID_INPUT, "model versions are positive");
+  struct promote_args a = {version, promotion};
+  return in_transaction(s, promote_tx, &a, err);
 }
 
 int store_model_serving_version(struct store *s, int64_t *version, struct gerr *err) {

@@ -48,6 +48,9 @@ struct store_ops {
   int (*model_set_serving)(struct store *s, int64_t version, struct gerr *err);
   int (*model_serving_version)(struct store *s, int64_t *version, struct gerr *err);
   int (*model_prune)(struct store *s, int keep, struct gerr *err);
+  /* Replaces a version's promotion record: 0, 1 no such version. */
+  int (*model_set_promotion)(struct store *s, int64_t version, const char *promotion,
+                             struct gerr *err);
   /* Region assignments of a model version (inside store.c's transaction). */
   int (*regions_put)(struct store *s, int64_t version, size_t n, const int32_t *pincode,
                      const int32_t *region_id, struct gerr *err);

@@ -326,6 +326,30 @@ static void test_cli__graceful_shutdown(void **state) {
   srv_stop(&s);
 }
 
+/* The registry's verbs on a store without models: clear errors, exit 1. */
+static void test_cli__models_without_versions(void **state) {
+  char out[4096], err[4096];
+  const char *const imp[] = {"models", "importance", "--db", db, NULL};
+  assert_int_equal(run_cli(imp, out, sizeof out, err, sizeof err), 1);
+  assert_non_null(strstr(err, "no model is trained yet"));
+  const char *const prom[] = {"models", "promote", "1", "--db", db, NULL};
+  assert_int_equal(run_cli(prom, out, sizeof out, err, sizeof err), 1);
+  assert_non_null(strstr(err, "no model version 1"));
+  const char *const bad[] = {"models", "promote", "--db", db, NULL};
+  assert_int_equal(run_cli(bad, out, sizeof out, err, sizeof err), 2);
+  assert_non_null(strstr(err, "promote takes one VERSION"));
+  const char *const reason[] = {"models", "promote", "1", "--reason",
+                                "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+                                "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+                                "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+                                "--db", db, NULL};
+  assert_int_equal(run_cli(reason, out, sizeof out, err, sizeof err), 2);
+  assert_non_null(strstr(err, "at most 200 characters"));
+  const char *const pol[] = {"train", "--promote", "never", "--db", db, NULL};
+  assert_int_equal(run_cli(pol, out, sizeof out, err, sizeof err), 2);
+  assert_non_null(strstr(err, "promote must be if_better or always"));
+}
+
 static void test_cli__serve_bad_settings(void **state) {
   char err[4096];
   const char *const a[] = {"serve", "--port", "70000", NULL};
@@ -394,6 +418,7 @@ int main(void) {
       cmocka_unit_test(test_cli__graceful_shutdown),
       cmocka_unit_test(test_cli__serve_bad_settings),
       cmocka_unit_test(test_cli__import_json_bad_records),
+      cmocka_unit_test(test_cli__models_without_versions),
   };
   return cmocka_run_group_tests_name("e2e_cli", tests, setup, teardown);
 }

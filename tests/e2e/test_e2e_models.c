@@ -235,7 +235,7 @@ static void test_models__train_and_wait(void **state) {
 
 static void test_models__background_job(void **state) {
   struct http_res r, r2;
-  post_as(S.key, "/models/train?rounds=10&origins=3", NULL, &r);
+  post_as(S.key, "/models/train?rounds=10&origins=3&promote=always", NULL, &r);
   assert_int_equal(r.status, 202);
   assert_string_equal(jstr(r.json, "data.status"), "running");
   assert_true(json_is_true(jget(r.json, "data.started")));
@@ -246,7 +246,7 @@ static void test_models__background_job(void **state) {
   assert_string_equal(loc, want);
   /* A second request while it runs gets the same job (or, if the first
    * has just ended, starts the next). */
-  post_as(S.key, "/models/train?rounds=5&origins=2", NULL, &r2);
+  post_as(S.key, "/models/train?rounds=5&origins=2&promote=always", NULL, &r2);
   assert_int_equal(r2.status, 202);
   char job2[40];
   snprintf(job2, sizeof job2, "%s", jstr(r2.json, "data.job_id"));
@@ -849,7 +849,7 @@ static void test_models__region_ids_stable(void **state) {
                    0);
   assert_int_equal(r.status, 200);
   http_res_free(&r);
-  post_as(S.key, "/models/train?wait=true&rounds=20&origins=3", NULL, &r);
+  post_as(S.key, "/models/train?wait=true&rounds=20&origins=3&promote=always", NULL, &r);
   assert_int_equal(r.status, 200);
   trained_version = (long long)jnum(r.json, "data.summary.version");
   http_res_free(&r);
@@ -1020,7 +1020,7 @@ static void test_models__retrain_under_load(void **state) {
   }
   sleep_ms(300);
   struct http_res r;
-  post_as(S.key, "/models/train?wait=true&rounds=20&origins=3", NULL, &r);
+  post_as(S.key, "/models/train?wait=true&rounds=20&origins=3&promote=always", NULL, &r);
   assert_int_equal(r.status, 200);
   long long v = (long long)jnum(r.json, "data.summary.version");
   assert_int_equal(v, trained_version + 1);
@@ -1039,6 +1039,139 @@ static void test_models__retrain_under_load(void **state) {
   }
   printf("%ld prediction requests during retraining, none failed\n", total);
   trained_version = v;
+}
+
+/* A version neither serving nor a candidate, from GET /models; 0: none. */
+static long long former_version(json_t *versions) {
+  size_t i;
+  json_t *v;
+  json_array_foreach(versions, i, v) {
+    if (json_is_false(json_object_get(v, "serving")) &&
+        json_is_false(json_object_get(v, "candidate")))
+      return (long long)json_integer_value(json_object_get(v, "version"));
+  }
+  return 0;
+}
+
+/* Champion and challenger: a retrain on the same data with one boosting
+ * round is worse than the serving version, so it is kept as a candidate
+ * with the comparison; POST /models/promote serves it later (admins only,
+ * recorded); promote=always overrides at training time. */
+static void test_models__champion_challenger(void **state) {
+  struct http_res r;
+  long long champ = trained_version;
+  post_as(S.key, "/models/train?wait=true&rounds=1&origins=3", NULL, &r);
+  if (r.status != 200)
+    fail_msg("train: %ld %.400s", r.status, r.body);
+  long long cand = (long long)jnum(r.json, "data.summary.version");
+  assert_true(cand > champ);
+  assert_true(json_is_false(jget(r.json, "data.summary.serving")));
+  assert_string_equal(jstr(r.json, "data.summary.promotion.decision"), "candidate");
+  assert_string_equal(jstr(r.json, "data.summary.promotion.policy"), "if_better");
+  assert_int_equal((long long)jnum(r.json, "data.summary.promotion.champion"), champ);
+  assert_true(json_is_false(jget(r.json, "data.summary.promotion.models.demand.no_worse")));
+  assert_true(jnum(r.json, "data.summary.promotion.models.demand.challenger") >
+              jnum(r.json, "data.summary.promotion.models.demand.champion"));
+  assert_string_equal(jstr(r.json, "data.summary.promotion.models.demand_rise.metric"),
+                      "log_loss");
+  assert_non_null(strstr(jstr(r.json, "message"), "candidate"));
+  http_res_free(&r);
+
+  /* The champion serves on; the registry shows the candidate and why. */
+  assert_int_equal(http_do_as(&S, viewer, NULL, "GET", "/models", NULL, NULL, 0, &r), 0);
+  assert_int_equal(r.status, 200);
+  assert_int_equal((long long)jnum(r.json, "data.version"), champ);
+  assert_int_equal((long long)jnum(r.json, "data.versions.0.version"), cand);
+  assert_true(json_is_true(jget(r.json, "data.versions.0.candidate")));
+  assert_true(json_is_false(jget(r.json, "data.versions.0.serving")));
+  assert_string_equal(jstr(r.json, "data.versions.0.promotion.decision"), "candidate");
+  assert_true(jnum(r.json, "data.versions.0.promotion.models.top_product.champion") > 0);
+  assert_true(json_is_true(jget(r.json, "data.versions.1.serving")));
+  long long former = former_version(jget(r.json, "data.versions"));
+  http_res_free(&r);
+  char path[96];
+  snprintf(path, sizeof path, "/models?version=%lld", cand);
+  assert_int_equal(http_do_as(&S, viewer, NULL, "GET", path, NULL, NULL, 0, &r), 0);
+  assert_int_equal(r.status, 200);
+  assert_int_equal((long long)jnum(r.json, "data.version"), cand);
+  assert_true(json_is_false(jget(r.json, "data.serving")));
+  assert_string_equal(jstr(r.json, "data.promotion.decision"), "candidate");
+  http_res_free(&r);
+  assert_int_equal(http_do_as(&S, viewer, NULL, "GET", "/models?version=99999", NULL, NULL, 0,
+                              &r), 0);
+  expect_error(&r, 404, "not_found");
+  http_res_free(&r);
+  assert_int_equal(http_do_as(&S, viewer, NULL, "GET", "/models?version=x", NULL, NULL, 0, &r),
+                   0);
+  expect_error(&r, 400, "invalid_input");
+  http_res_free(&r);
+
+  /* Promoting: admins only, a candidate only. */
+  char body[160];
+  snprintf(body, sizeof body, "{\"version\":%lld,\"reason\":\"checked by hand\"}", cand);
+  post_as(analyst, "/models/promote", body, &r);
+  expect_error(&r, 403, "forbidden");
+  http_res_free(&r);
+  post_as(viewer, "/models/promote", body, &r);
+  expect_error(&r, 403, "forbidden");
+  http_res_free(&r);
+  post_as(S.key, "/models/promote", "{\"version\":\"x\"}", &r);
+  expect_error(&r, 400, "invalid_input");
+  http_res_free(&r);
+  post_as(S.key, "/models/promote", "{\"version\":99999}", &r);
+  expect_error(&r, 404, "not_found");
+  http_res_free(&r);
+  char other[64];
+  snprintf(other, sizeof other, "{\"version\":%lld}", champ);
+  post_as(S.key, "/models/promote", other, &r);
+  expect_error(&r, 409, "conflict");
+  http_res_free(&r);
+  if (former) { /* served before: not a candidate, roll back to it instead */
+    snprintf(other, sizeof other, "{\"version\":%lld}", former);
+    post_as(S.key, "/models/promote", other, &r);
+    expect_error(&r, 422, "invalid_records");
+    assert_non_null(strstr(jstr(r.json, "error.message"), "/models/rollback"));
+    http_res_free(&r);
+  }
+  post_as(S.key, "/models/promote", body, &r);
+  if (r.status != 200)
+    fail_msg("promote: %ld %.400s", r.status, r.body);
+  assert_string_equal(jstr(r.json, "data.promotion.decision"), "promoted");
+  assert_string_equal(jstr(r.json, "data.promotion.policy"), "manual");
+  assert_non_null(strstr(jstr(r.json, "data.promotion.override.by"), "key "));
+  assert_string_equal(jstr(r.json, "data.promotion.override.reason"), "checked by hand");
+  assert_int_equal((long long)jnum(r.json, "data.promotion.champion"), champ);
+  http_res_free(&r);
+  assert_int_equal(http_do(&S, "GET", "/models", NULL, NULL, 0, &r), 0);
+  assert_int_equal((long long)jnum(r.json, "data.version"), cand);
+  assert_string_equal(jstr(r.json, "data.promotion.policy"), "manual");
+  http_res_free(&r);
+  post_as(S.key, "/models/promote", body, &r); /* serves already */
+  expect_error(&r, 409, "conflict");
+  http_res_free(&r);
+
+  /* Bad policies; then the override at training time, recorded. */
+  post_as(S.key, "/models/train?promote=sometimes", NULL, &r);
+  expect_error(&r, 400, "invalid_input");
+  http_res_free(&r);
+  post_as(S.key, "/models/train", "{\"promote\":5}", &r);
+  expect_error(&r, 400, "invalid_input");
+  http_res_free(&r);
+  post_as(S.key, "/models/train", "[1]", &r);
+  expect_error(&r, 400, "invalid_input");
+  http_res_free(&r);
+  post_as(S.key, "/models/train?wait=true&rounds=20&origins=3",
+          "{\"promote\":\"always\",\"reason\":\"new data checked\"}", &r);
+  if (r.status != 200)
+    fail_msg("train: %ld %.400s", r.status, r.body);
+  assert_true(json_is_true(jget(r.json, "data.summary.serving")));
+  assert_string_equal(jstr(r.json, "data.summary.promotion.decision"), "promoted");
+  assert_string_equal(jstr(r.json, "data.summary.promotion.policy"), "always");
+  assert_string_equal(jstr(r.json, "data.summary.promotion.override.reason"),
+                      "new data checked");
+  assert_string_equal(jstr(r.json, "data.options.promote"), "always");
+  trained_version = (long long)jnum(r.json, "data.summary.version");
+  http_res_free(&r);
 }
 
 static void test_models__rollback_through_cli(void **state) {
@@ -1070,7 +1203,7 @@ static void test_models__rollback_through_cli(void **state) {
   const char *const list[] = {"models", "list", "--db", S.db, NULL};
   assert_int_equal(run_cli(list, out, sizeof out, err, sizeof err), 0);
   assert_non_null(strstr(out, "VERSION"));
-  assert_non_null(strstr(out, "yes"));
+  assert_non_null(strstr(out, "serving"));
   const char *const bad[] = {"models", "rollback", "999", "--db", S.db, NULL};
   assert_int_equal(run_cli(bad, out, sizeof out, err, sizeof err), 1);
   assert_non_null(strstr(err, "no model version 999"));
@@ -1080,7 +1213,7 @@ static void test_models__rollback_through_cli(void **state) {
  * group teardown checks that it still exits cleanly. */
 static void test_models__stop_during_training(void **state) {
   struct http_res r;
-  post_as(S.key, "/models/train?rounds=20&origins=3", NULL, &r);
+  post_as(S.key, "/models/train?rounds=20&origins=3&promote=always", NULL, &r);
   assert_int_equal(r.status, 202);
   http_res_free(&r);
 }
@@ -1116,8 +1249,8 @@ static void test_models_cli__train_list_predict(void **state) {
   assert_non_null(strstr(out, "holdout metric"));
   assert_non_null(strstr(out, "poisson_deviance"));
   assert_non_null(strstr(out, "top_product"));
-  const char *const tj[] = {"train", "--rounds", "5", "--origins", "2", "--json", "--db",
-                            cli_db, NULL};
+  const char *const tj[] = {"train",   "--rounds", "5",  "--origins", "2", "--promote",
+                            "always",  "--json",   "--db", cli_db,     NULL};
   assert_int_equal(run_cli(tj, out, sizeof out, err, sizeof err), 0);
   json_t *sum = json_loads(out, 0, NULL);
   assert_non_null(sum);
@@ -1231,6 +1364,74 @@ static void test_models_cli__train_list_predict(void **state) {
   assert_non_null(strstr(out, "model version 1"));
 }
 
+/* The command line's champion and challenger, on the store of the test
+ * before (two versions, the first serving after its rollback): a one-round retrain is kept as
+ * a candidate and shown so; promote serves it; importance lists features. */
+static void test_models_cli__promotion_and_importance(void **state) {
+  char out[16384], err[4096];
+  const char *const worse[] = {"train", "--rounds", "1", "--origins", "3", "--db", cli_db, NULL};
+  assert_int_equal(run_cli(worse, out, sizeof out, err, sizeof err), 0);
+  assert_non_null(strstr(out, "promotion: candidate (if_better)"));
+  assert_non_null(strstr(out, "kept as a candidate"));
+  assert_non_null(strstr(out, "poisson_deviance"));
+  const char *const list[] = {"models", "list", "--db", cli_db, NULL};
+  assert_int_equal(run_cli(list, out, sizeof out, err, sizeof err), 0);
+  assert_non_null(strstr(out, "AGAINST SERVING"));
+  assert_non_null(strstr(out, "candidate"));
+  assert_non_null(strstr(out, "v1: demand "));
+  assert_non_null(strstr(out, " NO"));
+  const char *const lj[] = {"models", "list", "--json", "--db", cli_db, NULL};
+  assert_int_equal(run_cli(lj, out, sizeof out, err, sizeof err), 0);
+  json_t *l = json_loads(out, 0, NULL);
+  assert_int_equal(json_integer_value(jget(l, "0.version")), 3);
+  assert_true(json_is_true(jget(l, "0.candidate")));
+  assert_true(json_is_false(jget(l, "0.serving")));
+  assert_string_equal(jstr(l, "0.promotion.decision"), "candidate");
+  assert_int_equal(json_integer_value(jget(l, "0.promotion.champion")), 1);
+  json_decref(l);
+
+  const char *const again[] = {"models", "promote", "1", "--db", cli_db, NULL};
+  assert_int_equal(run_cli(again, out, sizeof out, err, sizeof err), 1);
+  assert_non_null(strstr(err, "serves already"));
+  const char *const older[] = {"models", "promote", "2", "--db", cli_db, NULL};
+  assert_int_equal(run_cli(older, out, sizeof out, err, sizeof err), 1);
+  assert_non_null(strstr(err, "not a candidate"));
+  const char *const none[] = {"models", "promote", "99", "--db", cli_db, NULL};
+  assert_int_equal(run_cli(none, out, sizeof out, err, sizeof err), 1);
+  assert_non_null(strstr(err, "no model version 99"));
+  const char *const prom[] = {"models", "promote", "3", "--reason", "one round on purpose",
+                              "--db", cli_db, NULL};
+  assert_int_equal(run_cli(prom, out, sizeof out, err, sizeof err), 0);
+  assert_non_null(strstr(out, "model version 3 now serves"));
+  assert_int_equal(run_cli(lj, out, sizeof out, err, sizeof err), 0);
+  l = json_loads(out, 0, NULL);
+  assert_true(json_is_true(jget(l, "0.serving")));
+  assert_string_equal(jstr(l, "0.promotion.policy"), "manual");
+  assert_string_equal(jstr(l, "0.promotion.override.by"), "command line");
+  assert_string_equal(jstr(l, "0.promotion.override.reason"), "one round on purpose");
+  json_decref(l);
+
+  const char *const imp[] = {"models", "importance", "--db", cli_db, NULL};
+  assert_int_equal(run_cli(imp, out, sizeof out, err, sizeof err), 0);
+  assert_non_null(strstr(out, "feature importance of model version 3"));
+  assert_non_null(strstr(out, "demand_rise"));
+  const char *const ij[] = {"models", "importance", "2", "--json", "--db", cli_db, NULL};
+  assert_int_equal(run_cli(ij, out, sizeof out, err, sizeof err), 0);
+  json_t *j = json_loads(out, 0, NULL);
+  assert_non_null(j);
+  json_t *feats = jget(j, "demand.features");
+  assert_true(json_array_size(feats) > 3);
+  double first = jnum(j, "demand.features.0.mean_abs_contribution");
+  double second = jnum(j, "demand.features.1.mean_abs_contribution");
+  assert_true(first >= second && second >= 0);
+  assert_true(jnum(j, "top_product.rows") > 0);
+  json_decref(j);
+
+  /* serve version 1 again, as the tests after expect */
+  const char *const back[] = {"models", "rollback", "1", "--db", cli_db, NULL};
+  assert_int_equal(run_cli(back, out, sizeof out, err, sizeof err), 0);
+}
+
 static void test_models_cli__usage_errors(void **state) {
   char out[4096], err[4096];
   struct {
@@ -1256,6 +1457,10 @@ static void test_models_cli__usage_errors(void **state) {
       {{"regions", "--pincode", "12ab"}},
       {{"regions", "1", "--pincode", "400001"}},
       {{"train", "--regions", "0"}},
+      {{"train", "--promote", "sometimes"}},
+      {{"models", "promote"}},
+      {{"models", "promote", "x"}},
+      {{"models", "importance", "1", "2"}},
       {{"models", "rollback", "x"}},
       {{"models", "frob"}},
   };
@@ -1285,10 +1490,12 @@ int main(void) {
       cmocka_unit_test(test_models__regions),
       cmocka_unit_test(test_models__region_ids_stable),
       cmocka_unit_test(test_models__bad_bodies),
+      cmocka_unit_test(test_models__champion_challenger),
       cmocka_unit_test(test_models__retrain_under_load),
       cmocka_unit_test(test_models__rollback_through_cli),
       cmocka_unit_test(test_models_cli__help),
       cmocka_unit_test(test_models_cli__train_list_predict),
+      cmocka_unit_test(test_models_cli__promotion_and_importance),
       cmocka_unit_test(test_models_cli__usage_errors),
       cmocka_unit_test(test_models__stop_during_training), /* last */
   };

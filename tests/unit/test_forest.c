@@ -19,6 +19,7 @@
 
 #include "core/rng.h"
 #include "gromo/forest.h"
+#include "ml/ml_int.h"
 
 #define XGB_OK(call)                                                         \
   do {                                                                       \
@@ -45,7 +46,7 @@ static int rng_poisson(uint64_t *s, double lambda) {
 
 enum label { LABEL_COUNT, LABEL_POSITIVE, LABEL_BINARY, LABEL_CLASS3, LABEL_REAL };
 
-struct dataset {
+struct testdata {
   size_t rows, cols;
   float *x; /* rows x cols, NaN missing */
   float *y;
@@ -54,7 +55,7 @@ struct dataset {
 /* Feature 0 takes few integer values (ties sit exactly on thresholds),
  * features 1 and 3 miss 8 % of their values, feature 5 (when there is one)
  * 30 %; the rest are uniform or heavy-tailed. */
-static void dataset_make(struct dataset *d, size_t rows, size_t cols,
+static void dataset_make(struct testdata *d, size_t rows, size_t cols,
                          enum label label, uint64_t seed) {
   d->rows = rows;
   d->cols = cols;
@@ -115,7 +116,7 @@ static void dataset_make(struct dataset *d, size_t rows, size_t cols,
   }
 }
 
-static void dataset_release(struct dataset *d) {
+static void dataset_release(struct testdata *d) {
   free(d->x);
   free(d->y);
 }
@@ -152,13 +153,13 @@ static const struct model_case extra_cases[] = {
 
 struct trained {
   BoosterHandle booster;
-  struct dataset test;
+  struct testdata test;
   DMatrixHandle dtest;
   char *json; /* the exported model */
   size_t json_len;
 };
 
-static DMatrixHandle dmatrix_of(const struct dataset *d) {
+static DMatrixHandle dmatrix_of(const struct testdata *d) {
   DMatrixHandle m;
   XGB_OK(XGDMatrixCreateFromMat(d->x, d->rows, d->cols, NAN, &m));
   XGB_OK(XGDMatrixSetFloatInfo(m, "label", d->y, d->rows));
@@ -166,7 +167,7 @@ static DMatrixHandle dmatrix_of(const struct dataset *d) {
 }
 
 static void train(const struct model_case *c, struct trained *t) {
-  struct dataset tr;
+  struct testdata tr;
   dataset_make(&tr, c->rows, c->cols, c->label, 1000 + (uint64_t)c->label);
   dataset_make(&t->test, 1000, c->cols, c->label, 7777);
   if (strcmp(c->objective, "reg:gamma") == 0)
@@ -475,7 +476,7 @@ static void test_forest__deep_tree_contribs(void **state) {
 
 struct worker {
   const struct forest *f;
-  const struct dataset *d;
+  const struct testdata *d;
   const double *want_pred, *want_phi;
   size_t width, start;
   size_t mismatches;
@@ -931,6 +932,99 @@ static void test_forest__corrupt_blob_refused(void **state) {
 }
 
 /* test_forest [PATTERN]: runs the tests whose names match (cmocka's filter). */
+/* ---- early-stopped boosters, as the pipeline trains them ---------------- */
+
+/* xgb_train (src/ml/xgb.c) stops early on an eval set and keeps the best
+ * rounds by slicing the booster. The same booster trained here with the
+ * pipeline's parameters and seed, asked for XGBoost's own prediction over
+ * iteration_range [0, best), must agree with the native forest xgb_train
+ * returned; so must the importance averaged from the same contributions. */
+static void check_early_stopped(const char *objective, enum label label, int nclass) {
+  struct testdata tr, ev;
+  dataset_make(&tr, 2500, 8, label, 4242);
+  dataset_make(&ev, 800, 8, label, 4343);
+  /* a noisy eval set, so that early stopping stops early */
+  uint64_t st = 99;
+  for (size_t i = 0; i < ev.rows; i++)
+    if (rng_unit(&st) < 0.5)
+      ev.y[i] = tr.y[(i * 7) % tr.rows];
+  struct xgb_params xp = {objective, nclass > 1 ? nclass : 1, 80, 6, 1, 0.2, 7, 3};
+  struct forest *f = NULL;
+  int best = 0;
+  struct gerr err = {0};
+  if (xgb_train(&xp, tr.x, tr.y, tr.rows, tr.cols, ev.x, ev.y, ev.rows, &f, &best, &err) < 0)
+    fail_msg("%s: %s", objective, err.msg);
+  assert_true(best >= 1 && best < 80); /* it did stop early */
+  size_t G = nclass > 1 ? (size_t)nclass : 1;
+  assert_int_equal(forest_num_trees(f), (size_t)best * G);
+
+  /* the same training, by hand, kept whole */
+  DMatrixHandle dtr = dmatrix_of(&tr), dev = dmatrix_of(&ev);
+  BoosterHandle b;
+  XGB_OK(XGBoosterCreate(&dtr, 1, &b));
+  char nc[16];
+  snprintf(nc, sizeof nc, "%d", nclass);
+  const char *params[][2] = {{"objective", objective}, {"tree_method", "hist"},
+                             {"max_bin", "64"},        {"subsample", "0.8"},
+                             {"colsample_bytree", "0.8"}, {"min_child_weight", "2"},
+                             {"verbosity", "0"},       {"max_depth", "6"},
+                             {"eta", "0.2"},           {"nthread", "1"},
+                             {"seed", "7"}};
+  for (size_t i = 0; i < sizeof params / sizeof params[0]; i++)
+    XGB_OK(XGBoosterSetParam(b, params[i][0], params[i][1]));
+  if (nclass > 1)
+    XGB_OK(XGBoosterSetParam(b, "num_class", nc));
+  for (int it = 0; it < best + 5; it++)
+    XGB_OK(XGBoosterUpdateOneIter(b, it, dtr));
+  char config[200];
+  snprintf(config, sizeof config,
+           "{\"type\": 0, \"training\": false, \"iteration_begin\": 0, "
+           "\"iteration_end\": %d, \"strict_shape\": false}", best);
+  const bst_ulong *shape;
+  bst_ulong dim;
+  const float *res;
+  XGB_OK(XGBoosterPredictFromDMatrix(b, dev, config, &shape, &dim, &res));
+  double out[8];
+  size_t bad = 0;
+  for (size_t i = 0; i < ev.rows; i++) {
+    forest_predict(f, ev.x + i * ev.cols, out);
+    for (size_t g = 0; g < G; g++)
+      bad += !close_to(out[g], res[i * G + g], 1e-4, 0);
+  }
+  if (bad)
+    fail_msg("%s: %zu of %zu predictions differ from XGBoost's at the best iteration %d",
+             objective, bad, ev.rows * G, best);
+  /* importance: the mean |contribution| of XGBoost's pred_contribs */
+  snprintf(config, sizeof config,
+           "{\"type\": 2, \"training\": false, \"iteration_begin\": 0, "
+           "\"iteration_end\": %d, \"strict_shape\": false}", best);
+  XGB_OK(XGBoosterPredictFromDMatrix(b, dev, config, &shape, &dim, &res));
+  double imp[8], want[8] = {0};
+  assert_int_equal(forest_importance(f, ev.x, ev.rows, ev.cols, imp), 0);
+  size_t W = ev.cols + 1;
+  for (size_t i = 0; i < ev.rows; i++)
+    for (size_t g = 0; g < G; g++)
+      for (size_t k = 0; k < ev.cols; k++)
+        want[k] += fabs(res[(i * G + g) * W + k]) / (double)(ev.rows * G);
+  for (size_t k = 0; k < ev.cols; k++)
+    if (!close_to(imp[k], want[k], 1e-3, 0))
+      fail_msg("%s: importance of feature %zu %g, XGBoost's contributions give %g", objective,
+               k, imp[k], want[k]);
+  XGB_OK(XGBoosterFree(b));
+  XGB_OK(XGDMatrixFree(dtr));
+  XGB_OK(XGDMatrixFree(dev));
+  forest_free(f);
+  dataset_release(&tr);
+  dataset_release(&ev);
+}
+
+static void test_forest__early_stopped_match_xgboost(void **state) {
+  (void)state;
+  check_early_stopped("count:poisson", LABEL_COUNT, 0);   /* demand */
+  check_early_stopped("binary:logistic", LABEL_BINARY, 0); /* demand rise */
+  check_early_stopped("multi:softprob", LABEL_CLASS3, 3);  /* top product */
+}
+
 int main(int argc, char **argv) {
   /* XGBoost trains with OpenMP, whose idle workers spin: on a busy 2-core
    * machine they starve the working ones and training takes ten times
@@ -948,6 +1042,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test_prestate(test_forest__matches_xgboost, (void *)&main_cases[3]),
       cmocka_unit_test_prestate(test_forest__matches_xgboost, (void *)&main_cases[4]),
       cmocka_unit_test(test_forest__other_objectives_match),
+      cmocka_unit_test(test_forest__early_stopped_match_xgboost),
       cmocka_unit_test(test_forest__deep_tree_contribs),
       cmocka_unit_test(test_forest__threads_agree),
       cmocka_unit_test(test_forest__corrupt_json_refused),

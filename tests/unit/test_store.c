@@ -679,6 +679,64 @@ static void test_store__models_insert_scan_get(void **state) {
   store_close(s);
 }
 
+/* A version's promotion record round-trips: stored with the row, read back
+ * by get and scan, replaced by a later promotion together with the serving
+ * mark, and left alone when the version does not exist. */
+static int promotion_of_row(void *ctx, const struct model_row *r) {
+  if (r->version == 2)
+    snprintf(ctx, 128, "%s", r->promotion ? r->promotion : "(null)");
+  return 0;
+}
+
+static void test_store__models_promotion_round_trips(void **state) {
+  struct store *s = open_ok();
+  struct gerr err;
+  int64_t v = 0;
+  struct model_row r = model("2025-05-01T10:00:00Z", 1);
+  r.promotion = "{\"decision\":\"promoted\",\"champion\":null}";
+  r.serving = 1;
+  assert_int_equal(store_model_insert(s, &r, &v, &err), 0);
+  assert_int_equal(v, 1);
+  r = model("2025-05-02T10:00:00Z", 2);
+  r.promotion = "{\"decision\":\"candidate\",\"champion\":1}";
+  assert_int_equal(store_model_insert(s, &r, &v, &err), 0);
+  assert_int_equal(v, 2);
+  insert_model(s, "2025-05-03T10:00:00Z"); /* none recorded */
+
+  struct model_row got;
+  assert_int_equal(store_model_get(s, 2, &got, &err), 0);
+  assert_int_equal(got.serving, 0);
+  assert_string_equal(got.promotion, "{\"decision\":\"candidate\",\"champion\":1}");
+  model_row_release(&got);
+  assert_null(got.promotion);
+  assert_int_equal(store_model_get(s, 3, &got, &err), 0);
+  assert_null(got.promotion);
+  model_row_release(&got);
+  char seen[128] = "";
+  assert_int_equal(store_model_scan(s, promotion_of_row, seen, &err), 0);
+  assert_string_equal(seen, "{\"decision\":\"candidate\",\"champion\":1}");
+
+  /* Promoting the candidate: serving and its record change together. */
+  const char *over = "{\"decision\":\"promoted\",\"override\":{\"by\":\"key 7\"}}";
+  assert_int_equal(store_model_promote(s, 2, over, &err), 0);
+  assert_int_equal(serving_rows(), 1);
+  assert_int_equal(store_model_serving_version(s, &v, &err), 0);
+  assert_int_equal(v, 2);
+  assert_int_equal(store_model_get(s, 0, &got, &err), 0);
+  assert_int_equal(got.version, 2);
+  assert_string_equal(got.promotion, over);
+  model_row_release(&got);
+  assert_int_equal(store_model_get(s, 1, &got, &err), 0); /* the old one keeps its own */
+  assert_string_equal(got.promotion, "{\"decision\":\"promoted\",\"champion\":null}");
+  model_row_release(&got);
+
+  assert_int_equal(store_model_promote(s, 99, "{}", &err), 1);
+  assert_int_equal(store_model_promote(s, 0, "{}", &err), -1);
+  assert_int_equal(store_model_serving_version(s, &v, &err), 0);
+  assert_int_equal(v, 2);
+  store_close(s);
+}
+
 static void test_store__models_one_serving(void **state) {
   struct store *s = open_ok();
   struct gerr err;
@@ -1461,6 +1519,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_store__migrates_v2_models, fresh, cleanup),
       cmocka_unit_test_setup_teardown(test_store__models_insert_scan_get, fresh, cleanup),
       cmocka_unit_test_setup_teardown(test_store__models_one_serving, fresh, cleanup),
+      cmocka_unit_test_setup_teardown(test_store__models_promotion_round_trips, fresh, cleanup),
       cmocka_unit_test_setup_teardown(test_store__models_prune_never_reuses, fresh, cleanup),
       cmocka_unit_test_setup_teardown(test_store__models_in_caller_transaction, fresh, cleanup),
       cmocka_unit_test_setup_teardown(test_store__models_blob_round_trip, fresh, cleanup),
@@ -1497,6 +1556,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_store__meta, fresh, cleanup),
       cmocka_unit_test_setup_teardown(test_store__models_insert_scan_get, fresh, cleanup),
       cmocka_unit_test_setup_teardown(test_store__models_one_serving, fresh, cleanup),
+      cmocka_unit_test_setup_teardown(test_store__models_promotion_round_trips, fresh, cleanup),
       cmocka_unit_test_setup_teardown(test_store__models_prune_never_reuses, fresh, cleanup),
       cmocka_unit_test_setup_teardown(test_store__models_in_caller_transaction, fresh, cleanup),
       cmocka_unit_test_setup_teardown(test_store__models_blob_round_trip, fresh, cleanup),
