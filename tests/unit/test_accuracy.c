@@ -18,6 +18,9 @@
 #include "testutil.h"
 
 #include "gromo/accuracy.h"
+#include "gromo/app.h"
+#include "gromo/buf.h"
+#include "gromo/metrics.h"
 #include "gromo/evaluate.h"
 #include "gromo/gazetteer.h"
 #include "gromo/models.h"
@@ -304,12 +307,68 @@ static void test_accuracy__cache(void **state) {
   accuracy_cache_free(c);
 }
 
+/* gromo serve --retrain-every, GROMO_RETRAIN_EVERY. */
+static void test_accuracy__retrain_durations(void **state) {
+  static const struct {
+    const char *text;
+    int ok;
+    int64_t secs;
+  } cases[] = {
+      {"0", 1, 0},           {"off", 1, 0},         {"90s", 1, 90},
+      {"30m", 1, 1800},      {"24h", 1, 86400},     {"7d", 1, 7 * 86400},
+      {"365d", 1, APP_DURATION_MAX_S},               {"366d", 0, 0},
+      {"8761h", 0, 0},       {"7", 0, 0},           {"d", 0, 0},
+      {"-1d", 0, 0},         {"1.5h", 0, 0},        {"7 d", 0, 0},
+      {"7D", 0, 0},          {"", 0, 0},            {"99999999999999d", 0, 0},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+    int64_t v = -7;
+    int rc = app_duration_parse(cases[i].text, &v);
+    if (rc != (cases[i].ok ? 0 : -1))
+      fail_msg("'%s': %d", cases[i].text, rc);
+    assert_true(cases[i].ok ? v == cases[i].secs : v == -7);
+  }
+  int64_t v = 0;
+  assert_int_equal(app_duration_parse(NULL, &v), -1);
+}
+
+/* The gauges of /metrics from a report's figures. */
+static void test_accuracy__gauges(void **state) {
+  struct metrics *m = metrics_new(0);
+  assert_non_null(m);
+  struct metrics_gauges g = {.started_unix = 1, .build = "b"};
+  struct buf out;
+  buf_init(&out, 1 << 20);
+  assert_int_equal(metrics_render(m, NULL, &g, &out), 0);
+  assert_null(strstr(out.data, "gromo_model_drift"));
+  buf_release(&out);
+  g.accuracy = (struct metrics_accuracy){
+      .present = 1, .version = 4, .drift = 1, .nperiods = 2,
+      .period = {{1, -0.25, 0.5, 0.75, 0.8, 10, 40}, {2, 0.125, 0.25, 1.5, NAN, 9, 7}}};
+  buf_init(&out, 1 << 20);
+  assert_int_equal(metrics_render(m, NULL, &g, &out), 0);
+  const char *t = out.data;
+  assert_non_null(strstr(t, "gromo_model_accuracy_version 4\n"));
+  assert_non_null(strstr(t, "gromo_model_drift 1\n"));
+  assert_non_null(strstr(t, "gromo_model_realized_bias{horizon=\"1\"} -0.25\n"));
+  assert_non_null(strstr(t, "gromo_model_realized_bias{horizon=\"2\"} 0.125\n"));
+  assert_non_null(strstr(t, "gromo_model_poisson_deviance{horizon=\"2\"} 0.25\n"));
+  assert_non_null(strstr(t, "gromo_model_mae{horizon=\"2\"} 1.5\n"));
+  assert_non_null(strstr(t, "gromo_model_interval_coverage{horizon=\"1\"} 0.8\n"));
+  assert_null(strstr(t, "gromo_model_interval_coverage{horizon=\"2\"}")); /* undefined */
+  assert_non_null(strstr(t, "gromo_model_realized_sales{horizon=\"1\"} 40\n"));
+  buf_release(&out);
+  metrics_free(m);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_accuracy__parse_day),
       cmocka_unit_test(test_accuracy__no_complete_period),
       cmocka_unit_test(test_accuracy__figures_by_hand),
       cmocka_unit_test(test_accuracy__cache),
+      cmocka_unit_test(test_accuracy__retrain_durations),
+      cmocka_unit_test(test_accuracy__gauges),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }
