@@ -113,7 +113,7 @@ deps-test:
 # with every test server on a PostgreSQL database of its own (GROMO_E2E_PG);
 # the store's unit cases run against both by themselves. Fails if the
 # server cannot start, or on any test failure.
-E2E_PG   := api upload access hostile models staging
+E2E_PG   := api upload access hostile models staging accuracy
 E2E_PG_BIN := $(E2E_PG:%=$(B)/tests/test_e2e_%)
 check: $(B)/gromo $(UNIT_BIN) $(E2E_BIN)
 	@GROMO_BIN=$(abspath $(B)/gromo) scripts/with-pg.sh sh -c \

@@ -1,6 +1,6 @@
 #!/bin/sh
 # Benchmarks of the foundation, printing figures (docs/benchmarks.md).
-#   scripts/bench.sh [all|generate|sales_add|health|modes|ratelimit|store|gazetteer|train|goals|upload|predict|regions|insights|web|hostile|scale|pgimport|jsonimport]
+#   scripts/bench.sh [all|generate|sales_add|health|modes|ratelimit|store|gazetteer|train|goals|upload|predict|regions|insights|web|hostile|scale|pgimport|jsonimport|accuracy]
 # Uses loopback ports only; every load is bounded in time.
 set -eu
 cd "$(dirname "$0")/.."
@@ -173,6 +173,26 @@ bench_train() {
   rm -f "$tmp/train.db"*
   ./gromo generate 1000000 --seed 1 --db "$tmp/train.db" -q
   $B/bench/bench_train "$tmp/train.db"
+  echo
+}
+
+# One accuracy report (docs/monitoring.md) computed without a cache: a
+# version trained on 1,000,000 sample sales ending 2026-03-31, then 300,000
+# more sales over the 24 months to 2026-07-31 (those after the as-of date
+# are the outcomes), judged as of 2026-08-01 (all three periods complete).
+bench_accuracy() {
+  echo "== accuracy report of a version trained on 1,000,000 sample sales (gromo models accuracy)"
+  rm -f "$tmp/acc.db"*
+  ./gromo generate 1000000 --seed 1 --end 2026-03-31 --db "$tmp/acc.db" -q
+  ./gromo train --rounds 30 --db "$tmp/acc.db" -q
+  ./gromo generate 300000 --seed 2 --end 2026-07-31 --db "$tmp/acc.db" -q
+  for run in 1 2; do
+    t0=$(date +%s.%N)
+    ./gromo models accuracy --as-of 2026-08-01 --json --db "$tmp/acc.db" >/dev/null
+    t1=$(date +%s.%N)
+    echo "accuracy: run $run: $(calc "$t1 - $t0") s (loading the version included)"
+  done
+  rm -f "$tmp/acc.db"*
   echo
 }
 
@@ -542,6 +562,7 @@ case "$what" in
   scale) bench_scale ;;
   pgimport) bench_pgimport ;;
   jsonimport) bench_jsonimport ;;
+  accuracy) bench_accuracy ;;
   all) bench_generate; bench_sales_add; bench_health; bench_modes; bench_ratelimit; bench_store; $B/bench/bench_gazetteer; bench_train; bench_goals; bench_upload; bench_predict; $B/bench/bench_cluster; $B/bench/bench_insights "$tmp"; bench_web; bench_hostile ;;
-  *) echo "usage: $0 [all|generate|sales_add|health|modes|ratelimit|store|gazetteer|train|goals|upload|predict|regions|insights|web|hostile|scale|pgimport|jsonimport]" >&2; exit 2 ;;
+  *) echo "usage: $0 [all|generate|sales_add|health|modes|ratelimit|store|gazetteer|train|goals|upload|predict|regions|insights|web|hostile|scale|pgimport|jsonimport|accuracy]" >&2; exit 2 ;;
 esac

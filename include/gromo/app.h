@@ -30,6 +30,7 @@ struct trainer;
 struct server;
 struct spool;
 struct route;
+struct accuracy_cache;
 
 /* How libmicrohttpd runs: see docs/operations.md for the measurements. */
 enum http_mode {
@@ -67,6 +68,9 @@ struct app_config {
   const char *tls_cert, *tls_key; /* PEM files; both or neither */
   const char *web_root; /* the dashboard's files (index.html, assets/,
                            docs/); see docs/web.md */
+  int64_t retrain_every_s; /* train again once the serving version is this
+                              old (seconds); 0: never (docs/monitoring.md) */
+  int retrain_on_drift;    /* also once per version whose drift alarm is on */
 };
 
 /* The defaults of every setting but the rate limits and the spool's bound,
@@ -77,6 +81,11 @@ void app_config_defaults(struct app_config *c);
 /* Parses a mode name ("epoll-pool", ...). 0 or -1. */
 int http_mode_parse(const char *s, enum http_mode *out);
 const char *http_mode_name(enum http_mode m);
+/* Parses a duration: "0" or "off" (0), or a whole number with a unit s, m,
+ * h or d ("90s", "30m", "24h", "7d"), at most 365 days, into seconds. 0 or
+ * -1 (*secs unchanged). */
+int app_duration_parse(const char *s, int64_t *secs);
+#define APP_DURATION_MAX_S (365LL * 86400)
 
 struct app {
   const struct app_config *cfg;
@@ -87,6 +96,8 @@ struct app {
   struct metrics *metrics;                  /* NULL: not counted */
   struct model_holder *models;              /* the serving model suite */
   struct trainer *trainer;                  /* training jobs; NULL: none here */
+  struct accuracy_cache *accuracy;          /* reports of /models/accuracy and
+                                               /metrics; NULL: none kept */
   struct server *server;                    /* the HTTP server; NULL: none */
   struct spool *spool;                      /* upload files; NULL: the default */
   const struct route *routes;               /* the table served (gromo_routes);

@@ -66,6 +66,24 @@ int trainer_running(struct trainer *t, char id[TRAINJOB_ID_LEN + 1]);
  * do, -1 error. */
 int trainer_sync(struct trainer *t, struct gerr *err);
 
+/* ---- scheduled training (docs/monitoring.md) ---- */
+
+/* Whether the drift alarm of model `version` is on: 1 on, 0 off, -1 not
+ * known (logged by the callee). Called from the schedule's thread. */
+typedef int (*trainer_drift_fn)(void *ctx, int64_t version);
+
+/* Starts a training job by itself: when the serving version was trained
+ * every_s seconds ago or more (every_s > 0), and, with drift given, once
+ * for each serving version whose drift alarm is on. Nothing is started
+ * while a job runs, before any version serves, or within every_s of the
+ * last scheduled start (so a run that fails is tried again an interval
+ * later, not at once). The conditions are checked every
+ * TRAINER_SCHEDULE_CHECK_MS (less for a shorter every_s, at least every
+ * second). Call at most once; trainer_free stops it. 0 or -1. */
+#define TRAINER_SCHEDULE_CHECK_MS 60000
+int trainer_schedule(struct trainer *t, int64_t every_s, trainer_drift_fn drift,
+                     void *drift_ctx, struct gerr *err) GROMO_WUR;
+
 /* The training summary of a saved suite: version, trained_at, duration,
  * each model's promotion and the holdout report (suite_report), whether the
  * version serves and its promotion record (the comparison with the

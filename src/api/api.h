@@ -18,6 +18,7 @@ int api_models_train(struct req *rq, struct resp *rs);        /* models.c */
 int api_models_train_job(struct req *rq, struct resp *rs);    /* models.c */
 int api_models_rollback(struct req *rq, struct resp *rs);     /* models.c */
 int api_models_promote(struct req *rq, struct resp *rs);      /* models.c */
+int api_models_accuracy(struct req *rq, struct resp *rs);     /* models.c */
 int api_whoami(struct req *rq, struct resp *rs);              /* whoami.c */
 int api_regions(struct req *rq, struct resp *rs);             /* regions.c */
 int api_region(struct req *rq, struct resp *rs);              /* regions.c */

@@ -1,13 +1,15 @@
 /* GET /models, POST /models/train, GET /models/train/{job}, POST
- * /models/rollback and POST /models/promote. */
+ * /models/rollback, POST /models/promote and GET /models/accuracy. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "api/api.h"
+#include "gromo/accuracy.h"
 #include "gromo/app.h"
 #include "gromo/models.h"
 #include "gromo/store.h"
+#include "gromo/timeutil.h"
 #include "gromo/trainjob.h"
 
 #define TRAIN_ROUNDS_MAX 2000
@@ -418,4 +420,67 @@ int api_models_promote(struct req *rq, struct resp *rs) {
     return resp_error(rs, GERR_INTERNAL, NULL, "out of memory");
   return resp_ok(rs, data, "model version %lld serves now (promoted by %s)",
                  (long long)version, req.by);
+}
+
+/* ---- GET /models/accuracy (docs/monitoring.md) ---- */
+
+/* The report of version v (0: the serving one) as of day, through the
+ * service's cache (or a cache of this request's own when it keeps none).
+ * As accuracy_cache_get. */
+static int accuracy_of(struct req *rq, struct store *db, int64_t v, int64_t day, json_t **rep,
+                       struct gerr *err) {
+  struct app *app = rq->app;
+  struct accuracy_cache *own = NULL, *c = app ? app->accuracy : NULL;
+  if (!c && accuracy_cache_new(&own) < 0)
+    return gerr_set(err, GERR_INTERNAL, "out of memory");
+  int rc = accuracy_cache_get(c ? c : own, db, app ? app->gaz : NULL,
+                              app ? app->models : NULL, v, day, 0, rep, err);
+  accuracy_cache_free(own);
+  return rc;
+}
+
+int api_models_accuracy(struct req *rq, struct resp *rs) {
+  const char *vs = req_query(rq, "version"), *as = req_query(rq, "as_of");
+  long long v = 0;
+  if (vs && param_int(vs, 1, INT64_MAX, &v) < 0)
+    return resp_error(rs, GERR_INVALID_INPUT,
+                      json_pack("[{s:s,s:s}]", "field", "version", "problem",
+                                "must be a model version number (1 or more)"),
+                      "version must be a model version number (GET /models lists them)");
+  int64_t today = now_ist_ms() / DAY_MS, day = today;
+  if (as && (accuracy_parse_day(as, &day) < 0 || day > today + 1))
+    return resp_error(rs, GERR_INVALID_INPUT,
+                      json_pack("[{s:s,s:s}]", "field", "as_of", "problem",
+                                "must be a date YYYY-MM-DD from 2000-01-01 to tomorrow (IST)"),
+                      "as_of must be a date YYYY-MM-DD from 2000-01-01 to tomorrow (IST)");
+  struct gerr err;
+  struct store *db = req_store(rq, &err);
+  if (!db)
+    return resp_error_from(rs, &err);
+  json_t *rep = NULL;
+  int rc = accuracy_of(rq, db, (int64_t)v, day, &rep, &err);
+  if (rc < 0)
+    return resp_error_from(rs, &err);
+  if (rc == 1 && v)
+    return resp_error(rs, GERR_NOT_FOUND, NULL,
+                      "no model version %lld in the registry (GET /models lists them)", v);
+  if (rc == 1)
+    return resp_error(rs, GERR_UNAVAILABLE, NULL,
+                      "no model is trained yet: POST /models/train");
+  /* the cached report is shared: answer with a copy that says whether the
+   * version serves */
+  json_t *data = json_copy(rep);
+  json_decref(rep);
+  int64_t serving = 0;
+  if (data && store_model_serving_version(db, &serving, &err) >= 0)
+    json_object_set_new(data, "serving",
+                        json_boolean(serving == json_integer_value(json_object_get(data, "version"))));
+  if (!data)
+    return resp_error(rs, GERR_INTERNAL, NULL, "out of memory");
+  json_int_t ver = json_integer_value(json_object_get(data, "version"));
+  size_t np = json_array_size(json_object_get(data, "periods"));
+  int drift = accuracy_drift(data);
+  return resp_ok(rs, data, "model version %lld as of %s: %zu complete period(s) of 3; %s",
+                 (long long)ver, json_string_value(json_object_get(data, "as_of")), np,
+                 drift ? "drift alarm ON (see drift.reasons)" : "no drift alarm");
 }

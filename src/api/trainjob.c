@@ -30,6 +30,7 @@
 
 #include "gromo/log.h"
 #include "gromo/models.h"
+#include "gromo/record.h"
 #include "gromo/store.h"
 #include "gromo/timeutil.h"
 
@@ -96,6 +97,14 @@ struct trainer {
   pthread_mutex_t record_mu; /* one record write at a time */
   _Atomic int shared; /* the store is shared with other processes: 1, 0, -1 not known yet */
   char instance[96]; /* host:pid, in the shared record */
+  /* The schedule (trainer_schedule): its thread and what it remembers. */
+  pthread_t sched_thread;
+  int sched_live;
+  int64_t every_s;
+  trainer_drift_fn drift;
+  void *drift_ctx;
+  int64_t sched_last_us;   /* mono_us() of the last scheduled start; 0: none */
+  int64_t drift_version;   /* the version a drift start was made for */
 };
 
 static void iso_now(char out[32]) {
@@ -755,6 +764,9 @@ void trainer_free(struct trainer *t) {
   pthread_mutex_unlock(&t->mu);
   if (id[0])
     log_msg(LOG_INFO, "shutdown", "waiting for training job %s to finish", id);
+  /* the schedule first: it may be starting a job as stopping begins */
+  if (t->sched_live)
+    pthread_join(t->sched_thread, NULL);
   if (t->job_thread_live)
     pthread_join(t->job_thread, NULL);
   if (t->watch_live)
@@ -770,4 +782,96 @@ void trainer_free(struct trainer *t) {
   pthread_mutex_destroy(&t->mu);
   free(t->db);
   free(t);
+}
+
+/* ---- the schedule ---- */
+
+/* Seconds since the epoch of an ISO 8601 time such as suite_trained_at
+ * gives, or -1. */
+static int64_t iso_unix(const char *iso) {
+  int64_t ist;
+  char why[120];
+  if (!iso || sale_parse_date(iso, strlen(iso), &ist, why) < 0)
+    return -1;
+  return (ist - IST_OFFSET_MS) / 1000;
+}
+
+/* Why a scheduled job should start now (into why[]), or 0. */
+static int schedule_due(struct trainer *t, char *why, size_t cap) {
+  const struct suite *s = model_holder_get(t->holder);
+  if (!s)
+    return 0; /* the first training is asked for, not scheduled */
+  int64_t version = suite_version(s), trained = iso_unix(suite_trained_at(s));
+  model_holder_put(t->holder, s);
+  char id[TRAINJOB_ID_LEN + 1];
+  if (trainer_running(t, id))
+    return 0;
+  int64_t now = (int64_t)time(NULL), age = trained >= 0 ? now - trained : -1;
+  int waited = t->sched_last_us == 0 ||
+               mono_us() - t->sched_last_us >= t->every_s * 1000000;
+  if (t->every_s > 0 && age >= t->every_s && waited) {
+    snprintf(why, cap, "model version %lld was trained %lld s ago (--retrain-every %lld s)",
+             (long long)version, (long long)age, (long long)t->every_s);
+    return 1;
+  }
+  if (t->drift && t->drift_version != version && t->drift(t->drift_ctx, version) == 1) {
+    t->drift_version = version;
+    snprintf(why, cap, "the drift alarm of model version %lld is on (--retrain-on-drift)",
+             (long long)version);
+    return 1;
+  }
+  return 0;
+}
+
+static void *schedule_loop(void *arg) {
+  struct trainer *t = arg;
+  int64_t check_ms = t->every_s > 0 ? t->every_s * 1000 / 10 : TRAINER_SCHEDULE_CHECK_MS;
+  if (check_ms > TRAINER_SCHEDULE_CHECK_MS)
+    check_ms = TRAINER_SCHEDULE_CHECK_MS;
+  if (check_ms < 1000)
+    check_ms = 1000;
+  pthread_mutex_lock(&t->mu);
+  while (!t->stopping) {
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += (time_t)(check_ms / 1000);
+    until.tv_nsec += (long)(check_ms % 1000) * 1000000L;
+    if (until.tv_nsec >= 1000000000L) {
+      until.tv_sec++;
+      until.tv_nsec -= 1000000000L;
+    }
+    pthread_cond_timedwait(&t->changed, &t->mu, &until);
+    if (t->stopping)
+      break;
+    pthread_mutex_unlock(&t->mu);
+    char why[256], id[TRAINJOB_ID_LEN + 1];
+    if (schedule_due(t, why, sizeof why)) {
+      struct gerr err;
+      int started = 0;
+      t->sched_last_us = mono_us();
+      if (trainer_start(t, NULL, id, &started, &err) < 0)
+        log_msg(LOG_WARN, "scheduled_training", "%s, but training cannot start: %s", why,
+                err.msg);
+      else if (started)
+        log_msg(LOG_INFO, "scheduled_training", "%s: job %s started", why, id);
+    }
+    pthread_mutex_lock(&t->mu);
+  }
+  pthread_mutex_unlock(&t->mu);
+  return NULL;
+}
+
+int trainer_schedule(struct trainer *t, int64_t every_s, trainer_drift_fn drift,
+                     void *drift_ctx, struct gerr *err) {
+  if (t->sched_live)
+    return gerr_set(err, GERR_CONFLICT, "the training schedule is already set");
+  if (every_s <= 0 && !drift)
+    return 0;
+  t->every_s = every_s > 0 ? every_s : 0;
+  t->drift = drift;
+  t->drift_ctx = drift_ctx;
+  if (pthread_create(&t->sched_thread, NULL, schedule_loop, t) != 0)
+    return gerr_set(err, GERR_UNAVAILABLE, "cannot start the training schedule's thread");
+  t->sched_live = 1;
+  return 0;
 }

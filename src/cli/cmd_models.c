@@ -1,5 +1,5 @@
-/* gromo models list|backtest|rollback|promote|importance: the model
- * registry. */
+/* gromo models list|backtest|accuracy|rollback|promote|importance: the
+ * model registry. */
 #include <errno.h>
 #include <getopt.h>
 #include <math.h>
@@ -10,13 +10,17 @@
 #include <jansson.h>
 
 #include "cli/cli.h"
+#include "gromo/accuracy.h"
+#include "gromo/gazetteer.h"
 #include "gromo/log.h"
 #include "gromo/models.h"
 #include "gromo/store.h"
+#include "gromo/timeutil.h"
 
 static const char models_help[] =
     "usage: gromo models list [--json] [--db URI]\n"
     "       gromo models backtest [VERSION] [--json] [--db URI]\n"
+    "       gromo models accuracy [VERSION] [--as-of DATE] [--json] [--db URI]\n"
     "       gromo models rollback VERSION [--db URI]\n"
     "       gromo models promote VERSION [--reason TEXT] [--db URI]\n"
     "       gromo models importance [VERSION] [--json] [--db URI]\n\n"
@@ -33,6 +37,11 @@ static const char models_help[] =
     "known then, 1-3 periods ahead: bias, Poisson deviance beside the best\n"
     "baseline, interval coverage and score, per month and product\n"
     "(docs/evaluation.md).\n"
+    "accuracy compares what VERSION (default: the serving one) forecast for\n"
+    "each complete period after its as-of date, 1-3 periods ahead, with the\n"
+    "sales stored since: bias, Poisson deviance, MAE and interval coverage,\n"
+    "overall and per product and region, and the drift alarm, on when a\n"
+    "figure left the range of the version's backtest (docs/monitoring.md).\n"
     "rollback makes VERSION the serving one; a running server switches to it\n"
     "within a few seconds, without a restart.\n"
     "promote makes a candidate VERSION the serving one, recording the override\n"
@@ -42,8 +51,11 @@ static const char models_help[] =
     "rows, largest first.\n\n"
     "  -d, --db URI      store (env GROMO_DB, default gromo.db)\n"
     "      --reason TEXT promote: why (kept in the registry; at most 200 characters)\n"
-    "      --json        list as one JSON array, or the backtest or importance as\n"
-    "                    the JSON object /models serves, on standard output\n"
+    "      --as-of DATE  accuracy: the current date, YYYY-MM-DD (default today,\n"
+    "                    IST); a period is complete once its last day is before it\n"
+    "      --json        list as one JSON array, or the backtest, importance or\n"
+    "                    accuracy as the JSON object /models (/models/accuracy)\n"
+    "                    serves, on standard output\n"
     "  -h, --help        this help\n";
 
 /* "demand rise top" marks from a stored report: the model's initial when
@@ -323,14 +335,128 @@ static int promote_candidate(struct store *st, long long version, const char *re
   return fflush(stdout) == 0 ? EXIT_OK : EXIT_FAIL;
 }
 
+/* A figure into out, "-" when undefined. */
+static const char *fmt_fig(char out[16], int sign, int prec, double v) {
+  if (isnan(v))
+    snprintf(out, 16, "-");
+  else
+    snprintf(out, 16, sign ? "%+.*f" : "%.*f", prec, v);
+  return out;
+}
+
+/* One line of accuracy figures: the group's name, then its figures. */
+static void print_figures(const char *name, json_t *f) {
+  char b[4][16];
+  printf("  %-22s %6lld %8.1f %8lld %7s %9s %7s %6s\n", name, (long long)jnum(f, "cells"),
+         jnum(f, "predicted"), (long long)jnum(f, "realized"),
+         fmt_fig(b[0], 1, 3, jnum(f, "bias")), fmt_fig(b[1], 0, 4, jnum(f, "poisson_deviance")),
+         fmt_fig(b[2], 0, 3, jnum(f, "mae")),
+         fmt_fig(b[3], 0, 3, jnum(f, "interval_coverage_expected_1_or_more")));
+}
+
+static void print_accuracy(json_t *rep) {
+  printf("accuracy of model version %lld (as of %s, trained %s) on %s\n",
+         (long long)jnum(rep, "version"), json_string_value(json_object_get(rep, "model_as_of")),
+         json_string_value(json_object_get(rep, "trained_at")),
+         json_string_value(json_object_get(rep, "as_of")));
+  size_t i, j;
+  json_t *p, *v;
+  json_array_foreach(json_object_get(rep, "periods"), i, p) {
+    printf("\nhorizon %lld, %s..%s:\n", (long long)jnum(p, "horizon"),
+           json_string_value(json_object_get(p, "period_from")),
+           json_string_value(json_object_get(p, "period_to")));
+    printf("  %-22s %6s %8s %8s %7s %9s %7s %6s\n", "", "cells", "forecast", "sales", "bias",
+           "deviance", "mae", "cov>=1");
+    print_figures("all", json_object_get(p, "all"));
+    const char *k;
+    json_object_foreach(json_object_get(p, "products"), k, v) print_figures(k, v);
+    json_array_foreach(json_object_get(p, "regions"), j, v) {
+      char name[32];
+      json_t *id = json_object_get(v, "region_id");
+      if (json_is_integer(id))
+        snprintf(name, sizeof name, "region %lld", (long long)json_integer_value(id));
+      else
+        snprintf(name, sizeof name, "in no region");
+      print_figures(name, v);
+    }
+    json_t *cold = json_object_get(p, "cold_pincodes");
+    if (jnum(cold, "cells") > 0)
+      print_figures("new pincodes", cold);
+    if (jnum(p, "sales_of_unknown_products_or_channels") > 0)
+      printf("  and %lld sales of products or channels the version never saw\n",
+             (long long)jnum(p, "sales_of_unknown_products_or_channels"));
+    json_array_foreach(json_object_get(json_object_get(p, "drift"), "notes"), j, v)
+      printf("  drift: %s\n", json_string_value(v));
+  }
+  json_array_foreach(json_object_get(rep, "pending"), i, p)
+    printf("\nhorizon %lld, %s..%s: not complete yet\n", (long long)jnum(p, "horizon"),
+           json_string_value(json_object_get(p, "period_from")),
+           json_string_value(json_object_get(p, "period_to")));
+  json_t *drift = json_object_get(rep, "drift");
+  printf("\ndrift alarm: %s\n", accuracy_drift(rep) ? "ON" : "off");
+  json_array_foreach(json_object_get(drift, "reasons"), i, v)
+    printf("  %s\n", json_string_value(v));
+}
+
+/* gromo models accuracy [VERSION] [--as-of DATE]. */
+static int show_accuracy(const char *db, long long version, const char *as_of, int as_json) {
+  int64_t today = now_ist_ms() / DAY_MS, day = today;
+  if (as_of && (accuracy_parse_day(as_of, &day) < 0 || day > today + 1))
+    return cli_usage_error("models",
+                           "--as-of must be a date YYYY-MM-DD from 2000-01-01 to tomorrow "
+                           "(IST), not '%.40s'",
+                           as_of);
+  struct gerr err;
+  struct store *st = NULL;
+  struct gaz *gaz = NULL;
+  struct suite *s = NULL;
+  json_t *rep = NULL;
+  int rc = EXIT_FAIL;
+  if (cli_store_open(db, &st, &err) < 0 || gaz_load_default(&gaz, &err) < 0) {
+    rc = cli_fail("models", "%s", err.msg);
+    goto out;
+  }
+  int r = suite_load(st, gaz, version, &s, &err);
+  if (r < 0) {
+    rc = cli_fail("models", "%s", err.msg);
+    goto out;
+  }
+  if (r == 1) {
+    rc = version ? cli_fail("models", "no model version %lld (see gromo models list)", version)
+                 : cli_fail("models", "no model is trained yet: gromo train");
+    goto out;
+  }
+  if (accuracy_report(s, st, day, &rep, &err) < 0) {
+    rc = cli_fail("models", "%s", err.msg);
+    goto out;
+  }
+  if (as_json) {
+    char *text = json_dumps(rep, JSON_COMPACT);
+    if (text)
+      puts(text);
+    free(text);
+  } else {
+    print_accuracy(rep);
+  }
+  rc = fflush(stdout) == 0 ? EXIT_OK : EXIT_FAIL;
+out:
+  json_decref(rep);
+  suite_free(s);
+  gaz_free(gaz);
+  store_close(st);
+  return rc;
+}
+
 int cmd_models(int argc, char **argv) {
   const char *db = cli_env("GROMO_DB", "gromo.db");
+  const char *as_of = NULL;
   int as_json = 0;
   const char *reason = NULL;
-  enum { O_JSON = 256, O_REASON };
+  enum { O_JSON = 256, O_REASON, O_ASOF };
   static const struct option opts[] = {{"db", required_argument, 0, 'd'},
                                        {"json", no_argument, 0, O_JSON},
                                        {"reason", required_argument, 0, O_REASON},
+                                       {"as-of", required_argument, 0, O_ASOF},
                                        {"help", no_argument, 0, 'h'},
                                        {0, 0, 0, 0}};
   int c;
@@ -345,17 +471,21 @@ int cmd_models(int argc, char **argv) {
                                PROMOTE_REASON_MAX);
       reason = optarg;
       break;
+    case O_ASOF: as_of = optarg; break;
     case 'h': fputs(models_help, stdout); return EXIT_OK;
     default: return cli_usage_error("models", "unknown option");
     }
   }
   if (optind >= argc)
-    return cli_usage_error("models", "say list, backtest, rollback, promote or importance");
+    return cli_usage_error("models", "say list, backtest, accuracy, rollback, promote or importance");
   const char *verb = argv[optind++];
   long long version = 0;
   /* verbs of an optional VERSION, and of exactly one */
   int backtest = !strcmp(verb, "backtest"), importance = !strcmp(verb, "importance");
-  int promote = !strcmp(verb, "promote"), optional = backtest || importance;
+  int accuracy = !strcmp(verb, "accuracy");
+  int promote = !strcmp(verb, "promote"), optional = backtest || importance || accuracy;
+  if (as_of && !accuracy)
+    return cli_usage_error("models", "--as-of goes with accuracy only");
   if (!strcmp(verb, "rollback") || promote || optional) {
     if (optional ? optind + 1 < argc : optind + 1 != argc) {
       if (optional)
@@ -373,6 +503,8 @@ int cmd_models(int argc, char **argv) {
     return cli_usage_error("models", "unknown models command '%s'", verb);
   }
 
+  if (accuracy)
+    return show_accuracy(db, version, as_of, as_json);
   struct gerr err;
   struct store *st = NULL;
   int rc = EXIT_FAIL;

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "gromo/accuracy.h"
 #include "gromo/app.h"
 #include "gromo/gazetteer.h"
 #include "gromo/http.h"
@@ -90,6 +91,12 @@ static const char serve_help[] =
     "      --models-poll SECS  how often the registry's serving model version is\n"
     "                        checked (env GROMO_MODELS_POLL, default 2); on\n"
     "                        PostgreSQL a change is also announced at once\n"
+    "      --retrain-every D  train again once the serving model version is D\n"
+    "                        old: 90s, 30m, 24h, 7d (at most 365d); 0 or off,\n"
+    "                        the default: never (env GROMO_RETRAIN_EVERY)\n"
+    "      --retrain-on-drift  also train again, once per version, when the\n"
+    "                        serving version's drift alarm is on (GET\n"
+    "                        /models/accuracy; env GROMO_RETRAIN_ON_DRIFT=1)\n"
     "      --web-root DIR    the dashboard and API docs that `make web` builds\n"
     "                        (env GROMO_WEB_ROOT, default " GROMO_WEB_ROOT ")\n"
     "  -h, --help            this help\n";
@@ -151,6 +158,30 @@ static const char *proxies_check(const char *list) {
   return NULL;
 }
 
+/* How old a report of the drift alarm may be for the schedule's check. */
+#define DRIFT_REUSE_S 300
+
+/* trainer_drift_fn: the serving version's drift alarm as of today. */
+static int serve_drift(void *ctx, int64_t version) {
+  struct app *app = ctx;
+  struct gerr err;
+  struct store *db = store_pool_get(app->pool, &err);
+  json_t *rep = NULL;
+  int rc = db ? accuracy_cache_get(app->accuracy, db, app->gaz, app->models, version,
+                                   now_ist_ms() / DAY_MS, DRIFT_REUSE_S, &rep, &err)
+              : -1;
+  store_pool_put(app->pool, db);
+  if (rc != 0) {
+    if (rc < 0)
+      log_msg(LOG_WARN, "scheduled_training", "cannot judge the drift of version %lld: %s",
+              (long long)version, err.msg);
+    return -1;
+  }
+  int on = accuracy_drift(rep);
+  json_decref(rep);
+  return on;
+}
+
 static int parse_uint(const char *s, unsigned long long max, unsigned long long *out) {
   long long v;
   if (parse_int_range(s, 0, (long long)max, &v) < 0)
@@ -185,12 +216,14 @@ int cmd_serve(int argc, char **argv) {
   cfg.tls_key = cli_env("GROMO_TLS_KEY", NULL);
   cfg.web_root = cli_env("GROMO_WEB_ROOT", cfg.web_root);
   const char *models_poll = cli_env("GROMO_MODELS_POLL", NULL);
+  const char *retrain_every = cli_env("GROMO_RETRAIN_EVERY", NULL);
+  const char *retrain_drift = cli_env("GROMO_RETRAIN_ON_DRIFT", NULL);
   unsigned watch_ms = MODELS_WATCH_MS;
 
   enum { O_THREADS = 256, O_MODE, O_MAXBODY, O_TIMEOUT, O_MAXCONN, O_LOGFILE, O_LEVEL,
          O_RATES, O_NORATE, O_PERIP, O_BODYTO, O_CORS, O_CERT, O_KEY, O_MAXUP,
          O_INFLIGHT, O_HDRTO, O_MINRATE, O_GRACE, O_SPOOLDIR, O_MAXSPOOL, O_WEBROOT,
-         O_MODELSPOLL, O_PROXIES };
+         O_MODELSPOLL, O_PROXIES, O_RETRAIN, O_RETRAINDRIFT };
   static const struct option opts[] = {
       {"port", required_argument, 0, 'p'},
       {"bind", required_argument, 0, 'b'},
@@ -219,6 +252,8 @@ int cmd_serve(int argc, char **argv) {
       {"web-root", required_argument, 0, O_WEBROOT},
       {"models-poll", required_argument, 0, O_MODELSPOLL},
       {"trusted-proxies", required_argument, 0, O_PROXIES},
+      {"retrain-every", required_argument, 0, O_RETRAIN},
+      {"retrain-on-drift", no_argument, 0, O_RETRAINDRIFT},
       {"help", no_argument, 0, 'h'},
       {0, 0, 0, 0}};
   int c;
@@ -252,6 +287,8 @@ int cmd_serve(int argc, char **argv) {
     case O_WEBROOT: cfg.web_root = optarg; break;
     case O_MODELSPOLL: models_poll = optarg; break;
     case O_PROXIES: cfg.trusted_proxies = optarg; break;
+    case O_RETRAIN: retrain_every = optarg; break;
+    case O_RETRAINDRIFT: retrain_drift = "1"; break;
     case 'h': fputs(serve_help, stdout); return EXIT_OK;
     default: return cli_usage_error("serve", "unknown option");
     }
@@ -335,6 +372,23 @@ int cmd_serve(int argc, char **argv) {
       return cli_usage_error("serve", "models-poll must be 1-86400 seconds");
     watch_ms = (unsigned)v * 1000;
   }
+  if (retrain_every && app_duration_parse(retrain_every, &cfg.retrain_every_s) < 0)
+    return cli_usage_error("serve",
+                           "retrain-every must be 0 (or off) or a whole number with a unit s, "
+                           "m, h or d, at most 365d (e.g. 7d, 24h), not '%.40s'",
+                           retrain_every);
+  if (retrain_drift) {
+    static const char *const yes[] = {"1", "true", "yes", "on"},
+                             *const no[] = {"0", "false", "no", "off"};
+    int found = -1;
+    for (int i = 0; i < 4; i++)
+      if (!strcmp(retrain_drift, yes[i]) || !strcmp(retrain_drift, no[i]))
+        found = !strcmp(retrain_drift, yes[i]);
+    if (found < 0)
+      return cli_usage_error("serve", "GROMO_RETRAIN_ON_DRIFT must be 1 or 0, not '%.20s'",
+                             retrain_drift);
+    cfg.retrain_on_drift = found;
+  }
   if (cfg.trusted_proxies) {
     const char *bad = proxies_check(cfg.trusted_proxies);
     if (bad)
@@ -399,7 +453,16 @@ int cmd_serve(int argc, char **argv) {
     goto out;
   }
   load_models(&app);
+  if (accuracy_cache_new(&app.accuracy) < 0) {
+    log_msg(LOG_ERROR, "startup", "out of memory");
+    goto out;
+  }
   if (trainer_new(cfg.db, app.gaz, app.models, watch_ms, &app.trainer, &err) < 0) {
+    log_msg(LOG_ERROR, "startup", "models: %s", err.msg);
+    goto out;
+  }
+  if (trainer_schedule(app.trainer, cfg.retrain_every_s,
+                       cfg.retrain_on_drift ? serve_drift : NULL, &app, &err) < 0) {
     log_msg(LOG_ERROR, "startup", "models: %s", err.msg);
     goto out;
   }
@@ -423,14 +486,15 @@ int cmd_serve(int argc, char **argv) {
                    "\"port\":%d,\"bind\":\"%s\",\"url\":\"%s://%s%s%s:%d\","
                    "\"http_mode\":\"%s\",\"threads\":%d,\"pincodes\":%zu,"
                    "\"gazetteer_ms\":%.1f,\"build\":\"%s\",\"tls\":%s,"
-                   "\"rate_limits\":%s",
+                   "\"rate_limits\":%s,\"retrain_every_s\":%lld,\"retrain_on_drift\":%s",
                    server_port(srv), cfg.bind, cfg.tls_cert ? "https" : "http",
                    strchr(cfg.bind, ':') ? "[" : "",
                    strcmp(cfg.bind, "0.0.0.0") == 0 ? "127.0.0.1" : cfg.bind,
                    strchr(cfg.bind, ':') ? "]" : "", server_port(srv),
                    http_mode_name(cfg.mode), cfg.threads, gaz_count(app.gaz),
                    (double)t_gaz / 1000.0, GROMO_BUILD, cfg.tls_cert ? "true" : "false",
-                   cfg.rate_limits_on ? "true" : "false");
+                   cfg.rate_limits_on ? "true" : "false", (long long)cfg.retrain_every_s,
+                   cfg.retrain_on_drift ? "true" : "false");
   if (n > 0 && (size_t)n < sizeof fields)
     log_fields(LOG_INFO, "listening", fields, (size_t)n);
   {
@@ -468,6 +532,7 @@ int cmd_serve(int argc, char **argv) {
 out:
   server_stop(srv);
   trainer_free(app.trainer); /* waits for a running training */
+  accuracy_cache_free(app.accuracy); /* after the schedule that reads it */
   model_holder_free(app.models);
   store_pool_free(app.pool);
   spool_free(app.spool);

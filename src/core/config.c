@@ -2,6 +2,7 @@
 #include <unistd.h>
 
 #include "gromo/app.h"
+#include "gromo/parse.h"
 
 void app_config_defaults(struct app_config *c) {
   memset(c, 0, sizeof *c);
@@ -26,6 +27,37 @@ void app_config_defaults(struct app_config *c) {
   c->log_file = NULL;
   c->rate_limits_on = 1;
   c->web_root = GROMO_WEB_ROOT;
+  c->retrain_every_s = 0;
+  c->retrain_on_drift = 0;
+}
+
+int app_duration_parse(const char *s, int64_t *secs) {
+  if (!s)
+    return -1;
+  if (!strcmp(s, "0") || !strcmp(s, "off")) {
+    *secs = 0;
+    return 0;
+  }
+  size_t n = strlen(s);
+  if (n < 2 || n > 12)
+    return -1;
+  static const struct {
+    char unit;
+    long long secs;
+  } units[] = {{'s', 1}, {'m', 60}, {'h', 3600}, {'d', 86400}};
+  for (size_t i = 0; i < sizeof units / sizeof *units; i++) {
+    if (s[n - 1] != units[i].unit)
+      continue;
+    char num[16];
+    memcpy(num, s, n - 1);
+    num[n - 1] = '\0';
+    long long v;
+    if (num[0] == '-' || parse_int_range(num, 0, APP_DURATION_MAX_S / units[i].secs, &v) < 0)
+      return -1;
+    *secs = (int64_t)(v * units[i].secs);
+    return 0;
+  }
+  return -1;
 }
 
 static const char *const mode_names[] = {

@@ -1,7 +1,9 @@
 #include "gromo/metrics.h"
 
+#include <math.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -128,6 +130,58 @@ static const char *route_label(const struct route *table, size_t nroutes, size_t
   return "unmatched";
 }
 
+/* One gauge of the accuracy, a line per period (NaN left out). */
+static int accuracy_gauge(const struct metrics_accuracy *a, struct buf *out, const char *name,
+                          const char *help, size_t offset) {
+  int rc = buf_printf(out, "# HELP %s %s\n# TYPE %s gauge\n", name, help, name);
+  for (int i = 0; i < a->nperiods && i < METRICS_ACCURACY_PERIODS; i++) {
+    double v = *(const double *)((const char *)&a->period[i] + offset);
+    if (!isnan(v))
+      rc |= buf_printf(out, "%s{horizon=\"%d\"} %.6g\n", name, a->period[i].horizon, v);
+  }
+  return rc;
+}
+
+#define PERIOD_FIELD(f) offsetof(struct metrics_accuracy_period, f)
+
+static int render_accuracy(const struct metrics_accuracy *a, struct buf *out) {
+  if (!a->present)
+    return 0;
+  int rc = buf_printf(out,
+                      "# HELP gromo_model_accuracy_version The serving model version the "
+                      "accuracy gauges describe.\n"
+                      "# TYPE gromo_model_accuracy_version gauge\n"
+                      "gromo_model_accuracy_version %lld\n"
+                      "# HELP gromo_model_drift 1 when the serving version's drift alarm is "
+                      "on: a complete period's figures left its backtest's range.\n"
+                      "# TYPE gromo_model_drift gauge\n"
+                      "gromo_model_drift %d\n",
+                      (long long)a->version, a->drift ? 1 : 0);
+  rc |= accuracy_gauge(a, out, "gromo_model_realized_bias",
+                       "Mean predicted / mean realized demand - 1 of the serving version over "
+                       "a complete period after its as-of date, by horizon.",
+                       PERIOD_FIELD(bias));
+  rc |= accuracy_gauge(a, out, "gromo_model_poisson_deviance",
+                       "Mean Poisson deviance of the serving version's forecasts of a complete "
+                       "period, by horizon.",
+                       PERIOD_FIELD(deviance));
+  rc |= accuracy_gauge(a, out, "gromo_model_mae",
+                       "Mean absolute error of the serving version's forecasts of a complete "
+                       "period, by horizon.",
+                       PERIOD_FIELD(mae));
+  rc |= accuracy_gauge(a, out, "gromo_model_interval_coverage",
+                       "Share of the cells expecting 1 sale or more whose realized demand fell "
+                       "in the interval, by horizon.",
+                       PERIOD_FIELD(coverage));
+  rc |= buf_printf(out, "# HELP gromo_model_realized_sales Sales in the forecast cells of a "
+                        "complete period, by horizon.\n"
+                        "# TYPE gromo_model_realized_sales gauge\n");
+  for (int i = 0; i < a->nperiods && i < METRICS_ACCURACY_PERIODS; i++)
+    rc |= buf_printf(out, "gromo_model_realized_sales{horizon=\"%d\"} %lld\n",
+                     a->period[i].horizon, (long long)a->period[i].realized);
+  return rc;
+}
+
 int metrics_render(const struct metrics *m, const struct route *table,
                    const struct metrics_gauges *g, struct buf *out) {
   int rc = 0;
@@ -223,6 +277,7 @@ int metrics_render(const struct metrics *m, const struct route *table,
         "gromo_header_timeouts_total %llu\n",
         (unsigned long long)g->inflight_bytes, (unsigned long long)g->inflight_cap,
         (unsigned long long)g->inflight_refused, (unsigned long long)g->header_timeouts);
+  rc |= render_accuracy(&g->accuracy, out);
   return rc ? -1 : 0;
 }
 
