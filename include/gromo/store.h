@@ -118,6 +118,45 @@ int store_sales_summary(struct store *s, const struct sales_summary_query *q,
                         int (*fn)(void *ctx, const struct sales_group *g), void *ctx,
                         struct sales_totals *tot, struct gerr *err) GROMO_WUR;
 
+/* Training's read of the sales (docs/models.md, docs/scaling.md): the
+ * period cells counted by the database (GROUP BY on the server), not every
+ * row. Periods count back from the newest sale's day T: period a holds
+ * the days (T - (a+1)P, T - aP]. Segments are those of gromo/segments.h,
+ * computed in SQL. Everything is read in one snapshot of the sales. */
+struct sales_cells_query {
+  int period_days;  /* P >= 1 */
+  int periods;      /* N >= 1: periods 0 .. N-1 each by itself; every older
+                       sale is counted in period N */
+  int sale_periods; /* 0 .. N: the sales of periods 0 .. this - 1 are read
+                       one by one too (the top-product model's) */
+};
+struct sales_span {
+  int64_t sales;           /* every stored sale */
+  int64_t first_ms, last_ms;
+  int32_t newest_day;      /* T: last_ms's day (days since 1970-01-01, IST) */
+};
+/* One cell of one period: its sales. Texts valid during the call. */
+struct sales_cell {
+  int32_t period; /* 0 .. N (N: older) */
+  int32_t pincode;
+  const char *product, *channel;
+  int age_band, income_band; /* 0 .. SEG_AGE_BANDS - 1, 0 .. SEG_INCOME_BANDS - 1 */
+  int64_t sales;
+};
+/* The callbacks, in this order: span once (not called when there are no
+ * sales), cell for each non-empty cell (any order), sale for each sale of
+ * the last sale_periods periods ordered by (ts_ms, seq). A non-zero return
+ * stops the read (not an error). */
+struct sales_cells_reader {
+  int (*span)(void *ctx, const struct sales_span *sp);
+  int (*cell)(void *ctx, const struct sales_cell *c);
+  store_row_fn sale;
+  void *ctx;
+};
+/* Not inside an open transaction (the read opens its own). */
+int store_sales_cells(struct store *s, const struct sales_cells_query *q,
+                      const struct sales_cells_reader *rd, struct gerr *err) GROMO_WUR;
+
 /* A number that changes whenever the sales a reader sees change (0 while
  * there are none): caches of aggregates compare it for equality. SQLite:
  * the newest row's sequence number (one writer at a time). PostgreSQL,

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "gromo/segments.h"
 #include "store/store_int.h"
 
 /* Advisory lock keys (one namespace for the whole program). */
@@ -122,6 +123,9 @@ static const struct {
      " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
      " ON CONFLICT (client_id) WHERE client_id IS NOT NULL DO NOTHING"},
     {"count", "SELECT count(*) FROM sales"},
+    {"span",
+     "SELECT (SELECT count(*) FROM sales), (SELECT min(ts_ms) FROM sales),"
+     " (SELECT max(ts_ms) FROM sales)"},
     {"mark", "SELECT coalesce(max(seq), 0), pg_current_snapshot()::text FROM sales"},
     {"schema_version", "SELECT coalesce(max(version), 0) FROM schema_versions"},
     {"meta_get", "SELECT value FROM meta WHERE key = $1"},
@@ -1147,6 +1151,109 @@ out:
   return rc;
 }
 
+/* ---- training's read (store_sales_cells) ---- */
+
+/* Memory for the read's aggregation (a hash of the cells): about 100
+ * bytes a cell, so a few hundred thousand cells stay in memory. */
+#define CELLS_WORK_MEM "64MB"
+#define CELLS_FETCH "FETCH 20000 FROM sales_cells"
+
+static const int32_t age_edges[] = SEG_AGE_EDGES;
+static const double income_edges[] = SEG_INCOME_EDGES;
+_Static_assert(sizeof age_edges / sizeof *age_edges == 4 &&
+                   sizeof income_edges / sizeof *income_edges == 4,
+               "the CASE expressions below name four edges of each band");
+
+/* One snapshot for every statement (REPEATABLE READ), read only. */
+static int pg_read_begin(struct store *base, struct gerr *err) {
+  struct pg_store *s = PG(base);
+  bulk_forget(s);
+  if (ensure_conn(s, err) < 0 ||
+      exec_plain(s, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", "reading sales",
+                 err) < 0)
+    return -1;
+  if (exec_plain(s, "SET LOCAL work_mem = '" CELLS_WORK_MEM "'", "reading sales", err) < 0 ||
+      exec_plain(s, "SET LOCAL cursor_tuple_fraction = 1", "reading sales", err) < 0) {
+    pg_rollback(base);
+    return -1;
+  }
+  return 0;
+}
+
+static int pg_sales_span(struct store *base, struct sales_span *sp, struct gerr *err) {
+  PGresult *res;
+  memset(sp, 0, sizeof *sp);
+  int rc = one_row(PG(base), "span", NULL, &res, "reading sales", err);
+  if (rc == 0) {
+    sp->sales = get_i64(res, 0, 0);
+    sp->first_ms = get_i64(res, 0, 1);
+    sp->last_ms = get_i64(res, 0, 2);
+    sp->newest_day = (int32_t)(sp->last_ms / 86400000);
+  }
+  PQclear(res);
+  return rc == 0 ? 0 : -1;
+}
+
+/* Aggregated by PostgreSQL; the cells come through a cursor, a batch at a
+ * time, so neither side holds them all at once. */
+static int pg_sales_cells(struct store *base, const struct sales_cells_query *q,
+                          int32_t newest_day,
+                          int (*fn)(void *ctx, const struct sales_cell *c), void *ctx,
+                          struct gerr *err) {
+  struct pg_store *s = PG(base);
+  struct params p = {0};
+  p_i64(&p, newest_day);
+  p_i64(&p, q->period_days);
+  p_i64(&p, q->periods);
+  for (int i = 0; i < 4; i++)
+    p_i64(&p, age_edges[i]);
+  for (int i = 0; i < 4; i++)
+    p_f64(&p, income_edges[i]);
+  PGresult *res = PQexecParams(
+      s->conn,
+      "DECLARE sales_cells NO SCROLL CURSOR FOR"
+      " SELECT least(($1::bigint - ts_ms / 86400000) / $2::bigint, $3::bigint),"
+      " pincode, product, channel,"
+      " CASE WHEN customer_age <= $4::int THEN 0 WHEN customer_age <= $5::int THEN 1"
+      " WHEN customer_age <= $6::int THEN 2 WHEN customer_age <= $7::int THEN 3 ELSE 4 END,"
+      " CASE WHEN customer_income < $8::float8 THEN 0"
+      " WHEN customer_income < $9::float8 THEN 1"
+      " WHEN customer_income < $10::float8 THEN 2"
+      " WHEN customer_income < $11::float8 THEN 3 ELSE 4 END,"
+      " count(*) FROM sales GROUP BY 1, 2, 3, 4, 5, 6",
+      p.n, NULL, p.v, p.len, p.fmt, 0);
+  int ok = res && PQresultStatus(res) == PGRES_COMMAND_OK;
+  if (!ok)
+    pg_error(s, res, "reading sales", err);
+  PQclear(res);
+  if (!ok)
+    return -1;
+  int rc = 0;
+  for (;;) {
+    res = PQexec(s->conn, CELLS_FETCH);
+    if (!res || PQresultStatus(res) != PGRES_TUPLES_OK) {
+      pg_error(s, res, "reading sales", err);
+      PQclear(res);
+      return -1;
+    }
+    int n = PQntuples(res);
+    for (int i = 0; i < n && rc == 0; i++) {
+      struct sales_cell c = {.period = (int32_t)get_i64(res, i, 0),
+                             .pincode = (int32_t)get_i64(res, i, 1),
+                             .product = PQgetvalue(res, i, 2),
+                             .channel = PQgetvalue(res, i, 3),
+                             .age_band = (int)get_i64(res, i, 4),
+                             .income_band = (int)get_i64(res, i, 5),
+                             .sales = get_i64(res, i, 6)};
+      if (fn(ctx, &c) != 0)
+        rc = 1;
+    }
+    PQclear(res);
+    if (n == 0 || rc)
+      return rc; /* the cursor ends with the transaction */
+  }
+}
+
 static int pg_meta_get(struct store *base, const char *key, char *val, size_t cap,
                        struct gerr *err) {
   struct params p = {0};
@@ -1589,6 +1696,9 @@ const struct store_ops store_pg_ops = {
     .sales_count = pg_sales_count,
     .sales_mark = pg_sales_mark,
     .sales_summary = pg_sales_summary,
+    .read_begin = pg_read_begin,
+    .sales_span = pg_sales_span,
+    .sales_cells = pg_sales_cells,
     .meta_get = pg_meta_get,
     .meta_set = pg_meta_set,
     .models_last_trained = pg_models_last_trained,

@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "gromo/segments.h"
 #include "store/store_int.h"
 
 #define QUERY_VARIANTS 16 /* pincode, product, channel, cursor: on or off */
@@ -1044,6 +1045,92 @@ static int sq_sales_summary(struct store *base, const struct sales_summary_query
   return 0;
 }
 
+/* ---- training's read (store_sales_cells) ---- */
+
+static const int32_t age_edges[] = SEG_AGE_EDGES;
+static const double income_edges[] = SEG_INCOME_EDGES;
+_Static_assert(sizeof age_edges / sizeof *age_edges == 4 &&
+                   sizeof income_edges / sizeof *income_edges == 4,
+               "the CASE expressions below name four edges of each band");
+
+/* Deferred: the snapshot is taken by the first read and kept to the end,
+ * and no write lock is asked for. */
+static int sq_read_begin(struct store *base, struct gerr *err) {
+  struct sqlite_store *s = SQ(base);
+  int rc = sqlite3_exec(s->db, "BEGIN DEFERRED", NULL, NULL, NULL);
+  return rc == SQLITE_OK ? 0 : db_error(s, rc, "reading sales", err);
+}
+
+/* Three lookups, each of one index's end or its entry count. */
+static int sq_sales_span(struct store *base, struct sales_span *sp, struct gerr *err) {
+  struct sqlite_store *s = SQ(base);
+  sqlite3_stmt *st = NULL;
+  memset(sp, 0, sizeof *sp);
+  if (prepare(s, &st,
+              "SELECT (SELECT count(*) FROM sales), (SELECT min(ts_ms) FROM sales),"
+              " (SELECT max(ts_ms) FROM sales)",
+              err) < 0)
+    return -1;
+  int rc = sqlite3_step(st);
+  if (rc == SQLITE_ROW) {
+    sp->sales = sqlite3_column_int64(st, 0);
+    sp->first_ms = sqlite3_column_int64(st, 1);
+    sp->last_ms = sqlite3_column_int64(st, 2);
+    sp->newest_day = (int32_t)(sp->last_ms / DAY_MS_SQ);
+  } else {
+    db_error(s, rc, "reading sales", err);
+  }
+  sqlite3_finalize(st);
+  return rc == SQLITE_ROW ? 0 : -1;
+}
+
+/* One scan of sales, grouped by SQLite (a sort of the group keys). */
+static int sq_sales_cells(struct store *base, const struct sales_cells_query *q,
+                          int32_t newest_day,
+                          int (*fn)(void *ctx, const struct sales_cell *c), void *ctx,
+                          struct gerr *err) {
+  struct sqlite_store *s = SQ(base);
+  sqlite3_stmt *st = NULL;
+  if (prepare(s, &st,
+              "SELECT min((?1 - ts_ms / 86400000) / ?2, ?3), pincode, product, channel,"
+              " CASE WHEN customer_age <= ?4 THEN 0 WHEN customer_age <= ?5 THEN 1"
+              " WHEN customer_age <= ?6 THEN 2 WHEN customer_age <= ?7 THEN 3 ELSE 4 END,"
+              " CASE WHEN customer_income < ?8 THEN 0 WHEN customer_income < ?9 THEN 1"
+              " WHEN customer_income < ?10 THEN 2 WHEN customer_income < ?11 THEN 3"
+              " ELSE 4 END,"
+              " count(*) FROM sales GROUP BY 1, 2, 3, 4, 5, 6",
+              err) < 0)
+    return -1;
+  sqlite3_bind_int64(st, 1, newest_day);
+  sqlite3_bind_int(st, 2, q->period_days);
+  sqlite3_bind_int(st, 3, q->periods);
+  for (int i = 0; i < 4; i++) {
+    sqlite3_bind_int(st, 4 + i, age_edges[i]);
+    sqlite3_bind_double(st, 8 + i, income_edges[i]);
+  }
+  int rc, stopped = 0;
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    const char *prod = (const char *)sqlite3_column_text(st, 2);
+    const char *chan = (const char *)sqlite3_column_text(st, 3);
+    struct sales_cell c = {.period = sqlite3_column_int(st, 0),
+                           .pincode = sqlite3_column_int(st, 1),
+                           .product = prod ? prod : "",
+                           .channel = chan ? chan : "",
+                           .age_band = sqlite3_column_int(st, 4),
+                           .income_band = sqlite3_column_int(st, 5),
+                           .sales = sqlite3_column_int64(st, 6)};
+    if (fn(ctx, &c) != 0) {
+      stopped = 1;
+      rc = SQLITE_DONE;
+      break;
+    }
+  }
+  if (rc != SQLITE_DONE)
+    db_error(s, rc, "reading sales", err);
+  sqlite3_finalize(st);
+  return rc != SQLITE_DONE ? -1 : stopped;
+}
+
 static int sq_sales_mark(struct store *base, int64_t *mark, struct gerr *err) {
   struct sqlite_store *s = SQ(base);
   int rc = sqlite3_step(s->mark);
@@ -1391,6 +1478,9 @@ const struct store_ops store_sqlite_ops = {
     .sales_count = sq_sales_count,
     .sales_mark = sq_sales_mark,
     .sales_summary = sq_sales_summary,
+    .read_begin = sq_read_begin,
+    .sales_span = sq_sales_span,
+    .sales_cells = sq_sales_cells,
     .meta_get = sq_meta_get,
     .meta_set = sq_meta_set,
     .models_last_trained = sq_models_last_trained,

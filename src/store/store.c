@@ -4,6 +4,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "gromo/timeutil.h"
 #include "store/store_int.h"
 
 static const struct store_ops *backend_for(const char *uri, struct gerr *err) {
@@ -122,6 +123,42 @@ int store_sales_count(struct store *s, int64_t *n, struct gerr *err) {
 
 int store_sales_mark(struct store *s, int64_t *mark, struct gerr *err) {
   return s->ops->sales_mark(s, mark, err);
+}
+
+/* The span, the cells, then the single sales, in one read transaction:
+ * sales stored meanwhile are in none of them. It counts as the
+ * connection's open transaction while it lasts, so a lost connection is
+ * not opened again silently in the middle (PostgreSQL). */
+int store_sales_cells(struct store *s, const struct sales_cells_query *q,
+                      const struct sales_cells_reader *rd, struct gerr *err) {
+  if (q->period_days < 1 || q->periods < 1 || q->sale_periods < 0 ||
+      q->sale_periods > q->periods)
+    return gerr_set(err, GERR_INVALID_INPUT, "invalid periods for reading sales");
+  if (s->in_tx)
+    return gerr_set(err, GERR_INTERNAL, "the sales are read outside of a transaction");
+  if (s->ops->read_begin(s, err) < 0)
+    return -1;
+  s->in_tx = 1;
+  int rc = -1;
+  struct sales_span sp;
+  if (s->ops->sales_span(s, &sp, err) < 0)
+    goto out;
+  rc = 0;
+  if (sp.sales == 0 || (rd->span && rd->span(rd->ctx, &sp) != 0))
+    goto out;
+  /* 1: a callback stopped it */
+  rc = s->ops->sales_cells(s, q, sp.newest_day, rd->cell, rd->ctx, err);
+  if (rc != 0 || q->sale_periods == 0 || !rd->sale)
+    goto out;
+  struct sales_filter f;
+  sales_filter_init(&f);
+  f.from_ms = ((int64_t)sp.newest_day - (int64_t)q->sale_periods * q->period_days + 1) *
+              DAY_MS;
+  rc = s->ops->sales_query(s, &f, rd->sale, rd->ctx, err);
+out:
+  s->ops->rollback(s);
+  s->in_tx = 0;
+  return rc < 0 ? -1 : 0;
 }
 
 void sales_summary_query_init(struct sales_summary_query *q) {
