@@ -128,7 +128,8 @@ struct sales_cells_query {
   int periods;      /* N >= 1: periods 0 .. N-1 each by itself; every older
                        sale is counted in period N */
   int sale_periods; /* 0 .. N: the sales of periods 0 .. this - 1 are read
-                       one by one too (the top-product model's) */
+                       one by one instead (the top-product model reads
+                       them), and are in no cell */
 };
 struct sales_span {
   int64_t sales;           /* every stored sale */
@@ -144,9 +145,9 @@ struct sales_cell {
   int64_t sales;
 };
 /* The callbacks, in this order: span once (not called when there are no
- * sales), cell for each non-empty cell (any order), sale for each sale of
- * the last sale_periods periods ordered by (ts_ms, seq). A non-zero return
- * stops the read (not an error). */
+ * sales), cell for each non-empty cell of periods sale_periods .. N (any
+ * order), sale for each sale of periods 0 .. sale_periods - 1 ordered by
+ * (ts_ms, seq). A non-zero return stops the read (not an error). */
 struct sales_cells_reader {
   int (*span)(void *ctx, const struct sales_span *sp);
   int (*cell)(void *ctx, const struct sales_cell *c);

@@ -337,7 +337,7 @@ int dataset_builder_add_cell(struct dataset_builder *b, const struct ml_cell_src
 }
 
 int dataset_builder_add_recent(struct dataset_builder *b, const struct ml_sale_src *s) {
-  return b->from_cells ? keep_raw(b, s, 0) : -1;
+  return b->from_cells ? keep_raw(b, s, 1) : -1;
 }
 
 int dataset_builder_failure(const struct dataset_builder *b, struct gerr *err) {
@@ -407,19 +407,16 @@ static struct dataset *dataset_alloc(int period, int nper) {
 /* The distinct pincodes with a sale in the periods kept, ascending, into
  * d->pins. 0 or -1. */
 static int collect_pins(struct dataset *d, const struct dataset_builder *b, int32_t oldest) {
-  size_t cap = b->from_cells ? b->nc : b->n, np = 0;
+  size_t cap = b->nc + b->n, np = 0;
   int32_t *pins = malloc((cap ? cap : 1) * sizeof *pins);
   if (!pins)
     return -1;
-  if (b->from_cells) {
-    for (size_t i = 0; i < b->nc; i++)
-      if (b->c[i].period < d->nper)
-        pins[np++] = b->c[i].pincode;
-  } else {
-    for (size_t i = 0; i < b->n; i++)
-      if (b->s[i].day > oldest)
-        pins[np++] = b->s[i].pincode;
-  }
+  for (size_t i = 0; i < b->nc; i++)
+    if (b->c[i].period < d->nper)
+      pins[np++] = b->c[i].pincode;
+  for (size_t i = 0; i < b->n; i++)
+    if (b->s[i].day > oldest)
+      pins[np++] = b->s[i].pincode;
   qsort(pins, np, sizeof *pins, cmp_i32);
   size_t u = 0;
   for (size_t i = 0; i < np; i++)
@@ -535,15 +532,13 @@ int dataset_builder_finish(struct dataset_builder *b, const struct gaz *gaz, int
   int32_t oldest = last_day - nper * b->period; /* exclusive */
   if (collect_pins(d, b, oldest) < 0)
     goto oom;
-  if (b->from_cells) {
-    for (size_t i = 0; i < b->nc; i++) {
-      const struct cell_row *r = &b->c[i];
-      if (r->period >= nper || pmap[r->prod] < 0 || cmap[r->chan] < 0)
-        continue;
-      if (count_into(d, ml_pin_index(d, r->pincode), pmap[r->prod], cmap[r->chan], r->seg,
-                     r->period, r->count) < 0)
-        goto oom;
-    }
+  for (size_t i = 0; i < b->nc; i++) { /* aggregated cells */
+    const struct cell_row *r = &b->c[i];
+    if (r->period >= nper || pmap[r->prod] < 0 || cmap[r->chan] < 0)
+      continue;
+    if (count_into(d, ml_pin_index(d, r->pincode), pmap[r->prod], cmap[r->chan], r->seg,
+                   r->period, r->count) < 0)
+      goto oom;
   }
   int32_t keep_from = last_day - keep_sales_periods * b->period;
   size_t nk = 0, kcap = 0;
@@ -552,8 +547,7 @@ int dataset_builder_finish(struct dataset_builder *b, const struct gaz *gaz, int
     if (r->day <= oldest || pmap[r->prod] < 0 || cmap[r->chan] < 0)
       continue;
     long pin = ml_pin_index(d, r->pincode);
-    if (!b->from_cells &&
-        count_into(d, pin, pmap[r->prod], cmap[r->chan], r->seg, (last_day - r->day) / b->period,
+    if (count_into(d, pin, pmap[r->prod], cmap[r->chan], r->seg, (last_day - r->day) / b->period,
                    1) < 0)
       goto oom;
     if (sales && r->day > keep_from) {

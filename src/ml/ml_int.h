@@ -127,8 +127,9 @@ struct ml_cell_src {
   int64_t sales;
 };
 int dataset_builder_add_cell(struct dataset_builder *b, const struct ml_cell_src *c);
-/* A sale of the last keep_sales_periods periods (finish's), for *sales; it
- * is counted in its cell already. -1 on out of memory. */
+/* A sale of the last keep_sales_periods periods (finish's), counted in its
+ * cell (which the aggregates leave out) and kept for *sales. -1 on out of
+ * memory. */
 int dataset_builder_add_recent(struct dataset_builder *b, const struct ml_sale_src *s);
 /* Why an add failed, into *err: -1. */
 int dataset_builder_failure(const struct dataset_builder *b, struct gerr *err);

@@ -1155,8 +1155,8 @@ out:
 
 /* Memory for the read's aggregation (a hash of the cells): about 100
  * bytes a cell, so a few hundred thousand cells stay in memory. */
-#define CELLS_WORK_MEM "64MB"
-#define CELLS_FETCH "FETCH 20000 FROM sales_cells"
+#define CELLS_WORK_MEM "128MB"
+#define CELLS_BATCH "20000" /* rows a FETCH */
 
 static const int32_t age_edges[] = SEG_AGE_EDGES;
 static const double income_edges[] = SEG_INCOME_EDGES;
@@ -1197,7 +1197,7 @@ static int pg_sales_span(struct store *base, struct sales_span *sp, struct gerr 
 /* Aggregated by PostgreSQL; the cells come through a cursor, a batch at a
  * time, so neither side holds them all at once. */
 static int pg_sales_cells(struct store *base, const struct sales_cells_query *q,
-                          int32_t newest_day,
+                          int32_t newest_day, int64_t before_ms,
                           int (*fn)(void *ctx, const struct sales_cell *c), void *ctx,
                           struct gerr *err) {
   struct pg_store *s = PG(base);
@@ -1209,18 +1209,23 @@ static int pg_sales_cells(struct store *base, const struct sales_cells_query *q,
     p_i64(&p, age_edges[i]);
   for (int i = 0; i < 4; i++)
     p_f64(&p, income_edges[i]);
+  p_i64(&p, before_ms);
+  /* One bigint key for the numbers, ((period * 1000000 + pincode) * 5 +
+   * age band) * 5 + income band, beside the two names: fewer and narrower
+   * columns to hash and to send than six. */
   PGresult *res = PQexecParams(
       s->conn,
       "DECLARE sales_cells NO SCROLL CURSOR FOR"
-      " SELECT least(($1::bigint - ts_ms / 86400000) / $2::bigint, $3::bigint),"
-      " pincode, product, channel,"
-      " CASE WHEN customer_age <= $4::int THEN 0 WHEN customer_age <= $5::int THEN 1"
-      " WHEN customer_age <= $6::int THEN 2 WHEN customer_age <= $7::int THEN 3 ELSE 4 END,"
-      " CASE WHEN customer_income < $8::float8 THEN 0"
+      " SELECT ((least(($1::bigint - ts_ms / 86400000) / $2::bigint, $3::bigint)"
+      " * 1000000 + pincode) * 5"
+      " + CASE WHEN customer_age <= $4::int THEN 0 WHEN customer_age <= $5::int THEN 1"
+      " WHEN customer_age <= $6::int THEN 2 WHEN customer_age <= $7::int THEN 3 ELSE 4 END)"
+      " * 5"
+      " + CASE WHEN customer_income < $8::float8 THEN 0"
       " WHEN customer_income < $9::float8 THEN 1"
       " WHEN customer_income < $10::float8 THEN 2"
       " WHEN customer_income < $11::float8 THEN 3 ELSE 4 END,"
-      " count(*) FROM sales GROUP BY 1, 2, 3, 4, 5, 6",
+      " product, channel, count(*) FROM sales WHERE ts_ms < $12::bigint GROUP BY 1, 2, 3",
       p.n, NULL, p.v, p.len, p.fmt, 0);
   int ok = res && PQresultStatus(res) == PGRES_COMMAND_OK;
   if (!ok)
@@ -1230,7 +1235,7 @@ static int pg_sales_cells(struct store *base, const struct sales_cells_query *q,
     return -1;
   int rc = 0;
   for (;;) {
-    res = PQexec(s->conn, CELLS_FETCH);
+    res = PQexec(s->conn, "FETCH " CELLS_BATCH " FROM sales_cells");
     if (!res || PQresultStatus(res) != PGRES_TUPLES_OK) {
       pg_error(s, res, "reading sales", err);
       PQclear(res);
@@ -1238,19 +1243,68 @@ static int pg_sales_cells(struct store *base, const struct sales_cells_query *q,
     }
     int n = PQntuples(res);
     for (int i = 0; i < n && rc == 0; i++) {
-      struct sales_cell c = {.period = (int32_t)get_i64(res, i, 0),
-                             .pincode = (int32_t)get_i64(res, i, 1),
-                             .product = PQgetvalue(res, i, 2),
-                             .channel = PQgetvalue(res, i, 3),
-                             .age_band = (int)get_i64(res, i, 4),
-                             .income_band = (int)get_i64(res, i, 5),
-                             .sales = get_i64(res, i, 6)};
+      int64_t key = get_i64(res, i, 0);
+      struct sales_cell c = {.income_band = (int)(key % SEG_INCOME_BANDS),
+                             .age_band = (int)(key / SEG_INCOME_BANDS % SEG_AGE_BANDS),
+                             .pincode = (int32_t)(key / (SEG_INCOME_BANDS * SEG_AGE_BANDS) %
+                                                  1000000),
+                             .period = (int32_t)(key / (SEG_INCOME_BANDS * SEG_AGE_BANDS) /
+                                                 1000000),
+                             .product = PQgetvalue(res, i, 1),
+                             .channel = PQgetvalue(res, i, 2),
+                             .sales = get_i64(res, i, 3)};
       if (fn(ctx, &c) != 0)
         rc = 1;
     }
     PQclear(res);
     if (n == 0 || rc)
       return rc; /* the cursor ends with the transaction */
+  }
+}
+
+/* The sales from from_ms on, through a cursor of the columns training
+ * reads: batches instead of one result a row (single-row mode). */
+static int pg_sales_recent(struct store *base, int64_t from_ms, store_row_fn fn, void *ctx,
+                           struct gerr *err) {
+  struct pg_store *s = PG(base);
+  struct params p = {0};
+  p_i64(&p, from_ms);
+  PGresult *res = PQexecParams(s->conn,
+                               "DECLARE sales_recent NO SCROLL CURSOR FOR"
+                               " SELECT seq, ts_ms, pincode, product, channel, customer_age,"
+                               " customer_income FROM sales WHERE ts_ms >= $1::bigint"
+                               " ORDER BY ts_ms, seq",
+                               p.n, NULL, p.v, p.len, p.fmt, 0);
+  int ok = res && PQresultStatus(res) == PGRES_COMMAND_OK;
+  if (!ok)
+    pg_error(s, res, "reading sales", err);
+  PQclear(res);
+  if (!ok)
+    return -1;
+  int rc = 0;
+  struct sale rec;
+  memset(&rec, 0, sizeof rec);
+  for (;;) {
+    res = PQexec(s->conn, "FETCH " CELLS_BATCH " FROM sales_recent");
+    if (!res || PQresultStatus(res) != PGRES_TUPLES_OK) {
+      pg_error(s, res, "reading sales", err);
+      PQclear(res);
+      return -1;
+    }
+    int n = PQntuples(res);
+    for (int i = 0; i < n && rc == 0; i++) {
+      rec.ts_ms = get_i64(res, i, 1);
+      rec.pincode = (int32_t)get_i64(res, i, 2);
+      copy_text(rec.product, sizeof rec.product, res, i, 3);
+      copy_text(rec.channel, sizeof rec.channel, res, i, 4);
+      rec.customer_age = (int32_t)get_i64(res, i, 5);
+      rec.customer_income = PQgetisnull(res, i, 6) ? 0 : strtod(PQgetvalue(res, i, 6), NULL);
+      if (fn(ctx, &rec, get_i64(res, i, 0)) != 0)
+        rc = 1;
+    }
+    PQclear(res);
+    if (n == 0 || rc)
+      return 0;
   }
 }
 
@@ -1699,6 +1753,7 @@ const struct store_ops store_pg_ops = {
     .read_begin = pg_read_begin,
     .sales_span = pg_sales_span,
     .sales_cells = pg_sales_cells,
+    .sales_recent = pg_sales_recent,
     .meta_get = pg_meta_get,
     .meta_set = pg_meta_set,
     .models_last_trained = pg_models_last_trained,

@@ -1086,7 +1086,7 @@ static int sq_sales_span(struct store *base, struct sales_span *sp, struct gerr 
 
 /* One scan of sales, grouped by SQLite (a sort of the group keys). */
 static int sq_sales_cells(struct store *base, const struct sales_cells_query *q,
-                          int32_t newest_day,
+                          int32_t newest_day, int64_t before_ms,
                           int (*fn)(void *ctx, const struct sales_cell *c), void *ctx,
                           struct gerr *err) {
   struct sqlite_store *s = SQ(base);
@@ -1098,7 +1098,7 @@ static int sq_sales_cells(struct store *base, const struct sales_cells_query *q,
               " CASE WHEN customer_income < ?8 THEN 0 WHEN customer_income < ?9 THEN 1"
               " WHEN customer_income < ?10 THEN 2 WHEN customer_income < ?11 THEN 3"
               " ELSE 4 END,"
-              " count(*) FROM sales GROUP BY 1, 2, 3, 4, 5, 6",
+              " count(*) FROM sales WHERE ts_ms < ?12 GROUP BY 1, 2, 3, 4, 5, 6",
               err) < 0)
     return -1;
   sqlite3_bind_int64(st, 1, newest_day);
@@ -1108,6 +1108,7 @@ static int sq_sales_cells(struct store *base, const struct sales_cells_query *q,
     sqlite3_bind_int(st, 4 + i, age_edges[i]);
     sqlite3_bind_double(st, 8 + i, income_edges[i]);
   }
+  sqlite3_bind_int64(st, 12, before_ms);
   int rc, stopped = 0;
   while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
     const char *prod = (const char *)sqlite3_column_text(st, 2);

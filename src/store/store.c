@@ -146,15 +146,22 @@ int store_sales_cells(struct store *s, const struct sales_cells_query *q,
   rc = 0;
   if (sp.sales == 0 || (rd->span && rd->span(rd->ctx, &sp) != 0))
     goto out;
-  /* 1: a callback stopped it */
-  rc = s->ops->sales_cells(s, q, sp.newest_day, rd->cell, rd->ctx, err);
-  if (rc != 0 || q->sale_periods == 0 || !rd->sale)
+  /* the single sales from from_ms on, the cells of those before */
+  int64_t from_ms =
+      q->sale_periods ? ((int64_t)sp.newest_day - (int64_t)q->sale_periods * q->period_days + 1) *
+                            DAY_MS
+                      : INT64_MAX;
+  rc = s->ops->sales_cells(s, q, sp.newest_day, from_ms, rd->cell, rd->ctx, err);
+  if (rc != 0 || q->sale_periods == 0) /* 1: a callback stopped it */
     goto out;
-  struct sales_filter f;
-  sales_filter_init(&f);
-  f.from_ms = ((int64_t)sp.newest_day - (int64_t)q->sale_periods * q->period_days + 1) *
-              DAY_MS;
-  rc = s->ops->sales_query(s, &f, rd->sale, rd->ctx, err);
+  if (s->ops->sales_recent) {
+    rc = s->ops->sales_recent(s, from_ms, rd->sale, rd->ctx, err);
+  } else {
+    struct sales_filter f;
+    sales_filter_init(&f);
+    f.from_ms = from_ms;
+    rc = s->ops->sales_query(s, &f, rd->sale, rd->ctx, err);
+  }
 out:
   s->ops->rollback(s);
   s->in_tx = 0;
