@@ -12,7 +12,7 @@
 #include "gromo/error.h"
 #include "gromo/record.h"
 
-#define STORE_SCHEMA_VERSION 4
+#define STORE_SCHEMA_VERSION 5
 
 struct store; /* opaque */
 
@@ -285,6 +285,34 @@ void store_training_unlock(struct store *s);
  * read the serving version then). */
 int store_models_listen(struct store *s, struct gerr *err) GROMO_WUR;
 int store_models_wait(struct store *s, int timeout_ms, struct gerr *err) GROMO_WUR;
+
+/* The record of a training job (trainjob.h), kept in the database so that
+ * every server on it answers for any of the last jobs. Texts are
+ * NUL-terminated; "" is absent. */
+struct job_row {
+  char job_id[40];
+  char status[16];       /* queued | running | succeeded | failed */
+  char stage[64];
+  double progress;       /* 0-1 */
+  char started_at[40], finished_at[40];
+  int64_t duration_ms;
+  char options[256];     /* JSON object */
+  char instance[96];     /* host:pid of the server running it */
+  char error_code[32], error_message[256]; /* failed */
+  /* JSON text or NULL; borrowed by store_job_put, owned (free with
+   * job_row_release) when filled by store_job_get. */
+  char *summary;
+  int newest;            /* filled by store_job_get: 1 for the newest job */
+};
+void job_row_release(struct job_row *r);
+/* Stores a job's record, new or changed (by job_id; a new one is the newest
+ * from then on), and deletes all but the newest `keep` (>= 1), in one
+ * transaction (or part of the open one). */
+int store_job_put(struct store *s, const struct job_row *r, int keep,
+                  struct gerr *err) GROMO_WUR;
+/* Reads job job_id's record (NULL: the newest job's): 0 found, 1 none, -1. */
+int store_job_get(struct store *s, const char *job_id, struct job_row *out,
+                  struct gerr *err) GROMO_WUR;
 
 /* A bounded pool of connections for server threads. */
 struct store_pool;

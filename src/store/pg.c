@@ -102,6 +102,37 @@ static const struct {
      "  pincode integer NOT NULL,"
      "  region_id integer NOT NULL,"
      "  PRIMARY KEY (model_version, pincode));"},
+    {5,
+     /* The last training jobs of every server, so that each answers for
+      * any of them (store_job_put); the one record of the newest job in
+      * meta ('training_job', JSON) moves here. */
+     "CREATE TABLE training_jobs("
+     "  seq bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,"
+     "  job_id text NOT NULL UNIQUE,"
+     "  status text NOT NULL CHECK (status IN ('queued','running','succeeded','failed')),"
+     "  stage text NOT NULL DEFAULT '',"
+     "  progress double precision NOT NULL DEFAULT 0,"
+     "  started_at text NOT NULL DEFAULT '',"
+     "  finished_at text,"
+     "  duration_ms bigint NOT NULL DEFAULT 0,"
+     "  options text NOT NULL DEFAULT '{}',"
+     "  instance text NOT NULL DEFAULT '',"
+     "  summary text,"
+     "  error_code text,"
+     "  error_message text);"
+     "INSERT INTO training_jobs(job_id, status, stage, progress, started_at, finished_at,"
+     "  duration_ms, options, instance, summary, error_code, error_message)"
+     "  SELECT j->>'job_id', j->>'status', coalesce(j->>'stage', ''),"
+     "  coalesce((j->>'progress')::float8, 0), coalesce(j->>'started_at', ''),"
+     "  j->>'finished_at', coalesce((j->>'duration_ms')::bigint, 0),"
+     "  coalesce(j->>'options', '{}'), coalesce(j->>'instance', ''),"
+     "  CASE WHEN jsonb_typeof(j->'summary') = 'object' THEN j->>'summary' END,"
+     "  j->'error'->>'code', j->'error'->>'message'"
+     "  FROM (SELECT value::jsonb AS j FROM meta WHERE key = 'training_job'"
+     "  AND value LIKE '{%') r"
+     "  WHERE j->>'job_id' IS NOT NULL"
+     "  AND j->>'status' IN ('queued','running','succeeded','failed');"
+     "DELETE FROM meta WHERE key = 'training_job';"},
 };
 
 #define MODEL_COLUMNS                                                          \
@@ -109,6 +140,9 @@ static const struct {
   " serving, features, metrics"
 #define MODEL_COLUMNS_N 11
 #define KEY_COLUMNS "id, name, role, prefix, hash, created_at, revoked_at"
+#define JOB_COLUMNS                                                            \
+  "job_id, status, stage, progress, started_at, finished_at, duration_ms, options," \
+  " instance, summary, error_code, error_message"
 #define NOW_UTC "to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
 
 /* The statements every connection prepares: name, SQL. */
@@ -150,6 +184,23 @@ static const struct {
     {"model_serve", "UPDATE models SET serving = 1 WHERE version = $1 AND serving = 0"},
     {"model_serving", "SELECT version FROM models WHERE serving = 1"},
     {"models_notify", "SELECT pg_notify('" MODELS_CHANNEL "', $1)"},
+    {"job_put",
+     "INSERT INTO training_jobs(" JOB_COLUMNS ")"
+     " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
+     " ON CONFLICT (job_id) DO UPDATE SET status = excluded.status,"
+     " stage = excluded.stage, progress = excluded.progress,"
+     " started_at = excluded.started_at, finished_at = excluded.finished_at,"
+     " duration_ms = excluded.duration_ms, options = excluded.options,"
+     " instance = excluded.instance, summary = excluded.summary,"
+     " error_code = excluded.error_code, error_message = excluded.error_message"},
+    {"job_prune",
+     "DELETE FROM training_jobs WHERE seq < (SELECT min(seq) FROM"
+     " (SELECT seq FROM training_jobs ORDER BY seq DESC LIMIT $1) k)"},
+    {"job_get",
+     "SELECT " JOB_COLUMNS ", seq = (SELECT max(seq) FROM training_jobs)"
+     " FROM training_jobs WHERE job_id = $1"},
+    {"job_newest",
+     "SELECT " JOB_COLUMNS ", true FROM training_jobs ORDER BY seq DESC LIMIT 1"},
     {"training_lock", "SELECT pg_try_advisory_lock($1)"},
     {"training_unlock", "SELECT pg_advisory_unlock($1)"},
     {"model_prune",
@@ -1734,6 +1785,69 @@ static int pg_models_wait(struct store *base, int timeout_ms, struct gerr *err) 
   return 0;
 }
 
+/* ---- training job records ---- */
+
+static int pg_job_put(struct store *base, const struct job_row *r, int keep,
+                      struct gerr *err) {
+  struct pg_store *s = PG(base);
+  struct params p = {0};
+  p_text(&p, r->job_id);
+  p_text(&p, r->status);
+  p.v[p.n] = r->stage; /* "" is a value here, not NULL */
+  p.len[p.n] = 0;
+  p.fmt[p.n++] = 0;
+  p_f64(&p, r->progress);
+  p.v[p.n] = r->started_at;
+  p.len[p.n] = 0;
+  p.fmt[p.n++] = 0;
+  p_text(&p, r->finished_at);
+  p_i64(&p, r->duration_ms);
+  p_text(&p, r->options[0] ? r->options : "{}");
+  p.v[p.n] = r->instance;
+  p.len[p.n] = 0;
+  p.fmt[p.n++] = 0;
+  p_text(&p, r->summary);
+  p_text(&p, r->error_code);
+  p_text(&p, r->error_message);
+  PGresult *res = run(s, "job_put", &p, PGRES_COMMAND_OK, "storing the training job", err);
+  PQclear(res);
+  if (!res)
+    return -1;
+  struct params k = {0};
+  p_i64(&k, keep);
+  res = run(s, "job_prune", &k, PGRES_COMMAND_OK, "storing the training job", err);
+  PQclear(res);
+  return res ? 0 : -1;
+}
+
+static int pg_job_get(struct store *base, const char *job_id, struct job_row *out,
+                      struct gerr *err) {
+  struct params p = {0};
+  if (job_id)
+    p_text(&p, job_id);
+  PGresult *res;
+  int rc = one_row(PG(base), job_id ? "job_get" : "job_newest", job_id ? &p : NULL, &res,
+                   "reading the training job", err);
+  if (rc != 0)
+    return rc;
+  copy_text(out->job_id, sizeof out->job_id, res, 0, 0);
+  copy_text(out->status, sizeof out->status, res, 0, 1);
+  copy_text(out->stage, sizeof out->stage, res, 0, 2);
+  out->progress = PQgetisnull(res, 0, 3) ? 0 : strtod(PQgetvalue(res, 0, 3), NULL);
+  copy_text(out->started_at, sizeof out->started_at, res, 0, 4);
+  copy_text(out->finished_at, sizeof out->finished_at, res, 0, 5);
+  out->duration_ms = get_i64(res, 0, 6);
+  copy_text(out->options, sizeof out->options, res, 0, 7);
+  copy_text(out->instance, sizeof out->instance, res, 0, 8);
+  copy_text(out->error_code, sizeof out->error_code, res, 0, 10);
+  copy_text(out->error_message, sizeof out->error_message, res, 0, 11);
+  out->newest = !strcmp(PQgetvalue(res, 0, 12), "t");
+  if (!PQgetisnull(res, 0, 9) && !(out->summary = strdup(PQgetvalue(res, 0, 9))))
+    rc = gerr_set(err, GERR_INTERNAL, "out of memory");
+  PQclear(res);
+  return rc;
+}
+
 const struct store_ops store_pg_ops = {
     .name = "postgresql",
     .open = pg_open,
@@ -1768,6 +1882,8 @@ const struct store_ops store_pg_ops = {
     .key_insert = pg_key_insert,
     .key_scan = pg_key_scan,
     .key_revoke = pg_key_revoke,
+    .job_put = pg_job_put,
+    .job_get = pg_job_get,
     .training_lock = pg_training_lock,
     .training_unlock = pg_training_unlock,
     .models_listen = pg_models_listen,

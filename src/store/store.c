@@ -288,6 +288,36 @@ int store_model_prune(struct store *s, int keep, struct gerr *err) {
   return in_transaction(s, prune_tx, &keep, err) < 0 ? -1 : 0;
 }
 
+void job_row_release(struct job_row *r) {
+  if (r) {
+    free(r->summary);
+    r->summary = NULL;
+  }
+}
+
+struct job_put_args {
+  const struct job_row *r;
+  int keep;
+};
+
+static int job_put_tx(struct store *s, void *arg, struct gerr *err) {
+  struct job_put_args *a = arg;
+  return s->ops->job_put(s, a->r, a->keep, err);
+}
+
+int store_job_put(struct store *s, const struct job_row *r, int keep, struct gerr *err) {
+  if (keep < 1 || !r->job_id[0] || !r->status[0])
+    return gerr_set(err, GERR_INVALID_INPUT, "a job record needs an id, a status and keep >= 1");
+  struct job_put_args a = {r, keep};
+  return in_transaction(s, job_put_tx, &a, err) < 0 ? -1 : 0;
+}
+
+int store_job_get(struct store *s, const char *job_id, struct job_row *out,
+                  struct gerr *err) {
+  memset(out, 0, sizeof *out);
+  return s->ops->job_get(s, job_id, out, err);
+}
+
 int store_key_insert(struct store *s, const struct key_row *k, int64_t *id,
                      struct gerr *err) {
   return s->ops->key_insert(s, k, id, err);

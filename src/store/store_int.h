@@ -72,6 +72,11 @@ struct store_ops {
                   int (*fn)(void *ctx, const struct key_row *k), void *ctx,
                   struct gerr *err);
   int (*key_revoke)(struct store *s, const char *name, struct gerr *err);
+  /* Training job records: job_put (upsert and prune) inside store.c's
+   * transaction. */
+  int (*job_put)(struct store *s, const struct job_row *r, int keep, struct gerr *err);
+  int (*job_get)(struct store *s, const char *job_id, struct job_row *out,
+                 struct gerr *err);
   /* Several processes on one database (store.h); NULL when the backend is
    * not shared with other processes (store_shared() is then 0). */
   int (*training_lock)(struct store *s, struct gerr *err);

@@ -1625,6 +1625,73 @@ static void test_store__cells_train_the_same_suite(void **state) {
   store_close(s);
 }
 
+/* Training job records: stored, changed, read by id or as the newest,
+ * and only the newest `keep` kept. */
+static void test_store__job_records(void **state) {
+  (void)state;
+  struct store *s = open_ok();
+  struct gerr err;
+  struct job_row r, got;
+  for (int i = 0; i < 5; i++) {
+    memset(&r, 0, sizeof r);
+    snprintf(r.job_id, sizeof r.job_id, "%016x", i + 1);
+    snprintf(r.status, sizeof r.status, "running");
+    snprintf(r.stage, sizeof r.stage, "reading sales");
+    snprintf(r.started_at, sizeof r.started_at, "2026-03-0%dT10:00:00.000Z", i + 1);
+    snprintf(r.options, sizeof r.options, "{\"rounds\":%d}", i + 5);
+    snprintf(r.instance, sizeof r.instance, "host:%d", 100 + i);
+    r.progress = 0.25;
+    if (store_job_put(s, &r, 3, &err) < 0)
+      fail_msg("put: %s", err.msg);
+    /* its end: the same record, changed */
+    snprintf(r.status, sizeof r.status, i == 3 ? "failed" : "succeeded");
+    snprintf(r.stage, sizeof r.stage, "done");
+    snprintf(r.finished_at, sizeof r.finished_at, "2026-03-0%dT10:05:00.000Z", i + 1);
+    r.progress = 1;
+    r.duration_ms = 300000 + i;
+    char summary[64];
+    snprintf(summary, sizeof summary, "{\"version\":%d}", i + 1);
+    if (i == 3) {
+      snprintf(r.error_code, sizeof r.error_code, "internal");
+      snprintf(r.error_message, sizeof r.error_message, "it broke");
+    } else {
+      r.summary = summary;
+    }
+    assert_int_equal(store_job_put(s, &r, 3, &err), 0);
+  }
+  /* the newest three of five */
+  assert_int_equal(store_job_get(s, "0000000000000001", &got, &err), 1);
+  assert_int_equal(store_job_get(s, "0000000000000002", &got, &err), 1);
+  assert_int_equal(store_job_get(s, "0000000000000003", &got, &err), 0);
+  assert_string_equal(got.status, "succeeded");
+  assert_string_equal(got.summary, "{\"version\":3}");
+  assert_string_equal(got.options, "{\"rounds\":7}");
+  assert_string_equal(got.instance, "host:102");
+  assert_string_equal(got.finished_at, "2026-03-03T10:05:00.000Z");
+  assert_true(got.progress == 1);
+  assert_int_equal(got.duration_ms, 300002);
+  assert_false(got.newest);
+  job_row_release(&got);
+  assert_int_equal(store_job_get(s, "0000000000000004", &got, &err), 0);
+  assert_string_equal(got.status, "failed");
+  assert_null(got.summary);
+  assert_string_equal(got.error_code, "internal");
+  assert_string_equal(got.error_message, "it broke");
+  job_row_release(&got);
+  assert_int_equal(store_job_get(s, NULL, &got, &err), 0);
+  assert_string_equal(got.job_id, "0000000000000005");
+  assert_true(got.newest);
+  job_row_release(&got);
+  assert_int_equal(store_job_get(s, "0000000000000005", &got, &err), 0);
+  assert_true(got.newest);
+  assert_string_equal(got.started_at, "2026-03-05T10:00:00.000Z");
+  job_row_release(&got);
+  /* refused: no id */
+  memset(&r, 0, sizeof r);
+  assert_int_equal(store_job_put(s, &r, 3, &err), -1);
+  store_close(s);
+}
+
 static void test_store__pool_concurrent_writers(void **state) {
   struct store_pool *pool = NULL;
   assert_int_equal(store_pool_new(path, 2, &pool, NULL), 0);
@@ -1775,6 +1842,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_store__cells_bands_are_the_c_bands, fresh, cleanup),
       cmocka_unit_test_setup_teardown(test_store__cells_build_the_same_data_set, fresh, cleanup),
       cmocka_unit_test_setup_teardown(test_store__cells_train_the_same_suite, fresh, cleanup),
+      cmocka_unit_test_setup_teardown(test_store__job_records, fresh, cleanup),
   };
   int failed = cmocka_run_group_tests_name("store/sqlite", tests, NULL, NULL);
   pg_base = getenv("GROMO_TEST_PG");
@@ -1817,6 +1885,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_store__cells_bands_are_the_c_bands, fresh, cleanup),
       cmocka_unit_test_setup_teardown(test_store__cells_build_the_same_data_set, fresh, cleanup),
       cmocka_unit_test_setup_teardown(test_store__cells_train_the_same_suite, fresh, cleanup),
+      cmocka_unit_test_setup_teardown(test_store__job_records, fresh, cleanup),
   };
   failed += cmocka_run_group_tests_name("store/postgresql", pg_tests, NULL, NULL);
   gaz_free(test_gaz);
