@@ -1,6 +1,6 @@
 #!/bin/sh
 # Benchmarks of the foundation, printing figures (docs/benchmarks.md).
-#   scripts/bench.sh [all|generate|sales_add|health|modes|ratelimit|store|gazetteer|train|goals|upload|predict|regions|insights|web|hostile|scale|pgimport|jsonimport|accuracy]
+#   scripts/bench.sh [all|generate|sales_add|health|modes|ratelimit|store|gazetteer|train|goals|upload|predict|regions|insights|web|hostile|scale|pgimport|pgtrain|jsonimport|accuracy]
 # Uses loopback ports only; every load is bounded in time.
 set -eu
 cd "$(dirname "$0")/.."
@@ -8,7 +8,7 @@ B=build/release
 what=${1:-all}
 # The PostgreSQL benchmarks run beside a throwaway server of their own.
 case "$what" in
-  scale|pgimport)
+  scale|pgimport|pgtrain)
     if [ -z "${GROMO_TEST_PG:-}" ]; then exec scripts/with-pg.sh "$0" "$@"; fi ;;
 esac
 tmp=$(mktemp -d /tmp/gromo-bench-XXXXXX)
@@ -497,6 +497,43 @@ bench_pgimport() {
   echo
 }
 
+# gromo train on the same 1,000,000 sample sales in SQLite and in
+# PostgreSQL (docs/scaling.md): SQLite streams every sale, PostgreSQL
+# aggregates the period cells on the server. Three alternating rounds, each
+# the wall time and the peak resident memory (VmHWM, from GNU time's
+# maximum resident set) of the whole command; then the median of each and
+# their ratio (the goal: PostgreSQL within 1.5x SQLite). PGTRAIN_SALES sets
+# the number of sales.
+bench_pgtrain() {
+  g=${GROMO_BIN:-./gromo}
+  n=${PGTRAIN_SALES:-1000000}
+  echo "== gromo train on $n sample sales: PostgreSQL (cells aggregated by the database) against SQLite (every sale)"
+  "$g" generate "$n" --seed 1 --db "$tmp/train.db" -q
+  "$g" export --format csv --db "$tmp/train.db" -q -o "$tmp/sales.csv"
+  "$GROMO_TEST_PG_BIN/createdb" -h 127.0.0.1 -p "$GROMO_TEST_PG_PORT" -U postgres train
+  "$g" import "$tmp/sales.csv" --db "${GROMO_TEST_PG}train" -q
+  rm -f "$tmp/sales.csv"
+  : > "$tmp/pgtrain.times"
+  for run in 1 2 3; do
+    for backend in sqlite postgresql; do
+      if [ "$backend" = sqlite ]; then db="$tmp/train.db"; else db="${GROMO_TEST_PG}train"; fi
+      t0=$(date +%s.%N)
+      /usr/bin/time -f "%M" -o "$tmp/pgtrain.rss" "$g" train --db "$db" -q
+      t1=$(date +%s.%N)
+      s=$(calc "$t1 - $t0")
+      hwm=$(awk '{ printf "%.1f", $1 / 1024 }' "$tmp/pgtrain.rss")
+      echo "$backend $s $hwm" >> "$tmp/pgtrain.times"
+      echo "pgtrain: $backend run $run: $s s, VmHWM $hwm MiB; load $(cut -d' ' -f1-3 /proc/loadavg)"
+    done
+  done
+  med() { grep "^$1 " "$tmp/pgtrain.times" | sort -k"$2" -n | sed -n 2p | cut -d' ' -f"$2"; }
+  sq=$(med sqlite 2); pg=$(med postgresql 2)
+  echo "pgtrain: median sqlite $sq s ($(med sqlite 3) MiB), postgresql $pg s ($(med postgresql 3) MiB): postgresql/sqlite $(calc "$pg / $sq")x (goal <= 1.5x)"
+  "$GROMO_TEST_PG_BIN/dropdb" -h 127.0.0.1 -p "$GROMO_TEST_PG_PORT" -U postgres train
+  rm -f "$tmp/train.db"* "$tmp/pgtrain."*
+  echo
+}
+
 # gromo import of 1,000,000 sample sales (JSONIMPORT_RECORDS) as a JSON
 # array and as NDJSON (written by gromo export), three runs of each into a
 # fresh SQLite store, with the peak resident memory of the import (when
@@ -561,8 +598,9 @@ case "$what" in
   hostile) bench_hostile ;;
   scale) bench_scale ;;
   pgimport) bench_pgimport ;;
+  pgtrain) bench_pgtrain ;;
   jsonimport) bench_jsonimport ;;
   accuracy) bench_accuracy ;;
   all) bench_generate; bench_sales_add; bench_health; bench_modes; bench_ratelimit; bench_store; $B/bench/bench_gazetteer; bench_train; bench_goals; bench_upload; bench_predict; $B/bench/bench_cluster; $B/bench/bench_insights "$tmp"; bench_web; bench_hostile ;;
-  *) echo "usage: $0 [all|generate|sales_add|health|modes|ratelimit|store|gazetteer|train|goals|upload|predict|regions|insights|web|hostile|scale|pgimport|jsonimport|accuracy]" >&2; exit 2 ;;
+  *) echo "usage: $0 [all|generate|sales_add|health|modes|ratelimit|store|gazetteer|train|goals|upload|predict|regions|insights|web|hostile|scale|pgimport|pgtrain|jsonimport|accuracy]" >&2; exit 2 ;;
 esac

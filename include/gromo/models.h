@@ -31,7 +31,12 @@ struct train_config {
   uint64_t seed;       /* sampling and calibration folds; default 1 */
   size_t max_sales_rows; /* top-product training sales, sampled; default 400000 */
   int regions;         /* docs/rules.md §4 regions; 0: chosen from the data */
+  int read;            /* how sales are read: TRAIN_READ_*; default AUTO */
 };
+/* AUTO: the store's period cells aggregated by the database on PostgreSQL,
+ * every sale on SQLite (docs/scaling.md says why); the other two force a
+ * way (tests compare them). */
+enum { TRAIN_READ_AUTO = 0, TRAIN_READ_ROWS, TRAIN_READ_CELLS };
 void train_config_defaults(struct train_config *c);
 
 /* Progress of a training run: stage name and fraction done (0-1). Called

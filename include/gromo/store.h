@@ -12,7 +12,7 @@
 #include "gromo/error.h"
 #include "gromo/record.h"
 
-#define STORE_SCHEMA_VERSION 5
+#define STORE_SCHEMA_VERSION 6
 
 struct store; /* opaque */
 
@@ -117,6 +117,46 @@ struct sales_totals {
 int store_sales_summary(struct store *s, const struct sales_summary_query *q,
                         int (*fn)(void *ctx, const struct sales_group *g), void *ctx,
                         struct sales_totals *tot, struct gerr *err) GROMO_WUR;
+
+/* Training's read of the sales (docs/models.md, docs/scaling.md): the
+ * period cells counted by the database (GROUP BY on the server), not every
+ * row. Periods count back from the newest sale's day T: period a holds
+ * the days (T - (a+1)P, T - aP]. Segments are those of gromo/segments.h,
+ * computed in SQL. Everything is read in one snapshot of the sales. */
+struct sales_cells_query {
+  int period_days;  /* P >= 1 */
+  int periods;      /* N >= 1: periods 0 .. N-1 each by itself; every older
+                       sale is counted in period N */
+  int sale_periods; /* 0 .. N: the sales of periods 0 .. this - 1 are read
+                       one by one instead (the top-product model reads
+                       them), and are in no cell */
+};
+struct sales_span {
+  int64_t sales;           /* every stored sale */
+  int64_t first_ms, last_ms;
+  int32_t newest_day;      /* T: last_ms's day (days since 1970-01-01, IST) */
+};
+/* One cell of one period: its sales. Texts valid during the call. */
+struct sales_cell {
+  int32_t period; /* 0 .. N (N: older) */
+  int32_t pincode;
+  const char *product, *channel;
+  int age_band, income_band; /* 0 .. SEG_AGE_BANDS - 1, 0 .. SEG_INCOME_BANDS - 1 */
+  int64_t sales;
+};
+/* The callbacks, in this order: span once (not called when there are no
+ * sales), cell for each non-empty cell of periods sale_periods .. N (any
+ * order), sale for each sale of periods 0 .. sale_periods - 1 ordered by
+ * (ts_ms, seq). A non-zero return stops the read (not an error). */
+struct sales_cells_reader {
+  int (*span)(void *ctx, const struct sales_span *sp);
+  int (*cell)(void *ctx, const struct sales_cell *c);
+  store_row_fn sale;
+  void *ctx;
+};
+/* Not inside an open transaction (the read opens its own). */
+int store_sales_cells(struct store *s, const struct sales_cells_query *q,
+                      const struct sales_cells_reader *rd, struct gerr *err) GROMO_WUR;
 
 /* A number that changes whenever the sales a reader sees change (0 while
  * there are none): caches of aggregates compare it for equality. SQLite:
@@ -252,6 +292,34 @@ void store_training_unlock(struct store *s);
  * read the serving version then). */
 int store_models_listen(struct store *s, struct gerr *err) GROMO_WUR;
 int store_models_wait(struct store *s, int timeout_ms, struct gerr *err) GROMO_WUR;
+
+/* The record of a training job (trainjob.h), kept in the database so that
+ * every server on it answers for any of the last jobs. Texts are
+ * NUL-terminated; "" is absent. */
+struct job_row {
+  char job_id[40];
+  char status[16];       /* queued | running | succeeded | failed */
+  char stage[64];
+  double progress;       /* 0-1 */
+  char started_at[40], finished_at[40];
+  int64_t duration_ms;
+  char options[256];     /* JSON object */
+  char instance[96];     /* host:pid of the server running it */
+  char error_code[32], error_message[256]; /* failed */
+  /* JSON text or NULL; borrowed by store_job_put, owned (free with
+   * job_row_release) when filled by store_job_get. */
+  char *summary;
+  int newest;            /* filled by store_job_get: 1 for the newest job */
+};
+void job_row_release(struct job_row *r);
+/* Stores a job's record, new or changed (by job_id; a new one is the newest
+ * from then on), and deletes all but the newest `keep` (>= 1), in one
+ * transaction (or part of the open one). */
+int store_job_put(struct store *s, const struct job_row *r, int keep,
+                  struct gerr *err) GROMO_WUR;
+/* Reads job job_id's record (NULL: the newest job's): 0 found, 1 none, -1. */
+int store_job_get(struct store *s, const char *job_id, struct job_row *out,
+                  struct gerr *err) GROMO_WUR;
 
 /* A bounded pool of connections for server threads. */
 struct store_pool;

@@ -18,7 +18,7 @@ struct trainer; /* opaque */
 
 #define TRAINJOB_ID_LEN 16 /* hex characters */
 #define TRAINJOB_KEEP_VERSIONS 5 /* registry versions kept after a training */
-#define TRAINJOB_KEEP_JOBS 32    /* finished jobs remembered */
+#define TRAINJOB_KEEP_JOBS 32    /* jobs remembered (on a shared store, in it) */
 
 /* What a job may change from the training defaults; 0: the default. */
 struct train_options {
@@ -54,9 +54,9 @@ int trainer_start(struct trainer *t, const struct train_options *opt,
 int trainer_wait(struct trainer *t, const char *id);
 /* The job as JSON (job_id, status queued|running|succeeded|failed, stage,
  * progress 0-1, times, options, and the summary or the error), or NULL
- * when no such job is remembered. On a shared store, the newest job of any
- * server is known to all (with "instance": the host and process running
- * it). New reference. */
+ * when no such job is remembered. On a shared store, the last
+ * TRAINJOB_KEEP_JOBS jobs of every server are known to all (with
+ * "instance": the host and process running it). New reference. */
 json_t *trainer_job_json(struct trainer *t, const char *id);
 /* The id of the running job into id[], 1 if one runs, else 0. */
 int trainer_running(struct trainer *t, char id[TRAINJOB_ID_LEN + 1]);

@@ -11,10 +11,11 @@
  *
  * Several servers on one shared database (PostgreSQL) act as one service:
  * a job runs only while its process holds the store's training lock, so
- * one runs across all of them; the job that holds it keeps its record in
- * the store's settings (SHARED_JOB_KEY), so every server answers for it
- * (POST /models/train elsewhere finds it running, GET /models/train/{job}
- * and ?wait=true work anywhere). The watch listens for the store's notices
+ * one runs across all of them; each job keeps its record in the store's
+ * table of jobs (store_job_put, the last TRAINJOB_KEEP_JOBS), so every
+ * server answers for any of them (POST /models/train elsewhere finds the
+ * running one, GET /models/train/{job} and ?wait=true work anywhere, also
+ * for a job that ended before this server started). The watch listens for the store's notices
  * of a new serving version on a connection of its own and checks at once;
  * polling every watch_ms stays, for notices lost while a connection was
  * down and for stores that send none (SQLite). */
@@ -34,10 +35,8 @@
 #include "gromo/store.h"
 #include "gromo/timeutil.h"
 
-/* The shared record of the newest job on a shared store: its JSON (as
- * GET /models/train/{job} shows it, with "instance"), at most
- * SHARED_JOB_MAX bytes (past that it is written without its summary). */
-#define SHARED_JOB_KEY "training_job"
+/* A job's shared record holds its summary as JSON text of at most
+ * SHARED_JOB_MAX bytes (past that it is written without). */
 #define SHARED_JOB_MAX (256 * 1024)
 #define SHARED_JOB_EVERY_US 1000000 /* progress is written at most this often */
 /* How often a request waiting for another process's job looks at it. */
@@ -302,6 +301,68 @@ static json_t *local_job_json(struct trainer *t, const char *id);
 
 /* ---- the shared job record (shared stores) ---- */
 
+/* A job's JSON (local_job_json's, with "instance") as a store record;
+ * r->summary is malloc'd (or NULL). */
+static const char *text_of(json_t *o, const char *key) {
+  const char *v = json_string_value(json_object_get(o, key));
+  return v ? v : "";
+}
+
+static void job_to_row(json_t *o, struct job_row *r) {
+  memset(r, 0, sizeof *r);
+  const char *v;
+  snprintf(r->job_id, sizeof r->job_id, "%s", text_of(o, "job_id"));
+  snprintf(r->status, sizeof r->status, "%s", text_of(o, "status"));
+  snprintf(r->stage, sizeof r->stage, "%s", text_of(o, "stage"));
+  r->progress = json_number_value(json_object_get(o, "progress"));
+  snprintf(r->started_at, sizeof r->started_at, "%s", text_of(o, "started_at"));
+  if ((v = json_string_value(json_object_get(o, "finished_at"))))
+    snprintf(r->finished_at, sizeof r->finished_at, "%s", v);
+  r->duration_ms = (int64_t)json_integer_value(json_object_get(o, "duration_ms"));
+  char *opt = json_dumps(json_object_get(o, "options"), JSON_COMPACT);
+  if (opt && strlen(opt) < sizeof r->options)
+    memcpy(r->options, opt, strlen(opt) + 1);
+  free(opt);
+  snprintf(r->instance, sizeof r->instance, "%s", text_of(o, "instance"));
+  json_t *e = json_object_get(o, "error");
+  if ((v = json_string_value(json_object_get(e, "code"))))
+    snprintf(r->error_code, sizeof r->error_code, "%s", v);
+  if ((v = json_string_value(json_object_get(e, "message"))))
+    snprintf(r->error_message, sizeof r->error_message, "%s", v);
+  json_t *sum = json_object_get(o, "summary");
+  if (json_is_object(sum)) {
+    r->summary = json_dumps(sum, JSON_COMPACT);
+    if (r->summary && strlen(r->summary) >= SHARED_JOB_MAX) { /* never seen: ~10 KB */
+      free(r->summary);
+      r->summary = NULL;
+    }
+  }
+}
+
+/* A stored record as GET /models/train/{job} shows it; NULL when out of
+ * memory. */
+static json_t *row_to_json(const struct job_row *r) {
+  json_t *opt = json_loads(r->options, 0, NULL);
+  json_t *o = json_pack("{s:s,s:s,s:s,s:f,s:o,s:s,s:o,s:I,s:s}", "job_id", r->job_id, "status",
+                        r->status, "stage", r->stage, "progress", r->progress, "options",
+                        json_is_object(opt) ? opt : json_object(), "started_at", r->started_at,
+                        "finished_at",
+                        r->finished_at[0] ? json_string(r->finished_at) : json_null(),
+                        "duration_ms", (json_int_t)r->duration_ms, "instance", r->instance);
+  if (opt && !json_is_object(opt))
+    json_decref(opt);
+  if (!o)
+    return NULL;
+  if (!strcmp(r->status, "succeeded")) {
+    json_t *sum = r->summary ? json_loads(r->summary, 0, NULL) : NULL;
+    json_object_set_new(o, "summary", sum ? sum : json_null());
+  }
+  if (!strcmp(r->status, "failed"))
+    json_object_set_new(o, "error", json_pack("{s:s,s:s}", "code", r->error_code, "message",
+                                              r->error_message));
+  return o;
+}
+
 /* Writes job id's record, on the connection that holds the training lock.
  * A failure is logged, never fatal: the record only informs the other
  * processes. */
@@ -310,35 +371,50 @@ static void record_job(struct trainer *t, struct store *lk, const char *id) {
   if (!o)
     return;
   json_object_set_new(o, "instance", json_string(t->instance));
-  char *text = json_dumps(o, JSON_COMPACT);
-  if (text && strlen(text) >= SHARED_JOB_MAX) { /* never seen: ~10 KB is usual */
-    free(text);
-    json_object_set_new(o, "summary", json_null());
-    text = json_dumps(o, JSON_COMPACT);
-  }
+  struct job_row r;
+  job_to_row(o, &r);
+  json_decref(o);
   struct gerr err;
   pthread_mutex_lock(&t->record_mu);
-  if (!text)
-    log_msg(LOG_WARN, "training", "job %s: out of memory for its shared record", id);
-  else if (store_meta_set(lk, SHARED_JOB_KEY, text, &err) < 0)
+  if (store_job_put(lk, &r, TRAINJOB_KEEP_JOBS, &err) < 0)
     log_msg(LOG_WARN, "training", "job %s: cannot write its shared record: %s", id, err.msg);
   pthread_mutex_unlock(&t->record_mu);
-  free(text);
-  json_decref(o);
+  job_row_release(&r);
 }
 
-/* The shared record: 0 (in *out, or NULL when there is none or it is not
- * JSON), -1 error. */
-static int record_read(struct store *db, json_t **out, struct gerr *err) {
+/* Job id's shared record (the newest job's when id is NULL): 0 (in *out,
+ * or NULL when there is none), -1 error. *newest says whether it is the
+ * newest job's. */
+static int record_read(struct store *db, const char *id, json_t **out, int *newest,
+                       struct gerr *err) {
   *out = NULL;
-  char *text = malloc(SHARED_JOB_MAX);
-  if (!text)
-    return gerr_set(err, GERR_INTERNAL, "out of memory");
-  int rc = store_meta_get(db, SHARED_JOB_KEY, text, SHARED_JOB_MAX, err);
-  if (rc == 0)
-    *out = json_loads(text, 0, NULL);
-  free(text);
+  *newest = 0;
+  struct job_row r;
+  int rc = store_job_get(db, id, &r, err);
+  if (rc == 0) {
+    *newest = r.newest;
+    if (!(*out = row_to_json(&r)))
+      rc = gerr_set(err, GERR_INTERNAL, "out of memory");
+  }
+  job_row_release(&r);
   return rc < 0 ? -1 : 0;
+}
+
+/* Marks a record that says "running" as failed: its process stopped. */
+static void record_mark_dead(struct store *db, json_t *o) {
+  char now[32];
+  iso_now(now);
+  json_object_set_new(o, "status", json_string("failed"));
+  json_object_set_new(o, "finished_at", json_string(now));
+  json_object_set_new(o, "error",
+                      json_pack("{s:s,s:s}", "code", gerr_name(GERR_UNAVAILABLE), "message",
+                                "the process running it stopped before it finished"));
+  struct job_row r;
+  job_to_row(o, &r);
+  struct gerr err;
+  if (store_job_put(db, &r, TRAINJOB_KEEP_JOBS, &err) < 0)
+    log_msg(LOG_WARN, "training", "cannot mark job %s as failed: %s", r.job_id, err.msg);
+  job_row_release(&r);
 }
 
 static int record_is(json_t *o, const char *status) {
@@ -346,56 +422,44 @@ static int record_is(json_t *o, const char *status) {
   return st && !strcmp(st, status);
 }
 
-/* The shared record when it is job id's (any job's when id is NULL), as a
- * new reference; NULL when there is none, it is another job's, the store
- * is not shared or cannot be reached. A record that says "running" while
- * no process holds the training lock is of a process that died: it is
- * marked failed first (under the lock, so a run that just finished and
- * wrote its end is never taken for one). */
+/* Job id's shared record (the newest job's when id is NULL), as a new
+ * reference; NULL when there is none, the store is not shared or cannot be
+ * reached. A record that says "running" while no process runs it is of a
+ * process that died, and is marked failed first: one job runs at a time
+ * across every process, so a running record older than the newest is
+ * dead; the newest is when no process holds the training lock (checked
+ * under the lock, so a run that just finished and wrote its end is never
+ * taken for one). */
 static json_t *shared_job(struct trainer *t, const char *id) {
   json_t *o = NULL;
   struct gerr err;
+  int newest = 0;
   pthread_mutex_lock(&t->peek_mu);
   if (!t->peek_db && store_open(t->db, &t->peek_db, &err) < 0)
     goto out;
   t->shared = store_shared(t->peek_db);
-  if (!t->shared || record_read(t->peek_db, &o, &err) < 0)
+  if (!t->shared || record_read(t->peek_db, id, &o, &newest, &err) < 0)
     goto fail;
-  const char *jid = json_string_value(json_object_get(o, "job_id"));
-  if (!jid || (id && strcmp(jid, id))) {
-    json_decref(o);
-    o = NULL;
+  if (!o || !record_is(o, "running"))
+    goto out;
+  if (!newest) {
+    record_mark_dead(t->peek_db, o);
     goto out;
   }
-  if (!record_is(o, "running"))
-    goto out;
   int rc = store_training_lock(t->peek_db, &err);
   if (rc < 0)
     goto fail;
   if (rc == 1) /* its process is at work */
     goto out;
   json_t *again = NULL;
-  if (record_read(t->peek_db, &again, &err) == 0 && again &&
-      json_equal(json_object_get(again, "job_id"), json_object_get(o, "job_id"))) {
+  if (record_read(t->peek_db, json_string_value(json_object_get(o, "job_id")), &again, &newest,
+                  &err) == 0 &&
+      again) {
     json_decref(o);
     o = again;
-    again = NULL;
-    if (record_is(o, "running")) {
-      char now[32];
-      iso_now(now);
-      json_object_set_new(o, "status", json_string("failed"));
-      json_object_set_new(o, "finished_at", json_string(now));
-      json_object_set_new(o, "error",
-                          json_pack("{s:s,s:s}", "code", gerr_name(GERR_UNAVAILABLE), "message",
-                                    "the process running it stopped before it finished"));
-      char *text = json_dumps(o, JSON_COMPACT);
-      if (!text || store_meta_set(t->peek_db, SHARED_JOB_KEY, text, &err) < 0)
-        log_msg(LOG_WARN, "training", "cannot mark job %s as failed: %s", jid,
-                text ? err.msg : "out of memory");
-      free(text);
-    }
+    if (record_is(o, "running"))
+      record_mark_dead(t->peek_db, o);
   }
-  json_decref(again);
   store_training_unlock(t->peek_db);
   goto out;
 fail:
@@ -410,8 +474,9 @@ out:
 
 /* Before a job starts: on a shared store, takes the training lock on a new
  * connection (*lk, handed to the job) and returns 0; when another process
- * holds it, finds that process's job (id[], 1) or answers 409 when it
- * cannot (a `gromo train` of the command line keeps no record). On a store
+ * holds it, finds that process's job (the newest record, id[], 1) or
+ * answers 409 when it cannot (a `gromo train` of the command line keeps no
+ * record). On a store
  * that is not shared, *lk is NULL and 0. -1 on errors. */
 static int claim_training(struct trainer *t, struct store **lk, char id[TRAINJOB_ID_LEN + 1],
                           struct gerr *err) {
@@ -691,6 +756,8 @@ static json_t *option_json(int v) { return v > 0 ? json_integer(v) : json_null()
 
 json_t *trainer_job_json(struct trainer *t, const char *id) {
   json_t *o = local_job_json(t, id);
+  if (o && t->shared == 1) /* as every server shows it */
+    json_object_set_new(o, "instance", json_string(t->instance));
   if (o || !id || strlen(id) != TRAINJOB_ID_LEN || t->shared == 0)
     return o;
   return shared_job(t, id); /* another process's, on a shared store */

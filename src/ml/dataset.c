@@ -4,19 +4,32 @@
  * from the store; a trimmed copy of its last ML_HIST periods goes with the
  * suite so serving computes features from the same counts. */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "gromo/gazetteer.h"
+#include "gromo/segments.h"
 #include "gromo/timeutil.h"
 #include "ml/ml_int.h"
 
+/* The band edges are gromo/segments.h's, which the store's SQL binds too. */
+static const int32_t age_edges[ML_AGE_BANDS - 1] = SEG_AGE_EDGES;
+static const double income_edges[ML_INCOME_BANDS - 1] = SEG_INCOME_EDGES;
+_Static_assert(ML_AGE_BANDS == SEG_AGE_BANDS && ML_INCOME_BANDS == SEG_INCOME_BANDS,
+               "one count of bands");
+
 int ml_age_band(int32_t age) {
-  return age <= 25 ? 0 : age <= 35 ? 1 : age <= 45 ? 2 : age <= 60 ? 3 : 4;
+  int b = 0;
+  while (b < ML_AGE_BANDS - 1 && age > age_edges[b])
+    b++;
+  return b;
 }
 int ml_income_band(double income) {
-  return income < 25000 ? 0 : income < 50000 ? 1 : income < 100000 ? 2
-                                                 : income < 200000 ? 3 : 4;
+  int b = 0;
+  while (b < ML_INCOME_BANDS - 1 && !(income < income_edges[b]))
+    b++;
+  return b;
 }
 int ml_segment(int32_t age, double income) {
   return ml_age_band(age) * ML_INCOME_BANDS + ml_income_band(income);
@@ -113,14 +126,28 @@ long ml_pin_index(const struct dataset *d, int32_t pincode) {
   return lo < d->npin && d->pins[lo] == pincode ? (long)lo : -1;
 }
 
-/* ---- building from sales ---- */
+/* ---- building from sales ----
+ * Two ways in, one data set out. From raw sales (dataset_builder_add):
+ * they are kept compactly until the newest is known, since periods count
+ * back from it. From the store's aggregates (dataset_builder_set_span,
+ * _add_cell, _add_recent): the cells come counted. Either way the names
+ * are ranked by their sales over every period, the pincodes are those of
+ * the periods kept, and the cells end up in key order, so both give the
+ * same data set for the same sales, whatever order they were read in. */
 
-/* Sales are kept raw (compactly) until the newest is known, since periods
- * count back from it. */
 struct raw_sale {
-  int32_t day, pincode, age;
+  int32_t day, pincode;
   float income;
-  uint8_t prod, chan;
+  uint16_t prod, chan; /* indices into the builder's names */
+  uint8_t age, seg;    /* ages are 18-100; the segment from the exact income */
+};
+
+/* One aggregated cell of one period (dataset_builder_add_cell). */
+struct cell_row {
+  int32_t period, pincode;
+  uint16_t prod, chan;
+  uint8_t seg;
+  uint32_t count;
 };
 
 struct name_count {
@@ -128,14 +155,80 @@ struct name_count {
   size_t n;
 };
 
+/* Products or channels by name: any number up to NAMES_MAX, found through
+ * an open-addressing table. */
+#define NAMES_MAX 65535
+struct names {
+  struct name_count *v;
+  size_t n, cap;
+  int32_t *slot; /* index into v, -1 empty */
+  size_t scap;   /* power of two */
+};
+
 struct dataset_builder {
   int period;
-  struct raw_sale *s;
+  struct raw_sale *s; /* every sale; from cells, those of the last periods */
   size_t n, cap;
-  struct name_count prod[256], chan[256];
-  size_t nprod, nchan;
+  int from_cells;     /* built from the store's aggregates */
+  struct cell_row *c;
+  size_t nc, ccap;
+  size_t nsales;      /* sales read (from cells: the span's) */
+  struct names prod, chan;
   int64_t first_ms, last_ms;
+  int too_many_names;
 };
+
+static size_t name_hash(const char *s) {
+  uint64_t h = 14695981039346656037ULL; /* FNV-1a */
+  for (; *s; s++)
+    h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+  return (size_t)(h ^ h >> 29);
+}
+
+static void names_release(struct names *t) {
+  free(t->v);
+  free(t->slot);
+  memset(t, 0, sizeof *t);
+}
+
+/* Index of name, added with no sales when new; -1 out of memory, -2 when
+ * NAMES_MAX names are known already. */
+static long names_slot(struct names *t, const char *name) {
+  if ((t->n + 1) * 2 > t->scap) {
+    size_t ncap = t->scap ? t->scap * 2 : 64;
+    int32_t *ns = malloc(ncap * sizeof *ns);
+    if (!ns)
+      return -1;
+    memset(ns, 0xff, ncap * sizeof *ns);
+    for (size_t i = 0; i < t->n; i++) {
+      size_t h = name_hash(t->v[i].name) & (ncap - 1);
+      while (ns[h] >= 0)
+        h = (h + 1) & (ncap - 1);
+      ns[h] = (int32_t)i;
+    }
+    free(t->slot);
+    t->slot = ns;
+    t->scap = ncap;
+  }
+  size_t h = name_hash(name) & (t->scap - 1);
+  for (; t->slot[h] >= 0; h = (h + 1) & (t->scap - 1))
+    if (!strcmp(t->v[t->slot[h]].name, name))
+      return t->slot[h];
+  if (t->n == NAMES_MAX)
+    return -2;
+  if (t->n == t->cap) {
+    size_t ncap = t->cap ? t->cap * 2 : 16;
+    struct name_count *nv = realloc(t->v, ncap * sizeof *nv);
+    if (!nv)
+      return -1;
+    t->v = nv;
+    t->cap = ncap;
+  }
+  snprintf(t->v[t->n].name, sizeof t->v[t->n].name, "%s", name);
+  t->v[t->n].n = 0;
+  t->slot[h] = (int32_t)t->n;
+  return (long)t->n++;
+}
 
 int dataset_builder_new(int period, struct dataset_builder **out, struct gerr *err) {
   struct dataset_builder *b = calloc(1, sizeof *b);
@@ -152,22 +245,19 @@ void dataset_builder_free(struct dataset_builder *b) {
   if (!b)
     return;
   free(b->s);
+  free(b->c);
+  names_release(&b->prod);
+  names_release(&b->chan);
   free(b);
 }
 
-/* Index of name in the list (added when new); 255 when the list is full. */
-static int name_slot(struct name_count *list, size_t *n, const char *name) {
-  for (size_t i = 0; i < *n; i++)
-    if (!strcmp(list[i].name, name))
-      return (int)i;
-  if (*n == 255)
-    return 255;
-  snprintf(list[*n].name, sizeof list[*n].name, "%s", name);
-  list[*n].n = 0;
-  return (int)(*n)++;
+static int32_t day_of(int64_t ts_ms) {
+  return (int32_t)(ts_ms / DAY_MS - (ts_ms < 0 && ts_ms % DAY_MS));
 }
 
-int dataset_builder_add(struct dataset_builder *b, const struct ml_sale_src *s) {
+/* Appends one sale to b->s; its names are counted when `count`. -1 out of
+ * memory or too many names (b->too_many_names). */
+static int keep_raw(struct dataset_builder *b, const struct ml_sale_src *s, int count) {
   if (b->n == b->cap) {
     size_t ncap = b->cap ? b->cap * 2 : 65536;
     struct raw_sale *ns = realloc(b->s, ncap * sizeof *ns);
@@ -176,24 +266,85 @@ int dataset_builder_add(struct dataset_builder *b, const struct ml_sale_src *s) 
     b->s = ns;
     b->cap = ncap;
   }
-  int p = name_slot(b->prod, &b->nprod, s->product);
-  int c = name_slot(b->chan, &b->nchan, s->channel);
-  if (p < 255)
-    b->prod[p].n++;
-  if (c < 255)
-    b->chan[c].n++;
+  long p = names_slot(&b->prod, s->product), c = names_slot(&b->chan, s->channel);
+  if (p < 0 || c < 0) {
+    b->too_many_names |= p == -2 || c == -2;
+    return -1;
+  }
+  if (count) {
+    b->prod.v[p].n++;
+    b->chan.v[c].n++;
+  }
   struct raw_sale *r = &b->s[b->n++];
-  r->day = (int32_t)(s->ts_ms / DAY_MS - (s->ts_ms < 0 && s->ts_ms % DAY_MS));
+  r->day = day_of(s->ts_ms);
   r->pincode = s->pincode;
-  r->age = s->age;
   r->income = (float)s->income;
-  r->prod = (uint8_t)p;
-  r->chan = (uint8_t)c;
+  r->prod = (uint16_t)p;
+  r->chan = (uint16_t)c;
+  r->age = (uint8_t)(s->age < 0 ? 0 : s->age > 255 ? 255 : s->age);
+  r->seg = (uint8_t)ml_segment(s->age, s->income);
+  return 0;
+}
+
+int dataset_builder_add(struct dataset_builder *b, const struct ml_sale_src *s) {
+  if (b->from_cells || keep_raw(b, s, 1) < 0)
+    return -1;
+  b->nsales++;
   if (s->ts_ms < b->first_ms)
     b->first_ms = s->ts_ms;
   if (s->ts_ms > b->last_ms)
     b->last_ms = s->ts_ms;
   return 0;
+}
+
+int dataset_builder_set_span(struct dataset_builder *b, size_t sales, int64_t first_ms,
+                             int64_t last_ms) {
+  if (b->nsales || b->from_cells)
+    return -1;
+  b->from_cells = 1;
+  b->nsales = sales;
+  b->first_ms = first_ms;
+  b->last_ms = last_ms;
+  return 0;
+}
+
+int dataset_builder_add_cell(struct dataset_builder *b, const struct ml_cell_src *c) {
+  if (!b->from_cells || c->period < 0 || c->age_band < 0 || c->age_band >= ML_AGE_BANDS ||
+      c->income_band < 0 || c->income_band >= ML_INCOME_BANDS || c->sales < 0 ||
+      c->sales > UINT32_MAX)
+    return -1;
+  long p = names_slot(&b->prod, c->product), ch = names_slot(&b->chan, c->channel);
+  if (p < 0 || ch < 0) {
+    b->too_many_names |= p == -2 || ch == -2;
+    return -1;
+  }
+  b->prod.v[p].n += (size_t)c->sales;
+  b->chan.v[ch].n += (size_t)c->sales;
+  if (b->nc == b->ccap) {
+    size_t ncap = b->ccap ? b->ccap * 2 : 16384;
+    struct cell_row *nr = realloc(b->c, ncap * sizeof *nr);
+    if (!nr)
+      return -1;
+    b->c = nr;
+    b->ccap = ncap;
+  }
+  b->c[b->nc++] = (struct cell_row){.period = c->period, .pincode = c->pincode,
+                                    .prod = (uint16_t)p, .chan = (uint16_t)ch,
+                                    .seg = (uint8_t)(c->age_band * ML_INCOME_BANDS +
+                                                     c->income_band),
+                                    .count = (uint32_t)c->sales};
+  return 0;
+}
+
+int dataset_builder_add_recent(struct dataset_builder *b, const struct ml_sale_src *s) {
+  return b->from_cells ? keep_raw(b, s, 1) : -1;
+}
+
+int dataset_builder_failure(const struct dataset_builder *b, struct gerr *err) {
+  if (b->too_many_names)
+    return gerr_set(err, GERR_CONFLICT,
+                    "the sales name more than %d distinct products or channels", NAMES_MAX);
+  return gerr_set(err, GERR_INTERNAL, "out of memory reading sales");
 }
 
 static int by_count_desc(const void *a, const void *b) {
@@ -207,24 +358,36 @@ static int by_name(const void *a, const void *b) {
   return strcmp(((const struct name_count *)a)->name, ((const struct name_count *)b)->name);
 }
 
-/* Keeps the `max` most frequent names, sorted by name; map[old] is the new
- * index or -1. Returns how many were kept. */
-static size_t keep_names(struct name_count *list, size_t n, size_t max, int map[256],
-                         char (*out)[SALE_IDENT_MAX + 1]) {
-  struct name_count sorted[256];
-  memcpy(sorted, list, n * sizeof *list);
+/* Keeps the `max` most sold names (ties by name), sorted by name into out;
+ * map[old] (t->n entries, malloc'd) is the new index or -1. Returns how
+ * many were kept, or -1 out of memory. */
+static long keep_names(const struct names *t, size_t max, int **map,
+                       char (*out)[SALE_IDENT_MAX + 1]) {
+  size_t n = t->n;
+  struct name_count *sorted = malloc((n ? n : 1) * sizeof *sorted);
+  *map = malloc((n ? n : 1) * sizeof **map);
+  if (!sorted || !*map) {
+    free(sorted);
+    free(*map);
+    *map = NULL;
+    return -1;
+  }
+  if (n)
+    memcpy(sorted, t->v, n * sizeof *sorted);
   qsort(sorted, n, sizeof *sorted, by_count_desc);
   size_t k = n < max ? n : max;
   qsort(sorted, k, sizeof *sorted, by_name);
-  for (int i = 0; i < 256; i++)
-    map[i] = -1;
+  for (size_t i = 0; i < n; i++)
+    (*map)[i] = -1;
   for (size_t i = 0; i < k; i++) {
     memcpy(out[i], sorted[i].name, sizeof out[i]);
-    for (size_t o = 0; o < n; o++)
-      if (!strcmp(list[o].name, sorted[i].name))
-        map[o] = (int)i;
+    size_t h = name_hash(sorted[i].name) & (t->scap - 1);
+    while (strcmp(t->v[t->slot[h]].name, sorted[i].name))
+      h = (h + 1) & (t->scap - 1);
+    (*map)[t->slot[h]] = (int)i;
   }
-  return k;
+  free(sorted);
+  return (long)k;
 }
 
 static int cmp_i32(const void *a, const void *b) {
@@ -241,42 +404,16 @@ static struct dataset *dataset_alloc(int period, int nper) {
   return d;
 }
 
-int dataset_builder_finish(struct dataset_builder *b, const struct gaz *gaz, int nper,
-                           int keep_sales_periods, struct dataset **out,
-                           struct ml_sale **sales, size_t *nsales, struct gerr *err) {
-  struct dataset *d = NULL;
-  struct ml_sale *ks = NULL;
-  int32_t *pins = NULL;
-  int pmap[256], cmap[256];
-  *out = NULL;
-  if (sales) {
-    *sales = NULL;
-    *nsales = 0;
-  }
-  if (b->n == 0) {
-    dataset_builder_free(b);
-    return gerr_set(err, GERR_CONFLICT, "there are no sales to train on");
-  }
-  d = dataset_alloc(b->period, nper);
-  if (!d)
-    goto oom;
-  int32_t last_day = INT32_MIN;
-  for (size_t i = 0; i < b->n; i++)
-    if (b->s[i].day > last_day)
-      last_day = b->s[i].day;
-  d->asof_day = last_day;
-  d->first_ms = b->first_ms;
-  d->last_ms = b->last_ms;
-  d->nsales_read = b->n;
-  d->nprod = keep_names(b->prod, b->nprod, ML_MAX_PRODUCTS, pmap, d->prod);
-  d->nchan = keep_names(b->chan, b->nchan, ML_MAX_CHANNELS, cmap, d->chan);
-
-  /* the pincodes of the periods kept */
-  int32_t oldest = last_day - nper * b->period; /* exclusive */
-  pins = malloc(b->n * sizeof *pins);
+/* The distinct pincodes with a sale in the periods kept, ascending, into
+ * d->pins. 0 or -1. */
+static int collect_pins(struct dataset *d, const struct dataset_builder *b, int32_t oldest) {
+  size_t cap = b->nc + b->n, np = 0;
+  int32_t *pins = malloc((cap ? cap : 1) * sizeof *pins);
   if (!pins)
-    goto oom;
-  size_t np = 0;
+    return -1;
+  for (size_t i = 0; i < b->nc; i++)
+    if (b->c[i].period < d->nper)
+      pins[np++] = b->c[i].pincode;
   for (size_t i = 0; i < b->n; i++)
     if (b->s[i].day > oldest)
       pins[np++] = b->s[i].pincode;
@@ -289,27 +426,130 @@ int dataset_builder_finish(struct dataset_builder *b, const struct gaz *gaz, int
   d->pins = realloc(pins, (u ? u : 1) * sizeof *pins);
   if (!d->pins) {
     d->pins = pins;
-    goto oom;
+    return -1;
   }
-  pins = NULL;
+  return 0;
+}
 
+/* Adds n sales of period a to the cell (pin, prod, chan, seg) and to its
+ * cell without segment. 0 or -1. */
+static int count_into(struct dataset *d, long pin, int prod, int chan, int seg, int a,
+                      uint32_t n) {
+  long c1 = cell_get(d, ml_cell_key((int32_t)pin, prod, chan, seg));
+  if (c1 < 0)
+    return -1;
+  d->counts[(size_t)c1 * d->nper + a] += n;
+  long c2 = cell_get(d, ml_cell_key((int32_t)pin, prod, chan, ML_SEG_TOTAL));
+  if (c2 < 0)
+    return -1;
+  d->counts[(size_t)c2 * d->nper + a] += n;
+  return 0;
+}
+
+struct key_at {
+  uint64_t key;
+  uint32_t at;
+};
+static int by_key(const void *a, const void *b) {
+  uint64_t x = ((const struct key_at *)a)->key, y = ((const struct key_at *)b)->key;
+  return (x > y) - (x < y);
+}
+
+/* Puts the cells in key order (pincode, product, channel, segment) and
+ * builds their table again: the order sales were read in leaves no trace.
+ * 0 or -1. */
+static int cells_sort(struct dataset *d) {
+  size_t n = d->ncell, P = (size_t)d->nper;
+  struct key_at *order = malloc((n ? n : 1) * sizeof *order);
+  uint64_t *keys = malloc((n ? n : 1) * sizeof *keys);
+  uint32_t *counts = malloc((n ? n : 1) * P * sizeof *counts);
+  if (!order || !keys || !counts) {
+    free(order);
+    free(keys);
+    free(counts);
+    return -1;
+  }
+  for (size_t i = 0; i < n; i++)
+    order[i] = (struct key_at){d->cell_key[i], (uint32_t)i};
+  qsort(order, n, sizeof *order, by_key);
+  for (size_t i = 0; i < n; i++) {
+    keys[i] = order[i].key;
+    memcpy(counts + i * P, d->counts + (size_t)order[i].at * P, P * sizeof *counts);
+  }
+  free(order);
+  free(d->cell_key);
+  free(d->counts);
+  d->cell_key = keys;
+  d->counts = counts;
+  d->cell_cap = n ? n : 1;
+  if (!d->htab)
+    return 0;
+  memset(d->htab, 0xff, d->hcap * sizeof *d->htab);
+  for (size_t c = 0; c < n; c++) {
+    size_t h = hash_key(keys[c]) & (d->hcap - 1);
+    while (d->htab[h] >= 0)
+      h = (h + 1) & (d->hcap - 1);
+    d->htab[h] = (int32_t)c;
+  }
+  return 0;
+}
+
+int dataset_builder_finish(struct dataset_builder *b, const struct gaz *gaz, int nper,
+                           int keep_sales_periods, struct dataset **out,
+                           struct ml_sale **sales, size_t *nsales, struct gerr *err) {
+  struct dataset *d = NULL;
+  struct ml_sale *ks = NULL;
+  int *pmap = NULL, *cmap = NULL;
+  *out = NULL;
+  if (sales) {
+    *sales = NULL;
+    *nsales = 0;
+  }
+  if (b->too_many_names) {
+    dataset_builder_failure(b, err);
+    dataset_builder_free(b);
+    return -1;
+  }
+  if (b->nsales == 0) {
+    dataset_builder_free(b);
+    return gerr_set(err, GERR_CONFLICT, "there are no sales to train on");
+  }
+  d = dataset_alloc(b->period, nper);
+  if (!d)
+    goto oom;
+  int32_t last_day = day_of(b->last_ms);
+  d->asof_day = last_day;
+  d->first_ms = b->first_ms;
+  d->last_ms = b->last_ms;
+  d->nsales_read = b->nsales;
+  long np = keep_names(&b->prod, ML_MAX_PRODUCTS, &pmap, d->prod);
+  long nc = keep_names(&b->chan, ML_MAX_CHANNELS, &cmap, d->chan);
+  if (np < 0 || nc < 0)
+    goto oom;
+  d->nprod = (size_t)np;
+  d->nchan = (size_t)nc;
+
+  int32_t oldest = last_day - nper * b->period; /* exclusive */
+  if (collect_pins(d, b, oldest) < 0)
+    goto oom;
+  for (size_t i = 0; i < b->nc; i++) { /* aggregated cells */
+    const struct cell_row *r = &b->c[i];
+    if (r->period >= nper || pmap[r->prod] < 0 || cmap[r->chan] < 0)
+      continue;
+    if (count_into(d, ml_pin_index(d, r->pincode), pmap[r->prod], cmap[r->chan], r->seg,
+                   r->period, r->count) < 0)
+      goto oom;
+  }
   int32_t keep_from = last_day - keep_sales_periods * b->period;
   size_t nk = 0, kcap = 0;
   for (size_t i = 0; i < b->n; i++) {
     const struct raw_sale *r = &b->s[i];
     if (r->day <= oldest || pmap[r->prod] < 0 || cmap[r->chan] < 0)
       continue;
-    int a = (last_day - r->day) / b->period;
     long pin = ml_pin_index(d, r->pincode);
-    int seg = ml_segment(r->age, r->income);
-    long c1 = cell_get(d, ml_cell_key((int32_t)pin, pmap[r->prod], cmap[r->chan], seg));
-    if (c1 < 0)
+    if (count_into(d, pin, pmap[r->prod], cmap[r->chan], r->seg, (last_day - r->day) / b->period,
+                   1) < 0)
       goto oom;
-    d->counts[(size_t)c1 * nper + a]++;
-    long c2 = cell_get(d, ml_cell_key((int32_t)pin, pmap[r->prod], cmap[r->chan], ML_SEG_TOTAL));
-    if (c2 < 0)
-      goto oom;
-    d->counts[(size_t)c2 * nper + a]++;
     if (sales && r->day > keep_from) {
       if (nk == kcap) {
         kcap = kcap ? kcap * 2 : 65536;
@@ -320,12 +560,17 @@ int dataset_builder_finish(struct dataset_builder *b, const struct gaz *gaz, int
       }
       ks[nk++] = (struct ml_sale){.day = r->day, .pin = (int32_t)pin,
                                   .prod = (uint8_t)pmap[r->prod],
-                                  .chan = (uint8_t)cmap[r->chan], .seg = (uint8_t)seg,
+                                  .chan = (uint8_t)cmap[r->chan], .seg = r->seg,
                                   .age = r->age, .income = r->income};
     }
   }
+  free(pmap);
+  free(cmap);
+  pmap = cmap = NULL;
   dataset_builder_free(b);
   b = NULL;
+  if (cells_sort(d) < 0)
+    goto oom;
   if (dataset_index(d, gaz, err) < 0) {
     free(ks);
     dataset_free(d);
@@ -340,7 +585,8 @@ int dataset_builder_finish(struct dataset_builder *b, const struct gaz *gaz, int
   }
   return 0;
 oom:
-  free(pins);
+  free(pmap);
+  free(cmap);
   free(ks);
   dataset_free(d);
   dataset_builder_free(b);

@@ -93,8 +93,13 @@ int ml_chan_index(const struct dataset *d, const char *name);
 /* Index of a pincode among the data set's, or -1. */
 long ml_pin_index(const struct dataset *d, int32_t pincode);
 
-/* Builds the data set from sales (any order). nper periods are kept; older
- * sales are dropped. 0 or -1. */
+/* Builds the data set from sales, read one by one in any order
+ * (dataset_builder_add), or from the store's aggregates
+ * (store_sales_cells): the span first (dataset_builder_set_span), then the
+ * cells (dataset_builder_add_cell) and the sales of the last periods
+ * (dataset_builder_add_recent). The same sales give the same data set
+ * either way, to every count and in the same order. nper periods are kept;
+ * older sales only count towards the ranking of products and channels. */
 struct ml_sale_src {
   int64_t ts_ms;
   int32_t pincode;
@@ -104,8 +109,30 @@ struct ml_sale_src {
 };
 struct dataset_builder;
 int dataset_builder_new(int period, struct dataset_builder **out, struct gerr *err);
-/* Adds one sale; -1 on out of memory. */
+/* Adds one sale; -1 on out of memory (or too many distinct names, which
+ * finish reports). */
 int dataset_builder_add(struct dataset_builder *b, const struct ml_sale_src *s);
+/* The aggregates: every sale's count and time range (before any cell; -1
+ * when sales were added one by one already). */
+int dataset_builder_set_span(struct dataset_builder *b, size_t sales, int64_t first_ms,
+                             int64_t last_ms);
+/* One cell of one period: period 0 = the newest (as in struct dataset),
+ * periods >= finish's nper count only towards the names' ranking. Names are
+ * copied. -1 on out of memory or a cell out of range. */
+struct ml_cell_src {
+  int32_t period;
+  int32_t pincode;
+  const char *product, *channel;
+  int age_band, income_band;
+  int64_t sales;
+};
+int dataset_builder_add_cell(struct dataset_builder *b, const struct ml_cell_src *c);
+/* A sale of the last keep_sales_periods periods (finish's), counted in its
+ * cell (which the aggregates leave out) and kept for *sales. -1 on out of
+ * memory. */
+int dataset_builder_add_recent(struct dataset_builder *b, const struct ml_sale_src *s);
+/* Why an add failed, into *err: -1. */
+int dataset_builder_failure(const struct dataset_builder *b, struct gerr *err);
 /* Finishes: counts over nper periods ending at the newest sale; *sales
  * (malloc'd, may be NULL) gets the sales of the last `keep_sales_periods`
  * periods. The builder is freed. */

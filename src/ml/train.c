@@ -23,6 +23,7 @@ void train_config_defaults(struct train_config *c) {
   c->seed = 1;
   c->max_sales_rows = 150000;
   c->regions = 0;
+  c->read = TRAIN_READ_AUTO;
 }
 
 /* Rows the demand and rise models learn from, at most (cells without
@@ -57,6 +58,66 @@ static int on_sale(void *ctx, const struct sale *rec, int64_t seq) {
   if (++r->n % 100000 == 0 && r->total > 0 && r->progress)
     r->progress(r->pctx, "reading sales", 0.1 * (double)r->n / (double)r->total);
   return 0;
+}
+
+static int train_reads_cells(const struct store *db, const struct train_config *cfg) {
+  if (cfg->read != TRAIN_READ_AUTO)
+    return cfg->read == TRAIN_READ_CELLS;
+  return strcmp(store_backend(db), "sqlite") != 0;
+}
+
+/* Every sale one by one (store_sales_query). */
+static int read_sales_rows(struct store *db, struct reader_ctx *rd, struct gerr *err) {
+  if (store_sales_count(db, &rd->total, err) < 0)
+    return -1;
+  struct sales_filter f;
+  sales_filter_init(&f);
+  return store_sales_query(db, &f, on_sale, rd, err);
+}
+
+/* The period cells counted by the database (store_sales_cells), and the
+ * sales of the last keep_periods periods one by one. */
+static int on_span(void *ctx, const struct sales_span *sp) {
+  struct reader_ctx *r = ctx;
+  r->total = sp->sales;
+  if (dataset_builder_set_span(r->b, (size_t)sp->sales, sp->first_ms, sp->last_ms) < 0) {
+    r->failed = 1;
+    return 1;
+  }
+  return 0;
+}
+
+static int on_cell(void *ctx, const struct sales_cell *c) {
+  struct reader_ctx *r = ctx;
+  struct ml_cell_src src = {c->period, c->pincode, c->product, c->channel,
+                            c->age_band, c->income_band, c->sales};
+  if (dataset_builder_add_cell(r->b, &src) < 0) {
+    r->failed = 1;
+    return 1;
+  }
+  return 0;
+}
+
+static int on_recent(void *ctx, const struct sale *rec, int64_t seq) {
+  struct reader_ctx *r = ctx;
+  (void)seq;
+  struct ml_sale_src s = {rec->ts_ms, rec->pincode, rec->product, rec->channel,
+                          rec->customer_age, rec->customer_income};
+  if (dataset_builder_add_recent(r->b, &s) < 0) {
+    r->failed = 1;
+    return 1;
+  }
+  if (++r->n % 100000 == 0 && r->total > 0 && r->progress)
+    r->progress(r->pctx, "reading sales",
+                0.05 + 0.05 * (double)r->n / (double)r->total);
+  return 0;
+}
+
+static int read_sales_cells(struct store *db, struct reader_ctx *rd, int periods,
+                            int period_days, int keep_periods, struct gerr *err) {
+  struct sales_cells_query q = {period_days, periods, keep_periods};
+  struct sales_cells_reader r = {on_span, on_cell, on_recent, rd};
+  return store_sales_cells(db, &q, &r, err);
 }
 
 static void iso_utc(char *out, size_t cap) {
@@ -96,23 +157,23 @@ int suite_train(struct store *db, const struct gaz *gaz, const struct train_conf
   train_stage(&w, "reading sales", 0);
   if (dataset_builder_new(cfg->period_days, &b, err) < 0)
     goto out;
+  /* the backtest needs three origins at least: a window, its validation and
+   * its training */
+  int origins = cfg->origins < 3 ? 3 : cfg->origins;
   struct reader_ctx rd = {b, 0, 0, progress, progress_ctx, 0};
-  if (store_sales_count(db, &rd.total, err) < 0)
-    goto out;
-  struct sales_filter f;
-  sales_filter_init(&f);
-  if (store_sales_query(db, &f, on_sale, &rd, err) < 0)
+  int read = train_reads_cells(db, cfg)
+                 ? read_sales_cells(db, &rd, origins + ML_HIST, cfg->period_days, TOP_PERIODS,
+                                    err)
+                 : read_sales_rows(db, &rd, err);
+  if (read < 0)
     goto out;
   if (rd.failed) {
-    gerr_set(err, GERR_INTERNAL, "out of memory reading sales");
+    dataset_builder_failure(b, err);
     goto out;
   }
   train_stage(&w, "building period cells", 0.1);
   struct dataset_builder *bb = b;
   b = NULL;
-  /* the backtest needs three origins at least: a window, its validation and
-   * its training */
-  int origins = cfg->origins < 3 ? 3 : cfg->origins;
   if (dataset_builder_finish(bb, gaz, origins + ML_HIST, TOP_PERIODS, &w.d, &w.sales,
                              &w.nsales, err) < 0)
     goto out;

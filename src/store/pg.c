@@ -12,6 +12,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "gromo/segments.h"
 #include "store/store_int.h"
 
 /* Advisory lock keys (one namespace for the whole program). */
@@ -105,6 +106,37 @@ static const struct {
      /* Each version's promotion record (how it came to serve, or why it
       * did not), as in the SQLite schema's version 5. */
      "ALTER TABLE models ADD COLUMN promotion text;"},
+    {6,
+     /* The last training jobs of every server, so that each answers for
+      * any of them (store_job_put); the one record of the newest job in
+      * meta ('training_job', JSON) moves here. */
+     "CREATE TABLE training_jobs("
+     "  seq bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,"
+     "  job_id text NOT NULL UNIQUE,"
+     "  status text NOT NULL CHECK (status IN ('queued','running','succeeded','failed')),"
+     "  stage text NOT NULL DEFAULT '',"
+     "  progress double precision NOT NULL DEFAULT 0,"
+     "  started_at text NOT NULL DEFAULT '',"
+     "  finished_at text,"
+     "  duration_ms bigint NOT NULL DEFAULT 0,"
+     "  options text NOT NULL DEFAULT '{}',"
+     "  instance text NOT NULL DEFAULT '',"
+     "  summary text,"
+     "  error_code text,"
+     "  error_message text);"
+     "INSERT INTO training_jobs(job_id, status, stage, progress, started_at, finished_at,"
+     "  duration_ms, options, instance, summary, error_code, error_message)"
+     "  SELECT j->>'job_id', j->>'status', coalesce(j->>'stage', ''),"
+     "  coalesce((j->>'progress')::float8, 0), coalesce(j->>'started_at', ''),"
+     "  j->>'finished_at', coalesce((j->>'duration_ms')::bigint, 0),"
+     "  coalesce(j->>'options', '{}'), coalesce(j->>'instance', ''),"
+     "  CASE WHEN jsonb_typeof(j->'summary') = 'object' THEN j->>'summary' END,"
+     "  j->'error'->>'code', j->'error'->>'message'"
+     "  FROM (SELECT value::jsonb AS j FROM meta WHERE key = 'training_job'"
+     "  AND value LIKE '{%') r"
+     "  WHERE j->>'job_id' IS NOT NULL"
+     "  AND j->>'status' IN ('queued','running','succeeded','failed');"
+     "DELETE FROM meta WHERE key = 'training_job';"},
 };
 
 #define MODEL_COLUMNS                                                          \
@@ -112,6 +144,9 @@ static const struct {
   " serving, features, metrics, promotion"
 #define MODEL_COLUMNS_N 12
 #define KEY_COLUMNS "id, name, role, prefix, hash, created_at, revoked_at"
+#define JOB_COLUMNS                                                            \
+  "job_id, status, stage, progress, started_at, finished_at, duration_ms, options," \
+  " instance, summary, error_code, error_message"
 #define NOW_UTC "to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
 
 /* The statements every connection prepares: name, SQL. */
@@ -126,6 +161,9 @@ static const struct {
      " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
      " ON CONFLICT (client_id) WHERE client_id IS NOT NULL DO NOTHING"},
     {"count", "SELECT count(*) FROM sales"},
+    {"span",
+     "SELECT (SELECT count(*) FROM sales), (SELECT min(ts_ms) FROM sales),"
+     " (SELECT max(ts_ms) FROM sales)"},
     {"mark", "SELECT coalesce(max(seq), 0), pg_current_snapshot()::text FROM sales"},
     {"schema_version", "SELECT coalesce(max(version), 0) FROM schema_versions"},
     {"meta_get", "SELECT value FROM meta WHERE key = $1"},
@@ -151,6 +189,23 @@ static const struct {
     {"model_serving", "SELECT version FROM models WHERE serving = 1"},
     {"model_promotion", "UPDATE models SET promotion = $2 WHERE version = $1"},
     {"models_notify", "SELECT pg_notify('" MODELS_CHANNEL "', $1)"},
+    {"job_put",
+     "INSERT INTO training_jobs(" JOB_COLUMNS ")"
+     " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
+     " ON CONFLICT (job_id) DO UPDATE SET status = excluded.status,"
+     " stage = excluded.stage, progress = excluded.progress,"
+     " started_at = excluded.started_at, finished_at = excluded.finished_at,"
+     " duration_ms = excluded.duration_ms, options = excluded.options,"
+     " instance = excluded.instance, summary = excluded.summary,"
+     " error_code = excluded.error_code, error_message = excluded.error_message"},
+    {"job_prune",
+     "DELETE FROM training_jobs WHERE seq < (SELECT min(seq) FROM"
+     " (SELECT seq FROM training_jobs ORDER BY seq DESC LIMIT $1) k)"},
+    {"job_get",
+     "SELECT " JOB_COLUMNS ", seq = (SELECT max(seq) FROM training_jobs)"
+     " FROM training_jobs WHERE job_id = $1"},
+    {"job_newest",
+     "SELECT " JOB_COLUMNS ", true FROM training_jobs ORDER BY seq DESC LIMIT 1"},
     {"training_lock", "SELECT pg_try_advisory_lock($1)"},
     {"training_unlock", "SELECT pg_advisory_unlock($1)"},
     {"model_prune",
@@ -1152,6 +1207,163 @@ out:
   return rc;
 }
 
+/* ---- training's read (store_sales_cells) ---- */
+
+/* Memory for the read's aggregation (a hash of the cells): about 100
+ * bytes a cell, so a few hundred thousand cells stay in memory. */
+#define CELLS_WORK_MEM "128MB"
+#define CELLS_BATCH "20000" /* rows a FETCH */
+
+static const int32_t age_edges[] = SEG_AGE_EDGES;
+static const double income_edges[] = SEG_INCOME_EDGES;
+_Static_assert(sizeof age_edges / sizeof *age_edges == 4 &&
+                   sizeof income_edges / sizeof *income_edges == 4,
+               "the CASE expressions below name four edges of each band");
+
+/* One snapshot for every statement (REPEATABLE READ), read only. */
+static int pg_read_begin(struct store *base, struct gerr *err) {
+  struct pg_store *s = PG(base);
+  bulk_forget(s);
+  if (ensure_conn(s, err) < 0 ||
+      exec_plain(s, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", "reading sales",
+                 err) < 0)
+    return -1;
+  if (exec_plain(s, "SET LOCAL work_mem = '" CELLS_WORK_MEM "'", "reading sales", err) < 0 ||
+      exec_plain(s, "SET LOCAL cursor_tuple_fraction = 1", "reading sales", err) < 0) {
+    pg_rollback(base);
+    return -1;
+  }
+  return 0;
+}
+
+static int pg_sales_span(struct store *base, struct sales_span *sp, struct gerr *err) {
+  PGresult *res;
+  memset(sp, 0, sizeof *sp);
+  int rc = one_row(PG(base), "span", NULL, &res, "reading sales", err);
+  if (rc == 0) {
+    sp->sales = get_i64(res, 0, 0);
+    sp->first_ms = get_i64(res, 0, 1);
+    sp->last_ms = get_i64(res, 0, 2);
+    sp->newest_day = (int32_t)(sp->last_ms / 86400000);
+  }
+  PQclear(res);
+  return rc == 0 ? 0 : -1;
+}
+
+/* Aggregated by PostgreSQL; the cells come through a cursor, a batch at a
+ * time, so neither side holds them all at once. */
+static int pg_sales_cells(struct store *base, const struct sales_cells_query *q,
+                          int32_t newest_day, int64_t before_ms,
+                          int (*fn)(void *ctx, const struct sales_cell *c), void *ctx,
+                          struct gerr *err) {
+  struct pg_store *s = PG(base);
+  struct params p = {0};
+  p_i64(&p, newest_day);
+  p_i64(&p, q->period_days);
+  p_i64(&p, q->periods);
+  for (int i = 0; i < 4; i++)
+    p_i64(&p, age_edges[i]);
+  for (int i = 0; i < 4; i++)
+    p_f64(&p, income_edges[i]);
+  p_i64(&p, before_ms);
+  /* One bigint key for the numbers, ((period * 1000000 + pincode) * 5 +
+   * age band) * 5 + income band, beside the two names: fewer and narrower
+   * columns to hash and to send than six. */
+  PGresult *res = PQexecParams(
+      s->conn,
+      "DECLARE sales_cells NO SCROLL CURSOR FOR"
+      " SELECT ((least(($1::bigint - ts_ms / 86400000) / $2::bigint, $3::bigint)"
+      " * 1000000 + pincode) * 5"
+      " + CASE WHEN customer_age <= $4::int THEN 0 WHEN customer_age <= $5::int THEN 1"
+      " WHEN customer_age <= $6::int THEN 2 WHEN customer_age <= $7::int THEN 3 ELSE 4 END)"
+      " * 5"
+      " + CASE WHEN customer_income < $8::float8 THEN 0"
+      " WHEN customer_income < $9::float8 THEN 1"
+      " WHEN customer_income < $10::float8 THEN 2"
+      " WHEN customer_income < $11::float8 THEN 3 ELSE 4 END,"
+      " product, channel, count(*) FROM sales WHERE ts_ms < $12::bigint GROUP BY 1, 2, 3",
+      p.n, NULL, p.v, p.len, p.fmt, 0);
+  int ok = res && PQresultStatus(res) == PGRES_COMMAND_OK;
+  if (!ok)
+    pg_error(s, res, "reading sales", err);
+  PQclear(res);
+  if (!ok)
+    return -1;
+  int rc = 0;
+  for (;;) {
+    res = PQexec(s->conn, "FETCH " CELLS_BATCH " FROM sales_cells");
+    if (!res || PQresultStatus(res) != PGRES_TUPLES_OK) {
+      pg_error(s, res, "reading sales", err);
+      PQclear(res);
+      return -1;
+    }
+    int n = PQntuples(res);
+    for (int i = 0; i < n && rc == 0; i++) {
+      int64_t key = get_i64(res, i, 0);
+      struct sales_cell c = {.income_band = (int)(key % SEG_INCOME_BANDS),
+                             .age_band = (int)(key / SEG_INCOME_BANDS % SEG_AGE_BANDS),
+                             .pincode = (int32_t)(key / (SEG_INCOME_BANDS * SEG_AGE_BANDS) %
+                                                  1000000),
+                             .period = (int32_t)(key / (SEG_INCOME_BANDS * SEG_AGE_BANDS) /
+                                                 1000000),
+                             .product = PQgetvalue(res, i, 1),
+                             .channel = PQgetvalue(res, i, 2),
+                             .sales = get_i64(res, i, 3)};
+      if (fn(ctx, &c) != 0)
+        rc = 1;
+    }
+    PQclear(res);
+    if (n == 0 || rc)
+      return rc; /* the cursor ends with the transaction */
+  }
+}
+
+/* The sales from from_ms on, through a cursor of the columns training
+ * reads: batches instead of one result a row (single-row mode). */
+static int pg_sales_recent(struct store *base, int64_t from_ms, store_row_fn fn, void *ctx,
+                           struct gerr *err) {
+  struct pg_store *s = PG(base);
+  struct params p = {0};
+  p_i64(&p, from_ms);
+  PGresult *res = PQexecParams(s->conn,
+                               "DECLARE sales_recent NO SCROLL CURSOR FOR"
+                               " SELECT seq, ts_ms, pincode, product, channel, customer_age,"
+                               " customer_income FROM sales WHERE ts_ms >= $1::bigint"
+                               " ORDER BY ts_ms, seq",
+                               p.n, NULL, p.v, p.len, p.fmt, 0);
+  int ok = res && PQresultStatus(res) == PGRES_COMMAND_OK;
+  if (!ok)
+    pg_error(s, res, "reading sales", err);
+  PQclear(res);
+  if (!ok)
+    return -1;
+  int rc = 0;
+  struct sale rec;
+  memset(&rec, 0, sizeof rec);
+  for (;;) {
+    res = PQexec(s->conn, "FETCH " CELLS_BATCH " FROM sales_recent");
+    if (!res || PQresultStatus(res) != PGRES_TUPLES_OK) {
+      pg_error(s, res, "reading sales", err);
+      PQclear(res);
+      return -1;
+    }
+    int n = PQntuples(res);
+    for (int i = 0; i < n && rc == 0; i++) {
+      rec.ts_ms = get_i64(res, i, 1);
+      rec.pincode = (int32_t)get_i64(res, i, 2);
+      copy_text(rec.product, sizeof rec.product, res, i, 3);
+      copy_text(rec.channel, sizeof rec.channel, res, i, 4);
+      rec.customer_age = (int32_t)get_i64(res, i, 5);
+      rec.customer_income = PQgetisnull(res, i, 6) ? 0 : strtod(PQgetvalue(res, i, 6), NULL);
+      if (fn(ctx, &rec, get_i64(res, i, 0)) != 0)
+        rc = 1;
+    }
+    PQclear(res);
+    if (n == 0 || rc)
+      return 0;
+  }
+}
+
 static int pg_meta_get(struct store *base, const char *key, char *val, size_t cap,
                        struct gerr *err) {
   struct params p = {0};
@@ -1600,6 +1812,69 @@ static int pg_models_wait(struct store *base, int timeout_ms, struct gerr *err) 
   return 0;
 }
 
+/* ---- training job records ---- */
+
+static int pg_job_put(struct store *base, const struct job_row *r, int keep,
+                      struct gerr *err) {
+  struct pg_store *s = PG(base);
+  struct params p = {0};
+  p_text(&p, r->job_id);
+  p_text(&p, r->status);
+  p.v[p.n] = r->stage; /* "" is a value here, not NULL */
+  p.len[p.n] = 0;
+  p.fmt[p.n++] = 0;
+  p_f64(&p, r->progress);
+  p.v[p.n] = r->started_at;
+  p.len[p.n] = 0;
+  p.fmt[p.n++] = 0;
+  p_text(&p, r->finished_at);
+  p_i64(&p, r->duration_ms);
+  p_text(&p, r->options[0] ? r->options : "{}");
+  p.v[p.n] = r->instance;
+  p.len[p.n] = 0;
+  p.fmt[p.n++] = 0;
+  p_text(&p, r->summary);
+  p_text(&p, r->error_code);
+  p_text(&p, r->error_message);
+  PGresult *res = run(s, "job_put", &p, PGRES_COMMAND_OK, "storing the training job", err);
+  PQclear(res);
+  if (!res)
+    return -1;
+  struct params k = {0};
+  p_i64(&k, keep);
+  res = run(s, "job_prune", &k, PGRES_COMMAND_OK, "storing the training job", err);
+  PQclear(res);
+  return res ? 0 : -1;
+}
+
+static int pg_job_get(struct store *base, const char *job_id, struct job_row *out,
+                      struct gerr *err) {
+  struct params p = {0};
+  if (job_id)
+    p_text(&p, job_id);
+  PGresult *res;
+  int rc = one_row(PG(base), job_id ? "job_get" : "job_newest", job_id ? &p : NULL, &res,
+                   "reading the training job", err);
+  if (rc != 0)
+    return rc;
+  copy_text(out->job_id, sizeof out->job_id, res, 0, 0);
+  copy_text(out->status, sizeof out->status, res, 0, 1);
+  copy_text(out->stage, sizeof out->stage, res, 0, 2);
+  out->progress = PQgetisnull(res, 0, 3) ? 0 : strtod(PQgetvalue(res, 0, 3), NULL);
+  copy_text(out->started_at, sizeof out->started_at, res, 0, 4);
+  copy_text(out->finished_at, sizeof out->finished_at, res, 0, 5);
+  out->duration_ms = get_i64(res, 0, 6);
+  copy_text(out->options, sizeof out->options, res, 0, 7);
+  copy_text(out->instance, sizeof out->instance, res, 0, 8);
+  copy_text(out->error_code, sizeof out->error_code, res, 0, 10);
+  copy_text(out->error_message, sizeof out->error_message, res, 0, 11);
+  out->newest = !strcmp(PQgetvalue(res, 0, 12), "t");
+  if (!PQgetisnull(res, 0, 9) && !(out->summary = strdup(PQgetvalue(res, 0, 9))))
+    rc = gerr_set(err, GERR_INTERNAL, "out of memory");
+  PQclear(res);
+  return rc;
+}
+
 const struct store_ops store_pg_ops = {
     .name = "postgresql",
     .open = pg_open,
@@ -1616,6 +1891,10 @@ const struct store_ops store_pg_ops = {
     .sales_count = pg_sales_count,
     .sales_mark = pg_sales_mark,
     .sales_summary = pg_sales_summary,
+    .read_begin = pg_read_begin,
+    .sales_span = pg_sales_span,
+    .sales_cells = pg_sales_cells,
+    .sales_recent = pg_sales_recent,
     .meta_get = pg_meta_get,
     .meta_set = pg_meta_set,
     .models_last_trained = pg_models_last_trained,
@@ -1631,6 +1910,8 @@ const struct store_ops store_pg_ops = {
     .key_insert = pg_key_insert,
     .key_scan = pg_key_scan,
     .key_revoke = pg_key_revoke,
+    .job_put = pg_job_put,
+    .job_get = pg_job_get,
     .training_lock = pg_training_lock,
     .training_unlock = pg_training_unlock,
     .models_listen = pg_models_listen,

@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "gromo/segments.h"
 #include "store/store_int.h"
 
 #define QUERY_VARIANTS 16 /* pincode, product, channel, cursor: on or off */
@@ -178,6 +179,25 @@ static const struct {
      "DROP TABLE models;"
      "ALTER TABLE models_v5 RENAME TO models;"
      "CREATE UNIQUE INDEX models_serving ON models(serving) WHERE serving = 1;"},
+    {6,
+     /* The records of the last training jobs (store_job_put). Servers on
+      * an SQLite file keep their jobs in memory (docs/scaling.md); the
+      * table is here so that both backends have one schema, one version
+      * number and the same operations. */
+     "CREATE TABLE training_jobs("
+     "  seq INTEGER PRIMARY KEY,"
+     "  job_id TEXT NOT NULL UNIQUE,"
+     "  status TEXT NOT NULL CHECK (status IN ('queued','running','succeeded','failed')),"
+     "  stage TEXT NOT NULL DEFAULT '',"
+     "  progress REAL NOT NULL DEFAULT 0,"
+     "  started_at TEXT NOT NULL DEFAULT '',"
+     "  finished_at TEXT,"
+     "  duration_ms INTEGER NOT NULL DEFAULT 0,"
+     "  options TEXT NOT NULL DEFAULT '{}',"
+     "  instance TEXT NOT NULL DEFAULT '',"
+     "  summary TEXT,"
+     "  error_code TEXT,"
+     "  error_message TEXT);"},
 };
 
 /* Maps an SQLite failure to a gerr: a full disk is "insufficient_storage"
@@ -1072,6 +1092,93 @@ static int sq_sales_summary(struct store *base, const struct sales_summary_query
   return 0;
 }
 
+/* ---- training's read (store_sales_cells) ---- */
+
+static const int32_t age_edges[] = SEG_AGE_EDGES;
+static const double income_edges[] = SEG_INCOME_EDGES;
+_Static_assert(sizeof age_edges / sizeof *age_edges == 4 &&
+                   sizeof income_edges / sizeof *income_edges == 4,
+               "the CASE expressions below name four edges of each band");
+
+/* Deferred: the snapshot is taken by the first read and kept to the end,
+ * and no write lock is asked for. */
+static int sq_read_begin(struct store *base, struct gerr *err) {
+  struct sqlite_store *s = SQ(base);
+  int rc = sqlite3_exec(s->db, "BEGIN DEFERRED", NULL, NULL, NULL);
+  return rc == SQLITE_OK ? 0 : db_error(s, rc, "reading sales", err);
+}
+
+/* Three lookups, each of one index's end or its entry count. */
+static int sq_sales_span(struct store *base, struct sales_span *sp, struct gerr *err) {
+  struct sqlite_store *s = SQ(base);
+  sqlite3_stmt *st = NULL;
+  memset(sp, 0, sizeof *sp);
+  if (prepare(s, &st,
+              "SELECT (SELECT count(*) FROM sales), (SELECT min(ts_ms) FROM sales),"
+              " (SELECT max(ts_ms) FROM sales)",
+              err) < 0)
+    return -1;
+  int rc = sqlite3_step(st);
+  if (rc == SQLITE_ROW) {
+    sp->sales = sqlite3_column_int64(st, 0);
+    sp->first_ms = sqlite3_column_int64(st, 1);
+    sp->last_ms = sqlite3_column_int64(st, 2);
+    sp->newest_day = (int32_t)(sp->last_ms / DAY_MS_SQ);
+  } else {
+    db_error(s, rc, "reading sales", err);
+  }
+  sqlite3_finalize(st);
+  return rc == SQLITE_ROW ? 0 : -1;
+}
+
+/* One scan of sales, grouped by SQLite (a sort of the group keys). */
+static int sq_sales_cells(struct store *base, const struct sales_cells_query *q,
+                          int32_t newest_day, int64_t before_ms,
+                          int (*fn)(void *ctx, const struct sales_cell *c), void *ctx,
+                          struct gerr *err) {
+  struct sqlite_store *s = SQ(base);
+  sqlite3_stmt *st = NULL;
+  if (prepare(s, &st,
+              "SELECT min((?1 - ts_ms / 86400000) / ?2, ?3), pincode, product, channel,"
+              " CASE WHEN customer_age <= ?4 THEN 0 WHEN customer_age <= ?5 THEN 1"
+              " WHEN customer_age <= ?6 THEN 2 WHEN customer_age <= ?7 THEN 3 ELSE 4 END,"
+              " CASE WHEN customer_income < ?8 THEN 0 WHEN customer_income < ?9 THEN 1"
+              " WHEN customer_income < ?10 THEN 2 WHEN customer_income < ?11 THEN 3"
+              " ELSE 4 END,"
+              " count(*) FROM sales WHERE ts_ms < ?12 GROUP BY 1, 2, 3, 4, 5, 6",
+              err) < 0)
+    return -1;
+  sqlite3_bind_int64(st, 1, newest_day);
+  sqlite3_bind_int(st, 2, q->period_days);
+  sqlite3_bind_int(st, 3, q->periods);
+  for (int i = 0; i < 4; i++) {
+    sqlite3_bind_int(st, 4 + i, age_edges[i]);
+    sqlite3_bind_double(st, 8 + i, income_edges[i]);
+  }
+  sqlite3_bind_int64(st, 12, before_ms);
+  int rc, stopped = 0;
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    const char *prod = (const char *)sqlite3_column_text(st, 2);
+    const char *chan = (const char *)sqlite3_column_text(st, 3);
+    struct sales_cell c = {.period = sqlite3_column_int(st, 0),
+                           .pincode = sqlite3_column_int(st, 1),
+                           .product = prod ? prod : "",
+                           .channel = chan ? chan : "",
+                           .age_band = sqlite3_column_int(st, 4),
+                           .income_band = sqlite3_column_int(st, 5),
+                           .sales = sqlite3_column_int64(st, 6)};
+    if (fn(ctx, &c) != 0) {
+      stopped = 1;
+      rc = SQLITE_DONE;
+      break;
+    }
+  }
+  if (rc != SQLITE_DONE)
+    db_error(s, rc, "reading sales", err);
+  sqlite3_finalize(st);
+  return rc != SQLITE_DONE ? -1 : stopped;
+}
+
 static int sq_sales_mark(struct store *base, int64_t *mark, struct gerr *err) {
   struct sqlite_store *s = SQ(base);
   int rc = sqlite3_step(s->mark);
@@ -1422,6 +1529,92 @@ static int sq_maintain(struct store *base, struct gerr *err) {
   return rc == SQLITE_OK || (rc & 0xff) == SQLITE_BUSY ? 0 : db_error(s, rc, "checkpoint", err);
 }
 
+/* ---- training job records ---- */
+
+#define JOB_COLUMNS                                                            \
+  "job_id, status, stage, progress, started_at, finished_at, duration_ms, options," \
+  " instance, summary, error_code, error_message"
+
+static int sq_job_put(struct store *base, const struct job_row *r, int keep,
+                      struct gerr *err) {
+  struct sqlite_store *s = SQ(base);
+  sqlite3_stmt *st = NULL;
+  if (prepare(s, &st,
+              "INSERT INTO training_jobs(" JOB_COLUMNS ")"
+              " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"
+              " ON CONFLICT (job_id) DO UPDATE SET status = excluded.status,"
+              " stage = excluded.stage, progress = excluded.progress,"
+              " started_at = excluded.started_at, finished_at = excluded.finished_at,"
+              " duration_ms = excluded.duration_ms, options = excluded.options,"
+              " instance = excluded.instance, summary = excluded.summary,"
+              " error_code = excluded.error_code, error_message = excluded.error_message",
+              err) < 0)
+    return -1;
+  sqlite3_bind_text(st, 1, r->job_id, -1, SQLITE_STATIC);
+  sqlite3_bind_text(st, 2, r->status, -1, SQLITE_STATIC);
+  sqlite3_bind_text(st, 3, r->stage, -1, SQLITE_STATIC);
+  sqlite3_bind_double(st, 4, r->progress);
+  sqlite3_bind_text(st, 5, r->started_at, -1, SQLITE_STATIC);
+  bind_text_or_null(st, 6, r->finished_at);
+  sqlite3_bind_int64(st, 7, r->duration_ms);
+  sqlite3_bind_text(st, 8, r->options[0] ? r->options : "{}", -1, SQLITE_STATIC);
+  sqlite3_bind_text(st, 9, r->instance, -1, SQLITE_STATIC);
+  bind_text_or_null(st, 10, r->summary ? r->summary : "");
+  bind_text_or_null(st, 11, r->error_code);
+  bind_text_or_null(st, 12, r->error_message);
+  int rc = step_done(s, st, "storing the training job", err);
+  sqlite3_finalize(st);
+  if (rc < 0)
+    return -1;
+  st = NULL;
+  if (prepare(s, &st,
+              "DELETE FROM training_jobs WHERE seq < (SELECT min(seq) FROM"
+              " (SELECT seq FROM training_jobs ORDER BY seq DESC LIMIT ?1))",
+              err) < 0)
+    return -1;
+  sqlite3_bind_int(st, 1, keep);
+  rc = step_done(s, st, "storing the training job", err);
+  sqlite3_finalize(st);
+  return rc;
+}
+
+static int sq_job_get(struct store *base, const char *job_id, struct job_row *out,
+                      struct gerr *err) {
+  struct sqlite_store *s = SQ(base);
+  sqlite3_stmt *st = NULL;
+  if (prepare(s, &st,
+              job_id ? "SELECT " JOB_COLUMNS ", seq = (SELECT max(seq) FROM training_jobs)"
+                       " FROM training_jobs WHERE job_id = ?1"
+                     : "SELECT " JOB_COLUMNS ", 1 FROM training_jobs ORDER BY seq DESC LIMIT 1",
+              err) < 0)
+    return -1;
+  if (job_id)
+    sqlite3_bind_text(st, 1, job_id, -1, SQLITE_STATIC);
+  int rc = sqlite3_step(st), ret = 1;
+  if (rc == SQLITE_ROW) {
+    column_text(st, 0, out->job_id, sizeof out->job_id);
+    column_text(st, 1, out->status, sizeof out->status);
+    column_text(st, 2, out->stage, sizeof out->stage);
+    out->progress = sqlite3_column_double(st, 3);
+    column_text(st, 4, out->started_at, sizeof out->started_at);
+    column_text(st, 5, out->finished_at, sizeof out->finished_at);
+    out->duration_ms = sqlite3_column_int64(st, 6);
+    column_text(st, 7, out->options, sizeof out->options);
+    column_text(st, 8, out->instance, sizeof out->instance);
+    const char *sum = (const char *)sqlite3_column_text(st, 9);
+    column_text(st, 10, out->error_code, sizeof out->error_code);
+    column_text(st, 11, out->error_message, sizeof out->error_message);
+    out->newest = sqlite3_column_int(st, 12) != 0;
+    ret = 0;
+    if (sum && !(out->summary = strdup(sum)))
+      ret = gerr_set(err, GERR_INTERNAL, "out of memory");
+  } else if (rc != SQLITE_DONE) {
+    ret = db_error(s, rc, "reading the training job", err);
+  }
+  sqlite3_finalize(st);
+  return ret;
+}
+
 const struct store_ops store_sqlite_ops = {
     .name = "sqlite",
     .open = sq_open,
@@ -1438,6 +1631,9 @@ const struct store_ops store_sqlite_ops = {
     .sales_count = sq_sales_count,
     .sales_mark = sq_sales_mark,
     .sales_summary = sq_sales_summary,
+    .read_begin = sq_read_begin,
+    .sales_span = sq_sales_span,
+    .sales_cells = sq_sales_cells,
     .meta_get = sq_meta_get,
     .meta_set = sq_meta_set,
     .models_last_trained = sq_models_last_trained,
@@ -1453,5 +1649,7 @@ const struct store_ops store_sqlite_ops = {
     .key_insert = sq_key_insert,
     .key_scan = sq_key_scan,
     .key_revoke = sq_key_revoke,
+    .job_put = sq_job_put,
+    .job_get = sq_job_get,
     .maintain = sq_maintain,
 };

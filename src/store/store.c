@@ -4,6 +4,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "gromo/timeutil.h"
 #include "store/store_int.h"
 
 static const struct store_ops *backend_for(const char *uri, struct gerr *err) {
@@ -122,6 +123,49 @@ int store_sales_count(struct store *s, int64_t *n, struct gerr *err) {
 
 int store_sales_mark(struct store *s, int64_t *mark, struct gerr *err) {
   return s->ops->sales_mark(s, mark, err);
+}
+
+/* The span, the cells, then the single sales, in one read transaction:
+ * sales stored meanwhile are in none of them. It counts as the
+ * connection's open transaction while it lasts, so a lost connection is
+ * not opened again silently in the middle (PostgreSQL). */
+int store_sales_cells(struct store *s, const struct sales_cells_query *q,
+                      const struct sales_cells_reader *rd, struct gerr *err) {
+  if (q->period_days < 1 || q->periods < 1 || q->sale_periods < 0 ||
+      q->sale_periods > q->periods)
+    return gerr_set(err, GERR_INVALID_INPUT, "invalid periods for reading sales");
+  if (s->in_tx)
+    return gerr_set(err, GERR_INTERNAL, "the sales are read outside of a transaction");
+  if (s->ops->read_begin(s, err) < 0)
+    return -1;
+  s->in_tx = 1;
+  int rc = -1;
+  struct sales_span sp;
+  if (s->ops->sales_span(s, &sp, err) < 0)
+    goto out;
+  rc = 0;
+  if (sp.sales == 0 || (rd->span && rd->span(rd->ctx, &sp) != 0))
+    goto out;
+  /* the single sales from from_ms on, the cells of those before */
+  int64_t from_ms =
+      q->sale_periods ? ((int64_t)sp.newest_day - (int64_t)q->sale_periods * q->period_days + 1) *
+                            DAY_MS
+                      : INT64_MAX;
+  rc = s->ops->sales_cells(s, q, sp.newest_day, from_ms, rd->cell, rd->ctx, err);
+  if (rc != 0 || q->sale_periods == 0) /* 1: a callback stopped it */
+    goto out;
+  if (s->ops->sales_recent) {
+    rc = s->ops->sales_recent(s, from_ms, rd->sale, rd->ctx, err);
+  } else {
+    struct sales_filter f;
+    sales_filter_init(&f);
+    f.from_ms = from_ms;
+    rc = s->ops->sales_query(s, &f, rd->sale, rd->ctx, err);
+  }
+out:
+  s->ops->rollback(s);
+  s->in_tx = 0;
+  return rc < 0 ? -1 : 0;
 }
 
 void sales_summary_query_init(struct sales_summary_query *q) {
@@ -262,6 +306,36 @@ int store_model_prune(struct store *s, int keep, struct gerr *err) {
   if (keep < 0)
     return gerr_set(err, GERR_INVALID_INPUT, "the number of versions kept is >= 0");
   return in_transaction(s, prune_tx, &keep, err) < 0 ? -1 : 0;
+}
+
+void job_row_release(struct job_row *r) {
+  if (r) {
+    free(r->summary);
+    r->summary = NULL;
+  }
+}
+
+struct job_put_args {
+  const struct job_row *r;
+  int keep;
+};
+
+static int job_put_tx(struct store *s, void *arg, struct gerr *err) {
+  struct job_put_args *a = arg;
+  return s->ops->job_put(s, a->r, a->keep, err);
+}
+
+int store_job_put(struct store *s, const struct job_row *r, int keep, struct gerr *err) {
+  if (keep < 1 || !r->job_id[0] || !r->status[0])
+    return gerr_set(err, GERR_INVALID_INPUT, "a job record needs an id, a status and keep >= 1");
+  struct job_put_args a = {r, keep};
+  return in_transaction(s, job_put_tx, &a, err) < 0 ? -1 : 0;
+}
+
+int store_job_get(struct store *s, const char *job_id, struct job_row *out,
+                  struct gerr *err) {
+  memset(out, 0, sizeof *out);
+  return s->ops->job_get(s, job_id, out, err);
 }
 
 int store_key_insert(struct store *s, const struct key_row *k, int64_t *id,

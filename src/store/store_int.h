@@ -31,6 +31,18 @@ struct store_ops {
   int (*sales_summary)(struct store *s, const struct sales_summary_query *q,
                        int (*fn)(void *ctx, const struct sales_group *g), void *ctx,
                        struct sales_totals *tot, struct gerr *err);
+  /* store_sales_cells: read_begin opens a read-only transaction whose
+   * statements all see one snapshot (ended by rollback); sales_span and
+   * sales_cells (of the sales before before_ms) run inside it, then sales_recent (when NULL, sales_query)
+   * reads the single sales from from_ms on, by (ts_ms, seq), with the
+   * fields training reads (time, pincode, product, channel, age, income). */
+  int (*read_begin)(struct store *s, struct gerr *err);
+  int (*sales_span)(struct store *s, struct sales_span *sp, struct gerr *err);
+  int (*sales_cells)(struct store *s, const struct sales_cells_query *q, int32_t newest_day,
+                     int64_t before_ms, int (*fn)(void *ctx, const struct sales_cell *c), void *ctx,
+                     struct gerr *err);
+  int (*sales_recent)(struct store *s, int64_t from_ms, store_row_fn fn, void *ctx,
+                      struct gerr *err);
   int (*meta_get)(struct store *s, const char *key, char *val, size_t cap,
                   struct gerr *err);
   int (*meta_set)(struct store *s, const char *key, const char *val,
@@ -63,6 +75,11 @@ struct store_ops {
                   int (*fn)(void *ctx, const struct key_row *k), void *ctx,
                   struct gerr *err);
   int (*key_revoke)(struct store *s, const char *name, struct gerr *err);
+  /* Training job records: job_put (upsert and prune) inside store.c's
+   * transaction. */
+  int (*job_put)(struct store *s, const struct job_row *r, int keep, struct gerr *err);
+  int (*job_get)(struct store *s, const char *job_id, struct job_row *out,
+                 struct gerr *err);
   /* Several processes on one database (store.h); NULL when the backend is
    * not shared with other processes (store_shared() is then 0). */
   int (*training_lock)(struct store *s, struct gerr *err);

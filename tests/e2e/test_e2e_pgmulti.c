@@ -2,8 +2,9 @@
  * one service. A sale stored through one is read through the other at once;
  * a key made by the command line counts on both at once, its revocation
  * within a second; one training runs across both (the other finds it,
- * follows it, and waits for it); a new serving version, and a rollback,
- * made through one is served by the other. Both servers check the registry only every
+ * follows it, and waits for it); every job of either is known to both after
+ * it ended, older ones too; a new serving version, and a rollback, made
+ * through one is served by the other. Both servers check the registry only every
  * hour (--models-poll 3600), so a version reaching the other server within
  * the test's deadlines came by the database's notices.
  * Needs the throwaway server of scripts/with-pg.sh (make check runs this
@@ -30,6 +31,7 @@
 static struct srv A, B;
 static PGconn *admin; /* the test's own session on the servers' database */
 static int64_t v_first, v_second; /* model versions made by the tests */
+static char job_first[64], job_second[64]; /* their jobs: through A, through B */
 
 static void sleep_ms(int ms) {
   struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
@@ -305,6 +307,7 @@ static void test_pgmulti__one_training(void **state) {
   assert_string_equal(jstr(w.r.json, "data.job_id"), job);
   assert_string_equal(jstr(w.r.json, "data.status"), "succeeded");
   v_first = (int64_t)jint(w.r.json, "data.summary.version");
+  snprintf(job_first, sizeof job_first, "%s", job);
   assert_true(v_first > 0);
   http_res_free(&w.r);
   /* B answered after loading it; A trained it. */
@@ -333,6 +336,7 @@ static void test_pgmulti__promotion_and_rollback(void **state) {
   if (call(&B, B.key, "POST", "/models/train?wait=true&rounds=5", NULL, &r) != 200)
     fail_msg("training through B: %ld %.300s", r.status, r.body);
   v_second = (int64_t)jint(r.json, "data.summary.version");
+  snprintf(job_second, sizeof job_second, "%s", jstr(r.json, "data.job_id"));
   http_res_free(&r);
   assert_true(v_second > v_first);
   await_serving(&A, v_second, 10000, "a version trained through the other server");
@@ -347,6 +351,54 @@ static void test_pgmulti__promotion_and_rollback(void **state) {
   http_res_free(&r);
   rollback(&B, v_second);
   await_serving(&A, v_second, 10000, "a rollback through the other server");
+}
+
+/* Finished jobs are known to every server, not only the newest: a third
+ * job through A, then each server answers for all three, each with the
+ * server that ran it. */
+static void expect_job(const struct srv *s, const char *job, const char *status) {
+  char path[128];
+  snprintf(path, sizeof path, "/models/train/%s", job);
+  struct http_res r;
+  if (call(s, s->key, "GET", path, NULL, &r) != 200)
+    fail_msg("GET %s: %ld %.300s", path, r.status, r.body);
+  assert_string_equal(jstr(r.json, "data.job_id"), job);
+  assert_string_equal(jstr(r.json, "data.status"), status);
+  assert_non_null(jstr(r.json, "data.instance"));
+  assert_non_null(jstr(r.json, "data.finished_at"));
+  assert_true(jint(r.json, "data.summary.version") > 0);
+  assert_true(jint(r.json, "data.options.rounds") == 5);
+  http_res_free(&r);
+}
+
+static void test_pgmulti__every_job_everywhere(void **state) {
+  if (!job_first[0] || !job_second[0])
+    skip();
+  struct http_res r;
+  if (call(&A, A.key, "POST", "/models/train?wait=true&rounds=5", NULL, &r) != 200)
+    fail_msg("training through A: %ld %.300s", r.status, r.body);
+  char third[64];
+  snprintf(third, sizeof third, "%s", jstr(r.json, "data.job_id"));
+  http_res_free(&r);
+  const struct srv *both[] = {&A, &B};
+  for (int i = 0; i < 2; i++) {
+    expect_job(both[i], job_first, "succeeded");  /* A's, two jobs ago */
+    expect_job(both[i], job_second, "succeeded"); /* B's, the one before */
+    expect_job(both[i], third, "succeeded");      /* A's, the newest */
+  }
+  /* the instance is the one that ran it: A's first and third agree, B's
+   * second differs */
+  char pa[128], pb[128];
+  snprintf(pa, sizeof pa, "/models/train/%s", job_first);
+  snprintf(pb, sizeof pb, "/models/train/%s", job_second);
+  struct http_res ra, rb;
+  assert_int_equal(call(&B, B.key, "GET", pa, NULL, &ra), 200);
+  assert_int_equal(call(&A, A.key, "GET", pb, NULL, &rb), 200);
+  assert_string_not_equal(jstr(ra.json, "data.instance"), jstr(rb.json, "data.instance"));
+  http_res_free(&ra);
+  http_res_free(&rb);
+  assert_int_equal(call(&B, B.key, "GET", "/models/train/0123456789abcdef", NULL, &r), 404);
+  http_res_free(&r);
 }
 
 /* The listening connections are cut (a database restart, a network
@@ -378,6 +430,7 @@ int main(void) {
       cmocka_unit_test(test_pgmulti__keys_shared),
       cmocka_unit_test(test_pgmulti__one_training),
       cmocka_unit_test(test_pgmulti__promotion_and_rollback),
+      cmocka_unit_test(test_pgmulti__every_job_everywhere),
       cmocka_unit_test(test_pgmulti__listening_comes_back),
   };
   return cmocka_run_group_tests_name("e2e_pgmulti", tests, group_setup, group_teardown);

@@ -4,6 +4,7 @@
  * the backend-neutral ones again against PostgreSQL, each case in a
  * database of its own. */
 #include <libpq-fe.h>
+#include <math.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <sqlite3.h>
@@ -23,11 +24,16 @@
 
 #include "testutil.h"
 
+#include "gromo/gazetteer.h"
+#include "gromo/generator.h"
+#include "gromo/models.h"
 #include "gromo/store.h"
 #include "gromo/timeutil.h"
+#include "ml/ml_int.h"
 
 static char path[256];
 static const char *pg_base; /* NULL: the SQLite group runs */
+static struct gaz *test_gaz; /* for the data sets built from the store */
 static char pg_db[64];      /* the current case's database */
 
 /* Runs SQL with no parameters (the test's own constants) on `db` of the
@@ -1388,6 +1394,362 @@ static void *write_many(void *arg) {
   return NULL;
 }
 
+/* ---- training's read: the period cells aggregated by the database ---- */
+
+struct cells_seen {
+  struct sales_span span;
+  size_t ncells;
+  int age_band[256], income_band[256];
+};
+
+static int seen_span(void *ctx, const struct sales_span *sp) {
+  ((struct cells_seen *)ctx)->span = *sp;
+  return 0;
+}
+
+/* Each test sale has a pincode of its own: 110001 + its index. */
+static int seen_cell(void *ctx, const struct sales_cell *c) {
+  struct cells_seen *s = ctx;
+  long i = (long)c->pincode - 110001;
+  if (i < 0 || i >= 256 || c->period != 0 || c->sales != 1)
+    fail_msg("unexpected cell: pincode %d, period %d, %lld sales", (int)c->pincode,
+             (int)c->period, (long long)c->sales);
+  s->age_band[i] = c->age_band;
+  s->income_band[i] = c->income_band;
+  s->ncells++;
+  return 0;
+}
+
+/* The segment bands the SQL computes are the C functions', on each edge
+ * and on the doubles just beside the income edges. */
+static void test_store__cells_bands_are_the_c_bands(void **state) {
+  (void)state;
+  static const int32_t ages[] = {18, 25, 26, 35, 36, 45, 46, 60, 61, 100};
+  const double incomes[] = {0, 24999.99, nextafter(25000, 0), 25000, 49999.995, 50000,
+                            nextafter(100000, 0), 100000, 199999.999, 200000,
+                            nextafter(200000, 1e9), 1e8};
+  enum { NA = sizeof ages / sizeof *ages, NI = sizeof incomes / sizeof *incomes };
+  struct store *s = open_ok();
+  struct sale recs[NA * NI];
+  for (size_t i = 0; i < NA * NI; i++) {
+    recs[i] = rec(10, 110001 + (int32_t)i, "loan", NULL);
+    recs[i].customer_age = ages[i / NI];
+    recs[i].customer_income = incomes[i % NI];
+  }
+  struct gerr err;
+  assert_int_equal(store_sales_insert(s, recs, NA * NI, NULL, NULL, &err), 0);
+  struct cells_seen seen = {0};
+  struct sales_cells_query q = {30, 1, 0};
+  struct sales_cells_reader rd = {seen_span, seen_cell, NULL, &seen};
+  if (store_sales_cells(s, &q, &rd, &err) < 0)
+    fail_msg("cells: %s", err.msg);
+  assert_int_equal(seen.ncells, NA * NI);
+  for (size_t i = 0; i < NA * NI; i++) {
+    assert_int_equal(seen.age_band[i], ml_age_band(ages[i / NI]));
+    assert_int_equal(seen.income_band[i], ml_income_band(incomes[i % NI]));
+  }
+  /* the edges themselves, as docs/rules.md §3 states them */
+  assert_int_equal(seen.age_band[0 * NI], 0);
+  assert_int_equal(seen.age_band[1 * NI], 0);
+  assert_int_equal(seen.age_band[2 * NI], 1);
+  assert_int_equal(seen.age_band[9 * NI], 4);
+  assert_int_equal(seen.income_band[2], 0);
+  assert_int_equal(seen.income_band[3], 1);
+  assert_int_equal(seen.income_band[9], 4);
+  assert_int_equal(seen.span.sales, NA * NI);
+  store_close(s);
+}
+
+/* A store of n generated sales over `days` days to 2026-03-01. */
+static void generate_into(struct store *s, uint64_t seed, size_t n, int days) {
+  struct gerr err;
+  struct gen_config gc = {.seed = seed, .end_ist_ms = days_from_civil(2026, 3, 1) * DAY_MS,
+                          .days = days, .count = n};
+  struct gen *g = NULL;
+  assert_int_equal(gen_new(test_gaz, &gc, &g, &err), 0);
+  struct sale *recs = calloc(n, sizeof *recs);
+  assert_non_null(recs);
+  for (size_t i = 0; i < n; i++)
+    gen_next(g, &recs[i]);
+  gen_free(g);
+  assert_int_equal(store_sales_insert(s, recs, n, NULL, NULL, &err), 0);
+  free(recs);
+}
+
+struct build_ctx {
+  struct dataset_builder *b;
+  int failed;
+};
+
+static int build_sale(void *ctx, const struct sale *r, int64_t seq) {
+  struct build_ctx *c = ctx;
+  (void)seq;
+  struct ml_sale_src s = {r->ts_ms, r->pincode, r->product, r->channel, r->customer_age,
+                          r->customer_income};
+  c->failed |= dataset_builder_add(c->b, &s) < 0;
+  return c->failed;
+}
+
+static int build_span(void *ctx, const struct sales_span *sp) {
+  struct build_ctx *c = ctx;
+  c->failed |= dataset_builder_set_span(c->b, (size_t)sp->sales, sp->first_ms, sp->last_ms) < 0;
+  return c->failed;
+}
+
+static int build_cell(void *ctx, const struct sales_cell *cell) {
+  struct build_ctx *c = ctx;
+  struct ml_cell_src s = {cell->period,  cell->pincode,     cell->product, cell->channel,
+                          cell->age_band, cell->income_band, cell->sales};
+  c->failed |= dataset_builder_add_cell(c->b, &s) < 0;
+  return c->failed;
+}
+
+static int build_recent(void *ctx, const struct sale *r, int64_t seq) {
+  struct build_ctx *c = ctx;
+  (void)seq;
+  struct ml_sale_src s = {r->ts_ms, r->pincode, r->product, r->channel, r->customer_age,
+                          r->customer_income};
+  c->failed |= dataset_builder_add_recent(c->b, &s) < 0;
+  return c->failed;
+}
+
+/* The data set of the store's sales, read one by one (cells 0) or
+ * aggregated by the database (1): nper periods, the sales of `keep`. */
+static struct dataset *build_from(struct store *s, int cells, int nper, int keep,
+                                  struct ml_sale **ks, size_t *nk) {
+  struct gerr err;
+  struct build_ctx c = {NULL, 0};
+  assert_int_equal(dataset_builder_new(30, &c.b, &err), 0);
+  int rc;
+  if (cells) {
+    struct sales_cells_query q = {30, nper, keep};
+    struct sales_cells_reader rd = {build_span, build_cell, build_recent, &c};
+    rc = store_sales_cells(s, &q, &rd, &err);
+  } else {
+    struct sales_filter f;
+    sales_filter_init(&f);
+    rc = store_sales_query(s, &f, build_sale, &c, &err);
+  }
+  if (rc < 0)
+    fail_msg("reading: %s", err.msg);
+  assert_false(c.failed);
+  struct dataset *d = NULL;
+  if (dataset_builder_finish(c.b, test_gaz, nper, keep, &d, ks, nk, &err) < 0)
+    fail_msg("finish: %s", err.msg);
+  return d;
+}
+
+static void same_u32(const uint32_t *a, const uint32_t *b, size_t n) {
+  assert_memory_equal(a, b, n * sizeof *a);
+}
+
+static void same_dataset(const struct dataset *a, const struct dataset *b) {
+  assert_int_equal(a->asof_day, b->asof_day);
+  assert_int_equal(a->nper, b->nper);
+  assert_int_equal(a->known, b->known);
+  assert_int_equal(a->first_ms, b->first_ms);
+  assert_int_equal(a->last_ms, b->last_ms);
+  assert_int_equal(a->nsales_read, b->nsales_read);
+  assert_int_equal(a->nprod, b->nprod);
+  assert_int_equal(a->nchan, b->nchan);
+  for (size_t i = 0; i < a->nprod; i++)
+    assert_string_equal(a->prod[i], b->prod[i]);
+  for (size_t i = 0; i < a->nchan; i++)
+    assert_string_equal(a->chan[i], b->chan[i]);
+  assert_int_equal(a->npin, b->npin);
+  assert_memory_equal(a->pins, b->pins, a->npin * sizeof *a->pins);
+  assert_memory_equal(a->near, b->near, a->npin * ML_NEAR * sizeof *a->near);
+  assert_int_equal(a->ncell, b->ncell);
+  size_t P = (size_t)a->nper, K = a->nprod;
+  assert_memory_equal(a->cell_key, b->cell_key, a->ncell * sizeof *a->cell_key);
+  same_u32(a->counts, b->counts, a->ncell * P);
+  same_u32(a->pin_all, b->pin_all, a->npin * P);
+  same_u32(a->pin_prod, b->pin_prod, a->npin * K * P);
+  same_u32(a->pin_chan, b->pin_chan, a->npin * a->nchan * P);
+  same_u32(a->nat_prod, b->nat_prod, K * P);
+  same_u32(a->state_prod, b->state_prod, a->nstate * K * P);
+  same_u32(a->nat_seg_prod, b->nat_seg_prod, ML_SEGMENTS * K * P);
+}
+
+/* The same data set whichever way the sales are read, to every count, every
+ * sale the top-product model reads and every training row's features;
+ * sales older than the periods kept only rank the products. */
+static void test_store__cells_build_the_same_data_set(void **state) {
+  (void)state;
+  struct store *s = open_ok();
+  generate_into(s, 7, 3000, 500);
+  for (int nper = 8; nper <= 20; nper += 12) { /* older sales left out, or none */
+    struct ml_sale *ka = NULL, *kb = NULL;
+    size_t na = 0, nb = 0;
+    struct dataset *a = build_from(s, 0, nper, 6, &ka, &na);
+    struct dataset *b = build_from(s, 1, nper, 6, &kb, &nb);
+    same_dataset(a, b);
+    assert_true(a->ncell > 500);
+    assert_int_equal(na, nb);
+    assert_true(na > 500);
+    for (size_t i = 0; i < na; i++) {
+      assert_int_equal(ka[i].day, kb[i].day);
+      assert_int_equal(ka[i].pin, kb[i].pin);
+      assert_int_equal(ka[i].prod, kb[i].prod);
+      assert_int_equal(ka[i].chan, kb[i].chan);
+      assert_int_equal(ka[i].seg, kb[i].seg);
+      assert_int_equal(ka[i].age, kb[i].age);
+      assert_true(ka[i].income == kb[i].income);
+    }
+    /* the features of every row the cell models could learn from (each
+     * cell at each origin and horizon), and of the top-product model's */
+    float xa[CF__COUNT], xb[CF__COUNT];
+    for (size_t c = 0; c < a->ncell; c++) {
+      uint64_t key = a->cell_key[c];
+      long pin = (long)(key >> 24);
+      int prod = (int)(key >> 16 & 0xff), chan = (int)(key >> 8 & 0xff), seg = (int)(key & 0xff);
+      for (int j = 1; j <= 4; j++)
+        for (int h = 1; h <= ML_HORIZONS; h++) {
+          ml_cell_features(a, pin, prod, chan, seg, j, h, xa);
+          ml_cell_features(b, pin, prod, chan, seg, j, h, xb);
+          assert_memory_equal(xa, xb, sizeof xa);
+        }
+    }
+    size_t nf = ml_cust_nfeatures(a);
+    float *ua = calloc(nf, sizeof *ua), *ub = calloc(nf, sizeof *ub);
+    assert_non_null(ua);
+    assert_non_null(ub);
+    for (size_t i = 0; i < na; i++) {
+      ml_cust_features(a, ka[i].pin, ka[i].chan, ka[i].age, ka[i].income, 1, ua);
+      ml_cust_features(b, kb[i].pin, kb[i].chan, kb[i].age, kb[i].income, 1, ub);
+      assert_memory_equal(ua, ub, nf * sizeof *ua);
+    }
+    free(ua);
+    free(ub);
+    free(ka);
+    free(kb);
+    dataset_free(a);
+    dataset_free(b);
+  }
+  store_close(s);
+}
+
+/* A suite trained from the aggregates predicts what one trained from every
+ * sale does, to the last bit. */
+static void test_store__cells_train_the_same_suite(void **state) {
+  (void)state;
+  struct store *s = open_ok();
+  generate_into(s, 9, 3000, 400);
+  struct train_config cfg;
+  train_config_defaults(&cfg);
+  cfg.rounds = 8;
+  cfg.origins = 4;
+  cfg.threads = 1;
+  cfg.regions = 3;
+  struct suite *sa = NULL, *sb = NULL;
+  struct gerr err;
+  cfg.read = TRAIN_READ_ROWS;
+  if (suite_train(s, test_gaz, &cfg, NULL, NULL, &sa, &err) < 0)
+    fail_msg("training from rows: %s", err.msg);
+  cfg.read = TRAIN_READ_CELLS;
+  if (suite_train(s, test_gaz, &cfg, NULL, NULL, &sb, &err) < 0)
+    fail_msg("training from cells: %s", err.msg);
+  const struct dataset *d = sa->d;
+  size_t checked = 0;
+  for (size_t i = 0; i < d->npin; i += 7) {
+    for (size_t p = 0; p < d->nprod; p++) {
+      struct predict_query q = {.pincode = d->pins[i], .horizon = 1 + (int)(i % 3)};
+      snprintf(q.product, sizeof q.product, "%s", d->prod[p]);
+      snprintf(q.channel, sizeof q.channel, "%s", d->chan[i % d->nchan]);
+      q.has_customer = i % 2;
+      q.customer_age = 20 + (int32_t)(i % 60);
+      q.customer_income = 1000.0 * (double)(i % 300);
+      for (int k = 0; k < PREDICT__COUNT; k++) {
+        struct predict_answer x, y;
+        if (k == PREDICT_TOP_PRODUCT)
+          q.product[0] = '\0';
+        suite_predict(sa, (enum predict_kind)k, &q, 0, &x);
+        suite_predict(sb, (enum predict_kind)k, &q, 0, &y);
+        assert_true(x.predicted_demand == y.predicted_demand);
+        assert_true(x.low == y.low && x.high == y.high);
+        assert_true(x.confidence == y.confidence);
+        assert_true(x.probability == y.probability);
+        assert_int_equal(x.nproducts, y.nproducts);
+        for (size_t t = 0; t < x.nproducts; t++)
+          assert_true(x.product_prob[t] == y.product_prob[t]);
+        assert_int_equal(x.region_id, y.region_id);
+        checked++;
+      }
+    }
+  }
+  assert_true(checked > 100);
+  suite_free(sa);
+  suite_free(sb);
+  store_close(s);
+}
+
+/* Training job records: stored, changed, read by id or as the newest,
+ * and only the newest `keep` kept. */
+static void test_store__job_records(void **state) {
+  (void)state;
+  struct store *s = open_ok();
+  struct gerr err;
+  struct job_row r, got;
+  for (int i = 0; i < 5; i++) {
+    memset(&r, 0, sizeof r);
+    snprintf(r.job_id, sizeof r.job_id, "%016x", i + 1);
+    snprintf(r.status, sizeof r.status, "running");
+    snprintf(r.stage, sizeof r.stage, "reading sales");
+    snprintf(r.started_at, sizeof r.started_at, "2026-03-0%dT10:00:00.000Z", i + 1);
+    snprintf(r.options, sizeof r.options, "{\"rounds\":%d}", i + 5);
+    snprintf(r.instance, sizeof r.instance, "host:%d", 100 + i);
+    r.progress = 0.25;
+    if (store_job_put(s, &r, 3, &err) < 0)
+      fail_msg("put: %s", err.msg);
+    /* its end: the same record, changed */
+    snprintf(r.status, sizeof r.status, i == 3 ? "failed" : "succeeded");
+    snprintf(r.stage, sizeof r.stage, "done");
+    snprintf(r.finished_at, sizeof r.finished_at, "2026-03-0%dT10:05:00.000Z", i + 1);
+    r.progress = 1;
+    r.duration_ms = 300000 + i;
+    char summary[64];
+    snprintf(summary, sizeof summary, "{\"version\":%d}", i + 1);
+    if (i == 3) {
+      snprintf(r.error_code, sizeof r.error_code, "internal");
+      snprintf(r.error_message, sizeof r.error_message, "it broke");
+    } else {
+      r.summary = summary;
+    }
+    assert_int_equal(store_job_put(s, &r, 3, &err), 0);
+  }
+  /* the newest three of five */
+  assert_int_equal(store_job_get(s, "0000000000000001", &got, &err), 1);
+  assert_int_equal(store_job_get(s, "0000000000000002", &got, &err), 1);
+  assert_int_equal(store_job_get(s, "0000000000000003", &got, &err), 0);
+  assert_string_equal(got.status, "succeeded");
+  assert_string_equal(got.summary, "{\"version\":3}");
+  assert_string_equal(got.options, "{\"rounds\":7}");
+  assert_string_equal(got.instance, "host:102");
+  assert_string_equal(got.finished_at, "2026-03-03T10:05:00.000Z");
+  assert_true(got.progress == 1);
+  assert_int_equal(got.duration_ms, 300002);
+  assert_false(got.newest);
+  job_row_release(&got);
+  assert_int_equal(store_job_get(s, "0000000000000004", &got, &err), 0);
+  assert_string_equal(got.status, "failed");
+  assert_null(got.summary);
+  assert_string_equal(got.error_code, "internal");
+  assert_string_equal(got.error_message, "it broke");
+  job_row_release(&got);
+  assert_int_equal(store_job_get(s, NULL, &got, &err), 0);
+  assert_string_equal(got.job_id, "0000000000000005");
+  assert_true(got.newest);
+  job_row_release(&got);
+  assert_int_equal(store_job_get(s, "0000000000000005", &got, &err), 0);
+  assert_true(got.newest);
+  assert_string_equal(got.started_at, "2026-03-05T10:00:00.000Z");
+  job_row_release(&got);
+  /* refused: no id */
+  memset(&r, 0, sizeof r);
+  assert_int_equal(store_job_put(s, &r, 3, &err), -1);
+  store_close(s);
+}
+
 static void test_store__pool_concurrent_writers(void **state) {
   struct store_pool *pool = NULL;
   assert_int_equal(store_pool_new(path, 2, &pool, NULL), 0);
@@ -1502,6 +1864,11 @@ static void test_store__disk_full_ends_the_transaction(void **state) {
 }
 
 int main(void) {
+  struct gerr gerr;
+  if (gaz_load_default(&test_gaz, &gerr) < 0) {
+    print_message("gazetteer: %s\n", gerr.msg);
+    return 1;
+  }
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_store__fresh_schema, fresh, cleanup),
       cmocka_unit_test_setup_teardown(test_store__summary_and_mark, fresh, cleanup),
@@ -1531,6 +1898,10 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_store__pool_concurrent_writers, fresh, cleanup),
       cmocka_unit_test_setup_teardown(test_store__busy_timeout, fresh, cleanup),
       cmocka_unit_test_setup_teardown(test_store__disk_full_ends_the_transaction, fresh, cleanup),
+      cmocka_unit_test_setup_teardown(test_store__cells_bands_are_the_c_bands, fresh, cleanup),
+      cmocka_unit_test_setup_teardown(test_store__cells_build_the_same_data_set, fresh, cleanup),
+      cmocka_unit_test_setup_teardown(test_store__cells_train_the_same_suite, fresh, cleanup),
+      cmocka_unit_test_setup_teardown(test_store__job_records, fresh, cleanup),
   };
   int failed = cmocka_run_group_tests_name("store/sqlite", tests, NULL, NULL);
   pg_base = getenv("GROMO_TEST_PG");
@@ -1571,7 +1942,12 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_store__pg_notices_connection_lost, fresh, cleanup),
       cmocka_unit_test_setup_teardown(test_store__pool_concurrent_writers, fresh, cleanup),
       cmocka_unit_test_setup_teardown(test_store__busy_timeout, fresh, cleanup),
+      cmocka_unit_test_setup_teardown(test_store__cells_bands_are_the_c_bands, fresh, cleanup),
+      cmocka_unit_test_setup_teardown(test_store__cells_build_the_same_data_set, fresh, cleanup),
+      cmocka_unit_test_setup_teardown(test_store__cells_train_the_same_suite, fresh, cleanup),
+      cmocka_unit_test_setup_teardown(test_store__job_records, fresh, cleanup),
   };
   failed += cmocka_run_group_tests_name("store/postgresql", pg_tests, NULL, NULL);
+  gaz_free(test_gaz);
   return failed;
 }
