@@ -194,6 +194,9 @@ size_t suite_region_pincodes(const struct suite *s, int32_t id, int32_t *out, si
 /* The suite's as-of date T (the latest sale trained on) as YYYY-MM-DD into
  * out[11], and its period length in days. */
 void suite_as_of(const struct suite *s, char out[11], int *period_days);
+/* The period hz (1..3) periods ahead of T, days (T + (hz-1)P, T + hz P],
+ * as YYYY-MM-DD into from[11] and to[11]: the one /predict answers name. */
+void suite_period(const struct suite *s, int hz, char from[11], char to[11]);
 /* The products and channels the suite knows, by index (NULL past the end). */
 const char *suite_product(const struct suite *s, size_t i);
 const char *suite_channel(const struct suite *s, size_t i);
@@ -208,6 +211,7 @@ struct insight_query {
   enum insight_sort sort;
   int32_t region;  /* this region only (its pincodes, or itself); 0: all */
   int32_t pincode; /* pincodes: this one only; 0: all */
+  int horizon;     /* periods ahead, 1..3 (0: 1, the next period) */
 };
 
 /* One ranked pincode or region. Over several cells (no product or channel
@@ -219,14 +223,16 @@ struct insight_row {
   int32_t region_id; /* the pincode's region (0: none); a region's own id */
   size_t pincodes;   /* regions: members; pincodes: 1 */
   double last;       /* demand in the last period */
-  double next;       /* predicted demand in the next period */
+  double next;       /* predicted demand in the period of the query's horizon */
   double growth;     /* next - last */
-  double rise;       /* probability that demand rises next period */
+  double rise;       /* probability that demand in that period exceeds the
+                        last period's */
   const struct gaz_entry *place; /* pincodes: gazetteer entry, or NULL */
 };
 
 /* Ranks every pincode with sales in training (or every region) from the
- * predictions the suite made of each cell when it was built or loaded:
+ * predictions the suite made of each cell when it was built or loaded (at
+ * horizons 2 and 3, when the first query asked for them):
  * best first (ties by ascending id). *rows is malloc'd (the caller frees
  * it). 0, or -1 with GERR_INVALID_INPUT naming an unknown product or
  * channel. */

@@ -82,6 +82,16 @@ static int parse_request(struct req *rq, struct resp *rs, struct insights_req *i
       return resp_error(rs, GERR_INVALID_INPUT, NULL, "region must be a region id (1 or more)");
     ir->q.region = (int32_t)v;
   }
+  const char *hz = req_query(rq, "horizon");
+  ir->q.horizon = 1;
+  if (hz) {
+    if (param_int(hz, 1, 3, &v) < 0)
+      return resp_error(rs, GERR_INVALID_INPUT,
+                        json_pack("[{s:s,s:s}]", "field", "horizon", "problem",
+                                  "must be an integer from 1 to 3"),
+                        "horizon must be an integer from 1 to 3 (periods ahead)");
+    ir->q.horizon = (int)v;
+  }
   const char *pin = req_query(rq, "pincode");
   if (pin) {
     if (!pincodes)
@@ -303,10 +313,13 @@ static int insights(struct req *rq, struct resp *rs, int pincodes) {
                               : "rank,region_id,pincode_count,last_period_demand,"
                                 "predicted_demand,growth,growth_rate,rise_probability\r\n");
   } else if (rc == 0) {
+    char from[11], to[11];
+    suite_period(s, ir.q.horizon, from, to);
     rc = buf_printf(b,
                     "{\"model_version\":%lld,\"as_of\":\"%s\",\"period_days\":%d,"
+                    "\"horizon\":%d,\"period\":{\"from\":\"%s\",\"to\":\"%s\"},"
                     "\"product\":",
-                    version, asof, period);
+                    version, asof, period, ir.q.horizon, from, to);
     rc = rc ? rc : json_text(b, ir.product[0] ? ir.product : NULL);
     rc = rc ? rc : buf_puts(b, ",\"channel\":");
     rc = rc ? rc : json_text(b, ir.channel[0] ? ir.channel : NULL);
@@ -342,13 +355,14 @@ static int insights(struct req *rq, struct resp *rs, int pincodes) {
   if (ir.csv) {
     rs->content_type = "text/csv; charset=utf-8";
     resp_header(rs, "Content-Disposition",
-                "attachment; filename=\"gromo-%s-v%lld-%s%s%s%s%s.csv\"", what, version,
+                "attachment; filename=\"gromo-%s-v%lld-%s%s%s%s%s%s.csv\"", what, version,
                 sort_names[ir.q.sort], ir.product[0] ? "-" : "", ir.product,
-                ir.channel[0] ? "-" : "", ir.channel);
+                ir.channel[0] ? "-" : "", ir.channel,
+                ir.q.horizon == 2 ? "-h2" : ir.q.horizon == 3 ? "-h3" : "");
     return 0;
   }
-  return resp_ok_raw(rs, "%zu of %zu %s by %s, model version %lld", count, n, what,
-                     sort_names[ir.q.sort], version);
+  return resp_ok_raw(rs, "%zu of %zu %s by %s, model version %lld, %d period(s) ahead", count,
+                     n, what, sort_names[ir.q.sort], version, ir.q.horizon);
 }
 
 int api_insights_pincodes(struct req *rq, struct resp *rs) { return insights(rq, rs, 1); }

@@ -109,7 +109,7 @@ const struct route gromo_routes[] = {
           DOC(.tag = "insights", .response = "PincodeInsights", .also = "text/csv",
               .statuses = "200 400 503",
               .query = "insight_product insight_channel sort insight_limit insight_format "
-                       "insight_region insight_pincode",
+                       "insight_region insight_pincode insight_horizon",
               .notes = "From the serving model version's predictions of every pincode x "
                        "product x channel, made once when the version was trained or "
                        "loaded. `format=csv` downloads the ranking.")),
@@ -118,7 +118,7 @@ const struct route gromo_routes[] = {
           DOC(.tag = "insights", .response = "RegionInsights", .also = "text/csv",
               .statuses = "200 400 503",
               .query = "insight_product insight_channel sort insight_limit insight_format "
-                       "insight_region")),
+                       "insight_region insight_horizon")),
     ROUTE("GET", "/sales/summary", ROLE_VIEWER, 0, 0, api_sales_summary,
           "aggregates of stored sales by month, product or channel",
           DOC(.tag = "insights", .response = "SalesSummary", .statuses = "200 400 404 503",

@@ -6,8 +6,12 @@
  * /predict/demand-rise answer it without a customer: the last period's
  * demand, the next period's expected demand and the probability of a rise.
  * A request then only adds cells up and sorts, which takes milliseconds for
- * all ~19,000 pincodes instead of a model call per cell. */
+ * all ~19,000 pincodes instead of a model call per cell. The next period
+ * (horizon 1) is predicted at once; horizons 2 and 3 by the first request
+ * that asks for them (under a lock; later ones read them as they are). */
 #include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,60 +20,114 @@
 #include "gromo/timeutil.h"
 #include "ml/ml_int.h"
 
+/* The predictions of every cell at one horizon: [(pin * nprod + prod) *
+ * nchan + chan], the expected demand, the rise probability (of the period
+ * against the last one), and the mean and variance of the law the rise
+ * answer reads (ml_cell_rise_law). */
+struct horizon_cells {
+  float *next, *rise, *lmean, *lvar;
+};
+
 struct suite_insights {
   size_t npin, nprod, nchan;
-  /* [(pin * nprod + prod) * nchan + chan]: the last period's demand, the
-   * expected demand, the rise probability, and the mean and variance of
-   * the law the rise answer reads (ml_cell_rise_law) */
-  float *last, *next, *rise, *lmean, *lvar;
+  float *last; /* each cell's demand in the last period */
+  struct horizon_cells hz[ML_HORIZONS];
+  atomic_int ready[ML_HORIZONS]; /* hz[h] is complete: read without the lock */
+  pthread_mutex_t lock;          /* taken to fill hz[1..] */
 };
+
+static void cells_free(struct horizon_cells *c) {
+  free(c->next);
+  free(c->rise);
+  free(c->lmean);
+  free(c->lvar);
+  memset(c, 0, sizeof *c);
+}
 
 void suite_insights_free(struct suite_insights *in) {
   if (!in)
     return;
   free(in->last);
-  free(in->next);
-  free(in->rise);
-  free(in->lmean);
-  free(in->lvar);
+  for (int h = 0; h < ML_HORIZONS; h++)
+    cells_free(&in->hz[h]);
+  pthread_mutex_destroy(&in->lock);
   free(in);
+}
+
+/* Predicts every cell hz periods ahead into in->hz[hz - 1] (and, at
+ * horizon 1, the last period's demand). 0, or -1 out of memory. */
+static int predict_cells(const struct suite *s, struct suite_insights *in, int hz) {
+  const struct dataset *d = s->d;
+  size_t cells = in->npin * in->nprod * in->nchan, n = cells ? cells : 1;
+  struct horizon_cells c = {malloc(n * sizeof(float)), malloc(n * sizeof(float)),
+                            malloc(n * sizeof(float)), malloc(n * sizeof(float))};
+  if (!c.next || !c.rise || !c.lmean || !c.lvar) {
+    cells_free(&c);
+    return -1;
+  }
+  float x[CF__COUNT];
+  size_t i = 0;
+  for (size_t p = 0; p < d->npin; p++)
+    for (size_t k = 0; k < d->nprod; k++)
+      for (size_t h = 0; h < d->nchan; h++, i++) {
+        ml_cell_features(d, (long)p, (int)k, (int)h, ML_SEG_TOTAL, 0, hz, x);
+        if (hz == 1)
+          in->last[i] = isnan(x[CF_LAG1]) ? 0.0f : x[CF_LAG1];
+        c.next[i] = (float)ml_cell_mu(s, x);
+        double pr = ml_cell_rise(s, x), m, v;
+        c.rise[i] = (float)fmin(fmax(pr, 0), 1);
+        ml_cell_rise_law(s, x, &m, &v);
+        c.lmean[i] = (float)m;
+        c.lvar[i] = (float)v;
+      }
+  in->hz[hz - 1] = c;
+  atomic_store_explicit(&in->ready[hz - 1], 1, memory_order_release);
+  return 0;
 }
 
 int suite_insights_build(struct suite *s, struct gerr *err) {
   const struct dataset *d = s->d;
   size_t cells = d->npin * d->nprod * d->nchan;
   struct suite_insights *in = calloc(1, sizeof *in);
-  if (in) {
-    in->last = malloc((cells ? cells : 1) * sizeof *in->last);
-    in->next = malloc((cells ? cells : 1) * sizeof *in->next);
-    in->rise = malloc((cells ? cells : 1) * sizeof *in->rise);
-    in->lmean = malloc((cells ? cells : 1) * sizeof *in->lmean);
-    in->lvar = malloc((cells ? cells : 1) * sizeof *in->lvar);
+  if (in && pthread_mutex_init(&in->lock, NULL) != 0) {
+    free(in);
+    in = NULL;
   }
-  if (!in || !in->last || !in->next || !in->rise || !in->lmean || !in->lvar) {
+  if (in) {
+    in->npin = d->npin;
+    in->nprod = d->nprod;
+    in->nchan = d->nchan;
+    in->last = malloc((cells ? cells : 1) * sizeof *in->last);
+  }
+  if (!in || !in->last || predict_cells(s, in, 1) < 0) {
     suite_insights_free(in);
     return gerr_set(err, GERR_INTERNAL, "out of memory predicting every cell");
   }
-  in->npin = d->npin;
-  in->nprod = d->nprod;
-  in->nchan = d->nchan;
-  float x[CF__COUNT];
-  size_t c = 0;
-  for (size_t i = 0; i < d->npin; i++)
-    for (size_t k = 0; k < d->nprod; k++)
-      for (size_t h = 0; h < d->nchan; h++, c++) {
-        ml_cell_features(d, (long)i, (int)k, (int)h, ML_SEG_TOTAL, 0, 1, x);
-        in->last[c] = isnan(x[CF_LAG1]) ? 0.0f : x[CF_LAG1];
-        in->next[c] = (float)ml_cell_mu(s, x);
-        double p = ml_cell_rise(s, x), m, v;
-        in->rise[c] = (float)fmin(fmax(p, 0), 1);
-        ml_cell_rise_law(s, x, &m, &v);
-        in->lmean[c] = (float)m;
-        in->lvar[c] = (float)v;
-      }
   suite_insights_free(s->ins);
   s->ins = in;
   return 0;
+}
+
+/* The cells at horizon hz (1..ML_HORIZONS), predicted now if no request
+ * asked for them before; NULL with *err when out of memory. */
+static const struct horizon_cells *cells_at(const struct suite *s, int hz, struct gerr *err) {
+  struct suite_insights *in = s->ins;
+  if (hz < 1 || hz > ML_HORIZONS) {
+    gerr_set(err, GERR_INVALID_INPUT, "horizon must be an integer from 1 to %d", ML_HORIZONS);
+    return NULL;
+  }
+  if (!atomic_load_explicit(&in->ready[hz - 1], memory_order_acquire)) {
+    pthread_mutex_lock(&in->lock);
+    int rc = atomic_load_explicit(&in->ready[hz - 1], memory_order_relaxed)
+                 ? 0
+                 : predict_cells(s, in, hz);
+    pthread_mutex_unlock(&in->lock);
+    if (rc < 0) {
+      gerr_set(err, GERR_INTERNAL, "out of memory predicting every cell");
+      return NULL;
+    }
+  }
+  return &in->hz[hz - 1];
 }
 
 int suite_insights_pin(const struct suite *s, size_t pin, struct region_pin *out) {
@@ -77,11 +135,12 @@ int suite_insights_pin(const struct suite *s, size_t pin, struct region_pin *out
   memset(out, 0, sizeof *out);
   if (!in || pin >= in->npin)
     return -1;
+  const struct horizon_cells *h1 = &in->hz[0];
   for (size_t c = pin * in->nprod * in->nchan; c < (pin + 1) * in->nprod * in->nchan; c++) {
-    out->pred += in->next[c];
+    out->pred += h1->next[c];
     out->last += in->last[c];
-    out->rise_mean += in->lmean[c];
-    out->rise_var += in->lvar[c];
+    out->rise_mean += h1->lmean[c];
+    out->rise_var += h1->lvar[c];
   }
   return 0;
 }
@@ -98,6 +157,12 @@ void suite_as_of(const struct suite *s, char out[11], int *period_days) {
   snprintf(out, 11, "%04d-%02u-%02u", y, m, dd);
   if (period_days)
     *period_days = s->d->period;
+}
+
+void suite_period(const struct suite *s, int hz, char from[11], char to[11]) {
+  const struct dataset *d = s->d;
+  ist_format_date(((int64_t)d->asof_day + (int64_t)(hz - 1) * d->period + 1) * DAY_MS, from);
+  ist_format_date(((int64_t)d->asof_day + (int64_t)hz * d->period) * DAY_MS, to);
 }
 
 const char *suite_product(const struct suite *s, size_t i) {
@@ -139,19 +204,20 @@ struct acc {
   double one_rise;  /* the rise probability of the only cell */
 };
 
-/* Adds pincode i's cells of the query into r and a. */
-static void add_cells(const struct suite *s, size_t i, int k0, int k1, int h0, int h1,
-                      struct insight_row *r, struct acc *a) {
+/* Adds pincode i's cells of the query (at the horizon of hc) into r and
+ * a. */
+static void add_cells(const struct suite *s, const struct horizon_cells *hc, size_t i, int k0,
+                      int k1, int h0, int h1, struct insight_row *r, struct acc *a) {
   const struct suite_insights *in = s->ins;
   for (int k = k0; k < k1; k++)
     for (int h = h0; h < h1; h++) {
       size_t c = (i * in->nprod + (size_t)k) * in->nchan + (size_t)h;
       r->last += in->last[c];
-      r->next += in->next[c];
+      r->next += hc->next[c];
       a->sum.last += in->last[c];
-      a->sum.rise_mean += in->lmean[c];
-      a->sum.rise_var += in->lvar[c];
-      a->one_rise = in->rise[c];
+      a->sum.rise_mean += hc->lmean[c];
+      a->sum.rise_var += hc->lvar[c];
+      a->one_rise = hc->rise[c];
       a->cells++;
     }
 }
@@ -202,7 +268,8 @@ int suite_rank_pincodes(const struct suite *s, const struct insight_query *q,
   if (!in)
     return gerr_set(err, GERR_UNAVAILABLE, "the model's predictions of every cell are missing");
   int k0, k1, h0, h1;
-  if (query_cells(s, q, &k0, &k1, &h0, &h1, err) < 0)
+  const struct horizon_cells *hc = cells_at(s, q->horizon ? q->horizon : 1, err);
+  if (!hc || query_cells(s, q, &k0, &k1, &h0, &h1, err) < 0)
     return -1;
   struct insight_row *out = calloc(in->npin ? in->npin : 1, sizeof *out);
   if (!out)
@@ -220,7 +287,7 @@ int suite_rank_pincodes(const struct suite *s, const struct insight_query *q,
     r->region_id = region;
     r->pincodes = 1;
     r->place = s->d->ge[i];
-    add_cells(s, i, k0, k1, h0, h1, r, &a);
+    add_cells(s, hc, i, k0, k1, h0, h1, r, &a);
     finish(r, &a);
   }
   sort_rows(out, m, q->sort);
@@ -237,7 +304,8 @@ int suite_rank_regions(const struct suite *s, const struct insight_query *q,
   if (!in)
     return gerr_set(err, GERR_UNAVAILABLE, "the model's predictions of every cell are missing");
   int k0, k1, h0, h1;
-  if (query_cells(s, q, &k0, &k1, &h0, &h1, err) < 0)
+  const struct horizon_cells *hc = cells_at(s, q->horizon ? q->horizon : 1, err);
+  if (!hc || query_cells(s, q, &k0, &k1, &h0, &h1, err) < 0)
     return -1;
   size_t k = suite_region_count(s);
   struct insight_row *out = calloc(k ? k : 1, sizeof *out);
@@ -281,7 +349,7 @@ int suite_rank_regions(const struct suite *s, const struct insight_query *q,
       m++;
     }
     out[lo].pincodes++;
-    add_cells(s, i, k0, k1, h0, h1, &out[lo], &w[lo]);
+    add_cells(s, hc, i, k0, k1, h0, h1, &out[lo], &w[lo]);
   }
   for (size_t r = 0; r < m; r++)
     finish(&out[r], &w[r]);

@@ -441,11 +441,8 @@ void suite_predict(const struct suite *s, enum predict_kind kind, const struct p
   int hz = kind != PREDICT_TOP_PRODUCT && q->horizon >= 1 && q->horizon <= ML_HORIZONS
                ? q->horizon
                : 1;
-  const struct dataset *d = s->d;
   out->horizon = hz;
-  ist_format_date(((int64_t)d->asof_day + (int64_t)(hz - 1) * d->period + 1) * DAY_MS,
-                  out->period_from);
-  ist_format_date(((int64_t)d->asof_day + (int64_t)hz * d->period) * DAY_MS, out->period_to);
+  suite_period(s, hz, out->period_from, out->period_to);
   if (kind == PREDICT_TOP_PRODUCT)
     predict_top(s, q, explain, out);
   else

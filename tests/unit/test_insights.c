@@ -114,6 +114,56 @@ static void test_insights__one_cell_is_what_predict_answers(void **state) {
   free(rows);
 }
 
+/* Every horizon: a cell's row is what /predict/demand and
+ * /predict/demand-rise answer that many periods ahead; a region's figures
+ * are the sums of its pincodes' at the same horizon. */
+static void test_insights__horizons_are_what_predict_answers(void **state) {
+  const char *prod = suite_product(suite, 1), *chan = suite_channel(suite, 0);
+  struct gerr err;
+  for (int hz = 1; hz <= 3; hz++) {
+    struct insight_query q = {.product = prod, .channel = chan, .horizon = hz};
+    struct insight_row *rows;
+    size_t n;
+    assert_int_equal(suite_rank_pincodes(suite, &q, &rows, &n, &err), 0);
+    for (size_t i = 0; i < n; i += n / 20 + 1) {
+      struct predict_answer d, r;
+      struct predict_query pq = {.pincode = rows[i].id, .horizon = hz};
+      snprintf(pq.product, sizeof pq.product, "%s", prod);
+      snprintf(pq.channel, sizeof pq.channel, "%s", chan);
+      suite_predict(suite, PREDICT_DEMAND, &pq, 0, &d);
+      suite_predict(suite, PREDICT_RISE, &pq, 0, &r);
+      assert_int_equal(d.horizon, hz);
+      assert_true(fabs(rows[i].next - d.predicted_demand) < 1e-4 * (1 + d.predicted_demand));
+      assert_true(fabs(rows[i].last - d.last_period_demand) < 1e-6);
+      assert_true(fabs(rows[i].rise - r.probability) < 1e-5);
+      char from[11], to[11];
+      suite_period(suite, hz, from, to);
+      assert_string_equal(from, d.period_from);
+      assert_string_equal(to, d.period_to);
+    }
+    /* regions at this horizon: the sums of their pincodes' rows */
+    struct insight_query all = {.horizon = hz};
+    struct insight_row *pins, *regs;
+    size_t np, nr;
+    assert_int_equal(suite_rank_pincodes(suite, &all, &pins, &np, &err), 0);
+    assert_int_equal(suite_rank_regions(suite, &all, &regs, &nr, &err), 0);
+    assert_true(nr > 0);
+    double sum = 0;
+    for (size_t i = 0; i < np; i++)
+      if (pins[i].region_id == regs[0].id)
+        sum += pins[i].next;
+    assert_true(fabs(sum - regs[0].next) < 1e-3 * (1 + sum));
+    free(rows);
+    free(pins);
+    free(regs);
+  }
+  struct insight_query bad = {.horizon = 4};
+  struct insight_row *rows;
+  size_t n;
+  assert_int_equal(suite_rank_pincodes(suite, &bad, &rows, &n, &err), -1);
+  assert_int_equal(err.code, GERR_INVALID_INPUT);
+}
+
 static int by_id(const void *a, const void *b) {
   const struct insight_row *x = a, *y = b;
   return (x->id > y->id) - (x->id < y->id);
@@ -417,7 +467,18 @@ static void test_insights__handlers(void **state) {
     lines += rs.body.data[i] == '\n';
   assert_int_equal(lines, suite_region_count(suite) + 1);
   resp_release(&rs);
+  /* two periods ahead: the answer names the period */
+  assert_int_equal(get("/insights/regions", &(struct q){{"horizon"}, {"2"}}, &rs, &d), 200);
+  assert_int_equal(json_integer_value(json_object_get(d, "horizon")), 2);
+  char from[11], to[11];
+  suite_period(suite, 2, from, to);
+  assert_string_equal(json_string_value(json_object_get(json_object_get(d, "period"), "from")),
+                      from);
+  assert_string_equal(json_string_value(json_object_get(json_object_get(d, "period"), "to")), to);
+  json_decref(d);
+  resp_release(&rs);
   static const struct q bad[] = {
+      {{"horizon"}, {"0"}},  {{"horizon"}, {"4"}},        {{"horizon"}, {"two"}},
       {{"sort"}, {"size"}},  {{"limit"}, {"0"}},          {{"limit"}, {"100001"}},
       {{"format"}, {"xml"}}, {{"product"}, {"no such"}},  {{"product"}, {"boat"}},
       {{"region"}, {"0"}},   {{"pincode"}, {"12"}},
@@ -482,6 +543,7 @@ static void test_insights__handlers(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_insights__one_cell_is_what_predict_answers),
+      cmocka_unit_test(test_insights__horizons_are_what_predict_answers),
       cmocka_unit_test(test_insights__sums_orders_and_regions),
       cmocka_unit_test(test_insights__summary_matches_the_rows),
       cmocka_unit_test(test_insights__handlers),

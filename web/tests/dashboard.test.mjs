@@ -433,6 +433,31 @@ describe('backtest and forecast horizons', () => {
     assert.deepEqual(problems, []);
     await context.close();
   });
+
+  test('the region detail shows three horizons, each the region\'s total for its period', async () => {
+    const { page, context, problems } = await open();
+    await signIn(page, 'viewer');
+    await goTo(page, `region/${sampleRegion}`, 'region');
+    await page.waitForFunction(() => document.querySelectorAll('table.horizons tbody tr').length === 3);
+    const rows = await page.$$eval('table.horizons tbody tr', (trs) => trs.map((tr) => {
+      const [from, to] = [...tr.querySelectorAll('time')].map((t) => t.getAttribute('datetime'));
+      return { from, to, cells: [...tr.children].map((td) => td.textContent) };
+    }));
+    for (const [i, r] of rows.entries()) {
+      const ins = await apiGet(`/insights/regions?region=${sampleRegion}&horizon=${i + 1}`);
+      assert.equal(ins.horizon, i + 1);
+      assert.deepEqual({ from: r.from, to: r.to }, ins.period, `period of horizon ${i + 1}`);
+      if (i) assert.equal(r.from, dayAfter(rows[i - 1].to), `period ${i + 1} follows period ${i}`);
+      const v = ins.regions[0].predicted_demand;
+      const d = Math.abs(v) < 10 ? 2 : 1;
+      assert.equal(r.cells[2], new Intl.NumberFormat('en-IN', { minimumFractionDigits: d, maximumFractionDigits: d }).format(v));
+      assert.equal(r.cells.at(-1), `${(ins.regions[0].rise_probability * 100).toFixed(0)}%`);
+    }
+    await whenDrawn(page, 'main [role="img"]');
+    await accessibility(page, 'region-horizons');
+    assert.deepEqual(problems, []);
+    await context.close();
+  });
 });
 
 describe('roles', () => {

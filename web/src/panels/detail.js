@@ -1,7 +1,7 @@
 // A pincode's or a region's detail: monthly history with the forecast for
-// the next periods (a pincode's for 1, 2 and 3 periods ahead, with the
-// interval for one product and channel), the product and channel mix, and
-// what drove the forecast, in plain words.
+// the next 1, 2 and 3 periods (a pincode's with the interval for one
+// product and channel), the product and channel mix, and what drove the
+// forecast, in plain words.
 import { api } from '../api.js';
 import { chart } from '../charts.js';
 import { fmt, h, loading, replace, select, status, table } from '../dom.js';
@@ -270,14 +270,22 @@ async function region(panel, ctx, id) {
   async function load(changed) {
     const turn = ++loads;
     const f = filters();
-    const [reg, ins, hist, pins] = await Promise.all([
+    // The region's total at each horizon (GET /insights/regions?horizon=),
+    // the sum of its pincodes' forecasts for that period.
+    const [reg, hist, pins, ...byHorizon] = await Promise.all([
       api(`/regions/${id}`),
-      api(`/insights/regions?region=${id}&${f}`),
       api(`/sales/summary?region=${id}&by=month&${f}`),
       api(`/insights/pincodes?region=${id}&limit=10&${f}`),
+      ...HORIZONS.map((hz) => api(`/insights/regions?region=${id}&horizon=${hz}&${f}`)),
     ]);
     if (!ctx.current() || turn !== loads) return;
+    const ins = byHorizon[0];
     const row = ins.regions[0];
+    const forecasts = byHorizon.map((r, i) => ({
+      horizon: HORIZONS[i], period: r.period || periodOf(r.as_of, HORIZONS[i], r.period_days),
+      value: r.regions[0] ? r.regions[0].predicted_demand : 0,
+      rise: r.regions[0] ? r.regions[0].rise_probability : undefined,
+    }));
     const scope = `${state.product ? fmt.words(state.product) : 'all products'}, ${state.channel ? fmt.words(state.channel) : 'all channels'}`;
     const states = reg.states || [];
     const parts = [controls(ins, reload),
@@ -288,8 +296,9 @@ async function region(panel, ctx, id) {
         h('dt', {}, 'Probability that its total rises'), h('dd', {}, fmt.pct(row?.rise_probability)),
         h('dt', {}, 'Top product and channel (last period)'), h('dd', {}, `${fmt.words(reg.products.top_product)}, ${fmt.words(reg.channels.top_channel)}`))];
     const histBox = h('div', { class: 'chart wide' });
-    parts.push(h('section', { class: 'card', 'aria-labelledby': 'hist-h' }, h('h2', { id: 'hist-h' }, `Monthly sales and the forecast (${scope})`), histBox),
-      h('p', { class: 'muted' }, 'A region\'s forecast is the sum of its pincodes\' predictions; intervals and drivers belong to single pincodes (open one below).'));
+    parts.push(h('section', { class: 'card', 'aria-labelledby': 'hist-h' }, h('h2', { id: 'hist-h' }, `Monthly sales and the forecast (${scope})`), histBox,
+      horizonTable(`Forecast for the next ${forecasts.length} periods of ${ins.period_days} days after ${fmt.date(ins.as_of)} (${scope})`, forecasts)),
+      h('p', { class: 'muted' }, 'A region\'s forecast is the sum of its pincodes\' predictions for each period, and the probability of a rise is that its total beats the last period\'s; intervals and drivers belong to single pincodes (open one below).'));
     const pBox = h('div', { class: 'chart small' });
     const cBox = h('div', { class: 'chart small' });
     parts.push(h('div', { class: 'cards' },
@@ -303,8 +312,8 @@ async function region(panel, ctx, id) {
     ], pins.pincodes));
     replace(body, ...parts);
     if (changed) document.getElementById(`detail-${changed}`)?.focus();
-    historyChart(histBox, `Monthly sales of region ${id} (${scope}) and the forecast for the next ${ins.period_days} days`, hist.groups,
-      [{ horizon: 1, period: periodOf(ins.as_of, 1, ins.period_days), value: row ? row.predicted_demand : 0 }], ins.as_of, ins.period_days);
+    historyChart(histBox, `Monthly sales of region ${id} (${scope}) and the forecast for the next ${forecasts.length} periods of ${ins.period_days} days`, hist.groups,
+      forecasts, ins.as_of, ins.period_days);
     mixChart(pBox, `Product mix of region ${id}`, Object.entries(reg.products.distribution));
     mixChart(cBox, `Channel mix of region ${id}`, Object.entries(reg.channels.distribution));
   }
