@@ -5,6 +5,7 @@
 
 #include <jansson.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 struct srv {
@@ -75,5 +76,15 @@ int srv_kill9(struct srv *s);
 /* The value at a dotted path of j ("data.summary.version"); a segment that
  * is all digits indexes an array. NULL when absent (borrowed). */
 json_t *jget(json_t *j, const char *path);
+/* The string, number or integer at that path: the string or NULL; a
+ * number or integer the test fails without. */
+const char *jstr(json_t *j, const char *path);
+double jnum(json_t *j, const char *path);
+long long jint(json_t *j, const char *path);
+
+/* Sleeps ms milliseconds (pacing only: tests wait for conditions); a
+ * monotonic clock in milliseconds. */
+void sleep_ms(int ms);
+int64_t now_ms(void);
 
 #endif

@@ -15,6 +15,11 @@
 #include <unistd.h>
 
 #include <libpq-fe.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+
+#include <cmocka.h>
 
 #include "e2e.h"
 #include "gromo/store.h"
@@ -24,9 +29,15 @@ const char *gromo_bin(void) {
   return b && *b ? b : "./gromo";
 }
 
-static void sleep_ms(int ms) {
+void sleep_ms(int ms) {
   struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
   nanosleep(&ts, NULL);
+}
+
+int64_t now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* Finds "\"port\":N" in the listening line of the log. */
@@ -446,4 +457,20 @@ json_t *jget(json_t *j, const char *path) {
     path += n + (path[n] == '.');
   }
   return j;
+}
+
+const char *jstr(json_t *j, const char *path) { return json_string_value(jget(j, path)); }
+
+double jnum(json_t *j, const char *path) {
+  json_t *v = jget(j, path);
+  if (!json_is_number(v))
+    fail_msg("%s is not a number", path);
+  return json_number_value(v);
+}
+
+long long jint(json_t *j, const char *path) {
+  json_t *v = jget(j, path);
+  if (!json_is_integer(v))
+    fail_msg("%s is not an integer", path);
+  return (long long)json_integer_value(v);
 }

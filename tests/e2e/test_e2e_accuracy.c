@@ -26,20 +26,6 @@ static char analyst[128], viewer[128];
 static long long version;
 static int64_t T; /* the version's as-of date, days */
 
-static void sleep_ms(int ms) {
-  struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-  nanosleep(&ts, NULL);
-}
-
-static const char *jstr(json_t *j, const char *path) { return json_string_value(jget(j, path)); }
-
-static double jnum(json_t *j, const char *path) {
-  json_t *v = jget(j, path);
-  if (!json_is_number(v))
-    fail_msg("%s is not a number", path);
-  return json_number_value(v);
-}
-
 static void day_str(int64_t day, char out[11]) { ist_format_date(day * DAY_MS, out); }
 
 static void get_as(const char *key, const char *path, struct http_res *r) {

@@ -43,26 +43,6 @@
 
 /* ---- small things ---- */
 
-static void sleep_ms(int ms) {
-  struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-  nanosleep(&ts, NULL);
-}
-
-static int64_t now_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-
-static const char *jstr(json_t *j, const char *path) { return json_string_value(jget(j, path)); }
-
-static long long jint(json_t *j, const char *path) {
-  json_t *v = jget(j, path);
-  if (!json_is_integer(v))
-    fail_msg("%s is not an integer", path);
-  return (long long)json_integer_value(v);
-}
 
 static void expect_status(const struct http_res *r, long status) {
   if (r->status != status)

@@ -23,12 +23,6 @@
 
 #include "e2e.h"
 
-static long long now_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* A TCP connection to the server from the loopback address src
  * ("127.0.0.N"), non-blocking. -1 when it cannot be made. */
 static int conn_open(int port, const char *src) {

@@ -33,20 +33,6 @@ static char unseen_pin[8];
 static long long trained_version;
 static char cli_db[400]; /* the command line tests' store */
 
-static void sleep_ms(int ms) {
-  struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-  nanosleep(&ts, NULL);
-}
-
-
-static const char *jstr(json_t *j, const char *path) { return json_string_value(jget(j, path)); }
-
-static double jnum(json_t *j, const char *path) {
-  json_t *v = jget(j, path);
-  if (!json_is_number(v))
-    fail_msg("%s is not a number", path);
-  return json_number_value(v);
-}
 
 static void post_as(const char *key, const char *path, const char *body, struct http_res *r) {
   assert_int_equal(http_do_as(&S, key, NULL, "POST", path, "application/json", body,

@@ -20,17 +20,6 @@
 static struct srv S;
 static int pg_down; /* the test stopped the server and has not started it */
 
-static void sleep_ms(int ms) {
-  struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-  nanosleep(&ts, NULL);
-}
-
-static int64_t now_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static int pg_ctl(const char *verb) {
   const char *ctl = getenv("GROMO_TEST_PG_CTL");
   char cmd[600];
@@ -45,7 +34,7 @@ static const char ONE_QUERY[] =
     "{\"pincode\":\"400001\",\"product\":\"loan\",\"channel\":\"online\","
     "\"customer_age\":35,\"customer_income\":75000}";
 
-static const char *jstr(json_t *j, const char *a, const char *b) {
+static const char *jstr_in(json_t *j, const char *a, const char *b) {
   j = json_object_get(j, a);
   if (b)
     j = json_object_get(j, b);
@@ -96,7 +85,7 @@ static void test_pgfaults__outage_and_recovery(void **state) {
   assert_int_equal(timed("POST", "/predict/demand", ONE_QUERY, 5000, &r), 200);
   http_res_free(&r);
   assert_int_equal(timed("GET", "/health", NULL, 5000, &r), 200);
-  assert_string_equal(jstr(r.json, "status", NULL), "healthy");
+  assert_string_equal(jstr_in(r.json, "status", NULL), "healthy");
   http_res_free(&r);
 
   /* The database goes away. */
@@ -104,11 +93,11 @@ static void test_pgfaults__outage_and_recovery(void **state) {
   assert_int_equal(pg_ctl("stop"), 0);
   for (int round = 0; round < 2; round++) { /* a broken connection, then none */
     assert_int_equal(timed("GET", "/health", NULL, 10000, &r), 503);
-    assert_string_equal(jstr(r.json, "status", NULL), "unhealthy");
+    assert_string_equal(jstr_in(r.json, "status", NULL), "unhealthy");
     http_res_free(&r);
     if (timed("POST", "/sales/add", RECORD, 10000, &r) != 503)
       fail_msg("sales/add without the database: %ld %.300s", r.status, r.body);
-    assert_string_equal(jstr(r.json, "error", "code"), "unavailable");
+    assert_string_equal(jstr_in(r.json, "error", "code"), "unavailable");
     http_res_free(&r);
     if (timed("GET", "/sales?limit=5", NULL, 10000, &r) != 503)
       fail_msg("GET /sales without the database: %ld %.300s", r.status, r.body);

@@ -33,17 +33,6 @@ static PGconn *admin; /* the test's own session on the servers' database */
 static int64_t v_first, v_second; /* model versions made by the tests */
 static char job_first[64], job_second[64]; /* their jobs: through A, through B */
 
-static void sleep_ms(int ms) {
-  struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-  nanosleep(&ts, NULL);
-}
-
-static int64_t now_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* The first value of a query of the test's own (constant SQL), as a
  * number; -1 on failure. */
 static long long admin_value(const char *sql) {
@@ -73,8 +62,7 @@ static long call(const struct srv *s, const char *key, const char *method, const
   return r->status;
 }
 
-static const char *jstr(json_t *j, const char *path) { return json_string_value(jget(j, path)); }
-static long long jint(json_t *j, const char *path) {
+static long long jint0(json_t *j, const char *path) {
   return (long long)json_integer_value(jget(j, path));
 }
 
@@ -82,7 +70,7 @@ static long long jint(json_t *j, const char *path) {
 static int64_t serving(const struct srv *s) {
   struct http_res r;
   long st = call(s, s->key, "GET", "/models", NULL, &r);
-  int64_t v = st == 200 ? (int64_t)jint(r.json, "data.version") : -1;
+  int64_t v = st == 200 ? (int64_t)jint0(r.json, "data.version") : -1;
   http_res_free(&r);
   return v;
 }
@@ -152,11 +140,11 @@ static const char SALE[] =
 static void test_pgmulti__sales_shared(void **state) {
   struct http_res r;
   assert_int_equal(call(&B, B.key, "GET", "/sales/summary", NULL, &r), 200);
-  long long before = jint(r.json, "data.total_sales"); /* kept by B */
+  long long before = jint0(r.json, "data.total_sales"); /* kept by B */
   http_res_free(&r);
 
   assert_int_equal(call(&A, A.key, "POST", "/sales/add", SALE, &r), 200);
-  assert_int_equal(jint(r.json, "data.inserted_count"), 1);
+  assert_int_equal(jint0(r.json, "data.inserted_count"), 1);
   http_res_free(&r);
 
   /* At once through the other. */
@@ -165,12 +153,12 @@ static void test_pgmulti__sales_shared(void **state) {
   assert_string_equal(jstr(r.json, "data.sales.0.id"), "multi-1");
   http_res_free(&r);
   assert_int_equal(call(&B, B.key, "GET", "/sales/summary", NULL, &r), 200);
-  assert_int_equal(jint(r.json, "data.total_sales"), before + 1);
+  assert_int_equal(jint0(r.json, "data.total_sales"), before + 1);
   http_res_free(&r);
   /* A client id is one sale across the service. */
   assert_int_equal(call(&B, B.key, "POST", "/sales/add", SALE, &r), 200);
-  assert_int_equal(jint(r.json, "data.inserted_count"), 0);
-  assert_int_equal(jint(r.json, "data.duplicate_count"), 1);
+  assert_int_equal(jint0(r.json, "data.inserted_count"), 0);
+  assert_int_equal(jint0(r.json, "data.duplicate_count"), 1);
   http_res_free(&r);
   assert_int_equal(db_sales_count(&A), before + 1);
 }
@@ -306,7 +294,7 @@ static void test_pgmulti__one_training(void **state) {
     fail_msg("waiting through the other server: %ld %.300s", w.r.status, w.r.body);
   assert_string_equal(jstr(w.r.json, "data.job_id"), job);
   assert_string_equal(jstr(w.r.json, "data.status"), "succeeded");
-  v_first = (int64_t)jint(w.r.json, "data.summary.version");
+  v_first = (int64_t)jint0(w.r.json, "data.summary.version");
   snprintf(job_first, sizeof job_first, "%s", job);
   assert_true(v_first > 0);
   http_res_free(&w.r);
@@ -324,7 +312,7 @@ static void rollback(const struct srv *s, int64_t v) {
   struct http_res r;
   if (call(s, s->key, "POST", "/models/rollback", body, &r) != 200)
     fail_msg("rollback to %lld: %ld %.300s", (long long)v, r.status, r.body);
-  assert_int_equal(jint(r.json, "data.serving"), v);
+  assert_int_equal(jint0(r.json, "data.serving"), v);
   http_res_free(&r);
 }
 
@@ -335,7 +323,7 @@ static void test_pgmulti__promotion_and_rollback(void **state) {
   /* Trained through B this time: A serves it. */
   if (call(&B, B.key, "POST", "/models/train?wait=true&rounds=5", NULL, &r) != 200)
     fail_msg("training through B: %ld %.300s", r.status, r.body);
-  v_second = (int64_t)jint(r.json, "data.summary.version");
+  v_second = (int64_t)jint0(r.json, "data.summary.version");
   snprintf(job_second, sizeof job_second, "%s", jstr(r.json, "data.job_id"));
   http_res_free(&r);
   assert_true(v_second > v_first);
@@ -347,7 +335,7 @@ static void test_pgmulti__promotion_and_rollback(void **state) {
                         "[{\"pincode\":\"400001\",\"product\":\"loan\",\"channel\":\"online\"}]",
                         &r),
                    200);
-  assert_int_equal(jint(r.json, "data.0.model_version"), v_first);
+  assert_int_equal(jint0(r.json, "data.0.model_version"), v_first);
   http_res_free(&r);
   rollback(&B, v_second);
   await_serving(&A, v_second, 10000, "a rollback through the other server");
@@ -366,8 +354,8 @@ static void expect_job(const struct srv *s, const char *job, const char *status)
   assert_string_equal(jstr(r.json, "data.status"), status);
   assert_non_null(jstr(r.json, "data.instance"));
   assert_non_null(jstr(r.json, "data.finished_at"));
-  assert_true(jint(r.json, "data.summary.version") > 0);
-  assert_true(jint(r.json, "data.options.rounds") == 5);
+  assert_true(jint0(r.json, "data.summary.version") > 0);
+  assert_true(jint0(r.json, "data.options.rounds") == 5);
   http_res_free(&r);
 }
 

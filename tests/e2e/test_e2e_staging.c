@@ -65,17 +65,6 @@ static int stop(void **state) {
   return rc;
 }
 
-static int64_t now_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void sleep_ms(int ms) {
-  struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-  nanosleep(&ts, NULL);
-}
-
 /* Generous bound for what must not wait for a lock: the old faults made
  * these requests wait 5 s (SQLite's busy wait) or forever. */
 #define PROMPT_MS 4000
