@@ -327,17 +327,26 @@ int api_models_train_job(struct req *rq, struct resp *rs) {
   return resp_ok(rs, job, "training job %s: %s", id, status ? status : "?");
 }
 
-/* POST /models/rollback {"version": N}: makes version N the serving one in
- * the registry (as `gromo models rollback N`) and swaps it in at once. */
-int api_models_rollback(struct req *rq, struct resp *rs) {
+/* The body's "version" (1 or more) into *version: 0, or -1 after a 400
+ * whose message names what N must be. */
+static int body_version(struct req *rq, struct resp *rs, const char *what, int64_t *version) {
   json_t *v = json_object_get(rq->json, "version");
   if (!json_is_object(rq->json) || !json_is_integer(v) || json_integer_value(v) < 1) {
     json_t *d = json_pack("[{s:s,s:s}]", "field", "version", "problem",
                           "must be a model version number (1 or more)");
-    return resp_error(rs, GERR_INVALID_INPUT, d,
-                      "the body must be {\"version\": N}, N a model version");
+    resp_error(rs, GERR_INVALID_INPUT, d, "the body must be {\"version\": N}, N %s", what);
+    return -1;
   }
-  int64_t version = (int64_t)json_integer_value(v);
+  *version = (int64_t)json_integer_value(v);
+  return 0;
+}
+
+/* POST /models/rollback {"version": N}: makes version N the serving one in
+ * the registry (as `gromo models rollback N`) and swaps it in at once. */
+int api_models_rollback(struct req *rq, struct resp *rs) {
+  int64_t version;
+  if (body_version(rq, rs, "a model version", &version) < 0)
+    return -1;
   struct gerr err;
   struct store *db = req_store(rq, &err);
   if (!db)
@@ -370,19 +379,14 @@ int api_models_rollback(struct req *rq, struct resp *rs) {
  * candidate the serving version (as `gromo models promote N`), records who
  * and why with it, and swaps it in at once. */
 int api_models_promote(struct req *rq, struct resp *rs) {
-  json_t *v = json_object_get(rq->json, "version");
-  if (!json_is_object(rq->json) || !json_is_integer(v) || json_integer_value(v) < 1) {
-    json_t *d = json_pack("[{s:s,s:s}]", "field", "version", "problem",
-                          "must be a model version number (1 or more)");
-    return resp_error(rs, GERR_INVALID_INPUT, d,
-                      "the body must be {\"version\": N}, N a candidate model version");
-  }
+  int64_t version;
+  if (body_version(rq, rs, "a candidate model version", &version) < 0)
+    return -1;
   struct promote_request req;
   memset(&req, 0, sizeof req);
   requester(rq, req.by, sizeof req.by);
   if (body_reason(rq->json, req.reason, sizeof req.reason, rs) < 0)
     return 0;
-  int64_t version = (int64_t)json_integer_value(v);
   struct gerr err;
   struct store *db = req_store(rq, &err);
   if (!db)

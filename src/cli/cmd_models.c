@@ -226,43 +226,26 @@ static void print_backtest(json_t *bt, long long version) {
   }
 }
 
-/* gromo models backtest [VERSION]. */
-static int show_backtest(struct store *st, long long version, int as_json) {
-  struct model_row row;
-  struct gerr err;
-  memset(&row, 0, sizeof row);
-  int r = store_model_get(st, version, &row, &err);
-  if (r < 0)
-    return cli_fail("models", "%s", err.msg);
-  if (r == 1)
-    return version ? cli_fail("models", "no model version %lld (see gromo models list)", version)
-                   : cli_fail("models", "no model is trained yet: gromo train");
-  json_error_t je;
-  json_t *rep = row.metrics ? json_loads(row.metrics, 0, &je) : NULL;
-  json_t *bt = json_object_get(rep, "backtest");
-  int rc = EXIT_OK;
-  if (!bt) {
-    rc = cli_fail("models", "model version %lld has no backtest (trained by an earlier "
-                            "release): train again",
-                  (long long)row.version);
-  } else if (as_json) {
-    char *text = json_dumps(bt, JSON_COMPACT);
-    if (text)
-      puts(text);
-    free(text);
-  } else {
-    print_backtest(bt, (long long)row.version);
+static void print_importance(json_t *imp, long long version) {
+  printf("feature importance of model version %lld: %s\n", version,
+         json_string_value(json_object_get(imp, "method")));
+  static const char *const names[] = {"demand", "demand_rise", "top_product"};
+  for (int i = 0; i < 3; i++) {
+    json_t *m = json_object_get(imp, names[i]);
+    printf("\n%s (%lld rows):\n", names[i], (long long)jnum(m, "rows"));
+    size_t k;
+    json_t *f;
+    json_array_foreach(json_object_get(m, "features"), k, f)
+        printf("  %8.4f  %s\n", jnum(f, "mean_abs_contribution"),
+               json_string_value(json_object_get(f, "feature")));
   }
-  json_decref(rep);
-  model_row_release(&row);
-  if (rc == EXIT_OK && fflush(stdout) != 0)
-    rc = EXIT_FAIL;
-  return rc;
 }
 
-/* gromo models importance [VERSION]: each model's features by mean
- * absolute contribution, largest first. */
-static int show_importance(struct store *st, long long version, int as_json) {
+/* gromo models backtest|importance [VERSION]: the member `member` of the
+ * version's stored report (an object), as JSON or through print; `what`
+ * names it in the message when an earlier release stored none. */
+static int show_member(struct store *st, long long version, const char *member,
+                       const char *what, int as_json, void (*print)(json_t *, long long)) {
   struct model_row row;
   struct gerr err;
   memset(&row, 0, sizeof row);
@@ -273,30 +256,19 @@ static int show_importance(struct store *st, long long version, int as_json) {
     return version ? cli_fail("models", "no model version %lld (see gromo models list)", version)
                    : cli_fail("models", "no model is trained yet: gromo train");
   json_t *rep = row.metrics ? json_loads(row.metrics, 0, NULL) : NULL;
-  json_t *imp = json_object_get(rep, "importance");
+  json_t *m = json_object_get(rep, member);
   int rc = EXIT_OK;
-  if (!json_is_object(imp)) {
-    rc = cli_fail("models", "model version %lld has no feature importance (trained by an "
-                            "earlier release): train again",
-                  (long long)row.version);
+  if (!json_is_object(m)) {
+    rc = cli_fail("models", "model version %lld has no %s (trained by an earlier release): "
+                            "train again",
+                  (long long)row.version, what);
   } else if (as_json) {
-    char *text = json_dumps(imp, JSON_COMPACT);
+    char *text = json_dumps(m, JSON_COMPACT);
     if (text)
       puts(text);
     free(text);
   } else {
-    printf("feature importance of model version %lld: %s\n", (long long)row.version,
-           json_string_value(json_object_get(imp, "method")));
-    static const char *const names[] = {"demand", "demand_rise", "top_product"};
-    for (int i = 0; i < 3; i++) {
-      json_t *m = json_object_get(imp, names[i]);
-      printf("\n%s (%lld rows):\n", names[i], (long long)jnum(m, "rows"));
-      size_t k;
-      json_t *f;
-      json_array_foreach(json_object_get(m, "features"), k, f)
-          printf("  %8.4f  %s\n", jnum(f, "mean_abs_contribution"),
-                 json_string_value(json_object_get(f, "feature")));
-    }
+    print(m, (long long)row.version);
   }
   json_decref(rep);
   model_row_release(&row);
@@ -513,11 +485,11 @@ int cmd_models(int argc, char **argv) {
     goto out;
   }
   if (backtest) {
-    rc = show_backtest(st, version, as_json);
+    rc = show_member(st, version, "backtest", "backtest", as_json, print_backtest);
     goto out;
   }
   if (importance) {
-    rc = show_importance(st, version, as_json);
+    rc = show_member(st, version, "importance", "feature importance", as_json, print_importance);
     goto out;
   }
   if (promote) {
