@@ -192,6 +192,15 @@ int main(int argc, char **argv) {
   time_request("/insights/pincodes?sort=growth (top 100)", "/insights/pincodes", &top100,
                runs);
   time_request("/insights/regions?sort=rise", "/insights/regions", &regions, runs);
+  /* horizons 2 and 3: the first request predicts every cell for its
+   * horizon (timed alone), the later ones only add up */
+  static const struct q h2 = {{"limit", "horizon"}, {"100000", "2"}};
+  static const struct q h3 = {{"limit", "horizon"}, {"100000", "3"}};
+  time_request("/insights/pincodes?limit=100000&horizon=2, first", "/insights/pincodes", &h2,
+               1);
+  time_request("  ... then", "/insights/pincodes", &h2, runs);
+  time_request("/insights/pincodes?limit=100000&horizon=3, first", "/insights/pincodes", &h3,
+               1);
   model_holder_free(app.models);
   store_close(db);
   gaz_free(gaz);
