@@ -220,7 +220,8 @@ struct expect {
 };
 static struct expect expect(const double *y, const struct served *a, size_t n) {
   struct expect e = {.cells = (int)n};
-  double mu[16];
+  double mu[16] = {0};
+  assert_true(n <= 16);
   int in = 0;
   for (size_t i = 0; i < n; i++) {
     mu[i] = a[i].mu;
