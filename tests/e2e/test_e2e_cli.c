@@ -1,4 +1,7 @@
-/* End-to-end: the gromo command line, and the server's lifecycle. */
+/* End-to-end: the gromo command line, and the server's lifecycle. Every
+ * store is the test's own (e2e_store_uri): an SQLite file in its folder or,
+ * with GROMO_E2E_PG, a PostgreSQL database; the files read and written
+ * (imports, exports) are files either way. */
 #include <limits.h>
 #include <pthread.h>
 #include <setjmp.h>
