@@ -116,9 +116,10 @@ deps-test:
 # store file that cannot be opened) are SQLite's only and count as skipped
 # on PostgreSQL. E2E_PG_RELEASE joins E2E_PG in the release build only:
 # test_e2e_faults is the longest program on PostgreSQL (its row counts are
-# what its promises need), ASan would multiply that past CI's budget, and
-# the sanitizers see its code paths in its SQLite run and in the other
-# PostgreSQL programs. Fails if the server cannot start, or on any test
+# what its promises need, and it spends its time in PostgreSQL, not in our
+# code); a second run of it under ASan would cost CI as long again for
+# little, the sanitizers seeing its code paths in its SQLite run and in the
+# other PostgreSQL programs. Fails if the server cannot start, or on any test
 # failure.
 E2E_PG   := api upload access hostile models staging accuracy cli
 E2E_PG_RELEASE := faults
