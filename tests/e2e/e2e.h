@@ -73,6 +73,15 @@ int srv_prepare(struct srv *s);
 int srv_spawn(struct srv *s, const char *const *extra);
 int srv_kill9(struct srv *s);
 
+/* Whether the stores of this run are PostgreSQL databases (GROMO_E2E_PG
+ * names a server) rather than SQLite files. */
+int e2e_on_pg(void);
+/* A fresh store for a test, its URI in out: the SQLite file DIR/NAME.db, or
+ * with GROMO_E2E_PG a new, empty database of its own on that server (NAME,
+ * a few lowercase letters, digits or '_', is part of its name). The
+ * database is left for the throwaway server to take away. 0 or -1. */
+int e2e_store_uri(char *out, size_t cap, const char *dir, const char *name);
+
 /* The value at a dotted path of j ("data.summary.version"); a segment that
  * is all digits indexes an array. NULL when absent (borrowed). */
 json_t *jget(json_t *j, const char *path);

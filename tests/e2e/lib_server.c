@@ -59,23 +59,27 @@ int make_key(const struct srv *s, const char *role, const char *name, char *out,
   return 0;
 }
 
-/* The store of a test server: an SQLite file in its folder or, when
- * GROMO_E2E_PG names a PostgreSQL server (a base URI ending in '/', as
- * scripts/with-pg.sh's GROMO_TEST_PG), a new database of its own there. */
-static int store_uri(struct srv *s) {
+int e2e_on_pg(void) {
   const char *base = getenv("GROMO_E2E_PG");
-  if (!base || !*base) {
-    snprintf(s->db, sizeof s->db, "%s/test.db", s->dir);
-    return 0;
-  }
+  return base && *base;
+}
+
+/* A new database on the server GROMO_E2E_PG names (a base URI ending in
+ * '/', as scripts/with-pg.sh's GROMO_TEST_PG), made through its `gromo`
+ * database; its URI in out. */
+static int pg_new_database(char *out, size_t cap, const char *name) {
+  const char *base = getenv("GROMO_E2E_PG");
   static int n; /* with the pid: a name no other test process uses */
-  char name[64], uri[300], sql[128];
-  snprintf(name, sizeof name, "e2e_%d_%d", (int)getpid(), n++);
+  char db[64], uri[300], sql[128];
+  snprintf(db, sizeof db, "e2e_%d_%d_%.24s", (int)getpid(), n++, name);
+  for (char *p = db; *p; p++)
+    if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9')))
+      *p = '_';
   snprintf(uri, sizeof uri, "%sgromo", base);
   PGconn *c = PQconnectdb(uri);
   int ok = PQstatus(c) == CONNECTION_OK;
   if (ok) {
-    snprintf(sql, sizeof sql, "CREATE DATABASE %s", name);
+    snprintf(sql, sizeof sql, "CREATE DATABASE %s", db);
     PGresult *r = PQexec(c, sql);
     ok = PQresultStatus(r) == PGRES_COMMAND_OK;
     if (!ok)
@@ -87,8 +91,15 @@ static int store_uri(struct srv *s) {
   PQfinish(c);
   if (!ok)
     return -1;
-  snprintf(s->db, sizeof s->db, "%s%s", base, name);
-  return 0;
+  int w = snprintf(out, cap, "%s%s", base, db);
+  return w > 0 && (size_t)w < cap ? 0 : -1;
+}
+
+int e2e_store_uri(char *out, size_t cap, const char *dir, const char *name) {
+  if (e2e_on_pg())
+    return pg_new_database(out, cap, name);
+  int w = snprintf(out, cap, "%s/%s.db", dir, name);
+  return w > 0 && (size_t)w < cap ? 0 : -1;
 }
 
 int srv_start(struct srv *s, const char *const *extra) {
@@ -351,7 +362,7 @@ int srv_prepare(struct srv *s) {
   snprintf(s->dir, sizeof s->dir, "/tmp/gromo-e2e-XXXXXX");
   if (!mkdtemp(s->dir))
     return -1;
-  if (store_uri(s) < 0)
+  if (e2e_store_uri(s->db, sizeof s->db, s->dir, "test") < 0)
     return -1;
   snprintf(s->log, sizeof s->log, "%s/server.log", s->dir);
   return 0;

@@ -1,4 +1,7 @@
-/* End-to-end: the gromo command line, and the server's lifecycle. */
+/* End-to-end: the gromo command line, and the server's lifecycle. Every
+ * store is the test's own (e2e_store_uri): an SQLite file in its folder or,
+ * with GROMO_E2E_PG, a PostgreSQL database; the files read and written
+ * (imports, exports) are files either way. */
 #include <limits.h>
 #include <pthread.h>
 #include <setjmp.h>
@@ -17,14 +20,13 @@
 #include "e2e.h"
 
 static char dir[64];
-static char db[128];
+static char db[320]; /* the shared store: a file or a PostgreSQL database */
 
 static int setup(void **state) {
   snprintf(dir, sizeof dir, "/tmp/gromo-e2e-XXXXXX");
   if (!mkdtemp(dir))
     return -1;
-  snprintf(db, sizeof db, "%s/cli.db", dir);
-  return 0;
+  return e2e_store_uri(db, sizeof db, dir, "cli");
 }
 
 static int teardown(void **state) {
@@ -81,8 +83,8 @@ static void test_cli__generate_is_deterministic(void **state) {
   const char *const q[] = {"sales", "--db", db, "--limit", "50", NULL};
   assert_int_equal(run_cli(q, a, sizeof a, NULL, 0), 0);
   /* A second database with the same seed holds the same first rows. */
-  char db2[160];
-  snprintf(db2, sizeof db2, "%s/cli2.db", dir);
+  char db2[320];
+  assert_int_equal(e2e_store_uri(db2, sizeof db2, dir, "cli2"), 0);
   const char *const g2[] = {"generate", "2000", "--seed", "11", "--end", "2025-06-30",
                             "--db", db2, "-q", NULL};
   assert_int_equal(run_cli(g2, NULL, 0, NULL, 0), 0);
@@ -197,12 +199,12 @@ static void copy_file(const char *from, const char *to) {
  * nothing stored unless --partial; the file name decides the format before
  * the first bytes do. */
 static void test_cli__import_tabular_files(void **state) {
-  char csv[PATH_MAX], xlsx[PATH_MAX], xls[PATH_MAX], tdb[160], tdb2[160];
+  char csv[PATH_MAX], xlsx[PATH_MAX], xls[PATH_MAX], tdb[320], tdb2[320];
   assert_non_null(realpath("tests/fixtures/csv_basic.csv", csv));
   assert_non_null(realpath("tests/fixtures/xlsx_sales.xlsx", xlsx));
   assert_non_null(realpath("tests/fixtures/xls_sales.xls", xls));
-  snprintf(tdb, sizeof tdb, "%s/tab.db", dir);
-  snprintf(tdb2, sizeof tdb2, "%s/tab2.db", dir);
+  assert_int_equal(e2e_store_uri(tdb, sizeof tdb, dir, "tab"), 0);
+  assert_int_equal(e2e_store_uri(tdb2, sizeof tdb2, dir, "tab2"), 0);
   char err[8192];
   const char *const one[] = {"import", "--db", tdb, csv, NULL};
   assert_int_equal(run_cli(one, NULL, 0, err, sizeof err), 3);
@@ -234,8 +236,8 @@ static void test_cli__import_tabular_files(void **state) {
 /* Every format gromo export writes, gromo import reads back into the same
  * records. */
 static void test_cli__export_import_round_trip(void **state) {
-  char src[160], ref[200];
-  snprintf(src, sizeof src, "%s/rt.db", dir);
+  char src[320], ref[200];
+  assert_int_equal(e2e_store_uri(src, sizeof src, dir, "rt"), 0);
   snprintf(ref, sizeof ref, "%s/rt-ref.ndjson", dir);
   const char *const g[] = {"generate", "3000", "--seed", "5", "--end", "2025-06-30",
                            "--db", src, "-q", NULL};
@@ -246,9 +248,10 @@ static void test_cli__export_import_round_trip(void **state) {
   char *want = slurp(ref, &n_ref);
   static const char *const fmts[] = {"csv", "xlsx", "ndjson", "json"};
   for (size_t k = 0; k < 4; k++) {
-    char file[200], db_k[200], back[200];
+    char file[200], db_k[320], back[200], name[16];
     snprintf(file, sizeof file, "%s/rt.%s", dir, fmts[k]);
-    snprintf(db_k, sizeof db_k, "%s/rt-%s.db", dir, fmts[k]);
+    snprintf(name, sizeof name, "rt_%s", fmts[k]);
+    assert_int_equal(e2e_store_uri(db_k, sizeof db_k, dir, name), 0);
     snprintf(back, sizeof back, "%s/rt-%s.ndjson", dir, fmts[k]);
     const char *const ex[] = {"export", "--format", fmts[k], "--db", src, "-q", "-o", file, NULL};
     assert_int_equal(run_cli(ex, NULL, 0, NULL, 0), 0);
@@ -356,7 +359,14 @@ static void test_cli__serve_bad_settings(void **state) {
   assert_int_equal(run_cli(a, NULL, 0, err, sizeof err), 2);
   const char *const b[] = {"serve", "--http-mode", "fastest", NULL};
   assert_int_equal(run_cli(b, NULL, 0, err, sizeof err), 2);
-  const char *const c[] = {"serve", "--port", "0", "--db", "/nonexistent/dir/x.db", NULL};
+  /* A store that cannot be opened: a file in a missing folder, or a
+   * database the PostgreSQL server does not have. */
+  char missing[320];
+  if (e2e_on_pg())
+    snprintf(missing, sizeof missing, "%se2e_no_such_database", getenv("GROMO_E2E_PG"));
+  else
+    snprintf(missing, sizeof missing, "/nonexistent/dir/x.db");
+  const char *const c[] = {"serve", "--port", "0", "--db", missing, NULL};
   assert_int_equal(run_cli(c, NULL, 0, err, sizeof err), 1);
   assert_non_null(strstr(err, "store"));
 }
@@ -369,12 +379,12 @@ static void test_cli__import_json_bad_records(void **state) {
   "{\"id\":\"" id "\",\"date\":\"2025-02-01\",\"pincode\":\"" pin "\","            \
   "\"product\":\"loan\",\"channel\":\"online\",\"customer_age\":33,"               \
   "\"customer_income\":25000}"
-  char arr[200], nd[200], stop[200], blank[200], jdb[200];
+  char arr[200], nd[200], stop[200], blank[200], jdb[320];
   snprintf(arr, sizeof arr, "%s/bad-array.json", dir);
   snprintf(nd, sizeof nd, "%s/bad-lines.jsonl", dir);
   snprintf(stop, sizeof stop, "%s/stops.json", dir);
   snprintf(blank, sizeof blank, "%s/blank.json", dir);
-  snprintf(jdb, sizeof jdb, "%s/json-bad.db", dir);
+  assert_int_equal(e2e_store_uri(jdb, sizeof jdb, dir, "json_bad"), 0);
   write_file(arr, "\xEF\xBB\xBF[\n" GOOD("400001", "j1") ",\n" GOOD("4000", "j2") ",\n\n"
                   "  {\"date\":\"2025-02-01\",\"pincode\":\"400001\",\"pincode\":\"400002\"},\n"
                   "  [1, 2],\n" GOOD("110001", "j3") "\n]\n");

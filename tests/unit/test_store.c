@@ -1131,6 +1131,28 @@ static void test_store__pg_refuses_newer_schema(void **state) {
   assert_non_null(strstr(err.msg, "newer"));
 }
 
+/* PostgreSQL's "disk full" (53100, raised here by a trigger, as the server
+ * raises it when a write finds no space) is insufficient_storage, and the
+ * batch is undone. */
+static void test_store__pg_disk_full(void **state) {
+  struct store *s = open_ok();
+  assert_int_equal(pg_admin(pg_db, "CREATE FUNCTION full_disk() RETURNS trigger LANGUAGE plpgsql"
+                                   " AS $$BEGIN RAISE EXCEPTION 'could not extend file'"
+                                   " USING ERRCODE = '53100'; END$$;"
+                                   "CREATE TRIGGER full_disk BEFORE INSERT ON sales"
+                                   " FOR EACH ROW EXECUTE FUNCTION full_disk()"), 0);
+  struct sale batch[2] = {rec(0, 400001, "loan", "f1"), rec(1, 400001, "loan", "f2")};
+  unsigned char dup[2];
+  struct store_insert_stats st;
+  struct gerr err;
+  assert_int_equal(store_sales_insert(s, batch, 2, dup, &st, &err), -1);
+  assert_int_equal(err.code, GERR_INSUFFICIENT_STORAGE);
+  assert_non_null(strstr(err.msg, "no space"));
+  assert_int_equal(pg_admin(pg_db, "DROP TRIGGER full_disk ON sales"), 0);
+  assert_int_equal(count(s), 0);
+  store_close(s);
+}
+
 /* A database that is not there, or a server that is not: unavailable. */
 static void test_store__pg_bad_uris(void **state) {
   struct store *s = NULL;
@@ -1933,6 +1955,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_store__models_blob_round_trip, fresh, cleanup),
       cmocka_unit_test_setup_teardown(test_store__models_concurrent_numbers, fresh, cleanup),
       cmocka_unit_test_setup_teardown(test_store__pg_refuses_newer_schema, fresh, cleanup),
+      cmocka_unit_test_setup_teardown(test_store__pg_disk_full, fresh, cleanup),
       cmocka_unit_test_setup_teardown(test_store__pg_bad_uris, fresh, cleanup),
       cmocka_unit_test_setup_teardown(test_store__pg_concurrent_first_open, fresh, cleanup),
       cmocka_unit_test_setup_teardown(test_store__pg_training_lock, fresh, cleanup),
