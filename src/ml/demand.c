@@ -567,7 +567,7 @@ static int bt_reconcile(struct bt *b) {
   n = 0;
   for (size_t i = 0; i < r->n; i++)
     if (r->kind[i] == ML_SEGMENT && !isnan(b->mu[i]))
-      sr[n++] = (struct seg_row){(d->cell_key[r->cell[i]] >> 8) << 16 |
+      sr[n++] = (struct seg_row){(r->key[i] >> 8) << 16 |
                                      (uint64_t)(r->origin[i] & 0xff) << 8 | r->h[i],
                                  i};
   qsort(sr, n, sizeof *sr, cmp_seg);
@@ -576,15 +576,14 @@ static int bt_reconcile(struct bt *b) {
     size_t i = sr[t].i, u = t;
     while (u < n && sr[u].group == sr[t].group)
       u++;
-    uint64_t key = d->cell_key[r->cell[i]];
+    uint64_t key = r->key[i];
     long pin = (long)(key >> 24);
     int prod = (int)(key >> 16 & 0xff), chan = (int)(key >> 8 & 0xff);
     const struct forest *f = bt_model_of(b, r->origin[i]);
     double tot[1 + NBASE] = {0}, sum[1 + NBASE] = {0};
     for (int seg = 0; f && seg <= ML_SEG_TOTAL; seg++) {
       ml_cell_features(d, pin, prod, chan, seg, r->origin[i], r->h[i], x);
-      double *o = seg == ML_SEG_TOTAL ? tot : sum, m;
-      forest_predict(f, x, &m);
+      double *o = seg == ML_SEG_TOTAL ? tot : sum, m = ml_demand_forest_mu(f, x);
       o[0] += m > 0 ? m : 0;
       for (int q = 0; q < NBASE; q++)
         o[1 + q] += ml_demand_baseline(x, q);
@@ -921,7 +920,7 @@ static int cmp_lv(const void *a, const void *b) {
  * every region). */
 static int64_t lv_unit(const struct work *w, size_t i, int level) {
   const struct dataset *d = w->d;
-  long pin = (long)(d->cell_key[w->all.cell[i]] >> 24);
+  long pin = (long)(w->all.key[i] >> 24);
   if (level == LV_PINCODE)
     return pin;
   if (level == LV_STATE)

@@ -21,14 +21,14 @@ static int grow(void **p, size_t cap, size_t size) {
 }
 
 int rows_push(struct rows *r, const float *x, float y, float last, int kind, int fold, int h,
-              int origin, uint32_t cell) {
+              int origin, uint64_t key) {
   if (r->n == r->cap) {
     size_t nc = r->cap ? r->cap * 2 : 65536;
     if (grow((void **)&r->X, nc, r->nf * sizeof *r->X) || grow((void **)&r->y, nc, sizeof *r->y) ||
         grow((void **)&r->last, nc, sizeof *r->last) || grow((void **)&r->kind, nc, 1) ||
         grow((void **)&r->fold, nc, 1) || grow((void **)&r->h, nc, 1) ||
         grow((void **)&r->origin, nc, sizeof *r->origin) ||
-        grow((void **)&r->cell, nc, sizeof *r->cell))
+        grow((void **)&r->key, nc, sizeof *r->key))
       return -1;
     r->cap = nc;
   }
@@ -39,7 +39,7 @@ int rows_push(struct rows *r, const float *x, float y, float last, int kind, int
   r->fold[r->n] = (uint8_t)fold;
   r->h[r->n] = (uint8_t)h;
   r->origin[r->n] = origin;
-  r->cell[r->n] = cell;
+  r->key[r->n] = key;
   r->n++;
   return 0;
 }
@@ -52,7 +52,7 @@ void rows_release(struct rows *r) {
   free(r->fold);
   free(r->h);
   free(r->origin);
-  free(r->cell);
+  free(r->key);
   memset(r, 0, sizeof *r);
 }
 
@@ -108,8 +108,7 @@ static int new_rows(const struct dataset *d, int j, double rate, uint64_t seed, 
             continue;
           ml_cell_features(d, (long)p, (int)k, (int)ch, ML_SEG_TOTAL, j, h, x);
           if (rows_push(r, x, s ? (float)s[j - h] : 0, s ? (float)s[j] : 0, ML_TOTAL,
-                        (int)(ml_mix(key ^ seed) & 1), h, j,
-                        cell >= 0 ? (uint32_t)cell : UINT32_MAX) < 0)
+                        (int)(ml_mix(key ^ seed) & 1), h, j, key) < 0)
             return -1;
         }
       }
@@ -161,7 +160,7 @@ int rows_build(const struct dataset *d, int max_origin, size_t max_rows, uint64_
                          (int)((key >> 8) & 0xff), seg, j, h, x);
         if (rows_push(r, x, (float)s[j - h], (float)s[j],
                       seg == ML_SEG_TOTAL ? ML_TOTAL : ML_SEGMENT, (int)(ml_mix(key ^ seed) & 1),
-                      h, j, (uint32_t)c) < 0)
+                      h, j, key) < 0)
           return -1;
       }
     }

@@ -31,12 +31,12 @@ struct rows {
   uint8_t *fold;    /* 0/1 by a hash of the cell, for cross-fitting */
   uint8_t *h;       /* horizon, 1..ML_HORIZONS */
   int32_t *origin;  /* j */
-  uint32_t *cell;   /* index of the cell in the data set; UINT32_MAX for a
-                       new cell that never sold */
+  uint64_t *key;    /* the cell's key (ml_cell_key), a new cell's too,
+                       whether it ever sold or not */
 };
 
 int rows_push(struct rows *r, const float *x, float y, float last, int kind, int fold, int h,
-              int origin, uint32_t cell);
+              int origin, uint64_t key);
 void rows_release(struct rows *r);
 /* Rows at origins 1..max_origin, every horizon whose target is known, of
  * each cell that sold in the 12 periods up to the origin, and of each
