@@ -14,7 +14,9 @@
  * cells realizing >= 1; and each trained model's rise ROC AUC, top-product
  * log loss and training time.
  *   bench_goals [--seeds N] [--sales N] [--last YYYY-MM] [--rounds N] [--dir D]
- * Uses public interfaces only. */
+ *               [--months YYYY-MM-DD,...]
+ * --months replaces the 12 as-of dates by the listed ones (at most 12, for
+ * quick runs). Uses public interfaces only. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,9 +44,30 @@
 struct acc {
   double n, mu, y, dev, bdev[NBASE], ae, bae[NBASE], n_inf, cov_inf, n_real, cov_real;
   double pmu[MAXP], py[MAXP];
+  /* cells without a sale in the 12 periods before the as-of day */
+  double zn[MAXP], zmu[MAXP], zy[MAXP];
 };
 
 static struct acc accs[MONTHS][HZ];
+static int nmonths = MONTHS;
+
+/* "YYYY-MM-DD,..." into day numbers; the count, or -1. */
+static int parse_months(const char *arg, int64_t *out) {
+  int n = 0;
+  for (const char *p = arg; *p;) {
+    int y, m, d, len = 0;
+    if (n == MONTHS || sscanf(p, "%4d-%2d-%2d%n", &y, &m, &d, &len) != 3 || m < 1 || m > 12 ||
+        d < 1 || d > 31)
+      return -1;
+    out[n++] = days_from_civil(y, (unsigned)m, (unsigned)d);
+    p += len;
+    if (*p == ',')
+      p++;
+    else if (*p)
+      return -1;
+  }
+  return n ? n : -1;
+}
 static char prods[MAXP][SALE_IDENT_MAX + 1], chans[16][SALE_IDENT_MAX + 1];
 static size_t nprod, nchan;
 
@@ -88,7 +111,7 @@ static double jnum(json_t *o, const char *path) {
 int main(int argc, char **argv) {
   int seeds = 3, rounds = 120, last_y = 2026, last_m = 9;
   size_t nsales = 600000;
-  const char *dir = "/tmp";
+  const char *dir = "/tmp", *months = NULL;
   for (int i = 1; i < argc; i++) {
     if (!strcmp(argv[i], "--seeds") && i + 1 < argc)
       seeds = atoi(argv[++i]);
@@ -98,12 +121,14 @@ int main(int argc, char **argv) {
       rounds = atoi(argv[++i]);
     else if (!strcmp(argv[i], "--dir") && i + 1 < argc)
       dir = argv[++i];
+    else if (!strcmp(argv[i], "--months") && i + 1 < argc)
+      months = argv[++i];
     else if (!strcmp(argv[i], "--last") && i + 1 < argc &&
              sscanf(argv[++i], "%d-%d", &last_y, &last_m) == 2)
       ;
     else {
       fprintf(stderr, "usage: bench_goals [--seeds N] [--sales N] [--last YYYY-MM] "
-                      "[--rounds N] [--dir D]\n");
+                      "[--rounds N] [--dir D] [--months YYYY-MM-DD,...]\n");
       return 2;
     }
   }
@@ -124,7 +149,16 @@ int main(int argc, char **argv) {
     int ny = mo == 12 ? y + 1 : y, nm = mo == 12 ? 1 : mo + 1;
     asof[m] = days_from_civil(ny, (unsigned)nm, 1) - 1;
   }
-  int64_t end_day = asof[MONTHS - 1] + (int64_t)HZ * PERIOD;
+  if (months && (nmonths = parse_months(months, asof)) < 0) {
+    fprintf(stderr, "bench_goals: --months: at most %d dates YYYY-MM-DD, comma-separated\n",
+            MONTHS);
+    return 2;
+  }
+  /* the sales end where the 12-month default ends, whatever dates run */
+  int64_t end_day = (days_from_civil(last_m == 12 ? last_y + 1 : last_y,
+                                     (unsigned)(last_m == 12 ? 1 : last_m + 1), 1) -
+                     1) +
+                    (int64_t)HZ * PERIOD;
   double auc_sum = 0, top_sum = 0, train_s = 0, train_max = 0;
   int nmodels = 0;
   printf("== forecasts through the year: %d seed(s), %zu sales over 3 years each, "
@@ -141,7 +175,7 @@ int main(int argc, char **argv) {
     for (size_t i = 0; i < nsales; i++)
       gen_next(g, &all[i]);
     gen_free(g);
-    for (int m = 0; m < MONTHS; m++) {
+    for (int m = 0; m < nmonths; m++) {
       int64_t T = asof[m];
       char path[512], date[11];
       ist_format_date(T * DAY_MS, date);
@@ -272,6 +306,14 @@ int main(int argc, char **argv) {
               ac->y += y;
               ac->pmu[p] += mu;
               ac->py[p] += y;
+              int sold = 0;
+              for (int k = 0; k < 12; k++)
+                sold |= hist[k] > 0;
+              if (!sold) {
+                ac->zn[p]++;
+                ac->zmu[p] += mu;
+                ac->zy[p] += y;
+              }
               ac->dev += dev_term(y, mu);
               ac->ae += fabs(y - mu);
               for (int k = 0; k < NBASE; k++) {
@@ -311,7 +353,7 @@ int main(int argc, char **argv) {
          "wape", "base wape", "cov mu>=1", "cov y>=1");
   double worst = 0, cov_lo = 1, cov_hi = 0;
   for (int h = 1; h <= HZ; h++)
-    for (int m = 0; m < MONTHS; m++) {
+    for (int m = 0; m < nmonths; m++) {
       struct acc *a = &accs[m][h - 1];
       char date[11];
       ist_format_date(asof[m] * DAY_MS, date);
@@ -335,6 +377,21 @@ int main(int argc, char **argv) {
       printf(" %9.4f %9.4f %8.3f %16s %7.3f %9.3f %9.3f %10.3f\n", a->dev / a->n,
              a->bdev[best] / a->n, 1 - a->dev / a->bdev[best], eval_baseline_names[best],
              a->ae / a->y, a->bae[best] / a->y, cov, a->cov_real / a->n_real);
+    }
+  printf("\ncells without a sale in the 12 periods before (per product: share of the "
+         "product's realized sales, bias)\n%-10s %2s", "as of", "h");
+  for (size_t p = 0; p < nprod; p++)
+    printf(" %21.21s", prods[p]);
+  printf("\n");
+  for (int h = 1; h <= HZ; h++)
+    for (int m = 0; m < nmonths; m++) {
+      struct acc *a = &accs[m][h - 1];
+      char date[11];
+      ist_format_date(asof[m] * DAY_MS, date);
+      printf("%-10s %2d", date, h);
+      for (size_t p = 0; p < nprod; p++)
+        printf("      %6.3f  %+8.3f", a->zy[p] / a->py[p], a->zmu[p] / a->zy[p] - 1);
+      printf("\n");
     }
   printf("\nlargest product bias, any month and horizon: %+.3f\n", worst);
   printf("interval coverage (cells expecting >= 1, next period), lowest and highest month: "

@@ -130,6 +130,9 @@ struct sales_cells_query {
   int sale_periods; /* 0 .. N: the sales of periods 0 .. this - 1 are read
                        one by one instead (the top-product model reads
                        them), and are in no cell */
+  int days;         /* >= 0: each product's sales on each of the D days
+                       up to T (day T - d for d in 0 .. D-1), recent
+                       sales included */
 };
 struct sales_span {
   int64_t sales;           /* every stored sale */
@@ -144,15 +147,24 @@ struct sales_cell {
   int age_band, income_band; /* 0 .. SEG_AGE_BANDS - 1, 0 .. SEG_INCOME_BANDS - 1 */
   int64_t sales;
 };
+/* One product's sales of one day. Text valid during the call. */
+struct sales_day {
+  int32_t back; /* 0 .. D-1: days before T */
+  const char *product;
+  int64_t sales;
+};
 /* The callbacks, in this order: span once (not called when there are no
  * sales), cell for each non-empty cell of periods sale_periods .. N (any
- * order), sale for each sale of periods 0 .. sale_periods - 1 ordered by
- * (ts_ms, seq). A non-zero return stops the read (not an error). */
+ * order), day for each product and day with a sale among the D days (any
+ * order; not called when D is 0 or day is NULL), sale for each sale of
+ * periods 0 .. sale_periods - 1 ordered by (ts_ms, seq). A non-zero
+ * return stops the read (not an error). */
 struct sales_cells_reader {
   int (*span)(void *ctx, const struct sales_span *sp);
   int (*cell)(void *ctx, const struct sales_cell *c);
   store_row_fn sale;
   void *ctx;
+  int (*day)(void *ctx, const struct sales_day *dy);
 };
 /* Not inside an open transaction (the read opens its own). */
 int store_sales_cells(struct store *s, const struct sales_cells_query *q,

@@ -150,6 +150,13 @@ struct cell_row {
   uint32_t count;
 };
 
+/* One product's national sales of one day (dataset_builder_add_day). */
+struct day_row {
+  int32_t back; /* days before the newest */
+  uint16_t prod;
+  uint32_t count;
+};
+
 struct name_count {
   char name[SALE_IDENT_MAX + 1];
   size_t n;
@@ -172,6 +179,8 @@ struct dataset_builder {
   int from_cells;     /* built from the store's aggregates */
   struct cell_row *c;
   size_t nc, ccap;
+  struct day_row *dr; /* from cells: national sales by day */
+  size_t ndr, drcap;
   size_t nsales;      /* sales read (from cells: the span's) */
   struct names prod, chan;
   int64_t first_ms, last_ms;
@@ -246,6 +255,7 @@ void dataset_builder_free(struct dataset_builder *b) {
     return;
   free(b->s);
   free(b->c);
+  free(b->dr);
   names_release(&b->prod);
   names_release(&b->chan);
   free(b);
@@ -333,6 +343,27 @@ int dataset_builder_add_cell(struct dataset_builder *b, const struct ml_cell_src
                                     .seg = (uint8_t)(c->age_band * ML_INCOME_BANDS +
                                                      c->income_band),
                                     .count = (uint32_t)c->sales};
+  return 0;
+}
+
+int dataset_builder_add_day(struct dataset_builder *b, int32_t back, const char *product,
+                            int64_t sales) {
+  if (!b->from_cells || back < 0 || sales < 0 || sales > UINT32_MAX)
+    return -1;
+  long p = names_slot(&b->prod, product); /* counted by its cells and sales */
+  if (p < 0) {
+    b->too_many_names |= p == -2;
+    return -1;
+  }
+  if (b->ndr == b->drcap) {
+    size_t ncap = b->drcap ? b->drcap * 2 : 4096;
+    struct day_row *nr = realloc(b->dr, ncap * sizeof *nr);
+    if (!nr)
+      return -1;
+    b->dr = nr;
+    b->drcap = ncap;
+  }
+  b->dr[b->ndr++] = (struct day_row){back, (uint16_t)p, (uint32_t)sales};
   return 0;
 }
 
@@ -427,6 +458,35 @@ static int collect_pins(struct dataset *d, const struct dataset_builder *b, int3
   if (!d->pins) {
     d->pins = pins;
     return -1;
+  }
+  return 0;
+}
+
+/* Each kept product's national sales by day over the last d->ndays days,
+ * into d->nat_day: from the raw sales, or from the store's day rows (the
+ * raw sales of the last periods are in those too). days_known counts from
+ * the first sale's day. 0 or -1. */
+static int national_days(struct dataset *d, const struct dataset_builder *b, const int *pmap,
+                         int32_t last_day) {
+  d->ndays = ML_DAYS(d->nper, b->period);
+  d->nat_day = calloc((d->nprod ? d->nprod : 1) * (size_t)d->ndays, sizeof *d->nat_day);
+  if (!d->nat_day)
+    return -1;
+  int64_t known = (int64_t)last_day - day_of(b->first_ms) + 1;
+  d->days_known = known < d->ndays ? (int)known : d->ndays;
+  if (b->from_cells) {
+    for (size_t i = 0; i < b->ndr; i++) {
+      const struct day_row *r = &b->dr[i];
+      if (r->back < d->ndays && pmap[r->prod] >= 0)
+        d->nat_day[(size_t)pmap[r->prod] * (size_t)d->ndays + (size_t)r->back] += r->count;
+    }
+    return 0;
+  }
+  for (size_t i = 0; i < b->n; i++) {
+    const struct raw_sale *r = &b->s[i];
+    int64_t a = (int64_t)last_day - r->day;
+    if (a < d->ndays && pmap[r->prod] >= 0)
+      d->nat_day[(size_t)pmap[r->prod] * (size_t)d->ndays + (size_t)a]++;
   }
   return 0;
 }
@@ -528,6 +588,8 @@ int dataset_builder_finish(struct dataset_builder *b, const struct gaz *gaz, int
     goto oom;
   d->nprod = (size_t)np;
   d->nchan = (size_t)nc;
+  if (national_days(d, b, pmap, last_day) < 0)
+    goto oom;
 
   int32_t oldest = last_day - nper * b->period; /* exclusive */
   if (collect_pins(d, b, oldest) < 0)
@@ -804,6 +866,7 @@ void dataset_free(struct dataset *d) {
   free(d->nat_prod);
   free(d->state_prod);
   free(d->nat_seg_prod);
+  free(d->nat_day);
   free(d);
 }
 
@@ -842,7 +905,16 @@ int dataset_trim(const struct dataset *d, const struct gaz *gaz, int nper,
   if (nper > d->nper)
     nper = d->nper;
   struct dataset *t = dataset_alloc(d->period, nper);
-  if (!t || copy_cells(d, t) < 0) {
+  if (t) {
+    int nd = ML_DAYS(nper, d->period);
+    t->ndays = nd < d->ndays ? nd : d->ndays;
+    t->days_known = d->days_known < t->ndays ? d->days_known : t->ndays;
+    t->nat_day = malloc((d->nprod ? d->nprod : 1) * (size_t)t->ndays * sizeof *t->nat_day);
+    for (size_t k = 0; t->nat_day && k < d->nprod; k++)
+      memcpy(t->nat_day + k * (size_t)t->ndays, d->nat_day + k * (size_t)d->ndays,
+             (size_t)t->ndays * sizeof *t->nat_day);
+  }
+  if (!t || !t->nat_day || copy_cells(d, t) < 0) {
     dataset_free(t);
     return gerr_set(err, GERR_INTERNAL, "out of memory");
   }
@@ -855,17 +927,19 @@ int dataset_trim(const struct dataset *d, const struct gaz *gaz, int nper,
 }
 
 /* ---- serialised form ----
- * "GDS1", then little-endian: u32 period, nper, asof_day (i32), nprod,
+ * "GDS2", then little-endian: u32 period, nper, asof_day (i32), nprod,
  * nchan, npin, ncell; i64 first_ms, last_ms, nsales_read; the names
  * (u8 length + bytes); the pincodes (i32); per cell its key (u64) and nper
- * counts (u32). Loading checks every count and index. */
+ * counts (u32); u32 ndays, days_known, then nprod x ndays national sales by
+ * day (u32). Loading checks every count and index. GDS1 (without the days)
+ * is refused. */
 
 static int put(struct buf *b, const void *p, size_t n) { return buf_append(b, p, n); }
 static int put_u32(struct buf *b, uint32_t v) { return put(b, &v, 4); }
 static int put_i64(struct buf *b, int64_t v) { return put(b, &v, 8); }
 
 int dataset_save(const struct dataset *d, struct buf *b) {
-  if (put(b, "GDS1", 4) || put_u32(b, (uint32_t)d->period) || put_u32(b, (uint32_t)d->nper) ||
+  if (put(b, "GDS2", 4) || put_u32(b, (uint32_t)d->period) || put_u32(b, (uint32_t)d->nper) ||
       put_u32(b, (uint32_t)d->asof_day) || put_u32(b, (uint32_t)d->nprod) ||
       put_u32(b, (uint32_t)d->nchan) || put_u32(b, (uint32_t)d->npin) ||
       put_u32(b, (uint32_t)d->ncell) || put_i64(b, d->first_ms) || put_i64(b, d->last_ms) ||
@@ -883,6 +957,9 @@ int dataset_save(const struct dataset *d, struct buf *b) {
     if (put(b, &d->cell_key[c], 8) ||
         put(b, d->counts + c * (size_t)d->nper, (size_t)d->nper * 4))
       return -1;
+  if (put_u32(b, (uint32_t)d->ndays) || put_u32(b, (uint32_t)d->days_known) ||
+      put(b, d->nat_day, d->nprod * (size_t)d->ndays * 4))
+    return -1;
   return 0;
 }
 
@@ -904,7 +981,7 @@ int dataset_load(const unsigned char *p, size_t n, const struct gaz *gaz,
   char magic[4];
   uint32_t period, nper, asof, nprod, nchan, npin, ncell;
   int64_t first, last, nread;
-  if (get(&r, magic, 4) || memcmp(magic, "GDS1", 4) || get(&r, &period, 4) ||
+  if (get(&r, magic, 4) || memcmp(magic, "GDS2", 4) || get(&r, &period, 4) ||
       get(&r, &nper, 4) || get(&r, &asof, 4) || get(&r, &nprod, 4) || get(&r, &nchan, 4) ||
       get(&r, &npin, 4) || get(&r, &ncell, 4) || get(&r, &first, 8) || get(&r, &last, 8) ||
       get(&r, &nread, 8))
@@ -946,6 +1023,15 @@ int dataset_load(const unsigned char *p, size_t n, const struct gaz *gaz,
     if (nc < 0 || (size_t)nc != c || get(&r, d->counts + c * nper, (size_t)nper * 4))
       goto bad; /* a repeated key */
   }
+  uint32_t ndays, dknown;
+  if (get(&r, &ndays, 4) || get(&r, &dknown, 4) || ndays < 1 || ndays > 64 * 366 + 400 ||
+      dknown > ndays || (size_t)nprod * ndays > (r.n - r.at) / 4)
+    goto bad;
+  d->ndays = (int)ndays;
+  d->days_known = (int)dknown;
+  d->nat_day = malloc((nprod ? nprod : 1) * (size_t)ndays * sizeof *d->nat_day);
+  if (!d->nat_day || get(&r, d->nat_day, (size_t)nprod * ndays * 4))
+    goto bad;
   if (r.at != r.n)
     goto bad;
   if (dataset_index(d, gaz, err) < 0) {

@@ -265,6 +265,15 @@ static int take_rows(const struct rows *r, int (*test)(const struct rows *, size
   return 0;
 }
 
+/* The offsets (log of the seasonal baseline) of n rows of features X;
+ * malloc'd, NULL when out of memory. */
+static float *offsets(const float *X, size_t n) {
+  float *m = malloc((n ? n : 1) * sizeof *m);
+  for (size_t i = 0; m && i < n; i++)
+    m[i] = logf(X[i * CF__COUNT + CF_SEASON_BASE]);
+  return m;
+}
+
 static int target_after(const struct rows *r, size_t i, int c) { return rows_target(r, i) > c; }
 static int target_at(const struct rows *r, size_t i, int c) { return rows_target(r, i) == c; }
 
@@ -276,7 +285,7 @@ static int in_window(int origin, int c) { return origin <= c && origin > c - BT_
  * data (nothing done), 0, -1. */
 static int fold_run(struct work *w, struct fold *fo, double *mu, struct gerr *err) {
   const struct rows *r = &w->all;
-  float *X = NULL, *y = NULL, *Xv = NULL, *yv = NULL;
+  float *X = NULL, *y = NULL, *Xv = NULL, *yv = NULL, *m = NULL, *mv = NULL;
   size_t n = 0, nv = 0;
   int rc = -1;
   if (take_rows(r, target_after, fo->cutoff, BT_FOLD_ROWS, w->cfg->seed ^ 0xb7, &X, &y, NULL,
@@ -293,26 +302,30 @@ static int fold_run(struct work *w, struct fold *fo, double *mu, struct gerr *er
     rc = 1;
     goto out;
   }
+  if (!(m = offsets(X, n)) || !(mv = offsets(Xv, nv))) {
+    gerr_set(err, GERR_INTERNAL, "out of memory");
+    goto out;
+  }
   const struct train_config *cfg = w->cfg;
   struct xgb_params xp = {"count:poisson", 1, cfg->rounds, cfg->depth, cfg->threads, 0.2,
                           cfg->seed, nv >= 30 ? EARLY_STOP : 0};
   fo->rounds = nv >= 30 ? cfg->rounds : cfg->rounds / 2 + 1;
   xp.rounds = fo->rounds;
-  if (xgb_train(&xp, X, y, n, CF__COUNT, Xv, yv, nv >= 30 ? nv : 0, &fo->f, &fo->rounds, err) < 0)
+  if (xgb_train_offset(&xp, X, y, m, n, CF__COUNT, Xv, yv, mv, nv >= 30 ? nv : 0, &fo->f,
+                       &fo->rounds, err) < 0)
     goto out;
   fo->ntrain = n;
   for (size_t i = 0; i < r->n; i++)
-    if (in_window(r->origin[i], fo->cutoff)) {
-      double m;
-      forest_predict(fo->f, r->X + i * r->nf, &m);
-      mu[i] = m > 0 ? m : 0;
-    }
+    if (in_window(r->origin[i], fo->cutoff))
+      mu[i] = ml_demand_forest_mu(fo->f, r->X + i * r->nf);
   rc = 0;
 out:
   free(X);
   free(y);
   free(Xv);
   free(yv);
+  free(m);
+  free(mv);
   return rc;
 }
 
@@ -374,10 +387,8 @@ static void cold_eval(const struct dataset *d, const struct forest *f, int b, in
         long cell = ml_cell_find(d, (int32_t)i, (int)k, (int)ch, ML_SEG_TOTAL);
         double y = cell >= 0 ? d->counts[(size_t)cell * P + (size_t)t] : 0, mu = 0;
         for (size_t q = 0; q < nn; q++) {
-          double m;
           ml_cell_features(d, near[q], (int)k, (int)ch, ML_SEG_TOTAL, b, h, x);
-          forest_predict(f, x, &m);
-          mu += m > 0 ? m : 0;
+          mu += ml_demand_forest_mu(f, x);
         }
         mu /= (double)nn;
         double base = fmax(nat[k * C + ch] / (3.0 * (double)nwarm), EVAL_BASE_FLOOR);
@@ -556,7 +567,7 @@ static int bt_reconcile(struct bt *b) {
   n = 0;
   for (size_t i = 0; i < r->n; i++)
     if (r->kind[i] == ML_SEGMENT && !isnan(b->mu[i]))
-      sr[n++] = (struct seg_row){(d->cell_key[r->cell[i]] >> 8) << 16 |
+      sr[n++] = (struct seg_row){(r->key[i] >> 8) << 16 |
                                      (uint64_t)(r->origin[i] & 0xff) << 8 | r->h[i],
                                  i};
   qsort(sr, n, sizeof *sr, cmp_seg);
@@ -565,15 +576,14 @@ static int bt_reconcile(struct bt *b) {
     size_t i = sr[t].i, u = t;
     while (u < n && sr[u].group == sr[t].group)
       u++;
-    uint64_t key = d->cell_key[r->cell[i]];
+    uint64_t key = r->key[i];
     long pin = (long)(key >> 24);
     int prod = (int)(key >> 16 & 0xff), chan = (int)(key >> 8 & 0xff);
     const struct forest *f = bt_model_of(b, r->origin[i]);
     double tot[1 + NBASE] = {0}, sum[1 + NBASE] = {0};
     for (int seg = 0; f && seg <= ML_SEG_TOTAL; seg++) {
       ml_cell_features(d, pin, prod, chan, seg, r->origin[i], r->h[i], x);
-      double *o = seg == ML_SEG_TOTAL ? tot : sum, m;
-      forest_predict(f, x, &m);
+      double *o = seg == ML_SEG_TOTAL ? tot : sum, m = ml_demand_forest_mu(f, x);
       o[0] += m > 0 ? m : 0;
       for (int q = 0; q < NBASE; q++)
         o[1 + q] += ml_demand_baseline(x, q);
@@ -857,10 +867,16 @@ int train_demand(struct work *w, json_t *eval, struct gerr *err) {
   train_stage(w, "demand model (refit)", 0.4);
   struct xgb_params xp = {"count:poisson", 1, b->folds[0].rounds > 0 ? b->folds[0].rounds : 1,
                           cfg->depth, cfg->threads, 0.2, cfg->seed, 0};
-  if (xgb_train(&xp, r->X, r->y, r->n, CF__COUNT, NULL, NULL, 0, &s->demand, NULL, err) < 0) {
+  float *off = offsets(r->X, r->n);
+  if (!off || xgb_train_offset(&xp, r->X, r->y, off, r->n, CF__COUNT, NULL, NULL, NULL, 0,
+                               &s->demand, NULL, err) < 0) {
+    if (!off)
+      gerr_set(err, GERR_INTERNAL, "out of memory");
+    free(off);
     json_decref(bases);
     goto out;
   }
+  free(off);
   json_object_set_new(w->models, "demand",
                       rep_model("count:poisson", r->n, nho, rep_names(ml_cell_feature_names, CF__COUNT),
                                 xp.rounds, json_incref(hold), bases, b->promoted,
@@ -904,7 +920,7 @@ static int cmp_lv(const void *a, const void *b) {
  * every region). */
 static int64_t lv_unit(const struct work *w, size_t i, int level) {
   const struct dataset *d = w->d;
-  long pin = (long)(d->cell_key[w->all.cell[i]] >> 24);
+  long pin = (long)(w->all.key[i] >> 24);
   if (level == LV_PINCODE)
     return pin;
   if (level == LV_STATE)

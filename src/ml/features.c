@@ -93,6 +93,53 @@ double ml_seasonal_naive(const struct dataset *d, const uint32_t *c, int j, int 
   return ago * (now3 + 1) / (ago3 + 1);
 }
 
+/* The product's national sales on the days asof_day - a for a in
+ * [from, to), or NaN when one of those days is unknown. */
+static double nat_days(const struct dataset *d, int prod, int from, int to) {
+  if (from < 0 || to > d->days_known || !d->nat_day)
+    return NAN;
+  const uint32_t *s = d->nat_day + (size_t)prod * (size_t)d->ndays;
+  double sum = 0;
+  for (int a = from; a < to; a++)
+    sum += s[a];
+  return sum;
+}
+
+/* The product's national seasonal change from the 6 periods before origin
+ * j to its target period: its seasonal-naive forecast (its sales in the
+ * same days a year, ML_YEAR_DAYS, earlier, times the change of its last 3
+ * periods since the same days a year earlier) over its 6-period average;
+ * NaN without that year. Reads the days before origin j only. */
+static double nat_season(const struct dataset *d, int prod, int j, int h) {
+  int P = d->period, t = j - h, Y = ML_YEAR_DAYS;
+  double ago = nat_days(d, prod, t * P + Y, (t + 1) * P + Y);
+  double now3 = nat_days(d, prod, j * P, (j + 3) * P);
+  double ago3 = nat_days(d, prod, j * P + Y, (j + 3) * P + Y);
+  double n6 = nat_days(d, prod, j * P, (j + 6) * P) / 6;
+  if (t * P + Y < j * P || isnan(ago) || isnan(ago3) || isnan(n6) || !(n6 > 0))
+    return NAN; /* a year is not 3 periods longer than the horizon, or unknown */
+  double r = ago * (now3 + 1) / (ago3 + 1) / n6;
+  return fmin(fmax(r, 1 / ML_SEASON_MAX), ML_SEASON_MAX);
+}
+
+double ml_season_base(const struct dataset *d, const uint32_t *cell, int prod, int j, int h) {
+  double ma6 = mean_of(d, cell, j, 6), ma12 = mean_of(d, cell, j, 12);
+  double level = ML_BASE_FLOOR;
+  if (!isnan(ma6) && ma6 > level)
+    level = ma6;
+  if (!isnan(ma12) && ma12 / 2 > level)
+    level = ma12 / 2;
+  double r = nat_season(d, prod, j, h);
+  return level * (isnan(r) ? 1 : r);
+}
+
+double ml_demand_forest_mu(const struct forest *f, const float *x) {
+  double m;
+  forest_predict(f, x, &m);
+  m *= x[CF_SEASON_BASE];
+  return m > 0 && isfinite(m) ? m : 0;
+}
+
 static void geography(const struct dataset *d, long pin, float *lat, float *lng,
                       float *region, float *circle, float *sorting, float *state,
                       float *tier, float *neighbours) {
@@ -171,6 +218,8 @@ void ml_cell_features(const struct dataset *d, long pin, int prod, int chan, int
   x[CF_CHANNEL] = (float)chan;
   x[CF_HORIZON] = (float)h;
   x[CF_SEASONAL_NAIVE] = (float)(t + 12 < d->known ? ml_seasonal_naive(d, c, j, h) : NAN);
+  x[CF_SEASON_BASE] = (float)ml_season_base(d, c, prod, j, h);
+  x[CF_SEASON_RATIO] = (float)nat_season(d, prod, j, h);
 }
 
 size_t ml_cust_nfeatures(const struct dataset *d) {

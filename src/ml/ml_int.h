@@ -31,6 +31,15 @@ struct gaz_entry;
 #define ML_HORIZONS 3
 _Static_assert(ML_HORIZONS == PREDICT_MAX_HORIZON, "one count of horizons");
 #define ML_NEAR 10 /* nearby pincodes averaged */
+/* A year, in days, for the national seasonal change (ml_season_base). */
+#define ML_YEAR_DAYS 365
+/* Days of national sales by day a data set of nper periods keeps: the
+ * periods, and the year and 3 periods before the oldest origin's forecast
+ * when that reaches further back (serving keeps ML_HIST periods). */
+#define ML_DAYS(nper, period)                                                  \
+  ((nper) * (period) > ML_YEAR_DAYS + 3 * (period) + 30                       \
+       ? (nper) * (period) + 30                                                \
+       : ML_YEAR_DAYS + 3 * (period) + 30)
 
 /* docs/rules.md §3 segment of a customer, 0 .. ML_SEGMENTS-1. */
 int ml_segment(int32_t age, double income);
@@ -80,6 +89,11 @@ struct dataset {
   uint32_t *nat_prod;  /* [prod] */
   uint32_t *state_prod; /* [state][prod] */
   uint32_t *nat_seg_prod; /* [seg][prod], segment cells */
+  /* the products' national sales by day, [prod][a] for the day asof_day - a,
+   * a < ndays; days_known of them (from the first sale on) are known. Kept
+   * beside the periods so that a year ago is 365 days, not 12 periods. */
+  uint32_t *nat_day;
+  int ndays, days_known;
   int64_t first_ms, last_ms; /* range of the sales read */
   size_t nsales_read;
 };
@@ -131,6 +145,12 @@ int dataset_builder_add_cell(struct dataset_builder *b, const struct ml_cell_src
  * cell (which the aggregates leave out) and kept for *sales. -1 on out of
  * memory. */
 int dataset_builder_add_recent(struct dataset_builder *b, const struct ml_sale_src *s);
+/* From the aggregates: a product's national sales on the day `back` days
+ * before the newest sale's, for the days finish keeps (ML_DAYS; the single
+ * sales of the last periods included). -1 on out of memory or out of
+ * range. */
+int dataset_builder_add_day(struct dataset_builder *b, int32_t back, const char *product,
+                            int64_t sales);
 /* Why an add failed, into *err: -1. */
 int dataset_builder_failure(const struct dataset_builder *b, struct gerr *err);
 /* Finishes: counts over nper periods ending at the newest sale; *sales
@@ -195,7 +215,9 @@ int dataset_load(const unsigned char *p, size_t n, const struct gaz *gaz,
   XX(CF_INCOME_BAND, "customer income band")                                \
   XX(CF_HORIZON, "periods ahead")                                           \
   XX(CF_STATE_SEASON, "state seasonal change of the product a year ago")    \
-  XX(CF_SEASONAL_NAIVE, "same period a year ago, scaled by the recent trend")
+  XX(CF_SEASONAL_NAIVE, "same period a year ago, scaled by the recent trend")  \
+  XX(CF_SEASON_BASE, "seasonal baseline: recent level times the product's national season") \
+  XX(CF_SEASON_RATIO, "national seasonal change of the product, by the days a year ago")
 
 enum cell_feature {
 #define CF_ENUM(e, name) e,
@@ -216,6 +238,21 @@ void ml_cell_features(const struct dataset *d, long pin, int prod, int chan, int
  * last 3 periods against the same 3 a year earlier, each sum + 1); its
  * 3-period average when a year of history is missing. */
 double ml_seasonal_naive(const struct dataset *d, const uint32_t *cell, int j, int h);
+/* The seasonal baseline of a cell (x[CF_SEASON_BASE], always > 0), from
+ * which the demand model starts: its trees learn log(demand / baseline), a
+ * Poisson offset (docs/models.md, "The seasonal baseline"). The cell's level
+ * (its 6-period average, at least half its 12-period average and
+ * ML_BASE_FLOOR) times the product's national seasonal change: its sales in
+ * the target period's days a year (ML_YEAR_DAYS) earlier, times the change
+ * of its last 3 periods since the same days a year earlier, over its
+ * 6-period average; within [1/ML_SEASON_MAX, ML_SEASON_MAX], and 1 without
+ * that year of daily sales. Reads the days before origin j only. */
+#define ML_BASE_FLOOR 0.05
+#define ML_SEASON_MAX 5.0
+double ml_season_base(const struct dataset *d, const uint32_t *cell, int prod, int j, int h);
+/* The demand forest's expected demand (>= 0) for features x: its
+ * prediction times the seasonal baseline (the offset it was trained from). */
+double ml_demand_forest_mu(const struct forest *f, const float *x);
 
 /* The customer features of top product: fixed ones, then per product its
  * pincode share, its segment share in the pincode and its national trend. */
@@ -415,5 +452,15 @@ struct xgb_params {
 int xgb_train(const struct xgb_params *p, const float *X, const float *y, size_t n,
               size_t nf, const float *Xe, const float *ye, size_t ne,
               struct forest **out, int *best_rounds, struct gerr *err);
+/* The same from offsets: each row's starting margin (a log for
+ * count:poisson), margin[n] for the training rows and eval_margin[ne] for
+ * the eval rows (NULL when ne is 0). base_score is then the link's zero (1
+ * for count:poisson): the trees learn the correction alone, and whoever uses
+ * the forest adds the offset to its margin (multiplies a count:poisson
+ * prediction by exp(offset)). */
+int xgb_train_offset(const struct xgb_params *p, const float *X, const float *y,
+                     const float *margin, size_t n, size_t nf, const float *Xe,
+                     const float *ye, const float *eval_margin, size_t ne,
+                     struct forest **out, int *best_rounds, struct gerr *err);
 
 #endif

@@ -1,5 +1,6 @@
 /* The rows the demand and rise models learn from: every cell that sold in
- * the year before an origin, at every origin and horizon whose target
+ * the year before an origin, and every cell without segment new at it (its
+ * pincode sold, it did not), at every origin and horizon whose target
  * period is known, sampled to a bounded count. */
 #include <stdlib.h>
 #include <string.h>
@@ -20,14 +21,14 @@ static int grow(void **p, size_t cap, size_t size) {
 }
 
 int rows_push(struct rows *r, const float *x, float y, float last, int kind, int fold, int h,
-              int origin, uint32_t cell) {
+              int origin, uint64_t key) {
   if (r->n == r->cap) {
     size_t nc = r->cap ? r->cap * 2 : 65536;
     if (grow((void **)&r->X, nc, r->nf * sizeof *r->X) || grow((void **)&r->y, nc, sizeof *r->y) ||
         grow((void **)&r->last, nc, sizeof *r->last) || grow((void **)&r->kind, nc, 1) ||
         grow((void **)&r->fold, nc, 1) || grow((void **)&r->h, nc, 1) ||
         grow((void **)&r->origin, nc, sizeof *r->origin) ||
-        grow((void **)&r->cell, nc, sizeof *r->cell))
+        grow((void **)&r->key, nc, sizeof *r->key))
       return -1;
     r->cap = nc;
   }
@@ -38,7 +39,7 @@ int rows_push(struct rows *r, const float *x, float y, float last, int kind, int
   r->fold[r->n] = (uint8_t)fold;
   r->h[r->n] = (uint8_t)h;
   r->origin[r->n] = origin;
-  r->cell[r->n] = cell;
+  r->key[r->n] = key;
   r->n++;
   return 0;
 }
@@ -51,7 +52,7 @@ void rows_release(struct rows *r) {
   free(r->fold);
   free(r->h);
   free(r->origin);
-  free(r->cell);
+  free(r->key);
   memset(r, 0, sizeof *r);
 }
 
@@ -64,8 +65,56 @@ static int cell_active(const struct dataset *d, size_t c, int j) {
   return 0;
 }
 
+/* A pincode is warm at origin j when it sold anything in the 12 periods up
+ * to it. */
+static int pin_active(const struct dataset *d, size_t pin, int j) {
+  const uint32_t *s = d->pin_all + pin * (size_t)d->nper;
+  for (int a = j; a < j + 12 && a < d->nper; a++)
+    if (s[a])
+      return 1;
+  return 0;
+}
+
+/* The cell (pin, prod, chan) without segment is new at origin j: its
+ * pincode sold in the 12 periods up to j, it did not (it may never have).
+ * Serving answers such cells from their features like any other, so the
+ * model learns them: which ones are rows depends on periods >= j alone.
+ * *cell gets the cell's index, or -1. */
+static int cell_new(const struct dataset *d, size_t pin, int prod, int chan, int j,
+                    long *cell) {
+  *cell = ml_cell_find(d, (int32_t)pin, prod, chan, ML_SEG_TOTAL);
+  return *cell < 0 || !cell_active(d, (size_t)*cell, j);
+}
+
 /* Horizons of origin j whose target period is known: 1..min(j, H). */
 static int horizons_at(int j) { return j < ML_HORIZONS ? j : ML_HORIZONS; }
+
+/* The rows of the cells new at origin j (cell_new), sampled at `rate` as
+ * the other cells without segment are. */
+static int new_rows(const struct dataset *d, int j, double rate, uint64_t seed, float *x,
+                    struct rows *r) {
+  long cell;
+  for (size_t p = 0; p < d->npin; p++) {
+    if (!pin_active(d, p, j))
+      continue;
+    for (size_t k = 0; k < d->nprod; k++)
+      for (size_t ch = 0; ch < d->nchan; ch++) {
+        if (!cell_new(d, p, (int)k, (int)ch, j, &cell))
+          continue;
+        uint64_t key = ml_cell_key((int32_t)p, (int)k, (int)ch, ML_SEG_TOTAL);
+        const uint32_t *s = cell >= 0 ? d->counts + (size_t)cell * (size_t)d->nper : NULL;
+        for (int h = 1; h <= horizons_at(j); h++) {
+          if (rate < 1 && ml_unit(key ^ seed ^ ((uint64_t)j << 56) ^ ((uint64_t)h << 48)) >= rate)
+            continue;
+          ml_cell_features(d, (long)p, (int)k, (int)ch, ML_SEG_TOTAL, j, h, x);
+          if (rows_push(r, x, s ? (float)s[j - h] : 0, s ? (float)s[j] : 0, ML_TOTAL,
+                        (int)(ml_mix(key ^ seed) & 1), h, j, key) < 0)
+            return -1;
+        }
+      }
+  }
+  return 0;
+}
 
 int rows_build(const struct dataset *d, int max_origin, size_t max_rows, uint64_t seed,
                struct rows *r) {
@@ -73,7 +122,8 @@ int rows_build(const struct dataset *d, int max_origin, size_t max_rows, uint64_
   if (jmax > d->nper - 1)
     jmax = d->nper - 1;
   size_t totals = 0, segs = 0;
-  for (int j = 1; j <= jmax; j++)
+  long cell;
+  for (int j = 1; j <= jmax; j++) {
     for (size_t c = 0; c < d->ncell; c++)
       if (cell_active(d, c, j)) {
         size_t n = (size_t)horizons_at(j);
@@ -82,6 +132,11 @@ int rows_build(const struct dataset *d, int max_origin, size_t max_rows, uint64_
         else
           segs += n;
       }
+    for (size_t p = 0; p < d->npin; p++)
+      for (size_t k = 0; pin_active(d, p, j) && k < d->nprod; k++)
+        for (size_t ch = 0; ch < d->nchan; ch++)
+          totals += cell_new(d, p, (int)k, (int)ch, j, &cell) ? (size_t)horizons_at(j) : 0;
+  }
   /* cells without segment first: up to 60% of the rows, segments fill the
    * rest */
   double tot_cap = 0.6 * (double)max_rows;
@@ -105,10 +160,12 @@ int rows_build(const struct dataset *d, int max_origin, size_t max_rows, uint64_
                          (int)((key >> 8) & 0xff), seg, j, h, x);
         if (rows_push(r, x, (float)s[j - h], (float)s[j],
                       seg == ML_SEG_TOTAL ? ML_TOTAL : ML_SEGMENT, (int)(ml_mix(key ^ seed) & 1),
-                      h, j, (uint32_t)c) < 0)
+                      h, j, key) < 0)
           return -1;
       }
     }
+    if (new_rows(d, j, rate_tot, seed, x, r) < 0)
+      return -1;
   }
   return 0;
 }

@@ -210,7 +210,7 @@ double ml_cell_mu(const struct suite *s, const float *x) {
   if (s->use_baseline[PREDICT_DEMAND])
     mu = ml_demand_baseline(x, s->use_baseline[PREDICT_DEMAND] - 1);
   else
-    forest_predict(s->demand, x, &mu);
+    mu = ml_demand_forest_mu(s->demand, x);
   return mu > 0 ? mu : 0;
 }
 
@@ -330,8 +330,11 @@ static void predict_cells(const struct suite *s, enum predict_kind kind,
         const struct forest *f = kind == PREDICT_DEMAND ? s->demand : s->rise;
         if (explain && single && f && !s->use_baseline[kind]) {
           double cb[CF__COUNT + 1];
-          if (forest_contribs(f, x, cb) == 0)
+          if (forest_contribs(f, x, cb) == 0) {
+            if (kind == PREDICT_DEMAND) /* the offset, in log units */
+              cb[CF_SEASON_BASE] += log(x[CF_SEASON_BASE]);
             drivers(cb, x, CF__COUNT, cell_name, d, a);
+          }
         }
       }
   double mu = n ? mu_sum / (double)n : 0, last = n ? last_sum / (double)n : 0;
@@ -492,15 +495,17 @@ int suite_degraded(const struct suite *s) {
 }
 
 /* ---- the blob ----
- * "GSU3", then in the host's byte order: i32 use_baseline[3], f64 level;
+ * "GSU4", then in the host's byte order: i32 use_baseline[3], f64 level;
  * per horizon and cell kind f64 alpha, nominal and an isotonic map (u32 n,
  * n x f64, n x f64); per horizon i32 rise_iso, f64 platt a, b and the rise
  * isotonic map; f64 top_temp, f64 rise_base[horizon][RISE_BASE_MAX + 1];
  * then length-prefixed parts (u64): the period cells, the demand, rise and
  * top-product forests, the regions; last, a 64-bit FNV-1a hash of
  * everything before it (rise_base keeps its place, no longer read: the
- * rise baseline is computed from the features). Versions saved in the earlier forms (GSU1, GSU2:
- * next period only) are refused with a message to train again. */
+ * rise baseline is computed from the features). Versions saved in the
+ * earlier forms (GSU1, GSU2: next period only; GSU3: a demand forest
+ * without the seasonal baseline) are refused with a message to train
+ * again. */
 
 static uint64_t fnv1a(const unsigned char *p, size_t n) {
   uint64_t h = 0xcbf29ce484222325ULL;
@@ -533,7 +538,7 @@ static int suite_blob(const struct suite *s, struct buf *b) {
   int32_t ub[PREDICT__COUNT];
   for (int k = 0; k < PREDICT__COUNT; k++)
     ub[k] = s->use_baseline[k];
-  if (put(b, "GSU3", 4) || put(b, ub, sizeof ub) || put(b, &s->level, 8))
+  if (put(b, "GSU4", 4) || put(b, ub, sizeof ub) || put(b, &s->level, 8))
     return -1;
   for (int h = 0; h < ML_HORIZONS; h++)
     for (int k = 0; k < 2; k++)
@@ -611,11 +616,10 @@ static int suite_unblob(struct suite *s, const unsigned char *p, size_t n, struc
   int32_t ub[PREDICT__COUNT], iso;
   if (get(&r, magic, 4))
     goto bad;
-  if (!memcmp(magic, "GSU2", 4) || !memcmp(magic, "GSU1", 4))
+  if (!memcmp(magic, "GSU3", 4) || !memcmp(magic, "GSU2", 4) || !memcmp(magic, "GSU1", 4))
     return gerr_set(err, GERR_CONFLICT,
-                    "the stored model was saved by an earlier release (next period only): "
-                    "train again");
-  if (memcmp(magic, "GSU3", 4) || get(&r, ub, sizeof ub) || get(&r, &s->level, 8))
+                    "the stored model was saved by an earlier release: train again");
+  if (memcmp(magic, "GSU4", 4) || get(&r, ub, sizeof ub) || get(&r, &s->level, 8))
     goto bad;
   for (int k = 0; k < PREDICT__COUNT; k++) {
     if (ub[k] < 0 || ub[k] > (k == PREDICT_DEMAND ? ML_DEMAND_BASELINES : 1))

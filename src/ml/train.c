@@ -98,6 +98,15 @@ static int on_cell(void *ctx, const struct sales_cell *c) {
   return 0;
 }
 
+static int on_day(void *ctx, const struct sales_day *dy) {
+  struct reader_ctx *r = ctx;
+  if (dataset_builder_add_day(r->b, dy->back, dy->product, dy->sales) < 0) {
+    r->failed = 1;
+    return 1;
+  }
+  return 0;
+}
+
 static int on_recent(void *ctx, const struct sale *rec, int64_t seq) {
   struct reader_ctx *r = ctx;
   (void)seq;
@@ -115,8 +124,11 @@ static int on_recent(void *ctx, const struct sale *rec, int64_t seq) {
 
 static int read_sales_cells(struct store *db, struct reader_ctx *rd, int periods,
                             int period_days, int keep_periods, struct gerr *err) {
-  struct sales_cells_query q = {period_days, periods, keep_periods};
-  struct sales_cells_reader r = {on_span, on_cell, on_recent, rd};
+  /* the national sales by day the data set keeps (dataset_builder_finish
+   * is given the same periods) */
+  struct sales_cells_query q = {period_days, periods, keep_periods,
+                                ML_DAYS(periods, period_days)};
+  struct sales_cells_reader r = {on_span, on_cell, on_recent, rd, on_day};
   return store_sales_cells(db, &q, &r, err);
 }
 

@@ -31,16 +31,19 @@ struct rows {
   uint8_t *fold;    /* 0/1 by a hash of the cell, for cross-fitting */
   uint8_t *h;       /* horizon, 1..ML_HORIZONS */
   int32_t *origin;  /* j */
-  uint32_t *cell;   /* index of the cell in the data set */
+  uint64_t *key;    /* the cell's key (ml_cell_key), a new cell's too,
+                       whether it ever sold or not */
 };
 
 int rows_push(struct rows *r, const float *x, float y, float last, int kind, int fold, int h,
-              int origin, uint32_t cell);
+              int origin, uint64_t key);
 void rows_release(struct rows *r);
 /* Rows at origins 1..max_origin, every horizon whose target is known, of
- * each cell that sold in the 12 periods up to the origin; sampled
- * (deterministically for the seed) to at most about max_rows, cells without
- * segment before segment cells. 0 or -1 (out of memory). */
+ * each cell that sold in the 12 periods up to the origin, and of each
+ * pincode x product x channel cell that did not at a pincode that did (a
+ * new cell, label 0 when it never sold); sampled (deterministically for
+ * the seed) to at most about max_rows, cells without segment (new ones at
+ * the same rate) before segment cells. 0 or -1 (out of memory). */
 int rows_build(const struct dataset *d, int max_origin, size_t max_rows, uint64_t seed,
                struct rows *r);
 /* The target period of row i. */

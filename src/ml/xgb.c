@@ -14,16 +14,27 @@ static int xgb_fail(struct gerr *err, const char *what) {
   return gerr_set(err, GERR_INTERNAL, "XGBoost %s: %s", what, XGBGetLastError());
 }
 
-static int matrix(const float *X, const float *y, size_t n, size_t nf, DMatrixHandle *out,
-                  struct gerr *err) {
+static int matrix(const float *X, const float *y, const float *margin, size_t n, size_t nf,
+                  DMatrixHandle *out, struct gerr *err) {
   if (XGDMatrixCreateFromMat(X, (bst_ulong)n, (bst_ulong)nf, NAN, out) != 0)
     return xgb_fail(err, "matrix");
-  if (XGDMatrixSetFloatInfo(*out, "label", y, (bst_ulong)n) != 0) {
+  if (XGDMatrixSetFloatInfo(*out, "label", y, (bst_ulong)n) != 0 ||
+      (margin && XGDMatrixSetFloatInfo(*out, "base_margin", margin, (bst_ulong)n) != 0)) {
     XGDMatrixFree(*out);
     *out = NULL;
     return xgb_fail(err, "labels");
   }
   return 0;
+}
+
+/* The base_score whose margin is 0 under the objective's link. */
+static const char *zero_margin_score(const char *objective) {
+  if (!strcmp(objective, "count:poisson") || !strcmp(objective, "reg:gamma") ||
+      !strcmp(objective, "reg:tweedie"))
+    return "1"; /* log link */
+  if (!strcmp(objective, "binary:logistic") || !strcmp(objective, "reg:logistic"))
+    return "0.5"; /* logit link */
+  return "0";
 }
 
 /* The metric's value at the end of an evaluation line "[3]\teval-x:0.123". */
@@ -35,15 +46,24 @@ static double metric_of(const char *line) {
 int xgb_train(const struct xgb_params *p, const float *X, const float *y, size_t n,
               size_t nf, const float *Xe, const float *ye, size_t ne,
               struct forest **out, int *best_rounds, struct gerr *err) {
+  return xgb_train_offset(p, X, y, NULL, n, nf, Xe, ye, NULL, ne, out, best_rounds, err);
+}
+
+int xgb_train_offset(const struct xgb_params *p, const float *X, const float *y,
+                     const float *margin, size_t n, size_t nf, const float *Xe,
+                     const float *ye, const float *eval_margin, size_t ne,
+                     struct forest **out, int *best_rounds, struct gerr *err) {
   DMatrixHandle dtrain = NULL, deval = NULL;
   BoosterHandle bst = NULL, sliced = NULL;
   int rc = -1;
   *out = NULL;
   if (n == 0)
     return gerr_set(err, GERR_CONFLICT, "no training rows");
-  if (matrix(X, y, n, nf, &dtrain, err) < 0)
+  if (margin && ne && !eval_margin)
+    return gerr_set(err, GERR_INTERNAL, "offsets for the training rows but not the eval rows");
+  if (matrix(X, y, margin, n, nf, &dtrain, err) < 0)
     goto out;
-  if (ne && matrix(Xe, ye, ne, nf, &deval, err) < 0)
+  if (ne && matrix(Xe, ye, eval_margin, ne, nf, &deval, err) < 0)
     goto out;
   DMatrixHandle both[2] = {dtrain, deval};
   if (XGBoosterCreate(both, ne ? 2 : 1, &bst) != 0) {
@@ -76,6 +96,8 @@ int xgb_train(const struct xgb_params *p, const float *X, const float *y, size_t
   SETP("seed", "%llu", (unsigned long long)(p->seed % 2147483647));
   if (p->num_class > 1)
     SETP("num_class", "%d", p->num_class);
+  if (margin) /* the offsets carry the level: the trees start from margin 0 */
+    SETP("base_score", "%s", zero_margin_score(p->objective));
 #undef SETP
   const char *names[1] = {"eval"};
   double best = INFINITY;

@@ -1318,6 +1318,35 @@ static int pg_sales_cells(struct store *base, const struct sales_cells_query *q,
   }
 }
 
+/* The days' sales by product: at most D x products rows, in one result. */
+static int pg_sales_days(struct store *base, int32_t newest_day, int32_t from_day,
+                         int (*fn)(void *ctx, const struct sales_day *dy), void *ctx,
+                         struct gerr *err) {
+  struct pg_store *s = PG(base);
+  struct params p = {0};
+  p_i64(&p, newest_day);
+  p_i64(&p, (int64_t)from_day * 86400000);
+  PGresult *res = PQexecParams(s->conn,
+                               "SELECT $1::bigint - ts_ms / 86400000, product, count(*)"
+                               " FROM sales WHERE ts_ms >= $2::bigint GROUP BY 1, 2",
+                               p.n, NULL, p.v, p.len, p.fmt, 0);
+  if (!res || PQresultStatus(res) != PGRES_TUPLES_OK) {
+    pg_error(s, res, "reading sales", err);
+    PQclear(res);
+    return -1;
+  }
+  int rc = 0, n = PQntuples(res);
+  for (int i = 0; i < n && rc == 0; i++) {
+    struct sales_day dy = {.back = (int32_t)get_i64(res, i, 0),
+                           .product = PQgetvalue(res, i, 1),
+                           .sales = get_i64(res, i, 2)};
+    if (fn(ctx, &dy) != 0)
+      rc = 1;
+  }
+  PQclear(res);
+  return rc;
+}
+
 /* The sales from from_ms on, through a cursor of the columns training
  * reads: batches instead of one result a row (single-row mode). */
 static int pg_sales_recent(struct store *base, int64_t from_ms, store_row_fn fn, void *ctx,
@@ -1894,6 +1923,7 @@ const struct store_ops store_pg_ops = {
     .read_begin = pg_read_begin,
     .sales_span = pg_sales_span,
     .sales_cells = pg_sales_cells,
+    .sales_days = pg_sales_days,
     .sales_recent = pg_sales_recent,
     .meta_get = pg_meta_get,
     .meta_set = pg_meta_set,

@@ -1179,6 +1179,37 @@ static int sq_sales_cells(struct store *base, const struct sales_cells_query *q,
   return rc != SQLITE_DONE ? -1 : stopped;
 }
 
+/* The days' sales by product, grouped by SQLite. */
+static int sq_sales_days(struct store *base, int32_t newest_day, int32_t from_day,
+                         int (*fn)(void *ctx, const struct sales_day *dy), void *ctx,
+                         struct gerr *err) {
+  struct sqlite_store *s = SQ(base);
+  sqlite3_stmt *st = NULL;
+  if (prepare(s, &st,
+              "SELECT ?1 - ts_ms / 86400000, product, count(*) FROM sales"
+              " WHERE ts_ms >= ?2 GROUP BY 1, 2",
+              err) < 0)
+    return -1;
+  sqlite3_bind_int64(st, 1, newest_day);
+  sqlite3_bind_int64(st, 2, (int64_t)from_day * 86400000);
+  int rc, stopped = 0;
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    const char *prod = (const char *)sqlite3_column_text(st, 1);
+    struct sales_day dy = {.back = sqlite3_column_int(st, 0),
+                           .product = prod ? prod : "",
+                           .sales = sqlite3_column_int64(st, 2)};
+    if (fn(ctx, &dy) != 0) {
+      stopped = 1;
+      rc = SQLITE_DONE;
+      break;
+    }
+  }
+  if (rc != SQLITE_DONE)
+    db_error(s, rc, "reading sales", err);
+  sqlite3_finalize(st);
+  return rc != SQLITE_DONE ? -1 : stopped;
+}
+
 static int sq_sales_mark(struct store *base, int64_t *mark, struct gerr *err) {
   struct sqlite_store *s = SQ(base);
   int rc = sqlite3_step(s->mark);
@@ -1634,6 +1665,7 @@ const struct store_ops store_sqlite_ops = {
     .read_begin = sq_read_begin,
     .sales_span = sq_sales_span,
     .sales_cells = sq_sales_cells,
+    .sales_days = sq_sales_days,
     .meta_get = sq_meta_get,
     .meta_set = sq_meta_set,
     .models_last_trained = sq_models_last_trained,

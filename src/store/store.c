@@ -132,7 +132,7 @@ int store_sales_mark(struct store *s, int64_t *mark, struct gerr *err) {
 int store_sales_cells(struct store *s, const struct sales_cells_query *q,
                       const struct sales_cells_reader *rd, struct gerr *err) {
   if (q->period_days < 1 || q->periods < 1 || q->sale_periods < 0 ||
-      q->sale_periods > q->periods)
+      q->sale_periods > q->periods || q->days < 0 || q->days > 64 * 366 + 400)
     return gerr_set(err, GERR_INVALID_INPUT, "invalid periods for reading sales");
   if (s->in_tx)
     return gerr_set(err, GERR_INTERNAL, "the sales are read outside of a transaction");
@@ -152,6 +152,9 @@ int store_sales_cells(struct store *s, const struct sales_cells_query *q,
                             DAY_MS
                       : INT64_MAX;
   rc = s->ops->sales_cells(s, q, sp.newest_day, from_ms, rd->cell, rd->ctx, err);
+  if (rc == 0 && q->days > 0 && rd->day)
+    rc = s->ops->sales_days(s, sp.newest_day, sp.newest_day - q->days + 1, rd->day, rd->ctx,
+                            err);
   if (rc != 0 || q->sale_periods == 0) /* 1: a callback stopped it */
     goto out;
   if (s->ops->sales_recent) {

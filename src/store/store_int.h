@@ -41,6 +41,11 @@ struct store_ops {
   int (*sales_cells)(struct store *s, const struct sales_cells_query *q, int32_t newest_day,
                      int64_t before_ms, int (*fn)(void *ctx, const struct sales_cell *c), void *ctx,
                      struct gerr *err);
+  /* the sales of each product on each day from from_day to newest_day,
+   * days counted as in sales_cells */
+  int (*sales_days)(struct store *s, int32_t newest_day, int32_t from_day,
+                    int (*fn)(void *ctx, const struct sales_day *dy), void *ctx,
+                    struct gerr *err);
   int (*sales_recent)(struct store *s, int64_t from_ms, store_row_fn fn, void *ctx,
                       struct gerr *err);
   int (*meta_get)(struct store *s, const char *key, char *val, size_t cap,

@@ -20,6 +20,7 @@
 #include "gromo/store.h"
 #include "gromo/timeutil.h"
 #include "ml/ml_int.h"
+#include "ml/train_int.h"
 #include "testutil.h"
 
 static struct gaz *gaz;
@@ -706,6 +707,111 @@ static void test_ml__regions_and_fallbacks(void **state) {
   test_tmpdir_remove(dir);
 }
 
+/* Cells without a sale in the 12 periods before an origin, at pincodes
+ * that sold, are rows too (serving answers them from their features), and
+ * which ones are rows reads nothing after the origin: sales added in the
+ * last period, on new and on known cells, leave every row's features, and
+ * every label of a target before that period, as they were. */
+static void test_ml__new_cells_are_rows_without_later_data(void **state) {
+  (void)state;
+  int64_t end = days_from_civil(2026, 6, 30) * DAY_MS + 12 * 3600000LL;
+  struct dataset_builder *b1 = NULL, *b2 = NULL;
+  struct gerr err;
+  assert_int_equal(dataset_builder_new(30, &b1, &err), 0);
+  assert_int_equal(dataset_builder_new(30, &b2, &err), 0);
+  add_generated(b1, 20000, 5, end);
+  add_generated(b2, 20000, 5, end);
+  struct dataset *d1 = NULL, *d2 = NULL;
+  assert_int_equal(dataset_builder_finish(b1, gaz, 19, 0, &d1, NULL, NULL, &err), 0);
+  /* later sales: every product and channel at some known pincodes */
+  static const char *const prods[] = {"loan", "insurance", "credit_card"};
+  static const char *const chans[] = {"online", "offline"};
+  for (size_t p = 0; p < d1->npin; p += 40)
+    for (int k = 0; k < 6; k++) {
+      struct ml_sale_src src = {end - (int64_t)(p % 20) * DAY_MS, d1->pins[p], prods[k % 3],
+                                chans[k / 3], 40, 50000};
+      assert_int_equal(dataset_builder_add(b2, &src), 0);
+    }
+  assert_int_equal(dataset_builder_finish(b2, gaz, 19, 0, &d2, NULL, NULL, &err), 0);
+  assert_int_equal(d1->npin, d2->npin);
+  for (size_t k = 0; k < d1->nprod; k++)
+    assert_string_equal(d1->prod[k], d2->prod[k]);
+  struct rows r1, r2;
+  memset(&r1, 0, sizeof r1);
+  memset(&r2, 0, sizeof r2);
+  assert_int_equal(rows_build(d1, 4, 1000000, 3, &r1), 0);
+  assert_int_equal(rows_build(d2, 4, 1000000, 3, &r2), 0);
+  assert_int_equal(r1.n, r2.n);
+  size_t fresh = 0, fresh_sold = 0;
+  for (size_t i = 0; i < r1.n; i++) {
+    assert_int_equal(r1.origin[i], r2.origin[i]);
+    assert_int_equal(r1.h[i], r2.h[i]);
+    for (int f = 0; f < CF__COUNT; f++)
+      if (!same_float(r1.X[i * r1.nf + f], r2.X[i * r2.nf + f]))
+        fail_msg("row %zu: feature '%s' changed with later sales", i, ml_cell_feature_names[f]);
+    if (rows_target(&r1, i) >= 1)
+      assert_true(r1.y[i] == r2.y[i]);
+    if (r1.kind[i] == ML_TOTAL && r1.X[i * r1.nf + CF_MA12] == 0) {
+      fresh++;
+      fresh_sold += r1.y[i] > 0;
+      assert_true(r1.X[i * r1.nf + CF_SEASON_BASE] > 0);
+    }
+  }
+  printf("%zu rows, %zu of cells new at their origin (%zu of them sold)\n", r1.n, fresh,
+         fresh_sold);
+  assert_true(fresh > 1000);
+  assert_true(fresh_sold > 10);
+  rows_release(&r1);
+  rows_release(&r2);
+  dataset_free(d1);
+  dataset_free(d2);
+}
+
+/* The seasonal baseline reads a year as 365 days: one cell selling 10 a
+ * day, 20 a day in March; as of 28 February the next period (1-30 March)
+ * is twice the level of the 6 periods before, the one after it (31 March -
+ * 29 April) about the level. A year of 12 periods (360 days) would start
+ * the March of a year earlier 5 days late. */
+static void test_ml__seasonal_baseline_reads_a_year_of_days(void **state) {
+  (void)state;
+  struct dataset_builder *b = NULL;
+  struct gerr err;
+  assert_int_equal(dataset_builder_new(30, &b, &err), 0);
+  int64_t last = days_from_civil(2026, 2, 28), first = last - 800;
+  for (int64_t day = first; day <= last; day++) {
+    int y;
+    unsigned m, dd;
+    civil_from_days(day, &y, &m, &dd);
+    for (int k = 0; k < (m == 3 ? 20 : 10); k++) {
+      struct ml_sale_src src = {day * DAY_MS + 10 * 3600000LL, 400001, "loan", "online", 40,
+                                50000};
+      assert_int_equal(dataset_builder_add(b, &src), 0);
+    }
+  }
+  struct dataset *d = NULL;
+  assert_int_equal(dataset_builder_finish(b, gaz, 19, 0, &d, NULL, NULL, &err), 0);
+  long pin = ml_pin_index(d, 400001);
+  assert_true(pin >= 0);
+  float x[CF__COUNT];
+  ml_cell_features(d, pin, 0, 0, ML_SEG_TOTAL, 0, 1, x);
+  printf("level %.1f, baseline for March %.1f", x[CF_MA6], x[CF_SEASON_BASE]);
+  assert_true(fabs(x[CF_SEASON_BASE] / (2 * x[CF_MA6]) - 1) < 0.02);
+  ml_cell_features(d, pin, 0, 0, ML_SEG_TOTAL, 0, 2, x);
+  printf(", for April %.1f\n", x[CF_SEASON_BASE]);
+  assert_true(fabs(x[CF_SEASON_BASE] / (310.0 / 300 * x[CF_MA6]) - 1) < 0.02);
+  /* the serving copy keeps the days it needs */
+  struct dataset *t = NULL;
+  assert_int_equal(dataset_trim(d, gaz, ML_HIST, &t, &err), 0);
+  float xt[CF__COUNT];
+  for (int h = 1; h <= ML_HORIZONS; h++) {
+    ml_cell_features(d, pin, 0, 0, ML_SEG_TOTAL, 0, h, x);
+    ml_cell_features(t, ml_pin_index(t, 400001), 0, 0, ML_SEG_TOTAL, 0, h, xt);
+    assert_true(x[CF_SEASON_BASE] == xt[CF_SEASON_BASE]);
+  }
+  dataset_free(t);
+  dataset_free(d);
+}
+
 static int setup(void **state) {
   (void)state;
   struct gerr err;
@@ -726,6 +832,8 @@ int main(void) {
       cmocka_unit_test(test_ml__backtest_reads_no_later_data),
       cmocka_unit_test(test_ml__damaged_blob_refused),
       cmocka_unit_test(test_ml__regions_and_fallbacks),
+      cmocka_unit_test(test_ml__new_cells_are_rows_without_later_data),
+      cmocka_unit_test(test_ml__seasonal_baseline_reads_a_year_of_days),
   };
   /* Tests to leave out, a cmocka pattern: make check-clock runs this file
    * four times and leaves out the longest test. */

@@ -1461,8 +1461,8 @@ static void test_store__cells_bands_are_the_c_bands(void **state) {
   struct gerr err;
   assert_int_equal(store_sales_insert(s, recs, NA * NI, NULL, NULL, &err), 0);
   struct cells_seen seen = {0};
-  struct sales_cells_query q = {30, 1, 0};
-  struct sales_cells_reader rd = {seen_span, seen_cell, NULL, &seen};
+  struct sales_cells_query q = {30, 1, 0, 0};
+  struct sales_cells_reader rd = {seen_span, seen_cell, NULL, &seen, NULL};
   if (store_sales_cells(s, &q, &rd, &err) < 0)
     fail_msg("cells: %s", err.msg);
   assert_int_equal(seen.ncells, NA * NI);
@@ -1526,6 +1526,12 @@ static int build_cell(void *ctx, const struct sales_cell *cell) {
   return c->failed;
 }
 
+static int build_day(void *ctx, const struct sales_day *dy) {
+  struct build_ctx *c = ctx;
+  c->failed |= dataset_builder_add_day(c->b, dy->back, dy->product, dy->sales) < 0;
+  return c->failed;
+}
+
 static int build_recent(void *ctx, const struct sale *r, int64_t seq) {
   struct build_ctx *c = ctx;
   (void)seq;
@@ -1544,8 +1550,8 @@ static struct dataset *build_from(struct store *s, int cells, int nper, int keep
   assert_int_equal(dataset_builder_new(30, &c.b, &err), 0);
   int rc;
   if (cells) {
-    struct sales_cells_query q = {30, nper, keep};
-    struct sales_cells_reader rd = {build_span, build_cell, build_recent, &c};
+    struct sales_cells_query q = {30, nper, keep, ML_DAYS(nper, 30)};
+    struct sales_cells_reader rd = {build_span, build_cell, build_recent, &c, build_day};
     rc = store_sales_cells(s, &q, &rd, &err);
   } else {
     struct sales_filter f;
@@ -1591,6 +1597,14 @@ static void same_dataset(const struct dataset *a, const struct dataset *b) {
   same_u32(a->nat_prod, b->nat_prod, K * P);
   same_u32(a->state_prod, b->state_prod, a->nstate * K * P);
   same_u32(a->nat_seg_prod, b->nat_seg_prod, ML_SEGMENTS * K * P);
+  /* the products' national sales by day (the seasonal baseline's) */
+  assert_int_equal(a->ndays, b->ndays);
+  assert_int_equal(a->days_known, b->days_known);
+  same_u32(a->nat_day, b->nat_day, K * (size_t)a->ndays);
+  uint64_t sold = 0;
+  for (size_t i = 0; i < K * (size_t)a->ndays; i++)
+    sold += a->nat_day[i];
+  assert_true(sold > 0);
 }
 
 /* The same data set whichever way the sales are read, to every count, every
