@@ -10,7 +10,7 @@
 
 /* Rows explained per model: exact TreeSHAP costs about a thousand
  * predictions a row, so a few thousand keep this a small part of a run. */
-#define IMPORTANCE_ROWS 2000
+#define IMPORTANCE_ROWS 1000
 
 struct ranked {
   size_t i;
