@@ -463,4 +463,22 @@ int xgb_train_offset(const struct xgb_params *p, const float *X, const float *y,
                      const float *ye, const float *eval_margin, size_t ne,
                      struct forest **out, int *best_rounds, struct gerr *err);
 
+/* What a tap sees of each booster xgb_train returns as a forest: the
+ * booster as XGBoost's JSON model (valid during the call only), the rows it
+ * was trained on (X[n x nf], their offsets or NULL) and the forest made of
+ * it (owned by the trainer). */
+struct xgb_tapped {
+  const char *objective;
+  const char *json;
+  size_t len;
+  const float *X, *margin;
+  size_t n, nf;
+  const struct forest *forest;
+};
+typedef void (*xgb_tap_fn)(void *ctx, const struct xgb_tapped *t);
+/* Calls fn with every booster trained from now on (NULL: none), in the
+ * training thread. For tests that hold the native forests to XGBoost's own
+ * predictions; not thread-safe: set it while nothing trains. */
+void xgb_set_tap(xgb_tap_fn fn, void *ctx);
+
 #endif

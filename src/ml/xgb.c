@@ -10,6 +10,14 @@
 
 #include "ml/ml_int.h"
 
+static xgb_tap_fn tap_fn;
+static void *tap_ctx;
+
+void xgb_set_tap(xgb_tap_fn fn, void *ctx) {
+  tap_fn = fn;
+  tap_ctx = ctx;
+}
+
 static int xgb_fail(struct gerr *err, const char *what) {
   return gerr_set(err, GERR_INTERNAL, "XGBoost %s: %s", what, XGBGetLastError());
 }
@@ -142,6 +150,10 @@ int xgb_train_offset(const struct xgb_params *p, const float *X, const float *y,
     goto out;
   }
   rc = forest_load_json(json, (size_t)len, out, err);
+  if (rc == 0 && tap_fn) {
+    struct xgb_tapped t = {p->objective, json, (size_t)len, X, margin, n, nf, *out};
+    tap_fn(tap_ctx, &t);
+  }
 out:
   if (sliced)
     XGBoosterFree(sliced);
