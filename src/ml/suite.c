@@ -9,6 +9,7 @@
 
 #include "gromo/gazetteer.h"
 #include "gromo/store.h"
+#include "core/wire.h"
 #include "gromo/timeutil.h"
 #include "ml/ml_int.h"
 
@@ -495,7 +496,7 @@ int suite_degraded(const struct suite *s) {
 }
 
 /* ---- the blob ----
- * "GSU4", then in the host's byte order: i32 use_baseline[3], f64 level;
+ * "GSU4", then little-endian (core/wire.h): i32 use_baseline[3], f64 level;
  * per horizon and cell kind f64 alpha, nominal and an isotonic map (u32 n,
  * n x f64, n x f64); per horizon i32 rise_iso, f64 platt a, b and the rise
  * isotonic map; f64 top_temp, f64 rise_base[horizon][RISE_BASE_MAX + 1];
@@ -505,23 +506,16 @@ int suite_degraded(const struct suite *s) {
  * rise baseline is computed from the features). Versions saved in the
  * earlier forms (GSU1, GSU2: next period only; GSU3: a demand forest
  * without the seasonal baseline) are refused with a message to train
- * again. */
+ * again. Blobs written in the host's byte order before the form was fixed
+ * as little-endian are the same bytes on the little-endian hosts that
+ * wrote them. */
 
-static uint64_t fnv1a(const unsigned char *p, size_t n) {
-  uint64_t h = 0xcbf29ce484222325ULL;
-  for (size_t i = 0; i < n; i++)
-    h = (h ^ p[i]) * 0x100000001b3ULL;
-  return h;
-}
-
-static int put(struct buf *b, const void *p, size_t n) { return buf_append(b, p, n); }
 static int put_iso(struct buf *b, const struct isotonic *c) {
-  uint32_t n = (uint32_t)c->n;
-  return put(b, &n, 4) || put(b, c->x, c->n * 8) || put(b, c->y, c->n * 8);
+  return wire_add_u32(b, (uint32_t)c->n) || wire_add_f64s(b, c->x, c->n) ||
+         wire_add_f64s(b, c->y, c->n);
 }
 static int put_part(struct buf *b, const void *p, size_t n) {
-  uint64_t len = n;
-  return put(b, &len, 8) || put(b, p, n);
+  return wire_add_u64(b, n) || wire_add_bytes(b, p, n);
 }
 static int put_forest(struct buf *b, const struct forest *f) {
   unsigned char *fb = NULL;
@@ -535,23 +529,25 @@ static int put_forest(struct buf *b, const struct forest *f) {
 }
 
 static int suite_blob(const struct suite *s, struct buf *b) {
-  int32_t ub[PREDICT__COUNT];
+  if (wire_add_bytes(b, "GSU4", 4))
+    return -1;
   for (int k = 0; k < PREDICT__COUNT; k++)
-    ub[k] = s->use_baseline[k];
-  if (put(b, "GSU4", 4) || put(b, ub, sizeof ub) || put(b, &s->level, 8))
+    if (wire_add_u32(b, (uint32_t)(int32_t)s->use_baseline[k]))
+      return -1;
+  if (wire_add_f64(b, s->level))
     return -1;
   for (int h = 0; h < ML_HORIZONS; h++)
     for (int k = 0; k < 2; k++)
-      if (put(b, &s->dcal[h][k].alpha, 8) || put(b, &s->dcal[h][k].nominal, 8) ||
+      if (wire_add_f64(b, s->dcal[h][k].alpha) || wire_add_f64(b, s->dcal[h][k].nominal) ||
           put_iso(b, &s->dcal[h][k].conf))
         return -1;
-  for (int h = 0; h < ML_HORIZONS; h++) {
-    int32_t iso = s->rise_iso[h];
-    if (put(b, &iso, 4) || put(b, &s->rise_platt[h].a, 8) || put(b, &s->rise_platt[h].b, 8) ||
+  for (int h = 0; h < ML_HORIZONS; h++)
+    if (wire_add_u32(b, (uint32_t)(int32_t)s->rise_iso[h]) ||
+        wire_add_f64(b, s->rise_platt[h].a) || wire_add_f64(b, s->rise_platt[h].b) ||
         put_iso(b, &s->rise_cal[h]))
       return -1;
-  }
-  if (put(b, &s->top_temp, 8) || put(b, s->rise_base, sizeof s->rise_base))
+  if (wire_add_f64(b, s->top_temp) ||
+      wire_add_f64s(b, &s->rise_base[0][0], sizeof s->rise_base / sizeof s->rise_base[0][0]))
     return -1;
   struct buf ds;
   buf_init(&ds, (size_t)1 << 33);
@@ -564,62 +560,59 @@ static int suite_blob(const struct suite *s, struct buf *b) {
   buf_release(&rg);
   if (rc)
     return -1;
-  uint64_t h = fnv1a((const unsigned char *)b->data, b->len);
-  return put(b, &h, 8);
+  return wire_add_u64(b, wire_fnv1a64((const unsigned char *)b->data, b->len));
 }
 
-struct rd {
-  const unsigned char *p;
-  size_t n, at;
-};
-static int get(struct rd *r, void *out, size_t n) {
-  if (r->n - r->at < n)
+static int get_i32(struct wire_rd *r, int32_t *v) {
+  uint32_t u;
+  if (wire_rd_u32(r, &u))
     return -1;
-  memcpy(out, r->p + r->at, n);
-  r->at += n;
+  *v = (int32_t)u;
   return 0;
 }
-static int get_iso(struct rd *r, struct isotonic *c) {
+static int get_iso(struct wire_rd *r, struct isotonic *c) {
   uint32_t n;
-  if (get(r, &n, 4) || n > (r->n - r->at) / 16)
+  if (wire_rd_u32(r, &n) || n > wire_rd_left(r) / 16)
     return -1;
   c->n = n;
   c->x = malloc((n ? n : 1) * 8);
   c->y = malloc((n ? n : 1) * 8);
-  if (!c->x || !c->y || get(r, c->x, (size_t)n * 8) || get(r, c->y, (size_t)n * 8))
+  if (!c->x || !c->y || wire_rd_f64s(r, c->x, n) || wire_rd_f64s(r, c->y, n))
     return -1;
   for (uint32_t i = 0; i < n; i++)
     if (!isfinite(c->x[i]) || !isfinite(c->y[i]) || (i && c->x[i] <= c->x[i - 1]))
       return -1;
   return 0;
 }
-static int get_part(struct rd *r, const unsigned char **p, size_t *n) {
+static int get_part(struct wire_rd *r, const unsigned char **p, size_t *n) {
   uint64_t len;
-  if (get(r, &len, 8) || len > r->n - r->at)
+  if (wire_rd_u64(r, &len) || len > wire_rd_left(r))
     return -1;
-  *p = r->p + r->at;
+  *p = wire_rd_take(r, (size_t)len);
   *n = (size_t)len;
-  r->at += (size_t)len;
   return 0;
 }
 
 static int suite_unblob(struct suite *s, const unsigned char *p, size_t n, struct gerr *err) {
-  uint64_t want;
   if (n < 12)
     goto bad;
-  memcpy(&want, p + n - 8, 8);
   n -= 8;
-  if (fnv1a(p, n) != want)
+  if (wire_fnv1a64(p, n) != wire_get64(p + n))
     goto bad;
-  struct rd r = {p, n, 0};
+  struct wire_rd r = {p, n, 0};
   char magic[4];
   int32_t ub[PREDICT__COUNT], iso;
-  if (get(&r, magic, 4))
+  if (wire_rd_bytes(&r, magic, 4))
     goto bad;
   if (!memcmp(magic, "GSU3", 4) || !memcmp(magic, "GSU2", 4) || !memcmp(magic, "GSU1", 4))
     return gerr_set(err, GERR_CONFLICT,
                     "the stored model was saved by an earlier release: train again");
-  if (memcmp(magic, "GSU4", 4) || get(&r, ub, sizeof ub) || get(&r, &s->level, 8))
+  if (memcmp(magic, "GSU4", 4))
+    goto bad;
+  for (int k = 0; k < PREDICT__COUNT; k++)
+    if (get_i32(&r, &ub[k]))
+      goto bad;
+  if (wire_rd_f64(&r, &s->level))
     goto bad;
   for (int k = 0; k < PREDICT__COUNT; k++) {
     if (ub[k] < 0 || ub[k] > (k == PREDICT_DEMAND ? ML_DEMAND_BASELINES : 1))
@@ -629,17 +622,18 @@ static int suite_unblob(struct suite *s, const unsigned char *p, size_t n, struc
   for (int h = 0; h < ML_HORIZONS; h++)
     for (int k = 0; k < 2; k++) {
       struct demand_calib *c = &s->dcal[h][k];
-      if (get(&r, &c->alpha, 8) || get(&r, &c->nominal, 8) || get_iso(&r, &c->conf) ||
-          !(c->alpha >= 0) || !(c->nominal > 0 && c->nominal < 1))
+      if (wire_rd_f64(&r, &c->alpha) || wire_rd_f64(&r, &c->nominal) ||
+          get_iso(&r, &c->conf) || !(c->alpha >= 0) || !(c->nominal > 0 && c->nominal < 1))
         goto bad;
     }
   for (int h = 0; h < ML_HORIZONS; h++) {
-    if (get(&r, &iso, 4) || get(&r, &s->rise_platt[h].a, 8) ||
-        get(&r, &s->rise_platt[h].b, 8) || get_iso(&r, &s->rise_cal[h]))
+    if (get_i32(&r, &iso) || wire_rd_f64(&r, &s->rise_platt[h].a) ||
+        wire_rd_f64(&r, &s->rise_platt[h].b) || get_iso(&r, &s->rise_cal[h]))
       goto bad;
     s->rise_iso[h] = iso != 0;
   }
-  if (get(&r, &s->top_temp, 8) || get(&r, s->rise_base, sizeof s->rise_base))
+  if (wire_rd_f64(&r, &s->top_temp) ||
+      wire_rd_f64s(&r, &s->rise_base[0][0], sizeof s->rise_base / sizeof s->rise_base[0][0]))
     goto bad;
   const unsigned char *part;
   size_t plen;
