@@ -7,7 +7,7 @@
  * beforehand (forest.c), or a blob written field after field onto a
  * struct buf (wire_add_*) and read back through a bounded cursor
  * (struct wire_rd, wire_rd_*), which fails rather than read past the end
- * (suite.c, dataset.c). */
+ * (suite_blob.c, dataset.c). */
 #ifndef GROMO_CORE_WIRE_H
 #define GROMO_CORE_WIRE_H
 
