@@ -403,6 +403,26 @@ const char *suite_trained_at(const struct suite *s) { return s->trained_at; }
 
 json_t *suite_report(const struct suite *s) { return json_deep_copy(s->report); }
 
+json_t *suite_summary(const struct suite *s, int64_t duration_ms) {
+  json_t *r = suite_report(s);
+  if (!r)
+    return NULL;
+  if (!json_is_object(r)) {
+    json_t *o = json_pack("{s:o}", "report", r);
+    if (!o)
+      return NULL;
+    r = o;
+  }
+  json_object_set_new(r, "version", json_integer((json_int_t)suite_version(s)));
+  json_object_set_new(r, "trained_at", json_string(suite_trained_at(s)));
+  json_object_set_new(r, "degraded", json_boolean(suite_degraded(s)));
+  json_object_set_new(r, "duration_ms", json_integer((json_int_t)duration_ms));
+  json_object_set_new(r, "serving", json_boolean(suite_serving(s)));
+  json_t *p = suite_promotion(s);
+  json_object_set_new(r, "promotion", p ? p : json_null());
+  return r;
+}
+
 int suite_degraded(const struct suite *s) {
   for (int k = 0; k < PREDICT__COUNT; k++)
     if (s->use_baseline[k])
