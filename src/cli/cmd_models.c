@@ -1,6 +1,5 @@
 /* gromo models list|backtest|accuracy|rollback|promote|importance: the
  * model registry. */
-#include <errno.h>
 #include <getopt.h>
 #include <math.h>
 #include <stdio.h>
@@ -14,6 +13,7 @@
 #include "gromo/gazetteer.h"
 #include "gromo/log.h"
 #include "gromo/models.h"
+#include "gromo/parse.h"
 #include "gromo/store.h"
 #include "gromo/timeutil.h"
 
@@ -446,13 +446,11 @@ int cmd_models(int argc, char **argv) {
         return cli_usage_error("models", "%s takes at most one VERSION", verb);
       return cli_usage_error("models", "%s takes one VERSION", verb);
     }
-    char *end = NULL;
-    errno = 0;
-    if (optind < argc)
-      version = strtoll(argv[optind], &end, 10);
-    if (optind < argc && (errno || end == argv[optind] || *end || version <= 0))
+    long long v = 0;
+    if (optind < argc && parse_int_range(argv[optind], 1, INT64_MAX, &v) < 0)
       return cli_usage_error("models", "VERSION must be a positive integer, not '%s'",
                              argv[optind]);
+    version = (int64_t)v;
   } else if (strcmp(verb, "list") != 0 || optind != argc) {
     return cli_usage_error("models", "unknown models command '%s'", verb);
   }
