@@ -14,6 +14,7 @@
 
 #include <cmocka.h>
 
+#include "core/rng.h"
 #include "gromo/gazetteer.h"
 #include "gromo/generator.h"
 #include "gromo/models.h"
@@ -26,13 +27,8 @@
 static struct gaz *gaz;
 
 static uint64_t rng_state;
-static uint64_t next64(void) {
-  uint64_t z = (rng_state += 0x9e3779b97f4a7c15ULL);
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-  return z ^ (z >> 31);
-}
-static double unif(void) { return (double)(next64() >> 11) / 9007199254740992.0; }
+static uint64_t next64(void) { return splitmix64(&rng_state); }
+static double unif(void) { return rng_unit(&rng_state); }
 static int poisson(double lambda) {
   double l = exp(-lambda), p = 1;
   int k = 0;

@@ -24,6 +24,7 @@
 
 #include "testutil.h"
 
+#include "core/rng.h"
 #include "gromo/gazetteer.h"
 #include "gromo/generator.h"
 #include "gromo/models.h"
@@ -858,10 +859,8 @@ static void test_store__models_blob_round_trip(void **state) {
   unsigned char *blob = malloc(n);
   assert_non_null(blob);
   uint64_t x = 88172645463325252ULL;
-  for (size_t i = 0; i < n; i++) { /* xorshift: incompressible, no pattern */
-    x ^= x << 13, x ^= x >> 7, x ^= x << 17;
-    blob[i] = (unsigned char)x;
-  }
+  for (size_t i = 0; i < n; i++) /* incompressible, no pattern */
+    blob[i] = (unsigned char)splitmix64(&x);
   blob[0] = 0; /* binary, NULs included */
   struct model_row r = model("2025-05-01T10:00:00Z", 1);
   r.blob = blob;
