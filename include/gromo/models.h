@@ -126,8 +126,8 @@ const char *suite_trained_at(const struct suite *s);
 int suite_degraded(const struct suite *s);
 
 /* The /models report: per model algorithm, version, trained_at, rows,
- * features, holdout metrics beside the baselines, promotion; with the seed's
- * `evaluation` keys. New reference. */
+ * features, holdout metrics beside the baselines, promotion; with the
+ * `evaluation` keys of docs/api.md (GET /models). New reference. */
 json_t *suite_report(const struct suite *s);
 /* The training summary of a saved suite, as POST /models/train's job and
  * gromo train --json give it: version, trained_at, duration, each model's
