@@ -1141,11 +1141,10 @@ static void test_xls__broken_files_and_limits(void **state) {
   assert_error(s, "the file is empty");
   read_xls(FIX "xlsx_truncated.xlsx", NULL, s);
   assert_error(s, "looks like an XLSX file");
-  /* freexl would count 8 x 2.1e9 days, one by one, at open */
-  int64_t t0 = mono_us();
+  /* freexl would count 8 x 2.1e9 days, one by one, at open: refused
+   * before it is opened (the message is the check's, not a timeout's) */
   read_xls(FIX "xls_date_bomb.xls", NULL, s);
   assert_error(s, "the dates of the XLS file would take too long to read");
-  assert_true(mono_us() - t0 < 2000000);
   struct tab_limits lim;
   tab_limits_default(&lim);
   lim.max_uncompressed = 1000;
