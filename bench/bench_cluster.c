@@ -26,6 +26,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/rng.h"
 #include "gromo/cluster.h"
 #include "gromo/gazetteer.h"
 
@@ -44,15 +45,8 @@ static double now_s(void) {
   return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
-static uint64_t rng_next(uint64_t *s) { /* splitmix64 */
-  uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-  return z ^ (z >> 31);
-}
-static double rng_unit(uint64_t *s) { return ((double)(rng_next(s) >> 11) + 0.5) * 0x1p-53; }
 static double rng_normal(uint64_t *s) {
-  double u = rng_unit(s), v = rng_unit(s);
+  double u = rng_unit_open(s), v = rng_unit_open(s);
   return sqrt(-2.0 * log(u)) * cos(6.283185307179586 * v);
 }
 
@@ -63,7 +57,7 @@ static void make_patterns(const struct gaz *g, size_t n, double *feat, double *c
   double clat[CENTRES], clng[CENTRES], prod[CENTRES][PRODUCTS], online[CENTRES],
       trend[CENTRES];
   for (int c = 0; c < CENTRES; c++) {
-    const struct gaz_entry *e = gaz_at(g, (size_t)(rng_next(&seed) % n));
+    const struct gaz_entry *e = gaz_at(g, (size_t)(splitmix64(&seed) % n));
     clat[c] = e->lat;
     clng[c] = e->lng;
     for (int p = 0; p < PRODUCTS; p++)
@@ -148,7 +142,7 @@ static double mix_ratio_of(const struct cluster_input *in, const int32_t *label,
   double wr = 0.0;
   for (int t = 0; t < 8; t++) {
     for (size_t i = in->n - 1; i > 0; i--) {
-      size_t j = (size_t)(rng_next(&seed) % (i + 1));
+      size_t j = (size_t)(splitmix64(&seed) % (i + 1));
       int32_t x = perm[i];
       perm[i] = perm[j];
       perm[j] = x;
@@ -165,12 +159,7 @@ static double mix_ratio_of(const struct cluster_input *in, const int32_t *label,
 #define SC 2
 #define SNF (SP + SC + 2)
 
-static uint64_t mix64(uint64_t z) {
-  z += 0x9e3779b97f4a7c15ULL;
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-  return z ^ (z >> 31);
-}
+static uint64_t mix64(uint64_t z) { return rng_mix64(z + RNG_GOLDEN); }
 static uint64_t hash3(uint64_t a, uint64_t b, uint64_t c) { return mix64(mix64(mix64(a) ^ b) ^ c); }
 static double hash_unit(uint64_t h) { return ((double)(h >> 11) + 0.5) * 0x1.0p-53; }
 static double hash_normal(uint64_t a, uint64_t b, uint64_t c) {
@@ -465,7 +454,7 @@ int main(int argc, char **argv) {
   if (!first || !lat0 || !lng0 || !feat0 || !prev)
     return 1;
   for (size_t i = 0; i < n; i++) {
-    first[i] = rng_unit(&s) < 0.95;
+    first[i] = rng_unit_open(&s) < 0.95;
     if (first[i]) {
       lat0[n0] = lat[i];
       lng0[n0] = lng[i];

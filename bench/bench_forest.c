@@ -13,6 +13,7 @@
 
 #include <xgboost/c_api.h>
 
+#include "core/rng.h"
 #include "gromo/forest.h"
 
 #define FEATURES 30
@@ -32,13 +33,6 @@ static double now_s(void) {
   return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
-static uint64_t rng_next(uint64_t *s) { /* splitmix64 */
-  uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-  return z ^ (z >> 31);
-}
-static double rng_unit(uint64_t *s) { return (double)(rng_next(s) >> 11) * 0x1p-53; }
 
 /* Demand-like rows: calendar codes, prices, lags with gaps, counts. */
 static void make_rows(float *x, float *y, size_t rows, uint64_t seed) {
@@ -47,7 +41,7 @@ static void make_rows(float *x, float *y, size_t rows, uint64_t seed) {
     float *r = x + i * FEATURES;
     for (int j = 0; j < FEATURES; j++) {
       if (j < 3)
-        r[j] = (float)(rng_next(&s) % (j == 0 ? 7 : j == 1 ? 12 : 31));
+        r[j] = (float)(splitmix64(&s) % (j == 0 ? 7 : j == 1 ? 12 : 31));
       else if (j % 5 == 0)
         r[j] = (float)(-log(rng_unit(&s) + 1e-12) * 20.0);
       else

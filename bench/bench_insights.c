@@ -15,6 +15,7 @@
 #include <time.h>
 
 #include "api/api.h"
+#include "core/rng.h"
 #include "gromo/app.h"
 #include "gromo/gazetteer.h"
 #include "gromo/models.h"
@@ -32,13 +33,8 @@ static double now_ms(void) {
   return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec * 1e-6;
 }
 
-static uint64_t rng = 0x9e3779b97f4a7c15ull;
-static uint64_t next64(void) {
-  uint64_t z = (rng += 0x9e3779b97f4a7c15ull);
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-  return z ^ (z >> 31);
-}
+static uint64_t rng = RNG_GOLDEN;
+static uint64_t next64(void) { return splitmix64(&rng); }
 
 struct q {
   const char *names[5], *values[5];

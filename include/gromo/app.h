@@ -75,8 +75,7 @@ struct app_config {
 
 /* The defaults of every setting but the rate limits and the spool's bound,
  * which are left zero (no limit): the caller sets them (gromo serve:
- * rate_rules_default, SPOOL_DEFAULT_MAX), so this core module calls nothing
- * of the layers above it. */
+ * rate_rules_default, SPOOL_DEFAULT_MAX). src/http/config.c. */
 void app_config_defaults(struct app_config *c);
 /* Parses a mode name ("epoll-pool", ...). 0 or -1. */
 int http_mode_parse(const char *s, enum http_mode *out);

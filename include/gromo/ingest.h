@@ -9,12 +9,6 @@
 #include "gromo/error.h"
 #include "gromo/record.h"
 
-enum ingest_format { INGEST_UNKNOWN = 0, INGEST_JSON_ARRAY, INGEST_NDJSON };
-
-const char *ingest_format_name(enum ingest_format f);
-/* From the file name's extension, then the first bytes. */
-enum ingest_format ingest_detect(const char *name, const char *head, size_t n);
-
 /* ---- Which format (src/ingest/detect.c) ------------------------------
  * The formats of a sales file, as gromo import and POST /sales/upload
  * decide them: a known media type says, else the file name's extension

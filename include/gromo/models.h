@@ -55,6 +55,18 @@ void suite_free(struct suite *s); /* NULL allowed */
 
 /* ---- registry ---- */
 
+/* A registry row (gromo/store.h) as GET /models lists it and gromo models
+ * list --json prints it: version, trained_at, rows, data_from and data_to
+ * (null when unknown), duration_ms, serving, candidate, each model's
+ * promotion ({"demand":true,...}) and the promotion record (null when it
+ * has none). New reference, NULL when out of memory. */
+struct model_row;
+json_t *model_row_json(const struct model_row *r);
+
+/* Versions a training keeps in the registry (gromo train, the server's
+ * jobs): the newest ones, and the serving one. */
+#define SUITE_KEEP_VERSIONS 5
+
 /* Saves s as a new version in the registry (its number set in s), and
  * keeps the newest `keep` versions (and the serving). It serves when it is
  * no worse than the serving version (suite_save_as with if_better). 0 or
@@ -114,9 +126,15 @@ const char *suite_trained_at(const struct suite *s);
 int suite_degraded(const struct suite *s);
 
 /* The /models report: per model algorithm, version, trained_at, rows,
- * features, holdout metrics beside the baselines, promotion; with the seed's
- * `evaluation` keys. New reference. */
+ * features, holdout metrics beside the baselines, promotion; with the
+ * `evaluation` keys of docs/api.md (GET /models). New reference. */
 json_t *suite_report(const struct suite *s);
+/* The training summary of a saved suite, as POST /models/train's job and
+ * gromo train --json give it: version, trained_at, duration, each model's
+ * promotion and the holdout report (suite_report), whether the version
+ * serves and its promotion record (the comparison with the champion and
+ * the decision). New reference, or NULL when out of memory. */
+json_t *suite_summary(const struct suite *s, int64_t duration_ms);
 
 /* ---- serving ---- */
 

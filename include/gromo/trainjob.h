@@ -17,7 +17,6 @@ struct model_holder;
 struct trainer; /* opaque */
 
 #define TRAINJOB_ID_LEN 16 /* hex characters */
-#define TRAINJOB_KEEP_VERSIONS 5 /* registry versions kept after a training */
 #define TRAINJOB_KEEP_JOBS 32    /* jobs remembered (on a shared store, in it) */
 
 /* What a job may change from the training defaults; 0: the default. */
@@ -83,12 +82,5 @@ typedef int (*trainer_drift_fn)(void *ctx, int64_t version);
 #define TRAINER_SCHEDULE_CHECK_MS 60000
 int trainer_schedule(struct trainer *t, int64_t every_s, trainer_drift_fn drift,
                      void *drift_ctx, struct gerr *err) GROMO_WUR;
-
-/* The training summary of a saved suite: version, trained_at, duration,
- * each model's promotion and the holdout report (suite_report), whether the
- * version serves and its promotion record (the comparison with the
- * champion and the decision). New reference, or NULL when out of memory. */
-struct suite;
-json_t *trainjob_summary(const struct suite *s, int64_t duration_ms);
 
 #endif

@@ -170,8 +170,10 @@ static char *put_figures(char *p, const struct insight_row *r, int csv) {
 }
 
 /* A gazetteer text, as a CSV field (quoted when it has to be) or a JSON
- * string; they are short (the gazetteer's fields are), at most 200 bytes
- * are written. */
+ * string (escaped by json_escape_byte, the service's one escaper); they
+ * are short (the gazetteer's fields are), at most 130 bytes are written. A
+ * control byte, which no gazetteer text holds, is written as a blank in
+ * both forms. */
 static char *put_text(char *p, const char *s, int csv) {
   if (!s)
     return put_str(p, csv ? "" : "null");
@@ -181,14 +183,18 @@ static char *put_text(char *p, const char *s, int csv) {
     *p++ = '"';
   for (size_t i = 0; i < n; i++) {
     unsigned char c = (unsigned char)s[i];
-    if (c == '"')
-      p = put_str(p, csv ? "\"\"" : "\\\"");
-    else if (c == '\\' && !csv)
-      p = put_str(p, "\\\\");
-    else if (c < 0x20)
+    char esc[6];
+    size_t k;
+    if (c < 0x20) {
       *p++ = ' ';
-    else
+    } else if (csv && c == '"') {
+      p = put_str(p, "\"\"");
+    } else if (!csv && (k = json_escape_byte(c, esc)) > 0) {
+      memcpy(p, esc, k); /* 2 bytes: '"' or '\\' */
+      p += k;
+    } else {
       *p++ = (char)c;
+    }
   }
   if (quote)
     *p++ = '"';

@@ -16,38 +16,6 @@
 #define TRAIN_ORIGINS_MAX 24
 #define TRAIN_REGIONS_MAX 5000
 
-/* Each model's promotion from a stored report ({"models":{"demand":
- * {"promoted":true,...},...}}): {"demand":true,...}, or {} when unknown. */
-static json_t *promotion_of(const char *metrics) {
-  json_t *out = json_object();
-  json_t *rep = metrics ? json_loads(metrics, 0, NULL) : NULL;
-  const char *name;
-  json_t *m;
-  json_object_foreach(json_object_get(rep, "models"), name, m) {
-    json_t *p = json_object_get(m, "promoted");
-    if (json_is_boolean(p))
-      json_object_set(out, name, p);
-  }
-  json_decref(rep);
-  return out;
-}
-
-static json_t *text_or_null(const char *s) { return s && *s ? json_string(s) : json_null(); }
-
-/* A version's promotion record (docs/models.md), or null when it has none
- * (saved before records were kept). */
-static json_t *record_of(const char *promotion) {
-  json_t *p = promotion ? json_loads(promotion, 0, NULL) : NULL;
-  return json_is_object(p) ? p : (json_decref(p), json_null());
-}
-
-/* A candidate: kept because it was worse than the champion of its day,
- * and not serving since. */
-static int is_candidate(const struct model_row *r, const json_t *rec) {
-  const char *d = json_string_value(json_object_get(rec, "decision"));
-  return !r->serving && d && !strcmp(d, "candidate");
-}
-
 struct versions_ctx {
   json_t *list;
   int64_t want;   /* ?version=N: its report into *report */
@@ -56,13 +24,7 @@ struct versions_ctx {
 
 static int version_row(void *ctx, const struct model_row *r) {
   struct versions_ctx *c = ctx;
-  json_t *rec = record_of(r->promotion);
-  json_t *o = json_pack("{s:I,s:s,s:I,s:o,s:o,s:I,s:b,s:b,s:o,s:o}", "version",
-                        (json_int_t)r->version, "trained_at", r->trained_at, "rows",
-                        (json_int_t)r->rows, "data_from", text_or_null(r->data_from), "data_to",
-                        text_or_null(r->data_to), "duration_ms", (json_int_t)r->duration_ms,
-                        "serving", r->serving, "candidate", is_candidate(r, rec), "promoted",
-                        promotion_of(r->metrics), "promotion", rec);
+  json_t *o = model_row_json(r);
   if (o && c->want == r->version && r->metrics) {
     c->report = json_loads(r->metrics, 0, NULL);
     if (json_is_object(c->report)) {

@@ -1,5 +1,6 @@
-/* GET /generate-sample-data/{count}?seed=S&end=YYYY-MM-DD — the seed's
- * endpoint: generates realistic records from real pincodes and inserts them. */
+/* GET /generate-sample-data/{count}?seed=S&end=YYYY-MM-DD (docs/api.md,
+ * docs/sample-data.md): generates realistic records from real pincodes and
+ * inserts them. */
 #include <stdlib.h>
 
 #include "api/api.h"

@@ -1,7 +1,7 @@
 /* Training jobs of a running service, and the watch on the serving version.
  *
  * A job runs suite_train on a thread and a store connection of its own, then
- * saves the suite (keeping TRAINJOB_KEEP_VERSIONS) and swaps it into the
+ * saves the suite (keeping SUITE_KEEP_VERSIONS) and swaps it into the
  * holder; requests keep answering from the old suite until the swap. One
  * job runs at a time. Jobs live in memory: the last TRAINJOB_KEEP_JOBS are
  * remembered, and a restart forgets them (the registry is the lasting
@@ -122,26 +122,6 @@ static struct job *job_find(struct trainer *t, const char *id) {
     if (t->jobs[i].id[0] && !strcmp(t->jobs[i].id, id))
       return &t->jobs[i];
   return NULL;
-}
-
-json_t *trainjob_summary(const struct suite *s, int64_t duration_ms) {
-  json_t *r = suite_report(s);
-  if (!r)
-    return NULL;
-  if (!json_is_object(r)) {
-    json_t *o = json_pack("{s:o}", "report", r);
-    if (!o)
-      return NULL;
-    r = o;
-  }
-  json_object_set_new(r, "version", json_integer((json_int_t)suite_version(s)));
-  json_object_set_new(r, "trained_at", json_string(suite_trained_at(s)));
-  json_object_set_new(r, "degraded", json_boolean(suite_degraded(s)));
-  json_object_set_new(r, "duration_ms", json_integer((json_int_t)duration_ms));
-  json_object_set_new(r, "serving", json_boolean(suite_serving(s)));
-  json_t *p = suite_promotion(s);
-  json_object_set_new(r, "promotion", p ? p : json_null());
-  return r;
 }
 
 /* ---- the watch: the serving version, as the registry says ---- */
@@ -591,9 +571,9 @@ static void *job_run(void *arg) {
   if (db && suite_train(db, t->gaz, &cfg, on_progress, t, &s, &err) == 0) {
     on_progress(t, "saving", 1.0);
     pthread_mutex_lock(&t->swap_mu);
-    if (suite_save_as(db, s, TRAINJOB_KEEP_VERSIONS, &opt.promote, &err) == 0) {
+    if (suite_save_as(db, s, SUITE_KEEP_VERSIONS, &opt.promote, &err) == 0) {
       version = suite_version(s);
-      summary = trainjob_summary(s, (mono_us() - j->t0_us) / 1000);
+      summary = suite_summary(s, (mono_us() - j->t0_us) / 1000);
       if (suite_serving(s)) { /* a candidate stays in the registry only */
         model_holder_swap(t->holder, s); /* the holder owns it now */
         s = NULL;

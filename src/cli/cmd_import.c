@@ -379,7 +379,7 @@ static int only_blanks(const char *head, size_t n) {
  * first character is '{' is read as NDJSON. */
 static enum ingest_file format_of(const char *path, const char *head, size_t n) {
   enum ingest_file f = ingest_file_detect(NULL, path, head, n);
-  if (f == FILE_JSON && ingest_detect(NULL, head, n) == INGEST_NDJSON)
+  if (f == FILE_JSON && ingest_file_of_bytes(head, n) == FILE_NDJSON)
     f = FILE_NDJSON;
   return f;
 }

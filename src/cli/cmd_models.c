@@ -1,6 +1,5 @@
 /* gromo models list|backtest|accuracy|rollback|promote|importance: the
  * model registry. */
-#include <errno.h>
 #include <getopt.h>
 #include <math.h>
 #include <stdio.h>
@@ -14,6 +13,7 @@
 #include "gromo/gazetteer.h"
 #include "gromo/log.h"
 #include "gromo/models.h"
+#include "gromo/parse.h"
 #include "gromo/store.h"
 #include "gromo/timeutil.h"
 
@@ -113,25 +113,7 @@ struct list_ctx {
 static int print_version(void *ctx, const struct model_row *r) {
   struct list_ctx *l = ctx;
   if (l->json) {
-    json_t *rep = r->metrics ? json_loads(r->metrics, 0, NULL) : NULL;
-    json_t *prom = json_object();
-    const char *name;
-    json_t *m;
-    json_object_foreach(json_object_get(rep, "models"), name, m) {
-      json_t *p = json_object_get(m, "promoted");
-      if (json_is_boolean(p))
-        json_object_set(prom, name, p);
-    }
-    json_decref(rep);
-    json_t *rec = r->promotion ? json_loads(r->promotion, 0, NULL) : NULL;
-    const char *status = status_of(r, rec);
-    json_array_append_new(
-        l->json, json_pack("{s:I,s:s,s:I,s:s,s:s,s:I,s:b,s:b,s:o,s:o}", "version",
-                           (json_int_t)r->version, "trained_at", r->trained_at, "rows",
-                           (json_int_t)r->rows, "data_from", r->data_from, "data_to",
-                           r->data_to, "duration_ms", (json_int_t)r->duration_ms, "serving",
-                           r->serving, "candidate", !strcmp(status, "candidate"), "promoted",
-                           prom, "promotion", rec ? rec : json_null()));
+    json_array_append_new(l->json, model_row_json(r));
     l->n++;
     return 0;
   }
@@ -464,13 +446,11 @@ int cmd_models(int argc, char **argv) {
         return cli_usage_error("models", "%s takes at most one VERSION", verb);
       return cli_usage_error("models", "%s takes one VERSION", verb);
     }
-    char *end = NULL;
-    errno = 0;
-    if (optind < argc)
-      version = strtoll(argv[optind], &end, 10);
-    if (optind < argc && (errno || end == argv[optind] || *end || version <= 0))
+    long long v = 0;
+    if (optind < argc && parse_int_range(argv[optind], 1, INT64_MAX, &v) < 0)
       return cli_usage_error("models", "VERSION must be a positive integer, not '%s'",
                              argv[optind]);
+    version = (int64_t)v;
   } else if (strcmp(verb, "list") != 0 || optind != argc) {
     return cli_usage_error("models", "unknown models command '%s'", verb);
   }

@@ -14,7 +14,6 @@
 #include "gromo/parse.h"
 #include "gromo/store.h"
 #include "gromo/timeutil.h"
-#include "gromo/trainjob.h"
 
 static const char train_help[] =
     "usage: gromo train [OPTIONS]\n\n"
@@ -248,13 +247,13 @@ int cmd_train(int argc, char **argv) {
     goto out;
   }
   progress_stage(&pb, "saving", 1);
-  if (suite_save_as(st, s, TRAINJOB_KEEP_VERSIONS, &promote, &err) < 0) {
+  if (suite_save_as(st, s, SUITE_KEEP_VERSIONS, &promote, &err) < 0) {
     progress_finish(&pb);
     rc = cli_fail("train", "saving the models: %s", err.msg);
     goto out;
   }
   progress_finish(&pb);
-  sum = trainjob_summary(s, (mono_us() - t0) / 1000);
+  sum = suite_summary(s, (mono_us() - t0) / 1000);
   if (!sum) {
     rc = cli_fail("train", "out of memory");
     goto out;

@@ -61,8 +61,10 @@ enum ingest_file ingest_file_of_bytes(const char *head, size_t n) {
     return FILE_XLSX;
   if (n >= 4 && !memcmp(head, "\xD0\xCF\x11\xE0", 4))
     return FILE_XLS;
-  enum ingest_format jf = ingest_detect(NULL, head, n);
-  return jf == INGEST_JSON_ARRAY ? FILE_JSON : jf == INGEST_NDJSON ? FILE_NDJSON : FILE_CSV;
+  size_t i = n >= 3 && !memcmp(head, "\xEF\xBB\xBF", 3) ? 3 : 0;
+  while (i < n && strchr(" \t\r\n", head[i]))
+    i++;
+  return i == n ? FILE_CSV : head[i] == '[' ? FILE_JSON : head[i] == '{' ? FILE_NDJSON : FILE_CSV;
 }
 
 enum ingest_file ingest_file_detect(const char *type, const char *name, const char *head,

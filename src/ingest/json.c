@@ -1,5 +1,4 @@
-/* JSON sales files: the format of a JSON file by its first bytes, and the
- * NDJSON reader, fed in chunks of any size: gromo import and
+/* JSON sales files: the NDJSON reader, fed in chunks of any size: gromo import and
  * POST /sales/upload both read NDJSON through it (JSON arrays: jsonrec.c).
  *
  * A line is parsed where it lies when a piece holds it whole, and else
@@ -8,7 +7,6 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "gromo/buf.h"
 #include "gromo/ingest.h"
@@ -18,34 +16,6 @@
 /* A line is kept up to this many bytes, blanks around it included: a
  * record of NDJSON_LINE_MAX bytes may still have a few around it. */
 #define NDJSON_KEEP (NDJSON_LINE_MAX + (64 << 10))
-
-const char *ingest_format_name(enum ingest_format f) {
-  switch (f) {
-  case INGEST_JSON_ARRAY: return "json";
-  case INGEST_NDJSON: return "ndjson";
-  default: return "unknown";
-  }
-}
-
-static int ends_with(const char *s, const char *suffix) {
-  size_t n = strlen(s), m = strlen(suffix);
-  return n >= m && strcasecmp(s + n - m, suffix) == 0;
-}
-
-enum ingest_format ingest_detect(const char *name, const char *head, size_t n) {
-  if (name && (ends_with(name, ".ndjson") || ends_with(name, ".jsonl")))
-    return INGEST_NDJSON;
-  size_t i = 0;
-  if (n >= 3 && memcmp(head, "\xEF\xBB\xBF", 3) == 0)
-    i = 3;
-  while (i < n && strchr(" \t\r\n", head[i]))
-    i++;
-  if (i < n && head[i] == '[')
-    return INGEST_JSON_ARRAY;
-  if (i < n && head[i] == '{')
-    return INGEST_NDJSON;
-  return INGEST_UNKNOWN;
-}
 
 struct ndjsonrec {
   const struct sale_rules *rules;

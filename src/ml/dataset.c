@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/wire.h"
 #include "gromo/gazetteer.h"
 #include "gromo/segments.h"
 #include "gromo/timeutil.h"
@@ -927,67 +928,54 @@ int dataset_trim(const struct dataset *d, const struct gaz *gaz, int nper,
 }
 
 /* ---- serialised form ----
- * "GDS2", then little-endian: u32 period, nper, asof_day (i32), nprod,
- * nchan, npin, ncell; i64 first_ms, last_ms, nsales_read; the names
- * (u8 length + bytes); the pincodes (i32); per cell its key (u64) and nper
- * counts (u32); u32 ndays, days_known, then nprod x ndays national sales by
- * day (u32). Loading checks every count and index. GDS1 (without the days)
- * is refused. */
-
-static int put(struct buf *b, const void *p, size_t n) { return buf_append(b, p, n); }
-static int put_u32(struct buf *b, uint32_t v) { return put(b, &v, 4); }
-static int put_i64(struct buf *b, int64_t v) { return put(b, &v, 8); }
+ * "GDS2", then little-endian (core/wire.h): u32 period, nper, asof_day
+ * (i32), nprod, nchan, npin, ncell; i64 first_ms, last_ms, nsales_read; the
+ * names (u8 length + bytes); the pincodes (i32); per cell its key (u64) and
+ * nper counts (u32); u32 ndays, days_known, then nprod x ndays national
+ * sales by day (u32). Loading checks every count and index. GDS1 (without
+ * the days) is refused. Forms written in the host's byte order before it
+ * was fixed as little-endian are the same bytes on little-endian hosts. */
 
 int dataset_save(const struct dataset *d, struct buf *b) {
-  if (put(b, "GDS2", 4) || put_u32(b, (uint32_t)d->period) || put_u32(b, (uint32_t)d->nper) ||
-      put_u32(b, (uint32_t)d->asof_day) || put_u32(b, (uint32_t)d->nprod) ||
-      put_u32(b, (uint32_t)d->nchan) || put_u32(b, (uint32_t)d->npin) ||
-      put_u32(b, (uint32_t)d->ncell) || put_i64(b, d->first_ms) || put_i64(b, d->last_ms) ||
-      put_i64(b, (int64_t)d->nsales_read))
+  if (wire_add_bytes(b, "GDS2", 4) || wire_add_u32(b, (uint32_t)d->period) ||
+      wire_add_u32(b, (uint32_t)d->nper) || wire_add_u32(b, (uint32_t)d->asof_day) ||
+      wire_add_u32(b, (uint32_t)d->nprod) || wire_add_u32(b, (uint32_t)d->nchan) ||
+      wire_add_u32(b, (uint32_t)d->npin) || wire_add_u32(b, (uint32_t)d->ncell) ||
+      wire_add_u64(b, (uint64_t)d->first_ms) || wire_add_u64(b, (uint64_t)d->last_ms) ||
+      wire_add_u64(b, (uint64_t)d->nsales_read))
     return -1;
   for (size_t i = 0; i < d->nprod + d->nchan; i++) {
     const char *s = i < d->nprod ? d->prod[i] : d->chan[i - d->nprod];
     unsigned char len = (unsigned char)strlen(s);
-    if (put(b, &len, 1) || put(b, s, len))
+    if (wire_add_bytes(b, &len, 1) || wire_add_bytes(b, s, len))
       return -1;
   }
-  if (put(b, d->pins, d->npin * sizeof *d->pins))
+  /* the pincodes are int32_t, stored as their u32 bits */
+  if (wire_add_u32s(b, (const uint32_t *)d->pins, d->npin))
     return -1;
   for (size_t c = 0; c < d->ncell; c++)
-    if (put(b, &d->cell_key[c], 8) ||
-        put(b, d->counts + c * (size_t)d->nper, (size_t)d->nper * 4))
+    if (wire_add_u64(b, d->cell_key[c]) ||
+        wire_add_u32s(b, d->counts + c * (size_t)d->nper, (size_t)d->nper))
       return -1;
-  if (put_u32(b, (uint32_t)d->ndays) || put_u32(b, (uint32_t)d->days_known) ||
-      put(b, d->nat_day, d->nprod * (size_t)d->ndays * 4))
+  if (wire_add_u32(b, (uint32_t)d->ndays) || wire_add_u32(b, (uint32_t)d->days_known) ||
+      wire_add_u32s(b, d->nat_day, d->nprod * (size_t)d->ndays))
     return -1;
-  return 0;
-}
-
-struct reader {
-  const unsigned char *p;
-  size_t n, at;
-};
-static int get(struct reader *r, void *out, size_t n) {
-  if (r->n - r->at < n)
-    return -1;
-  memcpy(out, r->p + r->at, n);
-  r->at += n;
   return 0;
 }
 
 int dataset_load(const unsigned char *p, size_t n, const struct gaz *gaz,
                  struct dataset **out, struct gerr *err) {
-  struct reader r = {p, n, 0};
+  struct wire_rd r = {p, n, 0};
   char magic[4];
   uint32_t period, nper, asof, nprod, nchan, npin, ncell;
-  int64_t first, last, nread;
-  if (get(&r, magic, 4) || memcmp(magic, "GDS2", 4) || get(&r, &period, 4) ||
-      get(&r, &nper, 4) || get(&r, &asof, 4) || get(&r, &nprod, 4) || get(&r, &nchan, 4) ||
-      get(&r, &npin, 4) || get(&r, &ncell, 4) || get(&r, &first, 8) || get(&r, &last, 8) ||
-      get(&r, &nread, 8))
+  uint64_t first, last, nread;
+  if (wire_rd_bytes(&r, magic, 4) || memcmp(magic, "GDS2", 4) || wire_rd_u32(&r, &period) ||
+      wire_rd_u32(&r, &nper) || wire_rd_u32(&r, &asof) || wire_rd_u32(&r, &nprod) ||
+      wire_rd_u32(&r, &nchan) || wire_rd_u32(&r, &npin) || wire_rd_u32(&r, &ncell) ||
+      wire_rd_u64(&r, &first) || wire_rd_u64(&r, &last) || wire_rd_u64(&r, &nread))
     return gerr_set(err, GERR_INTERNAL, "the stored period cells are damaged");
   if (period < 1 || period > 366 || nper < 1 || nper > 64 || nprod > ML_MAX_PRODUCTS ||
-      nchan > ML_MAX_CHANNELS || npin > 1000000 || ncell > (r.n - r.at) / 8)
+      nchan > ML_MAX_CHANNELS || npin > 1000000 || ncell > wire_rd_left(&r) / 8)
     return gerr_set(err, GERR_INTERNAL, "the stored period cells are damaged");
   struct dataset *d = dataset_alloc((int)period, (int)nper);
   if (!d)
@@ -995,42 +983,42 @@ int dataset_load(const unsigned char *p, size_t n, const struct gaz *gaz,
   d->asof_day = (int32_t)asof;
   d->nprod = nprod;
   d->nchan = nchan;
-  d->first_ms = first;
-  d->last_ms = last;
+  d->first_ms = (int64_t)first;
+  d->last_ms = (int64_t)last;
   d->nsales_read = (size_t)nread;
   for (size_t i = 0; i < nprod + nchan; i++) {
     unsigned char len;
     char *dst = i < nprod ? d->prod[i] : d->chan[i - nprod];
-    if (get(&r, &len, 1) || len > SALE_IDENT_MAX || get(&r, dst, len))
+    if (wire_rd_bytes(&r, &len, 1) || len > SALE_IDENT_MAX || wire_rd_bytes(&r, dst, len))
       goto bad;
     dst[len] = 0;
   }
   d->npin = npin;
   d->pins = malloc((npin ? npin : 1) * sizeof *d->pins);
-  if (!d->pins || get(&r, d->pins, npin * sizeof *d->pins))
+  if (!d->pins || wire_rd_u32s(&r, (uint32_t *)d->pins, npin))
     goto bad;
   for (size_t i = 1; i < npin; i++)
     if (d->pins[i] <= d->pins[i - 1])
       goto bad;
   for (size_t c = 0; c < ncell; c++) {
     uint64_t key;
-    if (get(&r, &key, 8))
+    if (wire_rd_u64(&r, &key))
       goto bad;
     if ((key >> 24) >= npin || ((key >> 16) & 0xff) >= nprod || ((key >> 8) & 0xff) >= nchan ||
         (key & 0xff) > ML_SEG_TOTAL)
       goto bad;
     long nc = cell_get(d, key);
-    if (nc < 0 || (size_t)nc != c || get(&r, d->counts + c * nper, (size_t)nper * 4))
+    if (nc < 0 || (size_t)nc != c || wire_rd_u32s(&r, d->counts + c * nper, nper))
       goto bad; /* a repeated key */
   }
   uint32_t ndays, dknown;
-  if (get(&r, &ndays, 4) || get(&r, &dknown, 4) || ndays < 1 || ndays > 64 * 366 + 400 ||
-      dknown > ndays || (size_t)nprod * ndays > (r.n - r.at) / 4)
+  if (wire_rd_u32(&r, &ndays) || wire_rd_u32(&r, &dknown) || ndays < 1 ||
+      ndays > 64 * 366 + 400 || dknown > ndays || (size_t)nprod * ndays > wire_rd_left(&r) / 4)
     goto bad;
   d->ndays = (int)ndays;
   d->days_known = (int)dknown;
   d->nat_day = malloc((nprod ? nprod : 1) * (size_t)ndays * sizeof *d->nat_day);
-  if (!d->nat_day || get(&r, d->nat_day, (size_t)nprod * ndays * 4))
+  if (!d->nat_day || wire_rd_u32s(&r, d->nat_day, (size_t)nprod * ndays))
     goto bad;
   if (r.at != r.n)
     goto bad;

@@ -17,6 +17,7 @@
 
 #include "core/wire.h"
 #include "gromo/forest.h"
+#include "gromo/parse.h"
 
 #define NODE_FEATURE_MASK 0x7fffffffu
 #define NODE_DEFAULT_LEFT 0x80000000u
@@ -696,10 +697,8 @@ static int text_int(const char *s, size_t n, int64_t *out) {
     return -1;
   memcpy(buf, s, n);
   buf[n] = '\0';
-  char *end;
-  errno = 0;
-  long long v = strtoll(buf, &end, 10);
-  if (errno || *end || end == buf || buf[0] == ' ' || buf[0] == '+')
+  long long v;
+  if (parse_int_range(buf, INT64_MIN, INT64_MAX, &v) < 0)
     return -1;
   *out = v;
   return 0;

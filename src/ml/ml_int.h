@@ -428,6 +428,17 @@ json_t *champion_compare(const json_t *challenger, const json_t *champion, doubl
 /* Builds the serving index of a suite whose data set is in place. */
 int suite_index(struct suite *s, struct gerr *err);
 
+/* ---- the blob (suite_blob.c): what registry.c stores ---- */
+/* Appends the serialised suite (its form is described in suite_blob.c) to
+ * b. 0 or -1 (out of memory, b's limit). */
+int suite_blob(const struct suite *s, struct buf *b);
+/* Fills s (its gaz set; the rest zeroed) from a blob of suite_blob: the
+ * period cells, forests, calibrations and regions, all checked. 0, or -1
+ * with err: GERR_CONFLICT for a form of an earlier release, else
+ * GERR_INTERNAL (damaged). What was filled before a failure is freed by
+ * suite_free. */
+int suite_unblob(struct suite *s, const unsigned char *p, size_t n, struct gerr *err);
+
 /* Demand interval and confidence for mean mu. */
 void ml_demand_interval(const struct demand_calib *c, double mu, double *low, double *high);
 double ml_demand_confidence_raw(double alpha, double mu);

@@ -77,7 +77,8 @@ struct work {
 
 void train_stage(const struct work *w, const char *what, double frac);
 
-/* The steps. eval receives the seed's "evaluation" keys. 0 or -1. */
+/* The steps. eval receives the report's "evaluation" keys (docs/api.md,
+ * GET /models). 0 or -1. */
 int train_demand(struct work *w, json_t *eval, struct gerr *err);
 int train_rise(struct work *w, json_t *eval, struct gerr *err);
 int train_top(struct work *w, json_t *eval, struct gerr *err);

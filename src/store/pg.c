@@ -1250,13 +1250,69 @@ static int pg_sales_span(struct store *base, struct sales_span *sp, struct gerr 
   return rc == 0 ? 0 : -1;
 }
 
-/* Aggregated by PostgreSQL; the cells come through a cursor, a batch at a
- * time, so neither side holds them all at once. */
+/* The one read cursor of the read transaction (pg_read_begin). */
+#define READ_CURSOR "sales_read"
+typedef int (*cursor_row_fn)(void *ctx, const PGresult *res, int row);
+
+/* Declares READ_CURSOR by `declare` ("DECLARE " READ_CURSOR " NO SCROLL
+ * CURSOR FOR SELECT ...", with parameters p), then fetches its rows
+ * CELLS_BATCH at a time into row(ctx, res, i), so that neither side holds
+ * them all at once, and closes it. In a transaction. 0 when every row was
+ * read, 1 when row returned non-zero (the rest are not read), -1 (err). */
+static int cursor_each(struct pg_store *s, const char *declare, const struct params *p,
+                       cursor_row_fn row, void *ctx, struct gerr *err) {
+  PGresult *res = PQexecParams(s->conn, declare, p->n, NULL, p->v, p->len, p->fmt, 0);
+  int ok = res && PQresultStatus(res) == PGRES_COMMAND_OK;
+  if (!ok)
+    pg_error(s, res, "reading sales", err);
+  PQclear(res);
+  if (!ok)
+    return -1;
+  int rc = 0, n;
+  do {
+    res = PQexec(s->conn, "FETCH " CELLS_BATCH " FROM " READ_CURSOR);
+    if (!res || PQresultStatus(res) != PGRES_TUPLES_OK) {
+      pg_error(s, res, "reading sales", err);
+      PQclear(res);
+      return -1;
+    }
+    n = PQntuples(res);
+    for (int i = 0; i < n && rc == 0; i++)
+      if (row(ctx, res, i) != 0)
+        rc = 1;
+    PQclear(res);
+  } while (n > 0 && rc == 0);
+  if (exec_plain(s, "CLOSE " READ_CURSOR, "reading sales", err) < 0)
+    return -1;
+  return rc;
+}
+
+struct cells_read {
+  int (*fn)(void *ctx, const struct sales_cell *c);
+  void *ctx;
+};
+
+/* One row of pg_sales_cells' query: the key apart, the names, the count. */
+static int cells_row(void *ctx, const PGresult *res, int i) {
+  struct cells_read *r = ctx;
+  int64_t key = get_i64(res, i, 0);
+  struct sales_cell c = {.income_band = (int)(key % SEG_INCOME_BANDS),
+                         .age_band = (int)(key / SEG_INCOME_BANDS % SEG_AGE_BANDS),
+                         .pincode = (int32_t)(key / (SEG_INCOME_BANDS * SEG_AGE_BANDS) %
+                                              1000000),
+                         .period = (int32_t)(key / (SEG_INCOME_BANDS * SEG_AGE_BANDS) /
+                                             1000000),
+                         .product = PQgetvalue(res, i, 1),
+                         .channel = PQgetvalue(res, i, 2),
+                         .sales = get_i64(res, i, 3)};
+  return r->fn(r->ctx, &c);
+}
+
+/* Aggregated by PostgreSQL; the cells come through the read cursor. */
 static int pg_sales_cells(struct store *base, const struct sales_cells_query *q,
                           int32_t newest_day, int64_t before_ms,
                           int (*fn)(void *ctx, const struct sales_cell *c), void *ctx,
                           struct gerr *err) {
-  struct pg_store *s = PG(base);
   struct params p = {0};
   p_i64(&p, newest_day);
   p_i64(&p, q->period_days);
@@ -1269,9 +1325,10 @@ static int pg_sales_cells(struct store *base, const struct sales_cells_query *q,
   /* One bigint key for the numbers, ((period * 1000000 + pincode) * 5 +
    * age band) * 5 + income band, beside the two names: fewer and narrower
    * columns to hash and to send than six. */
-  PGresult *res = PQexecParams(
-      s->conn,
-      "DECLARE sales_cells NO SCROLL CURSOR FOR"
+  struct cells_read r = {fn, ctx};
+  return cursor_each(
+      PG(base),
+      "DECLARE " READ_CURSOR " NO SCROLL CURSOR FOR"
       " SELECT ((least(($1::bigint - ts_ms / 86400000) / $2::bigint, $3::bigint)"
       " * 1000000 + pincode) * 5"
       " + CASE WHEN customer_age <= $4::int THEN 0 WHEN customer_age <= $5::int THEN 1"
@@ -1282,40 +1339,7 @@ static int pg_sales_cells(struct store *base, const struct sales_cells_query *q,
       " WHEN customer_income < $10::float8 THEN 2"
       " WHEN customer_income < $11::float8 THEN 3 ELSE 4 END,"
       " product, channel, count(*) FROM sales WHERE ts_ms < $12::bigint GROUP BY 1, 2, 3",
-      p.n, NULL, p.v, p.len, p.fmt, 0);
-  int ok = res && PQresultStatus(res) == PGRES_COMMAND_OK;
-  if (!ok)
-    pg_error(s, res, "reading sales", err);
-  PQclear(res);
-  if (!ok)
-    return -1;
-  int rc = 0;
-  for (;;) {
-    res = PQexec(s->conn, "FETCH " CELLS_BATCH " FROM sales_cells");
-    if (!res || PQresultStatus(res) != PGRES_TUPLES_OK) {
-      pg_error(s, res, "reading sales", err);
-      PQclear(res);
-      return -1;
-    }
-    int n = PQntuples(res);
-    for (int i = 0; i < n && rc == 0; i++) {
-      int64_t key = get_i64(res, i, 0);
-      struct sales_cell c = {.income_band = (int)(key % SEG_INCOME_BANDS),
-                             .age_band = (int)(key / SEG_INCOME_BANDS % SEG_AGE_BANDS),
-                             .pincode = (int32_t)(key / (SEG_INCOME_BANDS * SEG_AGE_BANDS) %
-                                                  1000000),
-                             .period = (int32_t)(key / (SEG_INCOME_BANDS * SEG_AGE_BANDS) /
-                                                 1000000),
-                             .product = PQgetvalue(res, i, 1),
-                             .channel = PQgetvalue(res, i, 2),
-                             .sales = get_i64(res, i, 3)};
-      if (fn(ctx, &c) != 0)
-        rc = 1;
-    }
-    PQclear(res);
-    if (n == 0 || rc)
-      return rc; /* the cursor ends with the transaction */
-  }
+      &p, cells_row, &r, err);
 }
 
 /* The days' sales by product: at most D x products rows, in one result. */
@@ -1347,50 +1371,39 @@ static int pg_sales_days(struct store *base, int32_t newest_day, int32_t from_da
   return rc;
 }
 
-/* The sales from from_ms on, through a cursor of the columns training
- * reads: batches instead of one result a row (single-row mode). */
+struct recent_read {
+  store_row_fn fn;
+  void *ctx;
+  struct sale rec; /* reused row after row */
+};
+
+/* One row of pg_sales_recent's query into a sale. */
+static int recent_row(void *ctx, const PGresult *res, int i) {
+  struct recent_read *r = ctx;
+  r->rec.ts_ms = get_i64(res, i, 1);
+  r->rec.pincode = (int32_t)get_i64(res, i, 2);
+  copy_text(r->rec.product, sizeof r->rec.product, res, i, 3);
+  copy_text(r->rec.channel, sizeof r->rec.channel, res, i, 4);
+  r->rec.customer_age = (int32_t)get_i64(res, i, 5);
+  r->rec.customer_income = PQgetisnull(res, i, 6) ? 0 : strtod(PQgetvalue(res, i, 6), NULL);
+  return r->fn(r->ctx, &r->rec, get_i64(res, i, 0));
+}
+
+/* The sales from from_ms on, through the read cursor of the columns
+ * training reads: batches instead of one result a row (single-row mode). */
 static int pg_sales_recent(struct store *base, int64_t from_ms, store_row_fn fn, void *ctx,
                            struct gerr *err) {
-  struct pg_store *s = PG(base);
   struct params p = {0};
   p_i64(&p, from_ms);
-  PGresult *res = PQexecParams(s->conn,
-                               "DECLARE sales_recent NO SCROLL CURSOR FOR"
-                               " SELECT seq, ts_ms, pincode, product, channel, customer_age,"
-                               " customer_income FROM sales WHERE ts_ms >= $1::bigint"
-                               " ORDER BY ts_ms, seq",
-                               p.n, NULL, p.v, p.len, p.fmt, 0);
-  int ok = res && PQresultStatus(res) == PGRES_COMMAND_OK;
-  if (!ok)
-    pg_error(s, res, "reading sales", err);
-  PQclear(res);
-  if (!ok)
-    return -1;
-  int rc = 0;
-  struct sale rec;
-  memset(&rec, 0, sizeof rec);
-  for (;;) {
-    res = PQexec(s->conn, "FETCH " CELLS_BATCH " FROM sales_recent");
-    if (!res || PQresultStatus(res) != PGRES_TUPLES_OK) {
-      pg_error(s, res, "reading sales", err);
-      PQclear(res);
-      return -1;
-    }
-    int n = PQntuples(res);
-    for (int i = 0; i < n && rc == 0; i++) {
-      rec.ts_ms = get_i64(res, i, 1);
-      rec.pincode = (int32_t)get_i64(res, i, 2);
-      copy_text(rec.product, sizeof rec.product, res, i, 3);
-      copy_text(rec.channel, sizeof rec.channel, res, i, 4);
-      rec.customer_age = (int32_t)get_i64(res, i, 5);
-      rec.customer_income = PQgetisnull(res, i, 6) ? 0 : strtod(PQgetvalue(res, i, 6), NULL);
-      if (fn(ctx, &rec, get_i64(res, i, 0)) != 0)
-        rc = 1;
-    }
-    PQclear(res);
-    if (n == 0 || rc)
-      return 0;
-  }
+  struct recent_read r = {.fn = fn, .ctx = ctx};
+  memset(&r.rec, 0, sizeof r.rec);
+  int rc = cursor_each(PG(base),
+                       "DECLARE " READ_CURSOR " NO SCROLL CURSOR FOR"
+                       " SELECT seq, ts_ms, pincode, product, channel, customer_age,"
+                       " customer_income FROM sales WHERE ts_ms >= $1::bigint"
+                       " ORDER BY ts_ms, seq",
+                       &p, recent_row, &r, err);
+  return rc < 0 ? -1 : 0; /* stopped by fn: done, as store.h says */
 }
 
 static int pg_meta_get(struct store *base, const char *key, char *val, size_t cap,

@@ -451,7 +451,7 @@ static void test_models__predictions(void **state) {
     http_res_free(&r);
   }
 
-  /* The seed's example body, as is. */
+  /* The example body of docs/api.md, as is. */
   post_as(analyst, "/predict/demand",
           "[{\"pincode\":\"400001\",\"product\":\"loan\",\"channel\":\"online\","
           "\"customer_age\":35,\"customer_income\":75000}]",

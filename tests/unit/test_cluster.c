@@ -228,12 +228,7 @@ static void blobs(struct points *p, uint64_t seed) {
 #define SERVICE_PLACE_WEIGHT 1.5
 #define SERVICE_SIDE_WEIGHT 0.35
 
-static uint64_t mix64(uint64_t z) {
-  z += 0x9e3779b97f4a7c15ULL;
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-  return z ^ (z >> 31);
-}
+static uint64_t mix64(uint64_t z) { return rng_mix64(z + RNG_GOLDEN); }
 
 static uint64_t hash3(uint64_t a, uint64_t b, uint64_t c) {
   return mix64(mix64(mix64(a) ^ b) ^ c);

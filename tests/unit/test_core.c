@@ -11,6 +11,7 @@
 
 #include <cmocka.h>
 
+#include "core/rng.h"
 #include "gromo/buf.h"
 #include "gromo/error.h"
 #include "gromo/parse.h"
@@ -196,8 +197,7 @@ static void test_shares__properties(void **state) {
     long u[8];
     size_t n = 1 + (size_t)(t % 8);
     for (size_t i = 0; i < n; i++) {
-      x ^= x << 13, x ^= x >> 7, x ^= x << 17;
-      p[i] = (double)(x >> 11) / 9007199254740992.0;
+      p[i] = rng_unit(&x);
       if (t % 5 == 0)
         p[i] = floor(p[i] * 8) / 8; /* ties */
       sum += p[i];

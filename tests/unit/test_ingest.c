@@ -131,13 +131,16 @@ static void read_every_way(enum reader kind, const char *text, size_t max, struc
   }
 }
 
+/* JSON by its first bytes (after a byte order mark and blanks) and by
+ * the NDJSON extensions. */
 static void test_ingest__detect(void **state) {
-  assert_int_equal(ingest_detect("x.json", "  [", 3), INGEST_JSON_ARRAY);
-  assert_int_equal(ingest_detect("x.json", "\xEF\xBB\xBF{", 4), INGEST_NDJSON);
-  assert_int_equal(ingest_detect("x.JSONL", "[", 1), INGEST_NDJSON);
-  assert_int_equal(ingest_detect("x.ndjson", "", 0), INGEST_NDJSON);
-  assert_int_equal(ingest_detect("x.csv", "date,pincode", 12), INGEST_UNKNOWN);
-  assert_int_equal(ingest_detect(NULL, "\x00\x01", 2), INGEST_UNKNOWN);
+  assert_int_equal(ingest_file_of_bytes("  [", 3), FILE_JSON);
+  assert_int_equal(ingest_file_of_bytes("\xEF\xBB\xBF{", 4), FILE_NDJSON);
+  assert_int_equal(ingest_file_of_name("x.JSONL"), FILE_NDJSON);
+  assert_int_equal(ingest_file_detect(NULL, "x.ndjson", "", 0), FILE_NDJSON);
+  assert_int_equal(ingest_file_of_bytes("date,pincode", 12), FILE_CSV);
+  assert_int_equal(ingest_file_of_bytes("\x00\x01", 2), FILE_CSV);
+  assert_int_equal(ingest_file_of_bytes(" \r\n", 3), FILE_CSV);
 }
 
 /* The file format of import and upload: type, then name, then bytes. */

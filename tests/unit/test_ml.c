@@ -14,6 +14,7 @@
 
 #include <cmocka.h>
 
+#include "core/rng.h"
 #include "gromo/gazetteer.h"
 #include "gromo/generator.h"
 #include "gromo/models.h"
@@ -26,13 +27,8 @@
 static struct gaz *gaz;
 
 static uint64_t rng_state;
-static uint64_t next64(void) {
-  uint64_t z = (rng_state += 0x9e3779b97f4a7c15ULL);
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-  return z ^ (z >> 31);
-}
-static double unif(void) { return (double)(next64() >> 11) / 9007199254740992.0; }
+static uint64_t next64(void) { return splitmix64(&rng_state); }
+static double unif(void) { return rng_unit(&rng_state); }
 static int poisson(double lambda) {
   double l = exp(-lambda), p = 1;
   int k = 0;
@@ -559,6 +555,26 @@ static void test_ml__damaged_blob_refused(void **state) {
   struct model_row row;
   memset(&row, 0, sizeof row);
   assert_int_equal(store_model_get(db, 0, &row, &err), 0);
+  /* the documented form, little-endian: magic, use_baseline[], level, and
+   * the FNV-1a hash of everything before the last 8 bytes */
+  assert_true(row.blob_len > 24);
+  assert_memory_equal(row.blob, "GSU4", 4);
+  for (int k = 0; k < PREDICT__COUNT; k++) {
+    const unsigned char *u = row.blob + 4 + 4 * k;
+    assert_int_equal(u[0], s->use_baseline[k]);
+    assert_true(!u[1] && !u[2] && !u[3]);
+  }
+  uint64_t bits = 0, sum = 0, h = 0xcbf29ce484222325ULL;
+  for (int i = 7; i >= 0; i--)
+    bits = bits << 8 | row.blob[16 + i];
+  double level;
+  memcpy(&level, &bits, sizeof level);
+  assert_true(level == s->level);
+  for (int i = 7; i >= 0; i--)
+    sum = sum << 8 | row.blob[row.blob_len - 8 + i];
+  for (size_t i = 0; i + 8 < row.blob_len; i++)
+    h = (h ^ row.blob[i]) * 0x100000001b3ULL;
+  assert_true(sum == h);
   /* flipped bytes anywhere and truncations: refused */
   for (size_t at = 0; at < row.blob_len; at += row.blob_len / 37 + 1) {
     struct model_row bad = row;
@@ -589,6 +605,91 @@ static void test_ml__damaged_blob_refused(void **state) {
   test_tmpdir_remove(dir);
 }
 
+
+/* The period cells of four sales (period 30, three periods kept), as
+ * tests/fixtures/dataset_gds2.bin holds them: that file was written by
+ * dataset_save on x86-64 when the codec still wrote the host's byte order,
+ * so it stands for the blobs stored before the form was fixed as
+ * little-endian. */
+static struct dataset *four_sales_dataset(void) {
+  struct dataset_builder *b = NULL;
+  struct gerr err;
+  assert_int_equal(dataset_builder_new(30, &b, &err), 0);
+  int64_t end = days_from_civil(2025, 3, 31) * DAY_MS + 12 * 3600000LL;
+  const struct ml_sale_src s[] = {
+      {end, 400001, "loan", "online", 30, 25000},
+      {end - 3 * DAY_MS, 400001, "loan", "offline", 45, 80000},
+      {end - 40 * DAY_MS, 110001, "card", "online", 22, 15000},
+      {end - 70 * DAY_MS, 110001, "loan", "online", 61, 120000},
+  };
+  for (size_t i = 0; i < N_OF(s); i++)
+    assert_int_equal(dataset_builder_add(b, &s[i]), 0);
+  struct dataset *d = NULL;
+  if (dataset_builder_finish(b, gaz, 3, 0, &d, NULL, NULL, &err) < 0)
+    fail_msg("finish: %s", err.msg);
+  return d;
+}
+
+static unsigned char *read_fixture(const char *path, size_t *len) {
+  FILE *f = fopen(path, "rb");
+  if (!f)
+    fail_msg("cannot open %s", path);
+  unsigned char *p = malloc(1 << 16);
+  assert_non_null(p);
+  *len = fread(p, 1, 1 << 16, f);
+  fclose(f);
+  return p;
+}
+
+/* A blob written before the codec was little-endian everywhere loads, and
+ * the same cells are saved as the same bytes; fields sit where the
+ * documented form puts them, least significant byte first. */
+static void test_ml__dataset_blob_form_kept(void **state) {
+  (void)state;
+  size_t n = 0;
+  unsigned char *old = read_fixture("tests/fixtures/dataset_gds2.bin", &n);
+  struct dataset *d = four_sales_dataset();
+  struct buf b;
+  buf_init(&b, 1 << 20);
+  assert_int_equal(dataset_save(d, &b), 0);
+  assert_int_equal(b.len, n);
+  assert_memory_equal(b.data, old, n);
+  const unsigned char *p = (const unsigned char *)b.data;
+  assert_memory_equal(p, "GDS2", 4);
+  static const unsigned char period_le[4] = {30, 0, 0, 0}, nper_le[4] = {3, 0, 0, 0};
+  assert_memory_equal(p + 4, period_le, 4);
+  assert_memory_equal(p + 8, nper_le, 4);
+  int32_t asof = days_from_civil(2025, 3, 31);
+  const unsigned char asof_le[4] = {(unsigned char)asof, (unsigned char)(asof >> 8),
+                                    (unsigned char)(asof >> 16), (unsigned char)(asof >> 24)};
+  assert_memory_equal(p + 12, asof_le, 4);
+  buf_release(&b);
+
+  struct dataset *l = NULL;
+  struct gerr err;
+  if (dataset_load(old, n, gaz, &l, &err) < 0)
+    fail_msg("load: %s", err.msg);
+  assert_int_equal(l->asof_day, d->asof_day);
+  assert_int_equal(l->ncell, d->ncell);
+  assert_int_equal(l->npin, 2);
+  assert_int_equal(l->pins[0], 110001);
+  assert_int_equal(l->pins[1], 400001);
+  assert_memory_equal(l->counts, d->counts, d->ncell * (size_t)d->nper * sizeof *d->counts);
+  buf_init(&b, 1 << 20);
+  assert_int_equal(dataset_save(l, &b), 0);
+  assert_int_equal(b.len, n);
+  assert_memory_equal(b.data, old, n);
+  buf_release(&b);
+  /* cut short anywhere: refused */
+  for (size_t cut = 0; cut < n; cut += 97) {
+    struct dataset *t = NULL;
+    assert_int_equal(dataset_load(old, cut, gaz, &t, &err), -1);
+    assert_null(t);
+  }
+  dataset_free(l);
+  dataset_free(d);
+  free(old);
+}
 
 static int count_row(void *ctx, int32_t pincode, int32_t region_id) {
   (void)pincode;
@@ -831,6 +932,7 @@ int main(void) {
       cmocka_unit_test(test_ml__known_process),
       cmocka_unit_test(test_ml__backtest_reads_no_later_data),
       cmocka_unit_test(test_ml__damaged_blob_refused),
+      cmocka_unit_test(test_ml__dataset_blob_form_kept),
       cmocka_unit_test(test_ml__regions_and_fallbacks),
       cmocka_unit_test(test_ml__new_cells_are_rows_without_later_data),
       cmocka_unit_test(test_ml__seasonal_baseline_reads_a_year_of_days),

@@ -24,6 +24,7 @@
 
 #include "testutil.h"
 
+#include "core/rng.h"
 #include "gromo/gazetteer.h"
 #include "gromo/generator.h"
 #include "gromo/models.h"
@@ -858,10 +859,8 @@ static void test_store__models_blob_round_trip(void **state) {
   unsigned char *blob = malloc(n);
   assert_non_null(blob);
   uint64_t x = 88172645463325252ULL;
-  for (size_t i = 0; i < n; i++) { /* xorshift: incompressible, no pattern */
-    x ^= x << 13, x ^= x >> 7, x ^= x << 17;
-    blob[i] = (unsigned char)x;
-  }
+  for (size_t i = 0; i < n; i++) /* incompressible, no pattern */
+    blob[i] = (unsigned char)splitmix64(&x);
   blob[0] = 0; /* binary, NULs included */
   struct model_row r = model("2025-05-01T10:00:00Z", 1);
   r.blob = blob;
@@ -1822,7 +1821,9 @@ static void test_store__busy_timeout(void **state) {
   int64_t waited_ms = (mono_us() - t0) / 1000;
   assert_int_equal(err.code, GERR_UNAVAILABLE);
   assert_non_null(strstr(err.msg, "locked"));
-  assert_true(waited_ms >= 150 && waited_ms < STORE_BUSY_MS);
+  /* it waited for the lock (a busy machine can only make the wait longer,
+   * so nothing is asserted of how much longer) */
+  assert_true(waited_ms >= 150);
   store_rollback(a);
   assert_int_equal(store_sales_insert(b, &r, 1, NULL, NULL, &err), 0);
   store_close(a);

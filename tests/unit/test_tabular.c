@@ -16,6 +16,7 @@
 #include "gromo/tabular.h"
 #include "ingest/tabular_int.h"
 #include "gromo/timeutil.h"
+#include "testutil.h"
 
 /* "Now" for the records' dates (not more than a day in the future): fixed,
  * 2026-07-01 12:00 IST, so that nothing depends on the day the tests run. */
@@ -1103,17 +1104,16 @@ static void test_xlsx__speed(void **state) {
     return;
   }
   size_t n = SANITIZED ? 10000 : 100000;
-  char path[] = "/tmp/gromo-xlsx-speed-XXXXXX";
-  int fd = mkstemp(path);
-  assert_true(fd >= 0);
-  close(fd);
+  char dir[TEST_TMPDIR_CAP], path[TEST_TMPDIR_CAP + 16];
+  assert_int_equal(test_tmpdir("xlsx", dir), 0); /* removed at exit if a check fails */
+  snprintf(path, sizeof path, "%s/speed.xlsx", dir);
   write_big_xlsx(path, n);
   size_t counts[2] = {0, 0}, rows = 0;
   struct gerr err;
   int64_t t0 = mono_us();
   int rc = xlsxrec_read(path, rules(), NULL, count_only, counts, &rows, &err);
   int64_t us = mono_us() - t0;
-  unlink(path);
+  test_tmpdir_remove(dir);
   if (rc != 0)
     fail_msg("%s", err.msg);
   assert_int_equal(rows, n);
@@ -1141,11 +1141,10 @@ static void test_xls__broken_files_and_limits(void **state) {
   assert_error(s, "the file is empty");
   read_xls(FIX "xlsx_truncated.xlsx", NULL, s);
   assert_error(s, "looks like an XLSX file");
-  /* freexl would count 8 x 2.1e9 days, one by one, at open */
-  int64_t t0 = mono_us();
+  /* freexl would count 8 x 2.1e9 days, one by one, at open: refused
+   * before it is opened (the message is the check's, not a timeout's) */
   read_xls(FIX "xls_date_bomb.xls", NULL, s);
   assert_error(s, "the dates of the XLS file would take too long to read");
-  assert_true(mono_us() - t0 < 2000000);
   struct tab_limits lim;
   tab_limits_default(&lim);
   lim.max_uncompressed = 1000;

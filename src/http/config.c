@@ -1,3 +1,7 @@
+/* The service's settings (struct app_config in gromo/app.h): defaults and
+ * the parsers of gromo serve's mode and duration flags. Here rather than in
+ * core because the settings name the types of the layers below the server
+ * (rate rules, key roles). */
 #include <string.h>
 #include <unistd.h>
 
