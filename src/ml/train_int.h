@@ -103,6 +103,15 @@ typedef int (*crossfit_apply_fn)(void *ctx, int f, const size_t *idx, size_t n);
 int crossfit(const size_t *idx, size_t n, const uint8_t *fold, crossfit_fit_fn fit,
              crossfit_apply_fn apply, void *ctx);
 
+/* ---- loops over threads (parallel.c) ----
+ * Calls fn(ctx, from, to) on contiguous shares of the items 0..n-1, one
+ * per thread (at most threads, ML_PARALLEL_MAX), and returns when all are
+ * done. fn must compute each item independently of the others and write
+ * only that item's results: then no result depends on the thread count. */
+#define ML_PARALLEL_MAX 16
+typedef void (*ml_range_fn)(void *ctx, size_t from, size_t to);
+void ml_parallel(size_t n, int threads, ml_range_fn fn, void *ctx);
+
 /* ---- report pieces (report.c) ---- */
 json_t *rep_num(double v); /* a real, or null when not finite */
 json_t *rep_regression(const struct reg_metrics *m);
