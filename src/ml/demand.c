@@ -280,6 +280,30 @@ static int target_at(const struct rows *r, size_t i, int c) { return rows_target
 /* The window of cutoff c: as-of origins c - BT_REFIT + 1 .. c (at least 1). */
 static int in_window(int origin, int c) { return origin <= c && origin > c - BT_REFIT; }
 
+/* The forecasts of a window's rows idx[] into mu. */
+struct window_pred {
+  const struct forest *f;
+  const struct rows *r;
+  double *mu;
+  size_t *idx;
+};
+
+/* Rows idx[from .. to - 1], copied a block at a time for one batch. */
+static void window_predict(void *ctx, size_t from, size_t to) {
+  enum { BLOCK = 64 };
+  const struct window_pred *wp = ctx;
+  float x[BLOCK * CF__COUNT];
+  double m[BLOCK];
+  for (size_t t0 = from; t0 < to; t0 += BLOCK) {
+    size_t k = to - t0 < BLOCK ? to - t0 : BLOCK;
+    for (size_t t = 0; t < k; t++)
+      memcpy(x + t * CF__COUNT, wp->r->X + wp->idx[t0 + t] * wp->r->nf, CF__COUNT * sizeof *x);
+    ml_demand_forest_mu_rows(wp->f, x, k, m);
+    for (size_t t = 0; t < k; t++)
+      wp->mu[wp->idx[t0 + t]] = m[t];
+  }
+}
+
 /* Trains the model of cutoff c and predicts its window into mu (rows of
  * the window; NaN elsewhere is left alone). 1 when the fold has too little
  * data (nothing done), 0, -1. */
@@ -315,9 +339,17 @@ static int fold_run(struct work *w, struct fold *fo, double *mu, struct gerr *er
                        &fo->rounds, err) < 0)
     goto out;
   fo->ntrain = n;
+  struct window_pred wp = {fo->f, r, mu, malloc(nwin * sizeof *wp.idx)};
+  if (!wp.idx) {
+    gerr_set(err, GERR_INTERNAL, "out of memory");
+    goto out;
+  }
+  nwin = 0;
   for (size_t i = 0; i < r->n; i++)
     if (in_window(r->origin[i], fo->cutoff))
-      mu[i] = ml_demand_forest_mu(fo->f, r->X + i * r->nf);
+      wp.idx[nwin++] = i;
+  ml_parallel(nwin, cfg->threads, window_predict, &wp);
+  free(wp.idx);
   rc = 0;
 out:
   free(X);
