@@ -35,6 +35,7 @@ struct rows {
                        whether it ever sold or not */
 };
 
+/* x: the row's features, or NULL to fill them in later. */
 int rows_push(struct rows *r, const float *x, float y, float last, int kind, int fold, int h,
               int origin, uint64_t key);
 void rows_release(struct rows *r);
@@ -43,9 +44,10 @@ void rows_release(struct rows *r);
  * pincode x product x channel cell that did not at a pincode that did (a
  * new cell, label 0 when it never sold); sampled (deterministically for
  * the seed) to at most about max_rows, cells without segment (new ones at
- * the same rate) before segment cells. 0 or -1 (out of memory). */
+ * the same rate) before segment cells; their features computed over
+ * `threads` threads. 0 or -1 (out of memory). */
 int rows_build(const struct dataset *d, int max_origin, size_t max_rows, uint64_t seed,
-               struct rows *r);
+               int threads, struct rows *r);
 /* The target period of row i. */
 static inline int rows_target(const struct rows *r, size_t i) {
   return r->origin[i] - r->h[i];

@@ -201,6 +201,39 @@ static void test_ml__segment_features_match_one_by_one(void **state) {
   dataset_free(d);
 }
 
+/* rows_build computes its rows' features over threads: the same rows, bit
+ * for bit, whatever their count. */
+static void test_ml__rows_same_with_any_threads(void **state) {
+  (void)state;
+  int64_t end = days_from_civil(2026, 6, 30) * DAY_MS + 12 * 3600000LL;
+  struct dataset_builder *b = NULL;
+  struct gerr err;
+  assert_int_equal(dataset_builder_new(30, &b, &err), 0);
+  add_generated(b, 20000, 13, end);
+  struct dataset *d = NULL;
+  assert_int_equal(dataset_builder_finish(b, gaz, 19, 0, &d, NULL, NULL, &err), 0);
+  struct rows r1, r3;
+  memset(&r1, 0, sizeof r1);
+  memset(&r3, 0, sizeof r3);
+  assert_int_equal(rows_build(d, 12, 20000, 5, 1, &r1), 0);
+  assert_int_equal(rows_build(d, 12, 20000, 5, 3, &r3), 0);
+  assert_true(r1.n > 1000);
+  assert_int_equal(r1.n, r3.n);
+  assert_memory_equal(r1.X, r3.X, r1.n * r1.nf * sizeof *r1.X);
+  assert_memory_equal(r1.key, r3.key, r1.n * sizeof *r1.key);
+  /* and each row's features are its cell's at its origin and horizon */
+  float x[CF__COUNT];
+  for (size_t i = 0; i < r1.n; i += 97) {
+    uint64_t key = r1.key[i];
+    ml_cell_features(d, (long)(key >> 24), (int)((key >> 16) & 0xff), (int)((key >> 8) & 0xff),
+                     (int)(key & 0xff), r1.origin[i], r1.h[i], x);
+    assert_memory_equal(x, r1.X + i * r1.nf, sizeof x);
+  }
+  rows_release(&r1);
+  rows_release(&r3);
+  dataset_free(d);
+}
+
 /* ml_parallel calls each item once, whatever the thread count. */
 static void add_one(void *ctx, size_t from, size_t to) {
   int *seen = ctx;
@@ -794,8 +827,8 @@ static void test_ml__new_cells_are_rows_without_later_data(void **state) {
   struct rows r1, r2;
   memset(&r1, 0, sizeof r1);
   memset(&r2, 0, sizeof r2);
-  assert_int_equal(rows_build(d1, 4, 1000000, 3, &r1), 0);
-  assert_int_equal(rows_build(d2, 4, 1000000, 3, &r2), 0);
+  assert_int_equal(rows_build(d1, 4, 1000000, 3, 1, &r1), 0);
+  assert_int_equal(rows_build(d2, 4, 1000000, 3, 2, &r2), 0);
   assert_int_equal(r1.n, r2.n);
   size_t fresh = 0, fresh_sold = 0;
   for (size_t i = 0; i < r1.n; i++) {
@@ -885,6 +918,7 @@ int main(void) {
       cmocka_unit_test(test_ml__no_feature_reads_the_future),
       cmocka_unit_test(test_ml__segment_features_match_one_by_one),
       cmocka_unit_test(test_ml__parallel_covers_each_item_once),
+      cmocka_unit_test(test_ml__rows_same_with_any_threads),
       cmocka_unit_test(test_ml__known_process),
       cmocka_unit_test(test_ml__backtest_reads_no_later_data),
       cmocka_unit_test(test_ml__damaged_blob_refused),
