@@ -58,7 +58,8 @@ static void contribs_rows(void *ctx, size_t from, size_t to) {
 static int importance_of(const struct forest *f, const float *X, size_t n, size_t stride,
                          int threads, double *out) {
   size_t nf = forest_num_features(f), G = forest_num_groups(f), width = nf + 1;
-  struct contribs c = {f, X, stride, G * width, malloc(IMPORTANCE_CHUNK * G * width * sizeof(double)), 0};
+  struct contribs c = {f, X, stride, G * width,
+                       malloc(IMPORTANCE_CHUNK * G * width * sizeof(double)), 0};
   if (!c.cb)
     return -1;
   for (size_t k = 0; k < nf; k++)
