@@ -55,6 +55,12 @@ void forest_margin(const struct forest *f, const float *x, double *out);
  * index of the largest, which is the index of the largest of these);
  * identity otherwise. No allocation. */
 void forest_predict(const struct forest *f, const float *x, double *out);
+/* forest_predict of n rows, row i at X + i * stride, into
+ * out[i * num_groups ...]: the same values bit for bit (each row's trees
+ * are summed in the same order), computed for a block of rows at a time so
+ * that the trees being walked stay in cache. No allocation. */
+void forest_predict_rows(const struct forest *f, const float *X, size_t n, size_t stride,
+                         double *out);
 
 /* SHAP contributions in margin space, as XGBoost's pred_contribs: into
  * out[num_groups * (num_features + 1)], group by group; the last of each

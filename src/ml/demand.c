@@ -280,6 +280,30 @@ static int target_at(const struct rows *r, size_t i, int c) { return rows_target
 /* The window of cutoff c: as-of origins c - BT_REFIT + 1 .. c (at least 1). */
 static int in_window(int origin, int c) { return origin <= c && origin > c - BT_REFIT; }
 
+/* The forecasts of a window's rows idx[] into mu. */
+struct window_pred {
+  const struct forest *f;
+  const struct rows *r;
+  double *mu;
+  size_t *idx;
+};
+
+/* Rows idx[from .. to - 1], copied a block at a time for one batch. */
+static void window_predict(void *ctx, size_t from, size_t to) {
+  enum { BLOCK = 64 };
+  const struct window_pred *wp = ctx;
+  float x[BLOCK * CF__COUNT];
+  double m[BLOCK];
+  for (size_t t0 = from; t0 < to; t0 += BLOCK) {
+    size_t k = to - t0 < BLOCK ? to - t0 : BLOCK;
+    for (size_t t = 0; t < k; t++)
+      memcpy(x + t * CF__COUNT, wp->r->X + wp->idx[t0 + t] * wp->r->nf, CF__COUNT * sizeof *x);
+    ml_demand_forest_mu_rows(wp->f, x, k, m);
+    for (size_t t = 0; t < k; t++)
+      wp->mu[wp->idx[t0 + t]] = m[t];
+  }
+}
+
 /* Trains the model of cutoff c and predicts its window into mu (rows of
  * the window; NaN elsewhere is left alone). 1 when the fold has too little
  * data (nothing done), 0, -1. */
@@ -315,9 +339,17 @@ static int fold_run(struct work *w, struct fold *fo, double *mu, struct gerr *er
                        &fo->rounds, err) < 0)
     goto out;
   fo->ntrain = n;
+  struct window_pred wp = {fo->f, r, mu, malloc(nwin * sizeof *wp.idx)};
+  if (!wp.idx) {
+    gerr_set(err, GERR_INTERNAL, "out of memory");
+    goto out;
+  }
+  nwin = 0;
   for (size_t i = 0; i < r->n; i++)
     if (in_window(r->origin[i], fo->cutoff))
-      mu[i] = ml_demand_forest_mu(fo->f, r->X + i * r->nf);
+      wp.idx[nwin++] = i;
+  ml_parallel(nwin, cfg->threads, window_predict, &wp);
+  free(wp.idx);
   rc = 0;
 out:
   free(X);
@@ -550,20 +582,66 @@ static int cmp_seg(const void *a, const void *b) {
   return (x->i > y->i) - (x->i < y->i);
 }
 
+/* The groups of segment rows, sorted: group g is sr[start[g]] ..
+ * sr[start[g + 1] - 1]. */
+struct reconcile {
+  struct bt *b;
+  const struct seg_row *sr;
+  const size_t *start;
+};
+
+/* Reconciles groups g0 .. g1 - 1; each writes its own rows only. */
+static void reconcile_groups(void *ctx, size_t g0, size_t g1) {
+  const struct reconcile *rc = ctx;
+  struct bt *b = rc->b;
+  const struct rows *r = &b->w->all;
+  const struct dataset *d = b->w->d;
+  float x[(ML_SEG_TOTAL + 1) * CF__COUNT];
+  double m[ML_SEG_TOTAL + 1];
+  for (size_t g = g0; g < g1; g++) {
+    size_t i = rc->sr[rc->start[g]].i;
+    const struct forest *f = bt_model_of(b, r->origin[i]);
+    if (!f)
+      continue;
+    uint64_t key = r->key[i];
+    long pin = (long)(key >> 24);
+    int prod = (int)(key >> 16 & 0xff), chan = (int)(key >> 8 & 0xff);
+    ml_cell_features_segments(d, pin, prod, chan, r->origin[i], r->h[i], x);
+    ml_demand_forest_mu_rows(f, x, ML_SEG_TOTAL + 1, m);
+    double tot[1 + NBASE] = {0}, sum[1 + NBASE] = {0};
+    for (int seg = 0; seg <= ML_SEG_TOTAL; seg++) {
+      double *o = seg == ML_SEG_TOTAL ? tot : sum;
+      o[0] += m[seg] > 0 ? m[seg] : 0;
+      for (int q = 0; q < NBASE; q++)
+        o[1 + q] += ml_demand_baseline(x + (size_t)seg * CF__COUNT, q);
+    }
+    for (size_t t = rc->start[g]; t < rc->start[g + 1]; t++) {
+      size_t k = rc->sr[t].i;
+      b->mu[k] *= sum[0] > 0 ? tot[0] / sum[0] : 1;
+      for (int q = 0; q < NBASE; q++)
+        b->bmu[k * NBASE + q] *= sum[1 + q] > 0 ? tot[1 + q] / sum[1 + q] : 1;
+    }
+  }
+}
+
 /* docs/models.md "Segments": the forecasts of a cell's segments add up to
  * the cell's. Each segment row's forecast, the model's and every
  * baseline's, is scaled by the cell's forecast over the sum of its
  * ML_SEGMENTS segments' (at the row's origin and horizon, by the model of
- * the row's window), as serving answers it. 0 or -1 (out of memory). */
+ * the row's window), as serving answers it. The groups are shared out
+ * between the training's threads. 0 or -1 (out of memory). */
 static int bt_reconcile(struct bt *b) {
   const struct rows *r = &b->w->all;
-  const struct dataset *d = b->w->d;
   size_t n = 0;
   for (size_t i = 0; i < r->n; i++)
     n += r->kind[i] == ML_SEGMENT && !isnan(b->mu[i]);
   struct seg_row *sr = malloc((n ? n : 1) * sizeof *sr);
-  if (!sr)
+  size_t *start = malloc((n + 1) * sizeof *start);
+  if (!sr || !start) {
+    free(sr);
+    free(start);
     return -1;
+  }
   n = 0;
   for (size_t i = 0; i < r->n; i++)
     if (r->kind[i] == ML_SEGMENT && !isnan(b->mu[i]))
@@ -571,32 +649,15 @@ static int bt_reconcile(struct bt *b) {
                                      (uint64_t)(r->origin[i] & 0xff) << 8 | r->h[i],
                                  i};
   qsort(sr, n, sizeof *sr, cmp_seg);
-  float x[CF__COUNT];
-  for (size_t t = 0; t < n;) {
-    size_t i = sr[t].i, u = t;
-    while (u < n && sr[u].group == sr[t].group)
-      u++;
-    uint64_t key = r->key[i];
-    long pin = (long)(key >> 24);
-    int prod = (int)(key >> 16 & 0xff), chan = (int)(key >> 8 & 0xff);
-    const struct forest *f = bt_model_of(b, r->origin[i]);
-    double tot[1 + NBASE] = {0}, sum[1 + NBASE] = {0};
-    for (int seg = 0; f && seg <= ML_SEG_TOTAL; seg++) {
-      ml_cell_features(d, pin, prod, chan, seg, r->origin[i], r->h[i], x);
-      double *o = seg == ML_SEG_TOTAL ? tot : sum, m = ml_demand_forest_mu(f, x);
-      o[0] += m > 0 ? m : 0;
-      for (int q = 0; q < NBASE; q++)
-        o[1 + q] += ml_demand_baseline(x, q);
-    }
-    for (; f && t < u; t++) {
-      size_t k = sr[t].i;
-      b->mu[k] *= sum[0] > 0 ? tot[0] / sum[0] : 1;
-      for (int q = 0; q < NBASE; q++)
-        b->bmu[k * NBASE + q] *= sum[1 + q] > 0 ? tot[1 + q] / sum[1 + q] : 1;
-    }
-    t = u;
-  }
+  size_t ng = 0;
+  for (size_t t = 0; t < n; t++)
+    if (t == 0 || sr[t].group != sr[t - 1].group)
+      start[ng++] = t;
+  start[ng] = n;
+  struct reconcile rc = {b, sr, start};
+  ml_parallel(ng, b->w->cfg->threads, reconcile_groups, &rc);
   free(sr);
+  free(start);
   return 0;
 }
 

@@ -99,10 +99,10 @@ static double nat_days(const struct dataset *d, int prod, int from, int to) {
   if (from < 0 || to > d->days_known || !d->nat_day)
     return NAN;
   const uint32_t *s = d->nat_day + (size_t)prod * (size_t)d->ndays;
-  double sum = 0;
+  uint64_t sum = 0; /* exact, as a double sum of these counts is: the loop vectorises */
   for (int a = from; a < to; a++)
     sum += s[a];
-  return sum;
+  return (double)sum;
 }
 
 /* The product's national seasonal change from the 6 periods before origin
@@ -122,15 +122,19 @@ static double nat_season(const struct dataset *d, int prod, int j, int h) {
   return fmin(fmax(r, 1 / ML_SEASON_MAX), ML_SEASON_MAX);
 }
 
-double ml_season_base(const struct dataset *d, const uint32_t *cell, int prod, int j, int h) {
+/* ml_season_base with its national seasonal change r = nat_season(). */
+static double season_base(const struct dataset *d, const uint32_t *cell, int j, double r) {
   double ma6 = mean_of(d, cell, j, 6), ma12 = mean_of(d, cell, j, 12);
   double level = ML_BASE_FLOOR;
   if (!isnan(ma6) && ma6 > level)
     level = ma6;
   if (!isnan(ma12) && ma12 / 2 > level)
     level = ma12 / 2;
-  double r = nat_season(d, prod, j, h);
   return level * (isnan(r) ? 1 : r);
+}
+
+double ml_season_base(const struct dataset *d, const uint32_t *cell, int prod, int j, int h) {
+  return season_base(d, cell, j, nat_season(d, prod, j, h));
 }
 
 double ml_demand_forest_mu(const struct forest *f, const float *x) {
@@ -138,6 +142,14 @@ double ml_demand_forest_mu(const struct forest *f, const float *x) {
   forest_predict(f, x, &m);
   m *= x[CF_SEASON_BASE];
   return m > 0 && isfinite(m) ? m : 0;
+}
+
+void ml_demand_forest_mu_rows(const struct forest *f, const float *X, size_t n, double *out) {
+  forest_predict_rows(f, X, n, CF__COUNT, out);
+  for (size_t i = 0; i < n; i++) {
+    double m = out[i] * X[i * CF__COUNT + CF_SEASON_BASE];
+    out[i] = m > 0 && isfinite(m) ? m : 0;
+  }
 }
 
 static void geography(const struct dataset *d, long pin, float *lat, float *lng,
@@ -157,18 +169,13 @@ static void geography(const struct dataset *d, long pin, float *lat, float *lng,
     *neighbours = e ? (float)e->neighbours : NAN;
 }
 
-void ml_cell_features(const struct dataset *d, long pin, int prod, int chan, int seg,
-                      int j, int h, float *x) {
-  int t = j - h; /* the target period */
-  size_t P = (size_t)d->nper, K = d->nprod;
-  const uint32_t *c = cell_series(d, pin, prod, chan, seg);
-  const uint32_t *tot = seg == ML_SEG_TOTAL ? c : cell_series(d, pin, prod, chan, ML_SEG_TOTAL);
-  const uint32_t *pa = d->pin_all + (size_t)pin * P;
-  const uint32_t *pp = d->pin_prod + ((size_t)pin * K + (size_t)prod) * P;
-  const uint32_t *pc = d->pin_chan + ((size_t)pin * d->nchan + (size_t)chan) * P;
-  const uint32_t *np = d->nat_prod + (size_t)prod * P;
-  const uint32_t *sp = d->state_prod + ((size_t)d->state[pin] * K + (size_t)prod) * P;
-
+/* The features of a cell that read its own series c (NULL: it never sold)
+ * and its segment: lags, averages, slope, a year ago, its share of the
+ * whole cell tot, the bands, the seasonal naive and baseline. season is
+ * nat_season(d, prod, j, h), which the baseline multiplies. */
+static void own_features(const struct dataset *d, const uint32_t *c, const uint32_t *tot,
+                         int seg, int j, int h, double season, float *x) {
+  int t = j - h;
   x[CF_LAG1] = (float)(j < d->known ? (c ? c[j] : 0) : NAN);
   x[CF_LAG2] = (float)(j + 1 < d->known ? (c ? c[j + 1] : 0) : NAN);
   x[CF_LAG3] = (float)(j + 2 < d->known ? (c ? c[j + 2] : 0) : NAN);
@@ -178,7 +185,6 @@ void ml_cell_features(const struct dataset *d, long pin, int prod, int chan, int
   x[CF_SLOPE6] = (float)slope_of(d, c, j, 6);
   x[CF_YEAR_AGO] = (float)(t + 12 < d->known ? (c ? c[t + 12] : 0) : NAN);
   x[CF_YEAR_AGO_LAST] = (float)(j + 12 < d->known ? (c ? c[j + 12] : 0) : NAN);
-  x[CF_PARENT_MA6] = (float)mean_of(d, tot, j, 6);
   if (seg == ML_SEG_TOTAL) {
     x[CF_SEG_SHARE] = NAN;
     x[CF_AGE_BAND] = NAN;
@@ -188,6 +194,25 @@ void ml_cell_features(const struct dataset *d, long pin, int prod, int chan, int
     x[CF_AGE_BAND] = (float)(seg / ML_INCOME_BANDS);
     x[CF_INCOME_BAND] = (float)(seg % ML_INCOME_BANDS);
   }
+  x[CF_SEASONAL_NAIVE] = (float)(t + 12 < d->known ? ml_seasonal_naive(d, c, j, h) : NAN);
+  x[CF_SEASON_BASE] = (float)season_base(d, c, j, season);
+}
+
+/* The features every segment of cell (pin, prod, chan) shares with it:
+ * those of the pincode, its neighbours, the state, the product and the
+ * whole cell tot (the parent's average). Returns nat_season(d, prod, j, h)
+ * for own_features. */
+static double shared_features(const struct dataset *d, long pin, int prod, int chan,
+                              const uint32_t *tot, int j, int h, float *x) {
+  int t = j - h; /* the target period */
+  size_t P = (size_t)d->nper, K = d->nprod;
+  const uint32_t *pa = d->pin_all + (size_t)pin * P;
+  const uint32_t *pp = d->pin_prod + ((size_t)pin * K + (size_t)prod) * P;
+  const uint32_t *pc = d->pin_chan + ((size_t)pin * d->nchan + (size_t)chan) * P;
+  const uint32_t *np = d->nat_prod + (size_t)prod * P;
+  const uint32_t *sp = d->state_prod + ((size_t)d->state[pin] * K + (size_t)prod) * P;
+
+  x[CF_PARENT_MA6] = (float)mean_of(d, tot, j, 6);
   double pin12 = sum_of(d, pa, j, 0, 12, NULL);
   x[CF_PIN_LAG1] = (float)at(d, pa, j);
   x[CF_PIN_MA6] = (float)mean_of(d, pa, j, 6);
@@ -217,9 +242,30 @@ void ml_cell_features(const struct dataset *d, long pin, int prod, int chan, int
   x[CF_PRODUCT] = (float)prod;
   x[CF_CHANNEL] = (float)chan;
   x[CF_HORIZON] = (float)h;
-  x[CF_SEASONAL_NAIVE] = (float)(t + 12 < d->known ? ml_seasonal_naive(d, c, j, h) : NAN);
-  x[CF_SEASON_BASE] = (float)ml_season_base(d, c, prod, j, h);
-  x[CF_SEASON_RATIO] = (float)nat_season(d, prod, j, h);
+  double season = nat_season(d, prod, j, h);
+  x[CF_SEASON_RATIO] = (float)season;
+  return season;
+}
+
+void ml_cell_features(const struct dataset *d, long pin, int prod, int chan, int seg,
+                      int j, int h, float *x) {
+  const uint32_t *c = cell_series(d, pin, prod, chan, seg);
+  const uint32_t *tot = seg == ML_SEG_TOTAL ? c : cell_series(d, pin, prod, chan, ML_SEG_TOTAL);
+  double season = shared_features(d, pin, prod, chan, tot, j, h, x);
+  own_features(d, c, tot, seg, j, h, season, x);
+}
+
+void ml_cell_features_segments(const struct dataset *d, long pin, int prod, int chan, int j,
+                               int h, float *x) {
+  const uint32_t *tot = cell_series(d, pin, prod, chan, ML_SEG_TOTAL);
+  float *xt = x + (size_t)ML_SEG_TOTAL * CF__COUNT;
+  double season = shared_features(d, pin, prod, chan, tot, j, h, xt);
+  for (int seg = 0; seg < ML_SEG_TOTAL; seg++) {
+    float *xs = x + (size_t)seg * CF__COUNT;
+    memcpy(xs, xt, CF__COUNT * sizeof *xs);
+    own_features(d, cell_series(d, pin, prod, chan, seg), tot, seg, j, h, season, xs);
+  }
+  own_features(d, tot, tot, ML_SEG_TOTAL, j, h, season, xt);
 }
 
 size_t ml_cust_nfeatures(const struct dataset *d) {

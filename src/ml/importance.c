@@ -2,7 +2,10 @@
  * importance"): per model, the mean absolute TreeSHAP contribution of each
  * feature over an even sample of IMPORTANCE_ROWS of its training rows, in
  * the readable names of ?explain=true, largest first. Kept in the report
- * (and so with the version in the registry). */
+ * (and so with the version in the registry). The rows' contributions are
+ * computed over the training's threads and summed in order, so the
+ * figures are forest_importance's, whatever the thread count. */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -31,14 +34,59 @@ static const char *cell_feature(const struct dataset *d, size_t i, char *buf, si
   return i < CF__COUNT ? ml_cell_feature_names[i] : "?";
 }
 
+/* Rows whose contributions are computed side by side, then summed. */
+#define IMPORTANCE_CHUNK 256
+
+struct contribs {
+  const struct forest *f;
+  const float *X; /* the chunk's first row */
+  size_t stride, each; /* each: doubles per row, groups x (features + 1) */
+  double *cb;          /* [rows x each] */
+  _Atomic int failed;
+};
+
+static void contribs_rows(void *ctx, size_t from, size_t to) {
+  struct contribs *c = ctx;
+  for (size_t i = from; i < to; i++)
+    if (forest_contribs(c->f, c->X + i * c->stride, c->cb + i * c->each) < 0)
+      c->failed = 1;
+}
+
+/* forest_importance's figures, bit for bit (the same sums in the same
+ * order), with the rows' contributions computed over `threads` threads.
+ * 0 or -1 (out of memory). */
+static int importance_of(const struct forest *f, const float *X, size_t n, size_t stride,
+                         int threads, double *out) {
+  size_t nf = forest_num_features(f), G = forest_num_groups(f), width = nf + 1;
+  struct contribs c = {f, X, stride, G * width,
+                       malloc(IMPORTANCE_CHUNK * G * width * sizeof(double)), 0};
+  if (!c.cb)
+    return -1;
+  for (size_t k = 0; k < nf; k++)
+    out[k] = 0;
+  for (size_t i0 = 0; i0 < n && !c.failed; i0 += IMPORTANCE_CHUNK) {
+    size_t m = n - i0 < IMPORTANCE_CHUNK ? n - i0 : IMPORTANCE_CHUNK;
+    c.X = X + i0 * stride;
+    ml_parallel(m, threads, contribs_rows, &c);
+    for (size_t i = 0; i < m; i++)
+      for (size_t g = 0; g < G; g++)
+        for (size_t k = 0; k < nf; k++)
+          out[k] += fabs(c.cb[i * c.each + g * width + k]);
+  }
+  for (size_t k = 0; k < nf; k++)
+    out[k] = n ? out[k] / ((double)n * (double)G) : 0;
+  free(c.cb);
+  return c.failed ? -1 : 0;
+}
+
 /* One model's entry: {"rows": n, "features": [{feature, mean_abs_contribution}]}. */
 static json_t *model_importance(const struct forest *f, const float *X, size_t n, size_t stride,
-                                const struct dataset *d, name_fn name) {
+                                int threads, const struct dataset *d, name_fn name) {
   size_t nf = forest_num_features(f);
   double *v = malloc((nf ? nf : 1) * sizeof *v);
   struct ranked *r = malloc((nf ? nf : 1) * sizeof *r);
   json_t *list = json_array(), *out = NULL;
-  if (!v || !r || !list || forest_importance(f, X, n, stride, v) < 0)
+  if (!v || !r || !list || importance_of(f, X, n, stride, threads, v) < 0)
     goto done;
   for (size_t k = 0; k < nf; k++)
     r[k] = (struct ranked){k, v[k]};
@@ -101,9 +149,10 @@ int train_importance(struct work *w, struct gerr *err) {
                   "margin units (log for demand, logit for demand rise and, averaged over the "
                   "products, for top product); the refitted serving models",
                   "sample", "training rows, evenly spaced", "sample_rows_max", IMPORTANCE_ROWS);
-  json_t *dm = model_importance(s->demand, Xc, mc, w->all.nf, w->d, cell_feature);
-  json_t *rm = model_importance(s->rise, Xc, mc, w->all.nf, w->d, cell_feature);
-  json_t *tm = model_importance(s->top, Xs, ms, nf, w->d, ml_cust_feature_name);
+  int th = w->cfg->threads;
+  json_t *dm = model_importance(s->demand, Xc, mc, w->all.nf, th, w->d, cell_feature);
+  json_t *rm = model_importance(s->rise, Xc, mc, w->all.nf, th, w->d, cell_feature);
+  json_t *tm = model_importance(s->top, Xs, ms, nf, th, w->d, ml_cust_feature_name);
   if (imp && dm && rm && tm) {
     json_object_set_new(imp, "demand", dm);
     json_object_set_new(imp, "demand_rise", rm);

@@ -233,6 +233,12 @@ extern const char *const ml_cell_feature_names[CF__COUNT];
  * periods >= j. */
 void ml_cell_features(const struct dataset *d, long pin, int prod, int chan, int seg,
                       int j, int h, float *x);
+/* The features of every segment of cell (pin, prod, chan) and of the cell
+ * itself, as ml_cell_features gives them one by one, into
+ * x[(ML_SEG_TOTAL + 1) * CF__COUNT]: segment seg's at x + seg * CF__COUNT,
+ * the cell's last. What they share is computed once. */
+void ml_cell_features_segments(const struct dataset *d, long pin, int prod, int chan, int j,
+                               int h, float *x);
 /* The seasonal-naive forecast of a cell at origin j for horizon h: its
  * demand in the target period a year earlier times the trend since (its
  * last 3 periods against the same 3 a year earlier, each sum + 1); its
@@ -253,6 +259,9 @@ double ml_season_base(const struct dataset *d, const uint32_t *cell, int prod, i
 /* The demand forest's expected demand (>= 0) for features x: its
  * prediction times the seasonal baseline (the offset it was trained from). */
 double ml_demand_forest_mu(const struct forest *f, const float *x);
+/* ml_demand_forest_mu of n rows of features X (CF__COUNT each) into
+ * out[n], the same values, predicted a block of rows at a time. */
+void ml_demand_forest_mu_rows(const struct forest *f, const float *X, size_t n, double *out);
 
 /* The customer features of top product: fixed ones, then per product its
  * pincode share, its segment share in the pincode and its national trend. */

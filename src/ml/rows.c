@@ -32,7 +32,8 @@ int rows_push(struct rows *r, const float *x, float y, float last, int kind, int
       return -1;
     r->cap = nc;
   }
-  memcpy(r->X + r->n * r->nf, x, r->nf * sizeof *x);
+  if (x)
+    memcpy(r->X + r->n * r->nf, x, r->nf * sizeof *x);
   r->y[r->n] = y;
   r->last[r->n] = last;
   r->kind[r->n] = (uint8_t)kind;
@@ -91,7 +92,7 @@ static int horizons_at(int j) { return j < ML_HORIZONS ? j : ML_HORIZONS; }
 
 /* The rows of the cells new at origin j (cell_new), sampled at `rate` as
  * the other cells without segment are. */
-static int new_rows(const struct dataset *d, int j, double rate, uint64_t seed, float *x,
+static int new_rows(const struct dataset *d, int j, double rate, uint64_t seed,
                     struct rows *r) {
   long cell;
   for (size_t p = 0; p < d->npin; p++) {
@@ -106,8 +107,7 @@ static int new_rows(const struct dataset *d, int j, double rate, uint64_t seed, 
         for (int h = 1; h <= horizons_at(j); h++) {
           if (rate < 1 && ml_unit(key ^ seed ^ ((uint64_t)j << 56) ^ ((uint64_t)h << 48)) >= rate)
             continue;
-          ml_cell_features(d, (long)p, (int)k, (int)ch, ML_SEG_TOTAL, j, h, x);
-          if (rows_push(r, x, s ? (float)s[j - h] : 0, s ? (float)s[j] : 0, ML_TOTAL,
+          if (rows_push(r, NULL, s ? (float)s[j - h] : 0, s ? (float)s[j] : 0, ML_TOTAL,
                         (int)(ml_mix(key ^ seed) & 1), h, j, key) < 0)
             return -1;
         }
@@ -116,8 +116,25 @@ static int new_rows(const struct dataset *d, int j, double rate, uint64_t seed, 
   return 0;
 }
 
+struct row_features {
+  const struct dataset *d;
+  struct rows *r;
+};
+
+/* The features of rows from .. to - 1, from their keys. */
+static void rows_features(void *ctx, size_t from, size_t to) {
+  const struct row_features *rf = ctx;
+  struct rows *r = rf->r;
+  for (size_t i = from; i < to; i++) {
+    uint64_t key = r->key[i];
+    ml_cell_features(rf->d, (long)(key >> 24), (int)((key >> 16) & 0xff),
+                     (int)((key >> 8) & 0xff), (int)(key & 0xff), r->origin[i], r->h[i],
+                     r->X + i * r->nf);
+  }
+}
+
 int rows_build(const struct dataset *d, int max_origin, size_t max_rows, uint64_t seed,
-               struct rows *r) {
+               int threads, struct rows *r) {
   int jmax = max_origin < d->known - 1 ? max_origin : d->known - 1;
   if (jmax > d->nper - 1)
     jmax = d->nper - 1;
@@ -144,7 +161,6 @@ int rows_build(const struct dataset *d, int max_origin, size_t max_rows, uint64_
   double left = (double)max_rows - rate_tot * (double)totals;
   double rate_seg = segs == 0 ? 0 : left >= (double)segs ? 1 : left / (double)segs;
   r->nf = CF__COUNT;
-  float x[CF__COUNT];
   for (int j = 1; j <= jmax; j++) {
     for (size_t c = 0; c < d->ncell; c++) {
       if (!cell_active(d, c, j))
@@ -156,17 +172,19 @@ int rows_build(const struct dataset *d, int max_origin, size_t max_rows, uint64_
       for (int h = 1; h <= horizons_at(j); h++) {
         if (rate < 1 && ml_unit(key ^ seed ^ ((uint64_t)j << 56) ^ ((uint64_t)h << 48)) >= rate)
           continue;
-        ml_cell_features(d, (long)(key >> 24), (int)((key >> 16) & 0xff),
-                         (int)((key >> 8) & 0xff), seg, j, h, x);
-        if (rows_push(r, x, (float)s[j - h], (float)s[j],
+        if (rows_push(r, NULL, (float)s[j - h], (float)s[j],
                       seg == ML_SEG_TOTAL ? ML_TOTAL : ML_SEGMENT, (int)(ml_mix(key ^ seed) & 1),
                       h, j, key) < 0)
           return -1;
       }
     }
-    if (new_rows(d, j, rate_tot, seed, x, r) < 0)
+    if (new_rows(d, j, rate_tot, seed, r) < 0)
       return -1;
   }
+  /* the features, once every row is known: each from its cell, origin
+   * and horizon */
+  struct row_features rf = {d, r};
+  ml_parallel(r->n, threads, rows_features, &rf);
   return 0;
 }
 

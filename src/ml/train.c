@@ -197,7 +197,7 @@ int suite_train(struct store *db, const struct gaz *gaz, const struct train_conf
     goto out;
   }
   train_stage(&w, "training rows", 0.12);
-  if (rows_build(w.d, origins, MAX_CELL_ROWS, cfg->seed, &w.all) < 0) {
+  if (rows_build(w.d, origins, MAX_CELL_ROWS, cfg->seed, cfg->threads, &w.all) < 0) {
     gerr_set(err, GERR_INTERNAL, "out of memory building training rows");
     goto out;
   }

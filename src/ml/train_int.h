@@ -35,6 +35,7 @@ struct rows {
                        whether it ever sold or not */
 };
 
+/* x: the row's features, or NULL to fill them in later. */
 int rows_push(struct rows *r, const float *x, float y, float last, int kind, int fold, int h,
               int origin, uint64_t key);
 void rows_release(struct rows *r);
@@ -43,9 +44,10 @@ void rows_release(struct rows *r);
  * pincode x product x channel cell that did not at a pincode that did (a
  * new cell, label 0 when it never sold); sampled (deterministically for
  * the seed) to at most about max_rows, cells without segment (new ones at
- * the same rate) before segment cells. 0 or -1 (out of memory). */
+ * the same rate) before segment cells; their features computed over
+ * `threads` threads. 0 or -1 (out of memory). */
 int rows_build(const struct dataset *d, int max_origin, size_t max_rows, uint64_t seed,
-               struct rows *r);
+               int threads, struct rows *r);
 /* The target period of row i. */
 static inline int rows_target(const struct rows *r, size_t i) {
   return r->origin[i] - r->h[i];
@@ -103,6 +105,15 @@ typedef int (*crossfit_fit_fn)(void *ctx, int f, const size_t *idx, size_t n);
 typedef int (*crossfit_apply_fn)(void *ctx, int f, const size_t *idx, size_t n);
 int crossfit(const size_t *idx, size_t n, const uint8_t *fold, crossfit_fit_fn fit,
              crossfit_apply_fn apply, void *ctx);
+
+/* ---- loops over threads (parallel.c) ----
+ * Calls fn(ctx, from, to) on contiguous shares of the items 0..n-1, one
+ * per thread (at most threads, ML_PARALLEL_MAX), and returns when all are
+ * done. fn must compute each item independently of the others and write
+ * only that item's results: then no result depends on the thread count. */
+#define ML_PARALLEL_MAX 16
+typedef void (*ml_range_fn)(void *ctx, size_t from, size_t to);
+void ml_parallel(size_t n, int threads, ml_range_fn fn, void *ctx);
 
 /* ---- report pieces (report.c) ---- */
 json_t *rep_num(double v); /* a real, or null when not finite */

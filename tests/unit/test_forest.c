@@ -336,6 +336,24 @@ static void check_against_xgboost(const struct model_case *c) {
     assert_int_equal(forest_contribs(g, x, phi2), 0);
     assert_memory_equal(phi, phi2, groups * (F + 1) * sizeof *phi);
   }
+  /* forest_predict_rows: forest_predict's values bit for bit, whole blocks
+   * of rows and a partial one, over a stride wider than a row */
+  size_t stride = F + 3, nb = rows < 77 ? rows : 77;
+  float *xs = calloc(nb * stride, sizeof *xs);
+  double *one = malloc(nb * groups * sizeof *one), *many = malloc(nb * groups * sizeof *many);
+  assert_true(xs && one && many);
+  for (size_t i = 0; i < nb; i++) {
+    memcpy(xs + i * stride, t.test.x + i * F, F * sizeof *xs);
+    forest_predict(f, t.test.x + i * F, one + i * groups);
+  }
+  for (size_t n = 0; n <= nb; n += n < 3 ? 1 : 37) {
+    memset(many, 0xff, nb * groups * sizeof *many);
+    forest_predict_rows(f, xs, n, stride, many);
+    assert_memory_equal(one, many, n * groups * sizeof *one);
+  }
+  free(xs);
+  free(one);
+  free(many);
   free(blob);
   free(blob2);
   free(phi);

@@ -162,6 +162,94 @@ static void test_ml__no_feature_reads_the_future(void **state) {
   dataset_free(d2);
 }
 
+/* ml_cell_features_segments gives every segment's features and the
+ * cell's, bit for bit as ml_cell_features gives them one by one: at cells
+ * that sold and at new ones, every origin and horizon. */
+static void test_ml__segment_features_match_one_by_one(void **state) {
+  (void)state;
+  int64_t end = days_from_civil(2026, 6, 30) * DAY_MS + 12 * 3600000LL;
+  struct dataset_builder *b = NULL;
+  struct gerr err;
+  assert_int_equal(dataset_builder_new(30, &b, &err), 0);
+  add_generated(b, 20000, 11, end);
+  struct dataset *d = NULL;
+  assert_int_equal(dataset_builder_finish(b, gaz, 19, 0, &d, NULL, NULL, &err), 0);
+  enum { NX = (ML_SEG_TOTAL + 1) * CF__COUNT };
+  float *all = malloc(NX * sizeof *all), one[CF__COUNT];
+  assert_non_null(all);
+  size_t checked = 0;
+  for (size_t p = 0; p < d->npin; p += 7)
+    for (size_t k = 0; k < d->nprod; k++)
+      for (size_t ch = 0; ch < d->nchan; ch++)
+        for (int j = 0; j <= 14; j += 2)
+          for (int h = 1; h <= ML_HORIZONS; h++) {
+            ml_cell_features_segments(d, (long)p, (int)k, (int)ch, j, h, all);
+            for (int seg = 0; seg <= ML_SEG_TOTAL; seg++) {
+              ml_cell_features(d, (long)p, (int)k, (int)ch, seg, j, h, one);
+              if (memcmp(one, all + (size_t)seg * CF__COUNT, sizeof one) != 0)
+                fail_msg("segment %d of a cell at origin %d, horizon %d: its features differ "
+                         "from ml_cell_features'", seg, j, h);
+            }
+            checked++;
+          }
+  assert_true(checked > 1000);
+  free(all);
+  dataset_free(d);
+}
+
+/* rows_build computes its rows' features over threads: the same rows, bit
+ * for bit, whatever their count. */
+static void test_ml__rows_same_with_any_threads(void **state) {
+  (void)state;
+  int64_t end = days_from_civil(2026, 6, 30) * DAY_MS + 12 * 3600000LL;
+  struct dataset_builder *b = NULL;
+  struct gerr err;
+  assert_int_equal(dataset_builder_new(30, &b, &err), 0);
+  add_generated(b, 20000, 13, end);
+  struct dataset *d = NULL;
+  assert_int_equal(dataset_builder_finish(b, gaz, 19, 0, &d, NULL, NULL, &err), 0);
+  struct rows r1, r3;
+  memset(&r1, 0, sizeof r1);
+  memset(&r3, 0, sizeof r3);
+  assert_int_equal(rows_build(d, 12, 20000, 5, 1, &r1), 0);
+  assert_int_equal(rows_build(d, 12, 20000, 5, 3, &r3), 0);
+  assert_true(r1.n > 1000);
+  assert_int_equal(r1.n, r3.n);
+  assert_memory_equal(r1.X, r3.X, r1.n * r1.nf * sizeof *r1.X);
+  assert_memory_equal(r1.key, r3.key, r1.n * sizeof *r1.key);
+  /* and each row's features are its cell's at its origin and horizon */
+  float x[CF__COUNT];
+  for (size_t i = 0; i < r1.n; i += 97) {
+    uint64_t key = r1.key[i];
+    ml_cell_features(d, (long)(key >> 24), (int)((key >> 16) & 0xff), (int)((key >> 8) & 0xff),
+                     (int)(key & 0xff), r1.origin[i], r1.h[i], x);
+    assert_memory_equal(x, r1.X + i * r1.nf, sizeof x);
+  }
+  rows_release(&r1);
+  rows_release(&r3);
+  dataset_free(d);
+}
+
+/* ml_parallel calls each item once, whatever the thread count. */
+static void add_one(void *ctx, size_t from, size_t to) {
+  int *seen = ctx;
+  for (size_t i = from; i < to; i++)
+    seen[i]++;
+}
+
+static void test_ml__parallel_covers_each_item_once(void **state) {
+  (void)state;
+  static const size_t ns[] = {0, 1, 2, 3, 1000};
+  static const int threads[] = {0, 1, 2, 3, 16, 40};
+  for (size_t a = 0; a < sizeof ns / sizeof *ns; a++)
+    for (size_t t = 0; t < sizeof threads / sizeof *threads; t++) {
+      int seen[1000] = {0};
+      ml_parallel(ns[a], threads[t], add_one, seen);
+      for (size_t i = 0; i < 1000; i++)
+        assert_int_equal(seen[i], i < ns[a] ? 1 : 0);
+    }
+}
+
 /* A known process: each (pincode, product, channel) cell sells Poisson
  * lambda a period, constant in time; each customer's product depends on
  * the age band only, with known probabilities. */
@@ -840,8 +928,8 @@ static void test_ml__new_cells_are_rows_without_later_data(void **state) {
   struct rows r1, r2;
   memset(&r1, 0, sizeof r1);
   memset(&r2, 0, sizeof r2);
-  assert_int_equal(rows_build(d1, 4, 1000000, 3, &r1), 0);
-  assert_int_equal(rows_build(d2, 4, 1000000, 3, &r2), 0);
+  assert_int_equal(rows_build(d1, 4, 1000000, 3, 1, &r1), 0);
+  assert_int_equal(rows_build(d2, 4, 1000000, 3, 2, &r2), 0);
   assert_int_equal(r1.n, r2.n);
   size_t fresh = 0, fresh_sold = 0;
   for (size_t i = 0; i < r1.n; i++) {
@@ -929,6 +1017,9 @@ int main(void) {
       cmocka_unit_test(test_ml__segments),
       cmocka_unit_test(test_ml__count_laws),
       cmocka_unit_test(test_ml__no_feature_reads_the_future),
+      cmocka_unit_test(test_ml__segment_features_match_one_by_one),
+      cmocka_unit_test(test_ml__parallel_covers_each_item_once),
+      cmocka_unit_test(test_ml__rows_same_with_any_threads),
       cmocka_unit_test(test_ml__known_process),
       cmocka_unit_test(test_ml__backtest_reads_no_later_data),
       cmocka_unit_test(test_ml__damaged_blob_refused),
