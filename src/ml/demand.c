@@ -15,6 +15,7 @@
  * the regions, of their sums by pincode, region and state.
  * docs/evaluation.md describes the report. */
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -238,13 +239,80 @@ struct fold {
   struct forest *f;
 };
 
-/* Rows of w->all selected by test into a dense copy (X, y) and, when idx is
+/* ---- which rows a demand model learns from ----
+ * A row's seasonal baseline carries the product's national season only
+ * with a year and a quarter of daily sales before its origin (the feature
+ * CF_SEASON_RATIO is missing otherwise). Rows of both kinds in one model
+ * teach its trees the calendar twice: from the rows without it, the month
+ * feature learns each peak, and applied on top of an offset that already
+ * holds the peak it doubles it (and deepens each trough). So a model
+ * learns from the rows whose baseline is of the kind of the rows it
+ * forecasts: with the season, when most of those have it and at least
+ * SEASON_MIN_ROWS of its candidate rows do; else from every row. */
+#define SEASON_MIN_ROWS 2000
+
+static int season_known(const struct rows *r, size_t i) {
+  return !isnan(r->X[i * r->nf + CF_SEASON_RATIO]);
+}
+
+/* Whether the serving forecasts (origin 0) carry the season: most
+ * products' at most horizons. */
+static int serving_seasoned(const struct dataset *d) {
+  float x[CF__COUNT];
+  int known = 0, all = 0;
+  for (size_t k = 0; d->npin && d->nchan && k < d->nprod; k++)
+    for (int h = 1; h <= ML_HORIZONS; h++, all++) {
+      ml_cell_features(d, 0, (int)k, 0, ML_SEG_TOTAL, 0, h, x);
+      known += !isnan(x[CF_SEASON_RATIO]);
+    }
+  return 2 * known > all;
+}
+
+/* A selection of rows: those `test` keeps, and with `seasoned` only those
+ * whose baseline carries the season. */
+struct pick {
+  int (*test)(const struct rows *, size_t, int);
+  int arg;
+  int seasoned;
+};
+
+static int picked(const struct rows *r, size_t i, const struct pick *p) {
+  return (!p->test || p->test(r, i, p->arg)) && (!p->seasoned || season_known(r, i));
+}
+
+/* Whether a model that forecasts the rows `judged` keeps learns from the
+ * seasoned rows among those `learn` keeps. */
+static int learn_seasoned(const struct rows *r, int (*judged)(const struct rows *, size_t, int),
+                          int jarg, int (*learn)(const struct rows *, size_t, int), int larg) {
+  size_t nj = 0, kj = 0, kl = 0;
+  for (size_t i = 0; i < r->n; i++) {
+    int k = season_known(r, i);
+    if (judged(r, i, jarg)) {
+      nj++;
+      kj += k;
+    }
+    if (k && learn(r, i, larg))
+      kl++;
+  }
+  return 2 * kj > nj && kl >= SEASON_MIN_ROWS;
+}
+
+/* The same for the serving model, which forecasts origin 0 and learns
+ * from every row. */
+static int refit_seasoned(const struct dataset *d, const struct rows *r) {
+  size_t kl = 0;
+  for (size_t i = 0; i < r->n; i++)
+    kl += season_known(r, i);
+  return serving_seasoned(d) && kl >= SEASON_MIN_ROWS;
+}
+
+/* Rows of w->all that p picks into a dense copy (X, y) and, when idx is
  * given, their indices. Rows past `cap` are sampled away. */
-static int take_rows(const struct rows *r, int (*test)(const struct rows *, size_t, int), int arg,
-                     size_t cap, uint64_t seed, float **X, float **y, size_t **idx, size_t *n) {
+static int take_rows(const struct rows *r, const struct pick *p, size_t cap, uint64_t seed,
+                     float **X, float **y, size_t **idx, size_t *n) {
   size_t m = 0;
   for (size_t i = 0; i < r->n; i++)
-    m += test(r, i, arg);
+    m += picked(r, i, p);
   double rate = m > cap ? (double)cap / (double)m : 1;
   *X = malloc((m ? m : 1) * r->nf * sizeof **X);
   *y = malloc((m ? m : 1) * sizeof **y);
@@ -254,7 +322,7 @@ static int take_rows(const struct rows *r, int (*test)(const struct rows *, size
     return -1;
   *n = 0;
   for (size_t i = 0; i < r->n; i++) {
-    if (!test(r, i, arg) || (rate < 1 && ml_unit((uint64_t)i ^ seed) >= rate))
+    if (!picked(r, i, p) || (rate < 1 && ml_unit((uint64_t)i ^ seed) >= rate))
       continue;
     memcpy(*X + *n * r->nf, r->X + i * r->nf, r->nf * sizeof **X);
     (*y)[*n] = r->y[i];
@@ -277,8 +345,12 @@ static float *offsets(const float *X, size_t n) {
 static int target_after(const struct rows *r, size_t i, int c) { return rows_target(r, i) > c; }
 static int target_at(const struct rows *r, size_t i, int c) { return rows_target(r, i) == c; }
 
+
 /* The window of cutoff c: as-of origins c - BT_REFIT + 1 .. c (at least 1). */
 static int in_window(int origin, int c) { return origin <= c && origin > c - BT_REFIT; }
+static int in_window_of(const struct rows *r, size_t i, int c) {
+  return in_window(r->origin[i], c);
+}
 
 /* The forecasts of a window's rows idx[] into mu. */
 struct window_pred {
@@ -312,10 +384,11 @@ static int fold_run(struct work *w, struct fold *fo, double *mu, struct gerr *er
   float *X = NULL, *y = NULL, *Xv = NULL, *yv = NULL, *m = NULL, *mv = NULL;
   size_t n = 0, nv = 0;
   int rc = -1;
-  if (take_rows(r, target_after, fo->cutoff, BT_FOLD_ROWS, w->cfg->seed ^ 0xb7, &X, &y, NULL,
-                &n) < 0 ||
-      take_rows(r, target_at, fo->cutoff, BT_FOLD_ROWS / 4, w->cfg->seed ^ 0xb8, &Xv, &yv, NULL,
-                &nv) < 0) {
+  int seasoned = learn_seasoned(r, in_window_of, fo->cutoff, target_after, fo->cutoff);
+  struct pick learn = {target_after, fo->cutoff, seasoned},
+              stop = {target_at, fo->cutoff, seasoned};
+  if (take_rows(r, &learn, BT_FOLD_ROWS, w->cfg->seed ^ 0xb7, &X, &y, NULL, &n) < 0 ||
+      take_rows(r, &stop, BT_FOLD_ROWS / 4, w->cfg->seed ^ 0xb8, &Xv, &yv, NULL, &nv) < 0) {
     gerr_set(err, GERR_INTERNAL, "out of memory");
     goto out;
   }
@@ -928,18 +1001,36 @@ int train_demand(struct work *w, json_t *eval, struct gerr *err) {
   train_stage(w, "demand model (refit)", 0.4);
   struct xgb_params xp = {"count:poisson", 1, b->folds[0].rounds > 0 ? b->folds[0].rounds : 1,
                           cfg->depth, cfg->threads, 0.2, cfg->seed, 0};
-  float *off = offsets(r->X, r->n);
-  if (!off || xgb_train_offset(&xp, r->X, r->y, off, r->n, CF__COUNT, NULL, NULL, NULL, 0,
+  float *rX = r->X, *ry = r->y, *off = NULL;
+  size_t rn = r->n;
+  struct pick learn = {NULL, 0, 1};
+  if (refit_seasoned(w->d, r) &&
+      take_rows(r, &learn, SIZE_MAX, 0, &rX, &ry, NULL, &rn) < 0) {
+    free(rX);
+    free(ry);
+    rX = ry = NULL;
+  }
+  if (rX)
+    off = offsets(rX, rn);
+  if (!off || xgb_train_offset(&xp, rX, ry, off, rn, CF__COUNT, NULL, NULL, NULL, 0,
                                &s->demand, NULL, err) < 0) {
     if (!off)
       gerr_set(err, GERR_INTERNAL, "out of memory");
     free(off);
+    if (rX != r->X) {
+      free(rX);
+      free(ry);
+    }
     json_decref(bases);
     goto out;
   }
   free(off);
+  if (rX != r->X) {
+    free(rX);
+    free(ry);
+  }
   json_object_set_new(w->models, "demand",
-                      rep_model("count:poisson", r->n, nho, rep_names(ml_cell_feature_names, CF__COUNT),
+                      rep_model("count:poisson", rn, nho, rep_names(ml_cell_feature_names, CF__COUNT),
                                 xp.rounds, json_incref(hold), bases, b->promoted,
                                 b->promoted ? "model" : eval_baseline_names[b->best_base],
                                 why));
