@@ -908,7 +908,7 @@ int train_demand(struct work *w, json_t *eval, struct gerr *err) {
   bt_accumulate(b, cfg->level);
   bt_cold(b);
 
-  /* "holdout": as of the last period, the next one (the seed's keys) */
+  /* "holdout": as of the last period, the next one (the `evaluation` keys of docs/api.md) */
   size_t nho = 0;
   for (size_t i = 0; i < r->n; i++)
     if (!isnan(b->serve[i]) && r->origin[i] == 1 && r->h[i] == 1)
@@ -968,7 +968,7 @@ int train_demand(struct work *w, json_t *eval, struct gerr *err) {
   json_object_set_new(hold, "by_cell_kind", kinds);
   json_object_set(eval, "regression_metrics", hold);
 
-  /* baselines on the same rows, for the seed's "baselines" keys */
+  /* baselines on the same rows, for the "baselines" keys of docs/api.md */
   json_t *bases = json_object();
   for (int q = 0; q < NBASE; q++) {
     size_t n = 0;
