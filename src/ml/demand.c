@@ -456,8 +456,34 @@ static int pin_cold(const struct dataset *d, size_t pin, int b) {
   return 1;
 }
 
+/* The cold cells' forecasts and outcomes of one horizon, for the
+ * calibration of their intervals. */
+struct cold_rows {
+  double *y, *mu;
+  size_t n, cap;
+  int oom;
+};
+
+static void cold_push(struct cold_rows *c, double y, double mu) {
+  if (c->n == c->cap) {
+    size_t cap = c->cap ? 2 * c->cap : 1024;
+    double *ny = realloc(c->y, cap * sizeof *ny);
+    if (ny)
+      c->y = ny;
+    double *nm = ny ? realloc(c->mu, cap * sizeof *nm) : NULL;
+    if (!ny || !nm) {
+      c->oom = 1;
+      return;
+    }
+    c->mu = nm;
+    c->cap = cap;
+  }
+  c->y[c->n] = y;
+  c->mu[c->n++] = mu;
+}
+
 static void cold_eval(const struct dataset *d, const struct forest *f, int b, int h,
-                      struct acc *out) {
+                      struct acc *out, struct cold_rows *rows) {
   size_t K = d->nprod, C = d->nchan, P = (size_t)d->nper;
   int t = b - h;
   /* the baseline: the national demand per pincode with sales, by cell */
@@ -505,6 +531,7 @@ static void cold_eval(const struct dataset *d, const struct forest *f, int b, in
         out->bmu[0] += base;
         out->bdev[0] += dev_term(y, base);
         out->bae[0] += fabs(y - base);
+        cold_push(rows, y, mu);
       }
   }
 }
@@ -571,6 +598,12 @@ struct bt {
                                model's, the best baseline's */
   struct acc month[BT_MONTHS + 1][ML_HORIZONS][ML_MAX_PRODUCTS + 1]; /* [b][h-1][prod or K] */
   struct acc cold[ML_HORIZONS];
+  struct cold_rows crow[ML_HORIZONS];
+  /* coverage on the cold cells expecting >= 1 sale: of the intervals of
+   * the other cells, and of their own (fitted on them) */
+  double cold_cov_warm[ML_HORIZONS], cold_cov_own[ML_HORIZONS];
+  double cold_cov_warm_all[ML_HORIZONS], cold_cov_own_all[ML_HORIZONS]; /* every cold cell */
+  size_t cold_inf[ML_HORIZONS];
 };
 
 static void bt_free(struct bt *b) {
@@ -584,6 +617,10 @@ static void bt_free(struct bt *b) {
   free(b->idx);
   for (int f = 0; f < b->nfolds; f++)
     forest_free(b->folds[f].f);
+  for (int h = 0; h < ML_HORIZONS; h++) {
+    free(b->crow[h].y);
+    free(b->crow[h].mu);
+  }
   free(b);
 }
 
@@ -865,7 +902,20 @@ static json_t *bt_report(struct bt *b, double level) {
     json_object_set_new(o, "largest_product_bias", rep_num(nm ? worst_bias : NAN));
     json_object_set_new(o, "interval_coverage_expected_1_or_more_lowest_month", rep_num(cov_min));
     json_object_set_new(o, "interval_coverage_expected_1_or_more_highest_month", rep_num(cov_max));
-    json_object_set_new(o, "cold_pincodes", cold_json(&b->cold[h - 1]));
+    json_t *cj = cold_json(&b->cold[h - 1]);
+    const struct suite *s = b->w->s;
+    json_object_set_new(cj, "cells_expecting_1_or_more",
+                        json_integer((json_int_t)b->cold_inf[h - 1]));
+    json_object_set_new(cj, "interval_coverage_other_cells_calibration",
+                        rep_num(b->cold_cov_warm_all[h - 1]));
+    json_object_set_new(cj, "interval_coverage_in_sample", rep_num(b->cold_cov_own_all[h - 1]));
+    json_object_set_new(cj, "interval_coverage_expected_1_or_more_other_cells_calibration",
+                        rep_num(b->cold_cov_warm[h - 1]));
+    json_object_set_new(cj, "interval_coverage_expected_1_or_more_in_sample",
+                        rep_num(b->cold_cov_own[h - 1]));
+    json_object_set_new(cj, "dispersion",
+                        s->has_cold[h - 1] ? rep_num(s->dcal_cold[h - 1].alpha) : json_null());
+    json_object_set_new(o, "cold_pincodes", cj);
     json_object_set_new(hz, key, o);
   }
   return json_pack("{s:s,s:i,s:i,s:f,s:o,s:o,s:o}", "method",
@@ -880,7 +930,57 @@ static void bt_cold(struct bt *b) {
   for (int f = 0; f < b->nfolds; f++)
     for (int m = b->folds[f].cutoff; m > b->folds[f].cutoff - BT_REFIT && m >= 1; m--)
       for (int h = 1; h <= ML_HORIZONS && h <= m; h++)
-        cold_eval(d, b->folds[f].f, m, h, &b->cold[h - 1]);
+        cold_eval(d, b->folds[f].f, m, h, &b->cold[h - 1], &b->crow[h - 1]);
+}
+
+/* Coverage of calibration c on the cold cells (with `informative`, those
+ * that expect >= 1 sale; NaN without any); their count into *n. */
+static double cold_cover(const struct cold_rows *cr, const struct demand_calib *c,
+                         int informative, size_t *n) {
+  double cov = 0;
+  *n = 0;
+  for (size_t i = 0; i < cr->n; i++) {
+    if (informative && cr->mu[i] < INFORMATIVE_MU)
+      continue;
+    double lo, hi;
+    ml_demand_interval(c, cr->mu[i], &lo, &hi);
+    cov += cr->y[i] >= lo && cr->y[i] <= hi;
+    (*n)++;
+  }
+  return *n ? cov / (double)*n : NAN;
+}
+
+/* The intervals of the answers for pincodes without sales: a calibration of
+ * their own per horizon, from the backtest's cold pincodes, when there are
+ * at least COLD_MIN_CELLS of them. 0 or -1 (out of memory). */
+#define COLD_MIN_CELLS 300
+static int bt_cold_calibrate(struct bt *b, struct suite *s, double level) {
+  for (int h = 0; h < ML_HORIZONS; h++) {
+    struct cold_rows *cr = &b->crow[h];
+    size_t ninf, nall;
+    b->cold_cov_warm[h] = cold_cover(cr, &s->dcal[h][ML_TOTAL], 1, &ninf);
+    b->cold_cov_warm_all[h] = cold_cover(cr, &s->dcal[h][ML_TOTAL], 0, &nall);
+    b->cold_cov_own[h] = b->cold_cov_own_all[h] = NAN;
+    b->cold_inf[h] = ninf;
+    s->has_cold[h] = 0;
+    if (cr->oom)
+      return -1;
+    if (cr->n < COLD_MIN_CELLS)
+      continue;
+    size_t *idx = malloc(cr->n * sizeof *idx);
+    if (!idx)
+      return -1;
+    for (size_t i = 0; i < cr->n; i++)
+      idx[i] = i;
+    int rc = demand_calib_fit(cr->y, cr->mu, idx, cr->n, level, &s->dcal_cold[h]);
+    free(idx);
+    if (rc < 0)
+      return -1;
+    s->has_cold[h] = 1;
+    b->cold_cov_own[h] = cold_cover(cr, &s->dcal_cold[h], 1, &ninf);
+    b->cold_cov_own_all[h] = cold_cover(cr, &s->dcal_cold[h], 0, &nall);
+  }
+  return 0;
 }
 
 int train_demand(struct work *w, json_t *eval, struct gerr *err) {
@@ -907,6 +1007,10 @@ int train_demand(struct work *w, json_t *eval, struct gerr *err) {
   }
   bt_accumulate(b, cfg->level);
   bt_cold(b);
+  if (bt_cold_calibrate(b, s, cfg->level) < 0) {
+    gerr_set(err, GERR_INTERNAL, "out of memory calibrating the cold pincodes' intervals");
+    goto out;
+  }
 
   /* "holdout": as of the last period, the next one (the `evaluation` keys of docs/api.md) */
   size_t nho = 0;

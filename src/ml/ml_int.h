@@ -320,6 +320,11 @@ struct suite {
   int use_baseline[PREDICT__COUNT]; /* 0: the model serves; else 1 + the
                                        baseline that beat it */
   struct demand_calib dcal[ML_HORIZONS][2]; /* [horizon - 1][enum ml_kind] */
+  /* the answers for pincodes without sales (their nearest pincodes'
+   * average), fitted on the backtest's cold pincodes; has_cold[h] 0: none
+   * fitted, dcal[h][kind] serves them */
+  struct demand_calib dcal_cold[ML_HORIZONS];
+  int has_cold[ML_HORIZONS];
   int rise_iso[ML_HORIZONS]; /* 1: isotonic, 0: Platt */
   struct platt rise_platt[ML_HORIZONS];
   struct isotonic rise_cal[ML_HORIZONS];

@@ -25,6 +25,7 @@ static int accept_known(int32_t pincode, void *ctx) {
 struct cover {
   long pin[FALLBACK_NEAR];
   size_t npin;
+  int cold; /* the pincode has no sales: its nearest pincodes answer */
   int prod[ML_MAX_PRODUCTS];
   size_t nprod;
   int chan[ML_MAX_CHANNELS];
@@ -45,6 +46,7 @@ static void resolve(const struct suite *s, const struct predict_query *q, int ne
   const struct dataset *d = s->d;
   c->npin = c->nprod = c->nchan = 0;
   long pin = ml_pin_index(d, q->pincode);
+  c->cold = pin < 0;
   if (pin >= 0) {
     c->pin[c->npin++] = pin;
   } else {
@@ -231,7 +233,10 @@ static void predict_cells(const struct suite *s, enum predict_kind kind,
   int seg = q->has_customer ? ml_segment(q->customer_age, q->customer_income) : ML_SEG_TOTAL;
   enum ml_kind mk = seg == ML_SEG_TOTAL ? ML_TOTAL : ML_SEGMENT;
   int hz = q->horizon >= 1 && q->horizon <= ML_HORIZONS ? q->horizon : 1;
-  const struct demand_calib *cal = &s->dcal[hz - 1][mk];
+  /* a pincode without sales: the intervals of the backtest's cold
+   * pincodes, as wide as their errors (docs/models.md "Fallbacks") */
+  const struct demand_calib *cal =
+      c.cold && s->has_cold[hz - 1] ? &s->dcal_cold[hz - 1] : &s->dcal[hz - 1][mk];
   float x[CF__COUNT];
   double mu_sum = 0, p_sum = 0, last_sum = 0;
   size_t n = 0;
@@ -380,6 +385,7 @@ void suite_free(struct suite *s) {
   for (int h = 0; h < ML_HORIZONS; h++) {
     for (int k = 0; k < 2; k++)
       isotonic_release(&s->dcal[h][k].conf);
+    isotonic_release(&s->dcal_cold[h].conf);
     isotonic_release(&s->rise_cal[h]);
   }
   json_decref(s->report);

@@ -8,19 +8,22 @@
 #include "ml/ml_int.h"
 
 /* ---- the blob ----
- * "GSU4", then little-endian (core/wire.h): i32 use_baseline[3], f64 level;
+ * "GSU5", then little-endian (core/wire.h): i32 use_baseline[3], f64 level;
  * per horizon and cell kind f64 alpha, nominal and an isotonic map (u32 n,
  * n x f64, n x f64); per horizon i32 rise_iso, f64 platt a, b and the rise
  * isotonic map; f64 top_temp, f64 rise_base[horizon][RISE_BASE_MAX + 1];
- * then length-prefixed parts (u64): the period cells, the demand, rise and
- * top-product forests, the regions; last, a 64-bit FNV-1a hash of
- * everything before it (rise_base keeps its place, no longer read: the
- * rise baseline is computed from the features). Versions saved in the
- * earlier forms (GSU1, GSU2: next period only; GSU3: a demand forest
- * without the seasonal baseline) are refused with a message to train
- * again. Blobs written in the host's byte order before the form was fixed
- * as little-endian are the same bytes on the little-endian hosts that
- * wrote them. */
+ * per horizon the cold pincodes' calibration: i32 has_cold, f64 alpha,
+ * nominal and an isotonic map; then length-prefixed parts (u64): the
+ * period cells, the demand, rise and top-product forests, the regions;
+ * last, a 64-bit FNV-1a hash of everything before it (rise_base keeps its
+ * place, no longer read: the rise baseline is computed from the features).
+ * Versions saved in the earlier forms (GSU1, GSU2: next period only; GSU3:
+ * a demand forest without the seasonal baseline) are refused with a
+ * message to train again; GSU4 (without the cold pincodes' calibration)
+ * loads, its fallbacks served with the calibration of the other cells.
+ * Blobs written in the host's byte order before the form was fixed as
+ * little-endian are the same bytes on the little-endian hosts that wrote
+ * them. */
 
 static int put_iso(struct buf *b, const struct isotonic *c) {
   return wire_add_u32(b, (uint32_t)c->n) || wire_add_f64s(b, c->x, c->n) ||
@@ -41,7 +44,7 @@ static int put_forest(struct buf *b, const struct forest *f) {
 }
 
 int suite_blob(const struct suite *s, struct buf *b) {
-  if (wire_add_bytes(b, "GSU4", 4))
+  if (wire_add_bytes(b, "GSU5", 4))
     return -1;
   for (int k = 0; k < PREDICT__COUNT; k++)
     if (wire_add_u32(b, (uint32_t)(int32_t)s->use_baseline[k]))
@@ -61,6 +64,11 @@ int suite_blob(const struct suite *s, struct buf *b) {
   if (wire_add_f64(b, s->top_temp) ||
       wire_add_f64s(b, &s->rise_base[0][0], sizeof s->rise_base / sizeof s->rise_base[0][0]))
     return -1;
+  for (int h = 0; h < ML_HORIZONS; h++)
+    if (wire_add_u32(b, (uint32_t)(int32_t)s->has_cold[h]) ||
+        wire_add_f64(b, s->dcal_cold[h].alpha) || wire_add_f64(b, s->dcal_cold[h].nominal) ||
+        put_iso(b, &s->dcal_cold[h].conf))
+      return -1;
   struct buf ds;
   buf_init(&ds, (size_t)1 << 33);
   int rc = dataset_save(s->d, &ds) || put_part(b, ds.data, ds.len) || put_forest(b, s->demand) ||
@@ -119,7 +127,8 @@ int suite_unblob(struct suite *s, const unsigned char *p, size_t n, struct gerr 
   if (!memcmp(magic, "GSU3", 4) || !memcmp(magic, "GSU2", 4) || !memcmp(magic, "GSU1", 4))
     return gerr_set(err, GERR_CONFLICT,
                     "the stored model was saved by an earlier release: train again");
-  if (memcmp(magic, "GSU4", 4))
+  int v5 = !memcmp(magic, "GSU5", 4);
+  if (!v5 && memcmp(magic, "GSU4", 4))
     goto bad;
   for (int k = 0; k < PREDICT__COUNT; k++)
     if (get_i32(&r, &ub[k]))
@@ -147,6 +156,15 @@ int suite_unblob(struct suite *s, const unsigned char *p, size_t n, struct gerr 
   if (wire_rd_f64(&r, &s->top_temp) ||
       wire_rd_f64s(&r, &s->rise_base[0][0], sizeof s->rise_base / sizeof s->rise_base[0][0]))
     goto bad;
+  for (int h = 0; v5 && h < ML_HORIZONS; h++) {
+    struct demand_calib *c = &s->dcal_cold[h];
+    if (get_i32(&r, &iso) || wire_rd_f64(&r, &c->alpha) || wire_rd_f64(&r, &c->nominal) ||
+        get_iso(&r, &c->conf))
+      goto bad;
+    s->has_cold[h] = iso != 0;
+    if (s->has_cold[h] && (!(c->alpha >= 0) || !(c->nominal > 0 && c->nominal < 1)))
+      goto bad;
+  }
   const unsigned char *part;
   size_t plen;
   if (get_part(&r, &part, &plen) || dataset_load(part, plen, s->gaz, &s->d, err) < 0)

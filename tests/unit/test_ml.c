@@ -646,7 +646,7 @@ static void test_ml__damaged_blob_refused(void **state) {
   /* the documented form, little-endian: magic, use_baseline[], level, and
    * the FNV-1a hash of everything before the last 8 bytes */
   assert_true(row.blob_len > 24);
-  assert_memory_equal(row.blob, "GSU4", 4);
+  assert_memory_equal(row.blob, "GSU5", 4);
   for (int k = 0; k < PREDICT__COUNT; k++) {
     const unsigned char *u = row.blob + 4 + 4 * k;
     assert_int_equal(u[0], s->use_baseline[k]);
@@ -872,6 +872,17 @@ static void test_ml__regions_and_fallbacks(void **state) {
     mean += b.predicted_demand / (double)nn;
   }
   assert_true(fabs(a.predicted_demand - mean) < 1e-9);
+  /* its interval and confidence: those fitted on the backtest's cold
+   * pincodes, not those of pincodes with sales */
+  assert_true(s->has_cold[0]);
+  double lo, hi;
+  ml_demand_interval(&s->dcal_cold[0], a.predicted_demand, &lo, &hi);
+  assert_true(a.low == lo && a.high == hi);
+  assert_true(a.confidence == ml_demand_confidence(&s->dcal_cold[0], a.predicted_demand));
+  json_t *cold = json_object_get(
+      json_object_get(json_object_get(json_object_get(s->report, "backtest"), "horizons"), "1"),
+      "cold_pincodes");
+  assert_true(json_number_value(json_object_get(cold, "dispersion")) == s->dcal_cold[0].alpha);
 
   /* saved with its regions; loaded the same */
   assert_int_equal(suite_save(db, s, 5, &err), 0);
@@ -881,6 +892,12 @@ static void test_ml__regions_and_fallbacks(void **state) {
   struct suite *l = NULL;
   assert_int_equal(suite_load(db, gaz, 0, &l, &err), 0);
   assert_string_equal(suite_regions_json(l), suite_regions_json(s));
+  for (int h = 0; h < ML_HORIZONS; h++) {
+    assert_int_equal(l->has_cold[h], s->has_cold[h]);
+    assert_true(l->dcal_cold[h].alpha == s->dcal_cold[h].alpha);
+    assert_true(l->dcal_cold[h].nominal == s->dcal_cold[h].nominal);
+    assert_int_equal(l->dcal_cold[h].conf.n, s->dcal_cold[h].conf.n);
+  }
   suite_free(l);
 
   /* retrained on the same sales: the same regions under the same ids */
