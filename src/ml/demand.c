@@ -458,28 +458,28 @@ static int pin_cold(const struct dataset *d, size_t pin, int b) {
 
 /* The cold cells' forecasts and outcomes of one horizon, for the
  * calibration of their intervals. */
+struct cold_row {
+  double y, mu, base; /* outcome, forecast, national-average baseline */
+  int half;           /* 0/1 by a hash of the pincode, for cross-fitting */
+};
 struct cold_rows {
-  double *y, *mu;
+  struct cold_row *r;
   size_t n, cap;
   int oom;
 };
 
-static void cold_push(struct cold_rows *c, double y, double mu) {
+static void cold_push(struct cold_rows *c, struct cold_row row) {
   if (c->n == c->cap) {
     size_t cap = c->cap ? 2 * c->cap : 1024;
-    double *ny = realloc(c->y, cap * sizeof *ny);
-    if (ny)
-      c->y = ny;
-    double *nm = ny ? realloc(c->mu, cap * sizeof *nm) : NULL;
-    if (!ny || !nm) {
+    struct cold_row *nr = realloc(c->r, cap * sizeof *nr);
+    if (!nr) {
       c->oom = 1;
       return;
     }
-    c->mu = nm;
+    c->r = nr;
     c->cap = cap;
   }
-  c->y[c->n] = y;
-  c->mu[c->n++] = mu;
+  c->r[c->n++] = row;
 }
 
 static void cold_eval(const struct dataset *d, const struct forest *f, int b, int h,
@@ -531,7 +531,7 @@ static void cold_eval(const struct dataset *d, const struct forest *f, int b, in
         out->bmu[0] += base;
         out->bdev[0] += dev_term(y, base);
         out->bae[0] += fabs(y - base);
-        cold_push(rows, y, mu);
+        cold_push(rows, (struct cold_row){y, mu, base, (int)(ml_mix((uint64_t)d->pins[i]) & 1)});
       }
   }
 }
@@ -599,6 +599,7 @@ struct bt {
   struct acc month[BT_MONTHS + 1][ML_HORIZONS][ML_MAX_PRODUCTS + 1]; /* [b][h-1][prod or K] */
   struct acc cold[ML_HORIZONS];
   struct cold_rows crow[ML_HORIZONS];
+  struct acc cold_scaled[ML_HORIZONS]; /* the served (scaled) forecasts, cross-fitted */
   /* coverage on the cold cells expecting >= 1 sale: of the intervals of
    * the other cells, and of their own (fitted on them) */
   double cold_cov_warm[ML_HORIZONS], cold_cov_own[ML_HORIZONS];
@@ -617,10 +618,8 @@ static void bt_free(struct bt *b) {
   free(b->idx);
   for (int f = 0; f < b->nfolds; f++)
     forest_free(b->folds[f].f);
-  for (int h = 0; h < ML_HORIZONS; h++) {
-    free(b->crow[h].y);
-    free(b->crow[h].mu);
-  }
+  for (int h = 0; h < ML_HORIZONS; h++)
+    free(b->crow[h].r);
   free(b);
 }
 
@@ -913,6 +912,9 @@ static json_t *bt_report(struct bt *b, double level) {
                         rep_num(b->cold_cov_warm[h - 1]));
     json_object_set_new(cj, "interval_coverage_expected_1_or_more_in_sample",
                         rep_num(b->cold_cov_own[h - 1]));
+    json_t *sc = cold_json(&b->cold_scaled[h - 1]);
+    json_object_set_new(sc, "scale", rep_num(s->cold_scale[h - 1]));
+    json_object_set_new(cj, "scaled_cross_fitted", sc);
     json_object_set_new(cj, "dispersion",
                         s->has_cold[h - 1] ? rep_num(s->dcal_cold[h - 1].alpha) : json_null());
     json_object_set_new(o, "cold_pincodes", cj);
@@ -933,52 +935,93 @@ static void bt_cold(struct bt *b) {
         cold_eval(d, b->folds[f].f, m, h, &b->cold[h - 1], &b->crow[h - 1]);
 }
 
-/* Coverage of calibration c on the cold cells (with `informative`, those
- * that expect >= 1 sale; NaN without any); their count into *n. */
+/* Coverage of calibration c on the cold cells, their forecasts times
+ * scale[half] (with `informative`, those that expect >= 1 sale; NaN
+ * without any); their count into *n. */
 static double cold_cover(const struct cold_rows *cr, const struct demand_calib *c,
-                         int informative, size_t *n) {
+                         const double scale[2], int informative, size_t *n) {
   double cov = 0;
   *n = 0;
   for (size_t i = 0; i < cr->n; i++) {
-    if (informative && cr->mu[i] < INFORMATIVE_MU)
+    const struct cold_row *w = &cr->r[i];
+    double mu = w->mu * scale[w->half];
+    if (informative && mu < INFORMATIVE_MU)
       continue;
     double lo, hi;
-    ml_demand_interval(c, cr->mu[i], &lo, &hi);
-    cov += cr->y[i] >= lo && cr->y[i] <= hi;
+    ml_demand_interval(c, mu, &lo, &hi);
+    cov += w->y >= lo && w->y <= hi;
     (*n)++;
   }
   return *n ? cov / (double)*n : NAN;
 }
 
-/* The intervals of the answers for pincodes without sales: a calibration of
- * their own per horizon, from the backtest's cold pincodes, when there are
- * at least COLD_MIN_CELLS of them. 0 or -1 (out of memory). */
+/* Sum of outcomes over sum of forecasts of the cold cells of half `half`
+ * (-1: all), within [1 / COLD_SCALE_MAX, COLD_SCALE_MAX]; 1 without any. */
+#define COLD_SCALE_MAX 4.0
+static double cold_ratio(const struct cold_rows *cr, int half) {
+  double y = 0, mu = 0;
+  for (size_t i = 0; i < cr->n; i++)
+    if (half < 0 || cr->r[i].half == half) {
+      y += cr->r[i].y;
+      mu += cr->r[i].mu;
+    }
+  if (!(mu > 0))
+    return 1;
+  return fmin(fmax((y + 0.5) / (mu + 0.5), 1 / COLD_SCALE_MAX), COLD_SCALE_MAX);
+}
+
+/* The answers for pincodes without sales: their nearest pincodes' average
+ * (the forecasts judged above) scaled by what such forecasts made of the
+ * cold pincodes' sales (sum of outcomes over sum of forecasts), with a
+ * calibration of their own, per horizon, when at least COLD_MIN_CELLS cold
+ * cells were forecast. The scaled forecasts are judged cross-fitted: each
+ * half of the cold pincodes (by a hash) scaled by the other half's ratio,
+ * into b->cold_scaled. 0 or -1 (out of memory). */
 #define COLD_MIN_CELLS 300
 static int bt_cold_calibrate(struct bt *b, struct suite *s, double level) {
+  const double one[2] = {1, 1};
   for (int h = 0; h < ML_HORIZONS; h++) {
     struct cold_rows *cr = &b->crow[h];
     size_t ninf, nall;
-    b->cold_cov_warm[h] = cold_cover(cr, &s->dcal[h][ML_TOTAL], 1, &ninf);
-    b->cold_cov_warm_all[h] = cold_cover(cr, &s->dcal[h][ML_TOTAL], 0, &nall);
+    b->cold_cov_warm[h] = cold_cover(cr, &s->dcal[h][ML_TOTAL], one, 1, &ninf);
+    b->cold_cov_warm_all[h] = cold_cover(cr, &s->dcal[h][ML_TOTAL], one, 0, &nall);
     b->cold_cov_own[h] = b->cold_cov_own_all[h] = NAN;
     b->cold_inf[h] = ninf;
     s->has_cold[h] = 0;
+    s->cold_scale[h] = 1;
     if (cr->oom)
       return -1;
     if (cr->n < COLD_MIN_CELLS)
       continue;
+    double xs[2] = {cold_ratio(cr, 1), cold_ratio(cr, 0)}; /* the other half's */
+    struct acc *a = &b->cold_scaled[h];
+    for (size_t i = 0; i < cr->n; i++) {
+      const struct cold_row *w = &cr->r[i];
+      double bm[NBASE];
+      for (int q = 0; q < NBASE; q++)
+        bm[q] = w->base;
+      acc_point(a, w->y, w->mu * xs[w->half], bm);
+    }
+    s->cold_scale[h] = cold_ratio(cr, -1);
+    double *y = malloc(cr->n * sizeof *y), *mu = malloc(cr->n * sizeof *mu);
     size_t *idx = malloc(cr->n * sizeof *idx);
-    if (!idx)
-      return -1;
-    for (size_t i = 0; i < cr->n; i++)
+    int rc = y && mu && idx ? 0 : -1;
+    for (size_t i = 0; rc == 0 && i < cr->n; i++) {
+      y[i] = cr->r[i].y;
+      mu[i] = cr->r[i].mu * s->cold_scale[h];
       idx[i] = i;
-    int rc = demand_calib_fit(cr->y, cr->mu, idx, cr->n, level, &s->dcal_cold[h]);
+    }
+    if (rc == 0)
+      rc = demand_calib_fit(y, mu, idx, cr->n, level, &s->dcal_cold[h]);
+    free(y);
+    free(mu);
     free(idx);
     if (rc < 0)
       return -1;
     s->has_cold[h] = 1;
-    b->cold_cov_own[h] = cold_cover(cr, &s->dcal_cold[h], 1, &ninf);
-    b->cold_cov_own_all[h] = cold_cover(cr, &s->dcal_cold[h], 0, &nall);
+    const double all[2] = {s->cold_scale[h], s->cold_scale[h]};
+    b->cold_cov_own[h] = cold_cover(cr, &s->dcal_cold[h], all, 1, &ninf);
+    b->cold_cov_own_all[h] = cold_cover(cr, &s->dcal_cold[h], all, 0, &nall);
   }
   return 0;
 }

@@ -325,6 +325,7 @@ struct suite {
    * fitted, dcal[h][kind] serves them */
   struct demand_calib dcal_cold[ML_HORIZONS];
   int has_cold[ML_HORIZONS];
+  double cold_scale[ML_HORIZONS]; /* their average times this (1: none) */
   int rise_iso[ML_HORIZONS]; /* 1: isotonic, 0: Platt */
   struct platt rise_platt[ML_HORIZONS];
   struct isotonic rise_cal[ML_HORIZONS];

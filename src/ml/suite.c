@@ -259,6 +259,8 @@ static void predict_cells(const struct suite *s, enum predict_kind kind,
         }
       }
   double mu = n ? mu_sum / (double)n : 0, last = n ? last_sum / (double)n : 0;
+  if (c.cold && s->has_cold[hz - 1]) /* what such averages made of cold pincodes */
+    mu *= s->cold_scale[hz - 1];
   a->last_period_demand = last;
   a->level = s->level;
   if (mu < 0)
@@ -270,10 +272,10 @@ static void predict_cells(const struct suite *s, enum predict_kind kind,
     a->source = demand_sources[s->use_baseline[PREDICT_DEMAND]];
   } else {
     /* on the side of 1/2 of the demand answer's law (several cells, a
-     * fallback: the average cell's) */
-    double m, v;
-    demand_law(s, hz - 1, mk, mu, &m, &v);
-    a->probability = ml_rise_agree(n ? p_sum / (double)n : NAN, eval_count_above(m, v, last));
+     * fallback: the average cell's; a pincode without sales: with the
+     * dispersion of its calibration) */
+    double v = mu * (1 + cal->alpha * mu);
+    a->probability = ml_rise_agree(n ? p_sum / (double)n : NAN, eval_count_above(mu, v, last));
     a->demand_rise = a->probability > 0.5;
     a->source = s->use_baseline[PREDICT_RISE] ? "baseline:poisson_moving_average_6" : "model";
   }

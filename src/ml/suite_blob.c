@@ -12,8 +12,8 @@
  * per horizon and cell kind f64 alpha, nominal and an isotonic map (u32 n,
  * n x f64, n x f64); per horizon i32 rise_iso, f64 platt a, b and the rise
  * isotonic map; f64 top_temp, f64 rise_base[horizon][RISE_BASE_MAX + 1];
- * per horizon the cold pincodes' calibration: i32 has_cold, f64 alpha,
- * nominal and an isotonic map; then length-prefixed parts (u64): the
+ * per horizon the cold pincodes' calibration: i32 has_cold, f64 scale,
+ * alpha, nominal and an isotonic map; then length-prefixed parts (u64): the
  * period cells, the demand, rise and top-product forests, the regions;
  * last, a 64-bit FNV-1a hash of everything before it (rise_base keeps its
  * place, no longer read: the rise baseline is computed from the features).
@@ -66,7 +66,7 @@ int suite_blob(const struct suite *s, struct buf *b) {
     return -1;
   for (int h = 0; h < ML_HORIZONS; h++)
     if (wire_add_u32(b, (uint32_t)(int32_t)s->has_cold[h]) ||
-        wire_add_f64(b, s->dcal_cold[h].alpha) || wire_add_f64(b, s->dcal_cold[h].nominal) ||
+        wire_add_f64(b, s->cold_scale[h]) || wire_add_f64(b, s->dcal_cold[h].alpha) || wire_add_f64(b, s->dcal_cold[h].nominal) ||
         put_iso(b, &s->dcal_cold[h].conf))
       return -1;
   struct buf ds;
@@ -158,12 +158,15 @@ int suite_unblob(struct suite *s, const unsigned char *p, size_t n, struct gerr 
     goto bad;
   for (int h = 0; v5 && h < ML_HORIZONS; h++) {
     struct demand_calib *c = &s->dcal_cold[h];
-    if (get_i32(&r, &iso) || wire_rd_f64(&r, &c->alpha) || wire_rd_f64(&r, &c->nominal) ||
-        get_iso(&r, &c->conf))
+    if (get_i32(&r, &iso) || wire_rd_f64(&r, &s->cold_scale[h]) ||
+        wire_rd_f64(&r, &c->alpha) || wire_rd_f64(&r, &c->nominal) || get_iso(&r, &c->conf))
       goto bad;
     s->has_cold[h] = iso != 0;
-    if (s->has_cold[h] && (!(c->alpha >= 0) || !(c->nominal > 0 && c->nominal < 1)))
+    if (s->has_cold[h] && (!(c->alpha >= 0) || !(c->nominal > 0 && c->nominal < 1) ||
+                           !(s->cold_scale[h] > 0 && s->cold_scale[h] <= 1e3)))
       goto bad;
+    if (!s->has_cold[h])
+      s->cold_scale[h] = 1;
   }
   const unsigned char *part;
   size_t plen;
