@@ -269,9 +269,13 @@ int store_key_insert(struct store *s, const struct key_row *k, int64_t *id,
 int store_key_scan(struct store *s, const char *prefix,
                    int (*fn)(void *ctx, const struct key_row *k), void *ctx,
                    struct gerr *err) GROMO_WUR;
-/* Revokes the active key named `name` (or with that id, when name is all
- * digits): 0 done, 1 no such active key, -1 error. */
+/* Revokes the active key named `name` (or with that id, when
+ * store_key_id_of reads one from it): 0 done, 1 no such active key, -1
+ * error. */
 int store_key_revoke(struct store *s, const char *name, struct gerr *err) GROMO_WUR;
+/* Whether a revocation's `name` names a key by id: digits only, a whole
+ * number up to INT64_MAX (parse_int_range). 1 with *id, else 0 (a name). */
+int store_key_id_of(const char *name, int64_t *id);
 
 /* ---- several processes on one database ----
  * Any number of servers and commands may use one PostgreSQL database at

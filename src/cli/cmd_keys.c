@@ -32,8 +32,8 @@ static void audit(const char *action, const char *name, const char *role) {
     log_fields(LOG_INFO, "audit", line, (size_t)n);
 }
 
-/* The active key a revocation names: by id when all digits, else by name
- * (as store_key_revoke matches). */
+/* The active key a revocation names: by id or by name, as store_key_revoke
+ * matches (store_key_id_of). */
 struct key_find {
   const char *name;
   struct key_row row;
@@ -43,8 +43,9 @@ struct key_find {
 static int find_active(void *ctx, const struct key_row *k) {
   struct key_find *f = ctx;
   const char *n = f->name;
-  int by_id = n[0] != '\0' && strspn(n, "0123456789") == strlen(n);
-  if (k->revoked_at[0] || (by_id ? k->id != strtoll(n, NULL, 10) : strcmp(k->name, n) != 0))
+  int64_t id;
+  int by_id = store_key_id_of(n, &id);
+  if (k->revoked_at[0] || (by_id ? k->id != id : strcmp(k->name, n) != 0))
     return 0;
   f->row = *k;
   f->found = 1;

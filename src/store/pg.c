@@ -1772,8 +1772,8 @@ static int pg_key_revoke(struct store *base, const char *name, struct gerr *err)
   struct pg_store *s = PG(base);
   if (ensure_conn(s, err) < 0)
     return -1;
-  int by_id = name[0] != '\0' && strspn(name, "0123456789") == strlen(name) &&
-              strlen(name) <= 18;
+  int64_t id;
+  int by_id = store_key_id_of(name, &id);
   struct params p = {0};
   p.v[0] = name, p.len[0] = 0, p.fmt[0] = 0;
   p.n = 1;

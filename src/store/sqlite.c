@@ -1539,10 +1539,11 @@ static int sq_key_scan(struct store *base, const char *prefix,
 
 static int sq_key_revoke(struct store *base, const char *name, struct gerr *err) {
   struct sqlite_store *s = SQ(base);
-  int by_id = name[0] != '\0' && strspn(name, "0123456789") == strlen(name);
+  int64_t id;
+  int by_id = store_key_id_of(name, &id);
   sqlite3_stmt *st = by_id ? s->key_revoke_id : s->key_revoke_name;
   if (by_id)
-    sqlite3_bind_int64(st, 1, strtoll(name, NULL, 10));
+    sqlite3_bind_int64(st, 1, id);
   else
     sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
   int rc = step_done(s, st, "revoking the key", err);

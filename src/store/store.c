@@ -4,6 +4,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "gromo/parse.h"
 #include "gromo/timeutil.h"
 #include "store/store_int.h"
 
@@ -510,4 +511,12 @@ int store_regions_scan(struct store *s, int64_t version,
                        int (*fn)(void *ctx, int32_t pincode, int32_t region_id), void *ctx,
                        struct gerr *err) {
   return s->ops->regions_scan(s, version, fn, ctx, err);
+}
+
+int store_key_id_of(const char *name, int64_t *id) {
+  long long v;
+  if (!name || name[0] < '0' || name[0] > '9' || parse_int_range(name, 0, INT64_MAX, &v) < 0)
+    return 0;
+  *id = (int64_t)v;
+  return 1;
 }

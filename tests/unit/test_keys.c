@@ -100,6 +100,29 @@ static void test_keys__revoked_key_is_refused(void **state) {
   assert_int_equal(store_key_revoke(st, "admin-1", &err), 0);
   assert_int_equal(verify(secret, key, NULL), 1);
   assert_int_equal(store_key_revoke(st, "admin-1", &err), 1); /* no active key now */
+  /* by id: its digits */
+  char id[24];
+  assert_int_equal(keys_create(st, secret, "admin-2", ROLE_ADMIN, key, &row, &err), 0);
+  snprintf(id, sizeof id, "%lld", (long long)row.id);
+  assert_int_equal(store_key_revoke(st, id, &err), 0);
+  assert_int_equal(verify(secret, key, NULL), 1);
+  assert_int_equal(store_key_revoke(st, id, &err), 1);
+}
+
+/* A revocation names a key by id only with digits alone, within int64. */
+static void test_keys__id_or_name(void **state) {
+  (void)state;
+  int64_t id = -1;
+  assert_int_equal(store_key_id_of("42", &id), 1);
+  assert_int_equal(id, 42);
+  assert_int_equal(store_key_id_of("007", &id), 1);
+  assert_int_equal(id, 7);
+  assert_int_equal(store_key_id_of("9223372036854775807", &id), 1);
+  const char *const names[] = {"", "-1", "+1", " 1", "1 ", "1a", "a1", "0x10",
+                               "9223372036854775808", "99999999999999999999"};
+  for (size_t i = 0; i < N_OF(names); i++)
+    if (store_key_id_of(names[i], &id) != 0)
+      fail_msg("'%s' read as an id", names[i]);
 }
 
 static void test_keys__names(void **state) {
@@ -131,6 +154,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_keys__anything_else_is_refused, setup, teardown),
       cmocka_unit_test_setup_teardown(test_keys__revoked_key_is_refused, setup, teardown),
       cmocka_unit_test_setup_teardown(test_keys__names, setup, teardown),
+      cmocka_unit_test(test_keys__id_or_name),
   };
   return cmocka_run_group_tests_name("keys", tests, NULL, NULL);
 }
