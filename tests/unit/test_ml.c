@@ -1047,7 +1047,8 @@ int main(void) {
       cmocka_unit_test(test_ml__seasonal_baseline_reads_a_year_of_days),
   };
   /* Tests to leave out, a cmocka pattern: make check-clock runs this file
-   * at two dates and leaves out the longest test. */
+   * again under a faked clock, and the sanitized build once more, both
+   * without the longest test. */
   const char *skip = getenv("GROMO_TEST_SKIP");
   if (skip && *skip)
     cmocka_set_skip_filter(skip);
