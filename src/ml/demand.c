@@ -440,14 +440,6 @@ out:
  * product and channel in the target period, zeros included, beside the
  * national average per pincode ---- */
 
-static int pin_warm(const struct dataset *d, size_t pin, int b) {
-  const uint32_t *s = d->pin_all + pin * (size_t)d->nper;
-  for (int a = b; a < b + 12 && a < d->nper; a++)
-    if (s[a])
-      return 1;
-  return 0;
-}
-
 static int pin_cold(const struct dataset *d, size_t pin, int b) {
   const uint32_t *s = d->pin_all + pin * (size_t)d->nper;
   for (int a = b; a < d->nper; a++)
@@ -489,7 +481,7 @@ static void cold_eval(const struct dataset *d, const struct forest *f, int b, in
   /* the baseline: the national demand per pincode with sales, by cell */
   size_t nwarm = 0;
   for (size_t i = 0; i < d->npin; i++)
-    nwarm += pin_warm(d, i, b);
+    nwarm += rows_pin_active(d, i, b);
   double nat[ML_MAX_PRODUCTS * ML_MAX_CHANNELS] = {0};
   for (size_t c = 0; c < d->ncell; c++) {
     uint64_t key = d->cell_key[c];
@@ -508,7 +500,7 @@ static void cold_eval(const struct dataset *d, const struct forest *f, int b, in
     size_t nn = 0;
     for (int q = 0; q < ML_NEAR && nn < SUITE_FALLBACK_NEAR; q++) {
       int32_t p = d->near[i * ML_NEAR + (size_t)q];
-      if (p >= 0 && pin_warm(d, (size_t)p, b))
+      if (p >= 0 && rows_pin_active(d, (size_t)p, b))
         near[nn++] = p;
     }
     if (nn == 0)

@@ -66,9 +66,7 @@ static int cell_active(const struct dataset *d, size_t c, int j) {
   return 0;
 }
 
-/* A pincode is warm at origin j when it sold anything in the 12 periods up
- * to it. */
-static int pin_active(const struct dataset *d, size_t pin, int j) {
+int rows_pin_active(const struct dataset *d, size_t pin, int j) {
   const uint32_t *s = d->pin_all + pin * (size_t)d->nper;
   for (int a = j; a < j + 12 && a < d->nper; a++)
     if (s[a])
@@ -96,7 +94,7 @@ static int new_rows(const struct dataset *d, int j, double rate, uint64_t seed,
                     struct rows *r) {
   long cell;
   for (size_t p = 0; p < d->npin; p++) {
-    if (!pin_active(d, p, j))
+    if (!rows_pin_active(d, p, j))
       continue;
     for (size_t k = 0; k < d->nprod; k++)
       for (size_t ch = 0; ch < d->nchan; ch++) {
@@ -150,7 +148,7 @@ int rows_build(const struct dataset *d, int max_origin, size_t max_rows, uint64_
           segs += n;
       }
     for (size_t p = 0; p < d->npin; p++)
-      for (size_t k = 0; pin_active(d, p, j) && k < d->nprod; k++)
+      for (size_t k = 0; rows_pin_active(d, p, j) && k < d->nprod; k++)
         for (size_t ch = 0; ch < d->nchan; ch++)
           totals += cell_new(d, p, (int)k, (int)ch, j, &cell) ? (size_t)horizons_at(j) : 0;
   }

@@ -48,6 +48,9 @@ void rows_release(struct rows *r);
  * `threads` threads. 0 or -1 (out of memory). */
 int rows_build(const struct dataset *d, int max_origin, size_t max_rows, uint64_t seed,
                int threads, struct rows *r);
+/* Whether pincode `pin` sold anything in the 12 periods up to origin j
+ * (it is warm there). */
+int rows_pin_active(const struct dataset *d, size_t pin, int j);
 /* The target period of row i. */
 static inline int rows_target(const struct rows *r, size_t i) {
   return r->origin[i] - r->h[i];
