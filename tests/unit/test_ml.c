@@ -162,18 +162,25 @@ static void test_ml__no_feature_reads_the_future(void **state) {
   dataset_free(d2);
 }
 
+/* A data set of 20,000 generated sales of the given seed up to 2026-06-30,
+ * 19 periods of 30 days. */
+static struct dataset *generated_dataset(uint64_t seed) {
+  int64_t end = days_from_civil(2026, 6, 30) * DAY_MS + 12 * 3600000LL;
+  struct dataset_builder *b = NULL;
+  struct gerr err;
+  assert_int_equal(dataset_builder_new(30, &b, &err), 0);
+  add_generated(b, 20000, seed, end);
+  struct dataset *d = NULL;
+  assert_int_equal(dataset_builder_finish(b, gaz, 19, 0, &d, NULL, NULL, &err), 0);
+  return d;
+}
+
 /* ml_cell_features_segments gives every segment's features and the
  * cell's, bit for bit as ml_cell_features gives them one by one: at cells
  * that sold and at new ones, every origin and horizon. */
 static void test_ml__segment_features_match_one_by_one(void **state) {
   (void)state;
-  int64_t end = days_from_civil(2026, 6, 30) * DAY_MS + 12 * 3600000LL;
-  struct dataset_builder *b = NULL;
-  struct gerr err;
-  assert_int_equal(dataset_builder_new(30, &b, &err), 0);
-  add_generated(b, 20000, 11, end);
-  struct dataset *d = NULL;
-  assert_int_equal(dataset_builder_finish(b, gaz, 19, 0, &d, NULL, NULL, &err), 0);
+  struct dataset *d = generated_dataset(11);
   enum { NX = (ML_SEG_TOTAL + 1) * CF__COUNT };
   float *all = malloc(NX * sizeof *all), one[CF__COUNT];
   assert_non_null(all);
@@ -201,13 +208,7 @@ static void test_ml__segment_features_match_one_by_one(void **state) {
  * for bit, whatever their count. */
 static void test_ml__rows_same_with_any_threads(void **state) {
   (void)state;
-  int64_t end = days_from_civil(2026, 6, 30) * DAY_MS + 12 * 3600000LL;
-  struct dataset_builder *b = NULL;
-  struct gerr err;
-  assert_int_equal(dataset_builder_new(30, &b, &err), 0);
-  add_generated(b, 20000, 13, end);
-  struct dataset *d = NULL;
-  assert_int_equal(dataset_builder_finish(b, gaz, 19, 0, &d, NULL, NULL, &err), 0);
+  struct dataset *d = generated_dataset(13);
   struct rows r1, r3;
   memset(&r1, 0, sizeof r1);
   memset(&r3, 0, sizeof r3);
