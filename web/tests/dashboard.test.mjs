@@ -165,8 +165,11 @@ describe('every panel, as admin', () => {
     await ctx.page.selectOption('#map-colour', 'rise');
     await ctx.page.waitForFunction(() => !!document.querySelector('#map-colour'));
     await ctx.page.selectOption('#map-product', { index: 1 });
-    await ctx.page.waitForFunction(() => document.querySelector('#map-product')?.selectedIndex === 1);
-    await ctx.page.waitForTimeout(400);
+    const product = await ctx.page.$eval('#map-product', (s) => s.value);
+    await ctx.page.waitForFunction((p) => {
+      const m = document.querySelector('#india-map');
+      return m?.dataset.view === `rise|${p}|` && m.dataset.drawn === 'true';
+    }, product);
     await ctx.page.screenshot({ path: artifact('panel-map-rise.png') });
     // a click on the densest point opens its pincode
     const box = await ctx.page.locator('#india-map').boundingBox();

@@ -82,6 +82,8 @@ export async function render(main, ctx) {
       }],
     });
     drawn = c;
+    // which view the chart shows (its data-drawn says when it has rendered)
+    mapBox.dataset.view = [state.colour, state.product || '', state.channel || ''].join('|');
     c.on('click', (p) => {
       if (p.data && p.data.row) ctx.navigate(`pincode/${p.data.row.pincode}`);
     });
