@@ -74,7 +74,9 @@ struct dataset {
   int32_t *pins;
   const struct gaz_entry **ge;
   int16_t *state; /* state id of each pincode */
-  size_t nstate;
+  size_t nstate;  /* the last id: a state the gazetteer does not name */
+  const char *state_name[ML_MAX_STATES]; /* ids 0 .. nstate - 2, sorted;
+                                            borrowed from the gazetteer */
   int32_t *near; /* npin x ML_NEAR nearest other pincodes (-1: none) */
   /* cells: key -> index through an open-addressing table */
   size_t ncell, cell_cap;
@@ -167,6 +169,20 @@ int dataset_index(struct dataset *d, const struct gaz *gaz, struct gerr *err);
  * pincodes of d. *out is malloc'd, gaz_count(gaz) x k. 0 or -1. */
 int dataset_gaz_nearest(const struct dataset *d, const struct gaz *gaz, size_t k,
                         int32_t **out);
+/* The state id dataset_index gives a pincode of the gazetteer in `state`
+ * (the last id when it has none of its own). */
+int ml_state_id(const struct dataset *d, const char *state);
+/* Unit vectors of the gazetteer's entries in gaz_at() order (their dot
+ * product orders by great-circle distance); malloc'd, NULL when out of
+ * memory. */
+float (*dataset_gaz_units(const struct gaz *gaz))[3];
+/* The ML_NEAR nearest other pincodes of the gazetteer around `pincode` (one
+ * of it), as indices into d (-1: a pincode without sales), nearest first:
+ * the list d->near holds for the pincodes of d, by the same scan. units:
+ * dataset_gaz_units(gaz), or NULL to compute them (slow). 0, or -1 when
+ * the gazetteer does not know the pincode or out of memory. */
+int dataset_near_of(const struct dataset *d, const struct gaz *gaz, const float (*units)[3],
+                    int32_t pincode, int32_t near[ML_NEAR]);
 void dataset_free(struct dataset *d);
 /* A copy holding only periods [0, nper) (serving keeps ML_HIST). */
 int dataset_trim(const struct dataset *d, const struct gaz *gaz, int nper,
@@ -227,6 +243,30 @@ enum cell_feature {
 };
 extern const char *const ml_cell_feature_names[CF__COUNT];
 
+/* A pincode as the cell features read it: one of the data set, or a
+ * pincode of the gazetteer outside it, which has no sales (its own series
+ * read 0 in every known period, as those of a pincode of the data set
+ * before its first sale). Borrows from the data set, the gazetteer and
+ * `near`. */
+struct ml_pin {
+  long pin;                   /* index into d; -1: outside the data set */
+  int32_t pincode;
+  const struct gaz_entry *ge; /* NULL: the gazetteer does not know it */
+  int state;                  /* its id in d (dataset_index's) */
+  const int32_t *near;        /* ML_NEAR nearest gazetteer pincodes, indices
+                                 into d, -1: one without sales */
+};
+/* The view of pincode index pin of d. */
+void ml_pin_of(const struct dataset *d, long pin, struct ml_pin *out);
+/* The view of a gazetteer pincode outside d; near[] (the caller's) gets
+ * its nearest pincodes (dataset_near_of with units). 0, or -1 when the
+ * pincode is in d, not in the gazetteer, or out of memory. */
+int ml_pin_outside(const struct dataset *d, const struct gaz *gaz, const float (*units)[3],
+                   int32_t pincode, int32_t near[ML_NEAR], struct ml_pin *out);
+/* The features of cell (pincode v, prod, chan, seg) at origin j for the
+ * period h ahead, as ml_cell_features; the one code path of both. */
+void ml_pin_cell_features(const struct dataset *d, const struct ml_pin *v, int prod, int chan,
+                          int seg, int j, int h, float *x);
 /* The features of cell (pin, prod, chan, seg) at origin j for the period h
  * ahead (1..ML_HORIZONS: the target is period j - h) into x[CF__COUNT].
  * pin, prod, chan must be indices of d; seg may be ML_SEG_TOTAL. Reads only

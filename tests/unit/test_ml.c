@@ -204,6 +204,80 @@ static void test_ml__segment_features_match_one_by_one(void **state) {
   dataset_free(d);
 }
 
+/* A pincode of the gazetteer outside the data set has the features of the
+ * same pincode inside a data set whose sales of it all come after the
+ * origin: its own series read 0, its neighbours and state are the same. */
+static void test_ml__outside_pincode_reads_as_one_without_sales_yet(void **state) {
+  (void)state;
+  int64_t end = days_from_civil(2026, 6, 30) * DAY_MS + 12 * 3600000LL;
+  struct dataset_builder *b1 = NULL, *b2 = NULL;
+  struct gerr err;
+  assert_int_equal(dataset_builder_new(30, &b1, &err), 0);
+  assert_int_equal(dataset_builder_new(30, &b2, &err), 0);
+  add_generated(b1, 20000, 9, end);
+  add_generated(b2, 20000, 9, end);
+  struct dataset *d1 = NULL, *d2 = NULL;
+  assert_int_equal(dataset_builder_finish(b1, gaz, 19, 0, &d1, NULL, NULL, &err), 0);
+  /* gazetteer pincodes without sales in d1, each selling in the last period in d2 */
+  int32_t outside[6];
+  size_t nout = 0;
+  for (size_t g = 17; g < gaz_count(gaz) && nout < 6; g += 2999)
+    if (ml_pin_index(d1, gaz_at(gaz, g)->pincode) < 0)
+      outside[nout++] = gaz_at(gaz, g)->pincode;
+  assert_true(nout >= 3);
+  for (size_t i = 0; i < nout; i++)
+    for (int k = 0; k < 4; k++) {
+      struct ml_sale_src src = {end - (int64_t)(2 + k) * DAY_MS, outside[i],
+                                k % 2 ? "loan" : "insurance", "online", 35, 40000};
+      assert_int_equal(dataset_builder_add(b2, &src), 0);
+    }
+  assert_int_equal(dataset_builder_finish(b2, gaz, 19, 0, &d2, NULL, NULL, &err), 0);
+  assert_int_equal(d1->asof_day, d2->asof_day);
+  assert_int_equal(d1->nprod, d2->nprod);
+  assert_int_equal(d1->nchan, d2->nchan);
+  for (size_t k = 0; k < d1->nprod; k++)
+    assert_string_equal(d1->prod[k], d2->prod[k]);
+  for (size_t c = 0; c < d1->nchan; c++)
+    assert_string_equal(d1->chan[c], d2->chan[c]);
+  float *units = (float *)dataset_gaz_units(gaz);
+  assert_non_null(units);
+  size_t checked = 0;
+  for (size_t i = 0; i < nout; i++) {
+    struct ml_pin v;
+    int32_t near[ML_NEAR];
+    assert_int_equal(ml_pin_outside(d1, gaz, (const float(*)[3])units, outside[i], near, &v), 0);
+    long p2 = ml_pin_index(d2, outside[i]);
+    assert_true(p2 >= 0);
+    assert_int_equal(v.state, d2->state[p2]);
+    for (int n = 0; n < ML_NEAR; n++) {
+      int32_t q1 = near[n], q2 = d2->near[(size_t)p2 * ML_NEAR + (size_t)n];
+      assert_int_equal(q1 < 0 ? -1 : d1->pins[q1], q2 < 0 ? -1 : d2->pins[q2]);
+    }
+    /* a data set's own pincode: not outside it */
+    assert_int_equal(ml_pin_outside(d2, gaz, (const float(*)[3])units, outside[i], near, &v),
+                     -1);
+    assert_int_equal(ml_pin_outside(d1, gaz, NULL, outside[i], near, &v), 0);
+    for (int j = 1; j <= 6; j++)
+      for (int h = 1; h <= ML_HORIZONS; h++)
+        for (size_t k = 0; k < d1->nprod; k++)
+          for (size_t c = 0; c < d1->nchan; c++) {
+            float x1[CF__COUNT], x2[CF__COUNT];
+            ml_pin_cell_features(d1, &v, (int)k, (int)c, ML_SEG_TOTAL, j, h, x1);
+            ml_cell_features(d2, p2, (int)k, (int)c, ML_SEG_TOTAL, j, h, x2);
+            for (int f = 0; f < CF__COUNT; f++)
+              if (!same_float(x1[f], x2[f]))
+                fail_msg("pincode %06d, origin %d, horizon %d: feature '%s' %g outside the "
+                         "data set, %g inside it",
+                         (int)outside[i], j, h, ml_cell_feature_names[f], x1[f], x2[f]);
+            checked++;
+          }
+  }
+  assert_true(checked > 100);
+  free(units);
+  dataset_free(d1);
+  dataset_free(d2);
+}
+
 /* rows_build computes its rows' features over threads: the same rows, bit
  * for bit, whatever their count. */
 static void test_ml__rows_same_with_any_threads(void **state) {
@@ -1037,6 +1111,7 @@ int main(void) {
       cmocka_unit_test(test_ml__count_laws),
       cmocka_unit_test(test_ml__no_feature_reads_the_future),
       cmocka_unit_test(test_ml__segment_features_match_one_by_one),
+      cmocka_unit_test(test_ml__outside_pincode_reads_as_one_without_sales_yet),
       cmocka_unit_test(test_ml__parallel_covers_each_item_once),
       cmocka_unit_test(test_ml__rows_same_with_any_threads),
       cmocka_unit_test(test_ml__known_process),
