@@ -392,9 +392,11 @@ static int fold_run(struct work *w, struct fold *fo, double *mu, struct gerr *er
     gerr_set(err, GERR_INTERNAL, "out of memory");
     goto out;
   }
+  /* the window's forecasts: the cells of pincodes with sales (cold rows
+   * are judged by cold_eval, on every cold cell) */
   size_t nwin = 0;
   for (size_t i = 0; i < r->n; i++)
-    nwin += in_window(r->origin[i], fo->cutoff);
+    nwin += in_window(r->origin[i], fo->cutoff) && !r->cold[i];
   if (n < 100 || nwin == 0) {
     rc = 1;
     goto out;
@@ -419,7 +421,7 @@ static int fold_run(struct work *w, struct fold *fo, double *mu, struct gerr *er
   }
   nwin = 0;
   for (size_t i = 0; i < r->n; i++)
-    if (in_window(r->origin[i], fo->cutoff))
+    if (in_window(r->origin[i], fo->cutoff) && !r->cold[i])
       wp.idx[nwin++] = i;
   ml_parallel(nwin, cfg->threads, window_predict, &wp);
   free(wp.idx);

@@ -33,19 +33,29 @@ struct rows {
   int32_t *origin;  /* j */
   uint64_t *key;    /* the cell's key (ml_cell_key), a new cell's too,
                        whether it ever sold or not */
+  uint8_t *cold;    /* 1: a cell of a pincode cold at its origin (no sale
+                       in the 12 periods up to it); kind ML_TOTAL. The
+                       models learn these rows; no figure or calibration of
+                       the cells of pincodes with sales reads them */
 };
+
+/* The most rows of cold pincodes, a share of rows_build's max_rows. */
+#define ROWS_COLD_SHARE 0.1
 
 /* x: the row's features, or NULL to fill them in later. */
 int rows_push(struct rows *r, const float *x, float y, float last, int kind, int fold, int h,
-              int origin, uint64_t key);
+              int origin, uint64_t key, int cold);
 void rows_release(struct rows *r);
 /* Rows at origins 1..max_origin, every horizon whose target is known, of
- * each cell that sold in the 12 periods up to the origin, and of each
+ * each cell that sold in the 12 periods up to the origin, of each
  * pincode x product x channel cell that did not at a pincode that did (a
- * new cell, label 0 when it never sold); sampled (deterministically for
- * the seed) to at most about max_rows, cells without segment (new ones at
- * the same rate) before segment cells; their features computed over
- * `threads` threads. 0 or -1 (out of memory). */
+ * new cell, label 0 when it never sold), and of each pincode x product x
+ * channel cell of a pincode that did not either (a cold row, `cold` set);
+ * sampled (deterministically for the seed) to at most about max_rows,
+ * cells without segment (new ones at the same rate) before segment cells,
+ * cold ones at most ROWS_COLD_SHARE of max_rows and at most at the rate of
+ * the other cells without segment; their features computed over `threads`
+ * threads. 0 or -1 (out of memory). */
 int rows_build(const struct dataset *d, int max_origin, size_t max_rows, uint64_t seed,
                int threads, struct rows *r);
 /* Whether pincode `pin` sold anything in the 12 periods up to origin j

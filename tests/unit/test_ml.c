@@ -1049,6 +1049,64 @@ static void test_ml__new_cells_are_rows_without_later_data(void **state) {
   dataset_free(d2);
 }
 
+/* Cells of pincodes without a sale in the 12 periods up to an origin are
+ * rows too, marked cold: every product x channel without segment, the
+ * target their sales in the target period; none of a warm pincode; at most
+ * ROWS_COLD_SHARE of the rows, never sampled more densely than the other
+ * cells without segment. */
+static void test_ml__cold_pincodes_are_rows(void **state) {
+  (void)state;
+  struct dataset *d = generated_dataset(17);
+  for (int pass = 0; pass < 2; pass++) {
+    size_t max_rows = pass ? 20000 : 5000000; /* sampled, then every row */
+    struct rows r;
+    memset(&r, 0, sizeof r);
+    assert_int_equal(rows_build(d, 12, max_rows, 5, 2, &r), 0);
+    size_t cold = 0, warm_tot = 0, all_tot = 0;
+    for (size_t i = 0; i < r.n; i++) {
+      uint64_t key = r.key[i];
+      long pin = (long)(key >> 24);
+      int prod = (int)((key >> 16) & 0xff), chan = (int)((key >> 8) & 0xff);
+      all_tot += r.kind[i] == ML_TOTAL;
+      if (!r.cold[i]) {
+        warm_tot += r.kind[i] == ML_TOTAL;
+        assert_true(rows_pin_active(d, (size_t)pin, r.origin[i]));
+        continue;
+      }
+      cold++;
+      assert_int_equal(r.kind[i], ML_TOTAL);
+      assert_int_equal((int)(key & 0xff), ML_SEG_TOTAL);
+      assert_false(rows_pin_active(d, (size_t)pin, r.origin[i]));
+      long c = ml_cell_find(d, (int32_t)pin, prod, chan, ML_SEG_TOTAL);
+      double y = c >= 0 ? d->counts[(size_t)c * (size_t)d->nper + (size_t)rows_target(&r, i)] : 0;
+      assert_true(r.y[i] == y);
+      assert_true(r.last[i] == 0);
+      assert_true(r.X[i * r.nf + CF_PIN_MA6] == 0 || isnan(r.X[i * r.nf + CF_PIN_MA6]));
+    }
+    /* every cell of a cold pincode when nothing is sampled */
+    size_t expect = 0;
+    for (int j = 1; j <= 12 && j < d->known; j++)
+      for (size_t p = 0; p < d->npin; p++)
+        expect += rows_pin_active(d, p, j)
+                      ? 0
+                      : d->nprod * d->nchan * (size_t)(j < ML_HORIZONS ? j : ML_HORIZONS);
+    printf("max %zu rows: %zu rows, %zu cold (of %zu cold cells), %zu warm without segment\n",
+           max_rows, r.n, cold, expect, warm_tot);
+    assert_true(expect > 1000);
+    if (!pass) {
+      assert_int_equal(cold, expect);
+    } else {
+      assert_true(cold > 0);
+      assert_true((double)cold <= ROWS_COLD_SHARE * (double)max_rows * 1.1);
+      /* no denser than the others without segment: their rate is at most 1,
+       * and cold cells are more than the cap allows */
+      assert_true((double)cold / (double)expect <= (double)all_tot / (double)r.n + 0.05);
+    }
+    rows_release(&r);
+  }
+  dataset_free(d);
+}
+
 /* The seasonal baseline reads a year as 365 days: one cell selling 10 a
  * day, 20 a day in March; as of 28 February the next period (1-30 March)
  * is twice the level of the 6 periods before, the one after it (31 March -
@@ -1120,6 +1178,7 @@ int main(void) {
       cmocka_unit_test(test_ml__dataset_blob_form_kept),
       cmocka_unit_test(test_ml__regions_and_fallbacks),
       cmocka_unit_test(test_ml__new_cells_are_rows_without_later_data),
+      cmocka_unit_test(test_ml__cold_pincodes_are_rows),
       cmocka_unit_test(test_ml__seasonal_baseline_reads_a_year_of_days),
   };
   /* Tests to leave out, a cmocka pattern: make check-clock runs this file
