@@ -108,6 +108,10 @@ int ml_prod_index(const struct dataset *d, const char *name);
 int ml_chan_index(const struct dataset *d, const char *name);
 /* Index of a pincode among the data set's, or -1. */
 long ml_pin_index(const struct dataset *d, int32_t pincode);
+/* Whether pincode `pin` sold anything in the 12 periods up to origin j
+ * (it is warm there; else cold: serving answers it as a pincode without
+ * sales). rows.c. */
+int rows_pin_active(const struct dataset *d, size_t pin, int j);
 
 /* Builds the data set from sales, read one by one in any order
  * (dataset_builder_add), or from the store's aggregates
@@ -360,12 +364,15 @@ struct suite {
   int use_baseline[PREDICT__COUNT]; /* 0: the model serves; else 1 + the
                                        baseline that beat it */
   struct demand_calib dcal[ML_HORIZONS][2]; /* [horizon - 1][enum ml_kind] */
-  /* the answers for pincodes without sales (their nearest pincodes'
-   * average), fitted on the backtest's cold pincodes; has_cold[h] 0: none
-   * fitted, dcal[h][kind] serves them */
+  /* the answers for pincodes cold at the as-of date (no sale in its last
+   * 12 periods, or none at all), chosen and fitted on the backtest's cold
+   * pincodes; has_cold[h] 0: none fitted, their nearest pincodes' average
+   * answers with dcal[h][kind] */
   struct demand_calib dcal_cold[ML_HORIZONS];
   int has_cold[ML_HORIZONS];
-  double cold_scale[ML_HORIZONS]; /* their average times this (1: none) */
+  double cold_scale[ML_HORIZONS]; /* their answer times this (1: none) */
+  int cold_model[ML_HORIZONS]; /* 1: the demand forest on the pincode's own
+                                  features answers, 0: the nearest average */
   int rise_iso[ML_HORIZONS]; /* 1: isotonic, 0: Platt */
   struct platt rise_platt[ML_HORIZONS];
   struct isotonic rise_cal[ML_HORIZONS];
@@ -387,6 +394,7 @@ struct suite {
    * SUITE_FALLBACK_NEAR nearest pincodes with sales (dataset_gaz_nearest) */
 #define SUITE_FALLBACK_NEAR 5
   int32_t *fb_near;
+  float (*gaz_units)[3]; /* serving index, not saved: dataset_gaz_units */
   struct suite_regions *reg; /* docs/rules.md §4 regions; NULL before clustering */
   struct suite_insights *ins; /* serving index, not saved: every cell's
                                  predictions (insights.c) */
