@@ -1021,6 +1021,7 @@ void cold_choose(const struct cold_row *r, size_t n, struct cold_choice *out) {
  * (out of memory). */
 static int bt_cold_calibrate(struct bt *b, struct suite *s, double level) {
   const double one[2] = {1, 1};
+  s->cold_lapsed = 1;
   for (int h = 0; h < ML_HORIZONS; h++) {
     struct cold_rows *cr = &b->crow[h];
     struct cold_choice *ch = &b->cold_pick[h];

@@ -92,7 +92,7 @@ static int predict_cells(const struct suite *s, struct suite_insights *in, int h
   for (size_t p = 0; p < d->npin; p++)
     for (size_t k = 0; k < d->nprod; k++)
       for (size_t h = 0; h < d->nchan; h++, i++) {
-        if (s->has_cold[hz - 1] && !rows_pin_active(d, p, 0)) {
+        if (suite_pin_cold(s, p, hz)) {
           cold_cell(s, p, k, h, hz, in, &c, i);
           continue;
         }

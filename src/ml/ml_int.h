@@ -373,6 +373,9 @@ struct suite {
   double cold_scale[ML_HORIZONS]; /* their answer times this (1: none) */
   int cold_model[ML_HORIZONS]; /* 1: the demand forest on the pincode's own
                                   features answers, 0: the nearest average */
+  int cold_lapsed; /* 1: pincodes of the data set without a sale in its last
+                      12 periods get the cold answer too (0: a version of an
+                      earlier release, the model answers them as any other) */
   int rise_iso[ML_HORIZONS]; /* 1: isotonic, 0: Platt */
   struct platt rise_platt[ML_HORIZONS];
   struct isotonic rise_cal[ML_HORIZONS];
@@ -487,6 +490,11 @@ int suite_regions_load(struct suite *s, const unsigned char *p, size_t n, struct
  * reference, NULL when out of memory. */
 json_t *champion_compare(const json_t *challenger, const json_t *champion, double tolerance,
                          int *worse);
+
+/* Whether pincode index pin of the suite's data set gets the cold answer at
+ * horizon hz (1..ML_HORIZONS): it has no sale in its last 12 periods and
+ * the suite has a cold answer there. */
+int suite_pin_cold(const struct suite *s, size_t pin, int hz);
 
 /* Builds the serving index of a suite whose data set is in place. */
 int suite_index(struct suite *s, struct gerr *err);

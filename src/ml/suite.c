@@ -75,6 +75,11 @@ static void lapsed_near(const struct dataset *d, long pin, struct cover *c) {
   }
 }
 
+int suite_pin_cold(const struct suite *s, size_t pin, int hz) {
+  return hz >= 1 && hz <= ML_HORIZONS && s->has_cold[hz - 1] && s->cold_lapsed &&
+         !rows_pin_active(s->d, pin, 0);
+}
+
 /* Which pincodes answer for q's at horizon hz: the pincode itself when it
  * sold in the last 12 periods (or is of the data set and the suite has no
  * cold answer at hz); else it is cold (docs/models.md "Serving and
@@ -89,7 +94,7 @@ static void resolve(const struct suite *s, const struct predict_query *q, int ne
   long pin = ml_pin_index(d, q->pincode);
   int has_cold = hz >= 1 && hz <= ML_HORIZONS && s->has_cold[hz - 1];
   int by_model = need_prod && has_cold && s->cold_model[hz - 1] && s->demand;
-  if (pin >= 0 && (rows_pin_active(d, (size_t)pin, 0) || !has_cold || !need_prod)) {
+  if (pin >= 0 && (!need_prod || !suite_pin_cold(s, (size_t)pin, hz))) {
     c->pin[c->npin++] = pin;
   } else {
     char buf[16];

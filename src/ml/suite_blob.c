@@ -21,8 +21,9 @@
  * place, no longer read: the rise baseline is computed from the features).
  * Versions saved in the earlier forms (GSU1, GSU2: next period only; GSU3:
  * a demand forest without the seasonal baseline) are refused with a
- * message to train again; GSU5 (without cold_model) loads, its cold
- * pincodes answered by their nearest pincodes' average; GSU4 (without the
+ * message to train again; GSU5 (without cold_model) loads, its pincodes
+ * without sales answered by their nearest pincodes' average and those of
+ * its data set by the model, as that release did; GSU4 (without the
  * cold pincodes' calibration either) loads, its fallbacks served with the
  * calibration of the other cells.
  * Blobs written in the host's byte order before the form was fixed as
@@ -180,6 +181,7 @@ int suite_unblob(struct suite *s, const unsigned char *p, size_t n, struct gerr 
       goto bad;
     s->cold_model[h] = s->has_cold[h] && iso;
   }
+  s->cold_lapsed = v6;
   const unsigned char *part;
   size_t plen;
   if (get_part(&r, &part, &plen) || dataset_load(part, plen, s->gaz, &s->d, err) < 0)

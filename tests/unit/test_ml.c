@@ -1171,6 +1171,7 @@ static void check_cold_blob_forms(struct store *db, struct suite *s,
     struct predict_answer a;
     suite_predict(l, PREDICT_DEMAND, q, 1, &a);
     assert_true(a.fallback);
+    assert_int_equal(l->cold_lapsed, form == 6); /* as each release answered them */
     if (form == 6) {
       assert_int_equal(l->cold_model[0], 1);
       assert_string_equal(a.source, "model");
