@@ -355,7 +355,11 @@ bench_predict() {
   batch "demand, 10,000" /predict/demand "$tmp/known.json"
   batch "demand-rise, 10,000" /predict/demand-rise "$tmp/known.json"
   batch "top-product, 10,000" /predict/top-product "$tmp/known.json"
+  # what answers them at each horizon: the model from their place, or their
+  # nearest pincodes' average (docs/models.md "Serving and fallbacks")
+  ./gromo models backtest --db "$tmp/p.db" | grep -A3 'cold pincodes:' | grep -v '^--'
   batch "demand, 10,000 of pincodes without sales" /predict/demand "$tmp/unseen.json"
+  batch "demand, 10,000 of pincodes without sales, horizon 3" "/predict/demand?horizon=3" "$tmp/unseen.json"
   batch "demand ?explain=true, 10,000" "/predict/demand?explain=true" "$tmp/known.json"
   stop_server
   rm -f "$tmp/p.db"*

@@ -178,10 +178,25 @@ static void print_backtest(json_t *bt, long long version) {
       printf("\n");
     }
     json_t *cold = json_object_get(h, "cold_pincodes");
-    printf("  cold pincodes: %lld cells, bias %+.3f, deviance %.4f, skill %.3f against the "
-           "national average\n",
-           (long long)jnum(cold, "cells"), jnum(cold, "bias"), jnum(cold, "poisson_deviance"),
-           jnum(cold, "skill"));
+    const char *serves = json_string_value(json_object_get(cold, "serves"));
+    printf("  cold pincodes: %lld cells, %s serves\n", (long long)jnum(cold, "cells"),
+           serves ? serves : "nearest_average");
+    static const char *const cold_src[] = {"model", "baseline_nearest_average"};
+    for (size_t q = 0; q < sizeof cold_src / sizeof *cold_src; q++) {
+      json_t *c = json_object_get(cold, cold_src[q]);
+      json_t *x = json_object_get(c, "scaled_cross_fitted");
+      if (!c) /* a report of an earlier release: the nearest average alone */
+        c = q ? cold : NULL;
+      if (!c)
+        continue;
+      printf("    %-24s bias %+.3f, deviance %.4f; scaled (cross-fitted) bias %+.3f, deviance "
+             "%.4f\n",
+             cold_src[q], jnum(c, "bias"), jnum(c, "poisson_deviance"), jnum(x, "bias"),
+             jnum(x, "poisson_deviance"));
+    }
+    json_t *nat = json_object_get(cold, "baseline_national_average");
+    printf("    %-24s bias %+.3f, deviance %.4f\n", "baseline_national_average",
+           jnum(nat, "bias"), jnum(nat, "poisson_deviance"));
     printf("  %-10s %-23s %7s %9s %9s %7s %6s %6s %7s  %s\n", "as of", "period", "bias",
            "deviance", "baseline", "skill", "cov>=1", "y>=1", "iscore", "bias by product");
     size_t i;

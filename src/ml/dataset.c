@@ -663,13 +663,10 @@ static void add_into(uint32_t *dst, const uint32_t *src, int n) {
     dst[a] += src[a];
 }
 
-/* The ML_NEAR nearest other pincodes of the gazetteer around each, as
- * indices into d (-1: a pincode without sales). Geography alone decides,
- * not the data, so adding sales never changes another pincode's
- * neighbours. */
 /* Unit vectors of the gazetteer's entries (the dot product orders by
  * great-circle distance); NULL when out of memory. */
-static float (*gaz_units(const struct gaz *gaz, size_t gn))[3] {
+float (*dataset_gaz_units(const struct gaz *gaz))[3] {
+  size_t gn = gaz ? gaz_count(gaz) : 0;
   float(*u)[3] = malloc((gn ? gn : 1) * sizeof *u);
   if (!u)
     return NULL;
@@ -683,9 +680,41 @@ static float (*gaz_units(const struct gaz *gaz, size_t gn))[3] {
   return u;
 }
 
+/* The ML_NEAR nearest other entries of the gazetteer around entry `self`,
+ * as indices into d (-1: a pincode without sales). Geography alone decides,
+ * not the data, so adding sales never changes another pincode's
+ * neighbours; the pincodes of d (nearby_lists) and those outside it
+ * (dataset_near_of) get theirs from this one scan. */
+static void near_scan(const struct dataset *d, const struct gaz *gaz, const float (*u)[3],
+                      long self, int32_t best[ML_NEAR]) {
+  size_t gn = gaz_count(gaz), k = 0;
+  long at[ML_NEAR];
+  float dot[ML_NEAR];
+  for (size_t t = 0; t < ML_NEAR; t++)
+    best[t] = -1;
+  const float *q = u[self];
+  for (size_t j = 0; j < gn; j++) {
+    float v = q[0] * u[j][0] + q[1] * u[j][1] + q[2] * u[j][2];
+    if ((long)j == self || (k == ML_NEAR && v <= dot[k - 1]))
+      continue;
+    size_t t = k < ML_NEAR ? k++ : ML_NEAR - 1;
+    while (t > 0 && dot[t - 1] < v) { /* insertion, largest dot first */
+      dot[t] = dot[t - 1];
+      at[t] = at[t - 1];
+      t--;
+    }
+    dot[t] = v;
+    at[t] = (long)j;
+  }
+  for (size_t t = 0; t < k; t++)
+    best[t] = (int32_t)ml_pin_index(d, gaz_at(gaz, (size_t)at[t])->pincode);
+}
+
+/* d->near: each pincode's ML_NEAR nearest (near_scan); -1 throughout for
+ * a pincode the gazetteer does not know. */
 static int nearby_lists(struct dataset *d, const struct gaz *gaz) {
-  size_t n = d->npin, gn = gaz ? gaz_count(gaz) : 0;
-  float(*u)[3] = gaz_units(gaz, gn);
+  size_t n = d->npin;
+  float(*u)[3] = dataset_gaz_units(gaz);
   d->near = malloc((n ? n : 1) * ML_NEAR * sizeof *d->near);
   if (!u || !d->near) {
     free(u);
@@ -693,33 +722,36 @@ static int nearby_lists(struct dataset *d, const struct gaz *gaz) {
   }
   for (size_t i = 0; i < n; i++) {
     int32_t *best = d->near + i * ML_NEAR;
-    long at[ML_NEAR];
-    float dot[ML_NEAR];
-    size_t k = 0;
+    long self = d->ge[i] ? gaz_index(gaz, d->pins[i]) : -1;
+    if (self >= 0) {
+      near_scan(d, gaz, (const float(*)[3])u, self, best);
+      continue;
+    }
     for (size_t t = 0; t < ML_NEAR; t++)
       best[t] = -1;
-    long self = d->ge[i] ? gaz_index(gaz, d->pins[i]) : -1;
-    if (self < 0)
-      continue;
-    const float *q = u[self];
-    for (size_t j = 0; j < gn; j++) {
-      float v = q[0] * u[j][0] + q[1] * u[j][1] + q[2] * u[j][2];
-      if ((long)j == self || (k == ML_NEAR && v <= dot[k - 1]))
-        continue;
-      size_t t = k < ML_NEAR ? k++ : ML_NEAR - 1;
-      while (t > 0 && dot[t - 1] < v) { /* insertion, largest dot first */
-        dot[t] = dot[t - 1];
-        at[t] = at[t - 1];
-        t--;
-      }
-      dot[t] = v;
-      at[t] = (long)j;
-    }
-    for (size_t t = 0; t < k; t++)
-      best[t] = (int32_t)ml_pin_index(d, gaz_at(gaz, (size_t)at[t])->pincode);
   }
   free(u);
   return 0;
+}
+
+int dataset_near_of(const struct dataset *d, const struct gaz *gaz, const float (*units)[3],
+                    int32_t pincode, int32_t near[ML_NEAR]) {
+  long self = gaz ? gaz_index(gaz, pincode) : -1;
+  if (self < 0)
+    return -1;
+  float(*own)[3] = units ? NULL : dataset_gaz_units(gaz);
+  if (!units && !own)
+    return -1;
+  near_scan(d, gaz, units ? units : (const float(*)[3])own, self, near);
+  free(own);
+  return 0;
+}
+
+int ml_state_id(const struct dataset *d, const char *state) {
+  size_t s = 0;
+  while (state && s + 1 < d->nstate && strcmp(d->state_name[s], state))
+    s++;
+  return (int)(state ? s : d->nstate - 1);
 }
 
 int dataset_gaz_nearest(const struct dataset *d, const struct gaz *gaz, size_t k,
@@ -729,7 +761,7 @@ int dataset_gaz_nearest(const struct dataset *d, const struct gaz *gaz, size_t k
   if (k == 0)
     return -1;
   int32_t *res = malloc((gn ? gn : 1) * (k ? k : 1) * sizeof *res);
-  float(*u)[3] = gaz_units(gaz, gn);
+  float(*u)[3] = dataset_gaz_units(gaz);
   /* the known pincodes with coordinates: their index in d and unit vector */
   int32_t *kpin = malloc((n ? n : 1) * sizeof *kpin);
   float(*ku)[3] = malloc((n ? n : 1) * sizeof *ku);
@@ -802,14 +834,13 @@ int dataset_index(struct dataset *d, const struct gaz *gaz, struct gerr *err) {
     names[s] = st;
     d->nstate++;
   }
+  memset(d->state_name, 0, sizeof d->state_name);
+  memcpy(d->state_name, names, d->nstate * sizeof *names);
+  d->nstate++; /* the unknown state */
   for (size_t i = 0; i < np; i++) {
     d->ge[i] = gaz ? gaz_find(gaz, d->pins[i]) : NULL;
-    size_t s = 0;
-    while (d->ge[i] && s < d->nstate && strcmp(names[s], d->ge[i]->state))
-      s++;
-    d->state[i] = (int16_t)(d->ge[i] ? s : d->nstate);
+    d->state[i] = (int16_t)ml_state_id(d, d->ge[i] ? d->ge[i]->state : NULL);
   }
-  d->nstate++; /* the unknown state */
   size_t ns = d->nstate ? d->nstate : 1;
   int32_t first_day = (int32_t)(d->first_ms / DAY_MS);
   d->known = d->asof_day >= first_day ? (d->asof_day - first_day) / d->period + 1 : 1;

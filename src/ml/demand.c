@@ -392,9 +392,11 @@ static int fold_run(struct work *w, struct fold *fo, double *mu, struct gerr *er
     gerr_set(err, GERR_INTERNAL, "out of memory");
     goto out;
   }
+  /* the window's forecasts: the cells of pincodes with sales (cold rows
+   * are judged by cold_eval, on every cold cell) */
   size_t nwin = 0;
   for (size_t i = 0; i < r->n; i++)
-    nwin += in_window(r->origin[i], fo->cutoff);
+    nwin += in_window(r->origin[i], fo->cutoff) && !r->cold[i];
   if (n < 100 || nwin == 0) {
     rc = 1;
     goto out;
@@ -419,7 +421,7 @@ static int fold_run(struct work *w, struct fold *fo, double *mu, struct gerr *er
   }
   nwin = 0;
   for (size_t i = 0; i < r->n; i++)
-    if (in_window(r->origin[i], fo->cutoff))
+    if (in_window(r->origin[i], fo->cutoff) && !r->cold[i])
       wp.idx[nwin++] = i;
   ml_parallel(nwin, cfg->threads, window_predict, &wp);
   free(wp.idx);
@@ -435,10 +437,12 @@ out:
 }
 
 /* ---- cold pincodes: those of the data without a sale up to an as-of date
- * (their first sale came later), answered as serving answers them (the
- * average of the nearest pincodes with sales then), judged on every
- * product and channel in the target period, zeros included, beside the
- * national average per pincode ---- */
+ * (their first sale came later), forecast as serving may answer them: by
+ * the window's model on the pincode's own features (which read as those of
+ * a pincode outside the data set), and by the average of its nearest
+ * pincodes with sales then; judged on every product and channel in the
+ * target period, zeros included, beside the national average per pincode
+ * ---- */
 
 static int pin_cold(const struct dataset *d, size_t pin, int b) {
   const uint32_t *s = d->pin_all + pin * (size_t)d->nper;
@@ -448,12 +452,8 @@ static int pin_cold(const struct dataset *d, size_t pin, int b) {
   return 1;
 }
 
-/* The cold cells' forecasts and outcomes of one horizon, for the
- * calibration of their intervals. */
-struct cold_row {
-  double y, mu, base; /* outcome, forecast, national-average baseline */
-  int half;           /* 0/1 by a hash of the pincode, for cross-fitting */
-};
+/* The cold cells' forecasts and outcomes of one horizon, for the choice of
+ * what serves them and the calibration of their intervals. */
 struct cold_rows {
   struct cold_row *r;
   size_t n, cap;
@@ -474,8 +474,20 @@ static void cold_push(struct cold_rows *c, struct cold_row row) {
   c->r[c->n++] = row;
 }
 
+/* One cold forecast into a (its national-average baseline at bmu[0]). */
+static void cold_acc(struct acc *a, double y, double mu, double base) {
+  a->n++;
+  a->mu += mu;
+  a->y += y;
+  a->dev += dev_term(y, mu);
+  a->ae += fabs(y - mu);
+  a->bmu[0] += base;
+  a->bdev[0] += dev_term(y, base);
+  a->bae[0] += fabs(y - base);
+}
+
 static void cold_eval(const struct dataset *d, const struct forest *f, int b, int h,
-                      struct acc *out, struct cold_rows *rows) {
+                      struct acc out[COLD__SOURCES], struct cold_rows *rows) {
   size_t K = d->nprod, C = d->nchan, P = (size_t)d->nper;
   int t = b - h;
   /* the baseline: the national demand per pincode with sales, by cell */
@@ -514,16 +526,13 @@ static void cold_eval(const struct dataset *d, const struct forest *f, int b, in
           mu += ml_demand_forest_mu(f, x);
         }
         mu /= (double)nn;
+        ml_cell_features(d, (long)i, (int)k, (int)ch, ML_SEG_TOTAL, b, h, x);
+        double own = ml_demand_forest_mu(f, x);
         double base = fmax(nat[k * C + ch] / (3.0 * (double)nwarm), EVAL_BASE_FLOOR);
-        out->n++;
-        out->mu += mu;
-        out->y += y;
-        out->dev += dev_term(y, mu);
-        out->ae += fabs(y - mu);
-        out->bmu[0] += base;
-        out->bdev[0] += dev_term(y, base);
-        out->bae[0] += fabs(y - base);
-        cold_push(rows, (struct cold_row){y, mu, base, (int)(ml_mix((uint64_t)d->pins[i]) & 1)});
+        cold_acc(&out[COLD_NEAREST], y, mu, base);
+        cold_acc(&out[COLD_MODEL], y, own, base);
+        cold_push(rows, (struct cold_row){y, {mu, own}, base,
+                                          (int)(ml_mix((uint64_t)d->pins[i]) & 1)});
       }
   }
 }
@@ -589,9 +598,12 @@ struct bt {
   double dev_all, bdev_all; /* mean deviance of every backtest row: the
                                model's, the best baseline's */
   struct acc month[BT_MONTHS + 1][ML_HORIZONS][ML_MAX_PRODUCTS + 1]; /* [b][h-1][prod or K] */
-  struct acc cold[ML_HORIZONS];
+  /* the cold cells' forecasts, [enum cold_source]: as forecast, and
+   * scaled (cross-fitted) */
+  struct acc cold[ML_HORIZONS][COLD__SOURCES];
   struct cold_rows crow[ML_HORIZONS];
-  struct acc cold_scaled[ML_HORIZONS]; /* the served (scaled) forecasts, cross-fitted */
+  struct acc cold_scaled[ML_HORIZONS][COLD__SOURCES];
+  struct cold_choice cold_pick[ML_HORIZONS];
   /* coverage on the cold cells expecting >= 1 sale: of the intervals of
    * the other cells, and of their own (fitted on them) */
   double cold_cov_warm[ML_HORIZONS], cold_cov_own[ML_HORIZONS];
@@ -893,8 +905,21 @@ static json_t *bt_report(struct bt *b, double level) {
     json_object_set_new(o, "largest_product_bias", rep_num(nm ? worst_bias : NAN));
     json_object_set_new(o, "interval_coverage_expected_1_or_more_lowest_month", rep_num(cov_min));
     json_object_set_new(o, "interval_coverage_expected_1_or_more_highest_month", rep_num(cov_max));
-    json_t *cj = cold_json(&b->cold[h - 1]);
+    /* the nearest pincodes' average in the members of earlier reports;
+     * beside it the model's, and which serves */
+    json_t *cj = cold_json(&b->cold[h - 1][COLD_NEAREST]);
     const struct suite *s = b->w->s;
+    const struct cold_choice *ch = &b->cold_pick[h - 1];
+    static const char *const src_names[COLD__SOURCES] = {"nearest_average", "model"};
+    for (int q = 0; q < COLD__SOURCES; q++) {
+      json_t *sj = cold_json(&b->cold[h - 1][q]);
+      json_t *xj = cold_json(&b->cold_scaled[h - 1][q]);
+      json_object_set_new(xj, "scale", ch->fitted ? rep_num(ch->scale[q]) : json_null());
+      json_object_set_new(sj, "scaled_cross_fitted", xj);
+      json_object_set_new(cj, q == COLD_MODEL ? "model" : "baseline_nearest_average", sj);
+    }
+    json_object_set_new(cj, "serves",
+                        json_string(ch->fitted ? src_names[ch->serves] : "nearest_average"));
     json_object_set_new(cj, "cells_expecting_1_or_more",
                         json_integer((json_int_t)b->cold_inf[h - 1]));
     json_object_set_new(cj, "interval_coverage_other_cells_calibration",
@@ -904,7 +929,7 @@ static json_t *bt_report(struct bt *b, double level) {
                         rep_num(b->cold_cov_warm[h - 1]));
     json_object_set_new(cj, "interval_coverage_expected_1_or_more_in_sample",
                         rep_num(b->cold_cov_own[h - 1]));
-    json_t *sc = cold_json(&b->cold_scaled[h - 1]);
+    json_t *sc = cold_json(&b->cold_scaled[h - 1][s->cold_model[h - 1]]);
     json_object_set_new(sc, "scale", rep_num(s->cold_scale[h - 1]));
     json_object_set_new(cj, "scaled_cross_fitted", sc);
     json_object_set_new(cj, "dispersion",
@@ -924,19 +949,19 @@ static void bt_cold(struct bt *b) {
   for (int f = 0; f < b->nfolds; f++)
     for (int m = b->folds[f].cutoff; m > b->folds[f].cutoff - BT_REFIT && m >= 1; m--)
       for (int h = 1; h <= ML_HORIZONS && h <= m; h++)
-        cold_eval(d, b->folds[f].f, m, h, &b->cold[h - 1], &b->crow[h - 1]);
+        cold_eval(d, b->folds[f].f, m, h, b->cold[h - 1], &b->crow[h - 1]);
 }
 
-/* Coverage of calibration c on the cold cells, their forecasts times
- * scale[half] (with `informative`, those that expect >= 1 sale; NaN
+/* Coverage of calibration c on the cold cells, the forecasts of `src`
+ * times scale[half] (with `informative`, those that expect >= 1 sale; NaN
  * without any); their count into *n. */
-static double cold_cover(const struct cold_rows *cr, const struct demand_calib *c,
+static double cold_cover(const struct cold_rows *cr, int src, const struct demand_calib *c,
                          const double scale[2], int informative, size_t *n) {
   double cov = 0;
   *n = 0;
   for (size_t i = 0; i < cr->n; i++) {
     const struct cold_row *w = &cr->r[i];
-    double mu = w->mu * scale[w->half];
+    double mu = w->mu[src] * scale[w->half];
     if (informative && mu < INFORMATIVE_MU)
       continue;
     double lo, hi;
@@ -947,60 +972,88 @@ static double cold_cover(const struct cold_rows *cr, const struct demand_calib *
   return *n ? cov / (double)*n : NAN;
 }
 
-/* Sum of outcomes over sum of forecasts of the cold cells of half `half`
- * (-1: all), within [1 / COLD_SCALE_MAX, COLD_SCALE_MAX]; 1 without any. */
+/* Sum of outcomes over sum of the forecasts of `src` of the cold cells of
+ * half `half` (-1: all), within [1 / COLD_SCALE_MAX, COLD_SCALE_MAX]; 1
+ * without any. */
 #define COLD_SCALE_MAX 4.0
-static double cold_ratio(const struct cold_rows *cr, int half) {
+static double cold_ratio(const struct cold_row *r, size_t n, int src, int half) {
   double y = 0, mu = 0;
-  for (size_t i = 0; i < cr->n; i++)
-    if (half < 0 || cr->r[i].half == half) {
-      y += cr->r[i].y;
-      mu += cr->r[i].mu;
+  for (size_t i = 0; i < n; i++)
+    if (half < 0 || r[i].half == half) {
+      y += r[i].y;
+      mu += r[i].mu[src];
     }
   if (!(mu > 0))
     return 1;
   return fmin(fmax((y + 0.5) / (mu + 0.5), 1 / COLD_SCALE_MAX), COLD_SCALE_MAX);
 }
 
-/* The answers for pincodes without sales: their nearest pincodes' average
- * (the forecasts judged above) scaled by what such forecasts made of the
- * cold pincodes' sales (sum of outcomes over sum of forecasts), with a
- * calibration of their own, per horizon, when at least COLD_MIN_CELLS cold
- * cells were forecast. The scaled forecasts are judged cross-fitted: each
- * half of the cold pincodes (by a hash) scaled by the other half's ratio,
- * into b->cold_scaled. 0 or -1 (out of memory). */
-#define COLD_MIN_CELLS 300
+void cold_choose(const struct cold_row *r, size_t n, struct cold_choice *out) {
+  memset(out, 0, sizeof *out);
+  out->serves = COLD_NEAREST;
+  for (int src = 0; src < COLD__SOURCES; src++) {
+    out->scale[src] = 1;
+    out->xdev[src] = NAN;
+  }
+  if (n < COLD_MIN_CELLS)
+    return;
+  out->fitted = 1;
+  for (int src = 0; src < COLD__SOURCES; src++) {
+    /* each half scaled by the other half's ratio */
+    double xs[2] = {cold_ratio(r, n, src, 1), cold_ratio(r, n, src, 0)}, dev = 0;
+    for (size_t i = 0; i < n; i++)
+      dev += dev_term(r[i].y, r[i].mu[src] * xs[r[i].half]);
+    out->xdev[src] = dev / (double)n;
+    out->scale[src] = cold_ratio(r, n, src, -1);
+  }
+  if (out->xdev[COLD_MODEL] < out->xdev[COLD_NEAREST])
+    out->serves = COLD_MODEL;
+}
+
+/* The answers for cold pincodes, per horizon, when at least COLD_MIN_CELLS
+ * cold cells were forecast: the model on their own features or their
+ * nearest pincodes' average, each scaled by what it made of the cold
+ * pincodes' sales (sum of outcomes over sum of forecasts), whichever has
+ * the lower cross-fitted Poisson deviance (cold_choose), with a
+ * calibration of its own fitted on its scaled forecasts. Both scaled
+ * forecasts are judged cross-fitted, each half of the cold pincodes (by a
+ * hash) scaled by the other half's ratio, into b->cold_scaled. 0 or -1
+ * (out of memory). */
 static int bt_cold_calibrate(struct bt *b, struct suite *s, double level) {
   const double one[2] = {1, 1};
+  s->cold_lapsed = 1;
   for (int h = 0; h < ML_HORIZONS; h++) {
     struct cold_rows *cr = &b->crow[h];
+    struct cold_choice *ch = &b->cold_pick[h];
     size_t ninf, nall;
-    b->cold_cov_warm[h] = cold_cover(cr, &s->dcal[h][ML_TOTAL], one, 1, &ninf);
-    b->cold_cov_warm_all[h] = cold_cover(cr, &s->dcal[h][ML_TOTAL], one, 0, &nall);
+    if (cr->oom)
+      return -1;
+    cold_choose(cr->r, cr->n, ch);
+    int src = ch->serves;
+    b->cold_cov_warm[h] = cold_cover(cr, src, &s->dcal[h][ML_TOTAL], one, 1, &ninf);
+    b->cold_cov_warm_all[h] = cold_cover(cr, src, &s->dcal[h][ML_TOTAL], one, 0, &nall);
     b->cold_cov_own[h] = b->cold_cov_own_all[h] = NAN;
     b->cold_inf[h] = ninf;
     s->has_cold[h] = 0;
     s->cold_scale[h] = 1;
-    if (cr->oom)
-      return -1;
-    if (cr->n < COLD_MIN_CELLS)
+    s->cold_model[h] = 0;
+    if (!ch->fitted)
       continue;
-    double xs[2] = {cold_ratio(cr, 1), cold_ratio(cr, 0)}; /* the other half's */
-    struct acc *a = &b->cold_scaled[h];
-    for (size_t i = 0; i < cr->n; i++) {
-      const struct cold_row *w = &cr->r[i];
-      double bm[NBASE];
-      for (int q = 0; q < NBASE; q++)
-        bm[q] = w->base;
-      acc_point(a, w->y, w->mu * xs[w->half], bm);
+    for (int q = 0; q < COLD__SOURCES; q++) {
+      double xs[2] = {cold_ratio(cr->r, cr->n, q, 1), cold_ratio(cr->r, cr->n, q, 0)};
+      for (size_t i = 0; i < cr->n; i++) {
+        const struct cold_row *w = &cr->r[i];
+        cold_acc(&b->cold_scaled[h][q], w->y, w->mu[q] * xs[w->half], w->base);
+      }
     }
-    s->cold_scale[h] = cold_ratio(cr, -1);
+    s->cold_scale[h] = ch->scale[src];
+    s->cold_model[h] = src == COLD_MODEL;
     double *y = malloc(cr->n * sizeof *y), *mu = malloc(cr->n * sizeof *mu);
     size_t *idx = malloc(cr->n * sizeof *idx);
     int rc = y && mu && idx ? 0 : -1;
     for (size_t i = 0; rc == 0 && i < cr->n; i++) {
       y[i] = cr->r[i].y;
-      mu[i] = cr->r[i].mu * s->cold_scale[h];
+      mu[i] = cr->r[i].mu[src] * s->cold_scale[h];
       idx[i] = i;
     }
     if (rc == 0)
@@ -1012,8 +1065,8 @@ static int bt_cold_calibrate(struct bt *b, struct suite *s, double level) {
       return -1;
     s->has_cold[h] = 1;
     const double all[2] = {s->cold_scale[h], s->cold_scale[h]};
-    b->cold_cov_own[h] = cold_cover(cr, &s->dcal_cold[h], all, 1, &ninf);
-    b->cold_cov_own_all[h] = cold_cover(cr, &s->dcal_cold[h], all, 0, &nall);
+    b->cold_cov_own[h] = cold_cover(cr, src, &s->dcal_cold[h], all, 1, &ninf);
+    b->cold_cov_own_all[h] = cold_cover(cr, src, &s->dcal_cold[h], all, 0, &nall);
   }
   return 0;
 }

@@ -23,9 +23,10 @@ const char *const ml_cust_feature_names[UF__COUNT] = {
 #undef UF_NAME
 };
 
-/* Count of period a of series s (nper long), or NaN when a is unknown. */
+/* Count of period a of series s (nper long; NULL: no sales, 0 in every
+ * period), or NaN when a is unknown. */
 static double at(const struct dataset *d, const uint32_t *s, int a) {
-  return s && a < d->known ? (double)s[a] : NAN;
+  return a < d->known ? (s ? (double)s[a] : 0) : NAN;
 }
 
 /* Sum and number of known periods in [j + from, j + from + len). */
@@ -64,8 +65,12 @@ static double slope_of(const struct dataset *d, const uint32_t *s, int j, int le
 
 static double ratio(double a, double b) { return b > 0 ? a / b : NAN; }
 
+/* The series of cell (pin, prod, chan, seg), NULL when it has none (never
+ * sold, or a pincode outside the data set: pin < 0). */
 static const uint32_t *cell_series(const struct dataset *d, long pin, int prod, int chan,
                                    int seg) {
+  if (pin < 0)
+    return NULL;
   long c = ml_cell_find(d, (int32_t)pin, prod, chan, seg);
   return c < 0 ? NULL : d->counts + (size_t)c * d->nper;
 }
@@ -152,16 +157,39 @@ void ml_demand_forest_mu_rows(const struct forest *f, const float *X, size_t n, 
   }
 }
 
-static void geography(const struct dataset *d, long pin, float *lat, float *lng,
-                      float *region, float *circle, float *sorting, float *state,
-                      float *tier, float *neighbours) {
-  const struct gaz_entry *e = d->ge[pin];
-  int32_t p = d->pins[pin];
+void ml_pin_of(const struct dataset *d, long pin, struct ml_pin *out) {
+  out->pin = pin;
+  out->pincode = d->pins[pin];
+  out->ge = d->ge[pin];
+  out->state = d->state[pin];
+  out->near = d->near + (size_t)pin * ML_NEAR;
+}
+
+int ml_pin_outside(const struct dataset *d, const struct gaz *gaz, const float (*units)[3],
+                   int32_t pincode, int32_t near[ML_NEAR], struct ml_pin *out) {
+  const struct gaz_entry *e = gaz ? gaz_find(gaz, pincode) : NULL;
+  if (!e || ml_pin_index(d, pincode) >= 0)
+    return -1;
+  out->pin = -1;
+  out->pincode = pincode;
+  out->ge = e;
+  out->state = ml_state_id(d, e->state);
+  if (dataset_near_of(d, gaz, units, pincode, near) < 0)
+    return -1;
+  out->near = near;
+  return 0;
+}
+
+static void geography(const struct ml_pin *v, float *lat, float *lng, float *region,
+                      float *circle, float *sorting, float *state, float *tier,
+                      float *neighbours) {
+  const struct gaz_entry *e = v->ge;
+  int32_t p = v->pincode;
   *region = (float)(p / 100000);
   *circle = (float)(p / 10000);
   if (sorting)
     *sorting = (float)(p / 1000);
-  *state = (float)d->state[pin];
+  *state = (float)v->state;
   *lat = e ? e->lat : NAN;
   *lng = e ? e->lng : NAN;
   *tier = e ? (float)e->tier : NAN;
@@ -198,19 +226,27 @@ static void own_features(const struct dataset *d, const uint32_t *c, const uint3
   x[CF_SEASON_BASE] = (float)season_base(d, c, j, season);
 }
 
-/* The features every segment of cell (pin, prod, chan) shares with it:
- * those of the pincode, its neighbours, the state, the product and the
+/* The pincode's own series (pin_all, pin_prod, pin_chan), NULL for a
+ * pincode outside the data set: it has no sales, 0 in every known period,
+ * as a pincode of the data set reads before its first sale. */
+static const uint32_t *pin_series(const struct dataset *d, const struct ml_pin *v,
+                                  const uint32_t *base, size_t of, size_t each) {
+  return v->pin < 0 ? NULL : base + ((size_t)v->pin * each + of) * (size_t)d->nper;
+}
+
+/* The features every segment of cell (pincode v, prod, chan) shares with
+ * it: those of the pincode, its neighbours, the state, the product and the
  * whole cell tot (the parent's average). Returns nat_season(d, prod, j, h)
  * for own_features. */
-static double shared_features(const struct dataset *d, long pin, int prod, int chan,
-                              const uint32_t *tot, int j, int h, float *x) {
+static double shared_features(const struct dataset *d, const struct ml_pin *v, int prod,
+                              int chan, const uint32_t *tot, int j, int h, float *x) {
   int t = j - h; /* the target period */
   size_t P = (size_t)d->nper, K = d->nprod;
-  const uint32_t *pa = d->pin_all + (size_t)pin * P;
-  const uint32_t *pp = d->pin_prod + ((size_t)pin * K + (size_t)prod) * P;
-  const uint32_t *pc = d->pin_chan + ((size_t)pin * d->nchan + (size_t)chan) * P;
+  const uint32_t *pa = pin_series(d, v, d->pin_all, 0, 1);
+  const uint32_t *pp = pin_series(d, v, d->pin_prod, (size_t)prod, K);
+  const uint32_t *pc = pin_series(d, v, d->pin_chan, (size_t)chan, d->nchan);
   const uint32_t *np = d->nat_prod + (size_t)prod * P;
-  const uint32_t *sp = d->state_prod + ((size_t)d->state[pin] * K + (size_t)prod) * P;
+  const uint32_t *sp = d->state_prod + ((size_t)v->state * K + (size_t)prod) * P;
 
   x[CF_PARENT_MA6] = (float)mean_of(d, tot, j, 6);
   double pin12 = sum_of(d, pa, j, 0, 12, NULL);
@@ -226,17 +262,17 @@ static double shared_features(const struct dataset *d, long pin, int prod, int c
   double near = 0;
   int nn = 0;
   for (int n = 0; n < ML_NEAR; n++) {
-    int32_t q = d->near[(size_t)pin * ML_NEAR + n];
-    if (q == -1 && !d->ge[pin])
+    int32_t q = v->near[n];
+    if (q == -1 && !v->ge)
       break;
-    double v = q >= 0 ? mean_of(d, d->pin_prod + ((size_t)q * K + (size_t)prod) * P, j, 3) : 0;
-    if (!isnan(v)) {
-      near += v;
+    double m = q >= 0 ? mean_of(d, d->pin_prod + ((size_t)q * K + (size_t)prod) * P, j, 3) : 0;
+    if (!isnan(m)) {
+      near += m;
       nn++;
     }
   }
   x[CF_NEAR_MA3] = nn ? (float)(near / nn) : NAN;
-  geography(d, pin, &x[CF_LAT], &x[CF_LNG], &x[CF_PIN_REGION], &x[CF_PIN_CIRCLE],
+  geography(v, &x[CF_LAT], &x[CF_LNG], &x[CF_PIN_REGION], &x[CF_PIN_CIRCLE],
             &x[CF_PIN_SORTING], &x[CF_STATE], &x[CF_TIER], &x[CF_NEIGHBOURS]);
   x[CF_MONTH] = (float)month_of_period(d, t);
   x[CF_PRODUCT] = (float)prod;
@@ -247,19 +283,29 @@ static double shared_features(const struct dataset *d, long pin, int prod, int c
   return season;
 }
 
+void ml_pin_cell_features(const struct dataset *d, const struct ml_pin *v, int prod, int chan,
+                          int seg, int j, int h, float *x) {
+  const uint32_t *c = cell_series(d, v->pin, prod, chan, seg);
+  const uint32_t *tot =
+      seg == ML_SEG_TOTAL ? c : cell_series(d, v->pin, prod, chan, ML_SEG_TOTAL);
+  double season = shared_features(d, v, prod, chan, tot, j, h, x);
+  own_features(d, c, tot, seg, j, h, season, x);
+}
+
 void ml_cell_features(const struct dataset *d, long pin, int prod, int chan, int seg,
                       int j, int h, float *x) {
-  const uint32_t *c = cell_series(d, pin, prod, chan, seg);
-  const uint32_t *tot = seg == ML_SEG_TOTAL ? c : cell_series(d, pin, prod, chan, ML_SEG_TOTAL);
-  double season = shared_features(d, pin, prod, chan, tot, j, h, x);
-  own_features(d, c, tot, seg, j, h, season, x);
+  struct ml_pin v;
+  ml_pin_of(d, pin, &v);
+  ml_pin_cell_features(d, &v, prod, chan, seg, j, h, x);
 }
 
 void ml_cell_features_segments(const struct dataset *d, long pin, int prod, int chan, int j,
                                int h, float *x) {
+  struct ml_pin v;
+  ml_pin_of(d, pin, &v);
   const uint32_t *tot = cell_series(d, pin, prod, chan, ML_SEG_TOTAL);
   float *xt = x + (size_t)ML_SEG_TOTAL * CF__COUNT;
-  double season = shared_features(d, pin, prod, chan, tot, j, h, xt);
+  double season = shared_features(d, &v, prod, chan, tot, j, h, xt);
   for (int seg = 0; seg < ML_SEG_TOTAL; seg++) {
     float *xs = x + (size_t)seg * CF__COUNT;
     memcpy(xs, xt, CF__COUNT * sizeof *xs);
@@ -295,7 +341,9 @@ void ml_cust_features(const struct dataset *d, long pin, int chan, int32_t age,
   x[UF_AGE_BAND] = (float)ml_age_band(age);
   x[UF_INCOME_BAND] = (float)ml_income_band(income);
   x[UF_CHANNEL] = (float)chan;
-  geography(d, pin, &x[UF_LAT], &x[UF_LNG], &x[UF_PIN_REGION], &x[UF_PIN_CIRCLE], NULL,
+  struct ml_pin v;
+  ml_pin_of(d, pin, &v);
+  geography(&v, &x[UF_LAT], &x[UF_LNG], &x[UF_PIN_REGION], &x[UF_PIN_CIRCLE], NULL,
             &x[UF_STATE], &x[UF_TIER], NULL);
   const uint32_t *pa = d->pin_all + (size_t)pin * P;
   x[UF_PIN_MA6] = (float)mean_of(d, pa, j, 6);

@@ -54,6 +54,28 @@ void suite_insights_free(struct suite_insights *in) {
   free(in);
 }
 
+/* Cell i, (pincode p, product k, channel h) of a pincode cold at the as-of
+ * date (no sale in its last 12 periods), as /predict/demand and
+ * /predict/demand-rise answer it: the suite's cold answer at horizon hz,
+ * its law of the cold pincodes' dispersion. */
+static void cold_cell(const struct suite *s, size_t p, size_t k, size_t h, int hz,
+                      struct suite_insights *in, struct horizon_cells *c, size_t i) {
+  const struct dataset *d = s->d;
+  struct predict_query q = {.pincode = d->pins[p], .horizon = hz};
+  snprintf(q.product, sizeof q.product, "%s", d->prod[k]);
+  snprintf(q.channel, sizeof q.channel, "%s", d->chan[h]);
+  struct predict_answer a;
+  suite_predict(s, PREDICT_DEMAND, &q, 0, &a);
+  double mu = a.predicted_demand, alpha = s->dcal_cold[hz - 1].alpha;
+  if (hz == 1)
+    in->last[i] = (float)a.last_period_demand;
+  c->next[i] = (float)mu;
+  c->lmean[i] = (float)mu;
+  c->lvar[i] = (float)(mu * (1 + alpha * mu));
+  suite_predict(s, PREDICT_RISE, &q, 0, &a);
+  c->rise[i] = (float)fmin(fmax(a.probability, 0), 1);
+}
+
 /* Predicts every cell hz periods ahead into in->hz[hz - 1] (and, at
  * horizon 1, the last period's demand). 0, or -1 out of memory. */
 static int predict_cells(const struct suite *s, struct suite_insights *in, int hz) {
@@ -70,6 +92,10 @@ static int predict_cells(const struct suite *s, struct suite_insights *in, int h
   for (size_t p = 0; p < d->npin; p++)
     for (size_t k = 0; k < d->nprod; k++)
       for (size_t h = 0; h < d->nchan; h++, i++) {
+        if (suite_pin_cold(s, p, hz)) {
+          cold_cell(s, p, k, h, hz, in, &c, i);
+          continue;
+        }
         ml_cell_features(d, (long)p, (int)k, (int)h, ML_SEG_TOTAL, 0, hz, x);
         if (hz == 1)
           in->last[i] = isnan(x[CF_LAG1]) ? 0.0f : x[CF_LAG1];

@@ -74,7 +74,9 @@ struct dataset {
   int32_t *pins;
   const struct gaz_entry **ge;
   int16_t *state; /* state id of each pincode */
-  size_t nstate;
+  size_t nstate;  /* the last id: a state the gazetteer does not name */
+  const char *state_name[ML_MAX_STATES]; /* ids 0 .. nstate - 2, sorted;
+                                            borrowed from the gazetteer */
   int32_t *near; /* npin x ML_NEAR nearest other pincodes (-1: none) */
   /* cells: key -> index through an open-addressing table */
   size_t ncell, cell_cap;
@@ -106,6 +108,10 @@ int ml_prod_index(const struct dataset *d, const char *name);
 int ml_chan_index(const struct dataset *d, const char *name);
 /* Index of a pincode among the data set's, or -1. */
 long ml_pin_index(const struct dataset *d, int32_t pincode);
+/* Whether pincode `pin` sold anything in the 12 periods up to origin j
+ * (it is warm there; else cold: serving answers it as a pincode without
+ * sales). rows.c. */
+int rows_pin_active(const struct dataset *d, size_t pin, int j);
 
 /* Builds the data set from sales, read one by one in any order
  * (dataset_builder_add), or from the store's aggregates
@@ -167,6 +173,20 @@ int dataset_index(struct dataset *d, const struct gaz *gaz, struct gerr *err);
  * pincodes of d. *out is malloc'd, gaz_count(gaz) x k. 0 or -1. */
 int dataset_gaz_nearest(const struct dataset *d, const struct gaz *gaz, size_t k,
                         int32_t **out);
+/* The state id dataset_index gives a pincode of the gazetteer in `state`
+ * (the last id when it has none of its own). */
+int ml_state_id(const struct dataset *d, const char *state);
+/* Unit vectors of the gazetteer's entries in gaz_at() order (their dot
+ * product orders by great-circle distance); malloc'd, NULL when out of
+ * memory. */
+float (*dataset_gaz_units(const struct gaz *gaz))[3];
+/* The ML_NEAR nearest other pincodes of the gazetteer around `pincode` (one
+ * of it), as indices into d (-1: a pincode without sales), nearest first:
+ * the list d->near holds for the pincodes of d, by the same scan. units:
+ * dataset_gaz_units(gaz), or NULL to compute them (slow). 0, or -1 when
+ * the gazetteer does not know the pincode or out of memory. */
+int dataset_near_of(const struct dataset *d, const struct gaz *gaz, const float (*units)[3],
+                    int32_t pincode, int32_t near[ML_NEAR]);
 void dataset_free(struct dataset *d);
 /* A copy holding only periods [0, nper) (serving keeps ML_HIST). */
 int dataset_trim(const struct dataset *d, const struct gaz *gaz, int nper,
@@ -227,6 +247,30 @@ enum cell_feature {
 };
 extern const char *const ml_cell_feature_names[CF__COUNT];
 
+/* A pincode as the cell features read it: one of the data set, or a
+ * pincode of the gazetteer outside it, which has no sales (its own series
+ * read 0 in every known period, as those of a pincode of the data set
+ * before its first sale). Borrows from the data set, the gazetteer and
+ * `near`. */
+struct ml_pin {
+  long pin;                   /* index into d; -1: outside the data set */
+  int32_t pincode;
+  const struct gaz_entry *ge; /* NULL: the gazetteer does not know it */
+  int state;                  /* its id in d (dataset_index's) */
+  const int32_t *near;        /* ML_NEAR nearest gazetteer pincodes, indices
+                                 into d, -1: one without sales */
+};
+/* The view of pincode index pin of d. */
+void ml_pin_of(const struct dataset *d, long pin, struct ml_pin *out);
+/* The view of a gazetteer pincode outside d; near[] (the caller's) gets
+ * its nearest pincodes (dataset_near_of with units). 0, or -1 when the
+ * pincode is in d, not in the gazetteer, or out of memory. */
+int ml_pin_outside(const struct dataset *d, const struct gaz *gaz, const float (*units)[3],
+                   int32_t pincode, int32_t near[ML_NEAR], struct ml_pin *out);
+/* The features of cell (pincode v, prod, chan, seg) at origin j for the
+ * period h ahead, as ml_cell_features; the one code path of both. */
+void ml_pin_cell_features(const struct dataset *d, const struct ml_pin *v, int prod, int chan,
+                          int seg, int j, int h, float *x);
 /* The features of cell (pin, prod, chan, seg) at origin j for the period h
  * ahead (1..ML_HORIZONS: the target is period j - h) into x[CF__COUNT].
  * pin, prod, chan must be indices of d; seg may be ML_SEG_TOTAL. Reads only
@@ -320,12 +364,18 @@ struct suite {
   int use_baseline[PREDICT__COUNT]; /* 0: the model serves; else 1 + the
                                        baseline that beat it */
   struct demand_calib dcal[ML_HORIZONS][2]; /* [horizon - 1][enum ml_kind] */
-  /* the answers for pincodes without sales (their nearest pincodes'
-   * average), fitted on the backtest's cold pincodes; has_cold[h] 0: none
-   * fitted, dcal[h][kind] serves them */
+  /* the answers for pincodes cold at the as-of date (no sale in its last
+   * 12 periods, or none at all), chosen and fitted on the backtest's cold
+   * pincodes; has_cold[h] 0: none fitted, their nearest pincodes' average
+   * answers with dcal[h][kind] */
   struct demand_calib dcal_cold[ML_HORIZONS];
   int has_cold[ML_HORIZONS];
-  double cold_scale[ML_HORIZONS]; /* their average times this (1: none) */
+  double cold_scale[ML_HORIZONS]; /* their answer times this (1: none) */
+  int cold_model[ML_HORIZONS]; /* 1: the demand forest on the pincode's own
+                                  features answers, 0: the nearest average */
+  int cold_lapsed; /* 1: pincodes of the data set without a sale in its last
+                      12 periods get the cold answer too (0: a version of an
+                      earlier release, the model answers them as any other) */
   int rise_iso[ML_HORIZONS]; /* 1: isotonic, 0: Platt */
   struct platt rise_platt[ML_HORIZONS];
   struct isotonic rise_cal[ML_HORIZONS];
@@ -347,6 +397,7 @@ struct suite {
    * SUITE_FALLBACK_NEAR nearest pincodes with sales (dataset_gaz_nearest) */
 #define SUITE_FALLBACK_NEAR 5
   int32_t *fb_near;
+  float (*gaz_units)[3]; /* serving index, not saved: dataset_gaz_units */
   struct suite_regions *reg; /* docs/rules.md §4 regions; NULL before clustering */
   struct suite_insights *ins; /* serving index, not saved: every cell's
                                  predictions (insights.c) */
@@ -439,6 +490,11 @@ int suite_regions_load(struct suite *s, const unsigned char *p, size_t n, struct
  * reference, NULL when out of memory. */
 json_t *champion_compare(const json_t *challenger, const json_t *champion, double tolerance,
                          int *worse);
+
+/* Whether pincode index pin of the suite's data set gets the cold answer at
+ * horizon hz (1..ML_HORIZONS): it has no sale in its last 12 periods and
+ * the suite has a cold answer there. */
+int suite_pin_cold(const struct suite *s, size_t pin, int hz);
 
 /* Builds the serving index of a suite whose data set is in place. */
 int suite_index(struct suite *s, struct gerr *err);

@@ -131,10 +131,12 @@ static int classifier_run(struct work *w, const unsigned char *lab, const size_t
   struct suite *s = w->s;
   size_t n = r->n, ntr = 0, nv = 0;
   int cut = w->bt_cutoff > 0 ? w->bt_cutoff : 1;
+  /* learns from the cold rows too (a cold cell rises when it sells);
+   * stopped and calibrated on the cells of pincodes with sales alone */
   for (size_t i = 0; i < n; i++) {
     int t = rows_target(r, i);
     ntr += t > cut;
-    nv += t == cut;
+    nv += t == cut && !r->cold[i];
   }
   memset(cl, 0, sizeof *cl);
   cl->cutoff = cut;
@@ -159,7 +161,7 @@ static int classifier_run(struct work *w, const unsigned char *lab, const size_t
     if (t > cut) {
       memcpy(Xtr + ntr * CF__COUNT, r->X + i * r->nf, CF__COUNT * sizeof *Xtr);
       ytr[ntr++] = lab[i];
-    } else if (t == cut) {
+    } else if (t == cut && !r->cold[i]) {
       memcpy(Xv + nv * CF__COUNT, r->X + i * r->nf, CF__COUNT * sizeof *Xv);
       yv[nv++] = lab[i];
     }
@@ -171,13 +173,13 @@ static int classifier_run(struct work *w, const unsigned char *lab, const size_t
   if (xgb_train(&xp, Xtr, ytr, ntr, CF__COUNT, Xv, yv, stop ? nv : 0, &f, &cl->rounds, err) < 0)
     goto out;
   for (size_t i = 0; i < n; i++)
-    if (rows_target(r, i) == cut)
+    if (rows_target(r, i) == cut && !r->cold[i])
       forest_predict(f, r->X + i * r->nf, &p[i]);
   /* per horizon, the calibration on target c; the holdout's with it */
   for (int h = 1; h <= ML_HORIZONS; h++) {
     size_t nh = 0;
     for (size_t i = 0; i < n; i++)
-      if (rows_target(r, i) == cut && r->h[i] == h)
+      if (rows_target(r, i) == cut && r->h[i] == h && !r->cold[i])
         vidx[nh++] = i;
     c.failed = 1;
     c.method = 0;

@@ -1,7 +1,9 @@
 /* The rows the demand and rise models learn from: every cell that sold in
- * the year before an origin, and every cell without segment new at it (its
- * pincode sold, it did not), at every origin and horizon whose target
- * period is known, sampled to a bounded count. */
+ * the year before an origin, every cell without segment new at it (its
+ * pincode sold, it did not), and every cell without segment of a pincode
+ * cold at it (no sale in that year: cold start, as serving answers pincodes
+ * without sales), at every origin and horizon whose target period is
+ * known, sampled to a bounded count. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -21,14 +23,14 @@ static int grow(void **p, size_t cap, size_t size) {
 }
 
 int rows_push(struct rows *r, const float *x, float y, float last, int kind, int fold, int h,
-              int origin, uint64_t key) {
+              int origin, uint64_t key, int cold) {
   if (r->n == r->cap) {
     size_t nc = r->cap ? r->cap * 2 : 65536;
     if (grow((void **)&r->X, nc, r->nf * sizeof *r->X) || grow((void **)&r->y, nc, sizeof *r->y) ||
         grow((void **)&r->last, nc, sizeof *r->last) || grow((void **)&r->kind, nc, 1) ||
         grow((void **)&r->fold, nc, 1) || grow((void **)&r->h, nc, 1) ||
         grow((void **)&r->origin, nc, sizeof *r->origin) ||
-        grow((void **)&r->key, nc, sizeof *r->key))
+        grow((void **)&r->key, nc, sizeof *r->key) || grow((void **)&r->cold, nc, 1))
       return -1;
     r->cap = nc;
   }
@@ -41,6 +43,7 @@ int rows_push(struct rows *r, const float *x, float y, float last, int kind, int
   r->h[r->n] = (uint8_t)h;
   r->origin[r->n] = origin;
   r->key[r->n] = key;
+  r->cold[r->n] = (uint8_t)(cold != 0);
   r->n++;
   return 0;
 }
@@ -54,6 +57,7 @@ void rows_release(struct rows *r) {
   free(r->h);
   free(r->origin);
   free(r->key);
+  free(r->cold);
   memset(r, 0, sizeof *r);
 }
 
@@ -88,6 +92,11 @@ static int cell_new(const struct dataset *d, size_t pin, int prod, int chan, int
 /* Horizons of origin j whose target period is known: 1..min(j, H). */
 static int horizons_at(int j) { return j < ML_HORIZONS ? j : ML_HORIZONS; }
 
+/* Whether row (key, j, h) is kept at sampling rate `rate`. */
+static int sampled(uint64_t key, uint64_t seed, int j, int h, double rate) {
+  return rate >= 1 || ml_unit(key ^ seed ^ ((uint64_t)j << 56) ^ ((uint64_t)h << 48)) < rate;
+}
+
 /* The rows of the cells new at origin j (cell_new), sampled at `rate` as
  * the other cells without segment are. */
 static int new_rows(const struct dataset *d, int j, double rate, uint64_t seed,
@@ -103,10 +112,45 @@ static int new_rows(const struct dataset *d, int j, double rate, uint64_t seed,
         uint64_t key = ml_cell_key((int32_t)p, (int)k, (int)ch, ML_SEG_TOTAL);
         const uint32_t *s = cell >= 0 ? d->counts + (size_t)cell * (size_t)d->nper : NULL;
         for (int h = 1; h <= horizons_at(j); h++) {
-          if (rate < 1 && ml_unit(key ^ seed ^ ((uint64_t)j << 56) ^ ((uint64_t)h << 48)) >= rate)
+          if (!sampled(key, seed, j, h, rate))
             continue;
           if (rows_push(r, NULL, s ? (float)s[j - h] : 0, s ? (float)s[j] : 0, ML_TOTAL,
-                        (int)(ml_mix(key ^ seed) & 1), h, j, key) < 0)
+                        (int)(ml_mix(key ^ seed) & 1), h, j, key, 0) < 0)
+            return -1;
+        }
+      }
+  }
+  return 0;
+}
+
+/* Pincodes cold at origin j (no sale in the 12 periods up to it). */
+static size_t cold_pins(const struct dataset *d, int j) {
+  size_t n = 0;
+  for (size_t p = 0; p < d->npin; p++)
+    n += !rows_pin_active(d, p, j);
+  return n;
+}
+
+/* The rows of the cells without segment (every product x channel) of the
+ * pincodes cold at origin j, sampled at `rate`: the target is the cell's
+ * sales in the target period (0 when it has no series), the last period's
+ * 0. Marked cold: they teach the models cold start and enter no figure or
+ * calibration of the cells of pincodes with sales. */
+static int cold_rows(const struct dataset *d, int j, double rate, uint64_t seed,
+                     struct rows *r) {
+  for (size_t p = 0; p < d->npin; p++) {
+    if (rows_pin_active(d, p, j))
+      continue;
+    for (size_t k = 0; k < d->nprod; k++)
+      for (size_t ch = 0; ch < d->nchan; ch++) {
+        long cell = ml_cell_find(d, (int32_t)p, (int)k, (int)ch, ML_SEG_TOTAL);
+        uint64_t key = ml_cell_key((int32_t)p, (int)k, (int)ch, ML_SEG_TOTAL);
+        const uint32_t *s = cell >= 0 ? d->counts + (size_t)cell * (size_t)d->nper : NULL;
+        for (int h = 1; h <= horizons_at(j); h++) {
+          if (!sampled(key, seed, j, h, rate))
+            continue;
+          if (rows_push(r, NULL, s ? (float)s[j - h] : 0, s ? (float)s[j] : 0, ML_TOTAL,
+                        (int)(ml_mix(key ^ seed) & 1), h, j, key, 1) < 0)
             return -1;
         }
       }
@@ -136,7 +180,7 @@ int rows_build(const struct dataset *d, int max_origin, size_t max_rows, uint64_
   int jmax = max_origin < d->known - 1 ? max_origin : d->known - 1;
   if (jmax > d->nper - 1)
     jmax = d->nper - 1;
-  size_t totals = 0, segs = 0;
+  size_t totals = 0, segs = 0, colds = 0;
   long cell;
   for (int j = 1; j <= jmax; j++) {
     for (size_t c = 0; c < d->ncell; c++)
@@ -151,12 +195,17 @@ int rows_build(const struct dataset *d, int max_origin, size_t max_rows, uint64_
       for (size_t k = 0; rows_pin_active(d, p, j) && k < d->nprod; k++)
         for (size_t ch = 0; ch < d->nchan; ch++)
           totals += cell_new(d, p, (int)k, (int)ch, j, &cell) ? (size_t)horizons_at(j) : 0;
+    colds += cold_pins(d, j) * d->nprod * d->nchan * (size_t)horizons_at(j);
   }
-  /* cells without segment first: up to 60% of the rows, segments fill the
-   * rest */
-  double tot_cap = 0.6 * (double)max_rows;
+  /* cells without segment first: up to 60% of the rows; the cells of cold
+   * pincodes up to 10%, never sampled more densely than the others without
+   * segment; segments fill the rest */
+  double tot_cap = 0.6 * (double)max_rows, cold_cap = ROWS_COLD_SHARE * (double)max_rows;
   double rate_tot = (double)totals > tot_cap ? tot_cap / (double)totals : 1;
-  double left = (double)max_rows - rate_tot * (double)totals;
+  double rate_cold = (double)colds > cold_cap ? cold_cap / (double)colds : 1;
+  if (rate_cold > rate_tot)
+    rate_cold = rate_tot;
+  double left = (double)max_rows - rate_tot * (double)totals - rate_cold * (double)colds;
   double rate_seg = segs == 0 ? 0 : left >= (double)segs ? 1 : left / (double)segs;
   r->nf = CF__COUNT;
   for (int j = 1; j <= jmax; j++) {
@@ -168,15 +217,15 @@ int rows_build(const struct dataset *d, int max_origin, size_t max_rows, uint64_
       double rate = seg == ML_SEG_TOTAL ? rate_tot : rate_seg;
       const uint32_t *s = d->counts + c * (size_t)d->nper;
       for (int h = 1; h <= horizons_at(j); h++) {
-        if (rate < 1 && ml_unit(key ^ seed ^ ((uint64_t)j << 56) ^ ((uint64_t)h << 48)) >= rate)
+        if (!sampled(key, seed, j, h, rate))
           continue;
         if (rows_push(r, NULL, (float)s[j - h], (float)s[j],
                       seg == ML_SEG_TOTAL ? ML_TOTAL : ML_SEGMENT, (int)(ml_mix(key ^ seed) & 1),
-                      h, j, key) < 0)
+                      h, j, key, 0) < 0)
           return -1;
       }
     }
-    if (new_rows(d, j, rate_tot, seed, r) < 0)
+    if (new_rows(d, j, rate_tot, seed, r) < 0 || cold_rows(d, j, rate_cold, seed, r) < 0)
       return -1;
   }
   /* the features, once every row is known: each from its cell, origin

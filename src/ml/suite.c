@@ -25,7 +25,12 @@ static int accept_known(int32_t pincode, void *ctx) {
 struct cover {
   long pin[FALLBACK_NEAR];
   size_t npin;
-  int cold; /* the pincode has no sales: its nearest pincodes answer */
+  int cold; /* the pincode is cold at the as-of date and answered so: the
+               suite's cold answer of its horizon (or, without one, its
+               nearest pincodes' average) */
+  int model; /* cold, and the demand forest answers from `own` */
+  struct ml_pin own; /* the pincode's view, when `model` */
+  int32_t own_near[ML_NEAR];
   int prod[ML_MAX_PRODUCTS];
   size_t nprod;
   int chan[ML_MAX_CHANNELS];
@@ -41,31 +46,81 @@ static void note(struct predict_answer *a, const char *what, const char *subject
   a->fallback = 1;
 }
 
-static void resolve(const struct suite *s, const struct predict_query *q, int need_prod,
+/* The nearest pincodes with sales of a pincode outside the data set. */
+static void outside_near(const struct suite *s, int32_t pincode, struct cover *c) {
+  const struct dataset *d = s->d;
+  long g = s->gaz && s->fb_near ? gaz_index(s->gaz, pincode) : -1;
+  if (g >= 0) { /* in the gazetteer: nearest by distance, precomputed */
+    for (size_t i = 0; i < FALLBACK_NEAR; i++)
+      if (s->fb_near[(size_t)g * FALLBACK_NEAR + i] >= 0)
+        c->pin[c->npin++] = s->fb_near[(size_t)g * FALLBACK_NEAR + i];
+  } else { /* not in it: by shared PIN prefix, then distance */
+    struct gaz_near near[FALLBACK_NEAR];
+    size_t n = s->gaz ? gaz_nearest(s->gaz, pincode, accept_known, (void *)d, FALLBACK_NEAR,
+                                    near)
+                      : 0;
+    for (size_t i = 0; i < n; i++)
+      c->pin[c->npin++] = ml_pin_index(d, near[i].e->pincode);
+  }
+}
+
+/* The pincodes of the data set nearest to pincode index pin that sold in
+ * its last 12 periods (its gazetteer neighbours, as the backtest's cold
+ * pincodes are answered). */
+static void lapsed_near(const struct dataset *d, long pin, struct cover *c) {
+  for (int q = 0; q < ML_NEAR && c->npin < FALLBACK_NEAR; q++) {
+    int32_t p = d->near[(size_t)pin * ML_NEAR + (size_t)q];
+    if (p >= 0 && rows_pin_active(d, (size_t)p, 0))
+      c->pin[c->npin++] = p;
+  }
+}
+
+int suite_pin_cold(const struct suite *s, size_t pin, int hz) {
+  return hz >= 1 && hz <= ML_HORIZONS && s->has_cold[hz - 1] && s->cold_lapsed &&
+         !rows_pin_active(s->d, pin, 0);
+}
+
+/* Which pincodes answer for q's at horizon hz: the pincode itself when it
+ * sold in the last 12 periods (or is of the data set and the suite has no
+ * cold answer at hz); else it is cold (docs/models.md "Serving and
+ * fallbacks"): the model on its own features when that serves cold
+ * pincodes at hz, else its nearest pincodes with sales (whose average also
+ * apportions a segment's share of the model's answer). */
+static void resolve(const struct suite *s, const struct predict_query *q, int need_prod, int hz,
                     struct cover *c, struct predict_answer *a) {
   const struct dataset *d = s->d;
   c->npin = c->nprod = c->nchan = 0;
+  c->cold = c->model = 0;
   long pin = ml_pin_index(d, q->pincode);
-  c->cold = pin < 0;
-  if (pin >= 0) {
+  int has_cold = hz >= 1 && hz <= ML_HORIZONS && s->has_cold[hz - 1];
+  int by_model = need_prod && has_cold && s->cold_model[hz - 1] && s->demand;
+  if (pin >= 0 && (!need_prod || !suite_pin_cold(s, (size_t)pin, hz))) {
     c->pin[c->npin++] = pin;
   } else {
-    long g = s->gaz && s->fb_near ? gaz_index(s->gaz, q->pincode) : -1;
-    if (g >= 0) { /* in the gazetteer: nearest by distance, precomputed */
-      for (size_t i = 0; i < FALLBACK_NEAR; i++)
-        if (s->fb_near[(size_t)g * FALLBACK_NEAR + i] >= 0)
-          c->pin[c->npin++] = s->fb_near[(size_t)g * FALLBACK_NEAR + i];
-    } else { /* not in it: by shared PIN prefix, then distance */
-      struct gaz_near near[FALLBACK_NEAR];
-      size_t n = s->gaz ? gaz_nearest(s->gaz, q->pincode, accept_known, (void *)d,
-                                      FALLBACK_NEAR, near)
-                        : 0;
-      for (size_t i = 0; i < n; i++)
-        c->pin[c->npin++] = ml_pin_index(d, near[i].e->pincode);
-    }
     char buf[16];
     snprintf(buf, sizeof buf, "%06d", (int)q->pincode);
-    note(a, "pincode", buf, "has no sales in training: the nearest pincodes with sales answer");
+    c->cold = 1;
+    if (pin >= 0) {
+      lapsed_near(d, pin, c);
+      if (by_model) {
+        ml_pin_of(d, pin, &c->own);
+        c->model = 1;
+      }
+    } else {
+      outside_near(s, q->pincode, c);
+      c->model = by_model && ml_pin_outside(d, s->gaz, (const float(*)[3])s->gaz_units,
+                                            q->pincode, c->own_near, &c->own) == 0;
+    }
+    /* a pincode of the data set answered by the model from its own
+     * features is no fallback (the model learned cold start); other
+     * pincodes answering, or one outside the data set, is */
+    if (pin < 0 || !c->model)
+      note(a, "pincode", buf,
+           c->model ? "has no sales in training: the model answers from its place (neighbours, "
+                      "state, geography), as it learned pincodes without sales"
+           : pin >= 0 ? "has no sale in the last 12 periods: the nearest pincodes with sales "
+                        "answer"
+                      : "has no sales in training: the nearest pincodes with sales answer");
     if (c->npin == 0)
       for (size_t i = 0; i < d->npin && c->npin < FALLBACK_NEAR; i++)
         c->pin[c->npin++] = (long)i;
@@ -224,32 +279,60 @@ static double served_mu(const struct suite *s, long pin, int prod, int chan, int
   return sum > 0 ? mu * tot / sum : mu;
 }
 
+/* The cold answer by the model of cell (prod, chan, seg) of the pincode c
+ * answers for, hz periods ahead, before the cold scale; x gets the
+ * features of the cell without segment. A segment's is the cell's times
+ * the segment's share of the nearest pincodes' average (so the segments
+ * add up to their cell), 1 / ML_SEGMENTS without one. */
+static double cold_model_mu(const struct suite *s, const struct cover *c, int prod, int chan,
+                            int seg, int hz, float *x) {
+  const struct dataset *d = s->d;
+  float y[CF__COUNT];
+  double share = 1;
+  if (seg != ML_SEG_TOTAL) {
+    double part = 0, whole = 0;
+    for (size_t i = 0; i < c->npin; i++) {
+      part += served_mu(s, c->pin[i], prod, chan, seg, hz, y);
+      whole += served_mu(s, c->pin[i], prod, chan, ML_SEG_TOTAL, hz, y);
+    }
+    share = whole > 0 ? part / whole : 1.0 / ML_SEGMENTS;
+  }
+  ml_pin_cell_features(d, &c->own, prod, chan, ML_SEG_TOTAL, 0, hz, x);
+  return ml_demand_forest_mu(s->demand, x) * share;
+}
+
 static void predict_cells(const struct suite *s, enum predict_kind kind,
                           const struct predict_query *q, int explain,
                           struct predict_answer *a) {
   const struct dataset *d = s->d;
   struct cover c;
-  resolve(s, q, 1, &c, a);
+  int hz = q->horizon >= 1 && q->horizon <= ML_HORIZONS ? q->horizon : 1;
+  resolve(s, q, 1, hz, &c, a);
   int seg = q->has_customer ? ml_segment(q->customer_age, q->customer_income) : ML_SEG_TOTAL;
   enum ml_kind mk = seg == ML_SEG_TOTAL ? ML_TOTAL : ML_SEGMENT;
-  int hz = q->horizon >= 1 && q->horizon <= ML_HORIZONS ? q->horizon : 1;
-  /* a pincode without sales: the intervals of the backtest's cold
-   * pincodes, as wide as their errors (docs/models.md "Fallbacks") */
-  const struct demand_calib *cal =
-      c.cold && s->has_cold[hz - 1] ? &s->dcal_cold[hz - 1] : &s->dcal[hz - 1][mk];
+  /* a cold pincode: the intervals of the backtest's cold pincodes, as wide
+   * as their errors (docs/models.md "Serving and fallbacks") */
+  int cold = c.cold && s->has_cold[hz - 1];
+  const struct demand_calib *cal = cold ? &s->dcal_cold[hz - 1] : &s->dcal[hz - 1][mk];
   float x[CF__COUNT];
   double mu_sum = 0, p_sum = 0, last_sum = 0;
   size_t n = 0;
-  int single = c.npin * c.nprod * c.nchan == 1;
-  for (size_t i = 0; i < c.npin; i++)
+  /* the pincodes the answer averages over: the pincode itself when the
+   * model answers it */
+  size_t npin = c.model ? 1 : c.npin;
+  int single = npin * c.nprod * c.nchan == 1;
+  for (size_t i = 0; i < npin; i++)
     for (size_t k = 0; k < c.nprod; k++)
       for (size_t h = 0; h < c.nchan; h++, n++) {
-        mu_sum += served_mu(s, c.pin[i], c.prod[k], c.chan[h], seg, hz, x);
+        int by_forest = c.model || !s->use_baseline[PREDICT_DEMAND];
+        mu_sum += c.model ? cold_model_mu(s, &c, c.prod[k], c.chan[h], seg, hz, x)
+                          : served_mu(s, c.pin[i], c.prod[k], c.chan[h], seg, hz, x);
         last_sum += isnan(x[CF_LAG1]) ? 0 : x[CF_LAG1];
         if (kind == PREDICT_RISE)
           p_sum += rise_raw(s, x, hz - 1);
         const struct forest *f = kind == PREDICT_DEMAND ? s->demand : s->rise;
-        if (explain && single && f && !s->use_baseline[kind]) {
+        int served_by_f = kind == PREDICT_DEMAND ? by_forest : !s->use_baseline[kind];
+        if (explain && single && f && served_by_f) {
           double cb[CF__COUNT + 1];
           if (forest_contribs(f, x, cb) == 0) {
             if (kind == PREDICT_DEMAND) /* the offset, in log units */
@@ -259,7 +342,7 @@ static void predict_cells(const struct suite *s, enum predict_kind kind,
         }
       }
   double mu = n ? mu_sum / (double)n : 0, last = n ? last_sum / (double)n : 0;
-  if (c.cold && s->has_cold[hz - 1]) /* what such averages made of cold pincodes */
+  if (cold) /* what such answers made of cold pincodes */
     mu *= s->cold_scale[hz - 1];
   a->last_period_demand = last;
   a->level = s->level;
@@ -269,11 +352,11 @@ static void predict_cells(const struct suite *s, enum predict_kind kind,
     a->predicted_demand = mu;
     ml_demand_interval(cal, mu, &a->low, &a->high);
     a->confidence = ml_demand_confidence(cal, mu);
-    a->source = demand_sources[s->use_baseline[PREDICT_DEMAND]];
+    a->source = c.model ? "model" : demand_sources[s->use_baseline[PREDICT_DEMAND]];
   } else {
     /* on the side of 1/2 of the demand answer's law (several cells, a
-     * fallback: the average cell's; a pincode without sales: with the
-     * dispersion of its calibration) */
+     * fallback: the average cell's; a cold pincode: with the dispersion of
+     * its calibration) */
     double v = mu * (1 + cal->alpha * mu);
     a->probability = ml_rise_agree(n ? p_sum / (double)n : NAN, eval_count_above(mu, v, last));
     a->demand_rise = a->probability > 0.5;
@@ -286,7 +369,7 @@ static void predict_top(const struct suite *s, const struct predict_query *q, in
   const struct dataset *d = s->d;
   size_t K = d->nprod, nf = ml_cust_nfeatures(d);
   struct cover c;
-  resolve(s, q, 0, &c, a);
+  resolve(s, q, 0, 1, &c, a);
   float *x = malloc(nf * sizeof *x);
   double *cb = explain ? malloc(K * (nf + 1) * sizeof *cb) : NULL;
   double acc[ML_MAX_PRODUCTS] = {0}, pr[ML_MAX_PRODUCTS], wsum = 0;
@@ -393,6 +476,7 @@ void suite_free(struct suite *s) {
   json_decref(s->report);
   json_decref(s->promotion);
   free(s->fb_near);
+  free(s->gaz_units);
   suite_regions_free(s->reg);
   suite_insights_free(s->ins);
   free(s);
@@ -400,8 +484,11 @@ void suite_free(struct suite *s) {
 
 int suite_index(struct suite *s, struct gerr *err) {
   free(s->fb_near);
+  free(s->gaz_units);
   s->fb_near = NULL;
-  if (s->gaz && dataset_gaz_nearest(s->d, s->gaz, FALLBACK_NEAR, &s->fb_near) < 0)
+  s->gaz_units = NULL;
+  if (s->gaz && (dataset_gaz_nearest(s->d, s->gaz, FALLBACK_NEAR, &s->fb_near) < 0 ||
+                 !(s->gaz_units = dataset_gaz_units(s->gaz))))
     return gerr_set(err, GERR_INTERNAL, "out of memory indexing the model");
   return suite_insights_build(s, err);
 }

@@ -8,19 +8,24 @@
 #include "ml/ml_int.h"
 
 /* ---- the blob ----
- * "GSU5", then little-endian (core/wire.h): i32 use_baseline[3], f64 level;
+ * "GSU6", then little-endian (core/wire.h): i32 use_baseline[3], f64 level;
  * per horizon and cell kind f64 alpha, nominal and an isotonic map (u32 n,
  * n x f64, n x f64); per horizon i32 rise_iso, f64 platt a, b and the rise
  * isotonic map; f64 top_temp, f64 rise_base[horizon][RISE_BASE_MAX + 1];
  * per horizon the cold pincodes' calibration: i32 has_cold, f64 scale,
- * alpha, nominal and an isotonic map; then length-prefixed parts (u64): the
+ * alpha, nominal and an isotonic map; per horizon i32 cold_model (what
+ * answers them: 1 the demand forest, 0 the nearest pincodes' average);
+ * then length-prefixed parts (u64): the
  * period cells, the demand, rise and top-product forests, the regions;
  * last, a 64-bit FNV-1a hash of everything before it (rise_base keeps its
  * place, no longer read: the rise baseline is computed from the features).
  * Versions saved in the earlier forms (GSU1, GSU2: next period only; GSU3:
  * a demand forest without the seasonal baseline) are refused with a
- * message to train again; GSU4 (without the cold pincodes' calibration)
- * loads, its fallbacks served with the calibration of the other cells.
+ * message to train again; GSU5 (without cold_model) loads, its pincodes
+ * without sales answered by their nearest pincodes' average and those of
+ * its data set by the model, as that release did; GSU4 (without the
+ * cold pincodes' calibration either) loads, its fallbacks served with the
+ * calibration of the other cells.
  * Blobs written in the host's byte order before the form was fixed as
  * little-endian are the same bytes on the little-endian hosts that wrote
  * them. */
@@ -44,7 +49,7 @@ static int put_forest(struct buf *b, const struct forest *f) {
 }
 
 int suite_blob(const struct suite *s, struct buf *b) {
-  if (wire_add_bytes(b, "GSU5", 4))
+  if (wire_add_bytes(b, "GSU6", 4))
     return -1;
   for (int k = 0; k < PREDICT__COUNT; k++)
     if (wire_add_u32(b, (uint32_t)(int32_t)s->use_baseline[k]))
@@ -68,6 +73,9 @@ int suite_blob(const struct suite *s, struct buf *b) {
     if (wire_add_u32(b, (uint32_t)(int32_t)s->has_cold[h]) ||
         wire_add_f64(b, s->cold_scale[h]) || wire_add_f64(b, s->dcal_cold[h].alpha) || wire_add_f64(b, s->dcal_cold[h].nominal) ||
         put_iso(b, &s->dcal_cold[h].conf))
+      return -1;
+  for (int h = 0; h < ML_HORIZONS; h++)
+    if (wire_add_u32(b, (uint32_t)(int32_t)s->cold_model[h]))
       return -1;
   struct buf ds;
   buf_init(&ds, (size_t)1 << 33);
@@ -127,7 +135,7 @@ int suite_unblob(struct suite *s, const unsigned char *p, size_t n, struct gerr 
   if (!memcmp(magic, "GSU3", 4) || !memcmp(magic, "GSU2", 4) || !memcmp(magic, "GSU1", 4))
     return gerr_set(err, GERR_CONFLICT,
                     "the stored model was saved by an earlier release: train again");
-  int v5 = !memcmp(magic, "GSU5", 4);
+  int v6 = !memcmp(magic, "GSU6", 4), v5 = v6 || !memcmp(magic, "GSU5", 4);
   if (!v5 && memcmp(magic, "GSU4", 4))
     goto bad;
   for (int k = 0; k < PREDICT__COUNT; k++)
@@ -168,6 +176,12 @@ int suite_unblob(struct suite *s, const unsigned char *p, size_t n, struct gerr 
     if (!s->has_cold[h])
       s->cold_scale[h] = 1;
   }
+  for (int h = 0; v6 && h < ML_HORIZONS; h++) {
+    if (get_i32(&r, &iso) || iso < 0 || iso > 1)
+      goto bad;
+    s->cold_model[h] = s->has_cold[h] && iso;
+  }
+  s->cold_lapsed = v6;
   const unsigned char *part;
   size_t plen;
   if (get_part(&r, &part, &plen) || dataset_load(part, plen, s->gaz, &s->d, err) < 0)

@@ -33,24 +33,31 @@ struct rows {
   int32_t *origin;  /* j */
   uint64_t *key;    /* the cell's key (ml_cell_key), a new cell's too,
                        whether it ever sold or not */
+  uint8_t *cold;    /* 1: a cell of a pincode cold at its origin (no sale
+                       in the 12 periods up to it); kind ML_TOTAL. The
+                       models learn these rows; no figure or calibration of
+                       the cells of pincodes with sales reads them */
 };
+
+/* The most rows of cold pincodes, a share of rows_build's max_rows. */
+#define ROWS_COLD_SHARE 0.1
 
 /* x: the row's features, or NULL to fill them in later. */
 int rows_push(struct rows *r, const float *x, float y, float last, int kind, int fold, int h,
-              int origin, uint64_t key);
+              int origin, uint64_t key, int cold);
 void rows_release(struct rows *r);
 /* Rows at origins 1..max_origin, every horizon whose target is known, of
- * each cell that sold in the 12 periods up to the origin, and of each
+ * each cell that sold in the 12 periods up to the origin, of each
  * pincode x product x channel cell that did not at a pincode that did (a
- * new cell, label 0 when it never sold); sampled (deterministically for
- * the seed) to at most about max_rows, cells without segment (new ones at
- * the same rate) before segment cells; their features computed over
- * `threads` threads. 0 or -1 (out of memory). */
+ * new cell, label 0 when it never sold), and of each pincode x product x
+ * channel cell of a pincode that did not either (a cold row, `cold` set);
+ * sampled (deterministically for the seed) to at most about max_rows,
+ * cells without segment (new ones at the same rate) before segment cells,
+ * cold ones at most ROWS_COLD_SHARE of max_rows and at most at the rate of
+ * the other cells without segment; their features computed over `threads`
+ * threads. 0 or -1 (out of memory). */
 int rows_build(const struct dataset *d, int max_origin, size_t max_rows, uint64_t seed,
                int threads, struct rows *r);
-/* Whether pincode `pin` sold anything in the 12 periods up to origin j
- * (it is warm there). */
-int rows_pin_active(const struct dataset *d, size_t pin, int j);
 /* The target period of row i. */
 static inline int rows_target(const struct rows *r, size_t i) {
   return r->origin[i] - r->h[i];
@@ -99,6 +106,31 @@ int train_importance(struct work *w, struct gerr *err);
  * (y, mu). 0 or -1. */
 int demand_calib_fit(const double *y, const double *mu, const size_t *idx, size_t n,
                      double level, struct demand_calib *c);
+
+/* ---- cold pincodes (demand.c) ----
+ * What answers a cell of a pincode without sales: the nearest pincodes'
+ * average (with sales) or the model on the pincode's own features, each
+ * times its ratio of outcomes to forecasts on the backtest's cold cells. */
+enum cold_source { COLD_NEAREST = 0, COLD_MODEL = 1, COLD__SOURCES };
+struct cold_row {
+  double y;                  /* outcome */
+  double mu[COLD__SOURCES];  /* the forecasts, unscaled */
+  double base;               /* the national average per pincode */
+  int half;                  /* 0/1 by a hash of the pincode, for cross-fitting */
+};
+/* The choice of one horizon. */
+#define COLD_MIN_CELLS 300
+struct cold_choice {
+  int fitted;                   /* 0: fewer than COLD_MIN_CELLS rows, nothing chosen */
+  int serves;                   /* enum cold_source; COLD_NEAREST when not fitted */
+  double scale[COLD__SOURCES];  /* each source's ratio on every row (1: none) */
+  double xdev[COLD__SOURCES];   /* mean Poisson deviance of each source scaled
+                                   cross-fitted: each half of the pincodes by
+                                   the other half's ratio (NaN: none) */
+};
+/* Chooses the source with the lower cross-fitted deviance (the nearest
+ * average on a tie) on rows r[0..n). */
+void cold_choose(const struct cold_row *r, size_t n, struct cold_choice *out);
 
 /* ---- cross-fitting ----
  * Calls fit(ctx, f, train_idx, ntrain) and then apply(ctx, f, test_idx,

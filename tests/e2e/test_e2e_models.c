@@ -17,6 +17,7 @@
 #include <cmocka.h>
 
 #include "e2e.h"
+#include "gromo/gazetteer.h"
 #include "gromo/timeutil.h"
 
 /* The last day of every generated data set: fixed, so that the data, and
@@ -591,6 +592,71 @@ static char *batch_body(size_t n, size_t *len) {
   return b;
 }
 
+/* A gazetteer pincode without sales: a fallback, a finite forecast within
+ * its interval (of the count: its whole part), answered at each horizon by
+ * what the backtest's cold pincodes chose (`serves`); the model's answer
+ * is a single cell, with drivers under ?explain=true. */
+static void test_models__pincode_without_sales(void **state) {
+  struct http_res r;
+  assert_int_equal(http_do_as(&S, viewer, NULL, "GET", "/models", NULL, NULL, 0, &r), 0);
+  assert_int_equal(r.status, 200);
+  char serves[3][24];
+  for (int h = 1; h <= 3; h++) {
+    char p[96];
+    snprintf(p, sizeof p, "data.backtest.horizons.%d.cold_pincodes.serves", h);
+    const char *sv = jstr(r.json, p);
+    assert_non_null(sv);
+    assert_true(!strcmp(sv, "model") || !strcmp(sv, "nearest_average"));
+    snprintf(serves[h - 1], sizeof serves[h - 1], "%s", sv);
+    snprintf(p, sizeof p, "data.backtest.horizons.%d.cold_pincodes.model", h);
+    assert_true(json_is_object(jget(r.json, p)));
+    snprintf(p, sizeof p, "data.backtest.horizons.%d.cold_pincodes.baseline_nearest_average", h);
+    assert_true(json_is_object(jget(r.json, p)));
+  }
+  http_res_free(&r);
+  /* a pincode of the gazetteer without sales */
+  struct gaz *gz = NULL;
+  struct gerr err;
+  assert_int_equal(gaz_load_default(&gz, &err), 0);
+  char cold_pin[8] = "";
+  for (size_t i = 101; i < gaz_count(gz) && !cold_pin[0]; i += 1009) {
+    char pin[8];
+    snprintf(pin, sizeof pin, "%06d", (int)gaz_at(gz, i)->pincode);
+    if (!pin_in_data(pin))
+      snprintf(cold_pin, sizeof cold_pin, "%s", pin);
+  }
+  gaz_free(gz);
+  assert_true(cold_pin[0]);
+  char body[512];
+  snprintf(body, sizeof body,
+           "[{\"pincode\":\"%s\",\"product\":\"%s\",\"channel\":\"%s\",\"horizon\":1},"
+           "{\"pincode\":\"%s\",\"product\":\"%s\",\"channel\":\"%s\",\"horizon\":2},"
+           "{\"pincode\":\"%s\",\"product\":\"%s\",\"channel\":\"%s\",\"horizon\":3}]",
+           cold_pin, known_product, known_channel, cold_pin, known_product, known_channel,
+           cold_pin, known_product, known_channel);
+  post_as(analyst, "/predict/demand?explain=true", body, &r);
+  assert_int_equal(r.status, 200);
+  for (int h = 1; h <= 3; h++) {
+    json_t *a = json_array_get(jget(r.json, "data"), (size_t)h - 1);
+    assert_true(json_is_true(jget(a, "fallback")));
+    const char *why = jstr(a, "fallback_reason");
+    assert_non_null(why);
+    double mu = jnum(a, "predicted_demand");
+    assert_true(isfinite(mu) && mu >= 0);
+    assert_true(jnum(a, "interval.low") <= mu && floor(mu) <= jnum(a, "interval.high"));
+    printf("pincode %s without sales, horizon %d (%s serves): %.4f [%g, %g]\n", cold_pin, h,
+           serves[h - 1], mu, jnum(a, "interval.low"), jnum(a, "interval.high"));
+    if (!strcmp(serves[h - 1], "model")) {
+      assert_non_null(strstr(why, "the model answers"));
+      assert_string_equal(jstr(a, "source"), "model");
+      assert_true(json_array_size(jget(a, "drivers")) >= 1);
+    } else {
+      assert_non_null(strstr(why, "nearest pincodes"));
+    }
+  }
+  http_res_free(&r);
+}
+
 static void test_models__batches_in_order(void **state) {
   collect_pins();
   static const char *const products[] = {"loan", "insurance", "credit_card"};
@@ -767,7 +833,10 @@ static void test_models__regions(void **state) {
     for (size_t i = 0; i < json_array_size(ans); i++) {
       json_t *a = json_array_get(ans, i);
       assert_int_equal((long long)jnum(a, "region_id"), gid); /* predictions carry it */
-      assert_true(json_is_false(jget(a, "fallback")));
+      /* a member without a sale in the last 12 periods may be answered by
+       * its nearest pincodes, and says so */
+      if (!json_is_false(jget(a, "fallback")))
+        assert_non_null(strstr(jstr(a, "fallback_reason"), "no sale in the last 12 periods"));
       sum += jnum(a, "predicted_demand");
     }
     http_res_free(&p);
@@ -1472,6 +1541,7 @@ int main(void) {
       cmocka_unit_test(test_models__background_job),
       cmocka_unit_test(test_models__report_keeps_seed_keys),
       cmocka_unit_test(test_models__predictions),
+      cmocka_unit_test(test_models__pincode_without_sales),
       cmocka_unit_test(test_models__batches_in_order),
       cmocka_unit_test(test_models__regions),
       cmocka_unit_test(test_models__region_ids_stable),

@@ -111,7 +111,8 @@ static double check_agree(int32_t pin, const char *prod, const char *chan, int h
   ask(PREDICT_RISE, pin, prod, chan, h, seg, &r);
   assert_true(fabs(d.last_period_demand - r.last_period_demand) < 1e-12);
   double a = suite->dcal[h - 1][seg >= 0 ? ML_SEGMENT : ML_TOTAL].alpha;
-  if (ml_pin_index(suite->d, pin) < 0 && suite->has_cold[h - 1]) /* the cold pincodes' */
+  long at = ml_pin_index(suite->d, pin);
+  if (at < 0 ? suite->has_cold[h - 1] : suite_pin_cold(suite, (size_t)at, h)) /* cold pincodes' */
     a = suite->dcal_cold[h - 1].alpha;
   double mu = d.predicted_demand;
   double law = eval_count_above(mu, mu * (1 + a * mu), d.last_period_demand);

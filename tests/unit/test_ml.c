@@ -204,6 +204,129 @@ static void test_ml__segment_features_match_one_by_one(void **state) {
   dataset_free(d);
 }
 
+/* A pincode of the gazetteer outside the data set has the features of the
+ * same pincode inside a data set whose sales of it all come after the
+ * origin: its own series read 0, its neighbours and state are the same. */
+static void test_ml__outside_pincode_reads_as_one_without_sales_yet(void **state) {
+  (void)state;
+  int64_t end = days_from_civil(2026, 6, 30) * DAY_MS + 12 * 3600000LL;
+  struct dataset_builder *b1 = NULL, *b2 = NULL;
+  struct gerr err;
+  assert_int_equal(dataset_builder_new(30, &b1, &err), 0);
+  assert_int_equal(dataset_builder_new(30, &b2, &err), 0);
+  add_generated(b1, 20000, 9, end);
+  add_generated(b2, 20000, 9, end);
+  struct dataset *d1 = NULL, *d2 = NULL;
+  assert_int_equal(dataset_builder_finish(b1, gaz, 19, 0, &d1, NULL, NULL, &err), 0);
+  /* gazetteer pincodes without sales in d1, each selling in the last period in d2 */
+  int32_t outside[6];
+  size_t nout = 0;
+  for (size_t g = 17; g < gaz_count(gaz) && nout < 6; g += 2999)
+    if (ml_pin_index(d1, gaz_at(gaz, g)->pincode) < 0)
+      outside[nout++] = gaz_at(gaz, g)->pincode;
+  assert_true(nout >= 3);
+  for (size_t i = 0; i < nout; i++)
+    for (int k = 0; k < 4; k++) {
+      struct ml_sale_src src = {end - (int64_t)(2 + k) * DAY_MS, outside[i],
+                                k % 2 ? "loan" : "insurance", "online", 35, 40000};
+      assert_int_equal(dataset_builder_add(b2, &src), 0);
+    }
+  assert_int_equal(dataset_builder_finish(b2, gaz, 19, 0, &d2, NULL, NULL, &err), 0);
+  assert_int_equal(d1->asof_day, d2->asof_day);
+  assert_int_equal(d1->nprod, d2->nprod);
+  assert_int_equal(d1->nchan, d2->nchan);
+  for (size_t k = 0; k < d1->nprod; k++)
+    assert_string_equal(d1->prod[k], d2->prod[k]);
+  for (size_t c = 0; c < d1->nchan; c++)
+    assert_string_equal(d1->chan[c], d2->chan[c]);
+  float *units = (float *)dataset_gaz_units(gaz);
+  assert_non_null(units);
+  size_t checked = 0;
+  for (size_t i = 0; i < nout; i++) {
+    struct ml_pin v;
+    int32_t near[ML_NEAR];
+    assert_int_equal(ml_pin_outside(d1, gaz, (const float(*)[3])units, outside[i], near, &v), 0);
+    long p2 = ml_pin_index(d2, outside[i]);
+    assert_true(p2 >= 0);
+    assert_int_equal(v.state, d2->state[p2]);
+    for (int n = 0; n < ML_NEAR; n++) {
+      int32_t q1 = near[n], q2 = d2->near[(size_t)p2 * ML_NEAR + (size_t)n];
+      assert_int_equal(q1 < 0 ? -1 : d1->pins[q1], q2 < 0 ? -1 : d2->pins[q2]);
+    }
+    /* a data set's own pincode: not outside it */
+    assert_int_equal(ml_pin_outside(d2, gaz, (const float(*)[3])units, outside[i], near, &v),
+                     -1);
+    assert_int_equal(ml_pin_outside(d1, gaz, NULL, outside[i], near, &v), 0);
+    for (int j = 1; j <= 6; j++)
+      for (int h = 1; h <= ML_HORIZONS; h++)
+        for (size_t k = 0; k < d1->nprod; k++)
+          for (size_t c = 0; c < d1->nchan; c++) {
+            float x1[CF__COUNT], x2[CF__COUNT];
+            ml_pin_cell_features(d1, &v, (int)k, (int)c, ML_SEG_TOTAL, j, h, x1);
+            ml_cell_features(d2, p2, (int)k, (int)c, ML_SEG_TOTAL, j, h, x2);
+            for (int f = 0; f < CF__COUNT; f++)
+              if (!same_float(x1[f], x2[f]))
+                fail_msg("pincode %06d, origin %d, horizon %d: feature '%s' %g outside the "
+                         "data set, %g inside it",
+                         (int)outside[i], j, h, ml_cell_feature_names[f], x1[f], x2[f]);
+            checked++;
+          }
+  }
+  assert_true(checked > 100);
+  free(units);
+  dataset_free(d1);
+  dataset_free(d2);
+}
+
+/* What answers cold pincodes is the source of lower cross-fitted Poisson
+ * deviance, each scaled by the other half's ratio of outcomes to forecasts:
+ * a source that is off by a constant factor is scaled right and can win
+ * over one that ranks the cells worse. */
+static void test_ml__cold_answer_is_the_lower_cross_fitted_deviance(void **state) {
+  (void)state;
+  enum { N = 2000 };
+  struct cold_row *r = calloc(N, sizeof *r);
+  assert_non_null(r);
+  rng_state = 99;
+  for (int i = 0; i < N; i++) {
+    double lambda = 0.2 + 4.0 * unif();
+    r[i].y = poisson(lambda);
+    r[i].mu[COLD_MODEL] = 0.5 * lambda;   /* the right ranking, half as large */
+    r[i].mu[COLD_NEAREST] = 2.0;          /* one figure for every cell */
+    r[i].base = 2.0;
+    r[i].half = i & 1;
+  }
+  struct cold_choice ch;
+  cold_choose(r, N, &ch);
+  assert_true(ch.fitted);
+  printf("cross-fitted deviance: model %.4f, nearest average %.4f; scales %.3f, %.3f\n",
+         ch.xdev[COLD_MODEL], ch.xdev[COLD_NEAREST], ch.scale[COLD_MODEL],
+         ch.scale[COLD_NEAREST]);
+  assert_int_equal(ch.serves, COLD_MODEL);
+  assert_true(ch.xdev[COLD_MODEL] < ch.xdev[COLD_NEAREST]);
+  assert_true(fabs(ch.scale[COLD_MODEL] - 2.0) < 0.2); /* the model's factor undone */
+  /* swapped: the average ranks the cells, the model does not */
+  for (int i = 0; i < N; i++) {
+    double m = r[i].mu[COLD_MODEL];
+    r[i].mu[COLD_MODEL] = r[i].mu[COLD_NEAREST];
+    r[i].mu[COLD_NEAREST] = m;
+  }
+  cold_choose(r, N, &ch);
+  assert_int_equal(ch.serves, COLD_NEAREST);
+  assert_true(ch.xdev[COLD_NEAREST] < ch.xdev[COLD_MODEL]);
+  /* a tie: the nearest average, as before the model could answer */
+  for (int i = 0; i < N; i++)
+    r[i].mu[COLD_MODEL] = r[i].mu[COLD_NEAREST];
+  cold_choose(r, N, &ch);
+  assert_int_equal(ch.serves, COLD_NEAREST);
+  /* too few cold cells: nothing chosen */
+  cold_choose(r, COLD_MIN_CELLS - 1, &ch);
+  assert_false(ch.fitted);
+  assert_int_equal(ch.serves, COLD_NEAREST);
+  assert_true(ch.scale[COLD_MODEL] == 1 && ch.scale[COLD_NEAREST] == 1);
+  free(r);
+}
+
 /* rows_build computes its rows' features over threads: the same rows, bit
  * for bit, whatever their count. */
 static void test_ml__rows_same_with_any_threads(void **state) {
@@ -647,7 +770,7 @@ static void test_ml__damaged_blob_refused(void **state) {
   /* the documented form, little-endian: magic, use_baseline[], level, and
    * the FNV-1a hash of everything before the last 8 bytes */
   assert_true(row.blob_len > 24);
-  assert_memory_equal(row.blob, "GSU5", 4);
+  assert_memory_equal(row.blob, "GSU6", 4);
   for (int k = 0; k < PREDICT__COUNT; k++) {
     const unsigned char *u = row.blob + 4 + 4 * k;
     assert_int_equal(u[0], s->use_baseline[k]);
@@ -795,6 +918,10 @@ static int accept_in(int32_t pincode, void *ctx) {
  * predicted demand the sum of its pincodes' predictions, the regions kept
  * through the registry, ids kept when retraining on the same sales; and
  * the fallback of a pincode without sales from its nearest ones. */
+static void check_cold_blob_forms(struct store *db, struct suite *s,
+                                  const struct predict_query *q, double model_answer,
+                                  double nearest_answer);
+
 static void test_ml__regions_and_fallbacks(void **state) {
   (void)state;
   char dir[TEST_TMPDIR_CAP];
@@ -862,6 +989,8 @@ static void test_ml__regions_and_fallbacks(void **state) {
   snprintf(q.product, sizeof q.product, "%s", d->prod[0]);
   snprintf(q.channel, sizeof q.channel, "%s", d->chan[0]);
   struct predict_answer a, b;
+  int model_serves = s->cold_model[0];
+  s->cold_model[0] = 0; /* the nearest pincodes' average first */
   suite_predict(s, PREDICT_DEMAND, &q, 0, &a);
   assert_true(a.fallback);
   assert_int_equal(a.region_id, 0);
@@ -885,6 +1014,67 @@ static void test_ml__regions_and_fallbacks(void **state) {
       json_object_get(json_object_get(json_object_get(s->report, "backtest"), "horizons"), "1"),
       "cold_pincodes");
   assert_true(json_number_value(json_object_get(cold, "dispersion")) == s->dcal_cold[0].alpha);
+  /* the report has the model's and the baselines' figures, and says which
+   * serves: the one of lower cross-fitted deviance */
+  for (int h = 1; h <= ML_HORIZONS; h++) {
+    char key[12];
+    snprintf(key, sizeof key, "%d", h);
+    json_t *ch = json_object_get(
+        json_object_get(json_object_get(json_object_get(s->report, "backtest"), "horizons"), key),
+        "cold_pincodes");
+    json_t *m = json_object_get(ch, "model"), *nb = json_object_get(ch, "baseline_nearest_average");
+    assert_true(json_is_number(json_object_get(m, "poisson_deviance")));
+    assert_true(json_is_number(json_object_get(nb, "poisson_deviance")));
+    assert_true(json_is_number(
+        json_object_get(json_object_get(m, "baseline_national_average"), "poisson_deviance")));
+    const char *serves = json_string_value(json_object_get(ch, "serves"));
+    assert_non_null(serves);
+    if (!s->has_cold[h - 1])
+      continue;
+    double dm = json_number_value(
+        json_object_get(json_object_get(m, "scaled_cross_fitted"), "poisson_deviance"));
+    double dn = json_number_value(
+        json_object_get(json_object_get(nb, "scaled_cross_fitted"), "poisson_deviance"));
+    printf("cold pincodes, horizon %d: model %.4f, nearest average %.4f (cross-fitted): %s\n", h,
+           dm, dn, serves);
+    assert_string_equal(serves, dm < dn ? "model" : "nearest_average");
+    assert_int_equal(h == 1 ? model_serves : s->cold_model[h - 1], dm < dn);
+  }
+
+  /* the model on the pincode's own features (its view outside the data
+   * set), times its scale, with drivers */
+  s->cold_model[0] = 1;
+  suite_predict(s, PREDICT_DEMAND, &q, 1, &a);
+  assert_true(a.fallback);
+  assert_string_equal(a.source, "model");
+  assert_true(strstr(a.fallback_reason, "the model answers") != NULL);
+  assert_true(a.ndrivers > 0);
+  struct ml_pin v;
+  int32_t vnear[ML_NEAR];
+  assert_int_equal(ml_pin_outside(d, gaz, NULL, unseen, vnear, &v), 0);
+  float vx[CF__COUNT];
+  ml_pin_cell_features(d, &v, 0, 0, ML_SEG_TOTAL, 0, 1, vx);
+  double want = ml_demand_forest_mu(s->demand, vx) * s->cold_scale[0];
+  assert_true(fabs(a.predicted_demand - want) < 1e-9 * (1 + want));
+  printf("pincode %06d without sales, by the model: %.4f [%g, %g]\n", (int)unseen,
+         a.predicted_demand, a.low, a.high);
+  /* the interval is of the count: it holds the forecast's whole part */
+  assert_true(isfinite(a.predicted_demand) && a.low <= a.predicted_demand &&
+              floor(a.predicted_demand) <= a.high);
+  /* a segment's share of it: the segments add up to the cell */
+  double segsum = 0;
+  for (int g = 0; g < ML_SEGMENTS; g++) {
+    static const int32_t ages[ML_AGE_BANDS] = {22, 30, 40, 52, 66};
+    static const double incomes[ML_INCOME_BANDS] = {15000, 37500, 75000, 150000, 300000};
+    struct predict_query sq = q;
+    sq.has_customer = 1;
+    sq.customer_age = ages[g / ML_INCOME_BANDS];
+    sq.customer_income = incomes[g % ML_INCOME_BANDS];
+    suite_predict(s, PREDICT_DEMAND, &sq, 0, &b);
+    segsum += b.predicted_demand;
+  }
+  assert_true(fabs(segsum - a.predicted_demand) < 1e-9 * (1 + a.predicted_demand));
+  double nearest_answer = mean * s->cold_scale[0];
 
   /* saved with its regions; loaded the same */
   assert_int_equal(suite_save(db, s, 5, &err), 0);
@@ -899,8 +1089,10 @@ static void test_ml__regions_and_fallbacks(void **state) {
     assert_true(l->dcal_cold[h].alpha == s->dcal_cold[h].alpha);
     assert_true(l->dcal_cold[h].nominal == s->dcal_cold[h].nominal);
     assert_int_equal(l->dcal_cold[h].conf.n, s->dcal_cold[h].conf.n);
+    assert_int_equal(l->cold_model[h], s->cold_model[h]);
   }
   suite_free(l);
+  s->cold_model[0] = model_serves;
 
   /* retrained on the same sales: the same regions under the same ids */
   struct suite *s2 = NULL;
@@ -910,9 +1102,93 @@ static void test_ml__regions_and_fallbacks(void **state) {
   assert_int_equal(suite_version(s2), suite_version(s) + 1);
   assert_string_equal(suite_regions_json(s2), suite_regions_json(s));
   suite_free(s2);
+  check_cold_blob_forms(db, s, &q, want, nearest_answer);
   suite_free(s);
   store_close(db);
   test_tmpdir_remove(dir);
+}
+
+/* Offset of the cold-answer choices in a GSU6 blob of suite s (after the
+ * cold pincodes' calibrations, suite_blob.c). */
+static size_t cold_model_offset(const struct suite *s) {
+  size_t at = 4 + 4 * PREDICT__COUNT + 8;
+  for (int h = 0; h < ML_HORIZONS; h++)
+    for (int k = 0; k < 2; k++)
+      at += 16 + 4 + 16 * s->dcal[h][k].conf.n;
+  for (int h = 0; h < ML_HORIZONS; h++)
+    at += 4 + 16 + 4 + 16 * s->rise_cal[h].n;
+  at += 8 + sizeof s->rise_base;
+  for (int h = 0; h < ML_HORIZONS; h++)
+    at += 4 + 24 + 4 + 16 * s->dcal_cold[h].conf.n;
+  return at;
+}
+
+/* The suite blob's forms: GSU6 keeps what answers cold pincodes; a GSU5
+ * blob (the same without it) loads and answers them by their nearest
+ * pincodes' average. q: a gazetteer pincode without sales, model_answer
+ * and nearest_answer its answers at horizon 1 by the model and by the
+ * average. */
+static void check_cold_blob_forms(struct store *db, struct suite *s,
+                                  const struct predict_query *q, double model_answer,
+                                  double nearest_answer) {
+  struct gerr err;
+  int was = s->cold_model[0];
+  s->cold_model[0] = 1;
+  struct buf b;
+  buf_init(&b, (size_t)1 << 33);
+  assert_int_equal(suite_blob(s, &b), 0);
+  s->cold_model[0] = was;
+  assert_memory_equal(b.data, "GSU6", 4);
+  struct model_row row;
+  memset(&row, 0, sizeof row);
+  assert_int_equal(store_model_get(db, 0, &row, &err), 0);
+  unsigned char *old_blob = row.blob;
+  size_t old_len = row.blob_len;
+  for (int form = 6; form >= 5; form--) {
+    size_t at = cold_model_offset(s), len = b.len;
+    unsigned char *p = malloc(b.len);
+    memcpy(p, b.data, b.len);
+    if (form == 5) { /* GSU5: without the choices, hashed again */
+      p[3] = '5';
+      memmove(p + at, p + at + 4 * ML_HORIZONS, len - at - 4 * ML_HORIZONS);
+      len -= 4 * ML_HORIZONS;
+      uint64_t hsh = 0xcbf29ce484222325ULL;
+      for (size_t i = 0; i + 8 < len; i++)
+        hsh = (hsh ^ p[i]) * 0x100000001b3ULL;
+      for (int i = 0; i < 8; i++)
+        p[len - 8 + (size_t)i] = (unsigned char)(hsh >> (8 * i));
+    } else {
+      for (int h = 0; h < ML_HORIZONS; h++) /* the documented place */
+        assert_int_equal(p[at + 4 * (size_t)h], h == 0 ? 1 : s->cold_model[h]);
+    }
+    row.blob = p;
+    row.blob_len = len;
+    int64_t v;
+    assert_int_equal(store_model_insert(db, &row, &v, &err), 0);
+    struct suite *l = NULL;
+    if (suite_load(db, gaz, v, &l, &err) < 0)
+      fail_msg("loading a GSU%d blob: %s", form, err.msg);
+    struct predict_answer a;
+    suite_predict(l, PREDICT_DEMAND, q, 1, &a);
+    assert_true(a.fallback);
+    assert_int_equal(l->cold_lapsed, form == 6); /* as each release answered them */
+    if (form == 6) {
+      assert_int_equal(l->cold_model[0], 1);
+      assert_string_equal(a.source, "model");
+      assert_true(fabs(a.predicted_demand - model_answer) < 1e-9 * (1 + model_answer));
+    } else {
+      for (int h = 0; h < ML_HORIZONS; h++)
+        assert_int_equal(l->cold_model[h], 0);
+      assert_int_equal(a.ndrivers, 0);
+      assert_true(fabs(a.predicted_demand - nearest_answer) < 1e-9 * (1 + nearest_answer));
+    }
+    suite_free(l);
+    free(p);
+  }
+  row.blob = old_blob;
+  row.blob_len = old_len;
+  model_row_release(&row);
+  buf_release(&b);
 }
 
 /* Cells without a sale in the 12 periods before an origin, at pincodes
@@ -973,6 +1249,64 @@ static void test_ml__new_cells_are_rows_without_later_data(void **state) {
   rows_release(&r2);
   dataset_free(d1);
   dataset_free(d2);
+}
+
+/* Cells of pincodes without a sale in the 12 periods up to an origin are
+ * rows too, marked cold: every product x channel without segment, the
+ * target their sales in the target period; none of a warm pincode; at most
+ * ROWS_COLD_SHARE of the rows, never sampled more densely than the other
+ * cells without segment. */
+static void test_ml__cold_pincodes_are_rows(void **state) {
+  (void)state;
+  struct dataset *d = generated_dataset(17);
+  for (int pass = 0; pass < 2; pass++) {
+    size_t max_rows = pass ? 20000 : 5000000; /* sampled, then every row */
+    struct rows r;
+    memset(&r, 0, sizeof r);
+    assert_int_equal(rows_build(d, 12, max_rows, 5, 2, &r), 0);
+    size_t cold = 0, warm_tot = 0, all_tot = 0;
+    for (size_t i = 0; i < r.n; i++) {
+      uint64_t key = r.key[i];
+      long pin = (long)(key >> 24);
+      int prod = (int)((key >> 16) & 0xff), chan = (int)((key >> 8) & 0xff);
+      all_tot += r.kind[i] == ML_TOTAL;
+      if (!r.cold[i]) {
+        warm_tot += r.kind[i] == ML_TOTAL;
+        assert_true(rows_pin_active(d, (size_t)pin, r.origin[i]));
+        continue;
+      }
+      cold++;
+      assert_int_equal(r.kind[i], ML_TOTAL);
+      assert_int_equal((int)(key & 0xff), ML_SEG_TOTAL);
+      assert_false(rows_pin_active(d, (size_t)pin, r.origin[i]));
+      long c = ml_cell_find(d, (int32_t)pin, prod, chan, ML_SEG_TOTAL);
+      double y = c >= 0 ? d->counts[(size_t)c * (size_t)d->nper + (size_t)rows_target(&r, i)] : 0;
+      assert_true(r.y[i] == y);
+      assert_true(r.last[i] == 0);
+      assert_true(r.X[i * r.nf + CF_PIN_MA6] == 0 || isnan(r.X[i * r.nf + CF_PIN_MA6]));
+    }
+    /* every cell of a cold pincode when nothing is sampled */
+    size_t expect = 0;
+    for (int j = 1; j <= 12 && j < d->known; j++)
+      for (size_t p = 0; p < d->npin; p++)
+        expect += rows_pin_active(d, p, j)
+                      ? 0
+                      : d->nprod * d->nchan * (size_t)(j < ML_HORIZONS ? j : ML_HORIZONS);
+    printf("max %zu rows: %zu rows, %zu cold (of %zu cold cells), %zu warm without segment\n",
+           max_rows, r.n, cold, expect, warm_tot);
+    assert_true(expect > 1000);
+    if (!pass) {
+      assert_int_equal(cold, expect);
+    } else {
+      assert_true(cold > 0);
+      assert_true((double)cold <= ROWS_COLD_SHARE * (double)max_rows * 1.1);
+      /* no denser than the others without segment: their rate is at most 1,
+       * and cold cells are more than the cap allows */
+      assert_true((double)cold / (double)expect <= (double)all_tot / (double)r.n + 0.05);
+    }
+    rows_release(&r);
+  }
+  dataset_free(d);
 }
 
 /* The seasonal baseline reads a year as 365 days: one cell selling 10 a
@@ -1037,6 +1371,7 @@ int main(void) {
       cmocka_unit_test(test_ml__count_laws),
       cmocka_unit_test(test_ml__no_feature_reads_the_future),
       cmocka_unit_test(test_ml__segment_features_match_one_by_one),
+      cmocka_unit_test(test_ml__outside_pincode_reads_as_one_without_sales_yet),
       cmocka_unit_test(test_ml__parallel_covers_each_item_once),
       cmocka_unit_test(test_ml__rows_same_with_any_threads),
       cmocka_unit_test(test_ml__known_process),
@@ -1045,6 +1380,8 @@ int main(void) {
       cmocka_unit_test(test_ml__dataset_blob_form_kept),
       cmocka_unit_test(test_ml__regions_and_fallbacks),
       cmocka_unit_test(test_ml__new_cells_are_rows_without_later_data),
+      cmocka_unit_test(test_ml__cold_pincodes_are_rows),
+      cmocka_unit_test(test_ml__cold_answer_is_the_lower_cross_fitted_deviance),
       cmocka_unit_test(test_ml__seasonal_baseline_reads_a_year_of_days),
   };
   /* Tests to leave out, a cmocka pattern: make check-clock runs this file
