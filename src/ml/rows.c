@@ -97,13 +97,19 @@ static int sampled(uint64_t key, uint64_t seed, int j, int h, double rate) {
   return rate >= 1 || ml_unit(key ^ seed ^ ((uint64_t)j << 56) ^ ((uint64_t)h << 48)) < rate;
 }
 
-/* The rows of the cells new at origin j (cell_new), sampled at `rate` as
- * the other cells without segment are. */
-static int new_rows(const struct dataset *d, int j, double rate, uint64_t seed,
-                    struct rows *r) {
+/* The rows of the cells without segment that did not sell in the 12
+ * periods up to origin j, sampled at `rate`, at the pincodes that did
+ * (cold 0: the cells new there, cell_new, sampled as the other cells
+ * without segment are) or at those that did not (cold 1: every product x
+ * channel cell of the pincodes cold at j, marked cold: they teach the
+ * models cold start and enter no figure or calibration of the cells of
+ * pincodes with sales). The target is the cell's sales in the target
+ * period, 0 when it has no series. */
+static int quiet_rows(const struct dataset *d, int j, int cold, double rate, uint64_t seed,
+                      struct rows *r) {
   long cell;
   for (size_t p = 0; p < d->npin; p++) {
-    if (!rows_pin_active(d, p, j))
+    if (rows_pin_active(d, p, j) == cold) /* active: 1, cold: 0 */
       continue;
     for (size_t k = 0; k < d->nprod; k++)
       for (size_t ch = 0; ch < d->nchan; ch++) {
@@ -115,7 +121,7 @@ static int new_rows(const struct dataset *d, int j, double rate, uint64_t seed,
           if (!sampled(key, seed, j, h, rate))
             continue;
           if (rows_push(r, NULL, s ? (float)s[j - h] : 0, s ? (float)s[j] : 0, ML_TOTAL,
-                        (int)(ml_mix(key ^ seed) & 1), h, j, key, 0) < 0)
+                        (int)(ml_mix(key ^ seed) & 1), h, j, key, cold) < 0)
             return -1;
         }
       }
@@ -129,33 +135,6 @@ static size_t cold_pins(const struct dataset *d, int j) {
   for (size_t p = 0; p < d->npin; p++)
     n += !rows_pin_active(d, p, j);
   return n;
-}
-
-/* The rows of the cells without segment (every product x channel) of the
- * pincodes cold at origin j, sampled at `rate`: the target is the cell's
- * sales in the target period (0 when it has no series), the last period's
- * 0. Marked cold: they teach the models cold start and enter no figure or
- * calibration of the cells of pincodes with sales. */
-static int cold_rows(const struct dataset *d, int j, double rate, uint64_t seed,
-                     struct rows *r) {
-  for (size_t p = 0; p < d->npin; p++) {
-    if (rows_pin_active(d, p, j))
-      continue;
-    for (size_t k = 0; k < d->nprod; k++)
-      for (size_t ch = 0; ch < d->nchan; ch++) {
-        long cell = ml_cell_find(d, (int32_t)p, (int)k, (int)ch, ML_SEG_TOTAL);
-        uint64_t key = ml_cell_key((int32_t)p, (int)k, (int)ch, ML_SEG_TOTAL);
-        const uint32_t *s = cell >= 0 ? d->counts + (size_t)cell * (size_t)d->nper : NULL;
-        for (int h = 1; h <= horizons_at(j); h++) {
-          if (!sampled(key, seed, j, h, rate))
-            continue;
-          if (rows_push(r, NULL, s ? (float)s[j - h] : 0, s ? (float)s[j] : 0, ML_TOTAL,
-                        (int)(ml_mix(key ^ seed) & 1), h, j, key, 1) < 0)
-            return -1;
-        }
-      }
-  }
-  return 0;
 }
 
 struct row_features {
@@ -225,7 +204,8 @@ int rows_build(const struct dataset *d, int max_origin, size_t max_rows, uint64_
           return -1;
       }
     }
-    if (new_rows(d, j, rate_tot, seed, r) < 0 || cold_rows(d, j, rate_cold, seed, r) < 0)
+    if (quiet_rows(d, j, 0, rate_tot, seed, r) < 0 ||
+        quiet_rows(d, j, 1, rate_cold, seed, r) < 0)
       return -1;
   }
   /* the features, once every row is known: each from its cell, origin

@@ -96,18 +96,39 @@ static void add_generated(struct dataset_builder *b, size_t n, uint64_t seed, in
 
 static int same_float(float a, float b) { return (isnan(a) && isnan(b)) || a == b; }
 
+/* The last instant of the generated data sets: 2026-06-30 12:00 UTC. */
+static int64_t generated_end(void) {
+  return days_from_civil(2026, 6, 30) * DAY_MS + 12 * 3600000LL;
+}
+
+/* A builder of 30-day periods holding 20,000 generated sales of the given
+ * seed up to generated_end(). */
+static struct dataset_builder *generated_builder(uint64_t seed) {
+  struct dataset_builder *b = NULL;
+  struct gerr err;
+  assert_int_equal(dataset_builder_new(30, &b, &err), 0);
+  add_generated(b, 20000, seed, generated_end());
+  return b;
+}
+
+/* The data set of generated_builder(seed), 19 periods. */
+static struct dataset *generated_dataset(uint64_t seed) {
+  struct dataset *d = NULL;
+  struct gerr err;
+  assert_int_equal(
+      dataset_builder_finish(generated_builder(seed), gaz, 19, 0, &d, NULL, NULL, &err), 0);
+  return d;
+}
+
 /* Features at origin j read nothing after it: adding sales after the
  * origin (at known and at new pincodes) changes no feature of any cell or
  * customer at that origin. */
 static void test_ml__no_feature_reads_the_future(void **state) {
   (void)state;
-  int64_t end = days_from_civil(2026, 6, 30) * DAY_MS + 12 * 3600000LL;
-  struct dataset_builder *b1 = NULL, *b2 = NULL;
+  int64_t end = generated_end();
+  struct dataset_builder *b2 = generated_builder(7);
+  struct dataset *d1 = generated_dataset(7), *d2 = NULL;
   struct gerr err;
-  assert_int_equal(dataset_builder_new(30, &b1, &err), 0);
-  assert_int_equal(dataset_builder_new(30, &b2, &err), 0);
-  add_generated(b1, 20000, 7, end);
-  add_generated(b2, 20000, 7, end);
   /* later sales: within the last period (after origin 1), same as-of day */
   static const int32_t pins[] = {400001, 110001, 560001, 700001, 600001, 799999, 190001};
   for (int i = 0; i < 3000; i++) {
@@ -116,8 +137,6 @@ static void test_ml__no_feature_reads_the_future(void **state) {
                             18 + i % 60, 1000.0 * (i % 300)};
     assert_int_equal(dataset_builder_add(b2, &s), 0);
   }
-  struct dataset *d1 = NULL, *d2 = NULL;
-  assert_int_equal(dataset_builder_finish(b1, gaz, 19, 0, &d1, NULL, NULL, &err), 0);
   assert_int_equal(dataset_builder_finish(b2, gaz, 19, 0, &d2, NULL, NULL, &err), 0);
   assert_int_equal(d1->asof_day, d2->asof_day);
   assert_int_equal(d1->nprod, d2->nprod);
@@ -162,19 +181,6 @@ static void test_ml__no_feature_reads_the_future(void **state) {
   dataset_free(d2);
 }
 
-/* A data set of 20,000 generated sales of the given seed up to 2026-06-30,
- * 19 periods of 30 days. */
-static struct dataset *generated_dataset(uint64_t seed) {
-  int64_t end = days_from_civil(2026, 6, 30) * DAY_MS + 12 * 3600000LL;
-  struct dataset_builder *b = NULL;
-  struct gerr err;
-  assert_int_equal(dataset_builder_new(30, &b, &err), 0);
-  add_generated(b, 20000, seed, end);
-  struct dataset *d = NULL;
-  assert_int_equal(dataset_builder_finish(b, gaz, 19, 0, &d, NULL, NULL, &err), 0);
-  return d;
-}
-
 /* ml_cell_features_segments gives every segment's features and the
  * cell's, bit for bit as ml_cell_features gives them one by one: at cells
  * that sold and at new ones, every origin and horizon. */
@@ -209,15 +215,10 @@ static void test_ml__segment_features_match_one_by_one(void **state) {
  * origin: its own series read 0, its neighbours and state are the same. */
 static void test_ml__outside_pincode_reads_as_one_without_sales_yet(void **state) {
   (void)state;
-  int64_t end = days_from_civil(2026, 6, 30) * DAY_MS + 12 * 3600000LL;
-  struct dataset_builder *b1 = NULL, *b2 = NULL;
+  int64_t end = generated_end();
+  struct dataset_builder *b2 = generated_builder(9);
+  struct dataset *d1 = generated_dataset(9), *d2 = NULL;
   struct gerr err;
-  assert_int_equal(dataset_builder_new(30, &b1, &err), 0);
-  assert_int_equal(dataset_builder_new(30, &b2, &err), 0);
-  add_generated(b1, 20000, 9, end);
-  add_generated(b2, 20000, 9, end);
-  struct dataset *d1 = NULL, *d2 = NULL;
-  assert_int_equal(dataset_builder_finish(b1, gaz, 19, 0, &d1, NULL, NULL, &err), 0);
   /* gazetteer pincodes without sales in d1, each selling in the last period in d2 */
   int32_t outside[6];
   size_t nout = 0;
@@ -1198,15 +1199,10 @@ static void check_cold_blob_forms(struct store *db, struct suite *s,
  * every label of a target before that period, as they were. */
 static void test_ml__new_cells_are_rows_without_later_data(void **state) {
   (void)state;
-  int64_t end = days_from_civil(2026, 6, 30) * DAY_MS + 12 * 3600000LL;
-  struct dataset_builder *b1 = NULL, *b2 = NULL;
+  int64_t end = generated_end();
+  struct dataset_builder *b2 = generated_builder(5);
+  struct dataset *d1 = generated_dataset(5), *d2 = NULL;
   struct gerr err;
-  assert_int_equal(dataset_builder_new(30, &b1, &err), 0);
-  assert_int_equal(dataset_builder_new(30, &b2, &err), 0);
-  add_generated(b1, 20000, 5, end);
-  add_generated(b2, 20000, 5, end);
-  struct dataset *d1 = NULL, *d2 = NULL;
-  assert_int_equal(dataset_builder_finish(b1, gaz, 19, 0, &d1, NULL, NULL, &err), 0);
   /* later sales: every product and channel at some known pincodes */
   static const char *const prods[] = {"loan", "insurance", "credit_card"};
   static const char *const chans[] = {"online", "offline"};
