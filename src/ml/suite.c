@@ -279,24 +279,50 @@ static double served_mu(const struct suite *s, long pin, int prod, int chan, int
   return sum > 0 ? mu * tot / sum : mu;
 }
 
+/* Sales of cell (pin, prod, chan, seg) in the last 12 periods. */
+static double sold12(const struct dataset *d, long pin, int prod, int chan, int seg) {
+  long cell = ml_cell_find(d, (int32_t)pin, prod, chan, seg);
+  double n = 0;
+  for (int t = 0; cell >= 0 && t < 12 && t < d->nper; t++)
+    n += d->counts[(size_t)cell * (size_t)d->nper + (size_t)t];
+  return n;
+}
+
+/* Segment seg's share of cell (prod, chan) for the pincode c answers for:
+ * its share of the sales of the nearest pincodes' segment cells in the
+ * last 12 periods, shrunk toward the product's national segment share by
+ * two sales' weight. The shares of the ML_SEGMENTS segments add up to 1. */
+static double cold_segment_share(const struct dataset *d, const struct cover *c, int prod,
+                                 int chan, int seg) {
+  size_t K = d->nprod, P = (size_t)d->nper;
+  double nat = 0, nat_all = 0, part = 0, whole = 0;
+  for (int g = 0; g < ML_SEGMENTS; g++) {
+    const uint32_t *ns = d->nat_seg_prod + ((size_t)g * K + (size_t)prod) * P;
+    double v = 0, local = 0;
+    for (size_t t = 0; t < 12 && t < P; t++)
+      v += ns[t];
+    for (size_t i = 0; i < c->npin; i++)
+      local += sold12(d, c->pin[i], prod, chan, g);
+    nat_all += v;
+    whole += local;
+    if (g == seg) {
+      nat = v;
+      part = local;
+    }
+  }
+  double prior = nat_all > 0 ? nat / nat_all : 1.0 / ML_SEGMENTS;
+  return (part + 2 * prior) / (whole + 2);
+}
+
 /* The cold answer by the model of cell (prod, chan, seg) of the pincode c
  * answers for, hz periods ahead, before the cold scale; x gets the
  * features of the cell without segment. A segment's is the cell's times
- * the segment's share of the nearest pincodes' average (so the segments
- * add up to their cell), 1 / ML_SEGMENTS without one. */
+ * the segment's share (cold_segment_share), so the segments add up to
+ * their cell. */
 static double cold_model_mu(const struct suite *s, const struct cover *c, int prod, int chan,
                             int seg, int hz, float *x) {
   const struct dataset *d = s->d;
-  float y[CF__COUNT];
-  double share = 1;
-  if (seg != ML_SEG_TOTAL) {
-    double part = 0, whole = 0;
-    for (size_t i = 0; i < c->npin; i++) {
-      part += served_mu(s, c->pin[i], prod, chan, seg, hz, y);
-      whole += served_mu(s, c->pin[i], prod, chan, ML_SEG_TOTAL, hz, y);
-    }
-    share = whole > 0 ? part / whole : 1.0 / ML_SEGMENTS;
-  }
+  double share = seg == ML_SEG_TOTAL ? 1 : cold_segment_share(d, c, prod, chan, seg);
   ml_pin_cell_features(d, &c->own, prod, chan, ML_SEG_TOTAL, 0, hz, x);
   return ml_demand_forest_mu(s->demand, x) * share;
 }
