@@ -1046,9 +1046,13 @@ void server_limits(const struct server *s, struct server_limits *out) {
 void server_stop(struct server *s) {
   if (!s)
     return;
+  /* Quiesced, each worker thread takes the listen socket out of its epoll
+   * set on its own later turn, and aborts when that fails: the socket is
+   * shut down now (new connections are refused at once) and closed only
+   * once the daemon has stopped. */
   MHD_socket lsock = MHD_quiesce_daemon(s->daemon);
   if (lsock != MHD_INVALID_SOCKET)
-    close(lsock);
+    shutdown(lsock, SHUT_RDWR);
   int64_t deadline = mono_us() + (int64_t)s->app->cfg->drain_secs * 1000000;
   while (atomic_load(&s->in_flight) > 0 && mono_us() < deadline) {
     struct timespec ts = {0, 10 * 1000 * 1000};
@@ -1061,6 +1065,8 @@ void server_stop(struct server *s) {
     nanosleep(&ts, NULL);
   }
   MHD_stop_daemon(s->daemon);
+  if (lsock != MHD_INVALID_SOCKET)
+    close(lsock);
   if (s->watchdog_live) {
     pthread_mutex_lock(&s->watch_mu);
     s->watch_stop = 1;
