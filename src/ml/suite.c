@@ -419,11 +419,8 @@ static void predict_top(const struct suite *s, const struct predict_query *q, in
           static const int32_t ages[ML_AGE_BANDS] = {22, 30, 40, 52, 66};
           static const double incomes[ML_INCOME_BANDS] = {15000, 37500, 75000, 150000, 300000};
           w = 0;
-          for (size_t k = 0; k < K; k++) {
-            long cell = ml_cell_find(d, (int32_t)c.pin[i], (int)k, c.chan[h], seg);
-            for (int t = 0; cell >= 0 && t < 12 && t < d->nper; t++)
-              w += d->counts[(size_t)cell * d->nper + t];
-          }
+          for (size_t k = 0; k < K; k++)
+            w += sold12(d, c.pin[i], (int)k, c.chan[h], seg);
           if (w == 0)
             continue;
           age = ages[seg / ML_INCOME_BANDS];
