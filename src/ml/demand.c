@@ -306,40 +306,30 @@ static int refit_seasoned(const struct dataset *d, const struct rows *r) {
   return serving_seasoned(d) && kl >= SEASON_MIN_ROWS;
 }
 
-/* Rows of w->all that p picks into a dense copy (X, y) and, when idx is
- * given, their indices. Rows past `cap` are sampled away. */
+/* Rows of w->all that p picks (every row: p NULL) into a dense copy (X,
+ * y) with their offsets (rows_offset). Rows past `cap` are sampled away.
+ * 0 or -1 (out of memory). */
 static int take_rows(const struct rows *r, const struct pick *p, size_t cap, uint64_t seed,
-                     float **X, float **y, size_t **idx, size_t *n) {
+                     float **X, float **y, float **off, size_t *n) {
   size_t m = 0;
   for (size_t i = 0; i < r->n; i++)
-    m += picked(r, i, p);
+    m += !p || picked(r, i, p);
   double rate = m > cap ? (double)cap / (double)m : 1;
   *X = malloc((m ? m : 1) * r->nf * sizeof **X);
   *y = malloc((m ? m : 1) * sizeof **y);
-  if (idx)
-    *idx = malloc((m ? m : 1) * sizeof **idx);
-  if (!*X || !*y || (idx && !*idx))
+  *off = malloc((m ? m : 1) * sizeof **off);
+  if (!*X || !*y || !*off)
     return -1;
   *n = 0;
   for (size_t i = 0; i < r->n; i++) {
-    if (!picked(r, i, p) || (rate < 1 && ml_unit((uint64_t)i ^ seed) >= rate))
+    if ((p && !picked(r, i, p)) || (rate < 1 && ml_unit((uint64_t)i ^ seed) >= rate))
       continue;
     memcpy(*X + *n * r->nf, r->X + i * r->nf, r->nf * sizeof **X);
     (*y)[*n] = r->y[i];
-    if (idx)
-      (*idx)[*n] = i;
+    (*off)[*n] = rows_offset(r, i);
     (*n)++;
   }
   return 0;
-}
-
-/* The offsets (log of the seasonal baseline) of n rows of features X;
- * malloc'd, NULL when out of memory. */
-static float *offsets(const float *X, size_t n) {
-  float *m = malloc((n ? n : 1) * sizeof *m);
-  for (size_t i = 0; m && i < n; i++)
-    m[i] = logf(X[i * CF__COUNT + CF_SEASON_BASE]);
-  return m;
 }
 
 static int target_after(const struct rows *r, size_t i, int c) { return rows_target(r, i) > c; }
@@ -387,8 +377,8 @@ static int fold_run(struct work *w, struct fold *fo, double *mu, struct gerr *er
   int seasoned = learn_seasoned(r, in_window_of, fo->cutoff, target_after, fo->cutoff);
   struct pick learn = {target_after, fo->cutoff, seasoned},
               stop = {target_at, fo->cutoff, seasoned};
-  if (take_rows(r, &learn, BT_FOLD_ROWS, w->cfg->seed ^ 0xb7, &X, &y, NULL, &n) < 0 ||
-      take_rows(r, &stop, BT_FOLD_ROWS / 4, w->cfg->seed ^ 0xb8, &Xv, &yv, NULL, &nv) < 0) {
+  if (take_rows(r, &learn, BT_FOLD_ROWS, w->cfg->seed ^ 0xb7, &X, &y, &m, &n) < 0 ||
+      take_rows(r, &stop, BT_FOLD_ROWS / 4, w->cfg->seed ^ 0xb8, &Xv, &yv, &mv, &nv) < 0) {
     gerr_set(err, GERR_INTERNAL, "out of memory");
     goto out;
   }
@@ -399,10 +389,6 @@ static int fold_run(struct work *w, struct fold *fo, double *mu, struct gerr *er
     nwin += in_window(r->origin[i], fo->cutoff) && !r->cold[i];
   if (n < 100 || nwin == 0) {
     rc = 1;
-    goto out;
-  }
-  if (!(m = offsets(X, n)) || !(mv = offsets(Xv, nv))) {
-    gerr_set(err, GERR_INTERNAL, "out of memory");
     goto out;
   }
   const struct train_config *cfg = w->cfg;
@@ -1196,14 +1182,17 @@ int train_demand(struct work *w, json_t *eval, struct gerr *err) {
   float *rX = r->X, *ry = r->y, *off = NULL;
   size_t rn = r->n;
   struct pick learn = {NULL, 0, 1};
-  if (refit_seasoned(w->d, r) &&
-      take_rows(r, &learn, SIZE_MAX, 0, &rX, &ry, NULL, &rn) < 0) {
-    free(rX);
-    free(ry);
-    rX = ry = NULL;
+  if (refit_seasoned(w->d, r)) {
+    if (take_rows(r, &learn, SIZE_MAX, 0, &rX, &ry, &off, &rn) < 0) {
+      free(rX);
+      free(ry);
+      free(off);
+      rX = ry = off = NULL;
+    }
+  } else if ((off = malloc((rn ? rn : 1) * sizeof *off)) != NULL) {
+    for (size_t i = 0; i < rn; i++)
+      off[i] = rows_offset(r, i);
   }
-  if (rX)
-    off = offsets(rX, rn);
   if (!off || xgb_train_offset(&xp, rX, ry, off, rn, CF__COUNT, NULL, NULL, NULL, 0,
                                &s->demand, NULL, err) < 0) {
     if (!off)

@@ -5,6 +5,7 @@
  * are unknown, and read as missing (NaN) rather than as zero. */
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "gromo/gazetteer.h"
@@ -127,19 +128,80 @@ static double nat_season(const struct dataset *d, int prod, int j, int h) {
   return fmin(fmax(r, 1 / ML_SEASON_MAX), ML_SEASON_MAX);
 }
 
-/* ml_season_base with its national seasonal change r = nat_season(). */
-static double season_base(const struct dataset *d, const uint32_t *cell, int j, double r) {
-  double ma6 = mean_of(d, cell, j, 6), ma12 = mean_of(d, cell, j, 12);
+double ml_nat_season(const struct dataset *d, int prod, int j, int h) {
+  double r = nat_season(d, prod, j, h);
+  return isnan(r) ? 1 : r;
+}
+
+/* A cell's level from its 6- and 12-period averages (NaN: unknown), before
+ * its scale. */
+static double level_of(double ma6, double ma12) {
   double level = ML_BASE_FLOOR;
   if (!isnan(ma6) && ma6 > level)
     level = ma6;
   if (!isnan(ma12) && ma12 / 2 > level)
     level = ma12 / 2;
-  return level * (isnan(r) ? 1 : r);
+  return level;
+}
+
+int ml_level_scales(struct dataset *d) {
+  size_t K = d->nprod, P = (size_t)d->nper, n = 2 * K * P;
+  double *num = calloc(n + 1, sizeof *num), *den = calloc(n + 1, sizeof *den);
+  float *scale = malloc((n + 1) * sizeof *scale);
+  double *cs = malloc((P + 1) * sizeof *cs); /* cs[a]: the sum of periods < a */
+  if (!num || !den || !scale || !cs) {
+    free(num);
+    free(den);
+    free(scale);
+    free(cs);
+    return -1;
+  }
+  int known = d->known < d->nper ? d->known : d->nper;
+  for (size_t c = 0; c < d->ncell; c++) {
+    const uint32_t *s = d->counts + c * P;
+    uint64_t key = d->cell_key[c];
+    size_t kind = (key & 0xff) != ML_SEG_TOTAL, prod = (key >> 16) & 0xff;
+    cs[0] = 0;
+    for (size_t a = 0; a < P; a++)
+      cs[a + 1] = cs[a] + s[a];
+    for (int j = 0; j < known; j++) {
+      int e12 = j + 12 < known ? j + 12 : known, e6 = j + 6 < known ? j + 6 : known;
+      int a12 = j + 12 < d->nper ? j + 12 : d->nper;
+      if (cs[a12] - cs[j] <= 0)
+        continue; /* no sale in the 12 periods up to j */
+      double ma6 = (cs[e6] - cs[j]) / (e6 - j), ma12 = (cs[e12] - cs[j]) / (e12 - j);
+      size_t at = (kind * K + prod) * P + (size_t)j;
+      num[at] += ma6;
+      den[at] += level_of(ma6, ma12);
+    }
+  }
+  for (size_t i = 0; i < n; i++)
+    scale[i] = num[i] > 0 && den[i] > 0 ? (float)(num[i] / den[i]) : 1;
+  free(num);
+  free(den);
+  free(cs);
+  free(d->level_scale);
+  d->level_scale = scale;
+  return 0;
+}
+
+double ml_season_level(const struct dataset *d, const uint32_t *cell, int prod, int seg, int j) {
+  double scale = 1;
+  if (d->level_scaled && d->level_scale && j >= 0 && j < d->nper)
+    scale = d->level_scale[((size_t)(seg != ML_SEG_TOTAL) * d->nprod + (size_t)prod) *
+                               (size_t)d->nper +
+                           (size_t)j];
+  return level_of(mean_of(d, cell, j, 6), mean_of(d, cell, j, 12)) * scale;
+}
+
+/* ml_season_base with its national seasonal change r = nat_season(). */
+static double season_base(const struct dataset *d, const uint32_t *cell, int prod, int seg,
+                          int j, double r) {
+  return ml_season_level(d, cell, prod, seg, j) * (isnan(r) ? 1 : r);
 }
 
 double ml_season_base(const struct dataset *d, const uint32_t *cell, int prod, int j, int h) {
-  return season_base(d, cell, j, nat_season(d, prod, j, h));
+  return season_base(d, cell, prod, ML_SEG_TOTAL, j, nat_season(d, prod, j, h));
 }
 
 double ml_demand_forest_mu(const struct forest *f, const float *x) {
@@ -202,7 +264,7 @@ static void geography(const struct ml_pin *v, float *lat, float *lng, float *reg
  * whole cell tot, the bands, the seasonal naive and baseline. season is
  * nat_season(d, prod, j, h), which the baseline multiplies. */
 static void own_features(const struct dataset *d, const uint32_t *c, const uint32_t *tot,
-                         int seg, int j, int h, double season, float *x) {
+                         int prod, int seg, int j, int h, double season, float *x) {
   int t = j - h;
   x[CF_LAG1] = (float)(j < d->known ? (c ? c[j] : 0) : NAN);
   x[CF_LAG2] = (float)(j + 1 < d->known ? (c ? c[j + 1] : 0) : NAN);
@@ -223,7 +285,7 @@ static void own_features(const struct dataset *d, const uint32_t *c, const uint3
     x[CF_INCOME_BAND] = (float)(seg % ML_INCOME_BANDS);
   }
   x[CF_SEASONAL_NAIVE] = (float)(t + 12 < d->known ? ml_seasonal_naive(d, c, j, h) : NAN);
-  x[CF_SEASON_BASE] = (float)season_base(d, c, j, season);
+  x[CF_SEASON_BASE] = (float)season_base(d, c, prod, seg, j, season);
 }
 
 /* The pincode's own series (pin_all, pin_prod, pin_chan), NULL for a
@@ -289,7 +351,7 @@ void ml_pin_cell_features(const struct dataset *d, const struct ml_pin *v, int p
   const uint32_t *tot =
       seg == ML_SEG_TOTAL ? c : cell_series(d, v->pin, prod, chan, ML_SEG_TOTAL);
   double season = shared_features(d, v, prod, chan, tot, j, h, x);
-  own_features(d, c, tot, seg, j, h, season, x);
+  own_features(d, c, tot, prod, seg, j, h, season, x);
 }
 
 void ml_cell_features(const struct dataset *d, long pin, int prod, int chan, int seg,
@@ -309,9 +371,9 @@ void ml_cell_features_segments(const struct dataset *d, long pin, int prod, int 
   for (int seg = 0; seg < ML_SEG_TOTAL; seg++) {
     float *xs = x + (size_t)seg * CF__COUNT;
     memcpy(xs, xt, CF__COUNT * sizeof *xs);
-    own_features(d, cell_series(d, pin, prod, chan, seg), tot, seg, j, h, season, xs);
+    own_features(d, cell_series(d, pin, prod, chan, seg), tot, prod, seg, j, h, season, xs);
   }
-  own_features(d, tot, tot, ML_SEG_TOTAL, j, h, season, xt);
+  own_features(d, tot, tot, prod, ML_SEG_TOTAL, j, h, season, xt);
 }
 
 size_t ml_cust_nfeatures(const struct dataset *d) {

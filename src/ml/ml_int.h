@@ -96,6 +96,11 @@ struct dataset {
    * beside the periods so that a year ago is 365 days, not 12 periods. */
   uint32_t *nat_day;
   int ndays, days_known;
+  /* [kind][prod][j], kind 0: cells without segment, 1: segments; see
+   * ml_level_scales. With level_scaled 0 (a model saved before the levels
+   * were scaled) every scale reads as 1. */
+  float *level_scale;
+  int level_scaled;
   int64_t first_ms, last_ms; /* range of the sales read */
   size_t nsales_read;
 };
@@ -299,7 +304,21 @@ double ml_seasonal_naive(const struct dataset *d, const uint32_t *cell, int j, i
  * that year of daily sales. Reads the days before origin j only. */
 #define ML_BASE_FLOOR 0.05
 #define ML_SEASON_MAX 5.0
+/* The floors lift a sparse cell's level above its average: summed over a
+ * product's cells they would say more than the product sold, by an amount
+ * that changes with the season (half the 12-period average binds more
+ * often after a peak). So each level is scaled by its product's
+ * d->level_scale at the origin: the sum of the 6-period averages of the
+ * cells that sold in the 12 periods up to it over the sum of their levels,
+ * per kind of cell. The baselines of a product then add up to its recent
+ * sales times its season, and the floors only share them out. Reads
+ * periods j and older only. -1 on out of memory. */
+int ml_level_scales(struct dataset *d);
 double ml_season_base(const struct dataset *d, const uint32_t *cell, int prod, int j, int h);
+/* Its two factors: the cell's level, and the product's national seasonal
+ * change (1 without the year of daily sales). */
+double ml_season_level(const struct dataset *d, const uint32_t *cell, int prod, int seg, int j);
+double ml_nat_season(const struct dataset *d, int prod, int j, int h);
 /* The demand forest's expected demand (>= 0) for features x: its
  * prediction times the seasonal baseline (the offset it was trained from). */
 double ml_demand_forest_mu(const struct forest *f, const float *x);

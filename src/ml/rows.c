@@ -4,6 +4,7 @@
  * cold at it (no sale in that year: cold start, as serving answers pincodes
  * without sales), at every origin and horizon whose target period is
  * known, sampled to a bounded count. */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -48,6 +49,21 @@ int rows_push(struct rows *r, const float *x, float y, float last, int kind, int
   return 0;
 }
 
+size_t rows_group(const struct rows *r, size_t i) {
+  size_t cls = r->kind[i] == ML_SEGMENT ? 2 : r->cold[i] ? 1 : 0;
+  size_t prod = (size_t)(r->key[i] >> 16 & 0xff);
+  return ((cls * (size_t)r->gprods + prod) * (size_t)r->gorigins + (size_t)r->origin[i]) *
+             ML_HORIZONS +
+         r->h[i] - 1;
+}
+
+float rows_offset(const struct rows *r, size_t i) {
+  double base = r->X[i * r->nf + CF_SEASON_BASE];
+  if (r->gscale && r->origin[i] < r->gorigins)
+    base *= r->gscale[rows_group(r, i)];
+  return (float)log(base);
+}
+
 void rows_release(struct rows *r) {
   free(r->X);
   free(r->y);
@@ -58,6 +74,7 @@ void rows_release(struct rows *r) {
   free(r->origin);
   free(r->key);
   free(r->cold);
+  free(r->gscale);
   memset(r, 0, sizeof *r);
 }
 
@@ -92,6 +109,22 @@ static int cell_new(const struct dataset *d, size_t pin, int prod, int chan, int
 /* Horizons of origin j whose target period is known: 1..min(j, H). */
 static int horizons_at(int j) { return j < ML_HORIZONS ? j : ML_HORIZONS; }
 
+/* Every candidate row's sales and seasonal baseline, summed per group
+ * (rows_group), sampled or not; season[(prod * gorigins + j) * H + h - 1]:
+ * ml_nat_season. */
+struct pop {
+  double *y, *base;
+  const double *season;
+};
+
+static void pop_add(const struct rows *r, struct pop *pop, int cls, int prod, int j, int h,
+                    double y, double level) {
+  size_t at = (size_t)(prod * r->gorigins + j) * ML_HORIZONS + (size_t)h - 1;
+  size_t g = ((size_t)cls * (size_t)r->gprods * (size_t)r->gorigins) * ML_HORIZONS + at;
+  pop->y[g] += y;
+  pop->base[g] += level * pop->season[at];
+}
+
 /* Whether row (key, j, h) is kept at sampling rate `rate`. */
 static int sampled(uint64_t key, uint64_t seed, int j, int h, double rate) {
   return rate >= 1 || ml_unit(key ^ seed ^ ((uint64_t)j << 56) ^ ((uint64_t)h << 48)) < rate;
@@ -106,7 +139,7 @@ static int sampled(uint64_t key, uint64_t seed, int j, int h, double rate) {
  * pincodes with sales). The target is the cell's sales in the target
  * period, 0 when it has no series. */
 static int quiet_rows(const struct dataset *d, int j, int cold, double rate, uint64_t seed,
-                      struct rows *r) {
+                      struct pop *pop, struct rows *r) {
   long cell;
   for (size_t p = 0; p < d->npin; p++) {
     if (rows_pin_active(d, p, j) == cold) /* active: 1, cold: 0 */
@@ -117,7 +150,9 @@ static int quiet_rows(const struct dataset *d, int j, int cold, double rate, uin
           continue;
         uint64_t key = ml_cell_key((int32_t)p, (int)k, (int)ch, ML_SEG_TOTAL);
         const uint32_t *s = cell >= 0 ? d->counts + (size_t)cell * (size_t)d->nper : NULL;
+        double level = ml_season_level(d, s, (int)k, ML_SEG_TOTAL, j);
         for (int h = 1; h <= horizons_at(j); h++) {
+          pop_add(r, pop, cold, (int)k, j, h, s ? s[j - h] : 0, level);
           if (!sampled(key, seed, j, h, rate))
             continue;
           if (rows_push(r, NULL, s ? (float)s[j - h] : 0, s ? (float)s[j] : 0, ML_TOTAL,
@@ -154,6 +189,32 @@ static void rows_features(void *ctx, size_t from, size_t to) {
   }
 }
 
+/* r->gscale from the sampled rows' sums and all candidate rows' (pop): a
+ * group's ratio of sales to baseline over the sampled rows' made that of
+ * all; 1 where a sum is 0, and within [1/4, 4]. 0 or -1 (out of memory). */
+static int group_scales(struct rows *r, const struct pop *pop) {
+  double *sy = calloc(r->ngroup + 1, sizeof *sy), *sb = calloc(r->ngroup + 1, sizeof *sb);
+  if (!sy || !sb) {
+    free(sy);
+    free(sb);
+    return -1;
+  }
+  for (size_t i = 0; i < r->n; i++) {
+    size_t g = rows_group(r, i);
+    sy[g] += r->y[i];
+    sb[g] += r->X[i * r->nf + CF_SEASON_BASE];
+  }
+  for (size_t g = 0; g < r->ngroup; g++) {
+    double f = 1;
+    if (sy[g] > 0 && sb[g] > 0 && pop->y[g] > 0 && pop->base[g] > 0)
+      f = (sy[g] / sb[g]) / (pop->y[g] / pop->base[g]);
+    r->gscale[g] = (float)fmin(fmax(f, 0.25), 4);
+  }
+  free(sy);
+  free(sb);
+  return 0;
+}
+
 int rows_build(const struct dataset *d, int max_origin, size_t max_rows, uint64_t seed,
                int threads, struct rows *r) {
   int jmax = max_origin < d->known - 1 ? max_origin : d->known - 1;
@@ -187,6 +248,27 @@ int rows_build(const struct dataset *d, int max_origin, size_t max_rows, uint64_
   double left = (double)max_rows - rate_tot * (double)totals - rate_cold * (double)colds;
   double rate_seg = segs == 0 ? 0 : left >= (double)segs ? 1 : left / (double)segs;
   r->nf = CF__COUNT;
+  r->gprods = (int)d->nprod;
+  r->gorigins = jmax + 1;
+  size_t per = d->nprod * (size_t)r->gorigins * ML_HORIZONS;
+  r->ngroup = 3 * per;
+  double *season = calloc(per + 1, sizeof *season);
+  struct pop pop = {calloc(r->ngroup + 1, sizeof(double)), calloc(r->ngroup + 1, sizeof(double)),
+                    season};
+  free(r->gscale);
+  r->gscale = malloc((r->ngroup + 1) * sizeof *r->gscale);
+  if (!season || !pop.y || !pop.base || !r->gscale) {
+    free(season);
+    free(pop.y);
+    free(pop.base);
+    return -1;
+  }
+  for (size_t k = 0; k < d->nprod; k++)
+    for (int j = 1; j <= jmax; j++)
+      for (int h = 1; h <= horizons_at(j); h++)
+        season[(k * (size_t)r->gorigins + (size_t)j) * ML_HORIZONS + (size_t)h - 1] =
+            ml_nat_season(d, (int)k, j, h);
+  int rc = -1;
   for (int j = 1; j <= jmax; j++) {
     for (size_t c = 0; c < d->ncell; c++) {
       if (!cell_active(d, c, j))
@@ -195,24 +277,32 @@ int rows_build(const struct dataset *d, int max_origin, size_t max_rows, uint64_
       int seg = (int)(key & 0xff);
       double rate = seg == ML_SEG_TOTAL ? rate_tot : rate_seg;
       const uint32_t *s = d->counts + c * (size_t)d->nper;
+      double level = ml_season_level(d, s, (int)(key >> 16 & 0xff), seg, j);
       for (int h = 1; h <= horizons_at(j); h++) {
+        pop_add(r, &pop, seg == ML_SEG_TOTAL ? 0 : 2, (int)(key >> 16 & 0xff), j, h, s[j - h],
+                level);
         if (!sampled(key, seed, j, h, rate))
           continue;
         if (rows_push(r, NULL, (float)s[j - h], (float)s[j],
                       seg == ML_SEG_TOTAL ? ML_TOTAL : ML_SEGMENT, (int)(ml_mix(key ^ seed) & 1),
                       h, j, key, 0) < 0)
-          return -1;
+          goto out;
       }
     }
-    if (quiet_rows(d, j, 0, rate_tot, seed, r) < 0 ||
-        quiet_rows(d, j, 1, rate_cold, seed, r) < 0)
-      return -1;
+    if (quiet_rows(d, j, 0, rate_tot, seed, &pop, r) < 0 ||
+        quiet_rows(d, j, 1, rate_cold, seed, &pop, r) < 0)
+      goto out;
   }
   /* the features, once every row is known: each from its cell, origin
    * and horizon */
   struct row_features rf = {d, r};
   ml_parallel(r->n, threads, rows_features, &rf);
-  return 0;
+  rc = group_scales(r, &pop);
+out:
+  free(season);
+  free(pop.y);
+  free(pop.base);
+  return rc;
 }
 
 int crossfit(const size_t *idx, size_t n, const uint8_t *fold, crossfit_fit_fn fit,

@@ -8,7 +8,7 @@
 #include "ml/ml_int.h"
 
 /* ---- the blob ----
- * "GSU6", then little-endian (core/wire.h): i32 use_baseline[3], f64 level;
+ * "GSU7", then little-endian (core/wire.h): i32 use_baseline[3], f64 level;
  * per horizon and cell kind f64 alpha, nominal and an isotonic map (u32 n,
  * n x f64, n x f64); per horizon i32 rise_iso, f64 platt a, b and the rise
  * isotonic map; f64 top_temp, f64 rise_base[horizon][RISE_BASE_MAX + 1];
@@ -19,6 +19,9 @@
  * period cells, the demand, rise and top-product forests, the regions;
  * last, a 64-bit FNV-1a hash of everything before it (rise_base keeps its
  * place, no longer read: the rise baseline is computed from the features).
+ * GSU6 is the same form from before the cells' levels were scaled
+ * (ml_level_scales): it loads with its data set's levels unscaled, as its
+ * demand forest learned them.
  * Versions saved in the earlier forms (GSU1, GSU2: next period only; GSU3:
  * a demand forest without the seasonal baseline) are refused with a
  * message to train again; GSU5 (without cold_model) loads, its pincodes
@@ -49,7 +52,7 @@ static int put_forest(struct buf *b, const struct forest *f) {
 }
 
 int suite_blob(const struct suite *s, struct buf *b) {
-  if (wire_add_bytes(b, "GSU6", 4))
+  if (wire_add_bytes(b, "GSU7", 4))
     return -1;
   for (int k = 0; k < PREDICT__COUNT; k++)
     if (wire_add_u32(b, (uint32_t)(int32_t)s->use_baseline[k]))
@@ -135,7 +138,8 @@ int suite_unblob(struct suite *s, const unsigned char *p, size_t n, struct gerr 
   if (!memcmp(magic, "GSU3", 4) || !memcmp(magic, "GSU2", 4) || !memcmp(magic, "GSU1", 4))
     return gerr_set(err, GERR_CONFLICT,
                     "the stored model was saved by an earlier release: train again");
-  int v6 = !memcmp(magic, "GSU6", 4), v5 = v6 || !memcmp(magic, "GSU5", 4);
+  int v7 = !memcmp(magic, "GSU7", 4), v6 = v7 || !memcmp(magic, "GSU6", 4);
+  int v5 = v6 || !memcmp(magic, "GSU5", 4);
   if (!v5 && memcmp(magic, "GSU4", 4))
     goto bad;
   for (int k = 0; k < PREDICT__COUNT; k++)
@@ -186,6 +190,7 @@ int suite_unblob(struct suite *s, const unsigned char *p, size_t n, struct gerr 
   size_t plen;
   if (get_part(&r, &part, &plen) || dataset_load(part, plen, s->gaz, &s->d, err) < 0)
     goto bad;
+  s->d->level_scaled = v7;
   struct forest **fs[3] = {&s->demand, &s->rise, &s->top};
   for (int k = 0; k < 3; k++) {
     if (get_part(&r, &part, &plen))

@@ -37,7 +37,27 @@ struct rows {
                        in the 12 periods up to it); kind ML_TOTAL. The
                        models learn these rows; no figure or calibration of
                        the cells of pincodes with sales reads them */
+  /* Per group of rows (rows_group): the factor of the seasonal baseline
+   * that gives the sampled rows of the group the ratio of sales to
+   * baseline of all its candidate rows (rows_offset); NULL: none. */
+  float *gscale;
+  size_t ngroup;
+  int gprods, gorigins;
 };
+
+/* The group of row i: cells without segment of pincodes with sales, of
+ * cold pincodes, or segments; product; origin; horizon. */
+size_t rows_group(const struct rows *r, size_t i);
+/* The log of row i's seasonal baseline as the demand model learns it (its
+ * Poisson offset): the baseline times its group's factor. A sample of a
+ * group's rows, some thousand cells of which most sell 0 or 1, says how
+ * much the group sold against its baselines only to within several
+ * percent; each product's group of one origin is its own calendar month,
+ * and trees that can tell the month apart learn that error as the month's
+ * and carry it into the forecasts of the month ahead. The factor takes it
+ * out: the group's sampled rows then sold against their baselines what all
+ * its candidate rows did. */
+float rows_offset(const struct rows *r, size_t i);
 
 /* The most rows of cold pincodes, a share of rows_build's max_rows. */
 #define ROWS_COLD_SHARE 0.1
@@ -55,7 +75,8 @@ void rows_release(struct rows *r);
  * cells without segment (new ones at the same rate) before segment cells,
  * cold ones at most ROWS_COLD_SHARE of max_rows and at most at the rate of
  * the other cells without segment; their features computed over `threads`
- * threads. 0 or -1 (out of memory). */
+ * threads; each group's offset factor (rows_offset) from the sums of all
+ * its candidate rows. 0 or -1 (out of memory). */
 int rows_build(const struct dataset *d, int max_origin, size_t max_rows, uint64_t seed,
                int threads, struct rows *r);
 /* The target period of row i. */

@@ -355,6 +355,99 @@ static void test_ml__rows_same_with_any_threads(void **state) {
   dataset_free(d);
 }
 
+/* The levels of a product's cells that sold in the 12 periods up to an
+ * origin add up to the sum of their 6-period averages: the floors share
+ * the sales out, they add none. Unscaled they add more than 1%. */
+static void test_ml__levels_add_up_to_recent_sales(void **state) {
+  (void)state;
+  struct dataset *d = generated_dataset(23);
+  size_t P = (size_t)d->nper;
+  for (int j = 0; j < 6; j++) {
+    double lv[ML_MAX_PRODUCTS] = {0}, raw[ML_MAX_PRODUCTS] = {0}, ma6[ML_MAX_PRODUCTS] = {0};
+    for (size_t c = 0; c < d->ncell; c++) {
+      uint64_t key = d->cell_key[c];
+      if ((key & 0xff) != ML_SEG_TOTAL)
+        continue;
+      const uint32_t *s = d->counts + c * P;
+      double sum12 = 0, sum6 = 0;
+      int k6 = 0;
+      for (int a = j; a < j + 12 && a < d->nper; a++)
+        sum12 += s[a];
+      for (int a = j; a < j + 6 && a < d->known; a++, k6++)
+        sum6 += s[a];
+      if (sum12 == 0)
+        continue;
+      int prod = (int)(key >> 16 & 0xff);
+      lv[prod] += ml_season_level(d, s, prod, ML_SEG_TOTAL, j);
+      d->level_scaled = 0;
+      raw[prod] += ml_season_level(d, s, prod, ML_SEG_TOTAL, j);
+      d->level_scaled = 1;
+      ma6[prod] += sum6 / k6;
+    }
+    for (size_t k = 0; k < d->nprod; k++) {
+      assert_true(ma6[k] > 10);
+      assert_true(fabs(lv[k] / ma6[k] - 1) < 1e-4);
+      assert_true(raw[k] / ma6[k] > 1.01);
+    }
+  }
+  dataset_free(d);
+}
+
+/* A sample of rows keeps each group's ratio of sales to seasonal baseline:
+ * over the sampled rows of a group (cells without segment of pincodes with
+ * sales, of cold pincodes, segments; product; origin; horizon), the sales
+ * over the offsets' baselines equal the sales over the baselines of every
+ * candidate row of the group, as rows_build gives them unsampled. */
+static void test_ml__sampled_rows_keep_each_group_s_ratio(void **state) {
+  (void)state;
+  struct dataset *d = generated_dataset(19);
+  struct rows all, part;
+  memset(&all, 0, sizeof all);
+  memset(&part, 0, sizeof part);
+  assert_int_equal(rows_build(d, 12, 50000000, 5, 2, &all), 0);
+  assert_int_equal(rows_build(d, 12, 6000, 5, 2, &part), 0);
+  assert_true(part.n < all.n / 4);
+  assert_int_equal(all.ngroup, part.ngroup);
+  double *ay = calloc(all.ngroup, sizeof *ay), *ab = calloc(all.ngroup, sizeof *ab);
+  double *py = calloc(all.ngroup, sizeof *py), *pb = calloc(all.ngroup, sizeof *pb);
+  double *raw = calloc(all.ngroup, sizeof *raw);
+  for (size_t i = 0; i < all.n; i++) {
+    size_t g = rows_group(&all, i);
+    ay[g] += all.y[i];
+    ab[g] += all.X[i * all.nf + CF_SEASON_BASE];
+    /* unsampled, the offset is the baseline's log */
+    assert_true(fabs(rows_offset(&all, i) - logf(all.X[i * all.nf + CF_SEASON_BASE])) < 1e-5);
+  }
+  for (size_t i = 0; i < part.n; i++) {
+    size_t g = rows_group(&part, i);
+    py[g] += part.y[i];
+    pb[g] += exp(rows_offset(&part, i));
+    raw[g] += part.X[i * part.nf + CF_SEASON_BASE];
+  }
+  size_t checked = 0, moved = 0;
+  for (size_t g = 0; g < all.ngroup; g++) {
+    if (!(py[g] > 0 && ay[g] > 0))
+      continue;
+    double want = ay[g] / ab[g], got = py[g] / pb[g], before = py[g] / raw[g];
+    if (before / want < 0.25 || before / want > 4) /* outside the factor's bounds */
+      continue;
+    assert_true(fabs(got / want - 1) < 1e-4);
+    checked++;
+    moved += fabs(before / want - 1) > 0.02; /* the sample alone was off */
+  }
+  printf("%zu groups checked, %zu of them more than 2%% off before\n", checked, moved);
+  assert_true(checked > 50);
+  assert_true(moved > 10);
+  free(ay);
+  free(ab);
+  free(py);
+  free(pb);
+  free(raw);
+  rows_release(&all);
+  rows_release(&part);
+  dataset_free(d);
+}
+
 /* ml_parallel calls each item once, whatever the thread count. */
 static void add_one(void *ctx, size_t from, size_t to) {
   int *seen = ctx;
@@ -771,7 +864,7 @@ static void test_ml__damaged_blob_refused(void **state) {
   /* the documented form, little-endian: magic, use_baseline[], level, and
    * the FNV-1a hash of everything before the last 8 bytes */
   assert_true(row.blob_len > 24);
-  assert_memory_equal(row.blob, "GSU6", 4);
+  assert_memory_equal(row.blob, "GSU7", 4);
   for (int k = 0; k < PREDICT__COUNT; k++) {
     const unsigned char *u = row.blob + 4 + 4 * k;
     assert_int_equal(u[0], s->use_baseline[k]);
@@ -1109,7 +1202,7 @@ static void test_ml__regions_and_fallbacks(void **state) {
   test_tmpdir_remove(dir);
 }
 
-/* Offset of the cold-answer choices in a GSU6 blob of suite s (after the
+/* Offset of the cold-answer choices in a GSU7 blob of suite s (after the
  * cold pincodes' calibrations, suite_blob.c). */
 static size_t cold_model_offset(const struct suite *s) {
   size_t at = 4 + 4 * PREDICT__COUNT + 8;
@@ -1124,8 +1217,10 @@ static size_t cold_model_offset(const struct suite *s) {
   return at;
 }
 
-/* The suite blob's forms: GSU6 keeps what answers cold pincodes; a GSU5
- * blob (the same without it) loads and answers them by their nearest
+/* The suite blob's forms: GSU7 keeps what answers cold pincodes; a GSU6
+ * blob (the same form, from before the levels were scaled) loads with its
+ * levels unscaled and answers as the model does with them; a GSU5 blob
+ * (without the choices) loads and answers cold pincodes by their nearest
  * pincodes' average. q: a gazetteer pincode without sales, model_answer
  * and nearest_answer its answers at horizon 1 by the model and by the
  * average. */
@@ -1138,27 +1233,48 @@ static void check_cold_blob_forms(struct store *db, struct suite *s,
   struct buf b;
   buf_init(&b, (size_t)1 << 33);
   assert_int_equal(suite_blob(s, &b), 0);
+  /* the answers with the levels unscaled: by the model (GSU6), and by
+   * the nearest pincodes, whose answers the average takes (GSU5) */
+  struct predict_answer unscaled, unscaled_near;
+  s->d->level_scaled = 0;
+  suite_predict(s, PREDICT_DEMAND, q, 1, &unscaled);
+  int models[ML_HORIZONS], lapsed = s->cold_lapsed;
+  for (int h = 0; h < ML_HORIZONS; h++) {
+    models[h] = s->cold_model[h];
+    s->cold_model[h] = 0;
+  }
+  s->cold_lapsed = 0;
+  suite_predict(s, PREDICT_DEMAND, q, 1, &unscaled_near);
+  for (int h = 0; h < ML_HORIZONS; h++)
+    s->cold_model[h] = models[h];
+  s->cold_lapsed = lapsed;
+  s->d->level_scaled = 1;
+  assert_true(fabs(unscaled.predicted_demand - model_answer) > 1e-6 * (1 + model_answer));
+  assert_true(fabs(unscaled_near.predicted_demand - nearest_answer) > 1e-6 * (1 + nearest_answer));
   s->cold_model[0] = was;
-  assert_memory_equal(b.data, "GSU6", 4);
+  assert_memory_equal(b.data, "GSU7", 4);
   struct model_row row;
   memset(&row, 0, sizeof row);
   assert_int_equal(store_model_get(db, 0, &row, &err), 0);
   unsigned char *old_blob = row.blob;
   size_t old_len = row.blob_len;
-  for (int form = 6; form >= 5; form--) {
+  for (int form = 7; form >= 5; form--) {
     size_t at = cold_model_offset(s), len = b.len;
     unsigned char *p = malloc(b.len);
     memcpy(p, b.data, b.len);
-    if (form == 5) { /* GSU5: without the choices, hashed again */
-      p[3] = '5';
-      memmove(p + at, p + at + 4 * ML_HORIZONS, len - at - 4 * ML_HORIZONS);
-      len -= 4 * ML_HORIZONS;
+    if (form < 7) { /* GSU6: the same bytes; GSU5: without the choices; hashed again */
+      p[3] = (unsigned char)('0' + form);
+      if (form == 5) {
+        memmove(p + at, p + at + 4 * ML_HORIZONS, len - at - 4 * ML_HORIZONS);
+        len -= 4 * ML_HORIZONS;
+      }
       uint64_t hsh = 0xcbf29ce484222325ULL;
       for (size_t i = 0; i + 8 < len; i++)
         hsh = (hsh ^ p[i]) * 0x100000001b3ULL;
       for (int i = 0; i < 8; i++)
         p[len - 8 + (size_t)i] = (unsigned char)(hsh >> (8 * i));
-    } else {
+    }
+    if (form >= 6) {
       for (int h = 0; h < ML_HORIZONS; h++) /* the documented place */
         assert_int_equal(p[at + 4 * (size_t)h], h == 0 ? 1 : s->cold_model[h]);
     }
@@ -1172,16 +1288,19 @@ static void check_cold_blob_forms(struct store *db, struct suite *s,
     struct predict_answer a;
     suite_predict(l, PREDICT_DEMAND, q, 1, &a);
     assert_true(a.fallback);
-    assert_int_equal(l->cold_lapsed, form == 6); /* as each release answered them */
-    if (form == 6) {
+    assert_int_equal(l->cold_lapsed, form >= 6); /* as each release answered them */
+    assert_int_equal(l->d->level_scaled, form == 7);
+    if (form >= 6) {
+      double want = form == 7 ? model_answer : unscaled.predicted_demand;
       assert_int_equal(l->cold_model[0], 1);
       assert_string_equal(a.source, "model");
-      assert_true(fabs(a.predicted_demand - model_answer) < 1e-9 * (1 + model_answer));
+      assert_true(fabs(a.predicted_demand - want) < 1e-9 * (1 + want));
     } else {
       for (int h = 0; h < ML_HORIZONS; h++)
         assert_int_equal(l->cold_model[h], 0);
       assert_int_equal(a.ndrivers, 0);
-      assert_true(fabs(a.predicted_demand - nearest_answer) < 1e-9 * (1 + nearest_answer));
+      double want = unscaled_near.predicted_demand;
+      assert_true(fabs(a.predicted_demand - want) < 1e-9 * (1 + want));
     }
     suite_free(l);
     free(p);
@@ -1370,6 +1489,8 @@ int main(void) {
       cmocka_unit_test(test_ml__outside_pincode_reads_as_one_without_sales_yet),
       cmocka_unit_test(test_ml__parallel_covers_each_item_once),
       cmocka_unit_test(test_ml__rows_same_with_any_threads),
+      cmocka_unit_test(test_ml__sampled_rows_keep_each_group_s_ratio),
+      cmocka_unit_test(test_ml__levels_add_up_to_recent_sales),
       cmocka_unit_test(test_ml__known_process),
       cmocka_unit_test(test_ml__backtest_reads_no_later_data),
       cmocka_unit_test(test_ml__damaged_blob_refused),
