@@ -640,11 +640,23 @@ static json_t *job_of(const char *id) {
   return job;
 }
 
+/* Starts a training run. After a server was killed, its database session
+ * (on PostgreSQL, holding the training's advisory lock) ends a moment
+ * later, when the database notices: until then the run is refused as in
+ * progress elsewhere (409), and is asked again until it starts. */
 static void start_training(const char *query, char id[40]) {
   char path[160];
   snprintf(path, sizeof path, "/models/train?%s", query);
   struct http_res r;
-  assert_int_equal(http_do(&S, "POST", path, NULL, NULL, 0, &r), 0);
+  int64_t until = now_ms() + 60000;
+  for (;;) {
+    assert_int_equal(http_do(&S, "POST", path, NULL, NULL, 0, &r), 0);
+    if (r.status != 409 || !r.body || !strstr(r.body, "in another process") ||
+        now_ms() > until)
+      break;
+    http_res_free(&r);
+    sleep_ms(20);
+  }
   expect_status(&r, 202);
   snprintf(id, 40, "%s", jstr(r.json, "data.job_id"));
   http_res_free(&r);
