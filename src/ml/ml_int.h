@@ -297,7 +297,8 @@ double ml_seasonal_naive(const struct dataset *d, const uint32_t *cell, int j, i
  * which the demand model starts: its trees learn log(demand / baseline), a
  * Poisson offset (docs/models.md, "The seasonal baseline"). The cell's level
  * (its 6-period average, at least half its 12-period average and
- * ML_BASE_FLOOR) times the product's national seasonal change: its sales in
+ * ML_BASE_FLOOR, times its product's level scale, ml_level_scales) times
+ * the product's national seasonal change: its sales in
  * the target period's days a year (ML_YEAR_DAYS) earlier, times the change
  * of its last 3 periods since the same days a year earlier, over its
  * 6-period average; within [1/ML_SEASON_MAX, ML_SEASON_MAX], and 1 without
