@@ -49,12 +49,18 @@ int rows_push(struct rows *r, const float *x, float y, float last, int kind, int
   return 0;
 }
 
-size_t rows_group(const struct rows *r, size_t i) {
-  size_t cls = r->kind[i] == ML_SEGMENT ? 2 : r->cold[i] ? 1 : 0;
-  size_t prod = (size_t)(r->key[i] >> 16 & 0xff);
-  return ((cls * (size_t)r->gprods + prod) * (size_t)r->gorigins + (size_t)r->origin[i]) *
+/* The group of a row of a segment cell or not, of a cold pincode or not,
+ * of product prod, origin j and horizon h (rows_group). */
+static size_t group_of(const struct rows *r, int segment, int cold, int prod, int j, int h) {
+  size_t cls = segment ? 2 : cold ? 1 : 0;
+  return ((cls * (size_t)r->gprods + (size_t)prod) * (size_t)r->gorigins + (size_t)j) *
              ML_HORIZONS +
-         r->h[i] - 1;
+         (size_t)h - 1;
+}
+
+size_t rows_group(const struct rows *r, size_t i) {
+  return group_of(r, r->kind[i] == ML_SEGMENT, r->cold[i], (int)(r->key[i] >> 16 & 0xff),
+                  r->origin[i], r->h[i]);
 }
 
 float rows_offset(const struct rows *r, size_t i) {
@@ -110,19 +116,18 @@ static int cell_new(const struct dataset *d, size_t pin, int prod, int chan, int
 static int horizons_at(int j) { return j < ML_HORIZONS ? j : ML_HORIZONS; }
 
 /* Every candidate row's sales and seasonal baseline, summed per group
- * (rows_group), sampled or not; season[(prod * gorigins + j) * H + h - 1]:
+ * (rows_group), sampled or not; season[group_of(r, 0, 0, prod, j, h)]:
  * ml_nat_season. */
 struct pop {
   double *y, *base;
   const double *season;
 };
 
-static void pop_add(const struct rows *r, struct pop *pop, int cls, int prod, int j, int h,
-                    double y, double level) {
-  size_t at = (size_t)(prod * r->gorigins + j) * ML_HORIZONS + (size_t)h - 1;
-  size_t g = ((size_t)cls * (size_t)r->gprods * (size_t)r->gorigins) * ML_HORIZONS + at;
+static void pop_add(const struct rows *r, struct pop *pop, int segment, int cold, int prod,
+                    int j, int h, double y, double level) {
+  size_t g = group_of(r, segment, cold, prod, j, h);
   pop->y[g] += y;
-  pop->base[g] += level * pop->season[at];
+  pop->base[g] += level * pop->season[group_of(r, 0, 0, prod, j, h)];
 }
 
 /* Whether row (key, j, h) is kept at sampling rate `rate`. */
@@ -152,7 +157,7 @@ static int quiet_rows(const struct dataset *d, int j, int cold, double rate, uin
         const uint32_t *s = cell >= 0 ? d->counts + (size_t)cell * (size_t)d->nper : NULL;
         double level = ml_season_level(d, s, (int)k, ML_SEG_TOTAL, j);
         for (int h = 1; h <= horizons_at(j); h++) {
-          pop_add(r, pop, cold, (int)k, j, h, s ? s[j - h] : 0, level);
+          pop_add(r, pop, 0, cold, (int)k, j, h, s ? s[j - h] : 0, level);
           if (!sampled(key, seed, j, h, rate))
             continue;
           if (rows_push(r, NULL, s ? (float)s[j - h] : 0, s ? (float)s[j] : 0, ML_TOTAL,
@@ -266,8 +271,7 @@ int rows_build(const struct dataset *d, int max_origin, size_t max_rows, uint64_
   for (size_t k = 0; k < d->nprod; k++)
     for (int j = 1; j <= jmax; j++)
       for (int h = 1; h <= horizons_at(j); h++)
-        season[(k * (size_t)r->gorigins + (size_t)j) * ML_HORIZONS + (size_t)h - 1] =
-            ml_nat_season(d, (int)k, j, h);
+        season[group_of(r, 0, 0, (int)k, j, h)] = ml_nat_season(d, (int)k, j, h);
   int rc = -1;
   for (int j = 1; j <= jmax; j++) {
     for (size_t c = 0; c < d->ncell; c++) {
@@ -279,7 +283,7 @@ int rows_build(const struct dataset *d, int max_origin, size_t max_rows, uint64_
       const uint32_t *s = d->counts + c * (size_t)d->nper;
       double level = ml_season_level(d, s, (int)(key >> 16 & 0xff), seg, j);
       for (int h = 1; h <= horizons_at(j); h++) {
-        pop_add(r, &pop, seg == ML_SEG_TOTAL ? 0 : 2, (int)(key >> 16 & 0xff), j, h, s[j - h],
+        pop_add(r, &pop, seg != ML_SEG_TOTAL, 0, (int)(key >> 16 & 0xff), j, h, s[j - h],
                 level);
         if (!sampled(key, seed, j, h, rate))
           continue;
