@@ -237,7 +237,22 @@ struct fold {
   int rounds;
   size_t ntrain;
   struct forest *f;
+  /* per origin of its window (cutoff - origin), product and horizon - 1:
+   * the factor of its forecasts (docs/models.md "Product totals") */
+  float total[BT_REFIT][ML_MAX_PRODUCTS][ML_HORIZONS];
 };
+
+/* ---- product totals (docs/models.md "Product totals") ---- */
+#define TOTAL_MIN 0.5
+#define TOTAL_MAX 2.0
+
+/* The factor that makes forecasts adding up to mu add up to rho times
+ * their seasonal baselines' sum base; 1 without either sum. */
+static double total_factor(double rho, double base, double mu) {
+  if (!(mu > 0) || !(base > 0))
+    return 1;
+  return fmin(fmax(rho * base / mu, TOTAL_MIN), TOTAL_MAX);
+}
 
 /* ---- which rows a demand model learns from ----
  * A row's seasonal baseline carries the product's national season only
@@ -366,6 +381,44 @@ static void window_predict(void *ctx, size_t from, size_t to) {
   }
 }
 
+/* The factor of fold fo's forecast of features x at origin j. */
+static double fold_total(const struct fold *fo, int j, const float *x) {
+  if (!ml_total_scales(x))
+    return 1;
+  return fo->total[fo->cutoff - j][(int)x[CF_PRODUCT]][(int)x[CF_HORIZON] - 1];
+}
+
+/* The factors of fold fo's forecasts mu of its window's rows idx[n], and
+ * those forecasts times them: per origin, product and horizon, the
+ * forecasts of the cells without segment that sold in the 12 periods up
+ * to the origin add up to the product's ratio of sales to baseline over
+ * the rows the fold learned from (rows_total_ratio) times their
+ * baselines. 1 for a model without the season (its trees carry it, not
+ * its baselines). Segment rows follow their cell in bt_reconcile. */
+static void fold_totals(const struct rows *r, struct fold *fo, int seasoned, const size_t *idx,
+                        size_t n, double *mu) {
+  double base[BT_REFIT][ML_MAX_PRODUCTS][ML_HORIZONS] = {{{0}}};
+  double sum[BT_REFIT][ML_MAX_PRODUCTS][ML_HORIZONS] = {{{0}}};
+  for (size_t t = 0; seasoned && t < n; t++) {
+    size_t i = idx[t];
+    if (!ml_total_scales(r->X + i * r->nf) || isnan(mu[i]))
+      continue;
+    size_t w = (size_t)(fo->cutoff - r->origin[i]), k = r->key[i] >> 16 & 0xff;
+    base[w][k][r->h[i] - 1] += r->X[i * r->nf + CF_SEASON_BASE];
+    sum[w][k][r->h[i] - 1] += mu[i];
+  }
+  for (int w = 0; w < BT_REFIT; w++)
+    for (int k = 0; k < ML_MAX_PRODUCTS; k++)
+      for (int h = 0; h < ML_HORIZONS; h++)
+        fo->total[w][k][h] =
+            (float)(seasoned && k < r->gprods
+                        ? total_factor(rows_total_ratio(r, k, h + 1, fo->cutoff), base[w][k][h],
+                                       sum[w][k][h])
+                        : 1);
+  for (size_t t = 0; t < n; t++)
+    mu[idx[t]] *= fold_total(fo, r->origin[idx[t]], r->X + idx[t] * r->nf);
+}
+
 /* Trains the model of cutoff c and predicts its window into mu (rows of
  * the window; NaN elsewhere is left alone). 1 when the fold has too little
  * data (nothing done), 0, -1. */
@@ -410,6 +463,7 @@ static int fold_run(struct work *w, struct fold *fo, double *mu, struct gerr *er
     if (in_window(r->origin[i], fo->cutoff) && !r->cold[i])
       wp.idx[nwin++] = i;
   ml_parallel(nwin, cfg->threads, window_predict, &wp);
+  fold_totals(r, fo, seasoned, wp.idx, nwin, mu);
   free(wp.idx);
   rc = 0;
 out:
@@ -420,6 +474,44 @@ out:
   free(m);
   free(mv);
   return rc;
+}
+
+/* The serving factors s->total (docs/models.md "Product totals"): per
+ * product and horizon, those that make the serving model's forecasts of
+ * the cells without segment that sold in the 12 periods up to the as-of
+ * date (origin 0) add up to the product's ratio of sales to baseline over
+ * every row it learned from times their baselines; 1 for a model without
+ * the season. Returns them for the report, with those ratios. */
+static json_t *serving_totals(struct work *w, int seasoned) {
+  const struct dataset *d = w->d;
+  struct suite *s = w->s;
+  double base[ML_MAX_PRODUCTS][ML_HORIZONS] = {{0}}, sum[ML_MAX_PRODUCTS][ML_HORIZONS] = {{0}};
+  float x[CF__COUNT];
+  for (size_t p = 0; seasoned && p < d->npin; p++) {
+    if (!rows_pin_active(d, p, 0))
+      continue;
+    for (size_t k = 0; k < d->nprod; k++)
+      for (size_t ch = 0; ch < d->nchan; ch++)
+        for (int h = 1; h <= ML_HORIZONS; h++) {
+          ml_cell_features(d, (long)p, (int)k, (int)ch, ML_SEG_TOTAL, 0, h, x);
+          if (!ml_total_scales(x))
+            continue;
+          base[k][h - 1] += x[CF_SEASON_BASE];
+          sum[k][h - 1] += ml_demand_forest_mu(s->demand, x);
+        }
+  }
+  json_t *out = json_array();
+  for (size_t k = 0; k < ML_MAX_PRODUCTS; k++)
+    for (int h = 1; h <= ML_HORIZONS; h++) {
+      double rho = rows_total_ratio(&w->all, (int)k, h, -1);
+      s->total[k][h - 1] = seasoned ? total_factor(rho, base[k][h - 1], sum[k][h - 1]) : 1;
+      if (k < d->nprod)
+        json_array_append_new(out, json_pack("{s:s,s:i,s:o,s:o}", "product", d->prod[k],
+                                             "horizon", h,
+                                             "ratio", seasoned ? rep_num(rho) : json_null(),
+                                             "factor", rep_num(s->total[k][h - 1])));
+    }
+  return out;
 }
 
 /* ---- cold pincodes: those of the data without a sale up to an as-of date
@@ -472,8 +564,9 @@ static void cold_acc(struct acc *a, double y, double mu, double base) {
   a->bae[0] += fabs(y - base);
 }
 
-static void cold_eval(const struct dataset *d, const struct forest *f, int b, int h,
+static void cold_eval(const struct dataset *d, const struct fold *fo, int b, int h,
                       struct acc out[COLD__SOURCES], struct cold_rows *rows) {
+  const struct forest *f = fo->f;
   size_t K = d->nprod, C = d->nchan, P = (size_t)d->nper;
   int t = b - h;
   /* the baseline: the national demand per pincode with sales, by cell */
@@ -509,7 +602,7 @@ static void cold_eval(const struct dataset *d, const struct forest *f, int b, in
         double y = cell >= 0 ? d->counts[(size_t)cell * P + (size_t)t] : 0, mu = 0;
         for (size_t q = 0; q < nn; q++) {
           ml_cell_features(d, near[q], (int)k, (int)ch, ML_SEG_TOTAL, b, h, x);
-          mu += ml_demand_forest_mu(f, x);
+          mu += ml_demand_forest_mu(f, x) * fold_total(fo, b, x); /* as served */
         }
         mu /= (double)nn;
         ml_cell_features(d, (long)i, (int)k, (int)ch, ML_SEG_TOTAL, b, h, x);
@@ -661,11 +754,11 @@ static int bt_folds(struct bt *b, struct gerr *err) {
   return 0;
 }
 
-/* The model of the window holding as-of origin j, or NULL. */
-static const struct forest *bt_model_of(const struct bt *b, int j) {
+/* The fold of the window holding as-of origin j, or NULL. */
+static const struct fold *bt_fold_of(const struct bt *b, int j) {
   for (int f = 0; f < b->nfolds; f++)
     if (in_window(j, b->folds[f].cutoff))
-      return b->folds[f].f;
+      return &b->folds[f];
   return NULL;
 }
 
@@ -699,14 +792,16 @@ static void reconcile_groups(void *ctx, size_t g0, size_t g1) {
   double m[ML_SEG_TOTAL + 1];
   for (size_t g = g0; g < g1; g++) {
     size_t i = rc->sr[rc->start[g]].i;
-    const struct forest *f = bt_model_of(b, r->origin[i]);
-    if (!f)
+    const struct fold *fo = bt_fold_of(b, r->origin[i]);
+    if (!fo)
       continue;
+    const struct forest *f = fo->f;
     uint64_t key = r->key[i];
     long pin = (long)(key >> 24);
     int prod = (int)(key >> 16 & 0xff), chan = (int)(key >> 8 & 0xff);
     ml_cell_features_segments(d, pin, prod, chan, r->origin[i], r->h[i], x);
     ml_demand_forest_mu_rows(f, x, ML_SEG_TOTAL + 1, m);
+    m[ML_SEG_TOTAL] *= fold_total(fo, r->origin[i], x + (size_t)ML_SEG_TOTAL * CF__COUNT);
     double tot[1 + NBASE] = {0}, sum[1 + NBASE] = {0};
     for (int seg = 0; seg <= ML_SEG_TOTAL; seg++) {
       double *o = seg == ML_SEG_TOTAL ? tot : sum;
@@ -935,7 +1030,7 @@ static void bt_cold(struct bt *b) {
   for (int f = 0; f < b->nfolds; f++)
     for (int m = b->folds[f].cutoff; m > b->folds[f].cutoff - BT_REFIT && m >= 1; m--)
       for (int h = 1; h <= ML_HORIZONS && h <= m; h++)
-        cold_eval(d, b->folds[f].f, m, h, b->cold[h - 1], &b->crow[h - 1]);
+        cold_eval(d, &b->folds[f], m, h, b->cold[h - 1], &b->crow[h - 1]);
 }
 
 /* Coverage of calibration c on the cold cells, the forecasts of `src`
@@ -1182,7 +1277,8 @@ int train_demand(struct work *w, json_t *eval, struct gerr *err) {
   float *rX = r->X, *ry = r->y, *off = NULL;
   size_t rn = r->n;
   struct pick learn = {NULL, 0, 1};
-  if (refit_seasoned(w->d, r)) {
+  int seasoned = refit_seasoned(w->d, r);
+  if (seasoned) {
     if (take_rows(r, &learn, SIZE_MAX, 0, &rX, &ry, &off, &rn) < 0) {
       free(rX);
       free(ry);
@@ -1210,11 +1306,11 @@ int train_demand(struct work *w, json_t *eval, struct gerr *err) {
     free(rX);
     free(ry);
   }
-  json_object_set_new(w->models, "demand",
-                      rep_model("count:poisson", rn, nho, rep_names(ml_cell_feature_names, CF__COUNT),
-                                xp.rounds, json_incref(hold), bases, b->promoted,
-                                b->promoted ? "model" : eval_baseline_names[b->best_base],
-                                why));
+  json_t *dm = rep_model("count:poisson", rn, nho, rep_names(ml_cell_feature_names, CF__COUNT),
+                         xp.rounds, json_incref(hold), bases, b->promoted,
+                         b->promoted ? "model" : eval_baseline_names[b->best_base], why);
+  json_object_set_new(dm, "product_totals", serving_totals(w, seasoned));
+  json_object_set_new(w->models, "demand", dm);
   free(w->bt_mu);
   free(w->bt_base);
   w->bt_cutoff = b->folds[0].cutoff;

@@ -4,6 +4,7 @@
 #ifndef GROMO_ML_INT_H
 #define GROMO_ML_INT_H
 
+#include <math.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -320,6 +321,12 @@ double ml_season_base(const struct dataset *d, const uint32_t *cell, int prod, i
  * change (1 without the year of daily sales). */
 double ml_season_level(const struct dataset *d, const uint32_t *cell, int prod, int seg, int j);
 double ml_nat_season(const struct dataset *d, int prod, int j, int h);
+/* Whether the product totals' factors scale the forecast of features x
+ * (docs/models.md "Product totals"): a cell without segment that sold in
+ * the 12 periods up to the origin. */
+static inline int ml_total_scales(const float *x) {
+  return isnan(x[CF_SEG_SHARE]) && x[CF_MA12] > 0;
+}
 /* The demand forest's expected demand (>= 0) for features x: its
  * prediction times the seasonal baseline (the offset it was trained from). */
 double ml_demand_forest_mu(const struct forest *f, const float *x);
@@ -391,6 +398,10 @@ struct suite {
   struct demand_calib dcal_cold[ML_HORIZONS];
   int has_cold[ML_HORIZONS];
   double cold_scale[ML_HORIZONS]; /* their answer times this (1: none) */
+  /* [product][horizon - 1]: the demand forest's forecasts of the cells of
+   * pincodes with sales times this (docs/models.md "Product totals"; 1,
+   * or 0 in a suite never trained: none) */
+  double total[ML_MAX_PRODUCTS][ML_HORIZONS];
   int cold_model[ML_HORIZONS]; /* 1: the demand forest on the pincode's own
                                   features answers, 0: the nearest average */
   int cold_lapsed; /* 1: pincodes of the data set without a sale in its last

@@ -81,6 +81,9 @@ void rows_release(struct rows *r) {
   free(r->key);
   free(r->cold);
   free(r->gscale);
+  free(r->ty);
+  free(r->tbase);
+  free(r->gknown);
   memset(r, 0, sizeof *r);
 }
 
@@ -194,9 +197,22 @@ static void rows_features(void *ctx, size_t from, size_t to) {
   }
 }
 
+double rows_total_ratio(const struct rows *r, int prod, int h, int cutoff) {
+  double y = 0, base = 0;
+  for (int j = 1; r->ty && prod < r->gprods && j < r->gorigins; j++) {
+    size_t g = group_of(r, 0, 0, prod, j, h);
+    if (j - h > cutoff && r->gknown[g]) {
+      y += r->ty[g];
+      base += r->tbase[g];
+    }
+  }
+  return y > 0 && base > 0 ? y / base : 1;
+}
+
 /* r->gscale from the sampled rows' sums and all candidate rows' (pop): a
  * group's ratio of sales to baseline over the sampled rows' made that of
- * all; 1 where a sum is 0, and within [1/4, 4]. 0 or -1 (out of memory). */
+ * all; 1 where a sum is 0, and within [1/4, 4]. r->gknown from the rows'
+ * features. 0 or -1 (out of memory). */
 static int group_scales(struct rows *r, const struct pop *pop) {
   double *sy = calloc(r->ngroup + 1, sizeof *sy), *sb = calloc(r->ngroup + 1, sizeof *sb);
   if (!sy || !sb) {
@@ -208,6 +224,8 @@ static int group_scales(struct rows *r, const struct pop *pop) {
     size_t g = rows_group(r, i);
     sy[g] += r->y[i];
     sb[g] += r->X[i * r->nf + CF_SEASON_BASE];
+    if (!isnan(r->X[i * r->nf + CF_SEASON_RATIO]))
+      r->gknown[g] = 1;
   }
   for (size_t g = 0; g < r->ngroup; g++) {
     double f = 1;
@@ -261,8 +279,14 @@ int rows_build(const struct dataset *d, int max_origin, size_t max_rows, uint64_
   struct pop pop = {calloc(r->ngroup + 1, sizeof(double)), calloc(r->ngroup + 1, sizeof(double)),
                     season};
   free(r->gscale);
+  free(r->gknown);
+  free(r->ty);
+  free(r->tbase);
   r->gscale = malloc((r->ngroup + 1) * sizeof *r->gscale);
-  if (!season || !pop.y || !pop.base || !r->gscale) {
+  r->gknown = calloc(r->ngroup + 1, 1);
+  r->ty = calloc(r->ngroup + 1, sizeof *r->ty);
+  r->tbase = calloc(r->ngroup + 1, sizeof *r->tbase);
+  if (!season || !pop.y || !pop.base || !r->gscale || !r->gknown || !r->ty || !r->tbase) {
     free(season);
     free(pop.y);
     free(pop.base);
@@ -283,8 +307,13 @@ int rows_build(const struct dataset *d, int max_origin, size_t max_rows, uint64_
       const uint32_t *s = d->counts + c * (size_t)d->nper;
       double level = ml_season_level(d, s, (int)(key >> 16 & 0xff), seg, j);
       for (int h = 1; h <= horizons_at(j); h++) {
-        pop_add(r, &pop, seg != ML_SEG_TOTAL, 0, (int)(key >> 16 & 0xff), j, h, s[j - h],
-                level);
+        int prod = (int)(key >> 16 & 0xff);
+        pop_add(r, &pop, seg != ML_SEG_TOTAL, 0, prod, j, h, s[j - h], level);
+        if (seg == ML_SEG_TOTAL) { /* rows_total_ratio */
+          size_t g = group_of(r, 0, 0, prod, j, h);
+          r->ty[g] += s[j - h];
+          r->tbase[g] += level * season[g];
+        }
         if (!sampled(key, seed, j, h, rate))
           continue;
         if (rows_push(r, NULL, (float)s[j - h], (float)s[j],

@@ -178,12 +178,28 @@ static const char *cell_name(const struct dataset *d, size_t i, char *buf, size_
   return ml_cell_feature_names[i];
 }
 
+/* Index of the horizon of features x, 0..ML_HORIZONS-1. */
+static int horizon_index(const float *x) {
+  int h = isnan(x[CF_HORIZON]) ? 1 : (int)x[CF_HORIZON];
+  return h < 1 ? 0 : h > ML_HORIZONS ? ML_HORIZONS - 1 : h - 1;
+}
+
+/* The factor of the demand forest's forecast of features x
+ * (docs/models.md "Product totals"). */
+static double total_of(const struct suite *s, const float *x) {
+  float k = x[CF_PRODUCT];
+  if (!ml_total_scales(x) || !(k >= 0 && k < ML_MAX_PRODUCTS))
+    return 1;
+  double f = s->total[(int)k][horizon_index(x)];
+  return f > 0 ? f : 1;
+}
+
 double ml_cell_mu(const struct suite *s, const float *x) {
   double mu;
   if (s->use_baseline[PREDICT_DEMAND])
     mu = ml_demand_baseline(x, s->use_baseline[PREDICT_DEMAND] - 1);
   else
-    mu = ml_demand_forest_mu(s->demand, x);
+    mu = ml_demand_forest_mu(s->demand, x) * total_of(s, x);
   return mu > 0 ? mu : 0;
 }
 
@@ -205,12 +221,6 @@ int suite_regions_make(struct suite *s, struct store *db, int k, uint64_t seed,
   int rc = suite_regions_build(s, db, pred, k, seed, err);
   free(pred);
   return rc;
-}
-
-/* Index of the horizon of features x, 0..ML_HORIZONS-1. */
-static int horizon_index(const float *x) {
-  int h = isnan(x[CF_HORIZON]) ? 1 : (int)x[CF_HORIZON];
-  return h < 1 ? 0 : h > ML_HORIZONS ? ML_HORIZONS - 1 : h - 1;
 }
 
 /* docs/rules.md §3 "rise": the law of next period's demand of the demand
@@ -361,8 +371,8 @@ static void predict_cells(const struct suite *s, enum predict_kind kind,
         if (explain && single && f && served_by_f) {
           double cb[CF__COUNT + 1];
           if (forest_contribs(f, x, cb) == 0) {
-            if (kind == PREDICT_DEMAND) /* the offset, in log units */
-              cb[CF_SEASON_BASE] += log(x[CF_SEASON_BASE]);
+            if (kind == PREDICT_DEMAND) /* the offset and product total, in log units */
+              cb[CF_SEASON_BASE] += log(x[CF_SEASON_BASE]) + (c.model ? 0 : log(total_of(s, x)));
             drivers(cb, x, CF__COUNT, cell_name, d, a);
           }
         }

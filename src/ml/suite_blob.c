@@ -8,18 +8,21 @@
 #include "ml/ml_int.h"
 
 /* ---- the blob ----
- * "GSU7", then little-endian (core/wire.h): i32 use_baseline[3], f64 level;
+ * "GSU8", then little-endian (core/wire.h): i32 use_baseline[3], f64 level;
  * per horizon and cell kind f64 alpha, nominal and an isotonic map (u32 n,
  * n x f64, n x f64); per horizon i32 rise_iso, f64 platt a, b and the rise
  * isotonic map; f64 top_temp, f64 rise_base[horizon][RISE_BASE_MAX + 1];
  * per horizon the cold pincodes' calibration: i32 has_cold, f64 scale,
  * alpha, nominal and an isotonic map; per horizon i32 cold_model (what
  * answers them: 1 the demand forest, 0 the nearest pincodes' average);
+ * f64 total[ML_MAX_PRODUCTS][horizon] (the product totals' factors);
  * then length-prefixed parts (u64): the
  * period cells, the demand, rise and top-product forests, the regions;
  * last, a 64-bit FNV-1a hash of everything before it (rise_base keeps its
  * place, no longer read: the rise baseline is computed from the features).
- * GSU6 is the same form from before the cells' levels were scaled
+ * GSU7 is the same form without the product totals' factors: it loads
+ * with each 1, as its forecasts were served.
+ * GSU6 is the GSU7 form from before the cells' levels were scaled
  * (ml_level_scales): it loads with its data set's levels unscaled, as its
  * demand forest learned them.
  * Versions saved in the earlier forms (GSU1, GSU2: next period only; GSU3:
@@ -52,7 +55,7 @@ static int put_forest(struct buf *b, const struct forest *f) {
 }
 
 int suite_blob(const struct suite *s, struct buf *b) {
-  if (wire_add_bytes(b, "GSU7", 4))
+  if (wire_add_bytes(b, "GSU8", 4))
     return -1;
   for (int k = 0; k < PREDICT__COUNT; k++)
     if (wire_add_u32(b, (uint32_t)(int32_t)s->use_baseline[k]))
@@ -80,6 +83,8 @@ int suite_blob(const struct suite *s, struct buf *b) {
   for (int h = 0; h < ML_HORIZONS; h++)
     if (wire_add_u32(b, (uint32_t)(int32_t)s->cold_model[h]))
       return -1;
+  if (wire_add_f64s(b, &s->total[0][0], sizeof s->total / sizeof s->total[0][0]))
+    return -1;
   struct buf ds;
   buf_init(&ds, (size_t)1 << 33);
   int rc = dataset_save(s->d, &ds) || put_part(b, ds.data, ds.len) || put_forest(b, s->demand) ||
@@ -138,7 +143,8 @@ int suite_unblob(struct suite *s, const unsigned char *p, size_t n, struct gerr 
   if (!memcmp(magic, "GSU3", 4) || !memcmp(magic, "GSU2", 4) || !memcmp(magic, "GSU1", 4))
     return gerr_set(err, GERR_CONFLICT,
                     "the stored model was saved by an earlier release: train again");
-  int v7 = !memcmp(magic, "GSU7", 4), v6 = v7 || !memcmp(magic, "GSU6", 4);
+  int v8 = !memcmp(magic, "GSU8", 4), v7 = v8 || !memcmp(magic, "GSU7", 4);
+  int v6 = v7 || !memcmp(magic, "GSU6", 4);
   int v5 = v6 || !memcmp(magic, "GSU5", 4);
   if (!v5 && memcmp(magic, "GSU4", 4))
     goto bad;
@@ -186,6 +192,17 @@ int suite_unblob(struct suite *s, const unsigned char *p, size_t n, struct gerr 
     s->cold_model[h] = s->has_cold[h] && iso;
   }
   s->cold_lapsed = v6;
+  for (int k = 0; k < ML_MAX_PRODUCTS; k++)
+    for (int h = 0; h < ML_HORIZONS; h++)
+      s->total[k][h] = 1;
+  if (v8) {
+    if (wire_rd_f64s(&r, &s->total[0][0], sizeof s->total / sizeof s->total[0][0]))
+      goto bad;
+    for (int k = 0; k < ML_MAX_PRODUCTS; k++)
+      for (int h = 0; h < ML_HORIZONS; h++)
+        if (!(s->total[k][h] > 0 && s->total[k][h] <= 1e3))
+          goto bad;
+  }
   const unsigned char *part;
   size_t plen;
   if (get_part(&r, &part, &plen) || dataset_load(part, plen, s->gaz, &s->d, err) < 0)

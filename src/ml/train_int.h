@@ -41,6 +41,12 @@ struct rows {
    * that gives the sampled rows of the group the ratio of sales to
    * baseline of all its candidate rows (rows_offset); NULL: none. */
   float *gscale;
+  /* Per group of cells without segment of pincodes with sales: the sales
+   * and seasonal baselines of all its candidate rows of cells that sold in
+   * the 12 periods up to the origin, and 1 when its baselines carry the
+   * season (rows_total_ratio). */
+  double *ty, *tbase;
+  uint8_t *gknown;
   size_t ngroup;
   int gprods, gorigins;
 };
@@ -58,6 +64,14 @@ size_t rows_group(const struct rows *r, size_t i);
  * out: the group's sampled rows then sold against their baselines what all
  * its candidate rows did. */
 float rows_offset(const struct rows *r, size_t i);
+
+/* docs/models.md "Product totals": a product's ratio of sales to seasonal
+ * baseline at horizon h over the candidate rows of the cells without
+ * segment that sold in the 12 periods up to their origin, whose baselines
+ * carry the season and whose target period is older than period `cutoff`
+ * (-1: every one), the rows a model of that cutoff learns from; 1 without
+ * any. */
+double rows_total_ratio(const struct rows *r, int prod, int h, int cutoff);
 
 /* The most rows of cold pincodes, a share of rows_build's max_rows. */
 #define ROWS_COLD_SHARE 0.1

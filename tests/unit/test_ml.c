@@ -740,6 +740,51 @@ static struct store *backtest_store(const char *path, int extra) {
   return db;
 }
 
+/* docs/models.md "Product totals": per product and horizon, the served
+ * forecasts of the cells without segment that sold in the last 12 periods
+ * add up to the product's ratio of sales to baseline in the report times
+ * their seasonal baselines; the other cells' are the forest's. */
+static void check_product_totals(const struct suite *s) {
+  const struct dataset *d = s->d;
+  json_t *r = suite_report(s);
+  json_t *pt = json_object_get(json_object_get(json_object_get(r, "models"), "demand"),
+                               "product_totals");
+  assert_int_equal(json_array_size(pt), d->nprod * ML_HORIZONS);
+  size_t i, moved = 0;
+  json_t *e;
+  json_array_foreach(pt, i, e) {
+    const char *name = json_string_value(json_object_get(e, "product"));
+    int k = -1, h = (int)json_integer_value(json_object_get(e, "horizon"));
+    for (size_t q = 0; q < d->nprod; q++)
+      if (!strcmp(d->prod[q], name))
+        k = (int)q;
+    assert_true(k >= 0 && h >= 1 && h <= ML_HORIZONS);
+    double ratio = json_number_value(json_object_get(e, "ratio"));
+    double factor = json_number_value(json_object_get(e, "factor"));
+    assert_true(ratio > 0); /* null without the season in the model's baselines */
+    assert_true(factor == s->total[k][h - 1]);
+    double base = 0, mu = 0;
+    float x[CF__COUNT];
+    for (size_t p = 0; p < d->npin; p++)
+      for (size_t ch = 0; rows_pin_active(d, p, 0) && ch < d->nchan; ch++) {
+        ml_cell_features(d, (long)p, k, (int)ch, ML_SEG_TOTAL, 0, h, x);
+        int scaled = x[CF_MA12] > 0; /* sold in the last 12 periods */
+        double m = ml_demand_forest_mu(s->demand, x) * (scaled ? factor : 1);
+        if (!s->use_baseline[PREDICT_DEMAND])
+          assert_true(fabs(ml_cell_mu(s, x) - m) <= 1e-12 * (1 + m));
+        if (scaled) {
+          base += x[CF_SEASON_BASE];
+          mu += m;
+        }
+      }
+    printf("%s h%d: ratio %.4f, factor %.4f\n", name, h, ratio, factor);
+    assert_true(fabs(mu / (ratio * base) - 1) < 1e-6);
+    moved += fabs(factor - 1) > 1e-3;
+  }
+  assert_true(moved > 0);
+  json_decref(r);
+}
+
 /* The backtest reads nothing after each window's cutoff: more sales in the
  * last two periods leave every figure of the windows before them as they
  * were, and do change the newest. Then the horizons of the suite. */
@@ -793,6 +838,7 @@ static void test_ml__backtest_reads_no_later_data(void **state) {
   assert_true(same >= 25);
   assert_true(changed >= 3);
   check_horizons(sa);
+  check_product_totals(sa);
   json_decref(ra);
   json_decref(rb);
   suite_free(sa);
@@ -864,7 +910,7 @@ static void test_ml__damaged_blob_refused(void **state) {
   /* the documented form, little-endian: magic, use_baseline[], level, and
    * the FNV-1a hash of everything before the last 8 bytes */
   assert_true(row.blob_len > 24);
-  assert_memory_equal(row.blob, "GSU7", 4);
+  assert_memory_equal(row.blob, "GSU8", 4);
   for (int k = 0; k < PREDICT__COUNT; k++) {
     const unsigned char *u = row.blob + 4 + 4 * k;
     assert_int_equal(u[0], s->use_baseline[k]);
@@ -1202,7 +1248,28 @@ static void test_ml__regions_and_fallbacks(void **state) {
   test_tmpdir_remove(dir);
 }
 
-/* Offset of the cold-answer choices in a GSU7 blob of suite s (after the
+/* The loaded suite l answers the cells of pincodes with sales with its
+ * demand forest times the product totals' factors of s (kept) or times 1
+ * (a form without them). */
+static void check_warm_totals(const double (*total)[ML_HORIZONS], const struct suite *l,
+                              int kept) {
+  float x[CF__COUNT];
+  size_t scaled = 0;
+  for (size_t k = 0; k < l->d->nprod; k++)
+    for (int h = 1; h <= ML_HORIZONS; h++) {
+      assert_true(l->total[k][h - 1] == (kept ? total[k][h - 1] : 1));
+      for (size_t p = 0; p < l->d->npin && p < 20; p++) {
+        ml_cell_features(l->d, (long)p, (int)k, 0, ML_SEG_TOTAL, 0, h, x);
+        int sc = x[CF_MA12] > 0; /* sold in the last 12 periods */
+        double m = ml_demand_forest_mu(l->demand, x) * (sc ? l->total[k][h - 1] : 1);
+        assert_true(fabs(ml_cell_mu(l, x) - m) <= 1e-12 * (1 + m));
+        scaled += (size_t)sc;
+      }
+    }
+  assert_true(scaled > 0);
+}
+
+/* Offset of the cold-answer choices in a GSU8 blob of suite s (after the
  * cold pincodes' calibrations, suite_blob.c). */
 static size_t cold_model_offset(const struct suite *s) {
   size_t at = 4 + 4 * PREDICT__COUNT + 8;
@@ -1217,22 +1284,35 @@ static size_t cold_model_offset(const struct suite *s) {
   return at;
 }
 
-/* The suite blob's forms: GSU7 keeps what answers cold pincodes; a GSU6
- * blob (the same form, from before the levels were scaled) loads with its
- * levels unscaled and answers as the model does with them; a GSU5 blob
- * (without the choices) loads and answers cold pincodes by their nearest
- * pincodes' average. q: a gazetteer pincode without sales, model_answer
- * and nearest_answer its answers at horizon 1 by the model and by the
- * average. */
+/* The suite blob's forms: GSU8 keeps what answers cold pincodes and the
+ * product totals' factors; a GSU7 blob (without the factors) loads with
+ * each 1, its cells of pincodes with sales answered by the demand forest
+ * alone; a GSU6 blob (the GSU7 form, from before the levels were scaled)
+ * loads with its levels unscaled and answers as the model does with them;
+ * a GSU5 blob (without the choices) loads and answers cold pincodes by
+ * their nearest pincodes' average. q: a gazetteer pincode without sales,
+ * model_answer and nearest_answer its answers at horizon 1 by the model
+ * and by the average. */
 static void check_cold_blob_forms(struct store *db, struct suite *s,
                                   const struct predict_query *q, double model_answer,
                                   double nearest_answer) {
   struct gerr err;
-  int was = s->cold_model[0];
+  int was = s->cold_model[0], use = s->use_baseline[PREDICT_DEMAND];
   s->cold_model[0] = 1;
+  s->use_baseline[PREDICT_DEMAND] = 0; /* the model answers */
+  /* product totals' factors unlike 1, which a form without them loads */
+  double total[ML_MAX_PRODUCTS][ML_HORIZONS];
+  memcpy(total, s->total, sizeof total);
+  for (int k = 0; k < ML_MAX_PRODUCTS; k++)
+    for (int h = 0; h < ML_HORIZONS; h++)
+      s->total[k][h] = 1 + 0.1 * (k + 1) + 0.01 * h;
+  double want_total[ML_MAX_PRODUCTS][ML_HORIZONS];
+  memcpy(want_total, s->total, sizeof want_total);
   struct buf b;
   buf_init(&b, (size_t)1 << 33);
   assert_int_equal(suite_blob(s, &b), 0);
+  memcpy(s->total, total, sizeof total);
+  s->use_baseline[PREDICT_DEMAND] = use;
   /* the answers with the levels unscaled: by the model (GSU6), and by
    * the nearest pincodes, whose answers the average takes (GSU5) */
   struct predict_answer unscaled, unscaled_near;
@@ -1252,17 +1332,22 @@ static void check_cold_blob_forms(struct store *db, struct suite *s,
   assert_true(fabs(unscaled.predicted_demand - model_answer) > 1e-6 * (1 + model_answer));
   assert_true(fabs(unscaled_near.predicted_demand - nearest_answer) > 1e-6 * (1 + nearest_answer));
   s->cold_model[0] = was;
-  assert_memory_equal(b.data, "GSU7", 4);
+  assert_memory_equal(b.data, "GSU8", 4);
   struct model_row row;
   memset(&row, 0, sizeof row);
   assert_int_equal(store_model_get(db, 0, &row, &err), 0);
   unsigned char *old_blob = row.blob;
   size_t old_len = row.blob_len;
-  for (int form = 7; form >= 5; form--) {
+  const size_t totals = sizeof s->total;
+  for (int form = 8; form >= 5; form--) {
     size_t at = cold_model_offset(s), len = b.len;
     unsigned char *p = malloc(b.len);
     memcpy(p, b.data, b.len);
-    if (form < 7) { /* GSU6: the same bytes; GSU5: without the choices; hashed again */
+    if (form < 8) { /* GSU7: without the factors; GSU6: the same bytes; GSU5:
+                       without the choices either; hashed again */
+      size_t t = at + 4 * ML_HORIZONS;
+      memmove(p + t, p + t + totals, len - t - totals);
+      len -= totals;
       p[3] = (unsigned char)('0' + form);
       if (form == 5) {
         memmove(p + at, p + at + 4 * ML_HORIZONS, len - at - 4 * ML_HORIZONS);
@@ -1289,9 +1374,10 @@ static void check_cold_blob_forms(struct store *db, struct suite *s,
     suite_predict(l, PREDICT_DEMAND, q, 1, &a);
     assert_true(a.fallback);
     assert_int_equal(l->cold_lapsed, form >= 6); /* as each release answered them */
-    assert_int_equal(l->d->level_scaled, form == 7);
+    assert_int_equal(l->d->level_scaled, form >= 7);
+    check_warm_totals(want_total, l, form == 8);
     if (form >= 6) {
-      double want = form == 7 ? model_answer : unscaled.predicted_demand;
+      double want = form >= 7 ? model_answer : unscaled.predicted_demand;
       assert_int_equal(l->cold_model[0], 1);
       assert_string_equal(a.source, "model");
       assert_true(fabs(a.predicted_demand - want) < 1e-9 * (1 + want));
