@@ -407,14 +407,12 @@ static void fold_totals(const struct rows *r, struct fold *fo, int seasoned, con
     base[w][k][r->h[i] - 1] += r->X[i * r->nf + CF_SEASON_BASE];
     sum[w][k][r->h[i] - 1] += mu[i];
   }
-  for (int w = 0; w < BT_REFIT; w++)
-    for (int k = 0; k < ML_MAX_PRODUCTS; k++)
-      for (int h = 0; h < ML_HORIZONS; h++)
-        fo->total[w][k][h] =
-            (float)(seasoned && k < r->gprods
-                        ? total_factor(rows_total_ratio(r, k, h + 1, fo->cutoff), base[w][k][h],
-                                       sum[w][k][h])
-                        : 1);
+  for (int k = 0; k < ML_MAX_PRODUCTS; k++)
+    for (int h = 0; h < ML_HORIZONS; h++) {
+      double rho = seasoned && k < r->gprods ? rows_total_ratio(r, k, h + 1, fo->cutoff) : 1;
+      for (int w = 0; w < BT_REFIT; w++) /* 1 without sums: no model with the season */
+        fo->total[w][k][h] = (float)total_factor(rho, base[w][k][h], sum[w][k][h]);
+    }
   for (size_t t = 0; t < n; t++)
     mu[idx[t]] *= fold_total(fo, r->origin[idx[t]], r->X + idx[t] * r->nf);
 }
