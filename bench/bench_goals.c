@@ -12,7 +12,10 @@
  * WAPE (sum |y - mu| / sum y) of the forecast and of that baseline,
  * interval coverage on cells expecting >= 1 sale and on
  * cells realizing >= 1; and each trained model's rise ROC AUC, top-product
- * log loss and training time.
+ * log loss and training time. Then the noise of the sample itself, next
+ * period: per month the cells expecting >= 1 and the binomial standard
+ * error of their coverage, and per product the standard error of the bias
+ * over the seeds (their standard deviation over sqrt(seeds)).
  *   bench_goals [--seeds N] [--sales N] [--last YYYY-MM] [--rounds N] [--dir D]
  *               [--months YYYY-MM-DD,...]
  * --months replaces the 12 as-of dates by the listed ones (at most 12, for
@@ -49,6 +52,10 @@ struct acc {
 };
 
 static struct acc accs[MONTHS][HZ];
+/* per seed, month and product: the next period's predicted and realized
+ * sums, for the spread of the bias over the seeds */
+#define MAXSEED 16
+static double seed_mu[MAXSEED][MONTHS][MAXP], seed_y[MAXSEED][MONTHS][MAXP];
 static int nmonths = MONTHS;
 
 /* "YYYY-MM-DD,..." into day numbers; the count, or -1. */
@@ -131,6 +138,10 @@ int main(int argc, char **argv) {
                       "[--rounds N] [--dir D] [--months YYYY-MM-DD,...]\n");
       return 2;
     }
+  }
+  if (seeds < 1 || seeds > MAXSEED) {
+    fprintf(stderr, "bench_goals: --seeds: 1 to %d\n", MAXSEED);
+    return 2;
   }
   struct gerr err;
   struct gaz *gaz = NULL;
@@ -306,6 +317,10 @@ int main(int argc, char **argv) {
               ac->y += y;
               ac->pmu[p] += mu;
               ac->py[p] += y;
+              if (h == 1) {
+                seed_mu[seed - 1][m][p] += mu;
+                seed_y[seed - 1][m][p] += y;
+              }
               int sold = 0;
               for (int k = 0; k < 12; k++)
                 sold |= hist[k] > 0;
@@ -378,6 +393,33 @@ int main(int argc, char **argv) {
              a->bdev[best] / a->n, 1 - a->dev / a->bdev[best], eval_baseline_names[best],
              a->ae / a->y, a->bae[best] / a->y, cov, a->cov_real / a->n_real);
     }
+  /* the noise of the sample: a month's coverage is a share of n_inf cells
+   * (binomial standard error); a product's bias, the spread of the seeds'
+   * biases over sqrt(seeds) */
+  printf("\nsampling noise, next period: cells expecting >= 1 and the standard error of their "
+         "coverage; per product, the standard error of the bias over the seeds\n%-10s %9s %8s",
+         "as of", "cells>=1", "cov se");
+  for (size_t p = 0; p < nprod; p++)
+    printf(" %12.12s", prods[p]);
+  printf("\n");
+  for (int m = 0; m < nmonths; m++) {
+    struct acc *a = &accs[m][0];
+    char date[11];
+    ist_format_date(asof[m] * DAY_MS, date);
+    double cov = a->cov_inf / a->n_inf;
+    printf("%-10s %9.0f %8.4f", date, a->n_inf, sqrt(cov * (1 - cov) / a->n_inf));
+    for (size_t p = 0; p < nprod; p++) {
+      double sum = 0, sq = 0;
+      for (int k = 0; k < seeds; k++) {
+        double b = seed_mu[k][m][p] / seed_y[k][m][p] - 1;
+        sum += b;
+        sq += b * b;
+      }
+      double var = seeds > 1 ? (sq - sum * sum / seeds) / (seeds - 1) : NAN;
+      printf(" %12.3f", sqrt(var / seeds));
+    }
+    printf("\n");
+  }
   printf("\ncells without a sale in the 12 periods before (per product: share of the "
          "product's realized sales, bias)\n%-10s %2s", "as of", "h");
   for (size_t p = 0; p < nprod; p++)
