@@ -434,6 +434,7 @@ static struct dataset *dataset_alloc(int period, int nper) {
   d->period = period;
   d->nper = nper;
   d->level_scaled = 1;
+  d->weekday_adjusted = 1;
   return d;
 }
 
@@ -878,7 +879,7 @@ int dataset_index(struct dataset *d, const struct gaz *gaz, struct gerr *err) {
       add_into(d->nat_seg_prod + (seg * K + prod) * P, cnt, (int)P);
     }
   }
-  if (ml_level_scales(d) < 0 || nearby_lists(d, gaz) < 0)
+  if (ml_level_scales(d) < 0 || ml_weekday_factors(d) < 0 || nearby_lists(d, gaz) < 0)
     return gerr_set(err, GERR_INTERNAL, "out of memory");
   return 0;
 }
@@ -901,6 +902,7 @@ void dataset_free(struct dataset *d) {
   free(d->nat_seg_prod);
   free(d->nat_day);
   free(d->level_scale);
+  free(d->weekday);
   free(d);
 }
 
@@ -941,6 +943,7 @@ int dataset_trim(const struct dataset *d, const struct gaz *gaz, int nper,
   struct dataset *t = dataset_alloc(d->period, nper);
   if (t) {
     t->level_scaled = d->level_scaled;
+    t->weekday_adjusted = d->weekday_adjusted;
     int nd = ML_DAYS(nper, d->period);
     t->ndays = nd < d->ndays ? nd : d->ndays;
     t->days_known = d->days_known < t->ndays ? d->days_known : t->ndays;

@@ -111,10 +111,49 @@ static double nat_days(const struct dataset *d, int prod, int from, int to) {
   return (double)sum;
 }
 
+/* Day z (days since 1970-01-01) is day of the week z mod 7. */
+static int weekday_of(int64_t z) { return (int)((z % 7 + 7) % 7); }
+
+int ml_weekday_factors(struct dataset *d) {
+  size_t K = d->nprod, P = (size_t)d->nper;
+  float *w = calloc(K * P * 7 + 1, sizeof *w);
+  if (!w)
+    return -1;
+  for (size_t k = 0; d->nat_day && k < K; k++)
+    for (size_t j = 0; j < P; j++) {
+      int from = (int)j * d->period, to = from + ML_WEEKDAY_DAYS;
+      if (to > d->days_known)
+        break; /* and every older origin */
+      const uint32_t *s = d->nat_day + k * (size_t)d->ndays;
+      uint64_t by[7] = {0}, all = 0;
+      for (int a = from; a < to; a++) {
+        by[weekday_of((int64_t)d->asof_day - a)] += s[a];
+        all += s[a];
+      }
+      for (int q = 0; all && q < 7; q++)
+        w[(k * P + j) * 7 + (size_t)q] = (float)(7.0 * (double)by[q] / (double)all);
+    }
+  free(d->weekday);
+  d->weekday = w;
+  return 0;
+}
+
+/* The days asof_day - a for a in [from, to), counted by the factors w
+ * (ml_weekday_factors), over their count: 1 when the days of the week in
+ * them sell as much as the average day. */
+static double weekday_share(const struct dataset *d, const float *w, int from, int to) {
+  int n = to - from, full = n / 7 * 7;
+  double sum = full; /* each whole week counts 7 */
+  for (int a = from + full; a < to; a++)
+    sum += w[weekday_of((int64_t)d->asof_day - a)];
+  return sum / n;
+}
+
 /* The product's national seasonal change from the 6 periods before origin
  * j to its target period: its seasonal-naive forecast (its sales in the
  * same days a year, ML_YEAR_DAYS, earlier, times the change of its last 3
- * periods since the same days a year earlier) over its 6-period average;
+ * periods since the same days a year earlier) over its 6-period average,
+ * with the days of the week of those spans counted (ml_weekday_factors);
  * NaN without that year. Reads the days before origin j only. */
 static double nat_season(const struct dataset *d, int prod, int j, int h) {
   int P = d->period, t = j - h, Y = ML_YEAR_DAYS;
@@ -125,6 +164,20 @@ static double nat_season(const struct dataset *d, int prod, int j, int h) {
   if (t * P + Y < j * P || isnan(ago) || isnan(ago3) || isnan(n6) || !(n6 > 0))
     return NAN; /* a year is not 3 periods longer than the horizon, or unknown */
   double r = ago * (now3 + 1) / (ago3 + 1) / n6;
+  const float *w = d->weekday_adjusted && d->weekday && j >= 0 && j < d->nper
+                       ? d->weekday + ((size_t)prod * (size_t)d->nper + (size_t)j) * 7
+                       : NULL;
+  if (w) {
+    /* the target's days over those a year earlier, and the last 3
+     * periods' a year earlier over theirs now (none: a product without
+     * the weeks, or without a sale on the days of a short span) */
+    double target = weekday_share(d, w, t * P, (t + 1) * P);
+    double ago_days = weekday_share(d, w, t * P + Y, (t + 1) * P + Y);
+    double now3_days = weekday_share(d, w, j * P, (j + 3) * P);
+    double ago3_days = weekday_share(d, w, j * P + Y, (j + 3) * P + Y);
+    if (target > 0 && ago_days > 0 && now3_days > 0 && ago3_days > 0)
+      r *= target / ago_days * ago3_days / now3_days;
+  }
   return fmin(fmax(r, 1 / ML_SEASON_MAX), ML_SEASON_MAX);
 }
 

@@ -102,6 +102,13 @@ struct dataset {
    * were scaled) every scale reads as 1. */
   float *level_scale;
   int level_scaled;
+  /* [prod][j][7]: the product's sales on each day of the week (day z is
+   * weekday z mod 7) over its average day, in the ML_WEEKDAY_DAYS days
+   * before origin j; all 0 where those days are not all known or it sold
+   * none. See ml_weekday_factors. With weekday_adjusted 0 (a model saved
+   * before the seasonal change counted the days of the week) none is read. */
+  float *weekday;
+  int weekday_adjusted;
   int64_t first_ms, last_ms; /* range of the sales read */
   size_t nsales_read;
 };
@@ -302,8 +309,9 @@ double ml_seasonal_naive(const struct dataset *d, const uint32_t *cell, int j, i
  * the product's national seasonal change: its sales in
  * the target period's days a year (ML_YEAR_DAYS) earlier, times the change
  * of its last 3 periods since the same days a year earlier, over its
- * 6-period average; within [1/ML_SEASON_MAX, ML_SEASON_MAX], and 1 without
- * that year of daily sales. Reads the days before origin j only. */
+ * 6-period average, each span of days counted by its days of the week
+ * (ml_weekday_factors); within [1/ML_SEASON_MAX, ML_SEASON_MAX], and 1
+ * without that year of daily sales. Reads the days before origin j only. */
 #define ML_BASE_FLOOR 0.05
 #define ML_SEASON_MAX 5.0
 /* The floors lift a sparse cell's level above its average: summed over a
@@ -316,6 +324,17 @@ double ml_seasonal_naive(const struct dataset *d, const uint32_t *cell, int j, i
  * sales times its season, and the floors only share them out. Reads
  * periods j and older only. -1 on out of memory. */
 int ml_level_scales(struct dataset *d);
+/* A year earlier the same dates fall on other days of the week: a period
+ * of 30 days holds 4 or 5 of each, and the quietest day (Sunday, for most
+ * sellers) may come once more or less than in the period it stands for.
+ * So the seasonal change reads each span of days in days of average sales
+ * rather than days: each day of the week weighs the product's sales on it
+ * over its average day, in the 52 weeks before the origin (d->weekday).
+ * The dates stay aligned, so a change at a date (a month's or a financial
+ * year's end) keeps its place. Reads the days before each origin only. -1
+ * on out of memory. */
+#define ML_WEEKDAY_DAYS 364
+int ml_weekday_factors(struct dataset *d);
 double ml_season_base(const struct dataset *d, const uint32_t *cell, int prod, int j, int h);
 /* Its two factors: the cell's level, and the product's national seasonal
  * change (1 without the year of daily sales). */

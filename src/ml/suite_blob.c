@@ -8,7 +8,7 @@
 #include "ml/ml_int.h"
 
 /* ---- the blob ----
- * "GSU8", then little-endian (core/wire.h): i32 use_baseline[3], f64 level;
+ * "GSU9", then little-endian (core/wire.h): i32 use_baseline[3], f64 level;
  * per horizon and cell kind f64 alpha, nominal and an isotonic map (u32 n,
  * n x f64, n x f64); per horizon i32 rise_iso, f64 platt a, b and the rise
  * isotonic map; f64 top_temp, f64 rise_base[horizon][RISE_BASE_MAX + 1];
@@ -20,7 +20,10 @@
  * period cells, the demand, rise and top-product forests, the regions;
  * last, a 64-bit FNV-1a hash of everything before it (rise_base keeps its
  * place, no longer read: the rise baseline is computed from the features).
- * GSU7 is the same form without the product totals' factors: it loads
+ * GSU8 is the same form from before the seasonal change counted the days
+ * of the week (ml_weekday_factors): it loads with its data set's spans of
+ * days counted as days, as its models learned them.
+ * GSU7 is the GSU8 form without the product totals' factors: it loads
  * with each 1, as its forecasts were served.
  * GSU6 is the GSU7 form from before the cells' levels were scaled
  * (ml_level_scales): it loads with its data set's levels unscaled, as its
@@ -55,7 +58,7 @@ static int put_forest(struct buf *b, const struct forest *f) {
 }
 
 int suite_blob(const struct suite *s, struct buf *b) {
-  if (wire_add_bytes(b, "GSU8", 4))
+  if (wire_add_bytes(b, "GSU9", 4))
     return -1;
   for (int k = 0; k < PREDICT__COUNT; k++)
     if (wire_add_u32(b, (uint32_t)(int32_t)s->use_baseline[k]))
@@ -143,7 +146,8 @@ int suite_unblob(struct suite *s, const unsigned char *p, size_t n, struct gerr 
   if (!memcmp(magic, "GSU3", 4) || !memcmp(magic, "GSU2", 4) || !memcmp(magic, "GSU1", 4))
     return gerr_set(err, GERR_CONFLICT,
                     "the stored model was saved by an earlier release: train again");
-  int v8 = !memcmp(magic, "GSU8", 4), v7 = v8 || !memcmp(magic, "GSU7", 4);
+  int v9 = !memcmp(magic, "GSU9", 4), v8 = v9 || !memcmp(magic, "GSU8", 4);
+  int v7 = v8 || !memcmp(magic, "GSU7", 4);
   int v6 = v7 || !memcmp(magic, "GSU6", 4);
   int v5 = v6 || !memcmp(magic, "GSU5", 4);
   if (!v5 && memcmp(magic, "GSU4", 4))
@@ -208,6 +212,7 @@ int suite_unblob(struct suite *s, const unsigned char *p, size_t n, struct gerr 
   if (get_part(&r, &part, &plen) || dataset_load(part, plen, s->gaz, &s->d, err) < 0)
     goto bad;
   s->d->level_scaled = v7;
+  s->d->weekday_adjusted = v9;
   struct forest **fs[3] = {&s->demand, &s->rise, &s->top};
   for (int k = 0; k < 3; k++) {
     if (get_part(&r, &part, &plen))

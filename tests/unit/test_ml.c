@@ -910,7 +910,7 @@ static void test_ml__damaged_blob_refused(void **state) {
   /* the documented form, little-endian: magic, use_baseline[], level, and
    * the FNV-1a hash of everything before the last 8 bytes */
   assert_true(row.blob_len > 24);
-  assert_memory_equal(row.blob, "GSU8", 4);
+  assert_memory_equal(row.blob, "GSU9", 4);
   for (int k = 0; k < PREDICT__COUNT; k++) {
     const unsigned char *u = row.blob + 4 + 4 * k;
     assert_int_equal(u[0], s->use_baseline[k]);
@@ -1269,7 +1269,7 @@ static void check_warm_totals(const double (*total)[ML_HORIZONS], const struct s
   assert_true(scaled > 0);
 }
 
-/* Offset of the cold-answer choices in a GSU8 blob of suite s (after the
+/* Offset of the cold-answer choices in a GSU9 blob of suite s (after the
  * cold pincodes' calibrations, suite_blob.c). */
 static size_t cold_model_offset(const struct suite *s) {
   size_t at = 4 + 4 * PREDICT__COUNT + 8;
@@ -1284,8 +1284,10 @@ static size_t cold_model_offset(const struct suite *s) {
   return at;
 }
 
-/* The suite blob's forms: GSU8 keeps what answers cold pincodes and the
- * product totals' factors; a GSU7 blob (without the factors) loads with
+/* The suite blob's forms: GSU9 keeps what answers cold pincodes and the
+ * product totals' factors; a GSU8 blob (the same bytes) loads with its
+ * seasonal change counting days, not days of the week, as its models
+ * learned it; a GSU7 blob (without the factors either) loads with
  * each 1, its cells of pincodes with sales answered by the demand forest
  * alone; a GSU6 blob (the GSU7 form, from before the levels were scaled)
  * loads with its levels unscaled and answers as the model does with them;
@@ -1313,9 +1315,12 @@ static void check_cold_blob_forms(struct store *db, struct suite *s,
   assert_int_equal(suite_blob(s, &b), 0);
   memcpy(s->total, total, sizeof total);
   s->use_baseline[PREDICT_DEMAND] = use;
-  /* the answers with the levels unscaled: by the model (GSU6), and by
-   * the nearest pincodes, whose answers the average takes (GSU5) */
-  struct predict_answer unscaled, unscaled_near;
+  /* the answers with days counted as days: by the model (GSU8, GSU7),
+   * with the levels unscaled too (GSU6), and by the nearest pincodes, whose
+   * answers the average takes (GSU5) */
+  struct predict_answer days, unscaled, unscaled_near;
+  s->d->weekday_adjusted = 0;
+  suite_predict(s, PREDICT_DEMAND, q, 1, &days);
   s->d->level_scaled = 0;
   suite_predict(s, PREDICT_DEMAND, q, 1, &unscaled);
   int models[ML_HORIZONS], lapsed = s->cold_lapsed;
@@ -1329,25 +1334,29 @@ static void check_cold_blob_forms(struct store *db, struct suite *s,
     s->cold_model[h] = models[h];
   s->cold_lapsed = lapsed;
   s->d->level_scaled = 1;
+  s->d->weekday_adjusted = 1;
   assert_true(fabs(unscaled.predicted_demand - model_answer) > 1e-6 * (1 + model_answer));
   assert_true(fabs(unscaled_near.predicted_demand - nearest_answer) > 1e-6 * (1 + nearest_answer));
   s->cold_model[0] = was;
-  assert_memory_equal(b.data, "GSU8", 4);
+  assert_memory_equal(b.data, "GSU9", 4);
   struct model_row row;
   memset(&row, 0, sizeof row);
   assert_int_equal(store_model_get(db, 0, &row, &err), 0);
   unsigned char *old_blob = row.blob;
   size_t old_len = row.blob_len;
   const size_t totals = sizeof s->total;
-  for (int form = 8; form >= 5; form--) {
+  for (int form = 9; form >= 5; form--) {
     size_t at = cold_model_offset(s), len = b.len;
     unsigned char *p = malloc(b.len);
     memcpy(p, b.data, b.len);
-    if (form < 8) { /* GSU7: without the factors; GSU6: the same bytes; GSU5:
-                       without the choices either; hashed again */
+    if (form < 9) { /* GSU8: the same bytes; GSU7: without the factors;
+                       GSU6: the same bytes; GSU5: without the choices
+                       either; hashed again */
       size_t t = at + 4 * ML_HORIZONS;
-      memmove(p + t, p + t + totals, len - t - totals);
-      len -= totals;
+      if (form < 8) {
+        memmove(p + t, p + t + totals, len - t - totals);
+        len -= totals;
+      }
       p[3] = (unsigned char)('0' + form);
       if (form == 5) {
         memmove(p + at, p + at + 4 * ML_HORIZONS, len - at - 4 * ML_HORIZONS);
@@ -1375,9 +1384,12 @@ static void check_cold_blob_forms(struct store *db, struct suite *s,
     assert_true(a.fallback);
     assert_int_equal(l->cold_lapsed, form >= 6); /* as each release answered them */
     assert_int_equal(l->d->level_scaled, form >= 7);
-    check_warm_totals(want_total, l, form == 8);
+    assert_int_equal(l->d->weekday_adjusted, form >= 9);
+    check_warm_totals(want_total, l, form >= 8);
     if (form >= 6) {
-      double want = form >= 7 ? model_answer : unscaled.predicted_demand;
+      double want = form >= 9   ? model_answer
+                    : form >= 7 ? days.predicted_demand
+                                : unscaled.predicted_demand;
       assert_int_equal(l->cold_model[0], 1);
       assert_string_equal(a.source, "model");
       assert_true(fabs(a.predicted_demand - want) < 1e-9 * (1 + want));
@@ -1555,6 +1567,49 @@ static void test_ml__seasonal_baseline_reads_a_year_of_days(void **state) {
   dataset_free(d);
 }
 
+/* The seasonal change counts the days of the week: one cell selling 10 a
+ * day, 4 on Sundays, all year. As of 30 November 2025 the next period (1-30
+ * December) holds 4 Sundays, the same days a year earlier 5, and the 90
+ * days before the origin as many as a year earlier: counted as days, the
+ * baseline says 2.9 % less than the cell sells; counted by their days of
+ * the week, what it sells, at every horizon. */
+static void test_ml__seasonal_baseline_counts_the_days_of_the_week(void **state) {
+  (void)state;
+  struct dataset_builder *b = NULL;
+  struct gerr err;
+  assert_int_equal(dataset_builder_new(30, &b, &err), 0);
+  int64_t last = days_from_civil(2025, 11, 30), first = last - 800;
+  for (int64_t day = first; day <= last; day++) {
+    int n = (day + 4) % 7 == 0 ? 4 : 10; /* 1970-01-01 was a Thursday */
+    for (int k = 0; k < n; k++) {
+      struct ml_sale_src src = {day * DAY_MS + 10 * 3600000LL, 400001, "loan", "online", 40,
+                                50000};
+      assert_int_equal(dataset_builder_add(b, &src), 0);
+    }
+  }
+  struct dataset *d = NULL;
+  assert_int_equal(dataset_builder_finish(b, gaz, 19, 0, &d, NULL, NULL, &err), 0);
+  long pin = ml_pin_index(d, 400001);
+  assert_true(pin >= 0);
+  float x[CF__COUNT];
+  double worst_days = 0;
+  for (int h = 1; h <= ML_HORIZONS; h++) {
+    double truth = 0; /* what the cell sells in the period h ahead */
+    for (int64_t day = last + 30 * (h - 1) + 1; day <= last + 30 * h; day++)
+      truth += (day + 4) % 7 == 0 ? 4 : 10;
+    ml_cell_features(d, pin, 0, 0, ML_SEG_TOTAL, 0, h, x);
+    printf("h %d: sells %.0f, baseline %.1f", h, truth, x[CF_SEASON_BASE]);
+    assert_true(fabs(x[CF_SEASON_BASE] / truth - 1) < 0.002);
+    d->weekday_adjusted = 0; /* as a model saved before reads it */
+    ml_cell_features(d, pin, 0, 0, ML_SEG_TOTAL, 0, h, x);
+    printf(", counted in days %.1f\n", x[CF_SEASON_BASE]);
+    worst_days = fmax(worst_days, fabs(x[CF_SEASON_BASE] / truth - 1));
+    d->weekday_adjusted = 1;
+  }
+  assert_true(worst_days > 0.025);
+  dataset_free(d);
+}
+
 static int setup(void **state) {
   (void)state;
   struct gerr err;
@@ -1586,6 +1641,7 @@ int main(void) {
       cmocka_unit_test(test_ml__cold_pincodes_are_rows),
       cmocka_unit_test(test_ml__cold_answer_is_the_lower_cross_fitted_deviance),
       cmocka_unit_test(test_ml__seasonal_baseline_reads_a_year_of_days),
+      cmocka_unit_test(test_ml__seasonal_baseline_counts_the_days_of_the_week),
   };
   /* Tests to leave out, a cmocka pattern: make check-clock runs this file
    * again under a faked clock, and the sanitized build once more, both
