@@ -153,9 +153,10 @@ static double weekday_share(const struct dataset *d, const float *w, int from, i
  * j to its target period: its seasonal-naive forecast (its sales in the
  * same days a year, ML_YEAR_DAYS, earlier, times the change of its last 3
  * periods since the same days a year earlier) over its 6-period average,
- * with the days of the week of those spans counted (ml_weekday_factors);
- * NaN without that year. Reads the days before origin j only. */
-static double nat_season(const struct dataset *d, int prod, int j, int h) {
+ * with the days of the week of those spans counted if `adjusted`
+ * (ml_weekday_factors); NaN without that year. Reads the days before origin
+ * j only. */
+static double season_of(const struct dataset *d, int prod, int j, int h, int adjusted) {
   int P = d->period, t = j - h, Y = ML_YEAR_DAYS;
   double ago = nat_days(d, prod, t * P + Y, (t + 1) * P + Y);
   double now3 = nat_days(d, prod, j * P, (j + 3) * P);
@@ -164,7 +165,7 @@ static double nat_season(const struct dataset *d, int prod, int j, int h) {
   if (t * P + Y < j * P || isnan(ago) || isnan(ago3) || isnan(n6) || !(n6 > 0))
     return NAN; /* a year is not 3 periods longer than the horizon, or unknown */
   double r = ago * (now3 + 1) / (ago3 + 1) / n6;
-  const float *w = d->weekday_adjusted && d->weekday && j >= 0 && j < d->nper
+  const float *w = adjusted && d->weekday && j >= 0 && j < d->nper
                        ? d->weekday + ((size_t)prod * (size_t)d->nper + (size_t)j) * 7
                        : NULL;
   if (w) {
@@ -179,6 +180,32 @@ static double nat_season(const struct dataset *d, int prod, int j, int h) {
       r *= target / ago_days * ago3_days / now3_days;
   }
   return fmin(fmax(r, 1 / ML_SEASON_MAX), ML_SEASON_MAX);
+}
+
+int ml_season_table(struct dataset *d) {
+  size_t K = d->nprod, P = (size_t)d->nper, H = ML_HORIZONS;
+  double *s = malloc((2 * K * P * H + 1) * sizeof *s);
+  if (!s)
+    return -1;
+  for (size_t a = 0; a < 2; a++)
+    for (size_t k = 0; k < K; k++)
+      for (size_t j = 0; j < P; j++)
+        for (size_t h = 1; h <= H; h++)
+          s[((a * K + k) * P + j) * H + h - 1] = season_of(d, (int)k, (int)j, (int)h, (int)a);
+  free(d->season);
+  d->season = s;
+  return 0;
+}
+
+/* season_of() for the data set's way of counting days, from d->season. */
+static double nat_season(const struct dataset *d, int prod, int j, int h) {
+  int a = d->weekday_adjusted != 0;
+  if (d->season && prod >= 0 && (size_t)prod < d->nprod && j >= 0 && j < d->nper && h >= 1 &&
+      h <= ML_HORIZONS)
+    return d->season[(((size_t)a * d->nprod + (size_t)prod) * (size_t)d->nper + (size_t)j) *
+                         ML_HORIZONS +
+                     (size_t)h - 1];
+  return season_of(d, prod, j, h, a);
 }
 
 double ml_nat_season(const struct dataset *d, int prod, int j, int h) {

@@ -109,6 +109,11 @@ struct dataset {
    * before the seasonal change counted the days of the week) none is read. */
   float *weekday;
   int weekday_adjusted;
+  /* [adjusted][prod][j][h - 1]: the national seasonal change of each
+   * product, origin and horizon, worked out once from the days (see
+   * ml_season_table), with the days of the week counted (adjusted 1) and
+   * without; NaN where unknown */
+  double *season;
   int64_t first_ms, last_ms; /* range of the sales read */
   size_t nsales_read;
 };
@@ -335,6 +340,10 @@ int ml_level_scales(struct dataset *d);
  * on out of memory. */
 #define ML_WEEKDAY_DAYS 364
 int ml_weekday_factors(struct dataset *d);
+/* d->season from the days, after ml_weekday_factors: a forecast reads its
+ * product's change from the table rather than summing a year of days.
+ * -1 on out of memory. */
+int ml_season_table(struct dataset *d);
 double ml_season_base(const struct dataset *d, const uint32_t *cell, int prod, int j, int h);
 /* Its two factors: the cell's level, and the product's national seasonal
  * change (1 without the year of daily sales). */
