@@ -1522,6 +1522,30 @@ static void test_ml__cold_pincodes_are_rows(void **state) {
   dataset_free(d);
 }
 
+/* A data set of one cell (pincode 400001, loans online) selling
+ * per_day(day) on each of the 801 days up to `last`. */
+static struct dataset *one_cell_data(int64_t last, int (*per_day)(int64_t day)) {
+  struct dataset_builder *b = NULL;
+  struct gerr err;
+  assert_int_equal(dataset_builder_new(30, &b, &err), 0);
+  for (int64_t day = last - 800; day <= last; day++)
+    for (int k = 0; k < per_day(day); k++) {
+      struct ml_sale_src src = {day * DAY_MS + 10 * 3600000LL, 400001, "loan", "online", 40,
+                                50000};
+      assert_int_equal(dataset_builder_add(b, &src), 0);
+    }
+  struct dataset *d = NULL;
+  assert_int_equal(dataset_builder_finish(b, gaz, 19, 0, &d, NULL, NULL, &err), 0);
+  return d;
+}
+
+static int march_doubles(int64_t day) {
+  int y;
+  unsigned m, dd;
+  civil_from_days(day, &y, &m, &dd);
+  return m == 3 ? 20 : 10;
+}
+
 /* The seasonal baseline reads a year as 365 days: one cell selling 10 a
  * day, 20 a day in March; as of 28 February the next period (1-30 March)
  * is twice the level of the 6 periods before, the one after it (31 March -
@@ -1529,22 +1553,8 @@ static void test_ml__cold_pincodes_are_rows(void **state) {
  * the March of a year earlier 5 days late. */
 static void test_ml__seasonal_baseline_reads_a_year_of_days(void **state) {
   (void)state;
-  struct dataset_builder *b = NULL;
   struct gerr err;
-  assert_int_equal(dataset_builder_new(30, &b, &err), 0);
-  int64_t last = days_from_civil(2026, 2, 28), first = last - 800;
-  for (int64_t day = first; day <= last; day++) {
-    int y;
-    unsigned m, dd;
-    civil_from_days(day, &y, &m, &dd);
-    for (int k = 0; k < (m == 3 ? 20 : 10); k++) {
-      struct ml_sale_src src = {day * DAY_MS + 10 * 3600000LL, 400001, "loan", "online", 40,
-                                50000};
-      assert_int_equal(dataset_builder_add(b, &src), 0);
-    }
-  }
-  struct dataset *d = NULL;
-  assert_int_equal(dataset_builder_finish(b, gaz, 19, 0, &d, NULL, NULL, &err), 0);
+  struct dataset *d = one_cell_data(days_from_civil(2026, 2, 28), march_doubles);
   long pin = ml_pin_index(d, 400001);
   assert_true(pin >= 0);
   float x[CF__COUNT];
@@ -1573,22 +1583,14 @@ static void test_ml__seasonal_baseline_reads_a_year_of_days(void **state) {
  * days before the origin as many as a year earlier: counted as days, the
  * baseline says 2.9 % less than the cell sells; counted by their days of
  * the week, what it sells, at every horizon. */
+static int quiet_sundays(int64_t day) {
+  return (day + 4) % 7 == 0 ? 4 : 10; /* 1970-01-01 was a Thursday */
+}
+
 static void test_ml__seasonal_baseline_counts_the_days_of_the_week(void **state) {
   (void)state;
-  struct dataset_builder *b = NULL;
-  struct gerr err;
-  assert_int_equal(dataset_builder_new(30, &b, &err), 0);
-  int64_t last = days_from_civil(2025, 11, 30), first = last - 800;
-  for (int64_t day = first; day <= last; day++) {
-    int n = (day + 4) % 7 == 0 ? 4 : 10; /* 1970-01-01 was a Thursday */
-    for (int k = 0; k < n; k++) {
-      struct ml_sale_src src = {day * DAY_MS + 10 * 3600000LL, 400001, "loan", "online", 40,
-                                50000};
-      assert_int_equal(dataset_builder_add(b, &src), 0);
-    }
-  }
-  struct dataset *d = NULL;
-  assert_int_equal(dataset_builder_finish(b, gaz, 19, 0, &d, NULL, NULL, &err), 0);
+  int64_t last = days_from_civil(2025, 11, 30);
+  struct dataset *d = one_cell_data(last, quiet_sundays);
   long pin = ml_pin_index(d, 400001);
   assert_true(pin >= 0);
   float x[CF__COUNT];
@@ -1596,7 +1598,7 @@ static void test_ml__seasonal_baseline_counts_the_days_of_the_week(void **state)
   for (int h = 1; h <= ML_HORIZONS; h++) {
     double truth = 0; /* what the cell sells in the period h ahead */
     for (int64_t day = last + 30 * (h - 1) + 1; day <= last + 30 * h; day++)
-      truth += (day + 4) % 7 == 0 ? 4 : 10;
+      truth += quiet_sundays(day);
     ml_cell_features(d, pin, 0, 0, ML_SEG_TOTAL, 0, h, x);
     printf("h %d: sells %.0f, baseline %.1f", h, truth, x[CF_SEASON_BASE]);
     assert_true(fabs(x[CF_SEASON_BASE] / truth - 1) < 0.002);
