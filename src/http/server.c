@@ -55,6 +55,7 @@ struct server {
   atomic_uint_fast64_t header_cut; /* connections closed for late headers */
   atomic_uint in_flight;
   atomic_uint parked; /* responses waiting on threads of their own */
+  atomic_int stopping; /* server_stop has begun: new connections are closed */
   int can_park;       /* suspend/resume is on (not thread-per-connection) */
   atomic_uint_fast64_t next_id;
   uint64_t id_salt;
@@ -793,6 +794,14 @@ static void deadline_headers_wait(struct MHD_Connection *conn) {
 /* libmicrohttpd tells of each connection's start and end; the end comes
  * before it closes the socket, so the watchdog never touches a descriptor
  * that another connection may have been given. */
+/* Once the server stops, a new connection is closed as soon as it is
+ * accepted (see server_stop). */
+static enum MHD_Result accept_ok(void *cls, const struct sockaddr *addr, socklen_t len) {
+  (void)addr;
+  (void)len;
+  return atomic_load(&((struct server *)cls)->stopping) ? MHD_NO : MHD_YES;
+}
+
 static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
                           enum MHD_ConnectionNotificationCode code) {
   struct server *srv = cls;
@@ -994,7 +1003,7 @@ int server_start(struct app *app, const struct route *routes, struct server **ou
   int use_pool = cfg->mode == HTTP_MODE_EPOLL_POOL || cfg->mode == HTTP_MODE_POLL_POOL;
   app->server = srv; /* before any request: handlers read the limits */
   srv->daemon = MHD_start_daemon(
-      flags, (uint16_t)cfg->port, NULL, NULL, &on_request, srv,
+      flags, (uint16_t)cfg->port, &accept_ok, srv, &on_request, srv,
       MHD_OPTION_EXTERNAL_LOGGER, &mhd_logger, srv, /* first, to catch all */
       MHD_OPTION_SOCK_ADDR, addr,
       MHD_OPTION_UNESCAPE_CALLBACK, &unescape, NULL,
@@ -1046,13 +1055,12 @@ void server_limits(const struct server *s, struct server_limits *out) {
 void server_stop(struct server *s) {
   if (!s)
     return;
-  /* Quiesced, each worker thread takes the listen socket out of its epoll
-   * set on its own later turn, and aborts when that fails: the socket is
-   * shut down now (new connections are refused at once) and closed only
-   * once the daemon has stopped. */
-  MHD_socket lsock = MHD_quiesce_daemon(s->daemon);
-  if (lsock != MHD_INVALID_SOCKET)
-    shutdown(lsock, SHUT_RDWR);
+  /* New connections are closed as soon as they are accepted while the
+   * requests in flight drain. The daemon is not quiesced: with a pool of
+   * epoll threads, MHD_quiesce_daemon and each worker both take the listen
+   * socket out of the worker's epoll set, and the one that comes second
+   * aborts the process (libmicrohttpd 0.9.75). */
+  atomic_store(&s->stopping, 1);
   int64_t deadline = mono_us() + (int64_t)s->app->cfg->drain_secs * 1000000;
   while (atomic_load(&s->in_flight) > 0 && mono_us() < deadline) {
     struct timespec ts = {0, 10 * 1000 * 1000};
@@ -1065,8 +1073,6 @@ void server_stop(struct server *s) {
     nanosleep(&ts, NULL);
   }
   MHD_stop_daemon(s->daemon);
-  if (lsock != MHD_INVALID_SOCKET)
-    close(lsock);
   if (s->watchdog_live) {
     pthread_mutex_lock(&s->watch_mu);
     s->watch_stop = 1;
