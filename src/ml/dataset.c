@@ -879,7 +879,7 @@ int dataset_index(struct dataset *d, const struct gaz *gaz, struct gerr *err) {
       add_into(d->nat_seg_prod + (seg * K + prod) * P, cnt, (int)P);
     }
   }
-  if (ml_level_scales(d) < 0 || ml_weekday_factors(d) < 0 || ml_season_table(d) < 0 ||
+  if (ml_level_scales(d) < 0 || ml_season_table(d) < 0 ||
       nearby_lists(d, gaz) < 0)
     return gerr_set(err, GERR_INTERNAL, "out of memory");
   return 0;
@@ -903,7 +903,6 @@ void dataset_free(struct dataset *d) {
   free(d->nat_seg_prod);
   free(d->nat_day);
   free(d->level_scale);
-  free(d->weekday);
   free(d->season);
   free(d);
 }

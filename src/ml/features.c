@@ -114,32 +114,26 @@ static double nat_days(const struct dataset *d, int prod, int from, int to) {
 /* Day z (days since 1970-01-01) is day of the week z mod 7. */
 static int weekday_of(int64_t z) { return (int)((z % 7 + 7) % 7); }
 
-int ml_weekday_factors(struct dataset *d) {
-  size_t K = d->nprod, P = (size_t)d->nper;
-  float *w = calloc(K * P * 7 + 1, sizeof *w);
-  if (!w)
-    return -1;
-  for (size_t k = 0; d->nat_day && k < K; k++)
-    for (size_t j = 0; j < P; j++) {
-      int from = (int)j * d->period, to = from + ML_WEEKDAY_DAYS;
-      if (to > d->days_known)
-        break; /* and every older origin */
-      const uint32_t *s = d->nat_day + k * (size_t)d->ndays;
-      uint64_t by[7] = {0}, all = 0;
-      for (int a = from; a < to; a++) {
-        by[weekday_of((int64_t)d->asof_day - a)] += s[a];
-        all += s[a];
-      }
-      for (int q = 0; all && q < 7; q++)
-        w[(k * P + j) * 7 + (size_t)q] = (float)(7.0 * (double)by[q] / (double)all);
-    }
-  free(d->weekday);
-  d->weekday = w;
-  return 0;
+/* w: the product's sales on each day of the week over its average day, in
+ * the ML_WEEKDAY_DAYS days before origin j. 0 when those days are not all
+ * known or it sold none on them. */
+static int weekday_factors(const struct dataset *d, int prod, int j, float w[7]) {
+  int from = j * d->period, to = from + ML_WEEKDAY_DAYS;
+  if (!d->nat_day || j < 0 || to > d->days_known)
+    return 0;
+  const uint32_t *s = d->nat_day + (size_t)prod * (size_t)d->ndays;
+  uint64_t by[7] = {0}, all = 0;
+  for (int a = from; a < to; a++) {
+    by[weekday_of((int64_t)d->asof_day - a)] += s[a];
+    all += s[a];
+  }
+  for (int q = 0; all && q < 7; q++)
+    w[q] = (float)(7.0 * (double)by[q] / (double)all);
+  return all > 0;
 }
 
 /* The days asof_day - a for a in [from, to), counted by the factors w
- * (ml_weekday_factors), over their count: 1 when the days of the week in
+ * (weekday_factors), over their count: 1 when the days of the week in
  * them sell as much as the average day. */
 static double weekday_share(const struct dataset *d, const float *w, int from, int to) {
   int n = to - from, full = n / 7 * 7;
@@ -154,7 +148,7 @@ static double weekday_share(const struct dataset *d, const float *w, int from, i
  * same days a year, ML_YEAR_DAYS, earlier, times the change of its last 3
  * periods since the same days a year earlier) over its 6-period average,
  * with the days of the week of those spans counted if `adjusted`
- * (ml_weekday_factors); NaN without that year. Reads the days before origin
+ * (ml_season_table); NaN without that year. Reads the days before origin
  * j only. */
 static double season_of(const struct dataset *d, int prod, int j, int h, int adjusted) {
   int P = d->period, t = j - h, Y = ML_YEAR_DAYS;
@@ -165,10 +159,8 @@ static double season_of(const struct dataset *d, int prod, int j, int h, int adj
   if (t * P + Y < j * P || isnan(ago) || isnan(ago3) || isnan(n6) || !(n6 > 0))
     return NAN; /* a year is not 3 periods longer than the horizon, or unknown */
   double r = ago * (now3 + 1) / (ago3 + 1) / n6;
-  const float *w = adjusted && d->weekday && j >= 0 && j < d->nper
-                       ? d->weekday + ((size_t)prod * (size_t)d->nper + (size_t)j) * 7
-                       : NULL;
-  if (w) {
+  float w[7];
+  if (adjusted && weekday_factors(d, prod, j, w)) {
     /* the target's days over those a year earlier, and the last 3
      * periods' a year earlier over theirs now (none: a product without
      * the weeks, or without a sale on the days of a short span) */

@@ -102,12 +102,8 @@ struct dataset {
    * were scaled) every scale reads as 1. */
   float *level_scale;
   int level_scaled;
-  /* [prod][j][7]: the product's sales on each day of the week (day z is
-   * weekday z mod 7) over its average day, in the ML_WEEKDAY_DAYS days
-   * before origin j; all 0 where those days are not all known or it sold
-   * none. See ml_weekday_factors. With weekday_adjusted 0 (a model saved
-   * before the seasonal change counted the days of the week) none is read. */
-  float *weekday;
+  /* 0: a model saved before the seasonal change counted the days of the
+   * week (ml_season_table), which reads d->season's days as days */
   int weekday_adjusted;
   /* [adjusted][prod][j][h - 1]: the national seasonal change of each
    * product, origin and horizon, worked out once from the days (see
@@ -315,7 +311,7 @@ double ml_seasonal_naive(const struct dataset *d, const uint32_t *cell, int j, i
  * the target period's days a year (ML_YEAR_DAYS) earlier, times the change
  * of its last 3 periods since the same days a year earlier, over its
  * 6-period average, each span of days counted by its days of the week
- * (ml_weekday_factors); within [1/ML_SEASON_MAX, ML_SEASON_MAX], and 1
+ * (ml_season_table); within [1/ML_SEASON_MAX, ML_SEASON_MAX], and 1
  * without that year of daily sales. Reads the days before origin j only. */
 #define ML_BASE_FLOOR 0.05
 #define ML_SEASON_MAX 5.0
@@ -334,15 +330,13 @@ int ml_level_scales(struct dataset *d);
  * sellers) may come once more or less than in the period it stands for.
  * So the seasonal change reads each span of days in days of average sales
  * rather than days: each day of the week weighs the product's sales on it
- * over its average day, in the 52 weeks before the origin (d->weekday).
- * The dates stay aligned, so a change at a date (a month's or a financial
- * year's end) keeps its place. Reads the days before each origin only. -1
- * on out of memory. */
+ * over its average day, in the 52 weeks before the origin. The dates stay
+ * aligned, so a change at a date (a month's or a financial year's end)
+ * keeps its place. Reads the days before each origin only.
+ * ml_season_table works d->season out from the days, once: a forecast
+ * reads its product's change from the table rather than summing a year of
+ * days. -1 on out of memory. */
 #define ML_WEEKDAY_DAYS 364
-int ml_weekday_factors(struct dataset *d);
-/* d->season from the days, after ml_weekday_factors: a forecast reads its
- * product's change from the table rather than summing a year of days.
- * -1 on out of memory. */
 int ml_season_table(struct dataset *d);
 double ml_season_base(const struct dataset *d, const uint32_t *cell, int prod, int j, int h);
 /* Its two factors: the cell's level, and the product's national seasonal

@@ -21,7 +21,7 @@
  * last, a 64-bit FNV-1a hash of everything before it (rise_base keeps its
  * place, no longer read: the rise baseline is computed from the features).
  * GSU8 is the same form from before the seasonal change counted the days
- * of the week (ml_weekday_factors): it loads with its data set's spans of
+ * of the week (ml_season_table): it loads with its data set's spans of
  * days counted as days, as its models learned them.
  * GSU7 is the GSU8 form without the product totals' factors: it loads
  * with each 1, as its forecasts were served.
