@@ -791,9 +791,6 @@ static void deadline_headers_wait(struct MHD_Connection *conn) {
     atomic_store(&w->since, mono_us());
 }
 
-/* libmicrohttpd tells of each connection's start and end; the end comes
- * before it closes the socket, so the watchdog never touches a descriptor
- * that another connection may have been given. */
 /* Once the server stops, a new connection is closed as soon as it is
  * accepted (see server_stop). */
 static enum MHD_Result accept_ok(void *cls, const struct sockaddr *addr, socklen_t len) {
@@ -802,6 +799,9 @@ static enum MHD_Result accept_ok(void *cls, const struct sockaddr *addr, socklen
   return atomic_load(&((struct server *)cls)->stopping) ? MHD_NO : MHD_YES;
 }
 
+/* libmicrohttpd tells of each connection's start and end; the end comes
+ * before it closes the socket, so the watchdog never touches a descriptor
+ * that another connection may have been given. */
 static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
                           enum MHD_ConnectionNotificationCode code) {
   struct server *srv = cls;
