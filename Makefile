@@ -148,6 +148,7 @@ check-clock: $(B)/gromo $(CLOCK_BIN)
 # programs at once (GROMO_TEST_JOBS overrides).
 NPROC := $(shell nproc 2>/dev/null || echo 1)
 test: deps-test
+	tests/harness/check-run-tests.sh
 	$(MAKE) web
 	$(MAKE) -j$(NPROC) VARIANT=release check
 	$(MAKE) -j$(NPROC) VARIANT=release check-clock

@@ -91,15 +91,19 @@ report() {
   cat "$tmp/$1.out"
   echo "-- $name: $secs s"
   # Every group's closing lines: "[  PASSED  ] 4 test(s)." and
-  # "[  FAILED  ] 1 test(s), listed below:".
+  # "[  FAILED  ] 1 test(s), listed below:". A group's fixture that fails
+  # prints "[  FAILED  ] GROUP SETUP" (or TEARDOWN) and "[  ERROR   ] name";
+  # cmocka 1.1.5 still returns 0 after a failed group teardown, so such a
+  # line fails the program whatever its exit status.
   set -- $(awk '/^\[  PASSED  \] [0-9]+ test/ { p += $4 }
                 /^\[  FAILED  \] [0-9]+ test/ { f += $4; seen = 1 }
-                END { print p + 0, f + 0, seen + 0 }' "$tmp/$1.out")
+                /^\[  FAILED  \] GROUP / { g++ }
+                END { print p + 0, f + 0, seen + 0, g + 0 }' "$tmp/$1.out")
   passed=$((passed + $1))
-  failed=$((failed + $2))
-  if [ "$rc" != 0 ]; then
+  failed=$((failed + $2 + $4))
+  if [ "$rc" != 0 ] || [ "$4" != 0 ]; then
     bad="$bad $name"
-    [ "$3" = 0 ] && failed=$((failed + 1)) # it ended before reporting
+    [ "$3" = 0 ] && [ "$4" = 0 ] && failed=$((failed + 1)) # it ended before reporting
   fi
 }
 
