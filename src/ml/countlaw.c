@@ -65,9 +65,21 @@ long ml_nb_quantile(double mu, double alpha, double q) {
   return 1000000;
 }
 
+static const double band_edge[ML_DEMAND_BANDS] = {1.25, 1.5, 2, 4, 8, INFINITY};
+
+double ml_demand_band_below(int b) { return band_edge[b]; }
+
+int ml_demand_band(double mu) {
+  int b = 0;
+  while (b < ML_DEMAND_BANDS - 1 && !(mu < band_edge[b]))
+    b++;
+  return b;
+}
+
 void ml_demand_interval(const struct demand_calib *c, double mu, double *low, double *high) {
-  *low = (double)ml_nb_quantile(mu, c->alpha, (1 - c->nominal) / 2);
-  *high = (double)ml_nb_quantile(mu, c->alpha, (1 + c->nominal) / 2);
+  double b = c->band[ml_demand_band(mu)], nominal = b > 0 ? b : c->nominal;
+  *low = (double)ml_nb_quantile(mu, c->alpha, (1 - nominal) / 2);
+  *high = (double)ml_nb_quantile(mu, c->alpha, (1 + nominal) / 2);
 }
 
 double ml_demand_confidence_raw(double alpha, double mu) {

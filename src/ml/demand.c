@@ -58,6 +58,33 @@ static double nb_central_cover(double mu, double alpha, double nominal, long y) 
   return y >= lo && y <= hi;
 }
 
+/* The least central level of NB(mu, alpha) whose coverage of the rows
+ * idx[0..n) in bands from .. to - 1 (ml_demand_band) reaches `level`:
+ * those expecting a sale or more, or all of them with `every`. */
+static double nominal_fit(const double *y, const double *mu, const size_t *idx, size_t n,
+                          double alpha, double level, int from, int to, int every) {
+  double lo = 0.01, hi = 0.9999;
+  for (int it = 0; it < 30; it++) {
+    double mid = (lo + hi) / 2, cov = 0, cnt = 0;
+    for (size_t t = 0; t < n; t++) {
+      double m = mu[idx[t]];
+      int b = ml_demand_band(m);
+      if ((every || m >= INFORMATIVE_MU) && b >= from && b < to) {
+        cov += nb_central_cover(m, alpha, mid, (long)y[idx[t]]);
+        cnt++;
+      }
+    }
+    if (cnt && cov / cnt >= level)
+      hi = mid;
+    else
+      lo = mid;
+  }
+  return hi;
+}
+
+/* The fewest cells expecting a sale or more that get a level of their own. */
+#define BAND_MIN 50
+
 int demand_calib_fit(const double *y, const double *mu, const size_t *idx, size_t n,
                      double level, struct demand_calib *c) {
   double num = 0, den = 0;
@@ -73,24 +100,34 @@ int demand_calib_fit(const double *y, const double *mu, const size_t *idx, size_
    * the cells expecting a sale or more. Below that most cells realise 0,
    * which any interval from 0 covers whatever its level, so they would
    * drag the level down for the cells where an interval says something. */
-  size_t m = 0;
+  size_t m = 0, nb[ML_DEMAND_BANDS] = {0};
   for (size_t t = 0; t < n; t++)
-    m += mu[idx[t]] >= INFORMATIVE_MU;
-  int all = m < 30;
-  double lo = 0.01, hi = 0.9999;
-  for (int it = 0; it < 30; it++) {
-    double mid = (lo + hi) / 2, cov = 0, cnt = 0;
-    for (size_t t = 0; t < n; t++)
-      if (all || mu[idx[t]] >= INFORMATIVE_MU) {
-        cov += nb_central_cover(mu[idx[t]], c->alpha, mid, (long)y[idx[t]]);
-        cnt++;
-      }
-    if (cnt && cov / cnt >= level)
-      hi = mid;
-    else
-      lo = mid;
+    if (mu[idx[t]] >= INFORMATIVE_MU) {
+      m++;
+      nb[ml_demand_band(mu[idx[t]])]++;
+    }
+  c->nominal = nominal_fit(y, mu, idx, n, c->alpha, level, 0, ML_DEMAND_BANDS, m < 30);
+  /* The same per band of expected demand: a count's law is discrete, so
+   * one level covers cells of different means differently (at 1.6 the
+   * central interval leaves out 0 at a level where at 1.1 it keeps it), and
+   * a pooled level covers the cells that serving expects as it covered
+   * those of the backtest only when both have the same mix of means. From
+   * the highest band: one with BAND_MIN such cells or more gets a level of
+   * its own, one with fewer shares it with the bands above that had fewer
+   * too; those of the lowest left over keep the pooled level (0). */
+  memset(c->band, 0, sizeof c->band);
+  size_t acc = 0;
+  int top = ML_DEMAND_BANDS;
+  for (int b = ML_DEMAND_BANDS - 1; b >= 0; b--) {
+    acc += nb[b];
+    if (acc < BAND_MIN)
+      continue;
+    double v = nominal_fit(y, mu, idx, n, c->alpha, level, b, top, 0);
+    for (int q = b; q < top; q++)
+      c->band[q] = v;
+    top = b;
+    acc = 0;
   }
-  c->nominal = hi;
   double *raw = malloc((n ? n : 1) * sizeof *raw), *hit = malloc((n ? n : 1) * sizeof *hit);
   if (!raw || !hit) {
     free(raw);
@@ -472,6 +509,36 @@ out:
   free(m);
   free(mv);
   return rc;
+}
+
+/* ---- the intervals' calibration in the report ---- */
+
+static json_t *calib_json(int h, const char *cells, const struct demand_calib *c) {
+  json_t *bands = json_array();
+  for (int b = 0; b < ML_DEMAND_BANDS; b++) {
+    double below = ml_demand_band_below(b);
+    json_array_append_new(
+        bands, json_pack("{s:f,s:o,s:o}", "expected_from", b ? ml_demand_band_below(b - 1) : 0.0,
+                         "expected_below", isfinite(below) ? json_real(below) : json_null(),
+                         "nominal_level", rep_num(c->band[b] > 0 ? c->band[b] : c->nominal)));
+  }
+  return json_pack("{s:i,s:s,s:o,s:o,s:o}", "horizon", h, "cells", cells, "dispersion",
+                   rep_num(c->alpha), "nominal_level", rep_num(c->nominal), "bands", bands);
+}
+
+/* Per horizon, for the cells without and with segment and the cold
+ * pincodes (when they have a calibration of their own): the dispersion,
+ * the pooled nominal level and the level each band of expected demand is
+ * served with (docs/models.md "Calibration"). */
+static json_t *intervals_json(const struct suite *s) {
+  json_t *out = json_array();
+  for (int h = 1; h <= ML_HORIZONS; h++) {
+    json_array_append_new(out, calib_json(h, "without_segment", &s->dcal[h - 1][ML_TOTAL]));
+    json_array_append_new(out, calib_json(h, "segment", &s->dcal[h - 1][ML_SEGMENT]));
+    if (s->has_cold[h - 1])
+      json_array_append_new(out, calib_json(h, "cold_pincodes", &s->dcal_cold[h - 1]));
+  }
+  return out;
 }
 
 /* The serving factors s->total (docs/models.md "Product totals"): per
@@ -910,7 +977,7 @@ static int bt_calibrate(struct bt *b, struct suite *s, double level) {
       }
       if (n && demand_calib_fit(b->y, b->serve, b->idx, n, level, c) < 0)
         return -1;
-      struct xfit xf = {b->y, b->serve, level, {0, 0, {0}}, b->lo, b->hi, b->conf};
+      struct xfit xf = {b->y, b->serve, level, {.alpha = 0}, b->lo, b->hi, b->conf};
       int rc = crossfit(b->idx, n, r->fold, xfit_fit, xfit_apply, &xf);
       isotonic_release(&xf.c.conf);
       if (rc < 0)
@@ -1209,7 +1276,7 @@ int train_demand(struct work *w, json_t *eval, struct gerr *err) {
     for (size_t t = 0; t < nho; t++)
       if (r->kind[b->idx[t]] == k)
         kidx[n++] = b->idx[t];
-    struct xfit xf = {b->y, b->serve, cfg->level, {0, 0, {0}}, b->lo, b->hi, b->conf};
+    struct xfit xf = {b->y, b->serve, cfg->level, {.alpha = 0}, b->lo, b->hi, b->conf};
     json_t *kj = kind_json(&s->dcal[0][k], b->y, b->serve, &xf, kidx, n);
     if (n) {
       double c = json_real_value(json_object_get(kj, "interval_coverage"));
@@ -1308,6 +1375,7 @@ int train_demand(struct work *w, json_t *eval, struct gerr *err) {
                          xp.rounds, json_incref(hold), bases, b->promoted,
                          b->promoted ? "model" : eval_baseline_names[b->best_base], why);
   json_object_set_new(dm, "product_totals", serving_totals(w, seasoned));
+  json_object_set_new(dm, "intervals", intervals_json(s));
   json_object_set_new(w->models, "demand", dm);
   free(w->bt_mu);
   free(w->bt_base);

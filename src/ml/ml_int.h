@@ -393,12 +393,18 @@ void ml_cust_features(const struct dataset *d, long pin, int chan, int32_t age,
 
 /* Demand intervals and confidence: the predicted count has a negative
  * binomial law with mean mu and variance mu (1 + alpha mu); the interval is
- * its central interval at `nominal`, the level that made the holdout
- * coverage equal `level`; confidence is the law's probability of the
- * +-25% band, mapped through an isotonic calibration. One per cell kind. */
+ * its central interval at the nominal level of mu's band, the level that
+ * made the backtest's coverage of that band's cells reach `level` (or
+ * `nominal`, that of all cells, demand.c); confidence is the law's
+ * probability of the +-25% band, mapped through an isotonic calibration.
+ * One per cell kind. */
+#define ML_DEMAND_BANDS 6
 struct demand_calib {
   double alpha;
   double nominal;
+  /* per band of expected demand (ml_demand_band): the nominal level of
+   * its cells; 0: `nominal`'s */
+  double band[ML_DEMAND_BANDS];
   struct isotonic conf;
 };
 
@@ -563,6 +569,11 @@ int suite_blob(const struct suite *s, struct buf *b);
  * suite_free. */
 int suite_unblob(struct suite *s, const unsigned char *p, size_t n, struct gerr *err);
 
+/* The band of expected demand mu (0 .. ML_DEMAND_BANDS - 1): below 1.25,
+ * 1.25-1.5, 1.5-2, 2-4, 4-8, 8 and more. */
+int ml_demand_band(double mu);
+/* The upper end of band b (excluded; the last band's: INFINITY). */
+double ml_demand_band_below(int b);
 /* Demand interval and confidence for mean mu. */
 void ml_demand_interval(const struct demand_calib *c, double mu, double *low, double *high);
 double ml_demand_confidence_raw(double alpha, double mu);

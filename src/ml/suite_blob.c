@@ -8,7 +8,7 @@
 #include "ml/ml_int.h"
 
 /* ---- the blob ----
- * "GSU9", then little-endian (core/wire.h): i32 use_baseline[3], f64 level;
+ * "GSUA", then little-endian (core/wire.h): i32 use_baseline[3], f64 level;
  * per horizon and cell kind f64 alpha, nominal and an isotonic map (u32 n,
  * n x f64, n x f64); per horizon i32 rise_iso, f64 platt a, b and the rise
  * isotonic map; f64 top_temp, f64 rise_base[horizon][RISE_BASE_MAX + 1];
@@ -16,11 +16,16 @@
  * alpha, nominal and an isotonic map; per horizon i32 cold_model (what
  * answers them: 1 the demand forest, 0 the nearest pincodes' average);
  * f64 total[ML_MAX_PRODUCTS][horizon] (the product totals' factors);
- * then length-prefixed parts (u64): the
- * period cells, the demand, rise and top-product forests, the regions;
+ * per horizon, for the cells without and with segment and the cold
+ * pincodes, f64 band[ML_DEMAND_BANDS] (the intervals' nominal level per
+ * band of expected demand, 0 for the pooled one); then length-prefixed
+ * parts (u64): the period cells, the demand, rise and top-product forests,
+ * the regions;
  * last, a 64-bit FNV-1a hash of everything before it (rise_base keeps its
  * place, no longer read: the rise baseline is computed from the features).
- * GSU8 is the same form from before the seasonal change counted the days
+ * GSU9 is the GSUA form without the bands' levels: it loads with each 0,
+ * its intervals at the pooled level, as they were served.
+ * GSU8 is the GSU9 form from before the seasonal change counted the days
  * of the week (ml_season_table): it loads with its data set's spans of
  * days counted as days, as its models learned them.
  * GSU7 is the GSU8 form without the product totals' factors: it loads
@@ -58,7 +63,7 @@ static int put_forest(struct buf *b, const struct forest *f) {
 }
 
 int suite_blob(const struct suite *s, struct buf *b) {
-  if (wire_add_bytes(b, "GSU9", 4))
+  if (wire_add_bytes(b, "GSUA", 4))
     return -1;
   for (int k = 0; k < PREDICT__COUNT; k++)
     if (wire_add_u32(b, (uint32_t)(int32_t)s->use_baseline[k]))
@@ -88,6 +93,11 @@ int suite_blob(const struct suite *s, struct buf *b) {
       return -1;
   if (wire_add_f64s(b, &s->total[0][0], sizeof s->total / sizeof s->total[0][0]))
     return -1;
+  for (int h = 0; h < ML_HORIZONS; h++)
+    if (wire_add_f64s(b, s->dcal[h][ML_TOTAL].band, ML_DEMAND_BANDS) ||
+        wire_add_f64s(b, s->dcal[h][ML_SEGMENT].band, ML_DEMAND_BANDS) ||
+        wire_add_f64s(b, s->dcal_cold[h].band, ML_DEMAND_BANDS))
+      return -1;
   struct buf ds;
   buf_init(&ds, (size_t)1 << 33);
   int rc = dataset_save(s->d, &ds) || put_part(b, ds.data, ds.len) || put_forest(b, s->demand) ||
@@ -146,7 +156,8 @@ int suite_unblob(struct suite *s, const unsigned char *p, size_t n, struct gerr 
   if (!memcmp(magic, "GSU3", 4) || !memcmp(magic, "GSU2", 4) || !memcmp(magic, "GSU1", 4))
     return gerr_set(err, GERR_CONFLICT,
                     "the stored model was saved by an earlier release: train again");
-  int v9 = !memcmp(magic, "GSU9", 4), v8 = v9 || !memcmp(magic, "GSU8", 4);
+  int v10 = !memcmp(magic, "GSUA", 4), v9 = v10 || !memcmp(magic, "GSU9", 4);
+  int v8 = v9 || !memcmp(magic, "GSU8", 4);
   int v7 = v8 || !memcmp(magic, "GSU7", 4);
   int v6 = v7 || !memcmp(magic, "GSU6", 4);
   int v5 = v6 || !memcmp(magic, "GSU5", 4);
@@ -207,6 +218,15 @@ int suite_unblob(struct suite *s, const unsigned char *p, size_t n, struct gerr 
         if (!(s->total[k][h] > 0 && s->total[k][h] <= 1e3))
           goto bad;
   }
+  for (int h = 0; v10 && h < ML_HORIZONS; h++)
+    for (int k = 0; k < 3; k++) {
+      struct demand_calib *c = k < 2 ? &s->dcal[h][k] : &s->dcal_cold[h]; /* ML_TOTAL 0 */
+      if (wire_rd_f64s(&r, c->band, ML_DEMAND_BANDS))
+        goto bad;
+      for (int q = 0; q < ML_DEMAND_BANDS; q++)
+        if (!(c->band[q] >= 0 && c->band[q] < 1))
+          goto bad;
+    }
   const unsigned char *part;
   size_t plen;
   if (get_part(&r, &part, &plen) || dataset_load(part, plen, s->gaz, &s->d, err) < 0)

@@ -56,6 +56,98 @@ static void test_ml__segments(void **state) {
   assert_int_equal(ml_segment(30, 60000), 1 * ML_INCOME_BANDS + 2);
 }
 
+/* Cells of expected demand drawn from `from` .. `to` (uniform) and counts
+ * from a negative binomial of dispersion alpha, into y and mu at *n. */
+static void draw_cells(double *y, double *mu, size_t *n, size_t count, double from, double to,
+                       double alpha) {
+  for (size_t i = 0; i < count; i++, (*n)++) {
+    mu[*n] = from + (to - from) * unif();
+    y[*n] = (double)ml_nb_quantile(mu[*n], alpha, rng_unit_open(&rng_state));
+  }
+}
+
+/* Coverage of calibration c on the cells of y, mu whose mean is in
+ * [from, to). */
+static double band_cover(const struct demand_calib *c, const double *y, const double *mu,
+                         size_t n, double from, double to) {
+  double in = 0, all = 0;
+  for (size_t i = 0; i < n; i++)
+    if (mu[i] >= from && mu[i] < to) {
+      double lo, hi;
+      ml_demand_interval(c, mu[i], &lo, &hi);
+      in += y[i] >= lo && y[i] <= hi;
+      all++;
+    }
+  return in / all;
+}
+
+/* The intervals' level per band of expected demand: a count is discrete,
+ * so one level covers cells of different means differently, and cells
+ * of larger means can be more dispersed than those near 1. Each band's
+ * level covers its own cells at the level asked, so a served mix of means
+ * unlike the backtest's is covered at it too; a band with too few cells
+ * shares the level of the band below it. */
+static void test_ml__interval_levels_per_band(void **state) {
+  (void)state;
+  static const struct {
+    double mu;
+    int band;
+  } edges[] = {{0, 0}, {0.7, 0}, {1.2499, 0}, {1.25, 1}, {1.5, 2}, {1.99, 2},
+               {2, 3},  {3.99, 3}, {4, 4},      {8, 5},    {1e9, 5}};
+  for (size_t i = 0; i < sizeof edges / sizeof *edges; i++)
+    assert_int_equal(ml_demand_band(edges[i].mu), edges[i].band);
+
+  enum { N = 20000 };
+  double *y = malloc(2 * N * sizeof *y), *mu = malloc(2 * N * sizeof *mu);
+  size_t *idx = malloc(N * sizeof *idx), n = 0;
+  assert_non_null(y);
+  assert_non_null(mu);
+  assert_non_null(idx);
+  rng_state = 41;
+  /* the backtest's mix: mostly means near 1, Poisson; above 2 dispersed;
+   * 30 cells of 8 or more (below BAND_MIN) */
+  draw_cells(y, mu, &n, 6000, 0.05, 1, 0);
+  draw_cells(y, mu, &n, 3000, 1, 1.5, 0);
+  draw_cells(y, mu, &n, 600, 1.5, 2, 0);
+  draw_cells(y, mu, &n, 800, 2, 4, 0.5);
+  draw_cells(y, mu, &n, 300, 4, 8, 0.5);
+  draw_cells(y, mu, &n, 30, 8, 16, 0.5);
+  for (size_t i = 0; i < n; i++)
+    idx[i] = i;
+  struct demand_calib c;
+  memset(&c, 0, sizeof c);
+  assert_int_equal(demand_calib_fit(y, mu, idx, n, 0.8, &c), 0);
+  for (int b = 0; b < ML_DEMAND_BANDS; b++)
+    assert_true(c.band[b] > 0 && c.band[b] < 1);
+  assert_true(c.band[5] == c.band[4]);
+  assert_true(c.band[3] > c.band[0]);
+  /* each band covers its cells at 0.8 or just above (a count's steps) */
+  static const double from[] = {1, 1.25, 1.5, 2, 4}, to[] = {1.25, 1.5, 2, 4, 16};
+  for (int b = 0; b < 5; b++) {
+    double cov = band_cover(&c, y, mu, n, from[b], to[b]);
+    if (cov < 0.8 || cov > 0.86)
+      fail_msg("band %d: coverage %.3f", b, cov);
+  }
+  /* the level of all cells alone leaves the dispersed ones short */
+  struct demand_calib pooled = c;
+  memset(pooled.band, 0, sizeof pooled.band);
+  assert_true(band_cover(&pooled, y, mu, n, 2, 16) < 0.76);
+
+  /* served cells: another mix of means from the same laws, covered at
+   * 0.8 +- 0.03 */
+  size_t m = n;
+  draw_cells(y, mu, &m, 1000, 1, 1.5, 0);
+  draw_cells(y, mu, &m, 3000, 1.5, 2, 0);
+  draw_cells(y, mu, &m, 3000, 2, 4, 0.5);
+  double cov = band_cover(&c, y + n, mu + n, m - n, 1, 16);
+  if (fabs(cov - 0.8) > 0.03)
+    fail_msg("another mix: coverage %.3f", cov);
+  isotonic_release(&c.conf);
+  free(y);
+  free(mu);
+  free(idx);
+}
+
 static void test_ml__count_laws(void **state) {
   (void)state;
   /* Poisson(2): P(X <= 2) = 5 e^-2 */
@@ -785,6 +877,43 @@ static void check_product_totals(const struct suite *s) {
   json_decref(r);
 }
 
+/* models.demand.intervals: per horizon and kind of cell, the dispersion
+ * and levels the suite serves with, each band's level that of its
+ * answers' intervals. */
+static void check_interval_report(const struct suite *s) {
+  json_t *r = suite_report(s);
+  json_t *iv = json_object_get(json_object_get(json_object_get(r, "models"), "demand"),
+                               "intervals");
+  size_t i, n = 0;
+  json_t *e;
+  json_array_foreach(iv, i, e) {
+    int h = (int)json_integer_value(json_object_get(e, "horizon"));
+    const char *cells = json_string_value(json_object_get(e, "cells"));
+    assert_true(h >= 1 && h <= ML_HORIZONS);
+    const struct demand_calib *c = !strcmp(cells, "without_segment") ? &s->dcal[h - 1][ML_TOTAL]
+                                   : !strcmp(cells, "segment")       ? &s->dcal[h - 1][ML_SEGMENT]
+                                                                     : &s->dcal_cold[h - 1];
+    assert_true(!strcmp(cells, "cold_pincodes") ? s->has_cold[h - 1] : 1);
+    assert_true(json_number_value(json_object_get(e, "dispersion")) == c->alpha);
+    json_t *bands = json_object_get(e, "bands"), *b;
+    size_t k;
+    assert_int_equal(json_array_size(bands), ML_DEMAND_BANDS);
+    json_array_foreach(bands, k, b) {
+      double from = json_number_value(json_object_get(b, "expected_from"));
+      json_t *below = json_object_get(b, "expected_below");
+      double level = json_number_value(json_object_get(b, "nominal_level"));
+      double mu = json_is_null(below) ? from * 2 : (from + json_number_value(below)) / 2;
+      double lo, hi;
+      ml_demand_interval(c, mu, &lo, &hi);
+      assert_true(lo == (double)ml_nb_quantile(mu, c->alpha, (1 - level) / 2));
+      assert_true(hi == (double)ml_nb_quantile(mu, c->alpha, (1 + level) / 2));
+    }
+    n++;
+  }
+  assert_true(n >= 2 * ML_HORIZONS);
+  json_decref(r);
+}
+
 /* The backtest reads nothing after each window's cutoff: more sales in the
  * last two periods leave every figure of the windows before them as they
  * were, and do change the newest. Then the horizons of the suite. */
@@ -839,6 +968,7 @@ static void test_ml__backtest_reads_no_later_data(void **state) {
   assert_true(changed >= 3);
   check_horizons(sa);
   check_product_totals(sa);
+  check_interval_report(sa);
   json_decref(ra);
   json_decref(rb);
   suite_free(sa);
@@ -910,7 +1040,7 @@ static void test_ml__damaged_blob_refused(void **state) {
   /* the documented form, little-endian: magic, use_baseline[], level, and
    * the FNV-1a hash of everything before the last 8 bytes */
   assert_true(row.blob_len > 24);
-  assert_memory_equal(row.blob, "GSU9", 4);
+  assert_memory_equal(row.blob, "GSUA", 4);
   for (int k = 0; k < PREDICT__COUNT; k++) {
     const unsigned char *u = row.blob + 4 + 4 * k;
     assert_int_equal(u[0], s->use_baseline[k]);
@@ -1269,7 +1399,7 @@ static void check_warm_totals(const double (*total)[ML_HORIZONS], const struct s
   assert_true(scaled > 0);
 }
 
-/* Offset of the cold-answer choices in a GSU9 blob of suite s (after the
+/* Offset of the cold-answer choices in a GSUA blob of suite s (after the
  * cold pincodes' calibrations, suite_blob.c). */
 static size_t cold_model_offset(const struct suite *s) {
   size_t at = 4 + 4 * PREDICT__COUNT + 8;
@@ -1284,8 +1414,11 @@ static size_t cold_model_offset(const struct suite *s) {
   return at;
 }
 
-/* The suite blob's forms: GSU9 keeps what answers cold pincodes and the
- * product totals' factors; a GSU8 blob (the same bytes) loads with its
+/* The suite blob's forms: GSUA keeps what answers cold pincodes, the
+ * product totals' factors and the intervals' levels per band of expected
+ * demand; a GSU9 blob (without the bands) loads with every band at 0,
+ * its intervals at the level of all cells; a GSU8 blob (the GSU9 bytes)
+ * loads with its
  * seasonal change counting days, not days of the week, as its models
  * learned it; a GSU7 blob (without the factors either) loads with
  * each 1, its cells of pincodes with sales answered by the demand forest
@@ -1338,21 +1471,24 @@ static void check_cold_blob_forms(struct store *db, struct suite *s,
   assert_true(fabs(unscaled.predicted_demand - model_answer) > 1e-6 * (1 + model_answer));
   assert_true(fabs(unscaled_near.predicted_demand - nearest_answer) > 1e-6 * (1 + nearest_answer));
   s->cold_model[0] = was;
-  assert_memory_equal(b.data, "GSU9", 4);
+  assert_memory_equal(b.data, "GSUA", 4);
+  assert_true(s->dcal[0][ML_TOTAL].band[0] > 0); /* the bands' levels travel */
   struct model_row row;
   memset(&row, 0, sizeof row);
   assert_int_equal(store_model_get(db, 0, &row, &err), 0);
   unsigned char *old_blob = row.blob;
   size_t old_len = row.blob_len;
-  const size_t totals = sizeof s->total;
-  for (int form = 9; form >= 5; form--) {
+  const size_t totals = sizeof s->total, bands = 3 * ML_HORIZONS * ML_DEMAND_BANDS * 8;
+  for (int form = 10; form >= 5; form--) {
     size_t at = cold_model_offset(s), len = b.len;
     unsigned char *p = malloc(b.len);
     memcpy(p, b.data, b.len);
-    if (form < 9) { /* GSU8: the same bytes; GSU7: without the factors;
-                       GSU6: the same bytes; GSU5: without the choices
-                       either; hashed again */
+    if (form < 10) { /* GSU9: without the bands; GSU8: the same bytes;
+                        GSU7: without the factors; GSU6: the same bytes;
+                        GSU5: without the choices either; hashed again */
       size_t t = at + 4 * ML_HORIZONS;
+      memmove(p + t + totals, p + t + totals + bands, len - t - totals - bands);
+      len -= bands;
       if (form < 8) {
         memmove(p + t, p + t + totals, len - t - totals);
         len -= totals;
@@ -1386,6 +1522,14 @@ static void check_cold_blob_forms(struct store *db, struct suite *s,
     assert_int_equal(l->d->level_scaled, form >= 7);
     assert_int_equal(l->d->weekday_adjusted, form >= 9);
     check_warm_totals(want_total, l, form >= 8);
+    for (int h = 0; h < ML_HORIZONS; h++)
+      for (int k = 0; k < 3; k++) {
+        const struct demand_calib *lc = k < 2 ? &l->dcal[h][k] : &l->dcal_cold[h];
+        const struct demand_calib *sc = k < 2 ? &s->dcal[h][k] : &s->dcal_cold[h];
+        assert_true(lc->nominal == sc->nominal);
+        for (int g = 0; g < ML_DEMAND_BANDS; g++)
+          assert_true(lc->band[g] == (form >= 10 ? sc->band[g] : 0));
+      }
     if (form >= 6) {
       double want = form >= 9   ? model_answer
                     : form >= 7 ? days.predicted_demand
@@ -1627,6 +1771,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_ml__segments),
       cmocka_unit_test(test_ml__count_laws),
+      cmocka_unit_test(test_ml__interval_levels_per_band),
       cmocka_unit_test(test_ml__no_feature_reads_the_future),
       cmocka_unit_test(test_ml__segment_features_match_one_by_one),
       cmocka_unit_test(test_ml__outside_pincode_reads_as_one_without_sales_yet),
