@@ -65,19 +65,21 @@ long ml_nb_quantile(double mu, double alpha, double q) {
   return 1000000;
 }
 
-static const double band_edge[ML_DEMAND_BANDS] = {1.25, 1.5, 2, 4, 8, INFINITY};
+/* the lower ends of the bands of expected demand */
+static const double band_from[ML_DEMAND_BANDS] = {INFORMATIVE_MU, 1.25, 1.5, 2, 4, 8};
 
-double ml_demand_band_below(int b) { return band_edge[b]; }
+double ml_demand_band_from(int b) { return b < ML_DEMAND_BANDS ? band_from[b] : INFINITY; }
 
 int ml_demand_band(double mu) {
-  int b = 0;
-  while (b < ML_DEMAND_BANDS - 1 && !(mu < band_edge[b]))
+  int b = -1;
+  while (b + 1 < ML_DEMAND_BANDS && mu >= band_from[b + 1])
     b++;
   return b;
 }
 
 void ml_demand_interval(const struct demand_calib *c, double mu, double *low, double *high) {
-  double b = c->band[ml_demand_band(mu)], nominal = b > 0 ? b : c->nominal;
+  int k = ml_demand_band(mu);
+  double nominal = k >= 0 && c->band[k] > 0 ? c->band[k] : c->nominal;
   *low = (double)ml_nb_quantile(mu, c->alpha, (1 - nominal) / 2);
   *high = (double)ml_nb_quantile(mu, c->alpha, (1 + nominal) / 2);
 }

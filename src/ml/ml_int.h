@@ -399,6 +399,9 @@ void ml_cust_features(const struct dataset *d, long pin, int chan, int32_t age,
  * probability of the +-25% band, mapped through an isotonic calibration.
  * One per cell kind. */
 #define ML_DEMAND_BANDS 6
+/* Cells whose predicted demand is at least this are where interval levels
+ * are calibrated and judged (see demand_calib_fit). */
+#define INFORMATIVE_MU 1.0
 struct demand_calib {
   double alpha;
   double nominal;
@@ -569,11 +572,12 @@ int suite_blob(const struct suite *s, struct buf *b);
  * suite_free. */
 int suite_unblob(struct suite *s, const unsigned char *p, size_t n, struct gerr *err);
 
-/* The band of expected demand mu (0 .. ML_DEMAND_BANDS - 1): below 1.25,
- * 1.25-1.5, 1.5-2, 2-4, 4-8, 8 and more. */
+/* The band of expected demand mu (0 .. ML_DEMAND_BANDS - 1): 1-1.25,
+ * 1.25-1.5, 1.5-2, 2-4, 4-8, 8 and more; -1 below INFORMATIVE_MU (those
+ * cells take the pooled level). */
 int ml_demand_band(double mu);
-/* The upper end of band b (excluded; the last band's: INFINITY). */
-double ml_demand_band_below(int b);
+/* The lower end of band b (b = ML_DEMAND_BANDS: INFINITY). */
+double ml_demand_band_from(int b);
 /* Demand interval and confidence for mean mu. */
 void ml_demand_interval(const struct demand_calib *c, double mu, double *low, double *high);
 double ml_demand_confidence_raw(double alpha, double mu);

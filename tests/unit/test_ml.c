@@ -86,14 +86,15 @@ static double band_cover(const struct demand_calib *c, const double *y, const do
  * of larger means can be more dispersed than those near 1. Each band's
  * level covers its own cells at the level asked, so a served mix of means
  * unlike the backtest's is covered at it too; a band with too few cells
- * shares the level of the band below it. */
+ * shares the level of the band below it; cells expecting less than a
+ * sale keep the pooled level. */
 static void test_ml__interval_levels_per_band(void **state) {
   (void)state;
   static const struct {
     double mu;
     int band;
-  } edges[] = {{0, 0}, {0.7, 0}, {1.2499, 0}, {1.25, 1}, {1.5, 2}, {1.99, 2},
-               {2, 3},  {3.99, 3}, {4, 4},      {8, 5},    {1e9, 5}};
+  } edges[] = {{0, -1},   {0.7, -1}, {0.9999, -1}, {1, 0}, {1.2499, 0}, {1.25, 1}, {1.5, 2},
+               {1.99, 2}, {2, 3},    {3.99, 3},    {4, 4}, {8, 5},      {1e9, 5}};
   for (size_t i = 0; i < sizeof edges / sizeof *edges; i++)
     assert_int_equal(ml_demand_band(edges[i].mu), edges[i].band);
 
@@ -127,6 +128,13 @@ static void test_ml__interval_levels_per_band(void **state) {
     double cov = band_cover(&c, y, mu, n, from[b], to[b]);
     if (cov < 0.8 || cov > 0.86)
       fail_msg("band %d: coverage %.3f", b, cov);
+  }
+  /* cells expecting less than a sale: the pooled level */
+  for (double m = 0.05; m < 1; m += 0.05) {
+    double lo, hi;
+    ml_demand_interval(&c, m, &lo, &hi);
+    assert_true(lo == (double)ml_nb_quantile(m, c.alpha, (1 - c.nominal) / 2));
+    assert_true(hi == (double)ml_nb_quantile(m, c.alpha, (1 + c.nominal) / 2));
   }
   /* the level of all cells alone leaves the dispersed ones short */
   struct demand_calib pooled = c;
@@ -568,6 +576,8 @@ static void test_ml__parallel_covers_each_item_once(void **state) {
 static const char *const kp_prod[3] = {"credit_card", "insurance", "loan"};
 static const char *const kp_chan[2] = {"offline", "online"};
 static const double kp_ages[5] = {21, 30, 40, 52, 70};
+static void check_interval_report(const struct suite *s);
+
 /* P(product | age band): rows sum to 1 */
 static const double kp_choice[5][3] = {{0.6, 0.1, 0.3}, {0.4, 0.2, 0.4}, {0.2, 0.3, 0.5},
                                        {0.15, 0.55, 0.3}, {0.1, 0.8, 0.1}};
@@ -656,6 +666,7 @@ static void test_ml__known_process(void **state) {
   struct suite *s = NULL;
   if (suite_train(db, gaz, &cfg, NULL, NULL, &s, &err) < 0)
     fail_msg("training: %s", err.msg);
+  check_interval_report(s);
   json_t *r = suite_report(s);
   /* intervals and confidence, judged on the holdout (cross-fitted) */
   double cov = jget(r, "models.demand.holdout.by_cell_kind.pincode_product_channel.interval_coverage");
@@ -879,7 +890,10 @@ static void check_product_totals(const struct suite *s) {
 
 /* models.demand.intervals: per horizon and kind of cell, the dispersion
  * and levels the suite serves with, each band's level that of its
- * answers' intervals. */
+ * answers' intervals; those of the cells without segment set on the
+ * levels' cells, which hold the backtest's cells expecting a sale or more
+ * (those that sold 3 times or more in the year before, about all of
+ * them) at every origin, not only the sampled rows. */
 static void check_interval_report(const struct suite *s) {
   json_t *r = suite_report(s);
   json_t *iv = json_object_get(json_object_get(json_object_get(r, "models"), "demand"),
@@ -895,6 +909,22 @@ static void check_interval_report(const struct suite *s) {
                                                                      : &s->dcal_cold[h - 1];
     assert_true(!strcmp(cells, "cold_pincodes") ? s->has_cold[h - 1] : 1);
     assert_true(json_number_value(json_object_get(e, "dispersion")) == c->alpha);
+    json_t *used = json_object_get(e, "level_cells_expected_1_or_more");
+    if (!strcmp(cells, "without_segment")) {
+      char key[4];
+      snprintf(key, sizeof key, "%d", h);
+      double sampled = json_number_value(json_object_get(
+          json_object_get(json_object_get(json_object_get(r, "backtest"), "horizons"), key),
+          "cells_expected_1_or_more"));
+      printf("h%d: levels set on %.0f cells expecting 1 or more, %.0f in the sampled rows\n",
+             h, json_number_value(used), sampled);
+      if (sampled >= 30)
+        assert_true(json_number_value(used) >= 0.9 * sampled);
+      else /* too few: the sampled rows' levels, unless the levels' cells have 30 */
+        assert_true(json_is_null(used) || json_number_value(used) >= 30);
+    } else {
+      assert_true(json_is_null(used));
+    }
     json_t *bands = json_object_get(e, "bands"), *b;
     size_t k;
     assert_int_equal(json_array_size(bands), ML_DEMAND_BANDS);
