@@ -96,27 +96,6 @@ int demand_calib_fit(const double *y, const double *mu, const size_t *idx, size_
   c->alpha = den > 0 && num > 0 ? num / den : 0;
   if (c->alpha > 50)
     c->alpha = 50;
-  demand_levels_fit(y, mu, idx, n, level, c);
-  double *raw = malloc((n ? n : 1) * sizeof *raw), *hit = malloc((n ? n : 1) * sizeof *hit);
-  if (!raw || !hit) {
-    free(raw);
-    free(hit);
-    return -1;
-  }
-  for (size_t t = 0; t < n; t++) {
-    size_t i = idx[t];
-    raw[t] = ml_demand_confidence_raw(c->alpha, mu[i]);
-    hit[t] = fabs(y[i] - mu[i]) <= fmax(0.25 * mu[i], 1.0);
-  }
-  isotonic_release(&c->conf);
-  int rc = n ? isotonic_fit(raw, hit, NULL, n, &c->conf) : -1;
-  free(raw);
-  free(hit);
-  return rc;
-}
-
-void demand_levels_fit(const double *y, const double *mu, const size_t *idx, size_t n,
-                       double level, struct demand_calib *c) {
   /* nominal: the least central level whose coverage reaches `level`, on
    * the cells expecting a sale or more. Below that most cells realise 0,
    * which any interval from 0 covers whatever its level, so they would
@@ -150,47 +129,22 @@ void demand_levels_fit(const double *y, const double *mu, const size_t *idx, siz
     top = b;
     acc = 0;
   }
-}
-
-/* ---- the cells that set the intervals' levels ----
- * The sampled rows hold a few hundred cells expecting a sale or more in a
- * year of small data: too few to set a level per band of expected demand
- * without noise of a few points in each. So the levels of the cells
- * without segment are set on more of them: the backtest's forecasts, as
- * served, of every such cell that sold LEVEL_MIN_SOLD times or more in
- * the 12 periods up to its origin (the cells that can expect a sale a
- * period), at every origin of the windows and horizon, sampled to
- * LEVEL_CELLS_MAX; the dispersion and the confidence map stay fitted on
- * the sampled rows of every cell. */
-#define LEVEL_MIN_SOLD 3
-#define LEVEL_CELLS_MAX 300000
-
-struct level_cells {
-  double *y, *mu;
-  uint8_t *half; /* the cross-fitting half: the cell's, as rows have it */
-  size_t n;
-};
-
-/* The levels of c fitted on the cells of lc (of half `half` only, 0 or 1;
- * -1 all) when they hold 30 or more expecting a sale; else c's are kept.
- * The count of those cells into *used (0: c's kept), when not NULL. 0 or
- * -1 (out of memory). */
-static int level_cells_fit(const struct level_cells *lc, int half, double level,
-                           struct demand_calib *c, size_t *used) {
-  size_t *idx = malloc((lc->n ? lc->n : 1) * sizeof *idx), n = 0, m = 0;
-  if (!idx)
+  double *raw = malloc((n ? n : 1) * sizeof *raw), *hit = malloc((n ? n : 1) * sizeof *hit);
+  if (!raw || !hit) {
+    free(raw);
+    free(hit);
     return -1;
-  for (size_t i = 0; i < lc->n; i++)
-    if (half < 0 || lc->half[i] == half) {
-      idx[n++] = i;
-      m += lc->mu[i] >= INFORMATIVE_MU;
-    }
-  if (m >= 30)
-    demand_levels_fit(lc->y, lc->mu, idx, n, level, c);
-  if (used)
-    *used = m >= 30 ? m : 0;
-  free(idx);
-  return 0;
+  }
+  for (size_t t = 0; t < n; t++) {
+    size_t i = idx[t];
+    raw[t] = ml_demand_confidence_raw(c->alpha, mu[i]);
+    hit[t] = fabs(y[i] - mu[i]) <= fmax(0.25 * mu[i], 1.0);
+  }
+  isotonic_release(&c->conf);
+  int rc = n ? isotonic_fit(raw, hit, NULL, n, &c->conf) : -1;
+  free(raw);
+  free(hit);
+  return rc;
 }
 
 /* Cross-fitted intervals and confidence: each half of the rows gets the
@@ -200,16 +154,14 @@ struct xfit {
   double level;
   struct demand_calib c;
   double *lo, *hi, *conf; /* per row */
-  const struct level_cells *lc; /* the levels' cells, or NULL */
 };
 static int xfit_fit(void *ctx, int f, const size_t *idx, size_t n) {
   struct xfit *x = ctx;
+  (void)f;
   isotonic_release(&x->c.conf);
   memset(&x->c, 0, sizeof x->c);
   x->c.nominal = x->level;
-  if (n && demand_calib_fit(x->y, x->mu, idx, n, x->level, &x->c) < 0)
-    return -1;
-  return n && x->lc ? level_cells_fit(x->lc, f, x->level, &x->c, NULL) : 0;
+  return n == 0 || demand_calib_fit(x->y, x->mu, idx, n, x->level, &x->c) == 0 ? 0 : -1;
 }
 static int xfit_apply(void *ctx, int f, const size_t *idx, size_t n) {
   struct xfit *x = ctx;
@@ -562,8 +514,7 @@ out:
 
 /* ---- the intervals' calibration in the report ---- */
 
-static json_t *calib_json(int h, const char *cells, const struct demand_calib *c,
-                          size_t level_cells) {
+static json_t *calib_json(int h, const char *cells, const struct demand_calib *c) {
   json_t *bands = json_array();
   for (int b = 0; b < ML_DEMAND_BANDS; b++) {
     double below = ml_demand_band_from(b + 1);
@@ -572,26 +523,21 @@ static json_t *calib_json(int h, const char *cells, const struct demand_calib *c
                          "expected_below", isfinite(below) ? json_real(below) : json_null(),
                          "nominal_level", rep_num(c->band[b] > 0 ? c->band[b] : c->nominal)));
   }
-  return json_pack("{s:i,s:s,s:o,s:o,s:o,s:o}", "horizon", h, "cells", cells, "dispersion",
-                   rep_num(c->alpha), "nominal_level", rep_num(c->nominal), "bands", bands,
-                   "level_cells_expected_1_or_more",
-                   level_cells ? json_integer((json_int_t)level_cells) : json_null());
+  return json_pack("{s:i,s:s,s:o,s:o,s:o}", "horizon", h, "cells", cells, "dispersion",
+                   rep_num(c->alpha), "nominal_level", rep_num(c->nominal), "bands", bands);
 }
 
 /* Per horizon, for the cells without and with segment and the cold
  * pincodes (when they have a calibration of their own): the dispersion,
  * the pooled nominal level and the level each band of expected demand is
- * served with (docs/models.md "Calibration"); for the cells without
- * segment, how many of the levels' cells expecting a sale or more set
- * them (level_inf; 0: the sampled rows did). */
-static json_t *intervals_json(const struct suite *s, const size_t level_inf[ML_HORIZONS]) {
+ * served with (docs/models.md "Calibration"). */
+static json_t *intervals_json(const struct suite *s) {
   json_t *out = json_array();
   for (int h = 1; h <= ML_HORIZONS; h++) {
-    json_array_append_new(
-        out, calib_json(h, "without_segment", &s->dcal[h - 1][ML_TOTAL], level_inf[h - 1]));
-    json_array_append_new(out, calib_json(h, "segment", &s->dcal[h - 1][ML_SEGMENT], 0));
+    json_array_append_new(out, calib_json(h, "without_segment", &s->dcal[h - 1][ML_TOTAL]));
+    json_array_append_new(out, calib_json(h, "segment", &s->dcal[h - 1][ML_SEGMENT]));
     if (s->has_cold[h - 1])
-      json_array_append_new(out, calib_json(h, "cold_pincodes", &s->dcal_cold[h - 1], 0));
+      json_array_append_new(out, calib_json(h, "cold_pincodes", &s->dcal_cold[h - 1]));
   }
   return out;
 }
@@ -808,9 +754,6 @@ struct bt {
   double cold_cov_warm[ML_HORIZONS], cold_cov_own[ML_HORIZONS];
   double cold_cov_warm_all[ML_HORIZONS], cold_cov_own_all[ML_HORIZONS]; /* every cold cell */
   size_t cold_inf[ML_HORIZONS];
-  struct level_cells lc[ML_HORIZONS]; /* the levels' cells, per horizon */
-  size_t level_inf[ML_HORIZONS]; /* of them, those expecting >= 1 that set the
-                                    serving levels (0: the sampled rows did) */
 };
 
 static void bt_free(struct bt *b) {
@@ -824,12 +767,8 @@ static void bt_free(struct bt *b) {
   free(b->idx);
   for (int f = 0; f < b->nfolds; f++)
     forest_free(b->folds[f].f);
-  for (int h = 0; h < ML_HORIZONS; h++) {
+  for (int h = 0; h < ML_HORIZONS; h++)
     free(b->crow[h].r);
-    free(b->lc[h].y);
-    free(b->lc[h].mu);
-    free(b->lc[h].half);
-  }
   free(b);
 }
 
@@ -1018,123 +957,6 @@ static int bt_promote(struct bt *b) {
   return 0;
 }
 
-/* Sales of cell c in the 12 periods up to origin j. */
-static uint32_t sold12_at(const struct dataset *d, size_t c, int j) {
-  const uint32_t *s = d->counts + c * (size_t)d->nper;
-  uint32_t n = 0;
-  for (int a = j; a < j + 12 && a < d->nper; a++)
-    n += s[a];
-  return n;
-}
-
-/* One of the levels' cells: cell c at origin j, horizon h. */
-struct level_cell {
-  uint32_t c;
-  int16_t j;
-  int8_t h;
-};
-
-struct level_pred {
-  const struct bt *b;
-  const struct level_cell *lcell;
-  double *y, *mu;
-};
-
-/* The served forecasts and outcomes of cells from .. to - 1 (in order of
- * origin), a block of cells of one window at a time. */
-static void level_predict(void *ctx, size_t from, size_t to) {
-  enum { BLOCK = 64 };
-  const struct level_pred *lp = ctx;
-  const struct dataset *d = lp->b->w->d;
-  float x[BLOCK * CF__COUNT];
-  double m[BLOCK];
-  for (size_t t0 = from; t0 < to;) {
-    const struct fold *fo = bt_fold_of(lp->b, lp->lcell[t0].j);
-    size_t k = 0;
-    for (; k < BLOCK && t0 + k < to && bt_fold_of(lp->b, lp->lcell[t0 + k].j) == fo; k++) {
-      const struct level_cell *e = &lp->lcell[t0 + k];
-      uint64_t key = d->cell_key[e->c];
-      ml_cell_features(d, (long)(key >> 24), (int)(key >> 16 & 0xff), (int)(key >> 8 & 0xff),
-                       ML_SEG_TOTAL, e->j, e->h, x + k * CF__COUNT);
-      lp->y[t0 + k] = d->counts[(size_t)e->c * (size_t)d->nper + (size_t)(e->j - e->h)];
-    }
-    if (lp->b->promoted)
-      ml_demand_forest_mu_rows(fo->f, x, k, m);
-    for (size_t t = 0; t < k; t++) {
-      const float *xt = x + t * CF__COUNT;
-      lp->mu[t0 + t] = lp->b->promoted ? m[t] * fold_total(fo, lp->lcell[t0 + t].j, xt)
-                                       : ml_demand_baseline(xt, lp->b->best_base);
-    }
-    t0 += k;
-  }
-}
-
-/* b->lc: the levels' cells of every horizon. 0 or -1 (out of memory). */
-static int bt_level_cells(struct bt *b) {
-  const struct dataset *d = b->w->d;
-  uint64_t seed = b->w->cfg->seed;
-  /* the candidates: (cell, origin) pairs, each with its horizons */
-  struct level_cell *cand = NULL, *cells[ML_HORIZONS] = {NULL};
-  size_t nc = 0, cap = 0, total = 0, n[ML_HORIZONS] = {0};
-  int rc = -1;
-  for (int j = 1; j <= BT_MONTHS && j < d->nper; j++) {
-    if (!bt_fold_of(b, j))
-      continue;
-    for (size_t c = 0; c < d->ncell; c++) {
-      if ((d->cell_key[c] & 0xff) != ML_SEG_TOTAL || sold12_at(d, c, j) < LEVEL_MIN_SOLD)
-        continue;
-      if (nc == cap) {
-        size_t nc2 = cap ? 2 * cap : 4096;
-        struct level_cell *p = realloc(cand, nc2 * sizeof *p);
-        if (!p)
-          goto out;
-        cand = p;
-        cap = nc2;
-      }
-      cand[nc++] = (struct level_cell){(uint32_t)c, (int16_t)j, 0};
-      total += (size_t)(j < ML_HORIZONS ? j : ML_HORIZONS);
-    }
-  }
-  double rate = total > LEVEL_CELLS_MAX ? (double)LEVEL_CELLS_MAX / (double)total : 1;
-  for (int pass = 0; pass < 2; pass++) {
-    for (int h = 0; pass && h < ML_HORIZONS; h++) {
-      size_t m = n[h] ? n[h] : 1;
-      cells[h] = malloc(m * sizeof *cells[h]);
-      b->lc[h].y = malloc(m * sizeof *b->lc[h].y);
-      b->lc[h].mu = malloc(m * sizeof *b->lc[h].mu);
-      b->lc[h].half = malloc(m);
-      if (!cells[h] || !b->lc[h].y || !b->lc[h].mu || !b->lc[h].half)
-        goto out;
-      n[h] = 0;
-    }
-    for (size_t i = 0; i < nc; i++) {
-      uint64_t key = d->cell_key[cand[i].c];
-      int j = cand[i].j;
-      for (int h = 1; h <= ML_HORIZONS && h <= j; h++) {
-        uint64_t k = key ^ seed ^ ((uint64_t)j << 56) ^ ((uint64_t)h << 48) ^ 0x1e7e1;
-        if (rate < 1 && ml_unit(k) >= rate)
-          continue;
-        if (pass) {
-          cells[h - 1][n[h - 1]] = (struct level_cell){cand[i].c, (int16_t)j, (int8_t)h};
-          b->lc[h - 1].half[n[h - 1]] = (uint8_t)(ml_mix(key ^ seed) & 1);
-        }
-        n[h - 1]++;
-      }
-    }
-  }
-  for (int h = 0; h < ML_HORIZONS; h++) {
-    struct level_pred lp = {b, cells[h], b->lc[h].y, b->lc[h].mu};
-    ml_parallel(n[h], b->w->cfg->threads, level_predict, &lp);
-    b->lc[h].n = n[h];
-  }
-  rc = 0;
-out:
-  free(cand);
-  for (int h = 0; h < ML_HORIZONS; h++)
-    free(cells[h]);
-  return rc;
-}
-
 /* Per horizon and cell kind: the serving calibration on every backtest row,
  * and the cross-fitted intervals of the report. */
 static int bt_calibrate(struct bt *b, struct suite *s, double level) {
@@ -1154,11 +976,9 @@ static int bt_calibrate(struct bt *b, struct suite *s, double level) {
         c->nominal = s->dcal[h - 2][k].nominal;
         continue;
       }
-      const struct level_cells *lc = k == ML_TOTAL ? &b->lc[h - 1] : NULL;
-      if (n && (demand_calib_fit(b->y, b->serve, b->idx, n, level, c) < 0 ||
-                (lc && level_cells_fit(lc, -1, level, c, &b->level_inf[h - 1]) < 0)))
+      if (n && demand_calib_fit(b->y, b->serve, b->idx, n, level, c) < 0)
         return -1;
-      struct xfit xf = {b->y, b->serve, level, {.alpha = 0}, b->lo, b->hi, b->conf, lc};
+      struct xfit xf = {b->y, b->serve, level, {.alpha = 0}, b->lo, b->hi, b->conf};
       int rc = crossfit(b->idx, n, r->fold, xfit_fit, xfit_apply, &xf);
       isotonic_release(&xf.c.conf);
       if (rc < 0)
@@ -1416,7 +1236,7 @@ int train_demand(struct work *w, json_t *eval, struct gerr *err) {
     goto out;
   }
   s->use_baseline[PREDICT_DEMAND] = b->promoted ? 0 : 1 + b->best_base;
-  if (bt_level_cells(b) < 0 || bt_calibrate(b, s, cfg->level) < 0) {
+  if (bt_calibrate(b, s, cfg->level) < 0) {
     gerr_set(err, GERR_INTERNAL, "out of memory calibrating the demand intervals");
     goto out;
   }
@@ -1457,7 +1277,7 @@ int train_demand(struct work *w, json_t *eval, struct gerr *err) {
     for (size_t t = 0; t < nho; t++)
       if (r->kind[b->idx[t]] == k)
         kidx[n++] = b->idx[t];
-    struct xfit xf = {b->y, b->serve, cfg->level, {.alpha = 0}, b->lo, b->hi, b->conf, NULL};
+    struct xfit xf = {b->y, b->serve, cfg->level, {.alpha = 0}, b->lo, b->hi, b->conf};
     json_t *kj = kind_json(&s->dcal[0][k], b->y, b->serve, &xf, kidx, n);
     if (n) {
       double c = json_real_value(json_object_get(kj, "interval_coverage"));
@@ -1556,7 +1376,7 @@ int train_demand(struct work *w, json_t *eval, struct gerr *err) {
                          xp.rounds, json_incref(hold), bases, b->promoted,
                          b->promoted ? "model" : eval_baseline_names[b->best_base], why);
   json_object_set_new(dm, "product_totals", serving_totals(w, seasoned));
-  json_object_set_new(dm, "intervals", intervals_json(s, b->level_inf));
+  json_object_set_new(dm, "intervals", intervals_json(s));
   json_object_set_new(w->models, "demand", dm);
   free(w->bt_mu);
   free(w->bt_base);

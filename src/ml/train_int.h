@@ -138,11 +138,6 @@ int train_importance(struct work *w, struct gerr *err);
  * (y, mu). 0 or -1. */
 int demand_calib_fit(const double *y, const double *mu, const size_t *idx, size_t n,
                      double level, struct demand_calib *c);
-/* The nominal level and the levels per band of expected demand of c
- * (whose alpha is set) on the rows idx[0..n) (docs/models.md
- * "Calibration"). */
-void demand_levels_fit(const double *y, const double *mu, const size_t *idx, size_t n,
-                       double level, struct demand_calib *c);
 
 /* ---- cold pincodes (demand.c) ----
  * What answers a cell of a pincode without sales: the nearest pincodes'

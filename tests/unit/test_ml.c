@@ -26,6 +26,8 @@
 
 static struct gaz *gaz;
 
+static void check_interval_report(const struct suite *s);
+
 static uint64_t rng_state;
 static uint64_t next64(void) { return splitmix64(&rng_state); }
 static double unif(void) { return rng_unit(&rng_state); }
@@ -576,8 +578,6 @@ static void test_ml__parallel_covers_each_item_once(void **state) {
 static const char *const kp_prod[3] = {"credit_card", "insurance", "loan"};
 static const char *const kp_chan[2] = {"offline", "online"};
 static const double kp_ages[5] = {21, 30, 40, 52, 70};
-static void check_interval_report(const struct suite *s);
-
 /* P(product | age band): rows sum to 1 */
 static const double kp_choice[5][3] = {{0.6, 0.1, 0.3}, {0.4, 0.2, 0.4}, {0.2, 0.3, 0.5},
                                        {0.15, 0.55, 0.3}, {0.1, 0.8, 0.1}};
@@ -890,10 +890,7 @@ static void check_product_totals(const struct suite *s) {
 
 /* models.demand.intervals: per horizon and kind of cell, the dispersion
  * and levels the suite serves with, each band's level that of its
- * answers' intervals; those of the cells without segment set on the
- * levels' cells, which hold the backtest's cells expecting a sale or more
- * (those that sold 3 times or more in the year before, about all of
- * them) at every origin, not only the sampled rows. */
+ * answers' intervals. */
 static void check_interval_report(const struct suite *s) {
   json_t *r = suite_report(s);
   json_t *iv = json_object_get(json_object_get(json_object_get(r, "models"), "demand"),
@@ -909,22 +906,6 @@ static void check_interval_report(const struct suite *s) {
                                                                      : &s->dcal_cold[h - 1];
     assert_true(!strcmp(cells, "cold_pincodes") ? s->has_cold[h - 1] : 1);
     assert_true(json_number_value(json_object_get(e, "dispersion")) == c->alpha);
-    json_t *used = json_object_get(e, "level_cells_expected_1_or_more");
-    if (!strcmp(cells, "without_segment")) {
-      char key[4];
-      snprintf(key, sizeof key, "%d", h);
-      double sampled = json_number_value(json_object_get(
-          json_object_get(json_object_get(json_object_get(r, "backtest"), "horizons"), key),
-          "cells_expected_1_or_more"));
-      printf("h%d: levels set on %.0f cells expecting 1 or more, %.0f in the sampled rows\n",
-             h, json_number_value(used), sampled);
-      if (sampled >= 30)
-        assert_true(json_number_value(used) >= 0.9 * sampled);
-      else /* too few: the sampled rows' levels, unless the levels' cells have 30 */
-        assert_true(json_is_null(used) || json_number_value(used) >= 30);
-    } else {
-      assert_true(json_is_null(used));
-    }
     json_t *bands = json_object_get(e, "bands"), *b;
     size_t k;
     assert_int_equal(json_array_size(bands), ML_DEMAND_BANDS);
@@ -1237,6 +1218,7 @@ static void test_ml__regions_and_fallbacks(void **state) {
   struct suite *s = NULL;
   if (suite_train(db, gaz, &cfg, NULL, NULL, &s, &err) < 0)
     fail_msg("training: %s", err.msg);
+  check_interval_report(s);
   assert_int_equal(suite_region_count(s), 6);
   json_error_t je;
   json_t *list = json_loads(suite_regions_json(s), 0, &je);
