@@ -77,9 +77,12 @@ int ml_demand_band(double mu) {
   return b;
 }
 
+double ml_demand_band_level(const struct demand_calib *c, int b) {
+  return b >= 0 && c->band[b] > 0 ? c->band[b] : c->nominal;
+}
+
 void ml_demand_interval(const struct demand_calib *c, double mu, double *low, double *high) {
-  int k = ml_demand_band(mu);
-  double nominal = k >= 0 && c->band[k] > 0 ? c->band[k] : c->nominal;
+  double nominal = ml_demand_band_level(c, ml_demand_band(mu));
   *low = (double)ml_nb_quantile(mu, c->alpha, (1 - nominal) / 2);
   *high = (double)ml_nb_quantile(mu, c->alpha, (1 + nominal) / 2);
 }

@@ -521,7 +521,7 @@ static json_t *calib_json(int h, const char *cells, const struct demand_calib *c
     json_array_append_new(
         bands, json_pack("{s:f,s:o,s:o}", "expected_from", ml_demand_band_from(b),
                          "expected_below", isfinite(below) ? json_real(below) : json_null(),
-                         "nominal_level", rep_num(c->band[b] > 0 ? c->band[b] : c->nominal)));
+                         "nominal_level", rep_num(ml_demand_band_level(c, b))));
   }
   return json_pack("{s:i,s:s,s:o,s:o,s:o}", "horizon", h, "cells", cells, "dispersion",
                    rep_num(c->alpha), "nominal_level", rep_num(c->nominal), "bands", bands);

@@ -578,6 +578,9 @@ int suite_unblob(struct suite *s, const unsigned char *p, size_t n, struct gerr 
 int ml_demand_band(double mu);
 /* The lower end of band b (b = ML_DEMAND_BANDS: INFINITY). */
 double ml_demand_band_from(int b);
+/* The nominal level c serves band b with (-1: below the bands): the
+ * band's own, or the pooled one. */
+double ml_demand_band_level(const struct demand_calib *c, int b);
 /* Demand interval and confidence for mean mu. */
 void ml_demand_interval(const struct demand_calib *c, double mu, double *low, double *high);
 double ml_demand_confidence_raw(double alpha, double mu);

@@ -218,15 +218,18 @@ int suite_unblob(struct suite *s, const unsigned char *p, size_t n, struct gerr 
         if (!(s->total[k][h] > 0 && s->total[k][h] <= 1e3))
           goto bad;
   }
-  for (int h = 0; v10 && h < ML_HORIZONS; h++)
+  for (int h = 0; v10 && h < ML_HORIZONS; h++) {
+    struct demand_calib *cs[3] = {&s->dcal[h][ML_TOTAL], &s->dcal[h][ML_SEGMENT],
+                                  &s->dcal_cold[h]}; /* in the order written */
     for (int k = 0; k < 3; k++) {
-      struct demand_calib *c = k < 2 ? &s->dcal[h][k] : &s->dcal_cold[h]; /* ML_TOTAL 0 */
+      struct demand_calib *c = cs[k];
       if (wire_rd_f64s(&r, c->band, ML_DEMAND_BANDS))
         goto bad;
       for (int q = 0; q < ML_DEMAND_BANDS; q++)
         if (!(c->band[q] >= 0 && c->band[q] < 1))
           goto bad;
     }
+  }
   const unsigned char *part;
   size_t plen;
   if (get_part(&r, &part, &plen) || dataset_load(part, plen, s->gaz, &s->d, err) < 0)
