@@ -124,7 +124,10 @@ int srv_stop(struct srv *s) {
   int status = -1;
   if (s->pid > 0) {
     kill(s->pid, SIGTERM);
-    for (int i = 0; i < 600; i++) {
+    /* liveness bound: a server stops only once a running training job has
+     * finished (docs/operations.md), and a scheduled job with the default
+     * settings takes most of a minute under the sanitizers on a busy machine */
+    for (int i = 0; i < 3600; i++) {
       int st;
       if (waitpid(s->pid, &st, WNOHANG) == s->pid) {
         status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
@@ -265,6 +268,8 @@ int http_do_as(const struct srv *s, const char *key, const char *const *headers,
   CURLcode rc = curl_easy_perform(c);
   if (rc == CURLE_OK)
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &res->status);
+  else /* the reason shows beside the failed assertion */
+    fprintf(stderr, "e2e: %s %s: %s\n", method, path, curl_easy_strerror(rc));
   curl_slist_free_all(h);
   curl_easy_cleanup(c);
   res->body = sk.p ? sk.p : calloc(1, 1);
