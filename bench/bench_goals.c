@@ -15,7 +15,9 @@
  * log loss and training time. Then the noise of the sample itself, next
  * period: per month the cells expecting >= 1 and the binomial standard
  * error of their coverage, and per product the standard error of the bias
- * over the seeds (their standard deviation over sqrt(seeds)).
+ * over the seeds (their standard deviation over sqrt(seeds)); per month
+ * the next period's coverage in each band of expected demand; and what the
+ * models' calibrations were fitted on.
  *   bench_goals [--seeds N] [--sales N] [--last YYYY-MM] [--rounds N] [--dir D]
  *               [--months YYYY-MM-DD,...]
  * --months replaces the 12 as-of dates by the listed ones (at most 12, for
@@ -44,8 +46,15 @@
 #define NBASE EVAL_BASELINES
 #define MAXP 8
 
+/* The bands of expected demand whose intervals get a level of their own
+ * (docs/models.md, "Calibration"; /models lists them): from 1, 1.25, 1.5,
+ * 2, 4 and 8 sales. */
+#define NBAND 6
+static const double band_from[NBAND] = {1, 1.25, 1.5, 2, 4, 8};
+
 struct acc {
   double n, mu, y, dev, bdev[NBASE], ae, bae[NBASE], n_inf, cov_inf, n_real, cov_real;
+  double n_band[NBAND], cov_band[NBAND];
   double pmu[MAXP], py[MAXP];
   /* cells without a sale in the 12 periods before the as-of day */
   double zn[MAXP], zmu[MAXP], zy[MAXP];
@@ -171,6 +180,7 @@ int main(int argc, char **argv) {
                      1) +
                     (int64_t)HZ * PERIOD;
   double auc_sum = 0, top_sum = 0, train_s = 0, train_max = 0;
+  double cal_inf = 0, cal_extra = 0, cal_drawn = 0;
   int nmodels = 0;
   printf("== forecasts through the year: %d seed(s), %zu sales over 3 years each, "
          "horizons 1-%d, %d rounds at most\n", seeds, nsales, HZ, rounds);
@@ -259,6 +269,22 @@ int main(int argc, char **argv) {
       auc_sum += jnum(rep, "models.demand_rise.holdout.roc_auc");
       top_sum += jnum(rep, "models.top_product.holdout.log_loss");
       nmodels++;
+      /* what the next period's calibration of the cells without segment
+       * was fitted on */
+      json_t *iv = json_object_get(json_object_get(json_object_get(rep, "models"), "demand"),
+                                   "intervals"),
+             *e;
+      size_t ie;
+      json_array_foreach(iv, ie, e) {
+        const char *kind = json_string_value(json_object_get(e, "cells"));
+        if (json_integer_value(json_object_get(e, "horizon")) != 1 || !kind ||
+            strcmp(kind, "without_segment"))
+          continue;
+        cal_inf += jnum(e, "fitted_on.backtest_cells_expecting_1_or_more");
+        double more = jnum(e, "fitted_on.extra_cells");
+        cal_extra += isnan(more) ? 0 : more;
+        cal_drawn += more > 0;
+      }
       json_decref(rep);
       /* every cell of a pincode with sales in the last 12 periods: each
        * product and channel, sold there or not */
@@ -339,6 +365,11 @@ int main(int argc, char **argv) {
               if (mu >= 1) {
                 ac->n_inf++;
                 ac->cov_inf += in;
+                int bd = NBAND - 1;
+                while (mu < band_from[bd])
+                  bd--;
+                ac->n_band[bd]++;
+                ac->cov_band[bd] += in;
               }
               if (y >= 1) {
                 ac->n_real++;
@@ -420,6 +451,27 @@ int main(int argc, char **argv) {
     }
     printf("\n");
   }
+  printf("\ninterval coverage by band of expected demand, next period (the band's cells in "
+         "parentheses)\n%-10s", "as of");
+  for (int bd = 0; bd < NBAND; bd++) {
+    char hd[48];
+    if (bd + 1 < NBAND)
+      snprintf(hd, sizeof hd, "%g-%g", band_from[bd], band_from[bd + 1]);
+    else
+      snprintf(hd, sizeof hd, "%g+", band_from[bd]);
+    printf(" %15s", hd);
+  }
+  printf("\n");
+  for (int m = 0; m < nmonths; m++) {
+    struct acc *a = &accs[m][0];
+    char date[11];
+    ist_format_date(asof[m] * DAY_MS, date);
+    printf("%-10s", date);
+    for (int bd = 0; bd < NBAND; bd++)
+      printf("  %5.3f (%6.0f)", a->n_band[bd] ? a->cov_band[bd] / a->n_band[bd] : NAN,
+             a->n_band[bd]);
+    printf("\n");
+  }
   printf("\ncells without a sale in the 12 periods before (per product: share of the "
          "product's realized sales, bias)\n%-10s %2s", "as of", "h");
   for (size_t p = 0; p < nprod; p++)
@@ -438,6 +490,9 @@ int main(int argc, char **argv) {
   printf("\nlargest product bias, any month and horizon: %+.3f\n", worst);
   printf("interval coverage (cells expecting >= 1, next period), lowest and highest month: "
          "%.3f, %.3f\n", cov_lo, cov_hi);
+  printf("calibration of the next period, cells without segment (mean of %d models): %.0f "
+         "backtest cells expecting >= 1, %.0f extra cells (drawn by %.0f models)\n",
+         nmodels, cal_inf / nmodels, cal_extra / nmodels, cal_drawn);
   printf("rise ROC AUC (holdout, mean of %d models): %.4f\n", nmodels, auc_sum / nmodels);
   printf("top-product log loss (holdout, mean of %d models): %.4f\n", nmodels, top_sum / nmodels);
   printf("training: mean %.1f s, longest %.1f s\n", train_s / nmodels, train_max);

@@ -60,18 +60,19 @@ static double nb_central_cover(double mu, double alpha, double nominal, long y) 
 
 /* The least central level of NB(mu, alpha) whose coverage of the rows
  * idx[0..n) in bands from .. to - 1 (ml_demand_band: those expecting a
- * sale or more) reaches `level`; of all of them with `every`. */
-static double nominal_fit(const double *y, const double *mu, const size_t *idx, size_t n,
-                          double alpha, double level, int from, int to, int every) {
+ * sale or more) reaches `level`; of all of them with `every`. Rows count
+ * with their weights wt (NULL: 1). */
+static double nominal_fit(const double *y, const double *mu, const double *wt, const size_t *idx,
+                          size_t n, double alpha, double level, int from, int to, int every) {
   double lo = 0.01, hi = 0.9999;
   for (int it = 0; it < 30; it++) {
     double mid = (lo + hi) / 2, cov = 0, cnt = 0;
     for (size_t t = 0; t < n; t++) {
-      double m = mu[idx[t]];
+      double m = mu[idx[t]], w = wt ? wt[idx[t]] : 1;
       int b = ml_demand_band(m);
       if (every || (b >= from && b < to)) {
-        cov += nb_central_cover(m, alpha, mid, (long)y[idx[t]]);
-        cnt++;
+        cov += w * nb_central_cover(m, alpha, mid, (long)y[idx[t]]);
+        cnt += w;
       }
     }
     if (cnt && cov / cnt >= level)
@@ -85,13 +86,14 @@ static double nominal_fit(const double *y, const double *mu, const size_t *idx, 
 /* The fewest cells expecting a sale or more that get a level of their own. */
 #define BAND_MIN 50
 
-int demand_calib_fit(const double *y, const double *mu, const size_t *idx, size_t n,
-                     double level, struct demand_calib *c) {
+int demand_calib_fit(const double *y, const double *mu, const double *wt, const size_t *idx,
+                     size_t n, double level, struct demand_calib *c) {
   double num = 0, den = 0;
   for (size_t t = 0; t < n; t++) {
     size_t i = idx[t];
-    num += (y[i] - mu[i]) * (y[i] - mu[i]) - mu[i];
-    den += mu[i] * mu[i];
+    double w = wt ? wt[i] : 1;
+    num += w * ((y[i] - mu[i]) * (y[i] - mu[i]) - mu[i]);
+    den += w * mu[i] * mu[i];
   }
   c->alpha = den > 0 && num > 0 ? num / den : 0;
   if (c->alpha > 50)
@@ -106,7 +108,7 @@ int demand_calib_fit(const double *y, const double *mu, const size_t *idx, size_
       m++;
       nb[ml_demand_band(mu[idx[t]])]++;
     }
-  c->nominal = nominal_fit(y, mu, idx, n, c->alpha, level, 0, ML_DEMAND_BANDS, m < 30);
+  c->nominal = nominal_fit(y, mu, wt, idx, n, c->alpha, level, 0, ML_DEMAND_BANDS, m < 30);
   /* The same per band of expected demand: a count's law is discrete, so
    * one level covers cells of different means differently (at 1.6 the
    * central interval leaves out 0 at a level where at 1.1 it keeps it), and
@@ -123,27 +125,33 @@ int demand_calib_fit(const double *y, const double *mu, const size_t *idx, size_
     acc += nb[b];
     if (acc < BAND_MIN)
       continue;
-    double v = nominal_fit(y, mu, idx, n, c->alpha, level, b, top, 0);
+    double v = nominal_fit(y, mu, wt, idx, n, c->alpha, level, b, top, 0);
     for (int q = b; q < top; q++)
       c->band[q] = v;
     top = b;
     acc = 0;
   }
-  double *raw = malloc((n ? n : 1) * sizeof *raw), *hit = malloc((n ? n : 1) * sizeof *hit);
-  if (!raw || !hit) {
+  size_t cap = n ? n : 1;
+  double *raw = malloc(cap * sizeof *raw), *hit = malloc(cap * sizeof *hit);
+  double *w = wt ? malloc(cap * sizeof *w) : NULL;
+  if (!raw || !hit || (wt && !w)) {
     free(raw);
     free(hit);
+    free(w);
     return -1;
   }
   for (size_t t = 0; t < n; t++) {
     size_t i = idx[t];
     raw[t] = ml_demand_confidence_raw(c->alpha, mu[i]);
     hit[t] = fabs(y[i] - mu[i]) <= fmax(0.25 * mu[i], 1.0);
+    if (w)
+      w[t] = wt[i];
   }
   isotonic_release(&c->conf);
-  int rc = n ? isotonic_fit(raw, hit, NULL, n, &c->conf) : -1;
+  int rc = n ? isotonic_fit(raw, hit, w, n, &c->conf) : -1;
   free(raw);
   free(hit);
+  free(w);
   return rc;
 }
 
@@ -161,7 +169,7 @@ static int xfit_fit(void *ctx, int f, const size_t *idx, size_t n) {
   isotonic_release(&x->c.conf);
   memset(&x->c, 0, sizeof x->c);
   x->c.nominal = x->level;
-  return n == 0 || demand_calib_fit(x->y, x->mu, idx, n, x->level, &x->c) == 0 ? 0 : -1;
+  return n == 0 || demand_calib_fit(x->y, x->mu, NULL, idx, n, x->level, &x->c) == 0 ? 0 : -1;
 }
 static int xfit_apply(void *ctx, int f, const size_t *idx, size_t n) {
   struct xfit *x = ctx;
@@ -514,7 +522,16 @@ out:
 
 /* ---- the intervals' calibration in the report ---- */
 
-static json_t *calib_json(int h, const char *cells, const struct demand_calib *c) {
+/* The cells a calibration of the cells without segment was fitted on
+ * (bt_calibrate): backtest rows, those of them expecting a sale or more,
+ * extra cells drawn and their draw rate. */
+struct calset {
+  size_t rows, rows_inf, extra;
+  double q;
+};
+
+static json_t *calib_json(int h, const char *cells, const struct demand_calib *c,
+                          const struct calset *cs) {
   json_t *bands = json_array();
   for (int b = 0; b < ML_DEMAND_BANDS; b++) {
     double below = ml_demand_band_from(b + 1);
@@ -523,21 +540,29 @@ static json_t *calib_json(int h, const char *cells, const struct demand_calib *c
                          "expected_below", isfinite(below) ? json_real(below) : json_null(),
                          "nominal_level", rep_num(ml_demand_band_level(c, b))));
   }
-  return json_pack("{s:i,s:s,s:o,s:o,s:o}", "horizon", h, "cells", cells, "dispersion",
-                   rep_num(c->alpha), "nominal_level", rep_num(c->nominal), "bands", bands);
+  json_t *o = json_pack("{s:i,s:s,s:o,s:o,s:o}", "horizon", h, "cells", cells, "dispersion",
+                        rep_num(c->alpha), "nominal_level", rep_num(c->nominal), "bands", bands);
+  if (o && cs)
+    json_object_set_new(o, "fitted_on",
+                        json_pack("{s:I,s:I,s:I,s:o}", "backtest_cells", (json_int_t)cs->rows,
+                                  "backtest_cells_expecting_1_or_more",
+                                  (json_int_t)cs->rows_inf, "extra_cells",
+                                  (json_int_t)cs->extra, "extra_draw_rate", rep_num(cs->q)));
+  return o;
 }
 
 /* Per horizon, for the cells without and with segment and the cold
  * pincodes (when they have a calibration of their own): the dispersion,
  * the pooled nominal level and the level each band of expected demand is
  * served with (docs/models.md "Calibration"). */
-static json_t *intervals_json(const struct suite *s) {
+static json_t *intervals_json(const struct suite *s, const struct calset cs[ML_HORIZONS]) {
   json_t *out = json_array();
   for (int h = 1; h <= ML_HORIZONS; h++) {
-    json_array_append_new(out, calib_json(h, "without_segment", &s->dcal[h - 1][ML_TOTAL]));
-    json_array_append_new(out, calib_json(h, "segment", &s->dcal[h - 1][ML_SEGMENT]));
+    json_array_append_new(out,
+                          calib_json(h, "without_segment", &s->dcal[h - 1][ML_TOTAL], &cs[h - 1]));
+    json_array_append_new(out, calib_json(h, "segment", &s->dcal[h - 1][ML_SEGMENT], NULL));
     if (s->has_cold[h - 1])
-      json_array_append_new(out, calib_json(h, "cold_pincodes", &s->dcal_cold[h - 1]));
+      json_array_append_new(out, calib_json(h, "cold_pincodes", &s->dcal_cold[h - 1], NULL));
   }
   return out;
 }
@@ -754,6 +779,7 @@ struct bt {
   double cold_cov_warm[ML_HORIZONS], cold_cov_own[ML_HORIZONS];
   double cold_cov_warm_all[ML_HORIZONS], cold_cov_own_all[ML_HORIZONS]; /* every cold cell */
   size_t cold_inf[ML_HORIZONS];
+  struct calset calset[ML_HORIZONS]; /* of the cells without segment */
 };
 
 static void bt_free(struct bt *b) {
@@ -957,8 +983,175 @@ static int bt_promote(struct bt *b) {
   return 0;
 }
 
-/* Per horizon and cell kind: the serving calibration on every backtest row,
- * and the cross-fitted intervals of the report. */
+/* ---- more cells for the calibration of the cells without segment ----
+ *
+ * docs/models.md "Calibration": the training rows are a uniform sample of
+ * the candidate cells (rows_build), so on sparse data few of them expect a
+ * sale or more, and the levels of the bands would rest on a few hundred
+ * cells. When the rows of a horizon hold fewer than CAL_ENOUGH such cells,
+ * the cells without segment that sold CAL_SOLD times or more in the 6
+ * periods up to their origin (a stratum fixed before the target period,
+ * whatever it then sold) are drawn once more, at the rate q that gives
+ * about CAL_EXTRA_MAX of them, and forecast by the model of their window
+ * as the rows are. In the calibration every cell counts with the inverse
+ * of its chance to be drawn: 1 / rate outside the stratum, 1 / (rate + q)
+ * in it (rate: the rows' sampling rate; a cell drawn both ways counts
+ * twice), so the cells stand for all cells as the rows alone do. The
+ * cross-fitted figures of the report stay those of the rows. */
+#define CAL_SOLD 3
+#define CAL_ENOUGH 5000
+#define CAL_EXTRA_MAX 40000
+
+struct cal_extra {
+  double q;       /* the stratum's draw rate; 0: no cell drawn */
+  size_t n;
+  double *y, *mu; /* the target period's sales, the served forecast */
+};
+
+/* Whether cell c sold CAL_SOLD times or more in the 6 periods up to origin j. */
+static int cal_stratum(const struct dataset *d, long c, int j) {
+  if (c < 0)
+    return 0;
+  const uint32_t *s = d->counts + (size_t)c * (size_t)d->nper;
+  uint64_t sold = 0;
+  for (int a = j; a < j + 6 && a < d->known; a++)
+    sold += s[a];
+  return sold >= CAL_SOLD;
+}
+
+/* The origins whose cells the backtest forecasts at horizon h. */
+static int cal_origin(const struct bt *b, int j, int h) {
+  return j >= h && j < b->w->d->known && bt_fold_of(b, j) != NULL;
+}
+
+struct cal_pick {
+  uint32_t c;
+  int32_t j;
+};
+struct cal_forecast {
+  const struct bt *b;
+  const struct cal_pick *pk;
+  int h;
+  struct cal_extra *e;
+};
+
+/* Picks from .. to - 1, a block of one window's cells at a time. */
+static void cal_forecast_range(void *ctx, size_t from, size_t to) {
+  enum { BLOCK = 64 };
+  const struct cal_forecast *cf = ctx;
+  const struct dataset *d = cf->b->w->d;
+  float x[BLOCK * CF__COUNT];
+  double m[BLOCK];
+  for (size_t t0 = from; t0 < to;) {
+    const struct fold *fo = bt_fold_of(cf->b, cf->pk[t0].j);
+    size_t k = 0;
+    while (t0 + k < to && k < BLOCK && bt_fold_of(cf->b, cf->pk[t0 + k].j) == fo) {
+      const struct cal_pick *p = &cf->pk[t0 + k];
+      uint64_t key = d->cell_key[p->c];
+      ml_cell_features(d, (long)(key >> 24), (int)(key >> 16 & 0xff), (int)(key >> 8 & 0xff),
+                       ML_SEG_TOTAL, p->j, cf->h, x + k * CF__COUNT);
+      k++;
+    }
+    ml_demand_forest_mu_rows(fo->f, x, k, m);
+    for (size_t t = 0; t < k; t++) {
+      const struct cal_pick *p = &cf->pk[t0 + t];
+      const float *xt = x + t * CF__COUNT;
+      cf->e->y[t0 + t] = d->counts[(size_t)p->c * (size_t)d->nper + (size_t)(p->j - cf->h)];
+      cf->e->mu[t0 + t] = cf->b->promoted ? m[t] * fold_total(fo, p->j, xt)
+                                          : ml_demand_baseline(xt, cf->b->best_base);
+    }
+    t0 += k;
+  }
+}
+
+/* The extra cells of horizon h into e (none when the rows hold enough, or
+ * are every candidate). 0 or -1 (out of memory). */
+static int cal_extras(const struct bt *b, int h, struct cal_extra *e) {
+  const struct rows *r = &b->w->all;
+  const struct dataset *d = b->w->d;
+  memset(e, 0, sizeof *e);
+  if (r->rate_tot >= 1)
+    return 0;
+  size_t have = 0, cand = 0;
+  for (size_t i = 0; i < r->n; i++)
+    have += !isnan(b->serve[i]) && r->h[i] == h && r->kind[i] == ML_TOTAL &&
+            b->serve[i] >= INFORMATIVE_MU;
+  if (have >= CAL_ENOUGH)
+    return 0;
+  for (int j = 1; j <= BT_MONTHS; j++)
+    for (size_t c = 0; cal_origin(b, j, h) && c < d->ncell; c++)
+      cand += (d->cell_key[c] & 0xff) == ML_SEG_TOTAL && cal_stratum(d, (long)c, j);
+  if (cand == 0)
+    return 0;
+  e->q = cand > CAL_EXTRA_MAX ? (double)CAL_EXTRA_MAX / (double)cand : 1;
+  struct cal_pick *pk = malloc(cand * sizeof *pk);
+  if (!pk)
+    return -1;
+  size_t n = 0;
+  uint64_t seed = b->w->cfg->seed ^ 0xca1bull;
+  for (int j = 1; j <= BT_MONTHS; j++)
+    for (size_t c = 0; cal_origin(b, j, h) && c < d->ncell; c++) {
+      uint64_t key = d->cell_key[c];
+      if ((key & 0xff) != ML_SEG_TOTAL || !cal_stratum(d, (long)c, j) ||
+          ml_unit(key ^ seed ^ ((uint64_t)j << 56) ^ ((uint64_t)h << 48)) >= e->q)
+        continue;
+      pk[n++] = (struct cal_pick){(uint32_t)c, j};
+    }
+  e->y = malloc((n ? n : 1) * sizeof *e->y);
+  e->mu = malloc((n ? n : 1) * sizeof *e->mu);
+  if (!e->y || !e->mu) {
+    free(pk);
+    return -1;
+  }
+  e->n = n;
+  struct cal_forecast cf = {b, pk, h, e};
+  ml_parallel(n, b->w->cfg->threads, cal_forecast_range, &cf);
+  free(pk);
+  return 0;
+}
+
+/* The serving calibration of the cells without segment at horizon h: rows
+ * idx[n] of the backtest and the extra cells e, weighted (above). */
+static int cal_fit_extras(const struct bt *b, const size_t *idx, size_t n,
+                          const struct cal_extra *e, double level, struct demand_calib *c) {
+  const struct rows *r = &b->w->all;
+  const struct dataset *d = b->w->d;
+  size_t m = n + e->n;
+  double *y = malloc(m * sizeof *y), *mu = malloc(m * sizeof *mu), *w = malloc(m * sizeof *w);
+  size_t *all = malloc(m * sizeof *all);
+  int rc = -1;
+  if (!y || !mu || !w || !all)
+    goto out;
+  /* weights relative to a cell outside the stratum's 1 / rate */
+  double in = r->rate_tot / (r->rate_tot + e->q);
+  for (size_t t = 0; t < n; t++) {
+    size_t i = idx[t];
+    uint64_t key = r->key[i];
+    long cell = ml_cell_find(d, (int32_t)(key >> 24), (int)(key >> 16 & 0xff),
+                             (int)(key >> 8 & 0xff), ML_SEG_TOTAL);
+    y[t] = b->y[i];
+    mu[t] = b->serve[i];
+    w[t] = cal_stratum(d, cell, r->origin[i]) ? in : 1;
+  }
+  for (size_t t = 0; t < e->n; t++) {
+    y[n + t] = e->y[t];
+    mu[n + t] = e->mu[t];
+    w[n + t] = in;
+  }
+  for (size_t t = 0; t < m; t++)
+    all[t] = t;
+  rc = demand_calib_fit(y, mu, w, all, m, level, c);
+out:
+  free(y);
+  free(mu);
+  free(w);
+  free(all);
+  return rc;
+}
+
+/* Per horizon and cell kind: the serving calibration on every backtest row
+ * (and the extra cells of the cells without segment), and the
+ * cross-fitted intervals of the report. */
 static int bt_calibrate(struct bt *b, struct suite *s, double level) {
   const struct rows *r = &b->w->all;
   for (int h = 1; h <= ML_HORIZONS; h++)
@@ -976,10 +1169,23 @@ static int bt_calibrate(struct bt *b, struct suite *s, double level) {
         c->nominal = s->dcal[h - 2][k].nominal;
         continue;
       }
-      if (n && demand_calib_fit(b->y, b->serve, b->idx, n, level, c) < 0)
+      struct cal_extra e = {0};
+      int rc = k == ML_TOTAL && n ? cal_extras(b, h, &e) : 0;
+      if (rc == 0 && n)
+        rc = e.n ? cal_fit_extras(b, b->idx, n, &e, level, c)
+                 : demand_calib_fit(b->y, b->serve, NULL, b->idx, n, level, c);
+      if (k == ML_TOTAL) {
+        struct calset *cs = &b->calset[h - 1];
+        *cs = (struct calset){n, 0, e.n, e.n ? e.q : 0};
+        for (size_t t = 0; t < n; t++)
+          cs->rows_inf += b->serve[b->idx[t]] >= INFORMATIVE_MU;
+      }
+      free(e.y);
+      free(e.mu);
+      if (rc < 0)
         return -1;
       struct xfit xf = {b->y, b->serve, level, {.alpha = 0}, b->lo, b->hi, b->conf};
-      int rc = crossfit(b->idx, n, r->fold, xfit_fit, xfit_apply, &xf);
+      rc = crossfit(b->idx, n, r->fold, xfit_fit, xfit_apply, &xf);
       isotonic_release(&xf.c.conf);
       if (rc < 0)
         return -1;
@@ -1204,7 +1410,7 @@ static int bt_cold_calibrate(struct bt *b, struct suite *s, double level) {
       idx[i] = i;
     }
     if (rc == 0)
-      rc = demand_calib_fit(y, mu, idx, cr->n, level, &s->dcal_cold[h]);
+      rc = demand_calib_fit(y, mu, NULL, idx, cr->n, level, &s->dcal_cold[h]);
     free(y);
     free(mu);
     free(idx);
@@ -1376,7 +1582,7 @@ int train_demand(struct work *w, json_t *eval, struct gerr *err) {
                          xp.rounds, json_incref(hold), bases, b->promoted,
                          b->promoted ? "model" : eval_baseline_names[b->best_base], why);
   json_object_set_new(dm, "product_totals", serving_totals(w, seasoned));
-  json_object_set_new(dm, "intervals", intervals_json(s));
+  json_object_set_new(dm, "intervals", intervals_json(s, b->calset));
   json_object_set_new(w->models, "demand", dm);
   free(w->bt_mu);
   free(w->bt_base);

@@ -270,6 +270,7 @@ int rows_build(const struct dataset *d, int max_origin, size_t max_rows, uint64_
     rate_cold = rate_tot;
   double left = (double)max_rows - rate_tot * (double)totals - rate_cold * (double)colds;
   double rate_seg = segs == 0 ? 0 : left >= (double)segs ? 1 : left / (double)segs;
+  r->rate_tot = rate_tot;
   r->nf = CF__COUNT;
   r->gprods = (int)d->nprod;
   r->gorigins = jmax + 1;

@@ -46,6 +46,9 @@ struct rows {
   uint8_t *gknown;
   size_t ngroup;
   int gprods, gorigins;
+  /* the chance each candidate row of a cell without segment of a pincode
+   * with sales had to be sampled (1: all are rows) */
+  double rate_tot;
 };
 
 /* The group of row i: cells without segment of pincodes with sales, of
@@ -135,9 +138,10 @@ int train_importance(struct work *w, struct gerr *err);
 
 /* ---- demand calibration (demand.c) ---- */
 /* Fits alpha, the nominal level and the confidence map on rows idx of
- * (y, mu). 0 or -1. */
-int demand_calib_fit(const double *y, const double *mu, const size_t *idx, size_t n,
-                     double level, struct demand_calib *c);
+ * (y, mu), each row counting with its weight wt (NULL: all 1; each finite
+ * and > 0). 0 or -1. */
+int demand_calib_fit(const double *y, const double *mu, const double *wt, const size_t *idx,
+                     size_t n, double level, struct demand_calib *c);
 
 /* ---- cold pincodes (demand.c) ----
  * What answers a cell of a pincode without sales: the nearest pincodes'

@@ -26,7 +26,7 @@
 
 static struct gaz *gaz;
 
-static void check_interval_report(const struct suite *s);
+static size_t check_interval_report(const struct suite *s);
 
 static uint64_t rng_state;
 static uint64_t next64(void) { return splitmix64(&rng_state); }
@@ -119,7 +119,7 @@ static void test_ml__interval_levels_per_band(void **state) {
     idx[i] = i;
   struct demand_calib c;
   memset(&c, 0, sizeof c);
-  assert_int_equal(demand_calib_fit(y, mu, idx, n, 0.8, &c), 0);
+  assert_int_equal(demand_calib_fit(y, mu, NULL, idx, n, 0.8, &c), 0);
   for (int b = 0; b < ML_DEMAND_BANDS; b++)
     assert_true(c.band[b] > 0 && c.band[b] < 1);
   assert_true(c.band[5] == c.band[4]);
@@ -155,6 +155,83 @@ static void test_ml__interval_levels_per_band(void **state) {
   isotonic_release(&c.conf);
   free(y);
   free(mu);
+  free(idx);
+}
+
+/* A calibration's rows count with their weights: a row of weight 2 as two
+ * copies of it, to the last bit. And a stratified sample weighted by the
+ * inverse of each cell's chance to be drawn is calibrated for all cells:
+ * the cells that sold before (the stratum, drawn at rate + q) sell more
+ * than forecast and are more dispersed than the others (drawn at rate), so
+ * the same sample unweighted fits the stratum's levels and covers all
+ * cells well above the level. */
+static void test_ml__calib_weights(void **state) {
+  (void)state;
+  enum { N = 40000 };
+  double *y = malloc(2 * N * sizeof *y), *mu = malloc(2 * N * sizeof *mu);
+  double *w = malloc(2 * N * sizeof *w);
+  size_t *idx = malloc(2 * N * sizeof *idx), n = 0;
+  assert_non_null(y);
+  assert_non_null(mu);
+  assert_non_null(w);
+  assert_non_null(idx);
+  draw_cells(y, mu, &n, 3000, 0.05, 1, 0);
+  draw_cells(y, mu, &n, 2000, 1, 4, 0.3);
+  for (size_t i = 0; i < n; i++) { /* sums of sixty-fourths are exact in any order */
+    mu[i] = fmax(1.0 / 64, round(mu[i] * 64) / 64);
+    w[i] = i % 3 == 0 ? 2 : 1;
+    idx[i] = i;
+  }
+  size_t m = n;
+  for (size_t i = 0; i < n; i += 3, m++) { /* the copies */
+    y[m] = y[i];
+    mu[m] = mu[i];
+    idx[m] = m;
+  }
+  struct demand_calib cw, cc;
+  memset(&cw, 0, sizeof cw);
+  memset(&cc, 0, sizeof cc);
+  assert_int_equal(demand_calib_fit(y, mu, w, idx, n, 0.8, &cw), 0);
+  assert_int_equal(demand_calib_fit(y, mu, NULL, idx, m, 0.8, &cc), 0);
+  assert_true(cw.alpha == cc.alpha && cw.nominal == cc.nominal);
+  for (int b = 0; b < ML_DEMAND_BANDS; b++)
+    assert_true(cw.band[b] == cc.band[b]);
+  for (double x = 0.05; x < 30; x *= 1.3)
+    assert_true(isotonic_apply(&cw.conf, ml_demand_confidence_raw(cw.alpha, x)) ==
+                isotonic_apply(&cc.conf, ml_demand_confidence_raw(cc.alpha, x)));
+  isotonic_release(&cw.conf);
+  isotonic_release(&cc.conf);
+
+  /* all cells, means 1-4: half Poisson, half (the stratum) selling half
+   * as much again as forecast, dispersed */
+  n = 0;
+  draw_cells(y, mu, &n, N, 1, 4, 0);
+  draw_cells(y, mu, &n, N, 1, 4, 0);
+  for (size_t i = N; i < 2 * N; i++)
+    y[i] = (double)ml_nb_quantile(1.5 * mu[i], 0.5, rng_unit_open(&rng_state));
+  const double rate = 0.05, q = 0.5, in = rate / (rate + q);
+  size_t k = 0;
+  for (size_t i = 0; i < 2 * N; i++) {
+    int stratum = i >= N;
+    double u = unif();
+    if (u < rate || (stratum && u < rate + q)) { /* one draw or the other */
+      idx[k++] = i;
+      w[i] = stratum ? in : 1;
+    }
+  }
+  struct demand_calib cs, cu;
+  memset(&cs, 0, sizeof cs);
+  memset(&cu, 0, sizeof cu);
+  assert_int_equal(demand_calib_fit(y, mu, w, idx, k, 0.8, &cs), 0);
+  assert_int_equal(demand_calib_fit(y, mu, NULL, idx, k, 0.8, &cu), 0);
+  double cov_w = band_cover(&cs, y, mu, 2 * N, 1, 4), cov_u = band_cover(&cu, y, mu, 2 * N, 1, 4);
+  if (fabs(cov_w - 0.8) > 0.015 || cov_u < 0.82)
+    fail_msg("all cells: weighted %.3f, unweighted %.3f", cov_w, cov_u);
+  isotonic_release(&cs.conf);
+  isotonic_release(&cu.conf);
+  free(y);
+  free(mu);
+  free(w);
   free(idx);
 }
 
@@ -891,8 +968,11 @@ static void check_product_totals(const struct suite *s) {
 /* models.demand.intervals: per horizon and kind of cell, the dispersion
  * and levels the suite serves with, each band's level that of its
  * answers' intervals. */
-static void check_interval_report(const struct suite *s) {
+/* Checks the report's intervals against the served ones; the extra cells
+ * the calibrations of the cells without segment were fitted on. */
+static size_t check_interval_report(const struct suite *s) {
   json_t *r = suite_report(s);
+  size_t extra = 0;
   json_t *iv = json_object_get(json_object_get(json_object_get(r, "models"), "demand"),
                                "intervals");
   size_t i, n = 0;
@@ -906,6 +986,18 @@ static void check_interval_report(const struct suite *s) {
                                                                      : &s->dcal_cold[h - 1];
     assert_true(!strcmp(cells, "cold_pincodes") ? s->has_cold[h - 1] : 1);
     assert_true(json_number_value(json_object_get(e, "dispersion")) == c->alpha);
+    json_t *fo = json_object_get(e, "fitted_on");
+    assert_true(!strcmp(cells, "without_segment") == (fo != NULL));
+    if (fo) {
+      json_int_t rows = json_integer_value(json_object_get(fo, "backtest_cells"));
+      json_int_t inf =
+          json_integer_value(json_object_get(fo, "backtest_cells_expecting_1_or_more"));
+      json_int_t more = json_integer_value(json_object_get(fo, "extra_cells"));
+      double q = json_number_value(json_object_get(fo, "extra_draw_rate"));
+      assert_true(rows >= inf && inf >= 0 && more >= 0);
+      assert_true(more ? q > 0 && q <= 1 && inf < 5000 : q == 0);
+      extra += (size_t)more;
+    }
     json_t *bands = json_object_get(e, "bands"), *b;
     size_t k;
     assert_int_equal(json_array_size(bands), ML_DEMAND_BANDS);
@@ -923,6 +1015,7 @@ static void check_interval_report(const struct suite *s) {
   }
   assert_true(n >= 2 * ML_HORIZONS);
   json_decref(r);
+  return extra;
 }
 
 /* The backtest reads nothing after each window's cutoff: more sales in the
@@ -979,7 +1072,9 @@ static void test_ml__backtest_reads_no_later_data(void **state) {
   assert_true(changed >= 3);
   check_horizons(sa);
   check_product_totals(sa);
-  check_interval_report(sa);
+  /* a sparse store: the rows hold few cells expecting a sale, and the
+   * calibration of the cells without segment draws more */
+  assert_true(check_interval_report(sa) > 0);
   json_decref(ra);
   json_decref(rb);
   suite_free(sa);
@@ -1784,6 +1879,7 @@ int main(void) {
       cmocka_unit_test(test_ml__segments),
       cmocka_unit_test(test_ml__count_laws),
       cmocka_unit_test(test_ml__interval_levels_per_band),
+      cmocka_unit_test(test_ml__calib_weights),
       cmocka_unit_test(test_ml__no_feature_reads_the_future),
       cmocka_unit_test(test_ml__segment_features_match_one_by_one),
       cmocka_unit_test(test_ml__outside_pincode_reads_as_one_without_sales_yet),
