@@ -24,6 +24,12 @@ echo "machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}
 echo
 
 calc() { awk "BEGIN { printf \"%.2f\", $1 }"; }
+need() { # need PROGRAM...: stops with a message when one is not installed
+  for p in "$@"; do
+    command -v "$p" >/dev/null 2>&1 ||
+      { echo "bench: $p is not installed (scripts/deps.sh bench installs it)" >&2; exit 2; }
+  done
+}
 
 start_server() { # start_server DB [flags...] -> sets PORT, SERVER_PID
   db=$1; shift
@@ -78,6 +84,7 @@ bench_sales_add() {
 }
 
 wrk_rps() { # wrk_rps URL -> prints requests/s
+  need wrk
   wrk -t1 -c64 -d10s --latency "$1" > "$tmp/wrk.txt" 2>&1
   awk '/Requests\/sec/ {print $2}' "$tmp/wrk.txt"
 }
@@ -138,6 +145,7 @@ bench_modes() {
 }
 
 bench_ratelimit() {
+  need wrk
   echo "== rate limiting: the check itself, and GET /sales?limit=1 with it on and off"
   $B/bench/bench_ratelimit 5000000
   ./gromo generate 10000 --seed 1 --db "$tmp/r.db" -q
@@ -296,6 +304,7 @@ LUA
 }
 
 bench_predict() {
+  need wrk curl
   echo "== predictions: one query a request (wrk -t1 -c64 -d8s), batches of 10,000 (curl, wall time)"
   rm -f "$tmp/p.db"*
   ./gromo generate 200000 --seed 1 --db "$tmp/p.db" -q
@@ -403,6 +412,7 @@ bench_web() {
 # nginx to two; three alternating rounds. nginx runs deploy/nginx/gromo.conf
 # with its ports changed and its access log off.
 bench_scale() {
+  need wrk
   echo "== scale: one instance against two behind nginx, one PostgreSQL database"
   g=${GROMO_BIN:-./gromo}
   "$GROMO_TEST_PG_BIN/createdb" -h 127.0.0.1 -p "$GROMO_TEST_PG_PORT" -U postgres scale

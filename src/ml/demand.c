@@ -987,8 +987,8 @@ static int bt_promote(struct bt *b) {
  *
  * docs/models.md "Calibration": the training rows are a uniform sample of
  * the candidate cells (rows_build), so on sparse data few of them expect a
- * sale or more, and the levels of the bands would rest on a few hundred
- * cells. When the rows of a horizon hold fewer than CAL_ENOUGH such cells,
+ * sale or more, and the level of a band would rest on a few hundred cells.
+ * When the rows of a horizon hold fewer than CAL_ENOUGH such cells,
  * the cells without segment that sold CAL_SOLD times or more in the 6
  * periods up to their origin (a stratum fixed before the target period,
  * whatever it then sold) are drawn once more, at the rate q that gives
