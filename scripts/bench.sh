@@ -1,6 +1,6 @@
 #!/bin/sh
 # Benchmarks of the foundation, printing figures (docs/benchmarks.md).
-#   scripts/bench.sh [all|generate|sales_add|health|modes|ratelimit|store|gazetteer|train|goals|upload|predict|regions|insights|web|hostile|scale|pgimport|pgtrain|jsonimport|accuracy]
+#   scripts/bench.sh [all|generate|sales_add|health|modes|ratelimit|store|gazetteer|train|goals|upload|predict|predict-ab|regions|insights|web|hostile|scale|pgimport|pgtrain|jsonimport|accuracy]
 # Uses loopback ports only; every load is bounded in time.
 set -eu
 cd "$(dirname "$0")/.."
@@ -301,6 +301,63 @@ wrk.headers["Content-Type"] = "application/json"
 wrk.headers["X-API-Key"] = "$1"
 wrk.body = '{"pincode":"400001","product":"loan","channel":"online","customer_age":35,"customer_income":75000}'
 LUA
+}
+
+# This build's batch of 10,000 demand answers beside another build's
+# (GROMO_OTHER: its gromo), each serving its own store of the same 200,000
+# sample sales trained by itself; the two are asked in turn, 10 times each,
+# so that the machine's drift falls on both alike.
+bench_predict_ab() {
+  need curl
+  other=${GROMO_OTHER:?set GROMO_OTHER to the gromo of the build to compare}
+  echo "== a batch of 10,000 demand answers: this build and $other in turn"
+  awk 'NR > 1 { print $1 }' data/pincodes.tsv | head -n 500 > "$tmp/pins.txt"
+  awk 'BEGIN { split("loan credit_card insurance", p, " "); split("online offline", c, " ") }
+       { pin[n++] = $1 }
+       END { printf "["; for (i = 0; i < 10000; i++) {
+               if (i) printf ","
+               printf "{\"pincode\":\"%s\",\"product\":\"%s\",\"channel\":\"%s\"}", pin[i % n], p[i % 3 + 1], c[i % 2 + 1] }
+             printf "]" }' "$tmp/pins.txt" > "$tmp/ab.json"
+  ports=""
+  keys=""
+  for g in ./gromo "$other"; do
+    db="$tmp/ab$(echo "$ports" | wc -w).db"
+    "$g" generate 200000 --seed 1 --db "$db" -q
+    "$g" train --db "$db" -q
+    keys="$keys $("$g" keys create --role analyst --name bench --db "$db" 2>/dev/null | tail -n 1)"
+    : > "$tmp/server.log"
+    "$g" serve --db "$db" --port 0 --no-rate-limit --log-file "$tmp/server.log" &
+    pids="$pids $!"
+    port=""
+    for i in $(seq 1 100); do
+      port=$(sed -n 's/.*"event":"listening".*"port":\([0-9]*\).*/\1/p' "$tmp/server.log" | tail -n 1)
+      [ -n "$port" ] && break
+      sleep 0.1
+    done
+    [ -n "$port" ] || { echo "server did not start" >&2; exit 1; }
+    ports="$ports $port"
+  done
+  set -- $ports
+  p1=$1 p2=$2
+  set -- $keys
+  k1=$1 k2=$2
+  t1="" t2=""
+  for run in $(seq 1 10); do
+    for w in 1 2; do
+      if [ $w = 1 ]; then port=$p1 key=$k1; else port=$p2 key=$k2; fi
+      t=$(curl -s -o /dev/null -w '%{time_total}' -H "X-API-Key: $key" \
+        -H 'Content-Type: application/json' --data-binary @"$tmp/ab.json" \
+        "http://127.0.0.1:$port/predict/demand")
+      if [ $w = 1 ]; then t1="$t1 $t"; else t2="$t2 $t"; fi
+    done
+  done
+  for w in 1 2; do
+    if [ $w = 1 ]; then ts=$t1 name="this build"; else ts=$t2 name=$other; fi
+    echo "$ts" | tr ' ' '\n' | grep . | sort -g | awk -v name="$name" '{ v[++n] = $1 * 1000 }
+      END { printf "%s: median %.1f ms, min %.1f, max %.1f (%d runs)\n", name,
+            (v[int((n + 1) / 2)] + v[int(n / 2) + 1]) / 2, v[1], v[n], n }'
+  done
+  echo
 }
 
 bench_predict() {
@@ -608,6 +665,7 @@ case "$what" in
   goals) bench_goals ;;
   upload) bench_upload ;;
   predict) bench_predict ;;
+  predict-ab) bench_predict_ab ;;
   regions) $B/bench/bench_cluster ;;
   insights) $B/bench/bench_insights "$tmp" ;;
   web) bench_web ;;
