@@ -31,18 +31,22 @@ need() { # need PROGRAM...: stops with a message when one is not installed
   done
 }
 
+wait_port() { # wait_port LOG -> prints the port of the server's "listening" line
+  for i in $(seq 1 100); do
+    p=$(sed -n 's/.*"event":"listening".*"port":\([0-9]*\).*/\1/p' "$1" | tail -n 1)
+    [ -n "$p" ] && { echo "$p"; return 0; }
+    sleep 0.1
+  done
+  return 1
+}
+
 start_server() { # start_server DB [flags...] -> sets PORT, SERVER_PID
   db=$1; shift
   : > "$tmp/server.log"
   ./gromo serve --db "$db" --port 0 --log-file "$tmp/server.log" "$@" &
   SERVER_PID=$!
   pids="$pids $SERVER_PID"
-  for i in $(seq 1 100); do
-    PORT=$(sed -n 's/.*"event":"listening".*"port":\([0-9]*\).*/\1/p' "$tmp/server.log" | tail -n 1)
-    [ -n "$PORT" ] && return 0
-    sleep 0.1
-  done
-  echo "server did not start" >&2; exit 1
+  PORT=$(wait_port "$tmp/server.log") || { echo "server did not start" >&2; exit 1; }
 }
 
 stop_server() {
@@ -328,13 +332,7 @@ bench_predict_ab() {
     : > "$tmp/server.log"
     "$g" serve --db "$db" --port 0 --no-rate-limit --log-file "$tmp/server.log" &
     pids="$pids $!"
-    port=""
-    for i in $(seq 1 100); do
-      port=$(sed -n 's/.*"event":"listening".*"port":\([0-9]*\).*/\1/p' "$tmp/server.log" | tail -n 1)
-      [ -n "$port" ] && break
-      sleep 0.1
-    done
-    [ -n "$port" ] || { echo "server did not start" >&2; exit 1; }
+    port=$(wait_port "$tmp/server.log") || { echo "server did not start" >&2; exit 1; }
     ports="$ports $port"
   done
   set -- $ports
@@ -484,12 +482,7 @@ bench_scale() {
       --trusted-proxies 127.0.0.1 --max-connections-per-ip 2048 &
     pids="$pids $!"
     eval "IPID$1=$!"
-    for i in $(seq 1 100); do
-      p=$(sed -n 's/.*"event":"listening".*"port":\([0-9]*\).*/\1/p' "$tmp/i$1.log" | tail -n 1)
-      [ -n "$p" ] && break
-      sleep 0.1
-    done
-    [ -n "$p" ] || { echo "instance did not start" >&2; exit 1; }
+    p=$(wait_port "$tmp/i$1.log") || { echo "instance did not start" >&2; exit 1; }
     eval "IPORT$1=$p"
   }
   inst_stop() { eval "kill \$IPID$1; wait \$IPID$1" 2>/dev/null || true; }
