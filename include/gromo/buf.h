@@ -13,7 +13,7 @@ struct buf {
   char *data;
   size_t len;
   size_t cap;
-  size_t limit; /* most bytes the content may hold */
+  size_t limit; /* most bytes the content may hold (SIZE_MAX: no limit) */
 };
 
 void buf_init(struct buf *b, size_t limit);

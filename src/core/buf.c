@@ -25,7 +25,7 @@ int buf_reserve(struct buf *b, size_t extra) {
   size_t cap = b->cap ? b->cap : 256;
   while (cap < need)
     cap = cap > SIZE_MAX / 2 ? need : cap * 2;
-  if (cap > b->limit + 1)
+  if (b->limit < SIZE_MAX && cap > b->limit + 1) /* SIZE_MAX: no limit */
     cap = b->limit + 1;
   char *p = realloc(b->data, cap);
   if (!p) {

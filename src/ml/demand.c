@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "gromo/buf.h"
 #include "gromo/gazetteer.h"
 #include "gromo/timeutil.h"
 #include "ml/train_int.h"
@@ -1064,50 +1065,49 @@ static void cal_forecast_range(void *ctx, size_t from, size_t to) {
   }
 }
 
-/* The extra cells of horizon h into e (none when the rows hold enough, or
- * are every candidate). 0 or -1 (out of memory). */
-static int cal_extras(const struct bt *b, int h, struct cal_extra *e) {
-  const struct rows *r = &b->w->all;
+/* The extra cells of horizon h into e, whose rows hold `have` cells
+ * expecting a sale or more (none drawn when that is enough, or when the
+ * rows are every candidate). 0 or -1 (out of memory). */
+static int cal_extras(const struct bt *b, int h, size_t have, struct cal_extra *e) {
   const struct dataset *d = b->w->d;
   memset(e, 0, sizeof *e);
-  if (r->rate_tot >= 1)
+  if (b->w->all.rate_tot >= 1 || have >= CAL_ENOUGH)
     return 0;
-  size_t have = 0, cand = 0;
-  for (size_t i = 0; i < r->n; i++)
-    have += !isnan(b->serve[i]) && r->h[i] == h && r->kind[i] == ML_TOTAL &&
-            b->serve[i] >= INFORMATIVE_MU;
-  if (have >= CAL_ENOUGH)
-    return 0;
-  for (int j = 1; j <= BT_MONTHS; j++)
-    for (size_t c = 0; cal_origin(b, j, h) && c < d->ncell; c++)
-      cand += (d->cell_key[c] & 0xff) == ML_SEG_TOTAL && cal_stratum(d, (long)c, j);
-  if (cand == 0)
-    return 0;
-  e->q = cand > CAL_EXTRA_MAX ? (double)CAL_EXTRA_MAX / (double)cand : 1;
-  struct cal_pick *pk = malloc(cand * sizeof *pk);
-  if (!pk)
-    return -1;
-  size_t n = 0;
-  uint64_t seed = b->w->cfg->seed ^ 0xca1bull;
+  /* every candidate, then those the draw keeps */
+  struct buf all;
+  buf_init(&all, SIZE_MAX);
   for (int j = 1; j <= BT_MONTHS; j++)
     for (size_t c = 0; cal_origin(b, j, h) && c < d->ncell; c++) {
-      uint64_t key = d->cell_key[c];
-      if ((key & 0xff) != ML_SEG_TOTAL || !cal_stratum(d, (long)c, j) ||
-          ml_unit(key ^ seed ^ ((uint64_t)j << 56) ^ ((uint64_t)h << 48)) >= e->q)
-        continue;
-      pk[n++] = (struct cal_pick){(uint32_t)c, j};
+      struct cal_pick p = {(uint32_t)c, j};
+      if ((d->cell_key[c] & 0xff) == ML_SEG_TOTAL && cal_stratum(d, (long)c, j) &&
+          buf_append(&all, &p, sizeof p) < 0) {
+        buf_release(&all);
+        return -1;
+      }
     }
-  e->y = malloc((n ? n : 1) * sizeof *e->y);
-  e->mu = malloc((n ? n : 1) * sizeof *e->mu);
-  if (!e->y || !e->mu) {
-    free(pk);
-    return -1;
+  struct cal_pick *pk = (struct cal_pick *)all.data;
+  size_t cand = all.len / sizeof *pk, n = 0;
+  e->q = cand > CAL_EXTRA_MAX ? (double)CAL_EXTRA_MAX / (double)cand : 1;
+  uint64_t seed = b->w->cfg->seed ^ 0xca1bull;
+  for (size_t t = 0; t < cand; t++) {
+    uint64_t key = d->cell_key[pk[t].c];
+    if (ml_unit(key ^ seed ^ ((uint64_t)pk[t].j << 56) ^ ((uint64_t)h << 48)) < e->q)
+      pk[n++] = pk[t];
   }
-  e->n = n;
-  struct cal_forecast cf = {b, pk, h, e};
-  ml_parallel(n, b->w->cfg->threads, cal_forecast_range, &cf);
-  free(pk);
-  return 0;
+  int rc = 0;
+  if (n) {
+    e->y = malloc(n * sizeof *e->y);
+    e->mu = malloc(n * sizeof *e->mu);
+    if (e->y && e->mu) {
+      e->n = n;
+      struct cal_forecast cf = {b, pk, h, e};
+      ml_parallel(n, b->w->cfg->threads, cal_forecast_range, &cf);
+    } else {
+      rc = -1;
+    }
+  }
+  buf_release(&all);
+  return rc;
 }
 
 /* The serving calibration of the cells without segment at horizon h: rows
@@ -1169,17 +1169,16 @@ static int bt_calibrate(struct bt *b, struct suite *s, double level) {
         c->nominal = s->dcal[h - 2][k].nominal;
         continue;
       }
+      size_t inf = 0;
+      for (size_t t = 0; t < n; t++)
+        inf += b->serve[b->idx[t]] >= INFORMATIVE_MU;
       struct cal_extra e = {0};
-      int rc = k == ML_TOTAL && n ? cal_extras(b, h, &e) : 0;
+      int rc = k == ML_TOTAL && n ? cal_extras(b, h, inf, &e) : 0;
       if (rc == 0 && n)
         rc = e.n ? cal_fit_extras(b, b->idx, n, &e, level, c)
                  : demand_calib_fit(b->y, b->serve, NULL, b->idx, n, level, c);
-      if (k == ML_TOTAL) {
-        struct calset *cs = &b->calset[h - 1];
-        *cs = (struct calset){n, 0, e.n, e.n ? e.q : 0};
-        for (size_t t = 0; t < n; t++)
-          cs->rows_inf += b->serve[b->idx[t]] >= INFORMATIVE_MU;
-      }
+      if (k == ML_TOTAL)
+        b->calset[h - 1] = (struct calset){n, inf, e.n, e.n ? e.q : 0};
       free(e.y);
       free(e.mu);
       if (rc < 0)

@@ -80,6 +80,14 @@ static void test_buf__limit_is_enforced(void **state) {
   free(p);
   assert_null(b.data);
   buf_release(&b);
+  /* SIZE_MAX is no limit: the buffer grows past its first block */
+  buf_init(&b, SIZE_MAX);
+  for (int i = 0; i < 100; i++)
+    assert_int_equal(buf_append(&b, "0123456789", 10), 0);
+  assert_int_equal(b.len, 1000);
+  assert_true(b.cap > 1000);
+  assert_int_equal(memcmp(b.data + 990, "0123456789", 10), 0);
+  buf_release(&b);
 }
 
 static void test_buf__json_escape(void **state) {
