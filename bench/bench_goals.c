@@ -47,10 +47,11 @@
 #define MAXP 8
 
 /* The bands of expected demand whose intervals get a level of their own
- * (docs/models.md, "Calibration"; /models lists them): from 1, 1.25, 1.5,
- * 2, 4 and 8 sales. */
-#define NBAND 6
-static const double band_from[NBAND] = {1, 1.25, 1.5, 2, 4, 8};
+ * (docs/models.md, "Calibration"), their lower ends as the first model's
+ * report lists them. */
+#define NBAND 8
+static double band_from[NBAND];
+static int nband;
 
 struct acc {
   double n, mu, y, dev, bdev[NBASE], ae, bae[NBASE], n_inf, cov_inf, n_real, cov_real;
@@ -284,6 +285,12 @@ int main(int argc, char **argv) {
         double more = jnum(e, "fitted_on.extra_cells");
         cal_extra += isnan(more) ? 0 : more;
         cal_drawn += more > 0;
+        json_t *bands = json_object_get(e, "bands"), *band;
+        size_t ib;
+        json_array_foreach(bands, ib, band) {
+          if (nmodels == 1 && nband < NBAND)
+            band_from[nband++] = jnum(band, "expected_from");
+        }
       }
       json_decref(rep);
       /* every cell of a pincode with sales in the last 12 periods: each
@@ -365,11 +372,13 @@ int main(int argc, char **argv) {
               if (mu >= 1) {
                 ac->n_inf++;
                 ac->cov_inf += in;
-                int bd = NBAND - 1;
-                while (mu < band_from[bd])
+                int bd = nband - 1;
+                while (bd > 0 && mu < band_from[bd])
                   bd--;
-                ac->n_band[bd]++;
-                ac->cov_band[bd] += in;
+                if (bd >= 0) {
+                  ac->n_band[bd]++;
+                  ac->cov_band[bd] += in;
+                }
               }
               if (y >= 1) {
                 ac->n_real++;
@@ -453,9 +462,9 @@ int main(int argc, char **argv) {
   }
   printf("\ninterval coverage by band of expected demand, next period (the band's cells in "
          "parentheses)\n%-10s", "as of");
-  for (int bd = 0; bd < NBAND; bd++) {
+  for (int bd = 0; bd < nband; bd++) {
     char hd[48];
-    if (bd + 1 < NBAND)
+    if (bd + 1 < nband)
       snprintf(hd, sizeof hd, "%g-%g", band_from[bd], band_from[bd + 1]);
     else
       snprintf(hd, sizeof hd, "%g+", band_from[bd]);
@@ -467,7 +476,7 @@ int main(int argc, char **argv) {
     char date[11];
     ist_format_date(asof[m] * DAY_MS, date);
     printf("%-10s", date);
-    for (int bd = 0; bd < NBAND; bd++)
+    for (int bd = 0; bd < nband; bd++)
       printf("  %5.3f (%6.0f)", a->n_band[bd] ? a->cov_band[bd] / a->n_band[bd] : NAN,
              a->n_band[bd]);
     printf("\n");

@@ -307,51 +307,53 @@ wrk.body = '{"pincode":"400001","product":"loan","channel":"online","customer_ag
 LUA
 }
 
+mk_batch() { # mk_batch PINFILE -> 10,000 queries cycling over its pincodes
+  awk 'BEGIN { split("loan credit_card insurance", p, " "); split("online offline", c, " ") }
+       { pin[n++] = $1 }
+       END { printf "["; for (i = 0; i < 10000; i++) {
+               if (i) printf ","
+               printf "{\"pincode\":\"%s\",\"product\":\"%s\",\"channel\":\"%s\"", pin[i % n], p[i % 3 + 1], c[i % 2 + 1]
+               if (i % 3) printf ",\"customer_age\":%d,\"customer_income\":%d", 20 + i % 50, 20000 + 97 * (i % 1000)
+               printf "}" }
+             printf "]" }' "$1"
+}
+
 # This build's batch of 10,000 demand answers beside another build's
 # (GROMO_OTHER: its gromo), each serving its own store of the same 200,000
 # sample sales trained by itself; the two are asked in turn, 10 times each,
-# so that the machine's drift falls on both alike.
+# so that the machine's drift falls on both alike. The batch is
+# bench_predict's, over the gazetteer's first 500 pincodes.
+ab_serve() { # ab_serve N GROMO: a store and a server of that build -> ABPORTn, ABKEYn
+  "$2" generate 200000 --seed 1 --db "$tmp/ab$1.db" -q
+  "$2" train --db "$tmp/ab$1.db" -q
+  eval "ABKEY$1=$("$2" keys create --role analyst --name bench --db "$tmp/ab$1.db" 2>/dev/null | tail -n 1)"
+  : > "$tmp/ab$1.log"
+  "$2" serve --db "$tmp/ab$1.db" --port 0 --no-rate-limit --log-file "$tmp/ab$1.log" &
+  pids="$pids $!"
+  p=$(wait_port "$tmp/ab$1.log") || { echo "server did not start" >&2; exit 1; }
+  eval "ABPORT$1=$p"
+}
 bench_predict_ab() {
   need curl
   other=${GROMO_OTHER:?set GROMO_OTHER to the gromo of the build to compare}
   echo "== a batch of 10,000 demand answers: this build and $other in turn"
   awk 'NR > 1 { print $1 }' data/pincodes.tsv | head -n 500 > "$tmp/pins.txt"
-  awk 'BEGIN { split("loan credit_card insurance", p, " "); split("online offline", c, " ") }
-       { pin[n++] = $1 }
-       END { printf "["; for (i = 0; i < 10000; i++) {
-               if (i) printf ","
-               printf "{\"pincode\":\"%s\",\"product\":\"%s\",\"channel\":\"%s\"}", pin[i % n], p[i % 3 + 1], c[i % 2 + 1] }
-             printf "]" }' "$tmp/pins.txt" > "$tmp/ab.json"
-  ports=""
-  keys=""
-  for g in ./gromo "$other"; do
-    db="$tmp/ab$(echo "$ports" | wc -w).db"
-    "$g" generate 200000 --seed 1 --db "$db" -q
-    "$g" train --db "$db" -q
-    keys="$keys $("$g" keys create --role analyst --name bench --db "$db" 2>/dev/null | tail -n 1)"
-    : > "$tmp/server.log"
-    "$g" serve --db "$db" --port 0 --no-rate-limit --log-file "$tmp/server.log" &
-    pids="$pids $!"
-    port=$(wait_port "$tmp/server.log") || { echo "server did not start" >&2; exit 1; }
-    ports="$ports $port"
-  done
-  set -- $ports
-  p1=$1 p2=$2
-  set -- $keys
-  k1=$1 k2=$2
-  t1="" t2=""
+  mk_batch "$tmp/pins.txt" > "$tmp/ab.json"
+  ab_serve 1 ./gromo
+  ab_serve 2 "$other"
+  : > "$tmp/t1"
+  : > "$tmp/t2"
   for run in $(seq 1 10); do
     for w in 1 2; do
-      if [ $w = 1 ]; then port=$p1 key=$k1; else port=$p2 key=$k2; fi
-      t=$(curl -s -o /dev/null -w '%{time_total}' -H "X-API-Key: $key" \
+      eval "port=\$ABPORT$w key=\$ABKEY$w"
+      curl -s -o /dev/null -w '%{time_total}\n' -H "X-API-Key: $key" \
         -H 'Content-Type: application/json' --data-binary @"$tmp/ab.json" \
-        "http://127.0.0.1:$port/predict/demand")
-      if [ $w = 1 ]; then t1="$t1 $t"; else t2="$t2 $t"; fi
+        "http://127.0.0.1:$port/predict/demand" >> "$tmp/t$w"
     done
   done
   for w in 1 2; do
-    if [ $w = 1 ]; then ts=$t1 name="this build"; else ts=$t2 name=$other; fi
-    echo "$ts" | tr ' ' '\n' | grep . | sort -g | awk -v name="$name" '{ v[++n] = $1 * 1000 }
+    if [ $w = 1 ]; then name="this build"; else name=$other; fi
+    sort -g "$tmp/t$w" | awk -v name="$name" '{ v[++n] = $1 * 1000 }
       END { printf "%s: median %.1f ms, min %.1f, max %.1f (%d runs)\n", name,
             (v[int((n + 1) / 2)] + v[int(n / 2) + 1]) / 2, v[1], v[n], n }'
   done
@@ -397,16 +399,6 @@ bench_predict() {
   awk 'NR > 1 { print $1 }' data/pincodes.tsv | sort -u > "$tmp/all.txt"
   head -n 500 "$tmp/inreg.txt" > "$tmp/known.txt"
   comm -23 "$tmp/all.txt" "$tmp/inreg.txt" | head -n 2000 > "$tmp/unseen.txt"
-  mk_batch() { # mk_batch PINFILE -> 10,000 queries cycling over its pincodes
-    awk 'BEGIN { split("loan credit_card insurance", p, " "); split("online offline", c, " ") }
-         { pin[n++] = $1 }
-         END { printf "["; for (i = 0; i < 10000; i++) {
-                 if (i) printf ","
-                 printf "{\"pincode\":\"%s\",\"product\":\"%s\",\"channel\":\"%s\"", pin[i % n], p[i % 3 + 1], c[i % 2 + 1]
-                 if (i % 3) printf ",\"customer_age\":%d,\"customer_income\":%d", 20 + i % 50, 20000 + 97 * (i % 1000)
-                 printf "}" }
-               printf "]" }' "$1"
-  }
   mk_batch "$tmp/known.txt" > "$tmp/known.json"
   mk_batch "$tmp/unseen.txt" > "$tmp/unseen.json"
   echo "batches: $(wc -l < "$tmp/known.txt") pincodes with sales, $(wc -l < "$tmp/unseen.txt") without"
